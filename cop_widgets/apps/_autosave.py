@@ -1,0 +1,55 @@
+"""Autosave: save a draft a few seconds after typing starts, at most once per interval."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+
+class Autosave:
+    """Calls save() `delay` seconds after the first change since the last save.
+
+    In a Voilà or Jupyter kernel the asyncio loop is running and the timer fires by itself;
+    where no loop runs (plain Python, tests) flush() saves at once.
+    """
+
+    def __init__(self, save: Callable[[], None], delay: float = 3.0):
+        self._save = save
+        self.delay = delay
+        self.dirty = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def touch(self) -> None:
+        self.dirty = True
+        if self._timer is not None:
+            return
+        loop = _running_loop()
+        if loop is not None:
+            self._timer = loop.call_later(self.delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self.flush()
+
+    def flush(self) -> None:
+        if self.dirty:
+            self.dirty = False
+            self._save()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.dirty = False
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return None
+    return loop if loop.is_running() else None

@@ -1,0 +1,290 @@
+"""The reflection app: sign in, pick a framework, write stage by stage, save, submit, reopen."""
+
+from __future__ import annotations
+
+import html
+import logging
+import uuid
+from datetime import datetime
+
+import ipywidgets as W
+
+from ..content import Catalogue, Framework, load_frameworks
+from ..errors import CopWidgetsError, InvalidInput
+from ..services import reflections
+from ..services.identity import Person, hub_user, sign_in
+from ..settings import Settings, load_settings
+from ..store import Store, open_store
+from ..widgets import ReflectionStepper, StatusLine
+from ._autosave import Autosave
+
+log = logging.getLogger(__name__)
+
+STANDALONE_NOTE = (
+    "Standalone mode: your display name is your identity on this machine, so use it only in a "
+    "trusted room. Anyone who types the same name sees the same reflections."
+)
+STYLE = """
+<style>
+.cop-app { max-width: 60rem; font-size: 15px; line-height: 1.45; color: #1b1b1b; }
+.cop-app h1 { font-size: 1.6em; margin: 0.2em 0; }
+.cop-app h2 { font-size: 1.3em; margin: 0.6em 0 0.2em; }
+.cop-app h3 { font-size: 1.1em; margin: 0.6em 0 0.2em; }
+.cop-app .cop-minutes, .cop-app .cop-meta { color: #4b5563; font-weight: normal; }
+.cop-app .cop-reminder { background: #fff6e0; border-left: 4px solid #b7791f; padding: 6px 10px; }
+.cop-app .widget-button:focus-visible, .cop-app textarea:focus-visible,
+.cop-app select:focus-visible, .cop-app input:focus-visible { outline: 3px solid #1d4ed8; }
+.cop-app .widget-label { color: #1b1b1b; }
+</style>
+"""
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).strftime("%d %b %Y %H:%M UTC")
+
+
+def _frameworks_problem_text(catalogue: Catalogue) -> str:
+    if not catalogue.problems:
+        return ""
+    lines = "".join(f"<li><code>{html.escape(str(p))}</code></li>" for p in catalogue.problems)
+    return (
+        '<div class="cop-problems" role="alert"><strong>Some framework files could not be '
+        f"loaded</strong> (the others work; tell your facilitator):<ul>{lines}</ul></div>"
+    )
+
+
+class ReflectionApp(W.VBox):
+    """Composes the sign-in panel, the home panel (new + my reflections) and the stepper."""
+
+    def __init__(self, store: Store | None, catalogue: Catalogue, environ=None,
+                 autosave_seconds: float = 3.0, startup_error: str = ""):
+        self.store = store
+        self.catalogue = catalogue
+        self.environ = environ
+        self.person: Person | None = None
+        self.status = StatusLine()
+        self.stepper: ReflectionStepper | None = None
+        self.draft_id: str | None = None
+        self.autosave = Autosave(self._autosave_now, delay=autosave_seconds)
+        self._body = W.VBox()
+        super().__init__(
+            children=[
+                W.HTML(STYLE + "<h1>Reflection</h1>"),
+                W.HTML(_frameworks_problem_text(catalogue)),
+                self._body,
+                self.status,
+            ]
+        )
+        self.add_class("cop-app")
+        if startup_error:
+            self.status.show(startup_error, "error")
+            return
+        if hub_user(environ) is not None:
+            self._sign_in(None)
+        else:
+            self._show_sign_in()
+
+    # -- handlers never let an exception escape: ipywidgets would swallow it silently --------
+    def _guard(self, action, *args):
+        try:
+            return action(*args)
+        except CopWidgetsError as exc:
+            self.status.show(str(exc), "error")
+        except Exception:  # noqa: BLE001 - shown as a plain message, logged for the operator
+            log.exception("unexpected error in the reflection app")
+            self.status.show(
+                "Something went wrong and was not saved. Your text is still here; try again, "
+                "and tell your facilitator if it keeps happening.",
+                "error",
+            )
+        return None
+
+    # -- sign in -------------------------------------------------------------------------------
+    def _show_sign_in(self) -> None:
+        self.name_input = W.Text(
+            description="Your display name",
+            placeholder="First name or nickname",
+            style={"description_width": "initial"},
+        )
+        self.name_input.add_class("cop-name")
+        go = W.Button(description="Start", button_style="primary")
+        go.add_class("cop-start")
+        go.on_click(lambda _: self._guard(self._sign_in, self.name_input.value))
+        self.name_input.on_submit(lambda _: self._guard(self._sign_in, self.name_input.value))
+        self._body.children = [
+            W.HTML(f"<p>{html.escape(STANDALONE_NOTE)}</p>"),
+            W.HBox([self.name_input, go]),
+        ]
+
+    def _sign_in(self, name: str | None) -> None:
+        self.person = sign_in(self.store, name, self.environ)
+        self.status.show(f"Signed in as {self.person.display_name}.", "ok")
+        self.show_home()
+
+    # -- home: start new, my reflections --------------------------------------------------------
+    def show_home(self) -> None:
+        self.autosave.cancel()
+        self.stepper = None
+        self.draft_id = None
+        options = [(f.name, f.id) for f in self.catalogue.frameworks]
+        self.framework_picker = W.Dropdown(
+            options=options,
+            description="Reflective model",
+            style={"description_width": "initial"},
+            layout=W.Layout(width="28rem"),
+        )
+        self.framework_picker.add_class("cop-framework")
+        summary = W.HTML()
+
+        def describe(_=None):
+            fw = self.catalogue.get(self.framework_picker.value)
+            summary.value = (
+                f'<p class="cop-meta">{html.escape(fw.summary)} {len(fw.stages)} stages, about '
+                f"{fw.suggested_total_minutes} minutes.</p>"
+                if fw
+                else ""
+            )
+
+        self.framework_picker.observe(describe, "value")
+        describe()
+        start = W.Button(description="Start a new reflection", button_style="primary")
+        start.add_class("cop-new")
+        start.on_click(lambda _: self._guard(self.start_new, self.framework_picker.value))
+        who = html.escape(self.person.display_name)
+        self._body.children = [
+            W.HTML(f'<p class="cop-meta">Signed in as <bdi>{who}</bdi>.</p>'),
+            W.HTML("<h2>New reflection</h2>"),
+            W.HBox([self.framework_picker, start]),
+            summary,
+            W.HTML("<h2>My reflections</h2>"),
+            self._my_reflections(),
+        ]
+
+    def _my_reflections(self) -> W.Widget:
+        items = reflections.list_mine(self.store, self.person)
+        if not items:
+            return W.HTML("<p>None yet. Start one above; drafts are kept as you type.</p>")
+        rows = []
+        for item in items:
+            fw = self.catalogue.get(item.framework_id)
+            name = fw.name if fw else item.framework_id
+            state = "Draft" if item.status == "draft" else "Submitted"
+            label = W.HTML(
+                f"<div><strong>{html.escape(name)}</strong> · {state} · "
+                f'<span class="cop-meta">{_when(item.updated_at)}, '
+                f"{item.answered_stages} stage(s) answered</span><br>"
+                f"<bdi>{html.escape(item.preview)}</bdi></div>",
+                layout=W.Layout(flex="1 1 auto"),
+            )
+            button = W.Button(
+                description="Continue" if item.status == "draft" else "Read",
+                tooltip=f"{state}: {name}, {_when(item.updated_at)}",
+            )
+            button.add_class("cop-open")
+            button.on_click(lambda _, rid=item.id: self._guard(self.open_reflection, rid))
+            rows.append(W.HBox([button, label], layout=W.Layout(align_items="center")))
+        return W.VBox(rows, layout=W.Layout(gap="6px"))
+
+    # -- the stepper ---------------------------------------------------------------------------
+    def start_new(self, framework_id: str) -> None:
+        framework = self.catalogue.get(framework_id)
+        if framework is None:
+            raise InvalidInput("framework", "Choose a reflective model from the list.")
+        self._open_stepper(framework, str(uuid.uuid4()))
+        self.status.show(
+            f"Started {framework.name}. Your draft is saved automatically as you type.", "info"
+        )
+
+    def open_reflection(self, reflection_id: str) -> None:
+        saved = reflections.get_mine(self.store, self.person, reflection_id)
+        framework = self.catalogue.get(saved.framework_id)
+        if framework is None:
+            raise InvalidInput(
+                "framework",
+                f"The reflective model {saved.framework_id!r} of this reflection is not "
+                "available on this server; ask your facilitator to restore its file.",
+            )
+        value = {sid: {"text": a.text, "passed": a.passed} for sid, a in saved.answers}
+        self._open_stepper(framework, saved.id, value, saved.visibility,
+                           read_only=saved.status != "draft")
+        self.status.show(
+            "Submitted reflections can be read, not changed."
+            if saved.status != "draft"
+            else f"Continuing your draft from {_when(saved.updated_at)}.",
+            "info",
+        )
+
+    def _open_stepper(self, framework: Framework, reflection_id: str, value=None,
+                      visibility="private", read_only=False) -> None:
+        self.draft_id = reflection_id
+        self.stepper = ReflectionStepper(framework, value, visibility, read_only)
+        self.stepper.on_change(lambda _: self.autosave.touch())
+        self.stepper.on_save(lambda _: self._guard(self.save_now, "Draft saved"))
+        self.stepper.on_submit(lambda _: self._guard(self.submit_now))
+        self.stepper.on_leave(lambda _: self._guard(self.close_stepper))
+        self._body.children = [self.stepper]
+
+    def _answers(self) -> dict[str, reflections.Answer]:
+        return {
+            sid: reflections.Answer(text=a.get("text", ""), passed=bool(a.get("passed")))
+            for sid, a in self.stepper.value.items()
+        }
+
+    def save_now(self, verb: str = "Draft saved") -> bool:
+        if self.stepper is None or self.stepper.read_only:
+            return False
+        self.autosave.cancel()
+        result = reflections.save_draft(
+            self.store, self.person, self.draft_id, self.stepper.framework, self._answers(),
+            self.stepper.visibility,
+        )
+        if result.problems:
+            self.status.show("Saved, except: " + " ".join(result.problems), "warning")
+        else:
+            self.status.show(f"{verb} at {_when(result.reflection.updated_at)}.", "ok")
+        return True
+
+    def _autosave_now(self) -> None:
+        try:
+            self.save_now("Draft saved automatically")
+        except CopWidgetsError as exc:
+            # Keep it dirty so the next change or timer tries again.
+            self.autosave.dirty = True
+            self.status.show(str(exc), "error")
+        except Exception:  # noqa: BLE001
+            self.autosave.dirty = True
+            log.exception("autosave failed")
+            self.status.show("Autosave failed; your text is kept. Press Save draft.", "error")
+
+    def submit_now(self) -> None:
+        self.autosave.cancel()
+        done = reflections.submit(
+            self.store, self.person, self.draft_id, self.stepper.framework, self._answers(),
+            self.stepper.visibility,
+        )
+        self.stepper.read_only = True
+        self.status.show(
+            f"Submitted at {_when(done.submitted_at)}. It is now in My reflections.", "ok"
+        )
+
+    def close_stepper(self) -> None:
+        if self.stepper is not None and not self.stepper.read_only and self.autosave.dirty:
+            self.save_now()
+        self.show_home()
+
+
+def reflection_app(settings: Settings | None = None, environ=None,
+                   autosave_seconds: float = 3.0) -> ReflectionApp:
+    """Build the app from the configured data folder and store; problems become messages."""
+    store, error = None, ""
+    try:
+        settings = settings or load_settings(environ)
+        catalogue = load_frameworks(settings.frameworks_dir)
+        store = open_store(settings)
+    except CopWidgetsError as exc:
+        error = f"The workbook cannot save right now: {exc}"
+        if "catalogue" not in locals():
+            catalogue = Catalogue((), ())
+    return ReflectionApp(store, catalogue, environ, autosave_seconds, startup_error=error)

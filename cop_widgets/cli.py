@@ -1,0 +1,95 @@
+"""The `cop` command: serve the workbooks, prepare the store, check content."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+
+from .errors import CopWidgetsError
+
+
+def _prepare(demo: bool) -> int:
+    from .content import load_frameworks
+    from .demo import seed_demo
+    from .settings import load_settings
+    from .store import open_store
+
+    settings = load_settings()
+    catalogue = load_frameworks(settings.frameworks_dir)
+    for problem in catalogue.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    store = open_store(settings)
+    seeded = seed_demo(store, catalogue) if demo else False
+    store.dispose()
+    where = store.engine.url.render_as_string(hide_password=True)
+    print(f"store ready: {where}" + (" (demo content added)" if seeded else ""))
+    print(f"frameworks: {len(catalogue.frameworks)} loaded, {len(catalogue.problems)} with errors")
+    return 1 if catalogue.problems and not catalogue.frameworks else 0
+
+
+def cmd_init(args) -> int:
+    return _prepare(demo=not args.no_demo)
+
+
+def cmd_check(_args) -> int:
+    from .content import load_frameworks
+    from .settings import load_settings
+
+    catalogue = load_frameworks(load_settings().frameworks_dir)
+    for fw in catalogue.frameworks:
+        print(f"ok    {fw.path}  ({fw.id} v{fw.version}, {len(fw.stages)} stages)")
+    for problem in catalogue.problems:
+        print(f"error {problem}")
+    return 1 if catalogue.problems else 0
+
+
+def cmd_serve(args) -> int:
+    from .serving import ServeOptions, voila_command, voila_environment
+
+    status = _prepare(demo=not args.no_demo)
+    if status:
+        return status
+    token = None
+    if args.ip not in ("127.0.0.1", "localhost", "::1"):
+        # Anyone on the network could reach it: require a token unless told otherwise.
+        token = os.environ.get("COP_TOKEN") or secrets.token_urlsafe(16)
+    opts = ServeOptions(port=args.port, ip=args.ip, pool_size=args.pool_size, token=token)
+    url = f"http://{args.ip}:{args.port}/voila/render/reflection.ipynb"
+    print(f"serving the workbooks at {url}" + (f"?token={token}" if token else ""), flush=True)
+    proc = subprocess.Popen(voila_command(opts), env=voila_environment())
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cop", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the workbooks with Voilà")
+    serve.add_argument("--port", type=int, default=8866)
+    serve.add_argument("--ip", default="127.0.0.1",
+                       help="address to listen on (default: this machine only)")
+    serve.add_argument("--pool-size", type=int, default=4,
+                       help="kernels started ahead per workbook; set it to the room size")
+    serve.add_argument("--no-demo", action="store_true", help="do not add demo content")
+    serve.set_defaults(func=cmd_serve)
+    init = sub.add_parser("init", help="create or migrate the store (and add demo content)")
+    init.add_argument("--no-demo", action="store_true")
+    init.set_defaults(func=cmd_init)
+    check = sub.add_parser("check", help="validate every content file in data/")
+    check.set_defaults(func=cmd_check)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CopWidgetsError as exc:
+        print(f"cop: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

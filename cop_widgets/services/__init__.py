@@ -1,0 +1,1 @@
+"""Plain-Python use cases over the store. Ownership and visibility are enforced here."""

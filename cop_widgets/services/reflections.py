@@ -1,0 +1,327 @@
+"""Saving, submitting and listing one person's reflections.
+
+A reflection belongs to its author; every call takes the signed-in Person and touches only that
+person's rows. A record id of someone else's is answered as "not found" and audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from ..content import Framework
+from ..errors import InvalidInput, RecordLocked, RecordNotFound
+from ..store import Store
+from ..store.db import utc_now
+from ..store.schema import VISIBILITIES, reflection, reflection_answer
+from ..text import check_answer
+from .identity import Person
+
+PREVIEW_CHARS = 80
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str = ""
+    passed: bool = False
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.text.strip())
+
+
+@dataclass(frozen=True)
+class Reflection:
+    id: str
+    person_id: str
+    framework_id: str
+    framework_version: int
+    visibility: str
+    status: str
+    revision: int
+    created_at: str
+    updated_at: str
+    submitted_at: str | None
+    answers: tuple[tuple[str, Answer], ...]
+
+    def answer(self, stage_id: str) -> Answer:
+        return dict(self.answers).get(stage_id, Answer())
+
+
+@dataclass(frozen=True)
+class ReflectionSummary:
+    id: str
+    framework_id: str
+    status: str
+    visibility: str
+    updated_at: str
+    answered_stages: int
+    preview: str
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    reflection: Reflection
+    # One message per stage that could not be stored; its previous text stays in the store.
+    problems: tuple[str, ...] = ()
+
+
+def check_visibility(value: str) -> str:
+    if value not in VISIBILITIES:
+        raise InvalidInput(
+            "visibility", f"Visibility {value!r} is not one of: {', '.join(VISIBILITIES)}."
+        )
+    return value
+
+
+def _audit_denied(store: Store, who: Person, reflection_id: str) -> None:
+    """Record a refused access in its own transaction (the refused one is rolled back)."""
+    with store.write() as conn:
+        store.audit(conn, actor_id=who.id, action="reflection_access", target_kind="reflection",
+                    target_id=reflection_id, outcome="authz_fail")
+
+
+def save_draft(
+    store: Store,
+    who: Person,
+    reflection_id: str,
+    framework: Framework,
+    answers: Mapping[str, Answer],
+    visibility: str = "private",
+) -> SaveResult:
+    """Create or update a draft in one transaction; stages that break a text rule are skipped
+    (reported in problems) so that everything else is still saved."""
+    check_visibility(visibility)
+    stage_ids = {s.id for s in framework.stages}
+    unknown = set(answers) - stage_ids
+    if unknown:
+        raise InvalidInput("stage", f"Unknown stage ids for {framework.name}: {sorted(unknown)}")
+    good: dict[str, Answer] = {}
+    problems: list[str] = []
+    for stage in framework.stages:
+        if stage.id not in answers:
+            continue
+        try:
+            text = check_answer(answers[stage.id].text, stage.label)
+        except InvalidInput as exc:
+            problems.append(str(exc))
+            continue
+        good[stage.id] = Answer(text=text, passed=bool(answers[stage.id].passed))
+    now = utc_now()
+    with store.write() as conn:
+        row = conn.execute(select(reflection).where(reflection.c.id == reflection_id)).first()
+        foreign = row is not None and row.person_id != who.id
+        if not foreign:
+            return _save_own(conn, store, who, row, reflection_id, framework, good, visibility,
+                             now, problems)
+    _audit_denied(store, who, reflection_id)
+    raise RecordNotFound("reflection", reflection_id)
+
+
+def _save_own(conn: Connection, store: Store, who: Person, row, reflection_id: str,
+              framework: Framework, good: dict[str, Answer], visibility: str, now: str,
+              problems: list[str]) -> SaveResult:
+    if row is None:
+        conn.execute(
+            insert(reflection).values(
+                id=reflection_id,
+                person_id=who.id,
+                framework_id=framework.id,
+                framework_version=framework.version,
+                visibility=visibility,
+                status="draft",
+                revision=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        store.audit(conn, actor_id=who.id, action="reflection_created",
+                    target_kind="reflection", target_id=reflection_id)
+    else:
+        if row.status != "draft":
+            raise RecordLocked("reflection", reflection_id, "it was submitted")
+        if row.framework_id != framework.id:
+            raise InvalidInput("framework", "This draft was started with another framework.")
+        if row.visibility != visibility:
+            store.audit(conn, actor_id=who.id, action="visibility_changed",
+                        target_kind="reflection", target_id=reflection_id)
+        conn.execute(
+            update(reflection)
+            .where(reflection.c.id == reflection_id)
+            .values(visibility=visibility, updated_at=now, revision=row.revision + 1)
+        )
+    _write_answers(conn, reflection_id, good, now)
+    return SaveResult(_load(conn, reflection_id), tuple(problems))
+
+
+def _write_answers(conn: Connection, reflection_id: str, answers: dict[str, Answer], now: str):
+    existing = set(
+        conn.execute(
+            select(reflection_answer.c.stage_id).where(
+                reflection_answer.c.reflection_id == reflection_id
+            )
+        ).scalars()
+    )
+    for stage_id, ans in answers.items():
+        values = {"text": ans.text, "passed": ans.passed, "updated_at": now}
+        if stage_id in existing:
+            conn.execute(
+                update(reflection_answer)
+                .where(
+                    and_(
+                        reflection_answer.c.reflection_id == reflection_id,
+                        reflection_answer.c.stage_id == stage_id,
+                    )
+                )
+                .values(**values)
+            )
+        else:
+            conn.execute(
+                insert(reflection_answer).values(
+                    reflection_id=reflection_id, stage_id=stage_id, **values
+                )
+            )
+
+
+def submit(
+    store: Store,
+    who: Person,
+    reflection_id: str,
+    framework: Framework,
+    answers: Mapping[str, Answer],
+    visibility: str = "private",
+) -> Reflection:
+    """Save and lock the reflection. Every stage must be answered or passed, and at least one
+    answered; a stage whose text cannot be stored stops the submission."""
+    saved = save_draft(store, who, reflection_id, framework, answers, visibility)
+    if saved.problems:
+        raise InvalidInput("answers", "Not submitted: " + " ".join(saved.problems))
+    current = saved.reflection
+    answered = [s for s in framework.stages if current.answer(s.id).answered]
+    if not answered:
+        raise InvalidInput(
+            "answers", "Not submitted: write an answer for at least one stage first."
+        )
+    open_stages = [
+        s.label
+        for s in framework.stages
+        if not current.answer(s.id).answered and not current.answer(s.id).passed
+    ]
+    if open_stages:
+        raise InvalidInput(
+            "answers",
+            "Not submitted: these stages have no answer yet: "
+            + ", ".join(open_stages)
+            + ". Answer them or choose 'Pass this stage' (no reason needed).",
+        )
+    now = utc_now()
+    with store.write() as conn:
+        done = conn.execute(
+            update(reflection)
+            .where(
+                and_(
+                    reflection.c.id == reflection_id,
+                    reflection.c.person_id == who.id,
+                    reflection.c.status == "draft",
+                    reflection.c.revision == current.revision,
+                )
+            )
+            .values(status="submitted", submitted_at=now, updated_at=now,
+                    revision=current.revision + 1)
+        ).rowcount
+        if done != 1:
+            raise RecordLocked("reflection", reflection_id, "it changed while submitting; "
+                               "reopen it from My reflections")
+        store.audit(conn, actor_id=who.id, action="reflection_submitted",
+                    target_kind="reflection", target_id=reflection_id)
+        return _load(conn, reflection_id)
+
+
+def _load(conn: Connection, reflection_id: str) -> Reflection:
+    row = conn.execute(select(reflection).where(reflection.c.id == reflection_id)).first()
+    if row is None:
+        raise RecordNotFound("reflection", reflection_id)
+    answers = conn.execute(
+        select(reflection_answer.c.stage_id, reflection_answer.c.text, reflection_answer.c.passed)
+        .where(reflection_answer.c.reflection_id == reflection_id)
+        .order_by(reflection_answer.c.stage_id)
+    ).all()
+    return Reflection(
+        id=row.id,
+        person_id=row.person_id,
+        framework_id=row.framework_id,
+        framework_version=row.framework_version,
+        visibility=row.visibility,
+        status=row.status,
+        revision=row.revision,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        submitted_at=row.submitted_at,
+        answers=tuple((a.stage_id, Answer(a.text, bool(a.passed))) for a in answers),
+    )
+
+
+def get_mine(store: Store, who: Person, reflection_id: str) -> Reflection:
+    with store.read() as conn:
+        row = conn.execute(
+            select(reflection.c.person_id).where(reflection.c.id == reflection_id)
+        ).first()
+        if row is not None and row.person_id == who.id:
+            return _load(conn, reflection_id)
+    if row is not None:
+        _audit_denied(store, who, reflection_id)
+    raise RecordNotFound("reflection", reflection_id)
+
+
+def list_mine(store: Store, who: Person, limit: int = 50) -> list[ReflectionSummary]:
+    """The person's reflections, most recently changed first (filtered and limited in SQL)."""
+    answered = (
+        select(
+            reflection_answer.c.reflection_id,
+            func.count().label("n"),
+        )
+        .where(func.length(func.trim(reflection_answer.c.text)) > 0)
+        .group_by(reflection_answer.c.reflection_id)
+        .subquery()
+    )
+    query = (
+        select(reflection, func.coalesce(answered.c.n, 0).label("answered_stages"))
+        .outerjoin(answered, answered.c.reflection_id == reflection.c.id)
+        .where(reflection.c.person_id == who.id)
+        .order_by(reflection.c.updated_at.desc(), reflection.c.id)
+        .limit(limit)
+    )
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+        previews = _previews(conn, [r.id for r in rows])
+    return [
+        ReflectionSummary(
+            id=r.id,
+            framework_id=r.framework_id,
+            status=r.status,
+            visibility=r.visibility,
+            updated_at=r.updated_at,
+            answered_stages=r.answered_stages,
+            preview=previews.get(r.id, ""),
+        )
+        for r in rows
+    ]
+
+
+def _previews(conn: Connection, ids: list[str]) -> dict[str, str]:
+    """First words of the longest answer of each reflection, to recognise it in a list."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(reflection_answer.c.reflection_id, func.substr(reflection_answer.c.text, 1, 400))
+        .where(reflection_answer.c.reflection_id.in_(ids))
+        .order_by(reflection_answer.c.reflection_id, func.length(reflection_answer.c.text).desc())
+    ).all()
+    out: dict[str, str] = {}
+    for rid, text in rows:
+        if rid not in out and text and text.strip():
+            words = " ".join(text.split())
+            out[rid] = words[:PREVIEW_CHARS] + ("…" if len(words) > PREVIEW_CHARS else "")
+    return out

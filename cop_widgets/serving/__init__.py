@@ -1,0 +1,65 @@
+"""How the workbooks are served with Voilà: one place that knows every flag and why."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter_data"
+WORKBOOKS_DIR = Path(__file__).resolve().parents[2] / "workbooks"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    workbooks: Path = WORKBOOKS_DIR
+    port: int = 8866
+    ip: str = "127.0.0.1"
+    # Kernels started ahead of time per notebook: set it to the room size.
+    pool_size: int = 4
+    # Refill the pool long after a burst of joins, not 1 s later (PERFORMANCE.md gotcha 3).
+    fill_delay: float = 600.0
+    # Kernels with no open page are shut down after this long (closed tabs leak otherwise).
+    cull_idle_timeout: int = 600
+    cull_interval: int = 60
+    token: str | None = None
+
+
+def voila_command(opts: ServeOptions) -> list[str]:
+    """The Voilà command line for participants' apps (tree mode over the workbooks folder)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(opts.workbooks),
+        "--no-browser",
+        f"--port={opts.port}",
+        f"--Voila.ip={opts.ip}",
+        "--template=cop",
+        "--theme=light",
+        "--show_tracebacks=False",
+        f"--MappingKernelManager.cull_idle_timeout={opts.cull_idle_timeout}",
+        f"--MappingKernelManager.cull_interval={opts.cull_interval}",
+    ]
+    if opts.pool_size > 0:
+        cmd += [
+            "--preheat_kernel=True",
+            f"--pool_size={opts.pool_size}",
+            f"--VoilaKernelManager.fill_delay={opts.fill_delay}",
+        ]
+    if opts.token is not None:
+        cmd.append(f"--token={opts.token}")
+    return cmd
+
+
+def voila_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for the Voilà server: finds our page template, keeps kernels light."""
+    env = dict(os.environ if base is None else base)
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in (str(JUPYTER_DATA), env.get("JUPYTER_PATH", "")) if p
+    )
+    # Kernels must not wait on a missing display or pick up a user's matplotlib backend.
+    env.setdefault("MPLBACKEND", "agg")
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env

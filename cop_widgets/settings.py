@@ -1,0 +1,52 @@
+"""Where content and the shared store live. One frozen object, read from the environment once.
+
+COP_DATA_DIR      folder holding frameworks/ and the default SQLite file (default: the repo's data/)
+COP_DATABASE_URL  a SQLAlchemy URL for the store (default: sqlite:///<COP_DATA_DIR>/cop.sqlite)
+COP_BUSY_TIMEOUT_MS  how long a save waits for another writer before "not saved yet" (min 5000)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import StoreUnavailable
+
+REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+MIN_BUSY_TIMEOUT_MS = 5000
+# Longest answer kept for one stage. Browsers can be bypassed (raw widget messages), so the
+# kernel enforces it; 50,000 characters is about 20 pages of typing.
+MAX_ANSWER_CHARS = 50_000
+MAX_NAME_CHARS = 80
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    busy_timeout_ms: int
+
+    @property
+    def frameworks_dir(self) -> Path:
+        return self.data_dir / "frameworks"
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("COP_DATA_DIR") or REPO_DATA_DIR).resolve()
+    url = env.get("COP_DATABASE_URL") or f"sqlite:///{data_dir / 'cop.sqlite'}"
+    raw_timeout = env.get("COP_BUSY_TIMEOUT_MS", str(MIN_BUSY_TIMEOUT_MS))
+    try:
+        busy = int(raw_timeout)
+    except ValueError:
+        raise StoreUnavailable(
+            f"COP_BUSY_TIMEOUT_MS is {raw_timeout!r}; set it to a whole number of milliseconds "
+            f"(at least {MIN_BUSY_TIMEOUT_MS})."
+        ) from None
+    if busy < MIN_BUSY_TIMEOUT_MS:
+        raise StoreUnavailable(
+            f"COP_BUSY_TIMEOUT_MS is {busy}; it must be at least {MIN_BUSY_TIMEOUT_MS} so that "
+            "saves wait for each other instead of failing."
+        )
+    return Settings(data_dir=data_dir, database_url=url, busy_timeout_ms=busy)

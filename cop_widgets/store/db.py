@@ -1,0 +1,185 @@
+"""Connections to the shared store and the transaction rules every write follows.
+
+SQLite (the default) is set up as measured in PERFORMANCE.md §7: WAL, synchronous=NORMAL, a
+busy timeout of at least 5 s, foreign keys on, and BEGIN IMMEDIATE for every write so that a
+read-then-write save cannot fail half way under concurrent writers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+
+from ..errors import StoreBusy, StoreUnavailable
+from ..settings import Settings, load_settings
+from . import migrations, schema
+
+_WRITE = "cop_write"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", exc)
+    text = str(orig).lower()
+    return isinstance(orig, sqlite3.OperationalError) and (
+        "database is locked" in text or "database is busy" in text
+    )
+
+
+class Store:
+    """One engine on the shared store. Use read() for queries and write() for changes."""
+
+    def __init__(self, engine: Engine, settings: Settings):
+        self.engine = engine
+        self.settings = settings
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except OperationalError as exc:
+            if _is_lock_error(exc):
+                raise StoreBusy() from exc
+            raise
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that holds the write lock from its first statement (BEGIN IMMEDIATE).
+
+        If the lock is not granted within the busy timeout, StoreBusy is raised and nothing
+        was written.
+        """
+        try:
+            with self.engine.connect().execution_options(**{_WRITE: True}) as conn:
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            if _is_lock_error(exc):
+                raise StoreBusy() from exc
+            raise
+
+    def audit(
+        self,
+        conn: Connection,
+        *,
+        actor_id: str | None,
+        action: str,
+        target_kind: str,
+        target_id: str | None,
+        outcome: str = "ok",
+    ) -> None:
+        """Append one audit row inside the caller's transaction (ids and verbs, never text)."""
+        conn.execute(
+            insert(schema.audit_event).values(
+                at=utc_now(),
+                actor_id=actor_id,
+                action=action,
+                target_kind=target_kind,
+                target_id=target_id,
+                outcome=outcome,
+            )
+        )
+
+    def check_sqlite_settings(self) -> None:
+        """Refuse to run on a store configured in a way that loses or corrupts saves."""
+        if not self.is_sqlite:
+            return
+        with self.read() as conn:
+            mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+            sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+            busy = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            quick = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+        path = self.engine.url.database
+        if quick != "ok":
+            raise StoreUnavailable(
+                f"The store file {path} is damaged (quick_check: {quick}). Nothing will be "
+                "written. Restore it from a backup, or move it aside to start a new one."
+            )
+        if str(mode).lower() != "wal" or int(sync) < 1 or int(busy) < 5000:
+            raise StoreUnavailable(
+                f"The store {path} runs with journal_mode={mode}, synchronous={sync}, "
+                f"busy_timeout={busy}; CoP Workbook needs wal, NORMAL or FULL, and >= 5000 ms."
+            )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(url: str, settings: Settings) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        folder = Path(database).resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"Cannot create the store folder {folder}: {exc.strerror}. "
+                "Set COP_DATA_DIR or COP_DATABASE_URL to a writable place."
+            ) from None
+    engine = create_engine(
+        url, connect_args={"timeout": settings.busy_timeout_ms / 1000, "check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+        # Let SQLAlchemy's begin event emit BEGIN itself (the driver's implicit BEGIN is deferred).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(settings.busy_timeout_ms)}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN"
+        )
+
+    return engine
+
+
+def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Store:
+    """Open the configured store, apply pending migrations and check its settings."""
+    settings = settings or load_settings()
+    url = settings.database_url
+    try:
+        if make_url(url).get_backend_name() == "sqlite":
+            engine = _sqlite_engine(url, settings)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except ArgumentError as exc:
+        raise StoreUnavailable(
+            f"COP_DATABASE_URL is not a usable SQLAlchemy URL ({exc}). "
+            "Example: sqlite:////srv/cop/cop.sqlite or postgresql+psycopg://user@host/cop"
+        ) from None
+    store = Store(engine, settings)
+    try:
+        if migrate:
+            migrations.migrate(store.write)
+        store.check_sqlite_settings()
+    except StoreBusy:
+        raise
+    except DBAPIError as exc:
+        engine.dispose()
+        raise StoreUnavailable(
+            f"The store at {engine.url.render_as_string(hide_password=True)} cannot be "
+            f"opened: {exc.orig}. Check the file or the COP_DATABASE_URL setting."
+        ) from None
+    except StoreUnavailable:
+        engine.dispose()
+        raise
+    return store

@@ -1,0 +1,69 @@
+"""Versioned schema migrations, applied in order on start inside one write transaction each.
+
+A migration is never edited once released: a change to the schema is a new entry at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, insert, inspect, select
+
+from . import schema
+
+
+def _v1_initial(conn: Connection) -> None:
+    tables = [schema.person, schema.reflection, schema.reflection_answer, schema.audit_event]
+    schema.metadata.create_all(conn, tables=tables)
+    if conn.dialect.name == "sqlite":
+        # The audit log is append-only: the database itself refuses changes and deletions.
+        for verb in ("UPDATE", "DELETE"):
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER audit_event_no_{verb.lower()} BEFORE {verb} ON audit_event "
+                "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END"
+            )
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "CREATE FUNCTION audit_event_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$BEGIN RAISE EXCEPTION 'audit_event is append-only'; END$$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event "
+            "FOR EACH ROW EXECUTE FUNCTION audit_event_refuse()"
+        )
+
+
+MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
+    (1, "people, reflections, answers, audit", _v1_initial),
+)
+LATEST = MIGRATIONS[-1][0]
+
+
+def applied_versions(conn: Connection) -> set[int]:
+    if not inspect(conn).has_table("schema_migrations"):
+        return set()
+    return set(conn.execute(select(schema.schema_migrations.c.version)).scalars())
+
+
+def migrate(begin_write: Callable) -> list[int]:
+    """Apply every pending migration; return the versions applied now.
+
+    begin_write() must open a write transaction (BEGIN IMMEDIATE on SQLite), so two processes
+    starting at once cannot both apply the same step.
+    """
+    done: list[int] = []
+    with begin_write() as conn:
+        schema.metadata.create_all(conn, tables=[schema.schema_migrations])
+    for version, name, step in MIGRATIONS:
+        with begin_write() as conn:
+            if version in applied_versions(conn):
+                continue
+            step(conn)
+            conn.execute(
+                insert(schema.schema_migrations).values(
+                    version=version, name=name, applied_at=datetime.now(UTC).isoformat()
+                )
+            )
+            done.append(version)
+    return done
