@@ -40,3 +40,8 @@ def catalogue():
 @pytest.fixture
 def rolfe(catalogue):
     return catalogue.get("rolfe-2001")
+
+
+def pytest_collection_modifyitems(items):
+    """Browser tests last: Playwright's sync API leaves an event loop in the main thread."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -23,7 +23,7 @@ class Autosave:
         self.dirty = True
         if self._timer is not None:
             return
-        loop = _running_loop()
+        loop = running_loop()
         if loop is not None:
             self._timer = loop.call_later(self.delay, self._fire)
 
@@ -43,7 +43,7 @@ class Autosave:
         self.dirty = False
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
+def running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
     except RuntimeError:

@@ -16,9 +16,13 @@ from ..services.identity import Person, hub_user, sign_in
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
 from ..widgets import ReflectionStepper, StatusLine
-from ._autosave import Autosave
+from ._autosave import Autosave, running_loop
 
 log = logging.getLogger(__name__)
+
+# The browser sends the last keystrokes after a button click when the kernel is busy; actions
+# that end editing wait this long so that those keystrokes are in before they run.
+SETTLE_SECONDS = 0.4
 
 STANDALONE_NOTE = (
     "Standalone mode: your display name is your identity on this machine, so use it only in a "
@@ -101,18 +105,26 @@ class ReflectionApp(W.VBox):
             )
         return None
 
+    def _after_pending_edits(self, action) -> None:
+        loop = running_loop()
+        if loop is None:
+            self._guard(action)
+        else:
+            loop.call_later(SETTLE_SECONDS, self._guard, action)
+
     # -- sign in -------------------------------------------------------------------------------
     def _show_sign_in(self) -> None:
         self.name_input = W.Text(
             description="Your display name",
             placeholder="First name or nickname",
             style={"description_width": "initial"},
+            # sent when the field loses focus, so it is complete before Start is pressed
+            continuous_update=False,
         )
         self.name_input.add_class("cop-name")
         go = W.Button(description="Start", button_style="primary")
         go.add_class("cop-start")
         go.on_click(lambda _: self._guard(self._sign_in, self.name_input.value))
-        self.name_input.on_submit(lambda _: self._guard(self._sign_in, self.name_input.value))
         self._body.children = [
             W.HTML(f"<p>{html.escape(STANDALONE_NOTE)}</p>"),
             W.HBox([self.name_input, go]),
@@ -185,7 +197,7 @@ class ReflectionApp(W.VBox):
             button.add_class("cop-open")
             button.on_click(lambda _, rid=item.id: self._guard(self.open_reflection, rid))
             rows.append(W.HBox([button, label], layout=W.Layout(align_items="center")))
-        return W.VBox(rows, layout=W.Layout(gap="6px"))
+        return W.VBox(rows)
 
     # -- the stepper ---------------------------------------------------------------------------
     def start_new(self, framework_id: str) -> None:
@@ -222,8 +234,8 @@ class ReflectionApp(W.VBox):
         self.stepper = ReflectionStepper(framework, value, visibility, read_only)
         self.stepper.on_change(lambda _: self.autosave.touch())
         self.stepper.on_save(lambda _: self._guard(self.save_now, "Draft saved"))
-        self.stepper.on_submit(lambda _: self._guard(self.submit_now))
-        self.stepper.on_leave(lambda _: self._guard(self.close_stepper))
+        self.stepper.on_submit(lambda _: self._after_pending_edits(self.submit_now))
+        self.stepper.on_leave(lambda _: self._after_pending_edits(self.close_stepper))
         self._body.children = [self.stepper]
 
     def _answers(self) -> dict[str, reflections.Answer]:

@@ -31,7 +31,7 @@ def voila_command(opts: ServeOptions) -> list[str]:
     cmd = [
         sys.executable,
         "-m",
-        "voila",
+        "cop_widgets.serving.launch",
         str(opts.workbooks),
         "--no-browser",
         f"--port={opts.port}",

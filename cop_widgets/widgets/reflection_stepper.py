@@ -43,15 +43,10 @@ class ReflectionStepper(W.VBox):
         }
         self._heading = W.HTML()
         self._prompts = W.HTML()
-        self._answer = W.Textarea(
-            description="Your answer",
-            placeholder="Write in your own words. Roles, not names.",
-            layout=W.Layout(width="auto", flex="1 1 auto", height="12em"),
-            style={"description_width": "initial"},
-        )
-        self._answer.add_class("cop-answer")
-        self._pass = W.Checkbox(description="Pass this stage (no reason needed)", indent=False)
-        self._pass.add_class("cop-pass")
+        # One answer box and pass box per stage, so that a keystroke still in flight from the
+        # browser when the person moves on lands in the stage it was typed in.
+        self._inputs: dict[str, tuple[W.Textarea, W.Checkbox]] = {}
+        self._stage_box = W.VBox()
         self._back = W.Button(description="Back", icon="", tooltip="Previous stage")
         self._next = W.Button(description="Next", tooltip="Next stage")
         self._visibility = W.Dropdown(
@@ -72,8 +67,6 @@ class ReflectionStepper(W.VBox):
         self._save.on_click(lambda _: self.save())
         self._submit.on_click(lambda _: self.submit())
         self._close.on_click(lambda _: self.leave())
-        self._answer.observe(self._on_text, "value")
-        self._pass.observe(self._on_pass, "value")
         self._visibility.observe(self._on_visibility, "value")
         self._edit_buttons = W.HBox([self._save, self._submit])
         reminder = W.HTML(
@@ -86,8 +79,7 @@ class ReflectionStepper(W.VBox):
                 reminder,
                 self._heading,
                 self._prompts,
-                self._answer,
-                self._pass,
+                self._stage_box,
                 W.HBox([self._back, self._next]),
                 self._visibility,
                 self._edit_buttons,
@@ -139,9 +131,42 @@ class ReflectionStepper(W.VBox):
 
     @observe("read_only")
     def _read_only_changed(self, change) -> None:
-        for control in (self._answer, self._pass, self._visibility):
-            control.disabled = change["new"]
+        for text, passed in self._inputs.values():
+            text.disabled = passed.disabled = change["new"]
+        self._visibility.disabled = change["new"]
         self._edit_buttons.layout.display = "none" if change["new"] else None
+
+    @property
+    def _answer(self) -> W.Textarea:
+        return self._stage_inputs(self.stage)[0]
+
+    @property
+    def _pass(self) -> W.Checkbox:
+        return self._stage_inputs(self.stage)[1]
+
+    def _stage_inputs(self, stage) -> tuple[W.Textarea, W.Checkbox]:
+        if stage.id not in self._inputs:
+            current = self.value.get(stage.id, {})
+            text = W.Textarea(
+                value=current.get("text", ""),
+                description=f"Your answer: {stage.label}",
+                placeholder="Write in your own words. Roles, not names.",
+                layout=W.Layout(width="auto", flex="1 1 auto", height="12em"),
+                style={"description_width": "initial"},
+                disabled=self.read_only,
+            )
+            text.add_class("cop-answer")
+            passed = W.Checkbox(
+                value=bool(current.get("passed", False)),
+                description="Pass this stage (no reason needed)",
+                indent=False,
+                disabled=self.read_only,
+            )
+            passed.add_class("cop-pass")
+            text.observe(lambda c, sid=stage.id: self._set(sid, text=c["new"]), "value")
+            passed.observe(lambda c, sid=stage.id: self._set(sid, passed=bool(c["new"])), "value")
+            self._inputs[stage.id] = (text, passed)
+        return self._inputs[stage.id]
 
     def _show_stage(self) -> None:
         stage, n = self.stage, len(self.framework.stages)
@@ -152,29 +177,19 @@ class ReflectionStepper(W.VBox):
         prompts = "".join(f"<li>{html.escape(p)}</li>" for p in stage.prompts)
         hint = f'<p class="cop-hint">{html.escape(stage.hint)}</p>' if stage.hint else ""
         self._prompts.value = f"<ul>{prompts}</ul>{hint}"
-        current = self.value.get(stage.id, {})
-        self._answer.description = f"Your answer: {stage.label}"
-        self._answer.value = current.get("text", "")
-        self._pass.value = bool(current.get("passed", False))
+        self._stage_box.children = self._stage_inputs(stage)
         self._back.disabled = self.stage_index == 0
         self._next.disabled = self.stage_index == n - 1
 
     # -- edits ---------------------------------------------------------------------------------
-    def _set(self, **fields) -> None:
+    def _set(self, stage_id: str, **fields) -> None:
         if self.read_only:
             return
-        stage_id = self.stage.id
         current = dict(self.value.get(stage_id, {"text": "", "passed": False}))
         if all(current.get(k) == v for k, v in fields.items()):
             return
         self.value = {**self.value, stage_id: current | fields}
         self._handlers["change"](self)
-
-    def _on_text(self, change) -> None:
-        self._set(text=change["new"])
-
-    def _on_pass(self, change) -> None:
-        self._set(passed=bool(change["new"]))
 
     def _on_visibility(self, change) -> None:
         if not self.read_only and self.visibility != change["new"]:

@@ -1,0 +1,306 @@
+"""Benchmark (not a test): the reflection workbook against a bare ipywidgets notebook.
+
+Both are served the same way (cop_widgets.serving: same flags, template and preheated pool).
+Measures time-to-interactive (TTI) in headless Chromium and the RSS of the page's kernel.
+
+    /tmp/venv0/bin/python benchmarks/bench_reflection.py
+
+Exit 0 whatever the figures; non-zero only if something broke (server, page).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import suppress
+from pathlib import Path
+
+import nbformat
+import psutil
+from playwright.sync_api import sync_playwright
+
+from cop_widgets.serving import WORKBOOKS_DIR, ServeOptions, voila_command, voila_environment
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS_FILE = REPO / "benchmarks" / "results" / "bench_reflection.json"
+LOADS = 5
+# One pre-executed kernel per load (+1 spare): the pool refills only after fill_delay (600 s),
+# so with a pool of 1 loads 2..5 would start cold kernels. Same pool for both servers.
+POOL_SIZE = LOADS + 1
+PAGE_TIMEOUT_S = 60
+TTI_RATIO_TARGET = 1.15
+KERNEL_RSS_TARGET_MIB = 70
+# Other processes on this 2-core box skew TTI: a load waits up to 10 s for them to drop below
+# this share of one core, and is flagged as noisy if they used more during it.
+OTHERS_CPU_NOISY_PERCENT = 20
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+BARE_SOURCE = """import ipywidgets as w
+b = w.Button(description="Click")
+t = w.Textarea()
+b.on_click(lambda _: setattr(t, 'value', 'clicked 1'))
+display(w.VBox([b, t]))"""
+READY_SELECTOR = {"bare": ".widget-button", "reflection": ".cop-name input"}
+
+
+class BenchError(RuntimeError):
+    """Something broke: the run has no valid figures."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    with suppress(psutil.NoSuchProcess):
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    return []
+
+
+def kernel_processes(server_pid: int) -> list[psutil.Process]:
+    kernels = []
+    for proc in process_tree(server_pid)[1:]:
+        with suppress(psutil.Error):
+            if any("ipykernel" in arg for arg in proc.cmdline()):
+                kernels.append(proc)
+    return kernels
+
+
+class Server:
+    """One Voilà server over a folder, started with the project's own command line."""
+
+    def __init__(self, label: str, workbooks: Path, notebook: str, env: dict, log_dir: Path):
+        self.label, self.notebook = label, notebook
+        self.port = free_port()
+        self.log_path = log_dir / f"voila-{label}.log"
+        cmd = voila_command(ServeOptions(workbooks=workbooks, port=self.port, pool_size=POOL_SIZE))
+        with open(self.log_path, "w") as log:
+            # Own session: a terminal's Ctrl-C reaches only us, and we stop the server ourselves.
+            self.proc = subprocess.Popen(  # noqa: S603 - our own fixed command line
+                cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def failure(self, what: str) -> BenchError:
+        log_tail = self.log_path.read_text(errors="replace").splitlines()[-15:]
+        return BenchError(f"{self.label}: {what}\n" + "\n".join(log_tail))
+
+    def wait_answering(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise self.failure(f"server exited with {self.proc.returncode}")
+            with suppress(OSError):
+                urllib.request.urlopen(self.url(), timeout=2).read()  # noqa: S310
+                return
+            time.sleep(0.2)
+        raise self.failure(f"server did not answer on / in {timeout_s} s")
+
+    def stop(self) -> None:
+        children = process_tree(self.proc.pid)[1:]
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        _, leftovers = psutil.wait_procs(children, timeout=10)
+        for proc in leftovers:  # kernels outliving the server, stopped by their own PID
+            with suppress(psutil.NoSuchProcess):
+                proc.kill()
+
+
+def our_processes(servers: list[Server]) -> list[psutil.Process]:
+    """Servers, their kernels, and our own children (Playwright's driver and Chromium)."""
+    procs = process_tree(os.getpid())
+    for server in servers:
+        procs += process_tree(server.proc.pid)
+    return procs
+
+
+def cpu_seconds(servers: list[Server]) -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, CPU seconds of our processes) so far."""
+    machine = psutil.cpu_times()
+    ours = 0.0
+    for proc in our_processes(servers):
+        with suppress(psutil.NoSuchProcess):
+            ours += sum(proc.cpu_times()[:2])  # user + system
+    return machine.user + machine.nice + machine.system + machine.irq + machine.softirq, ours
+
+
+def wait_quiet(servers: list[Server], timeout_s: float, patience_for_others_s: float = 10) -> None:
+    """Wait until our processes idle (< 5 % of a core over 0.5 s), and for a while for others."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        machine_before, ours_before = cpu_seconds(servers)
+        time.sleep(0.5)
+        machine_after, ours_after = cpu_seconds(servers)
+        ours_percent = (ours_after - ours_before) / 0.5 * 100
+        others_percent = (machine_after - machine_before) / 0.5 * 100 - ours_percent
+        if ours_percent < 5 and (others_percent < OTHERS_CPU_NOISY_PERCENT
+                                 or time.monotonic() - start > patience_for_others_s):
+            return
+    raise BenchError(f"our servers were still busy after {timeout_s:.0f} s")
+
+
+def wait_pools_executed(servers: list[Server], timeout_s: float = 150) -> float:
+    """The 'pool filled' log line comes before the notebooks run: wait for kernels, then quiet."""
+    start = time.monotonic()
+    for server in servers:
+        while len(kernel_processes(server.proc.pid)) < POOL_SIZE:
+            if time.monotonic() - start > timeout_s:
+                raise server.failure("pool kernels never started")
+            time.sleep(0.5)
+    wait_quiet(servers, timeout_s - (time.monotonic() - start))
+    return time.monotonic() - start
+
+
+def page_kernel_rss_mib(page, server: Server) -> float:
+    """RSS of the kernel behind this page: its id is in the page's config."""
+    kernel_id = json.loads(page.locator("#jupyter-config-data").text_content())["kernelId"]
+    for proc in kernel_processes(server.proc.pid):
+        if f"kernel-{kernel_id}.json" in " ".join(proc.cmdline()):
+            return proc.memory_info().rss / 2**20
+    raise server.failure(f"no kernel process for kernel {kernel_id}")
+
+
+def load_once(browser, server: Server, servers: list[Server]) -> dict:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    timeout_ms = PAGE_TIMEOUT_S * 1000
+    try:
+        machine_before, ours_before = cpu_seconds(servers)
+        started = time.perf_counter()
+        page.goto(server.url(f"voila/render/{server.notebook}"), wait_until="commit",
+                  timeout=timeout_ms)
+        first_bytes = time.perf_counter() - started
+        page.locator(READY_SELECTOR[server.label]).first.wait_for(state="visible",
+                                                                  timeout=timeout_ms)
+        tti = time.perf_counter() - started
+        machine_after, ours_after = cpu_seconds(servers)
+        others = (machine_after - machine_before) - (ours_after - ours_before)
+        time.sleep(1)  # let the first render's widget messages settle before reading RSS
+        return {"tti_s": tti, "first_bytes_s": first_bytes,
+                "others_cpu_percent": max(0.0, others / tti * 100),
+                "kernel_rss_mib": page_kernel_rss_mib(page, server)}
+    except BenchError:
+        raise
+    except Exception as exc:
+        raise server.failure(f"page never became interactive: {str(exc).splitlines()[0]}") from exc
+    finally:
+        context.close()
+
+
+def measure(tmp: Path) -> dict[str, list[dict]]:
+    bare_dir, data_dir = tmp / "bare", tmp / "data"
+    bare_dir.mkdir()
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BARE_SOURCE)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, bare_dir / "bare.ipynb")
+    shutil.copytree(REPO / "data" / "frameworks", data_dir / "frameworks")
+    env = voila_environment()
+    env["COP_DATA_DIR"] = str(data_dir)  # never touch the real data/cop.sqlite
+    env.pop("COP_DATABASE_URL", None)
+    env.pop("JUPYTERHUB_USER", None)  # standalone mode: the app asks for a display name
+
+    servers: list[Server] = []
+    runs: dict[str, list[dict]] = {"bare": [], "reflection": []}
+    try:
+        servers.append(Server("bare", bare_dir, "bare.ipynb", env, tmp))
+        servers.append(Server("reflection", WORKBOOKS_DIR, "reflection.ipynb", env, tmp))
+        for server in servers:
+            server.wait_answering()
+        print(f"both pools of {POOL_SIZE} executed after {wait_pools_executed(servers):.1f} s")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True)
+            # Warm the browser process on a page that takes no kernel, so load 1 is not special.
+            warm_up = browser.new_context()
+            warm_up.new_page().goto(servers[0].url())
+            warm_up.close()
+            for round_no in range(1, LOADS + 1):
+                # Interleaved, alternating who goes first, so drift hits both alike.
+                for server in servers if round_no % 2 else servers[::-1]:
+                    wait_quiet(servers, timeout_s=60)  # Chromium works on after a load, too
+                    result = load_once(browser, server, servers)
+                    runs[server.label].append(result)
+                    print(f"  load {round_no} {server.label:10s} TTI {result['tti_s']:.3f} s "
+                          f"(first bytes {result['first_bytes_s']:.3f} s)  kernel "
+                          f"{result['kernel_rss_mib']:.1f} MiB  other processes' CPU "
+                          f"{result['others_cpu_percent']:.0f} %", flush=True)
+            browser.close()
+    finally:
+        for server in servers:
+            server.stop()
+    return runs
+
+
+def report(runs: dict[str, list[dict]]) -> None:
+    results: dict = {"setup": {"loads": LOADS, "pool_size": POOL_SIZE, "cpus": os.cpu_count(),
+                               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}
+    print(f"\nTTI: {LOADS} loads each, interleaved, fresh browser context per load; "
+          f"pool_size={POOL_SIZE} per server, so every load gets a pre-executed kernel.")
+    print(f"{'':12s}{'median':>9s}{'min':>9s}{'max':>9s}{'kernel RSS':>14s}"
+          "   median of loads not flagged noisy")
+    for label, label_runs in runs.items():
+        ttis = [run["tti_s"] for run in label_runs]
+        quiet = [run["tti_s"] for run in label_runs
+                 if run["others_cpu_percent"] <= OTHERS_CPU_NOISY_PERCENT]
+        fig = results[label] = {
+            "tti_median_s": statistics.median(ttis), "tti_min_s": min(ttis),
+            "tti_max_s": max(ttis), "tti_median_quiet_loads_s":
+            statistics.median(quiet) if quiet else None, "runs": label_runs,
+            "kernel_rss_mib": statistics.median(run["kernel_rss_mib"] for run in label_runs)}
+        print(f"{label:12s}{fig['tti_median_s']:8.3f}s{fig['tti_min_s']:8.3f}s"
+              f"{fig['tti_max_s']:8.3f}s{fig['kernel_rss_mib']:10.1f} MiB   "
+              + (f"{statistics.median(quiet):.3f}s (n={len(quiet)})" if quiet else "none"))
+    ratio = results["reflection"]["tti_median_s"] / results["bare"]["tti_median_s"]
+    rss = results["reflection"]["kernel_rss_mib"]
+    results |= {"tti_ratio": ratio, "targets": {"tti_ratio": TTI_RATIO_TARGET,
+                                                "kernel_rss_mib": KERNEL_RSS_TARGET_MIB}}
+    print(f"\nTTI ratio reflection/bare (medians): {ratio:.2f}  (target <= {TTI_RATIO_TARGET}: "
+          f"{'met' if ratio <= TTI_RATIO_TARGET else 'MISSED'})")
+    print(f"reflection kernel RSS: {rss:.1f} MiB  (target <= {KERNEL_RSS_TARGET_MIB} MiB: "
+          f"{'met' if rss <= KERNEL_RSS_TARGET_MIB else 'MISSED'}; "
+          f"bare kernel {results['bare']['kernel_rss_mib']:.1f} MiB)")
+    noisy = sum(run["others_cpu_percent"] > OTHERS_CPU_NOISY_PERCENT
+                for label_runs in runs.values() for run in label_runs)
+    if noisy:
+        print(f"WARNING: during {noisy} of {2 * LOADS} loads other processes used more than "
+              f"{OTHERS_CPU_NOISY_PERCENT} % of a core: TTI is noisy, rerun on a quiet machine.")
+    results["noisy_loads"] = noisy
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_FILE.write_text(json.dumps(results, indent=1))
+    print(f"wrote {RESULTS_FILE.relative_to(REPO)}")
+
+
+def main() -> int:
+    # SIGTERM must unwind through the finally block that stops the servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with tempfile.TemporaryDirectory(prefix="bench-reflection-") as tmp:
+        try:
+            runs = measure(Path(tmp))
+        except BenchError as exc:
+            print(f"benchmark broke: {exc}", file=sys.stderr)
+            return 1
+    report(runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

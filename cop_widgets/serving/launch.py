@@ -1,0 +1,50 @@
+"""Runs Voilà's server with one correction to its pool of preheated kernels.
+
+Voilà 0.5 refills the pool by queueing tasks that sleep `fill_delay` seconds before starting a
+kernel, and counts those sleeping tasks as pool members. With the long fill_delay a room needs
+(so the refill does not starve people still joining), the first visitor after the pool is used
+up waits the whole delay (10 minutes) for a kernel. Here a pool entry counts only once its
+delay has passed; a visitor who finds no such entry gets a kernel started at once, as without
+preheating. Run it as `python -m cop_widgets.serving.launch <voila arguments>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import voila.app as voila_app
+
+_voila_factory = voila_app.voila_kernel_manager_factory
+
+
+def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_config_hook=None):
+    manager_class = _voila_factory(base_class, preheat_kernel, default_pool_size,
+                                   page_config_hook)
+    if not preheat_kernel:
+        return manager_class
+
+    class PoolCountsStartedKernels(manager_class):
+        def fill_if_needed(self, delay=None, notebook_name=None, **kwargs):
+            before = {id(t) for t in self._pools.get(notebook_name, [])}
+            super().fill_if_needed(delay=delay, notebook_name=notebook_name, **kwargs)
+            wait = self.fill_delay if delay is None else delay
+            starts_at = asyncio.get_event_loop().time() + wait
+            for task in self._pools.get(notebook_name, []):
+                if id(task) not in before:
+                    task.cop_starts_at = starts_at
+
+        def get_pool_size(self, notebook_name: str) -> int:
+            now = asyncio.get_event_loop().time()
+            return sum(
+                1
+                for task in self._pools.get(notebook_name, [])
+                if getattr(task, "cop_starts_at", 0) <= now
+            )
+
+    return PoolCountsStartedKernels
+
+
+voila_app.voila_kernel_manager_factory = _kernel_manager_factory
+
+if __name__ == "__main__":
+    voila_app.main()

@@ -1,0 +1,118 @@
+"""A real Voilà server (the project's own `cop serve` flags) and real headless Chromium."""
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cop_widgets.serving import ServeOptions, voila_command, voila_environment
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+    if not path:
+        pytest.fail("Debian's chromium is needed: run `bash scripts/ensure-chromium`")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class VoilaServer:
+    def __init__(self, data_dir: Path, log_path: Path):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = voila_environment()
+        env["COP_DATA_DIR"] = str(data_dir)
+        env.pop("JUPYTERHUB_USER", None)
+        self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            voila_command(ServeOptions(port=self.port, pool_size=1)),
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"Voilà exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                with urllib.request.urlopen(self.base + "/", timeout=2):  # noqa: S310 - loopback
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"Voilà did not answer within {timeout} s; see {self.log.name}")
+
+    def url(self, notebook: str = "reflection.ipynb") -> str:
+        return f"{self.base}/voila/render/{notebook}"
+
+    def db(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.data_dir / "cop.sqlite")
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def voila_server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    shutil.copytree(REPO / "data" / "frameworks", data_dir / "frameworks")
+    server = VoilaServer(data_dir, data_dir / "voila.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh context per test (a participant's first visit); fails on any off-machine request."""
+    context = browser.new_context()
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url)
+            if not r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+            else None)
+    page.on("pageerror", lambda e: print("page error:", e))
+    # Voilà asks "leave this page?" on reload; a person would confirm.
+    page.on("dialog", lambda d: d.accept())
+    yield page
+    context.close()
+    assert outside == [], f"the page asked the internet for {outside}"

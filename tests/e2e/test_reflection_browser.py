@@ -1,0 +1,186 @@
+"""A person uses the reflection app in real headless Chromium; the database proves it."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROLFE = "What? So what? Now what?"
+STATUS = ".cop-status"
+
+
+def open_app(page: Page, server) -> None:
+    page.goto(server.url(), wait_until="commit")
+    # Voilà streams the page: wait for our widgets, not for the load event.
+    page.locator(".cop-name input").wait_for(state="visible", timeout=60_000)
+
+
+def sign_in(page: Page, name: str) -> None:
+    page.locator(".cop-name input").fill(name)
+    page.locator(".cop-start").click()
+    expect(page.locator(STATUS)).to_contain_text("Signed in as")
+
+
+def test_write_save_reload_continue_submit(page: Page, voila_server):
+    open_app(page, voila_server)
+    sign_in(page, "Ana Browser")
+    page.locator(".cop-framework select").select_option(label=ROLFE)
+    page.locator(".cop-new").click()
+    answer = page.locator(".cop-answer textarea")
+    answers = {
+        "what": "A home visit that ran short 👋🏽 — قالت الأم",
+        "so_what": "I led with the agency's agenda.",
+        "now_what": "Open with her priorities next time.",
+    }
+    answer.fill(answers["what"])
+    page.locator(".cop-next").click()
+    expect(page.locator(".cop-stepper h3")).to_contain_text("Stage 2 of 3: So what?")
+    answer.fill(answers["so_what"])
+    page.locator(".cop-next").click()
+    expect(page.locator(".cop-stepper h3")).to_contain_text("Stage 3 of 3")
+    answer.fill(answers["now_what"])
+    page.locator(".cop-save").click()
+    expect(page.locator(STATUS)).to_contain_text("Draft saved at")
+
+    with voila_server.db() as db:
+        row = db.execute(
+            "SELECT r.id, r.status FROM reflection r JOIN person p ON p.id = r.person_id "
+            "WHERE p.display_name = 'Ana Browser'"
+        ).fetchone()
+    assert row["status"] == "draft"
+
+    page.reload(wait_until="commit")
+    page.locator(".cop-name input").wait_for(state="visible", timeout=60_000)
+    sign_in(page, "ana browser")
+    expect(page.locator(".cop-app")).to_contain_text("A home visit that ran short")
+    page.locator(".cop-open").first.click()
+    expect(page.locator(STATUS)).to_contain_text("Continuing your draft")
+    expect(answer).to_have_value(answers["what"])
+    page.locator(".cop-next").click()
+    expect(page.locator(".cop-stepper h3")).to_contain_text("Stage 2 of 3")
+    expect(answer).to_have_value(answers["so_what"])
+    page.locator(".cop-next").click()
+    expect(page.locator(".cop-stepper h3")).to_contain_text("Stage 3 of 3")
+    expect(answer).to_have_value(answers["now_what"])
+    answers["now_what"] += " And ask about a joint visit."
+    answer.fill(answers["now_what"])
+    page.locator(".cop-visibility select").select_option(label="Me and my supervisor")
+    page.locator(".cop-submit").click()
+    expect(page.locator(STATUS)).to_contain_text("Submitted at")
+
+    with voila_server.db() as db:
+        refl = db.execute("SELECT * FROM reflection WHERE id = ?", (row["id"],)).fetchone()
+        stored = dict(db.execute(
+            "SELECT stage_id, text FROM reflection_answer WHERE reflection_id = ?", (row["id"],)
+        ).fetchall())
+        count = db.execute(
+            "SELECT count(*) FROM reflection r JOIN person p ON p.id = r.person_id "
+            "WHERE p.display_name = 'Ana Browser'"
+        ).fetchone()[0]
+    assert refl["status"] == "submitted" and refl["submitted_at"]
+    assert refl["visibility"] == "supervisor" and refl["framework_id"] == "rolfe-2001"
+    assert stored == answers
+    assert count == 1
+
+
+def test_typing_autosaves_without_pressing_save(page: Page, voila_server):
+    open_app(page, voila_server)
+    sign_in(page, "Autosave Person")
+    page.locator(".cop-new").click()
+    page.locator(".cop-answer textarea").press_sequentially("typed, never saved by hand",
+                                                            delay=20)
+    expect(page.locator(STATUS)).to_contain_text("Draft saved automatically at", timeout=15_000)
+    with voila_server.db() as db:
+        text = db.execute(
+            "SELECT a.text FROM reflection_answer a JOIN reflection r ON r.id = a.reflection_id "
+            "JOIN person p ON p.id = r.person_id WHERE p.display_name = 'Autosave Person'"
+        ).fetchone()[0]
+    assert text == "typed, never saved by hand"
+
+
+def test_markup_in_names_and_answers_is_shown_as_text(page: Page, voila_server):
+    payload = '<img src=x onerror="window.__copPwned=1">{{7*7}} $x^2$'
+    open_app(page, voila_server)
+    sign_in(page, payload)
+    page.locator(".cop-new").click()
+    page.locator(".cop-answer textarea").fill(payload)
+    page.locator(".cop-close").click()
+    expect(page.locator(".cop-app")).to_contain_text("{{7*7}} $x^2$")
+    assert page.evaluate("window.__copPwned") is None
+    assert page.locator(".cop-app img").count() == 0
+    assert payload in page.locator(".cop-app").inner_text()
+
+
+def tab_to(page: Page, selector: str, limit: int = 40) -> None:
+    """Press Tab until the focused element is inside `selector`: proves keyboard reach."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => !!document.activeElement.closest(s)", selector):
+            return
+    raise AssertionError(f"{selector} cannot be reached with the Tab key")
+
+
+def test_whole_exercise_with_the_keyboard_only(page: Page, voila_server):
+    open_app(page, voila_server)
+    tab_to(page, ".cop-name")
+    page.keyboard.type("Keyboard Kim")
+    tab_to(page, ".cop-start")
+    page.keyboard.press("Enter")
+    expect(page.locator(STATUS)).to_contain_text("Signed in as Keyboard Kim")
+    tab_to(page, ".cop-framework")
+    # choose Rolfe's model by typing its first letters, as a keyboard user would in a select
+    page.keyboard.type("What")
+    tab_to(page, ".cop-new")
+    page.keyboard.press("Enter")
+    expect(page.locator(".cop-stepper h2")).to_have_text(ROLFE)
+    for stage, words in enumerate(["what happened", None, "next step"]):
+        if words is None:
+            tab_to(page, ".cop-pass")
+            page.keyboard.press("Space")
+        else:
+            tab_to(page, ".cop-answer")
+            page.keyboard.type(words)
+        if stage < 2:
+            tab_to(page, ".cop-next")
+            page.keyboard.press("Enter")
+            expect(page.locator(".cop-stepper h3")).to_contain_text(f"Stage {stage + 2} of 3")
+    tab_to(page, ".cop-submit")
+    page.keyboard.press("Enter")
+    expect(page.locator(STATUS)).to_contain_text("Submitted at")
+    with voila_server.db() as db:
+        rows = db.execute(
+            "SELECT r.status, a.stage_id, a.text, a.passed FROM reflection r "
+            "JOIN person p ON p.id = r.person_id "
+            "JOIN reflection_answer a ON a.reflection_id = r.id "
+            "WHERE p.display_name = 'Keyboard Kim' ORDER BY a.stage_id"
+        ).fetchall()
+    assert [(r["stage_id"], r["text"], r["passed"]) for r in rows] == [
+        ("now_what", "next step", 0), ("so_what", "", 1), ("what", "what happened", 0)
+    ]
+    assert {r["status"] for r in rows} == {"submitted"}
+
+
+def test_no_serious_accessibility_violations(page: Page, voila_server):
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+
+    def serious(where: str) -> list[str]:
+        result = axe.run(page)
+        return [
+            f"{where}: {v['id']} ({v['impact']}): {v['nodes'][0]['html'][:120]}"
+            for v in result.response["violations"]
+            if v["impact"] in ("critical", "serious")
+        ]
+
+    open_app(page, voila_server)
+    found = serious("sign-in")
+    sign_in(page, "Axe Checker")
+    found += serious("home")
+    page.locator(".cop-new").click()
+    page.locator(".cop-answer textarea").fill("some words")
+    page.locator(".cop-save").click()
+    expect(page.locator(STATUS)).to_contain_text("Draft saved")
+    found += serious("stepper")
+    assert found == []
+    assert page.title() == "Reflection · CoP Workbook"

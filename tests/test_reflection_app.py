@@ -1,0 +1,211 @@
+"""The stepper widget and the reflection app, driven headlessly (no browser, real store)."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from cop_widgets.apps.reflection import reflection_app
+from cop_widgets.settings import Settings
+from cop_widgets.store.schema import reflection, reflection_answer
+from cop_widgets.widgets import ReflectionStepper
+
+
+@pytest.fixture
+def app(settings, data_dir):
+    return reflection_app(settings=settings, environ={})
+
+
+def _rows(store):
+    with store.read() as conn:
+        refl = conn.execute(select(reflection)).all()
+        answers = conn.execute(select(reflection_answer)).all()
+    return refl, {a.stage_id: a for a in answers}
+
+
+def test_stepper_walks_stages_and_keeps_answers(rolfe):
+    stepper = ReflectionStepper(rolfe)
+    changes = []
+    stepper.on_change(lambda s: changes.append(s.stage.id))
+    assert stepper._back.disabled and not stepper._next.disabled
+    stepper._answer.value = "what happened"
+    stepper._next.click()
+    assert stepper.stage.id == "so_what" and "Stage 2 of 3" in stepper._heading.value
+    assert "(about 6 minutes)" in stepper._heading.value
+    stepper._pass.value = True
+    stepper._next.click()
+    assert stepper._next.disabled
+    stepper._back.click()
+    assert stepper._pass.value is True
+    stepper._back.click()
+    assert stepper._answer.value == "what happened"
+    assert stepper.value["what"] == {"text": "what happened", "passed": False}
+    assert stepper.value["so_what"]["passed"] is True
+    assert changes == ["what", "so_what"]
+
+
+def test_stepper_escapes_prompt_text(rolfe):
+    stepper = ReflectionStepper(rolfe)
+    assert "<script" not in stepper._prompts.value
+    assert "&" not in rolfe.name or "&amp;" in stepper.children[0].value
+
+
+def test_read_only_stepper_ignores_edits(rolfe):
+    stepper = ReflectionStepper(rolfe, {"what": {"text": "kept", "passed": False}},
+                                read_only=True)
+    stepper._answer.value = "forged from the browser"
+    assert stepper.value["what"]["text"] == "kept"
+    assert stepper._answer.disabled and stepper._edit_buttons.layout.display == "none"
+
+
+def test_full_journey_saves_to_the_store(app):
+    assert app.status.message == ""
+    app._guard(app._sign_in, "   ")
+    assert "Enter a display name" in app.status.message
+    app.name_input.value = "Ana"
+    app._guard(app._sign_in, app.name_input.value)
+    assert "Signed in as Ana" in app.status.message
+    app.framework_picker.value = "rolfe-2001"
+    app.start_new("rolfe-2001")
+    stepper = app.stepper
+    stepper._answer.value = "A visit that ran short."
+    assert app.autosave.dirty  # no event loop here: the timer is flushed by hand
+    app.autosave.flush()
+    assert "Draft saved automatically" in app.status.message
+    refl, answers = _rows(app.store)
+    assert len(refl) == 1 and refl[0].status == "draft" and refl[0].visibility == "private"
+    assert answers["what"].text == "A visit that ran short."
+
+    stepper.submit()
+    assert "Not submitted" in app.status.message and "So what?" in app.status.message
+    stepper.go(1)
+    stepper._pass.value = True
+    stepper.go(2)
+    stepper._answer.value = "Open with her priorities."
+    stepper._visibility.value = "supervisor"
+    stepper._submit.click()
+    assert "Submitted at" in app.status.message
+    refl, answers = _rows(app.store)
+    assert refl[0].status == "submitted" and refl[0].visibility == "supervisor"
+    assert answers["so_what"].passed and answers["now_what"].text == "Open with her priorities."
+    assert stepper.read_only
+
+
+def test_a_draft_can_be_reopened_and_continued(app):
+    app._sign_in("Ana")
+    app.start_new("gibbs-1988")
+    app.stepper._answer.value = "first words"
+    app.stepper._close.click()  # saves the pending change on the way out
+    open_buttons = [
+        w for row in app._body.children[-1].children for w in row.children
+        if getattr(w, "description", "") == "Continue"
+    ]
+    assert len(open_buttons) == 1
+    open_buttons[0].click()
+    assert app.stepper.framework.id == "gibbs-1988"
+    assert app.stepper._answer.value == "first words"
+    assert "Continuing your draft" in app.status.message
+
+
+def test_someone_elses_reflection_cannot_be_opened(app, settings):
+    other = reflection_app(settings=settings, environ={})
+    other._sign_in("Ben")
+    other.start_new("rolfe-2001")
+    other.stepper._answer.value = "ben's private text"
+    other.save_now()
+    app._sign_in("Ana")
+    app._guard(app.open_reflection, other.draft_id)
+    assert "No reflection with id" in app.status.message
+    assert app.stepper is None
+
+
+def test_store_locked_keeps_text_and_says_not_saved_yet(app, settings):
+    app._sign_in("Ana")
+    app.start_new("rolfe-2001")
+    path = settings.database_url.removeprefix("sqlite:///")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); "
+         "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(7)", path],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        app.stepper._answer.value = "typed while the store was locked"
+        app.autosave.flush()
+        assert app.status.kind == "error" and "Not saved yet" in app.status.message
+        assert app.stepper._answer.value == "typed while the store was locked"
+        assert app.autosave.dirty, "a failed autosave must try again"
+    finally:
+        holder.kill()
+        holder.wait()
+    app.autosave.flush()
+    assert "Draft saved automatically" in app.status.message
+    _, answers = _rows(app.store)
+    assert answers["what"].text == "typed while the store was locked"
+
+
+def test_over_long_answer_keeps_text_and_names_the_limit(app):
+    app._sign_in("Ana")
+    app.start_new("rolfe-2001")
+    app.stepper._answer.value = "y" * 60_000
+    app.stepper._save.click()
+    assert app.status.kind == "warning"
+    assert "60,000 characters; the limit is 50,000" in app.status.message
+    assert len(app.stepper._answer.value) == 60_000
+
+
+def test_malformed_framework_file_names_the_file_and_app_still_works(settings, data_dir):
+    (data_dir / "frameworks" / "broken.yaml").write_text("schema_version: 1\nid: [oops\n")
+    app = reflection_app(settings=settings, environ={})
+    problems = app.children[1].value
+    assert "broken.yaml" in problems and "line" in problems
+    app._sign_in("Ana")
+    assert len(app.framework_picker.options) == 5
+
+
+def test_damaged_store_is_reported_without_traceback(tmp_path, data_dir):
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"\x00garbage" * 1000)
+    app = reflection_app(settings=Settings(data_dir, f"sqlite:///{bad}", 5000), environ={})
+    assert app.status.kind == "error" and "cannot save right now" in app.status.message
+    assert "Traceback" not in app.status.message
+
+
+def test_hub_user_signs_in_without_a_name(settings):
+    app = reflection_app(settings=settings, environ={"JUPYTERHUB_USER": "asmith"})
+    assert app.person.display_name == "asmith"
+    assert "Signed in as asmith" in app.status.message
+
+
+def test_autosave_fires_by_itself_when_an_event_loop_runs(app):
+    import asyncio
+
+    async def type_and_wait():
+        app._sign_in("Ana")
+        app.start_new("rolfe-2001")
+        app.autosave.delay = 0.2
+        app.stepper._answer.value = "saved by the timer"
+        await asyncio.sleep(0.5)
+
+    # A thread of its own: no other test's event loop can be running there.
+    worker = threading.Thread(target=asyncio.run, args=(type_and_wait(),))
+    worker.start()
+    worker.join(timeout=10)
+    assert "Draft saved automatically" in app.status.message
+    assert _rows(app.store)[1]["what"].text == "saved by the timer"
+
+
+def test_participant_kernel_imports_stay_light():
+    code = (
+        "import sys, cop_widgets.apps.reflection; "
+        "print(sorted(m for m in ('pandas', 'matplotlib', 'numpy', 'papermill') "
+        "if m in sys.modules))"
+    )
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert time.monotonic() - started < 10
