@@ -124,19 +124,12 @@ class Server:
                 proc.kill()
 
 
-def our_processes(servers: list[Server]) -> list[psutil.Process]:
-    """Servers, their kernels, and our own children (Playwright's driver and Chromium)."""
-    procs = process_tree(os.getpid())
-    for server in servers:
-        procs += process_tree(server.proc.pid)
-    return procs
-
-
 def cpu_seconds(servers: list[Server]) -> tuple[float, float]:
-    """(busy CPU seconds of the whole machine, CPU seconds of our processes) so far."""
+    """(busy CPU seconds of the machine, of our processes: servers, kernels, Chromium) so far."""
     machine = psutil.cpu_times()
     ours = 0.0
-    for proc in our_processes(servers):
+    for proc in sum((process_tree(server.proc.pid) for server in servers),
+                    process_tree(os.getpid())):
         with suppress(psutil.NoSuchProcess):
             ours += sum(proc.cpu_times()[:2])  # user + system
     return machine.user + machine.nice + machine.system + machine.irq + machine.softirq, ours
@@ -187,15 +180,13 @@ def load_once(browser, server: Server, servers: list[Server]) -> dict:
         started = time.perf_counter()
         page.goto(server.url(f"voila/render/{server.notebook}"), wait_until="commit",
                   timeout=timeout_ms)
-        first_bytes = time.perf_counter() - started
         page.locator(READY_SELECTOR[server.label]).first.wait_for(state="visible",
                                                                   timeout=timeout_ms)
         tti = time.perf_counter() - started
         machine_after, ours_after = cpu_seconds(servers)
         others = (machine_after - machine_before) - (ours_after - ours_before)
         time.sleep(1)  # let the first render's widget messages settle before reading RSS
-        return {"tti_s": tti, "first_bytes_s": first_bytes,
-                "others_cpu_percent": max(0.0, others / tti * 100),
+        return {"tti_s": tti, "others_cpu_percent": max(0.0, others / tti * 100),
                 "kernel_rss_mib": page_kernel_rss_mib(page, server)}
     except BenchError:
         raise
@@ -208,10 +199,10 @@ def load_once(browser, server: Server, servers: list[Server]) -> dict:
 def measure(tmp: Path) -> dict[str, list[dict]]:
     bare_dir, data_dir = tmp / "bare", tmp / "data"
     bare_dir.mkdir()
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BARE_SOURCE)])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    nbformat.write(notebook, bare_dir / "bare.ipynb")
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BARE_SOURCE)],
+                                            metadata={"kernelspec": kernelspec}),
+                   bare_dir / "bare.ipynb")
     shutil.copytree(REPO / "data" / "frameworks", data_dir / "frameworks")
     env = voila_environment()
     env["COP_DATA_DIR"] = str(data_dir)  # never touch the real data/cop.sqlite
@@ -239,10 +230,9 @@ def measure(tmp: Path) -> dict[str, list[dict]]:
                     wait_quiet(servers, timeout_s=60)  # Chromium works on after a load, too
                     result = load_once(browser, server, servers)
                     runs[server.label].append(result)
-                    print(f"  load {round_no} {server.label:10s} TTI {result['tti_s']:.3f} s "
-                          f"(first bytes {result['first_bytes_s']:.3f} s)  kernel "
-                          f"{result['kernel_rss_mib']:.1f} MiB  other processes' CPU "
-                          f"{result['others_cpu_percent']:.0f} %", flush=True)
+                    print(f"  load {round_no} {server.label:10s} TTI {result['tti_s']:.3f} s  "
+                          f"kernel {result['kernel_rss_mib']:.1f} MiB  other processes' CPU "
+                          f"{result['others_cpu_percent']:.0f} % of a core", flush=True)
             browser.close()
     finally:
         for server in servers:
@@ -250,43 +240,45 @@ def measure(tmp: Path) -> dict[str, list[dict]]:
     return runs
 
 
-def report(runs: dict[str, list[dict]]) -> None:
+def summarise(runs: dict[str, list[dict]]) -> dict:
     results: dict = {"setup": {"loads": LOADS, "pool_size": POOL_SIZE, "cpus": os.cpu_count(),
                                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}
-    print(f"\nTTI: {LOADS} loads each, interleaved, fresh browser context per load; "
-          f"pool_size={POOL_SIZE} per server, so every load gets a pre-executed kernel.")
-    print(f"{'':12s}{'median':>9s}{'min':>9s}{'max':>9s}{'kernel RSS':>14s}"
-          "   median of loads not flagged noisy")
     for label, label_runs in runs.items():
         ttis = [run["tti_s"] for run in label_runs]
         quiet = [run["tti_s"] for run in label_runs
                  if run["others_cpu_percent"] <= OTHERS_CPU_NOISY_PERCENT]
-        fig = results[label] = {
+        results[label] = {
             "tti_median_s": statistics.median(ttis), "tti_min_s": min(ttis),
-            "tti_max_s": max(ttis), "tti_median_quiet_loads_s":
-            statistics.median(quiet) if quiet else None, "runs": label_runs,
-            "kernel_rss_mib": statistics.median(run["kernel_rss_mib"] for run in label_runs)}
+            "tti_max_s": max(ttis), "quiet_loads": len(quiet),
+            "tti_median_quiet_loads_s": statistics.median(quiet) if quiet else None,
+            "kernel_rss_mib": statistics.median(run["kernel_rss_mib"] for run in label_runs),
+            "runs": label_runs}
+    return results | {
+        "tti_ratio": results["reflection"]["tti_median_s"] / results["bare"]["tti_median_s"],
+        "targets": {"tti_ratio": TTI_RATIO_TARGET, "kernel_rss_mib": KERNEL_RSS_TARGET_MIB}}
+
+
+def print_report(results: dict) -> None:
+    print(f"\nTTI: {LOADS} loads each, interleaved, fresh browser context per load; "
+          f"pool_size={POOL_SIZE} per server, so every load gets a pre-executed kernel.")
+    print(f"{'':12s}{'median':>9s}{'min':>9s}{'max':>9s}{'kernel RSS':>14s}"
+          "   median of loads not flagged noisy")
+    for label in ("bare", "reflection"):
+        fig = results[label]
+        quiet_median = fig["tti_median_quiet_loads_s"]
         print(f"{label:12s}{fig['tti_median_s']:8.3f}s{fig['tti_min_s']:8.3f}s"
               f"{fig['tti_max_s']:8.3f}s{fig['kernel_rss_mib']:10.1f} MiB   "
-              + (f"{statistics.median(quiet):.3f}s (n={len(quiet)})" if quiet else "none"))
-    ratio = results["reflection"]["tti_median_s"] / results["bare"]["tti_median_s"]
-    rss = results["reflection"]["kernel_rss_mib"]
-    results |= {"tti_ratio": ratio, "targets": {"tti_ratio": TTI_RATIO_TARGET,
-                                                "kernel_rss_mib": KERNEL_RSS_TARGET_MIB}}
+              + (f"{quiet_median:.3f}s (n={fig['quiet_loads']})" if quiet_median else "none"))
+    ratio, rss = results["tti_ratio"], results["reflection"]["kernel_rss_mib"]
     print(f"\nTTI ratio reflection/bare (medians): {ratio:.2f}  (target <= {TTI_RATIO_TARGET}: "
           f"{'met' if ratio <= TTI_RATIO_TARGET else 'MISSED'})")
     print(f"reflection kernel RSS: {rss:.1f} MiB  (target <= {KERNEL_RSS_TARGET_MIB} MiB: "
           f"{'met' if rss <= KERNEL_RSS_TARGET_MIB else 'MISSED'}; "
           f"bare kernel {results['bare']['kernel_rss_mib']:.1f} MiB)")
-    noisy = sum(run["others_cpu_percent"] > OTHERS_CPU_NOISY_PERCENT
-                for label_runs in runs.values() for run in label_runs)
+    noisy = 2 * LOADS - results["bare"]["quiet_loads"] - results["reflection"]["quiet_loads"]
     if noisy:
         print(f"WARNING: during {noisy} of {2 * LOADS} loads other processes used more than "
               f"{OTHERS_CPU_NOISY_PERCENT} % of a core: TTI is noisy, rerun on a quiet machine.")
-    results["noisy_loads"] = noisy
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps(results, indent=1))
-    print(f"wrote {RESULTS_FILE.relative_to(REPO)}")
 
 
 def main() -> int:
@@ -298,7 +290,11 @@ def main() -> int:
         except BenchError as exc:
             print(f"benchmark broke: {exc}", file=sys.stderr)
             return 1
-    report(runs)
+    results = summarise(runs)
+    print_report(results)
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_FILE.write_text(json.dumps(results, indent=1))
+    print(f"wrote {RESULTS_FILE.relative_to(REPO)}")
     return 0
 
 

@@ -209,3 +209,20 @@ def test_participant_kernel_imports_stay_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert time.monotonic() - started < 10
+
+
+def test_nul_and_broken_characters_get_a_message_and_stay_on_screen(app):
+    app._sign_in("Ana")
+    app.start_new("rolfe-2001")
+    app.stepper._answer.value = "fine words"
+    app.stepper.go(1)
+    app.stepper._answer.value = "bad \x00 char"
+    app.stepper.go(2)
+    app.stepper._answer.value = "lone \udc80 surrogate"
+    app.stepper._save.click()
+    assert app.status.kind == "warning"
+    assert "So what?: character 5 is a NUL character" in app.status.message
+    assert "Now what?: character 6 cannot be stored" in app.status.message
+    assert app.stepper._answer.value == "lone \udc80 surrogate"
+    _, answers = _rows(app.store)
+    assert answers["what"].text == "fine words" and set(answers) == {"what"}

@@ -170,6 +170,8 @@ class ReflectionStepper(W.VBox):
 
     def _show_stage(self) -> None:
         stage, n = self.stage, len(self.framework.stages)
+        # The answer box first: when the new heading shows, the new box is already in place.
+        self._stage_box.children = self._stage_inputs(stage)
         self._heading.value = (
             f"<h3>Stage {self.stage_index + 1} of {n}: {html.escape(stage.label)} "
             f'<span class="cop-minutes">(about {stage.minutes} minutes)</span></h3>'
@@ -177,7 +179,6 @@ class ReflectionStepper(W.VBox):
         prompts = "".join(f"<li>{html.escape(p)}</li>" for p in stage.prompts)
         hint = f'<p class="cop-hint">{html.escape(stage.hint)}</p>' if stage.hint else ""
         self._prompts.value = f"<ul>{prompts}</ul>{hint}"
-        self._stage_box.children = self._stage_inputs(stage)
         self._back.disabled = self.stage_index == 0
         self._next.disabled = self.stage_index == n - 1
 

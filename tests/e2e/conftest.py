@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cop_widgets.serving import ServeOptions, voila_command, voila_environment
+import sys
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
@@ -39,12 +39,13 @@ class VoilaServer:
         self.data_dir = data_dir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = voila_environment()
-        env["COP_DATA_DIR"] = str(data_dir)
+        env = dict(os.environ, COP_DATA_DIR=str(data_dir))
         env.pop("JUPYTERHUB_USER", None)
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        # Exactly what the README's serve command runs, on a free port and a scratch store.
         self.proc = subprocess.Popen(
-            voila_command(ServeOptions(port=self.port, pool_size=1)),
+            [sys.executable, "-m", "cop_widgets.cli", "serve", f"--port={self.port}",
+             "--pool-size=1"],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self._wait_ready()

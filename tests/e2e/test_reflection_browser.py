@@ -15,6 +15,12 @@ def open_app(page: Page, server) -> None:
     page.locator(".cop-name input").wait_for(state="visible", timeout=60_000)
 
 
+def on_stage(page: Page, number: int, label: str) -> None:
+    """Wait until stage `number` and its own answer box are on screen."""
+    expect(page.locator(".cop-stepper h3")).to_contain_text(f"Stage {number} of 3: {label}")
+    expect(page.locator(".cop-answer")).to_contain_text(f"Your answer: {label}")
+
+
 def sign_in(page: Page, name: str) -> None:
     page.locator(".cop-name input").fill(name)
     page.locator(".cop-start").click()
@@ -34,10 +40,10 @@ def test_write_save_reload_continue_submit(page: Page, voila_server):
     }
     answer.fill(answers["what"])
     page.locator(".cop-next").click()
-    expect(page.locator(".cop-stepper h3")).to_contain_text("Stage 2 of 3: So what?")
+    on_stage(page, 2, "So what?")
     answer.fill(answers["so_what"])
     page.locator(".cop-next").click()
-    expect(page.locator(".cop-stepper h3")).to_contain_text("Stage 3 of 3")
+    on_stage(page, 3, "Now what?")
     answer.fill(answers["now_what"])
     page.locator(".cop-save").click()
     expect(page.locator(STATUS)).to_contain_text("Draft saved at")
@@ -57,10 +63,10 @@ def test_write_save_reload_continue_submit(page: Page, voila_server):
     expect(page.locator(STATUS)).to_contain_text("Continuing your draft")
     expect(answer).to_have_value(answers["what"])
     page.locator(".cop-next").click()
-    expect(page.locator(".cop-stepper h3")).to_contain_text("Stage 2 of 3")
+    on_stage(page, 2, "So what?")
     expect(answer).to_have_value(answers["so_what"])
     page.locator(".cop-next").click()
-    expect(page.locator(".cop-stepper h3")).to_contain_text("Stage 3 of 3")
+    on_stage(page, 3, "Now what?")
     expect(answer).to_have_value(answers["now_what"])
     answers["now_what"] += " And ask about a joint visit."
     answer.fill(answers["now_what"])
@@ -133,7 +139,10 @@ def test_whole_exercise_with_the_keyboard_only(page: Page, voila_server):
     tab_to(page, ".cop-new")
     page.keyboard.press("Enter")
     expect(page.locator(".cop-stepper h2")).to_have_text(ROLFE)
+    labels = ["What?", "So what?", "Now what?"]
     for stage, words in enumerate(["what happened", None, "next step"]):
+        # the new stage's own answer box is on screen (not the last stage's, still going)
+        on_stage(page, stage + 1, labels[stage])
         if words is None:
             tab_to(page, ".cop-pass")
             page.keyboard.press("Space")
@@ -143,7 +152,6 @@ def test_whole_exercise_with_the_keyboard_only(page: Page, voila_server):
         if stage < 2:
             tab_to(page, ".cop-next")
             page.keyboard.press("Enter")
-            expect(page.locator(".cop-stepper h3")).to_contain_text(f"Stage {stage + 2} of 3")
     tab_to(page, ".cop-submit")
     page.keyboard.press("Enter")
     expect(page.locator(STATUS)).to_contain_text("Submitted at")
@@ -184,3 +192,34 @@ def test_no_serious_accessibility_violations(page: Page, voila_server):
     found += serious("stepper")
     assert found == []
     assert page.title() == "Reflection · CoP Workbook"
+
+
+def test_demo_content_is_there_on_first_serve(page: Page, voila_server):
+    open_app(page, voila_server)
+    sign_in(page, "Demo practitioner")
+    expect(page.locator(".cop-app")).to_contain_text("Gibbs' reflective cycle · Draft")
+    expect(page.locator(".cop-app")).to_contain_text(f"{ROLFE} · Submitted")
+
+
+def test_moving_on_straight_after_typing_keeps_each_answer_in_its_stage(page: Page,
+                                                                        voila_server):
+    open_app(page, voila_server)
+    sign_in(page, "Fast Typist")
+    page.locator(".cop-framework select").select_option(label=ROLFE)
+    page.locator(".cop-new").click()
+    expect(page.locator(".cop-stepper h2")).to_have_text(ROLFE)
+    page.locator(".cop-answer textarea").press_sequentially("first stage words", delay=5)
+    page.locator(".cop-next").click()  # no pause: keystrokes may still be in flight
+    expect(page.locator(".cop-answer")).to_contain_text("Your answer: So what?")
+    page.locator(".cop-answer textarea").press_sequentially("second stage words", delay=5)
+    page.locator(".cop-close").click()
+    expect(page.locator(".cop-app")).to_contain_text("My reflections")
+    expect(page.locator(STATUS)).to_contain_text("Draft saved")
+    with voila_server.db() as db:
+        stored = dict(db.execute(
+            "SELECT a.stage_id, a.text FROM reflection_answer a "
+            "JOIN reflection r ON r.id = a.reflection_id JOIN person p ON p.id = r.person_id "
+            "WHERE p.display_name = 'Fast Typist'"
+        ).fetchall())
+    assert stored == {"what": "first stage words", "so_what": "second stage words",
+                      "now_what": ""}
