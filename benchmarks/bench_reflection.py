@@ -42,9 +42,16 @@ KERNEL_RSS_TARGET_MIB = 70
 # Other processes on this 2-core box skew TTI: a load waits up to 10 s for them to drop below
 # this share of one core, and is flagged as noisy if they used more during it.
 OTHERS_CPU_NOISY_PERCENT = 20
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 BARE_SOURCE = """import ipywidgets as w
 b = w.Button(description="Click")
 t = w.Textarea()
@@ -90,7 +97,8 @@ class Server:
         with open(self.log_path, "w") as log:
             # Own session: a terminal's Ctrl-C reaches only us, and we stop the server ourselves.
             self.proc = subprocess.Popen(  # noqa: S603 - our own fixed command line
-                cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}/{path}"
@@ -128,8 +136,9 @@ def cpu_seconds(servers: list[Server]) -> tuple[float, float]:
     """(busy CPU seconds of the machine, of our processes: servers, kernels, Chromium) so far."""
     machine = psutil.cpu_times()
     ours = 0.0
-    for proc in sum((process_tree(server.proc.pid) for server in servers),
-                    process_tree(os.getpid())):
+    for proc in sum(
+        (process_tree(server.proc.pid) for server in servers), process_tree(os.getpid())
+    ):
         with suppress(psutil.NoSuchProcess):
             ours += sum(proc.cpu_times()[:2])  # user + system
     return machine.user + machine.nice + machine.system + machine.irq + machine.softirq, ours
@@ -144,8 +153,10 @@ def wait_quiet(servers: list[Server], timeout_s: float, patience_for_others_s: f
         machine_after, ours_after = cpu_seconds(servers)
         ours_percent = (ours_after - ours_before) / 0.5 * 100
         others_percent = (machine_after - machine_before) / 0.5 * 100 - ours_percent
-        if ours_percent < 5 and (others_percent < OTHERS_CPU_NOISY_PERCENT
-                                 or time.monotonic() - start > patience_for_others_s):
+        if ours_percent < 5 and (
+            others_percent < OTHERS_CPU_NOISY_PERCENT
+            or time.monotonic() - start > patience_for_others_s
+        ):
             return
     raise BenchError(f"our servers were still busy after {timeout_s:.0f} s")
 
@@ -178,16 +189,21 @@ def load_once(browser, server: Server, servers: list[Server]) -> dict:
     try:
         machine_before, ours_before = cpu_seconds(servers)
         started = time.perf_counter()
-        page.goto(server.url(f"voila/render/{server.notebook}"), wait_until="commit",
-                  timeout=timeout_ms)
-        page.locator(READY_SELECTOR[server.label]).first.wait_for(state="visible",
-                                                                  timeout=timeout_ms)
+        page.goto(
+            server.url(f"voila/render/{server.notebook}"), wait_until="commit", timeout=timeout_ms
+        )
+        page.locator(READY_SELECTOR[server.label]).first.wait_for(
+            state="visible", timeout=timeout_ms
+        )
         tti = time.perf_counter() - started
         machine_after, ours_after = cpu_seconds(servers)
         others = (machine_after - machine_before) - (ours_after - ours_before)
         time.sleep(1)  # let the first render's widget messages settle before reading RSS
-        return {"tti_s": tti, "others_cpu_percent": max(0.0, others / tti * 100),
-                "kernel_rss_mib": page_kernel_rss_mib(page, server)}
+        return {
+            "tti_s": tti,
+            "others_cpu_percent": max(0.0, others / tti * 100),
+            "kernel_rss_mib": page_kernel_rss_mib(page, server),
+        }
     except BenchError:
         raise
     except Exception as exc:
@@ -200,9 +216,12 @@ def measure(tmp: Path) -> dict[str, list[dict]]:
     bare_dir, data_dir = tmp / "bare", tmp / "data"
     bare_dir.mkdir()
     kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BARE_SOURCE)],
-                                            metadata={"kernelspec": kernelspec}),
-                   bare_dir / "bare.ipynb")
+    nbformat.write(
+        nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(BARE_SOURCE)], metadata={"kernelspec": kernelspec}
+        ),
+        bare_dir / "bare.ipynb",
+    )
     shutil.copytree(REPO / "data" / "frameworks", data_dir / "frameworks")
     env = voila_environment()
     env["COP_DATA_DIR"] = str(data_dir)  # never touch the real data/cop.sqlite
@@ -219,7 +238,8 @@ def measure(tmp: Path) -> dict[str, list[dict]]:
         print(f"both pools of {POOL_SIZE} executed after {wait_pools_executed(servers):.1f} s")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True)
+                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True
+            )
             # Warm the browser process on a page that takes no kernel, so load 1 is not special.
             warm_up = browser.new_context()
             warm_up.new_page().goto(servers[0].url())
@@ -230,9 +250,12 @@ def measure(tmp: Path) -> dict[str, list[dict]]:
                     wait_quiet(servers, timeout_s=60)  # Chromium works on after a load, too
                     result = load_once(browser, server, servers)
                     runs[server.label].append(result)
-                    print(f"  load {round_no} {server.label:10s} TTI {result['tti_s']:.3f} s  "
-                          f"kernel {result['kernel_rss_mib']:.1f} MiB  other processes' CPU "
-                          f"{result['others_cpu_percent']:.0f} % of a core", flush=True)
+                    print(
+                        f"  load {round_no} {server.label:10s} TTI {result['tti_s']:.3f} s  "
+                        f"kernel {result['kernel_rss_mib']:.1f} MiB  other processes' CPU "
+                        f"{result['others_cpu_percent']:.0f} % of a core",
+                        flush=True,
+                    )
             browser.close()
     finally:
         for server in servers:
@@ -241,44 +264,69 @@ def measure(tmp: Path) -> dict[str, list[dict]]:
 
 
 def summarise(runs: dict[str, list[dict]]) -> dict:
-    results: dict = {"setup": {"loads": LOADS, "pool_size": POOL_SIZE, "cpus": os.cpu_count(),
-                               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}
+    results: dict = {
+        "setup": {
+            "loads": LOADS,
+            "pool_size": POOL_SIZE,
+            "cpus": os.cpu_count(),
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+    }
     for label, label_runs in runs.items():
         ttis = [run["tti_s"] for run in label_runs]
-        quiet = [run["tti_s"] for run in label_runs
-                 if run["others_cpu_percent"] <= OTHERS_CPU_NOISY_PERCENT]
+        quiet = [
+            run["tti_s"]
+            for run in label_runs
+            if run["others_cpu_percent"] <= OTHERS_CPU_NOISY_PERCENT
+        ]
         results[label] = {
-            "tti_median_s": statistics.median(ttis), "tti_min_s": min(ttis),
-            "tti_max_s": max(ttis), "quiet_loads": len(quiet),
+            "tti_median_s": statistics.median(ttis),
+            "tti_min_s": min(ttis),
+            "tti_max_s": max(ttis),
+            "quiet_loads": len(quiet),
             "tti_median_quiet_loads_s": statistics.median(quiet) if quiet else None,
             "kernel_rss_mib": statistics.median(run["kernel_rss_mib"] for run in label_runs),
-            "runs": label_runs}
+            "runs": label_runs,
+        }
     return results | {
         "tti_ratio": results["reflection"]["tti_median_s"] / results["bare"]["tti_median_s"],
-        "targets": {"tti_ratio": TTI_RATIO_TARGET, "kernel_rss_mib": KERNEL_RSS_TARGET_MIB}}
+        "targets": {"tti_ratio": TTI_RATIO_TARGET, "kernel_rss_mib": KERNEL_RSS_TARGET_MIB},
+    }
 
 
 def print_report(results: dict) -> None:
-    print(f"\nTTI: {LOADS} loads each, interleaved, fresh browser context per load; "
-          f"pool_size={POOL_SIZE} per server, so every load gets a pre-executed kernel.")
-    print(f"{'':12s}{'median':>9s}{'min':>9s}{'max':>9s}{'kernel RSS':>14s}"
-          "   median of loads not flagged noisy")
+    print(
+        f"\nTTI: {LOADS} loads each, interleaved, fresh browser context per load; "
+        f"pool_size={POOL_SIZE} per server, so every load gets a pre-executed kernel."
+    )
+    print(
+        f"{'':12s}{'median':>9s}{'min':>9s}{'max':>9s}{'kernel RSS':>14s}"
+        "   median of loads not flagged noisy"
+    )
     for label in ("bare", "reflection"):
         fig = results[label]
         quiet_median = fig["tti_median_quiet_loads_s"]
-        print(f"{label:12s}{fig['tti_median_s']:8.3f}s{fig['tti_min_s']:8.3f}s"
-              f"{fig['tti_max_s']:8.3f}s{fig['kernel_rss_mib']:10.1f} MiB   "
-              + (f"{quiet_median:.3f}s (n={fig['quiet_loads']})" if quiet_median else "none"))
+        print(
+            f"{label:12s}{fig['tti_median_s']:8.3f}s{fig['tti_min_s']:8.3f}s"
+            f"{fig['tti_max_s']:8.3f}s{fig['kernel_rss_mib']:10.1f} MiB   "
+            + (f"{quiet_median:.3f}s (n={fig['quiet_loads']})" if quiet_median else "none")
+        )
     ratio, rss = results["tti_ratio"], results["reflection"]["kernel_rss_mib"]
-    print(f"\nTTI ratio reflection/bare (medians): {ratio:.2f}  (target <= {TTI_RATIO_TARGET}: "
-          f"{'met' if ratio <= TTI_RATIO_TARGET else 'MISSED'})")
-    print(f"reflection kernel RSS: {rss:.1f} MiB  (target <= {KERNEL_RSS_TARGET_MIB} MiB: "
-          f"{'met' if rss <= KERNEL_RSS_TARGET_MIB else 'MISSED'}; "
-          f"bare kernel {results['bare']['kernel_rss_mib']:.1f} MiB)")
+    print(
+        f"\nTTI ratio reflection/bare (medians): {ratio:.2f}  (target <= {TTI_RATIO_TARGET}: "
+        f"{'met' if ratio <= TTI_RATIO_TARGET else 'MISSED'})"
+    )
+    print(
+        f"reflection kernel RSS: {rss:.1f} MiB  (target <= {KERNEL_RSS_TARGET_MIB} MiB: "
+        f"{'met' if rss <= KERNEL_RSS_TARGET_MIB else 'MISSED'}; "
+        f"bare kernel {results['bare']['kernel_rss_mib']:.1f} MiB)"
+    )
     noisy = 2 * LOADS - results["bare"]["quiet_loads"] - results["reflection"]["quiet_loads"]
     if noisy:
-        print(f"WARNING: during {noisy} of {2 * LOADS} loads other processes used more than "
-              f"{OTHERS_CPU_NOISY_PERCENT} % of a core: TTI is noisy, rerun on a quiet machine.")
+        print(
+            f"WARNING: during {noisy} of {2 * LOADS} loads other processes used more than "
+            f"{OTHERS_CPU_NOISY_PERCENT} % of a core: TTI is noisy, rerun on a quiet machine."
+        )
 
 
 def main() -> int:

@@ -72,10 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the workbooks with Voilà")
     serve.add_argument("--port", type=int, default=8866)
-    serve.add_argument("--ip", default="127.0.0.1",
-                       help="address to listen on (default: this machine only)")
-    serve.add_argument("--pool-size", type=int, default=4,
-                       help="kernels started ahead per workbook; set it to the room size")
+    serve.add_argument(
+        "--ip", default="127.0.0.1", help="address to listen on (default: this machine only)"
+    )
+    serve.add_argument(
+        "--pool-size",
+        type=int,
+        default=4,
+        help="kernels started ahead per workbook; set it to the room size",
+    )
     serve.add_argument("--no-demo", action="store_true", help="do not add demo content")
     serve.set_defaults(func=cmd_serve)
     init = sub.add_parser("init", help="create or migrate the store (and add demo content)")

@@ -28,17 +28,37 @@ def seed_demo(store: Store, catalogue: Catalogue) -> bool:
         return False
     who = sign_in(store, DEMO_NAME, environ={})
     A = reflections.Answer
-    reflections.submit(store, who, _SUBMITTED_ID, rolfe, {
-        "what": A("A home visit with a young parent (the mother) and her two-year-old. I came to "
-                  "talk about the nursery placement; she was guarded and the visit ran short."),
-        "so_what": A("I led with the agency's agenda before asking how her week had been. The "
-                     "guardedness made sense: the last worker she met removed an older child."),
-        "now_what": A("Next visit I will open with her priorities, explain my role plainly and "
-                      "ask my supervisor about a joint visit with the family support worker."),
-    })
-    reflections.save_draft(store, who, _DRAFT_ID, gibbs, {
-        "description": A("A case conference where the school and the family support service "
-                         "disagreed about whether the child's attendance had improved."),
-        "feelings": A("", passed=True),
-    })
+    reflections.submit(
+        store,
+        who,
+        _SUBMITTED_ID,
+        rolfe,
+        {
+            "what": A(
+                "A home visit with a young parent (the mother) and her two-year-old. I came to "
+                "talk about the nursery placement; she was guarded and the visit ran short."
+            ),
+            "so_what": A(
+                "I led with the agency's agenda before asking how her week had been. The "
+                "guardedness made sense: the last worker she met removed an older child."
+            ),
+            "now_what": A(
+                "Next visit I will open with her priorities, explain my role plainly and "
+                "ask my supervisor about a joint visit with the family support worker."
+            ),
+        },
+    )
+    reflections.save_draft(
+        store,
+        who,
+        _DRAFT_ID,
+        gibbs,
+        {
+            "description": A(
+                "A case conference where the school and the family support service "
+                "disagreed about whether the child's attendance had improved."
+            ),
+            "feelings": A("", passed=True),
+        },
+    )
     return True

@@ -1,4 +1,7 @@
 import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,3 +48,27 @@ def rolfe(catalogue):
 def pytest_collection_modifyitems(items):
     """Browser tests last: Playwright's sync API leaves an event loop in the main thread."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@contextmanager
+def another_process_holds_the_write_lock(db_path: str, seconds: float = 8):
+    """Another program keeps an exclusive transaction open on the store for `seconds`."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); "
+            "time.sleep(float(sys.argv[2]))",
+            db_path,
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

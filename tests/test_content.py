@@ -27,7 +27,12 @@ def test_every_shipped_framework_is_valid():
 def test_gibbs_has_its_six_stages_in_order(catalogue):
     gibbs = catalogue.get("gibbs-1988")
     assert [s.id for s in gibbs.stages] == [
-        "description", "feelings", "evaluation", "analysis", "conclusion", "action_plan"
+        "description",
+        "feelings",
+        "evaluation",
+        "analysis",
+        "conclusion",
+        "action_plan",
     ]
     assert gibbs.stage("analysis").minutes == 7
 
@@ -62,8 +67,12 @@ def _broken(**changes):
             "between 1 and 120",
         ),
         (
-            _broken(steps=[{"id": "a", "label": "A", "minutes": 3, "prompts": ["p"]},
-                           {"id": "a", "label": "B", "minutes": 3, "prompts": ["q"]}]),
+            _broken(
+                steps=[
+                    {"id": "a", "label": "A", "minutes": 3, "prompts": ["p"]},
+                    {"id": "a", "label": "B", "minutes": 3, "prompts": ["q"]},
+                ]
+            ),
             "steps[1].id",
             "duplicates stage id",
         ),
@@ -77,8 +86,13 @@ def _broken(**changes):
             "steps[0].prompts",
             "1 to 6 prompts",
         ),
-        (_broken(steps=[{"id": "x; DROP TABLE person", "label": "A", "minutes": 3,
-                         "prompts": ["p"]}]), "steps[0].id", "must match"),
+        (
+            _broken(
+                steps=[{"id": "x; DROP TABLE person", "label": "A", "minutes": 3, "prompts": ["p"]}]
+            ),
+            "steps[0].id",
+            "must match",
+        ),
     ],
 )
 def test_broken_files_name_file_field_and_rule(tmp_path, data, field, rule):
@@ -141,8 +155,11 @@ def test_two_files_with_one_id_are_reported(tmp_path):
 
 
 def test_adding_a_framework_is_a_new_file_only(tmp_path):
-    data = _broken(id="mini-check", name="Mini check-in",
-                   steps=[{"id": "now", "label": "Now", "minutes": 2, "prompts": ["How is it?"]}])
+    data = _broken(
+        id="mini-check",
+        name="Mini check-in",
+        steps=[{"id": "now", "label": "Now", "minutes": 2, "prompts": ["How is it?"]}],
+    )
     _write(tmp_path, GOOD, "rolfe.yaml")
     _write(tmp_path, data, "mini.yaml")
     cat = load_frameworks(tmp_path)

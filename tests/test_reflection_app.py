@@ -13,6 +13,8 @@ from cop_widgets.settings import Settings
 from cop_widgets.store.schema import reflection, reflection_answer
 from cop_widgets.widgets import ReflectionStepper
 
+from .conftest import another_process_holds_the_write_lock
+
 
 @pytest.fixture
 def app(settings, data_dir):
@@ -54,8 +56,7 @@ def test_stepper_escapes_prompt_text(rolfe):
 
 
 def test_read_only_stepper_ignores_edits(rolfe):
-    stepper = ReflectionStepper(rolfe, {"what": {"text": "kept", "passed": False}},
-                                read_only=True)
+    stepper = ReflectionStepper(rolfe, {"what": {"text": "kept", "passed": False}}, read_only=True)
     stepper._answer.value = "forged from the browser"
     assert stepper.value["what"]["text"] == "kept"
     assert stepper._answer.disabled and stepper._edit_buttons.layout.display == "none"
@@ -100,7 +101,9 @@ def test_a_draft_can_be_reopened_and_continued(app):
     app.stepper._answer.value = "first words"
     app.stepper._close.click()  # saves the pending change on the way out
     open_buttons = [
-        w for row in app._body.children[-1].children for w in row.children
+        w
+        for row in app._body.children[-1].children
+        for w in row.children
         if getattr(w, "description", "") == "Continue"
     ]
     assert len(open_buttons) == 1
@@ -126,22 +129,12 @@ def test_store_locked_keeps_text_and_says_not_saved_yet(app, settings):
     app._sign_in("Ana")
     app.start_new("rolfe-2001")
     path = settings.database_url.removeprefix("sqlite:///")
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); "
-         "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(7)", path],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with another_process_holds_the_write_lock(path):
         app.stepper._answer.value = "typed while the store was locked"
         app.autosave.flush()
         assert app.status.kind == "error" and "Not saved yet" in app.status.message
         assert app.stepper._answer.value == "typed while the store was locked"
         assert app.autosave.dirty, "a failed autosave must try again"
-    finally:
-        holder.kill()
-        holder.wait()
     app.autosave.flush()
     assert "Draft saved automatically" in app.status.message
     _, answers = _rows(app.store)

@@ -2,8 +2,6 @@
 
 import multiprocessing
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 
@@ -23,6 +21,8 @@ from cop_widgets.settings import MAX_ANSWER_CHARS, Settings, load_settings
 from cop_widgets.store import open_store
 from cop_widgets.store.migrations import LATEST
 from cop_widgets.store.schema import audit_event, reflection, reflection_answer
+
+from .conftest import another_process_holds_the_write_lock
 
 UNICODE_SAMPLES = [
     "👩🏽‍⚕️ met 👨‍👩‍👧‍👦 and 🇦🇺",  # ZWJ sequences, skin tone, flag
@@ -70,7 +70,8 @@ def test_busy_timeout_below_five_seconds_is_refused():
 
 def test_database_url_setting_is_used(tmp_path):
     url = f"sqlite:///{tmp_path / 'elsewhere.sqlite'}"
-    assert load_settings({"COP_DATA_DIR": str(tmp_path), "COP_DATABASE_URL": url}).database_url == url
+    chosen = load_settings({"COP_DATA_DIR": str(tmp_path), "COP_DATABASE_URL": url})
+    assert chosen.database_url == url
 
 
 def test_bad_database_url_names_the_setting(tmp_path):
@@ -143,9 +144,15 @@ def test_submit_needs_every_stage_answered_or_passed_then_locks(store, rolfe):
     with pytest.raises(InvalidInput, match="So what\\?, Now what\\?"):
         R.submit(store, who, rid, rolfe, {"what": R.Answer("done")})
     done = R.submit(
-        store, who, rid, rolfe,
-        {"what": R.Answer("done"), "so_what": R.Answer("", passed=True),
-         "now_what": R.Answer("plan")},
+        store,
+        who,
+        rid,
+        rolfe,
+        {
+            "what": R.Answer("done"),
+            "so_what": R.Answer("", passed=True),
+            "now_what": R.Answer("plan"),
+        },
         visibility="supervisor",
     )
     assert done.status == "submitted" and done.submitted_at and done.visibility == "supervisor"
@@ -173,8 +180,9 @@ def test_someone_elses_record_is_not_found_and_audited(store, rolfe):
     assert R.list_mine(store, ben) == []
     with store.read() as conn:
         fails = conn.execute(
-            select(func.count()).where(audit_event.c.outcome == "authz_fail",
-                                       audit_event.c.actor_id == ben.id)
+            select(func.count()).where(
+                audit_event.c.outcome == "authz_fail", audit_event.c.actor_id == ben.id
+            )
         ).scalar()
     assert fails == 2
 
@@ -226,14 +234,15 @@ def test_list_mine_is_newest_first_with_previews(store, rolfe):
 
 # -- many writers at once ----------------------------------------------------------------------
 
+
 def _writer(db_url: str, data_dir: str, name: str, saves: int, barrier, out):
+    from pathlib import Path
+
     from cop_widgets.content import load_frameworks
     from cop_widgets.services import reflections
     from cop_widgets.services.identity import sign_in
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
-
-    from pathlib import Path
 
     store = open_store(Settings(Path(data_dir), db_url, 5000))
     fw = load_frameworks(Path(data_dir) / "frameworks").get("rolfe-2001")
@@ -259,8 +268,17 @@ def test_twenty_processes_times_one_hundred_saves_lose_nothing(store, settings):
     procs_n, saves = 20, 100
     barrier, out = ctx.Barrier(procs_n), ctx.Queue()
     procs = [
-        ctx.Process(target=_writer, args=(settings.database_url, str(settings.data_dir),
-                                          f"writer {n}", saves, barrier, out))
+        ctx.Process(
+            target=_writer,
+            args=(
+                settings.database_url,
+                str(settings.data_dir),
+                f"writer {n}",
+                saves,
+                barrier,
+                out,
+            ),
+        )
         for n in range(procs_n)
     ]
     for p in procs:
@@ -285,22 +303,12 @@ def test_store_locked_past_the_busy_timeout_says_not_saved_yet(store, settings, 
     rid = str(uuid.uuid4())
     R.save_draft(store, who, rid, rolfe, {"what": R.Answer("first")})
     path = settings.database_url.removeprefix("sqlite:///")
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); "
-         "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(8)", path],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with another_process_holds_the_write_lock(path):
         started = time.monotonic()
         with pytest.raises(StoreBusy, match="Not saved yet"):
             R.save_draft(store, who, rid, rolfe, {"what": R.Answer("second")})
         waited = time.monotonic() - started
         assert 4.5 < waited < 7.5
-    finally:
-        holder.kill()
-        holder.wait()
     assert R.get_mine(store, who, rid).answer("what").text == "first"
     R.save_draft(store, who, rid, rolfe, {"what": R.Answer("second")})
     assert R.get_mine(store, who, rid).answer("what").text == "second"

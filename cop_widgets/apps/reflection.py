@@ -62,8 +62,14 @@ def _frameworks_problem_text(catalogue: Catalogue) -> str:
 class ReflectionApp(W.VBox):
     """Composes the sign-in panel, the home panel (new + my reflections) and the stepper."""
 
-    def __init__(self, store: Store | None, catalogue: Catalogue, environ=None,
-                 autosave_seconds: float = 3.0, startup_error: str = ""):
+    def __init__(
+        self,
+        store: Store | None,
+        catalogue: Catalogue,
+        environ=None,
+        autosave_seconds: float = 3.0,
+        startup_error: str = "",
+    ):
         self.store = store
         self.catalogue = catalogue
         self.environ = environ
@@ -219,8 +225,9 @@ class ReflectionApp(W.VBox):
                 "available on this server; ask your facilitator to restore its file.",
             )
         value = {sid: {"text": a.text, "passed": a.passed} for sid, a in saved.answers}
-        self._open_stepper(framework, saved.id, value, saved.visibility,
-                           read_only=saved.status != "draft")
+        self._open_stepper(
+            framework, saved.id, value, saved.visibility, read_only=saved.status != "draft"
+        )
         self.status.show(
             "Submitted reflections can be read, not changed."
             if saved.status != "draft"
@@ -228,8 +235,14 @@ class ReflectionApp(W.VBox):
             "info",
         )
 
-    def _open_stepper(self, framework: Framework, reflection_id: str, value=None,
-                      visibility="private", read_only=False) -> None:
+    def _open_stepper(
+        self,
+        framework: Framework,
+        reflection_id: str,
+        value=None,
+        visibility="private",
+        read_only=False,
+    ) -> None:
         self.draft_id = reflection_id
         self.stepper = ReflectionStepper(framework, value, visibility, read_only)
         self.stepper.on_change(lambda _: self.autosave.touch())
@@ -249,7 +262,11 @@ class ReflectionApp(W.VBox):
             return False
         self.autosave.cancel()
         result = reflections.save_draft(
-            self.store, self.person, self.draft_id, self.stepper.framework, self._answers(),
+            self.store,
+            self.person,
+            self.draft_id,
+            self.stepper.framework,
+            self._answers(),
             self.stepper.visibility,
         )
         if result.problems:
@@ -273,7 +290,11 @@ class ReflectionApp(W.VBox):
     def submit_now(self) -> None:
         self.autosave.cancel()
         done = reflections.submit(
-            self.store, self.person, self.draft_id, self.stepper.framework, self._answers(),
+            self.store,
+            self.person,
+            self.draft_id,
+            self.stepper.framework,
+            self._answers(),
             self.stepper.visibility,
         )
         self.stepper.read_only = True
@@ -287,8 +308,9 @@ class ReflectionApp(W.VBox):
         self.show_home()
 
 
-def reflection_app(settings: Settings | None = None, environ=None,
-                   autosave_seconds: float = 3.0) -> ReflectionApp:
+def reflection_app(
+    settings: Settings | None = None, environ=None, autosave_seconds: float = 3.0
+) -> ReflectionApp:
     """Build the app from the configured data folder and store; problems become messages."""
     store, error = None, ""
     try:

@@ -65,6 +65,7 @@ def sign_in(store: Store, display_name: str | None = None, environ=None) -> Pers
                 created_at=utc_now(),
             )
         )
-        store.audit(conn, actor_id=new.id, action="person_created", target_kind="person",
-                    target_id=new.id)
+        store.audit(
+            conn, actor_id=new.id, action="person_created", target_kind="person", target_id=new.id
+        )
         return new

@@ -79,8 +79,14 @@ def check_visibility(value: str) -> str:
 def _audit_denied(store: Store, who: Person, reflection_id: str) -> None:
     """Record a refused access in its own transaction (the refused one is rolled back)."""
     with store.write() as conn:
-        store.audit(conn, actor_id=who.id, action="reflection_access", target_kind="reflection",
-                    target_id=reflection_id, outcome="authz_fail")
+        store.audit(
+            conn,
+            actor_id=who.id,
+            action="reflection_access",
+            target_kind="reflection",
+            target_id=reflection_id,
+            outcome="authz_fail",
+        )
 
 
 def save_draft(
@@ -114,15 +120,25 @@ def save_draft(
         row = conn.execute(select(reflection).where(reflection.c.id == reflection_id)).first()
         foreign = row is not None and row.person_id != who.id
         if not foreign:
-            return _save_own(conn, store, who, row, reflection_id, framework, good, visibility,
-                             now, problems)
+            return _save_own(
+                conn, store, who, row, reflection_id, framework, good, visibility, now, problems
+            )
     _audit_denied(store, who, reflection_id)
     raise RecordNotFound("reflection", reflection_id)
 
 
-def _save_own(conn: Connection, store: Store, who: Person, row, reflection_id: str,
-              framework: Framework, good: dict[str, Answer], visibility: str, now: str,
-              problems: list[str]) -> SaveResult:
+def _save_own(
+    conn: Connection,
+    store: Store,
+    who: Person,
+    row,
+    reflection_id: str,
+    framework: Framework,
+    good: dict[str, Answer],
+    visibility: str,
+    now: str,
+    problems: list[str],
+) -> SaveResult:
     if row is None:
         conn.execute(
             insert(reflection).values(
@@ -137,16 +153,26 @@ def _save_own(conn: Connection, store: Store, who: Person, row, reflection_id: s
                 updated_at=now,
             )
         )
-        store.audit(conn, actor_id=who.id, action="reflection_created",
-                    target_kind="reflection", target_id=reflection_id)
+        store.audit(
+            conn,
+            actor_id=who.id,
+            action="reflection_created",
+            target_kind="reflection",
+            target_id=reflection_id,
+        )
     else:
         if row.status != "draft":
             raise RecordLocked("reflection", reflection_id, "it was submitted")
         if row.framework_id != framework.id:
             raise InvalidInput("framework", "This draft was started with another framework.")
         if row.visibility != visibility:
-            store.audit(conn, actor_id=who.id, action="visibility_changed",
-                        target_kind="reflection", target_id=reflection_id)
+            store.audit(
+                conn,
+                actor_id=who.id,
+                action="visibility_changed",
+                target_kind="reflection",
+                target_id=reflection_id,
+            )
         conn.execute(
             update(reflection)
             .where(reflection.c.id == reflection_id)
@@ -228,14 +254,23 @@ def submit(
                     reflection.c.revision == current.revision,
                 )
             )
-            .values(status="submitted", submitted_at=now, updated_at=now,
-                    revision=current.revision + 1)
+            .values(
+                status="submitted", submitted_at=now, updated_at=now, revision=current.revision + 1
+            )
         ).rowcount
         if done != 1:
-            raise RecordLocked("reflection", reflection_id, "it changed while submitting; "
-                               "reopen it from My reflections")
-        store.audit(conn, actor_id=who.id, action="reflection_submitted",
-                    target_kind="reflection", target_id=reflection_id)
+            raise RecordLocked(
+                "reflection",
+                reflection_id,
+                "it changed while submitting; reopen it from My reflections",
+            )
+        store.audit(
+            conn,
+            actor_id=who.id,
+            action="reflection_submitted",
+            target_kind="reflection",
+            target_id=reflection_id,
+        )
         return _load(conn, reflection_id)
 
 

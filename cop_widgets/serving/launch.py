@@ -18,8 +18,7 @@ _voila_factory = voila_app.voila_kernel_manager_factory
 
 
 def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_config_hook=None):
-    manager_class = _voila_factory(base_class, preheat_kernel, default_pool_size,
-                                   page_config_hook)
+    manager_class = _voila_factory(base_class, preheat_kernel, default_pool_size, page_config_hook)
     if not preheat_kernel:
         return manager_class
 

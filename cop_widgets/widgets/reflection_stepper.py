@@ -35,8 +35,14 @@ class ReflectionStepper(W.VBox):
     visibility = Unicode("private", help="Who may read this reflection once saved.")
     read_only = Bool(False, help="True for a submitted reflection: shown, not editable.")
 
-    def __init__(self, framework: Framework, value: dict | None = None,
-                 visibility: str = "private", read_only: bool = False, **kwargs):
+    def __init__(
+        self,
+        framework: Framework,
+        value: dict | None = None,
+        visibility: str = "private",
+        read_only: bool = False,
+        **kwargs,
+    ):
         self.framework = framework
         self._handlers: dict[str, W.CallbackDispatcher] = {
             name: W.CallbackDispatcher() for name in ("save", "submit", "change", "leave")
@@ -59,8 +65,13 @@ class ReflectionStepper(W.VBox):
         self._save = W.Button(description="Save draft", button_style="")
         self._submit = W.Button(description="Submit", button_style="primary")
         self._close = W.Button(description="Back to my reflections")
-        for name, button in (("back", self._back), ("next", self._next), ("save", self._save),
-                             ("submit", self._submit), ("close", self._close)):
+        for name, button in (
+            ("back", self._back),
+            ("next", self._next),
+            ("save", self._save),
+            ("submit", self._submit),
+            ("close", self._close),
+        ):
             button.add_class(f"cop-{name}")
         self._back.on_click(lambda _: self.go(self.stage_index - 1))
         self._next.on_click(lambda _: self.go(self.stage_index + 1))
@@ -88,9 +99,7 @@ class ReflectionStepper(W.VBox):
             **kwargs,
         )
         self.add_class("cop-stepper")
-        self.value = {s.id: {"text": "", "passed": False} for s in framework.stages} | (
-            value or {}
-        )
+        self.value = {s.id: {"text": "", "passed": False} for s in framework.stages} | (value or {})
         self._visibility.value = visibility
         self.read_only = read_only
         self._show_stage()

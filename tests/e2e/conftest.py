@@ -6,18 +6,23 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-import sys
-
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -44,9 +49,18 @@ class VoilaServer:
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         # Exactly what the README's serve command runs, on a free port and a scratch store.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cop_widgets.cli", "serve", f"--port={self.port}",
-             "--pool-size=1"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "cop_widgets.cli",
+                "serve",
+                f"--port={self.port}",
+                "--pool-size=1",
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self._wait_ready()
 
@@ -108,9 +122,14 @@ def page(browser):
     context.set_default_timeout(30_000)
     page = context.new_page()
     outside: list[str] = []
-    page.on("request", lambda r: outside.append(r.url)
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url)
             if not r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
-            else None)
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: print("page error:", e))
     # Voilà asks "leave this page?" on reload; a person would confirm.
     page.on("dialog", lambda d: d.accept())

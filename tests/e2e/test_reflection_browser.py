@@ -76,9 +76,11 @@ def test_write_save_reload_continue_submit(page: Page, voila_server):
 
     with voila_server.db() as db:
         refl = db.execute("SELECT * FROM reflection WHERE id = ?", (row["id"],)).fetchone()
-        stored = dict(db.execute(
-            "SELECT stage_id, text FROM reflection_answer WHERE reflection_id = ?", (row["id"],)
-        ).fetchall())
+        stored = dict(
+            db.execute(
+                "SELECT stage_id, text FROM reflection_answer WHERE reflection_id = ?", (row["id"],)
+            ).fetchall()
+        )
         count = db.execute(
             "SELECT count(*) FROM reflection r JOIN person p ON p.id = r.person_id "
             "WHERE p.display_name = 'Ana Browser'"
@@ -93,8 +95,7 @@ def test_typing_autosaves_without_pressing_save(page: Page, voila_server):
     open_app(page, voila_server)
     sign_in(page, "Autosave Person")
     page.locator(".cop-new").click()
-    page.locator(".cop-answer textarea").press_sequentially("typed, never saved by hand",
-                                                            delay=20)
+    page.locator(".cop-answer textarea").press_sequentially("typed, never saved by hand", delay=20)
     expect(page.locator(STATUS)).to_contain_text("Draft saved automatically at", timeout=15_000)
     with voila_server.db() as db:
         text = db.execute(
@@ -163,7 +164,9 @@ def test_whole_exercise_with_the_keyboard_only(page: Page, voila_server):
             "WHERE p.display_name = 'Keyboard Kim' ORDER BY a.stage_id"
         ).fetchall()
     assert [(r["stage_id"], r["text"], r["passed"]) for r in rows] == [
-        ("now_what", "next step", 0), ("so_what", "", 1), ("what", "what happened", 0)
+        ("now_what", "next step", 0),
+        ("so_what", "", 1),
+        ("what", "what happened", 0),
     ]
     assert {r["status"] for r in rows} == {"submitted"}
 
@@ -201,8 +204,7 @@ def test_demo_content_is_there_on_first_serve(page: Page, voila_server):
     expect(page.locator(".cop-app")).to_contain_text(f"{ROLFE} · Submitted")
 
 
-def test_moving_on_straight_after_typing_keeps_each_answer_in_its_stage(page: Page,
-                                                                        voila_server):
+def test_moving_on_straight_after_typing_keeps_each_answer_in_its_stage(page: Page, voila_server):
     open_app(page, voila_server)
     sign_in(page, "Fast Typist")
     page.locator(".cop-framework select").select_option(label=ROLFE)
@@ -216,10 +218,11 @@ def test_moving_on_straight_after_typing_keeps_each_answer_in_its_stage(page: Pa
     expect(page.locator(".cop-app")).to_contain_text("My reflections")
     expect(page.locator(STATUS)).to_contain_text("Draft saved")
     with voila_server.db() as db:
-        stored = dict(db.execute(
-            "SELECT a.stage_id, a.text FROM reflection_answer a "
-            "JOIN reflection r ON r.id = a.reflection_id JOIN person p ON p.id = r.person_id "
-            "WHERE p.display_name = 'Fast Typist'"
-        ).fetchall())
-    assert stored == {"what": "first stage words", "so_what": "second stage words",
-                      "now_what": ""}
+        stored = dict(
+            db.execute(
+                "SELECT a.stage_id, a.text FROM reflection_answer a "
+                "JOIN reflection r ON r.id = a.reflection_id JOIN person p ON p.id = r.person_id "
+                "WHERE p.display_name = 'Fast Typist'"
+            ).fetchall()
+        )
+    assert stored == {"what": "first stage words", "so_what": "second stage words", "now_what": ""}
