@@ -103,7 +103,7 @@ def read_yaml(path: Path) -> object:
         raise DataFileError(path, "(yaml)", "is nested too deeply") from None
 
 
-class _Checker:
+class FieldChecker:
     """Reads fields from a parsed mapping, raising DataFileError with the field path."""
 
     def __init__(self, path: Path):
@@ -154,7 +154,7 @@ def _kind(value: object) -> str:
 
 def parse_framework(data: object, path: Path) -> Framework:
     """Validate parsed YAML as a framework; raise DataFileError at the first broken rule."""
-    check = _Checker(path)
+    check = FieldChecker(path)
     data = check.mapping(data, "(top level)")
     if "schema_version" not in data:
         raise check.fail("schema_version", "is required")
