@@ -3,6 +3,8 @@
 COP_DATA_DIR      folder holding frameworks/ and the default SQLite file (default: the repo's data/)
 COP_DATABASE_URL  a SQLAlchemy URL for the store (default: sqlite:///<COP_DATA_DIR>/cop.sqlite)
 COP_BUSY_TIMEOUT_MS  how long a save waits for another writer before "not saved yet" (min 5000)
+COP_REPORTING_URL    the jurisdiction's child-protection reporting page shown on case material
+COP_REPORTING_LABEL  the text of that link
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ MIN_BUSY_TIMEOUT_MS = 5000
 # kernel enforces it; 50,000 characters is about 20 pages of typing.
 MAX_ANSWER_CHARS = 50_000
 MAX_NAME_CHARS = 80
+DEFAULT_REPORTING_URL = (
+    "https://aifs.gov.au/resources/resource-sheets/mandatory-reporting-child-abuse-and-neglect"
+)
+DEFAULT_REPORTING_LABEL = "Who reports, and where, in each state and territory (AIFS)"
 
 
 @dataclass(frozen=True)
@@ -26,10 +32,16 @@ class Settings:
     data_dir: Path
     database_url: str
     busy_timeout_ms: int
+    reporting_url: str = DEFAULT_REPORTING_URL
+    reporting_label: str = DEFAULT_REPORTING_LABEL
 
     @property
     def frameworks_dir(self) -> Path:
         return self.data_dir / "frameworks"
+
+    @property
+    def protocols_dir(self) -> Path:
+        return self.data_dir / "protocols"
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -49,4 +61,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             f"COP_BUSY_TIMEOUT_MS is {busy}; it must be at least {MIN_BUSY_TIMEOUT_MS} so that "
             "saves wait for each other instead of failing."
         )
-    return Settings(data_dir=data_dir, database_url=url, busy_timeout_ms=busy)
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        busy_timeout_ms=busy,
+        reporting_url=env.get("COP_REPORTING_URL") or DEFAULT_REPORTING_URL,
+        reporting_label=env.get("COP_REPORTING_LABEL") or DEFAULT_REPORTING_LABEL,
+    )

@@ -17,8 +17,9 @@ FRAMEWORKS = REPO / "data" / "frameworks"
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
     """A data folder of our own: the real framework files, an empty store."""
-    shutil.copytree(FRAMEWORKS, tmp_path / "frameworks")
-    return tmp_path
+    data = tmp_path / "data"
+    shutil.copytree(REPO / "data", data, ignore=shutil.ignore_patterns("*.sqlite*"))
+    return data
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ def test_a_draft_can_be_reopened_and_continued(app):
     app.stepper._close.click()  # saves the pending change on the way out
     open_buttons = [
         w
-        for row in app._body.children[-1].children
+        for row in app.body.children[-1].children
         for w in row.children
         if getattr(w, "description", "") == "Continue"
     ]

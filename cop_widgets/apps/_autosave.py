@@ -53,3 +53,29 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
     except RuntimeError:
         return None
     return loop if loop.is_running() else None
+
+
+class Ticker:
+    """Calls fn every `every` seconds on the kernel's event loop (live views of shared state)."""
+
+    def __init__(self, fn: Callable[[], None], every: float = 1.0):
+        self._fn = fn
+        self.every = every
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> bool:
+        loop = running_loop()
+        if loop is None or self._task is not None:
+            return False
+        self._task = loop.create_task(self._run())
+        return True
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            self._fn()
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None

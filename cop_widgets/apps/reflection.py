@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import logging
 import uuid
 from datetime import datetime
 
@@ -15,32 +14,9 @@ from ..services import reflections
 from ..services.identity import Person, hub_user, sign_in
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
-from ..widgets import ReflectionStepper, StatusLine
-from ._autosave import Autosave, running_loop
-
-log = logging.getLogger(__name__)
-
-# The browser sends the last keystrokes after a button click when the kernel is busy; actions
-# that end editing wait this long so that those keystrokes are in before they run.
-SETTLE_SECONDS = 0.4
-
-STANDALONE_NOTE = (
-    "Standalone mode: your display name is your identity on this machine, so use it only in a "
-    "trusted room. Anyone who types the same name sees the same reflections."
-)
-STYLE = """
-<style>
-.cop-app { max-width: 60rem; font-size: 15px; line-height: 1.45; color: #1b1b1b; }
-.cop-app h1 { font-size: 1.6em; margin: 0.2em 0; }
-.cop-app h2 { font-size: 1.3em; margin: 0.6em 0 0.2em; }
-.cop-app h3 { font-size: 1.1em; margin: 0.6em 0 0.2em; }
-.cop-app .cop-minutes, .cop-app .cop-meta { color: #4b5563; font-weight: normal; }
-.cop-app .cop-reminder { background: #fff6e0; border-left: 4px solid #b7791f; padding: 6px 10px; }
-.cop-app .widget-button:focus-visible, .cop-app textarea:focus-visible,
-.cop-app select:focus-visible, .cop-app input:focus-visible { outline: 3px solid #1d4ed8; }
-.cop-app .widget-label { color: #1b1b1b; }
-</style>
-"""
+from ..widgets import ReflectionStepper, SignIn
+from ._autosave import Autosave
+from ._base import AppShell, log
 
 
 def _when(iso: str | None) -> str:
@@ -59,7 +35,7 @@ def _frameworks_problem_text(catalogue: Catalogue) -> str:
     )
 
 
-class ReflectionApp(W.VBox):
+class ReflectionApp(AppShell):
     """Composes the sign-in panel, the home panel (new + my reflections) and the stepper."""
 
     def __init__(
@@ -74,20 +50,10 @@ class ReflectionApp(W.VBox):
         self.catalogue = catalogue
         self.environ = environ
         self.person: Person | None = None
-        self.status = StatusLine()
         self.stepper: ReflectionStepper | None = None
         self.draft_id: str | None = None
         self.autosave = Autosave(self._autosave_now, delay=autosave_seconds)
-        self._body = W.VBox()
-        super().__init__(
-            children=[
-                W.HTML(STYLE + "<h1>Reflection</h1>"),
-                W.HTML(_frameworks_problem_text(catalogue)),
-                self._body,
-                self.status,
-            ]
-        )
-        self.add_class("cop-app")
+        super().__init__("<h1>Reflection</h1>", W.HTML(_frameworks_problem_text(catalogue)))
         if startup_error:
             self.status.show(startup_error, "error")
             return
@@ -96,45 +62,12 @@ class ReflectionApp(W.VBox):
         else:
             self._show_sign_in()
 
-    # -- handlers never let an exception escape: ipywidgets would swallow it silently --------
-    def _guard(self, action, *args):
-        try:
-            return action(*args)
-        except CopWidgetsError as exc:
-            self.status.show(str(exc), "error")
-        except Exception:  # noqa: BLE001 - shown as a plain message, logged for the operator
-            log.exception("unexpected error in the reflection app")
-            self.status.show(
-                "Something went wrong and was not saved. Your text is still here; try again, "
-                "and tell your facilitator if it keeps happening.",
-                "error",
-            )
-        return None
-
-    def _after_pending_edits(self, action) -> None:
-        loop = running_loop()
-        if loop is None:
-            self._guard(action)
-        else:
-            loop.call_later(SETTLE_SECONDS, self._guard, action)
-
     # -- sign in -------------------------------------------------------------------------------
     def _show_sign_in(self) -> None:
-        self.name_input = W.Text(
-            description="Your display name",
-            placeholder="First name or nickname",
-            style={"description_width": "initial"},
-            # sent when the field loses focus, so it is complete before Start is pressed
-            continuous_update=False,
-        )
-        self.name_input.add_class("cop-name")
-        go = W.Button(description="Start", button_style="primary")
-        go.add_class("cop-start")
-        go.on_click(lambda _: self._guard(self._sign_in, self.name_input.value))
-        self._body.children = [
-            W.HTML(f"<p>{html.escape(STANDALONE_NOTE)}</p>"),
-            W.HBox([self.name_input, go]),
-        ]
+        form = SignIn()
+        form.on_sign_in(lambda name: self._guard(self._sign_in, name))
+        self.name_input = form.name_input
+        self.body.children = [form]
 
     def _sign_in(self, name: str | None) -> None:
         self.person = sign_in(self.store, name, self.environ)
@@ -171,7 +104,7 @@ class ReflectionApp(W.VBox):
         start.add_class("cop-new")
         start.on_click(lambda _: self._guard(self.start_new, self.framework_picker.value))
         who = html.escape(self.person.display_name)
-        self._body.children = [
+        self.body.children = [
             W.HTML(f'<p class="cop-meta">Signed in as <bdi>{who}</bdi>.</p>'),
             W.HTML("<h2>New reflection</h2>"),
             W.HBox([self.framework_picker, start]),
@@ -249,7 +182,7 @@ class ReflectionApp(W.VBox):
         self.stepper.on_save(lambda _: self._guard(self.save_now, "Draft saved"))
         self.stepper.on_submit(lambda _: self._after_pending_edits(self.submit_now))
         self.stepper.on_leave(lambda _: self._after_pending_edits(self.close_stepper))
-        self._body.children = [self.stepper]
+        self.body.children = [self.stepper]
 
     def _answers(self) -> dict[str, reflections.Answer]:
         return {

@@ -34,8 +34,22 @@ def _v1_initial(conn: Connection) -> None:
         )
 
 
+def _v2_case_discussions(conn: Connection) -> None:
+    schema.metadata.create_all(
+        conn,
+        tables=[
+            schema.discussion,
+            schema.discussion_role,
+            schema.discussion_note,
+            schema.discussion_action,
+            schema.discussion_rating,
+        ],
+    )
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "people, reflections, answers, audit", _v1_initial),
+    (2, "case discussions: roles, notes, actions, ratings", _v2_case_discussions),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -93,4 +94,97 @@ audit_event = Table(
     Column("target_kind", String(40), nullable=False),
     Column("target_id", String(36)),
     Column("outcome", String(20), nullable=False),
+)
+
+# -- case discussions (migration 2) ---------------------------------------------------------------
+DISCUSSION_STATUSES = ("open", "closed")
+CLOCK_STATUSES = ("not_started", "running", "paused", "finished")
+
+discussion = Table(
+    "discussion",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("protocol_id", String(64), nullable=False),
+    Column("protocol_version", Integer, nullable=False),
+    Column("case_summary", Text, nullable=False, server_default=""),
+    # e.g. "includes family violence": shown before anyone reads the case
+    Column("content_note", String(200), nullable=False, server_default=""),
+    # True once the author confirmed the de-identification check of the summary
+    Column("summary_checked", Boolean, nullable=False, server_default="0"),
+    Column("facilitator_id", String(36), ForeignKey("person.id"), nullable=False),
+    Column("status", String(12), nullable=False, server_default="open"),
+    Column("phase_index", Integer, nullable=False, server_default="0"),
+    Column("clock_status", String(12), nullable=False, server_default="not_started"),
+    Column("running_since", Float),
+    Column("elapsed_before", Float, nullable=False, server_default="0"),
+    Column("extra_seconds", Integer, nullable=False, server_default="0"),
+    Column("revision", Integer, nullable=False, server_default="1"),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Column("closed_at", String(40)),
+    CheckConstraint(f"status IN {DISCUSSION_STATUSES}", name="discussion_status_known"),
+    CheckConstraint(f"clock_status IN {CLOCK_STATUSES}", name="discussion_clock_known"),
+)
+
+discussion_role = Table(
+    "discussion_role",
+    metadata,
+    Column(
+        "discussion_id",
+        String(36),
+        ForeignKey("discussion.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("role_id", String(64), primary_key=True),
+    # casefolded display name: how a person signing in is matched to the role
+    Column("holder_key", String(200), primary_key=True),
+    Column("holder_name", String(80), nullable=False),
+)
+
+# One row per note-taker's note for a phase (and column): two note-takers never overwrite
+# each other; each keeps a revision so that one person's two tabs are caught as a conflict.
+discussion_note = Table(
+    "discussion_note",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "discussion_id", String(36), ForeignKey("discussion.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("phase_id", String(64), nullable=False),
+    Column("column_id", String(64), nullable=False, server_default=""),
+    Column("author_id", String(36), ForeignKey("person.id"), nullable=False),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("revision", Integer, nullable=False, server_default="1"),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+Index("discussion_note_by_phase", discussion_note.c.discussion_id, discussion_note.c.phase_id)
+
+discussion_action = Table(
+    "discussion_action",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "discussion_id", String(36), ForeignKey("discussion.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("description", Text, nullable=False),
+    Column("owner", String(80), nullable=False),
+    Column("due_date", String(10)),
+    Column("created_by", String(36), ForeignKey("person.id"), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+discussion_rating = Table(
+    "discussion_rating",
+    metadata,
+    Column(
+        "discussion_id",
+        String(36),
+        ForeignKey("discussion.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("phase_id", String(64), primary_key=True),
+    Column("person_id", String(36), ForeignKey("person.id"), primary_key=True),
+    Column("value", Integer, nullable=False),
+    Column("updated_at", String(40), nullable=False),
 )

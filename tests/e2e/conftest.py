@@ -98,8 +98,8 @@ class VoilaServer:
 
 @pytest.fixture(scope="session")
 def voila_server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("e2e-data")
-    shutil.copytree(REPO / "data" / "frameworks", data_dir / "frameworks")
+    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+    shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
     server = VoilaServer(data_dir, data_dir / "voila.log")
     yield server
     server.stop()

@@ -1,0 +1,516 @@
+"""Case discussions: start one from a protocol, run its clock, keep notes, actions and ratings.
+
+Who may do what is decided here: the person who started the discussion and anyone named as its
+facilitator or timekeeper run the clock; those and the note-takers keep notes; every
+participant may rate a scale phase once (changing their own rating later).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
+
+from ..errors import InvalidInput, RecordLocked, RecordNotFound
+from ..store import Store
+from ..store.db import utc_now
+from ..store.schema import (
+    discussion,
+    discussion_action,
+    discussion_note,
+    discussion_rating,
+    discussion_role,
+    person,
+)
+from ..text import check_answer, clean_display_name
+from . import discussion_clock as C
+from .identity import Person
+
+CLOCK_ROLES = ("facilitator", "timekeeper")
+NOTE_ROLES = ("facilitator", "note_taker")
+# Roles every discussion offers on top of the protocol's own.
+STANDARD_ROLES = (
+    ("facilitator", "Facilitator"),
+    ("timekeeper", "Timekeeper"),
+    ("note_taker", "Note-taker"),
+)
+MAX_CONTENT_NOTE = 200
+MAX_ACTION_TEXT = 1000
+
+
+@dataclass(frozen=True)
+class Discussion:
+    id: str
+    protocol_id: str
+    protocol_version: int
+    case_summary: str
+    content_note: str
+    summary_checked: bool
+    facilitator_id: str
+    status: str
+    clock: C.Clock
+    roles: tuple[tuple[str, str], ...]  # (role id, holder name)
+    created_at: str
+
+    def holders(self, role_id: str) -> list[str]:
+        return [name for rid, name in self.roles if rid == role_id]
+
+    def roles_of(self, who: Person) -> set[str]:
+        key = who.display_name.casefold()
+        mine = {rid for rid, name in self.roles if name.casefold() == key}
+        if who.id == self.facilitator_id:
+            mine.add("facilitator")
+        return mine
+
+    def may_run_clock(self, who: Person) -> bool:
+        return bool(self.roles_of(who) & set(CLOCK_ROLES))
+
+    def may_take_notes(self, who: Person) -> bool:
+        return bool(self.roles_of(who) & set(NOTE_ROLES))
+
+
+@dataclass(frozen=True)
+class Note:
+    id: str
+    phase_id: str
+    column_id: str
+    author_id: str
+    author_name: str
+    text: str
+    revision: int
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    description: str
+    owner: str
+    due_date: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class DiscussionSummary:
+    id: str
+    protocol_id: str
+    facilitator_name: str
+    status: str
+    created_at: str
+
+
+def _clock_of(row) -> C.Clock:
+    return C.Clock(
+        phase_index=row.phase_index,
+        status=row.clock_status,
+        running_since=row.running_since,
+        elapsed_before=row.elapsed_before,
+        extra_seconds=row.extra_seconds,
+    )
+
+
+def _load(conn: Connection, discussion_id: str) -> Discussion:
+    row = conn.execute(select(discussion).where(discussion.c.id == discussion_id)).first()
+    if row is None:
+        raise RecordNotFound("discussion", discussion_id)
+    roles = conn.execute(
+        select(discussion_role.c.role_id, discussion_role.c.holder_name)
+        .where(discussion_role.c.discussion_id == discussion_id)
+        .order_by(discussion_role.c.role_id, discussion_role.c.holder_key)
+    ).all()
+    return Discussion(
+        id=row.id,
+        protocol_id=row.protocol_id,
+        protocol_version=row.protocol_version,
+        case_summary=row.case_summary,
+        content_note=row.content_note,
+        summary_checked=bool(row.summary_checked),
+        facilitator_id=row.facilitator_id,
+        status=row.status,
+        clock=_clock_of(row),
+        roles=tuple((r.role_id, r.holder_name) for r in roles),
+        created_at=row.created_at,
+    )
+
+
+def get(store: Store, discussion_id: str) -> Discussion:
+    with store.read() as conn:
+        return _load(conn, discussion_id)
+
+
+def _clean_roles(protocol, roles: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+    known = {r.id for r in protocol.roles} | {rid for rid, _ in STANDARD_ROLES}
+    out: list[tuple[str, str]] = []
+    for role_id, names in roles.items():
+        if role_id not in known:
+            raise InvalidInput("role", f"{protocol.name} has no role {role_id!r}.")
+        for name in names:
+            if name and name.strip():
+                out.append((role_id, clean_display_name(name)))
+    return out
+
+
+def start_discussion(
+    store: Store,
+    who: Person,
+    protocol,
+    case_summary: str,
+    content_note: str = "",
+    roles: Mapping[str, Sequence[str]] | None = None,
+    summary_checked: bool = False,
+) -> Discussion:
+    """Create an open discussion; the person starting it facilitates and runs the clock."""
+    summary = check_answer(case_summary, "Case summary")
+    if not summary:
+        raise InvalidInput("case summary", "Write a short de-identified case summary first.")
+    note = check_answer(content_note, "Content note", limit=MAX_CONTENT_NOTE).strip()
+    holders = _clean_roles(protocol, roles or {})
+    discussion_id, now = str(uuid.uuid4()), utc_now()
+    with store.write() as conn:
+        conn.execute(
+            insert(discussion).values(
+                id=discussion_id,
+                protocol_id=protocol.id,
+                protocol_version=protocol.version,
+                case_summary=summary,
+                content_note=note,
+                summary_checked=summary_checked,
+                facilitator_id=who.id,
+                status="open",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        seen = set()
+        for role_id, name in holders:
+            if (role_id, name.casefold()) in seen:
+                continue
+            seen.add((role_id, name.casefold()))
+            conn.execute(
+                insert(discussion_role).values(
+                    discussion_id=discussion_id,
+                    role_id=role_id,
+                    holder_key=name.casefold(),
+                    holder_name=name,
+                )
+            )
+        store.audit(
+            conn,
+            actor_id=who.id,
+            action="discussion_started",
+            target_kind="discussion",
+            target_id=discussion_id,
+        )
+        return _load(conn, discussion_id)
+
+
+def set_roles(
+    store: Store, who: Person, discussion_id: str, protocol, roles: Mapping[str, Sequence[str]]
+) -> Discussion:
+    """Replace the role holders (facilitators only)."""
+    holders = _clean_roles(protocol, roles)
+    with store.write() as conn:
+        current = _load(conn, discussion_id)
+        _require(current.may_run_clock(who), "change roles")
+        conn.execute(
+            delete(discussion_role).where(discussion_role.c.discussion_id == discussion_id)
+        )
+        for role_id, name in dict.fromkeys(holders):
+            conn.execute(
+                insert(discussion_role).values(
+                    discussion_id=discussion_id,
+                    role_id=role_id,
+                    holder_key=name.casefold(),
+                    holder_name=name,
+                )
+            )
+        return _load(conn, discussion_id)
+
+
+def _require(allowed: bool, what: str) -> None:
+    if not allowed:
+        raise InvalidInput("role", f"Only the facilitator or timekeeper can {what}.")
+
+
+def list_discussions(store: Store, limit: int = 30) -> list[DiscussionSummary]:
+    query = (
+        select(
+            discussion.c.id,
+            discussion.c.protocol_id,
+            person.c.display_name,
+            discussion.c.status,
+            discussion.c.created_at,
+        )
+        .join(person, person.c.id == discussion.c.facilitator_id)
+        .order_by(discussion.c.status.desc(), discussion.c.created_at.desc())
+        .limit(limit)
+    )
+    with store.read() as conn:
+        return [DiscussionSummary(*row) for row in conn.execute(query).all()]
+
+
+CLOCK_ACTIONS = ("start", "pause", "resume", "extend", "next")
+
+
+def run_clock(
+    store: Store,
+    who: Person,
+    discussion_id: str,
+    action: str,
+    phase_count: int,
+    from_index: int | None = None,
+    minutes: int = 0,
+    now: float | None = None,
+) -> Discussion:
+    """Apply one clock action atomically; `from_index` makes "next" safe to double-click."""
+    if action not in CLOCK_ACTIONS:
+        raise InvalidInput("clock", f"Unknown clock action {action!r}.")
+    now = time.time() if now is None else now
+    with store.write() as conn:
+        current = _load(conn, discussion_id)
+        if current.status != "open":
+            raise RecordLocked("discussion", discussion_id, "it is closed; reopen it first")
+        _require(current.may_run_clock(who), "run the clock")
+        clock = current.clock
+        if action == "start":
+            new = C.start(clock, now)
+        elif action == "pause":
+            new = C.pause(clock, now)
+        elif action == "resume":
+            new = C.resume(clock, now)
+        elif action == "extend":
+            new = C.extend(clock, minutes)
+        else:
+            new = C.next_phase(
+                clock, clock.phase_index if from_index is None else from_index, phase_count, now
+            )
+        if new != clock:
+            conn.execute(
+                update(discussion)
+                .where(discussion.c.id == discussion_id)
+                .values(
+                    phase_index=new.phase_index,
+                    clock_status=new.status,
+                    running_since=new.running_since,
+                    elapsed_before=new.elapsed_before,
+                    extra_seconds=new.extra_seconds,
+                    updated_at=utc_now(),
+                    revision=discussion.c.revision + 1,
+                )
+            )
+        return _load(conn, discussion_id)
+
+
+def set_status(store: Store, who: Person, discussion_id: str, status: str) -> Discussion:
+    """Close a discussion (no more notes or clock) or reopen it."""
+    if status not in ("open", "closed"):
+        raise InvalidInput("status", f"Unknown discussion status {status!r}.")
+    with store.write() as conn:
+        current = _load(conn, discussion_id)
+        _require(current.may_run_clock(who), "close or reopen the discussion")
+        conn.execute(
+            update(discussion)
+            .where(discussion.c.id == discussion_id)
+            .values(
+                status=status,
+                updated_at=utc_now(),
+                closed_at=utc_now() if status == "closed" else None,
+            )
+        )
+        store.audit(
+            conn,
+            actor_id=who.id,
+            action=f"discussion_{status}",
+            target_kind="discussion",
+            target_id=discussion_id,
+        )
+        return _load(conn, discussion_id)
+
+
+def save_note(
+    store: Store,
+    who: Person,
+    note_id: str,
+    discussion_id: str,
+    phase_id: str,
+    text: str,
+    column_id: str = "",
+    expected_revision: int | None = None,
+) -> Note:
+    """Create or update this person's note. Another person's note is never touched; the same
+    note changed elsewhere since `expected_revision` is refused as a conflict, text kept."""
+    body = check_answer(text, "Notes")
+    now = utc_now()
+    with store.write() as conn:
+        current = _load(conn, discussion_id)
+        if current.status != "open":
+            raise RecordLocked(
+                "discussion",
+                discussion_id,
+                "it is closed; your text is still here, copy it if you need it",
+            )
+        if not current.may_take_notes(who):
+            raise InvalidInput("role", "Only the note-taker or the facilitator keeps notes.")
+        row = conn.execute(select(discussion_note).where(discussion_note.c.id == note_id)).first()
+        if row is None:
+            conn.execute(
+                insert(discussion_note).values(
+                    id=note_id,
+                    discussion_id=discussion_id,
+                    phase_id=phase_id,
+                    column_id=column_id,
+                    author_id=who.id,
+                    text=body,
+                    revision=1,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        else:
+            if row.author_id != who.id or row.discussion_id != discussion_id:
+                raise RecordNotFound("note", note_id)
+            if expected_revision is not None and row.revision != expected_revision:
+                raise RecordLocked(
+                    "note",
+                    note_id,
+                    "it was changed in another tab or device since you opened it. Your text is "
+                    "still here: copy it, then reopen the discussion to see both",
+                )
+            conn.execute(
+                update(discussion_note)
+                .where(discussion_note.c.id == note_id)
+                .values(text=body, revision=row.revision + 1, updated_at=now)
+            )
+        saved = conn.execute(
+            select(discussion_note, person.c.display_name)
+            .join(person, person.c.id == discussion_note.c.author_id)
+            .where(discussion_note.c.id == note_id)
+        ).first()
+    return _note(saved)
+
+
+def _note(row) -> Note:
+    return Note(
+        id=row.id,
+        phase_id=row.phase_id,
+        column_id=row.column_id,
+        author_id=row.author_id,
+        author_name=row.display_name,
+        text=row.text,
+        revision=row.revision,
+        updated_at=row.updated_at,
+    )
+
+
+def notes(store: Store, discussion_id: str, phase_id: str | None = None) -> list[Note]:
+    query = (
+        select(discussion_note, person.c.display_name)
+        .join(person, person.c.id == discussion_note.c.author_id)
+        .where(discussion_note.c.discussion_id == discussion_id)
+        .order_by(discussion_note.c.created_at, discussion_note.c.id)
+    )
+    if phase_id is not None:
+        query = query.where(discussion_note.c.phase_id == phase_id)
+    with store.read() as conn:
+        return [_note(r) for r in conn.execute(query).all()]
+
+
+def add_action(
+    store: Store,
+    who: Person,
+    discussion_id: str,
+    description: str,
+    owner: str,
+    due_date: dt.date | None,
+) -> Action:
+    text = check_answer(description, "Action", limit=MAX_ACTION_TEXT).strip()
+    if not text:
+        raise InvalidInput("action", "Describe the action in a few words.")
+    owner_name = clean_display_name(owner) if owner and owner.strip() else ""
+    if not owner_name:
+        raise InvalidInput("owner", "Name who owns the action (a role or a name).")
+    if due_date is not None and not isinstance(due_date, dt.date):
+        raise InvalidInput("due date", "The due date is not a date; pick one from the calendar.")
+    action = Action(
+        str(uuid.uuid4()), text, owner_name, due_date.isoformat() if due_date else None, utc_now()
+    )
+    with store.write() as conn:
+        current = _load(conn, discussion_id)
+        if current.status != "open":
+            raise RecordLocked("discussion", discussion_id, "it is closed")
+        if not current.may_take_notes(who):
+            raise InvalidInput("role", "Only the note-taker or the facilitator records actions.")
+        conn.execute(
+            insert(discussion_action).values(
+                id=action.id,
+                discussion_id=discussion_id,
+                description=action.description,
+                owner=action.owner,
+                due_date=action.due_date,
+                created_by=who.id,
+                created_at=action.created_at,
+            )
+        )
+    return action
+
+
+def actions(store: Store, discussion_id: str) -> list[Action]:
+    with store.read() as conn:
+        rows = conn.execute(
+            select(
+                discussion_action.c.id,
+                discussion_action.c.description,
+                discussion_action.c.owner,
+                discussion_action.c.due_date,
+                discussion_action.c.created_at,
+            )
+            .where(discussion_action.c.discussion_id == discussion_id)
+            .order_by(discussion_action.c.created_at, discussion_action.c.id)
+        ).all()
+    return [Action(*r) for r in rows]
+
+
+def rate(store: Store, who: Person, discussion_id: str, phase, value: int) -> None:
+    """Keep this person's rating on a scale phase (one per person; a new one replaces theirs)."""
+    scale = phase.scale
+    if scale is None:
+        raise InvalidInput("rating", f"{phase.label} has no scale to rate.")
+    if isinstance(value, bool) or not isinstance(value, int) or not scale.min <= value <= scale.max:
+        raise InvalidInput("rating", f"Choose a number from {scale.min} to {scale.max}.")
+    now = utc_now()
+    key = and_(
+        discussion_rating.c.discussion_id == discussion_id,
+        discussion_rating.c.phase_id == phase.id,
+        discussion_rating.c.person_id == who.id,
+    )
+    with store.write() as conn:
+        if _load(conn, discussion_id).status != "open":
+            raise RecordLocked("discussion", discussion_id, "it is closed")
+        if conn.execute(select(discussion_rating.c.value).where(key)).first() is None:
+            conn.execute(
+                insert(discussion_rating).values(
+                    discussion_id=discussion_id,
+                    phase_id=phase.id,
+                    person_id=who.id,
+                    value=value,
+                    updated_at=now,
+                )
+            )
+        else:
+            conn.execute(update(discussion_rating).where(key).values(value=value, updated_at=now))
+
+
+def ratings(store: Store, discussion_id: str, phase_id: str) -> list[int]:
+    with store.read() as conn:
+        return sorted(
+            conn.execute(
+                select(discussion_rating.c.value).where(
+                    discussion_rating.c.discussion_id == discussion_id,
+                    discussion_rating.c.phase_id == phase_id,
+                )
+            ).scalars()
+        )

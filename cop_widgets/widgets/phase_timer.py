@@ -1,0 +1,83 @@
+"""PhaseTimer: the current phase, a visible countdown, and (for the facilitator) its controls."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+import ipywidgets as W
+
+from ..services import discussion_clock as C
+
+
+class PhaseTimer(W.VBox):
+    """Shows a Clock for a protocol; emits on_action(action, from_index, minutes)."""
+
+    def __init__(self, phases, may_control: bool, **kwargs):
+        self.phases = phases
+        self._handlers = W.CallbackDispatcher()
+        self.clock = C.Clock()
+        self.heading = W.HTML()
+        self.countdown = W.HTML()
+        self.countdown.add_class("cop-countdown")
+        self.start_button = W.Button(description="Start", button_style="primary")
+        self.pause_button = W.Button(description="Pause")
+        self.extend_button = W.Button(description="+1 minute", tooltip="Add a minute to this phase")
+        self.next_button = W.Button(description="Next phase")
+        for name, button in (
+            ("start", self.start_button),
+            ("pause", self.pause_button),
+            ("extend", self.extend_button),
+            ("next", self.next_button),
+        ):
+            button.add_class(f"cop-timer-{name}")
+        self.start_button.on_click(lambda _: self._emit("start"))
+        self.pause_button.on_click(
+            lambda _: self._emit("resume" if self.clock.status == C.PAUSED else "pause")
+        )
+        self.extend_button.on_click(lambda _: self._emit("extend", minutes=1))
+        # The index shown travels with the click: a double click cannot skip two phases.
+        self.next_button.on_click(lambda _: self._emit("next"))
+        self.controls = W.HBox(
+            [self.start_button, self.pause_button, self.extend_button, self.next_button]
+        )
+        self.controls.layout.display = None if may_control else "none"
+        super().__init__(children=[self.heading, self.countdown, self.controls], **kwargs)
+        self.add_class("cop-timer")
+
+    def on_action(self, callback: Callable, remove: bool = False) -> None:
+        self._handlers.register_callback(callback, remove=remove)
+
+    def _emit(self, action: str, minutes: int = 0) -> None:
+        self._handlers(action, self.clock.phase_index, minutes)
+
+    @property
+    def phase(self):
+        return self.phases[self.clock.phase_index]
+
+    def show(self, clock: C.Clock, now: float) -> None:
+        self.clock = clock
+        phase, n = self.phase, len(self.phases)
+        self.heading.value = (
+            f"<h3>Phase {clock.phase_index + 1} of {n}: {html.escape(phase.label)} "
+            f'<span class="cop-minutes">({phase.minutes} min)</span></h3>'
+        )
+        left = clock.remaining(phase.minutes, now)
+        state = {
+            C.NOT_STARTED: "not started",
+            C.RUNNING: "running",
+            C.PAUSED: "paused",
+            C.FINISHED: "protocol finished",
+        }[clock.status]
+        over = " over time" if left < 0 and clock.status != C.FINISHED else ""
+        self.countdown.value = (
+            f'<p class="cop-clock" aria-live="off"><span style="font-size:2em;'
+            f'font-variant-numeric:tabular-nums">{C.format_remaining(left)}</span> '
+            f'<span class="cop-meta">{state}{over}</span></p>'
+        )
+        self.start_button.layout.display = None if clock.status == C.NOT_STARTED else "none"
+        self.pause_button.description = "Resume" if clock.status == C.PAUSED else "Pause"
+        running = clock.status in (C.RUNNING, C.PAUSED)
+        self.pause_button.disabled = self.extend_button.disabled = not running
+        self.next_button.disabled = not running
+        self.next_button.description = "Finish" if clock.phase_index == n - 1 else "Next phase"

@@ -1,0 +1,229 @@
+"""Case discussions in the store: start, roles, the clock, notes, actions and ratings."""
+
+import multiprocessing
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
+from cop_widgets.protocols import load_protocols
+from cop_widgets.services import discussion_clock as C
+from cop_widgets.services import discussions as D
+from cop_widgets.services.identity import sign_in
+from cop_widgets.settings import Settings
+from cop_widgets.store import migrations, open_store
+
+from .conftest import REPO
+
+PROTOCOLS = load_protocols(REPO / "data" / "protocols")
+
+
+@pytest.fixture
+def consultancy():
+    return PROTOCOLS.get("consultancy")
+
+
+@pytest.fixture
+def people(store):
+    return {name: sign_in(store, name) for name in ("Fran", "Nadia", "Sam", "Pat")}
+
+
+@pytest.fixture
+def started(store, people, consultancy):
+    return D.start_discussion(
+        store,
+        people["Fran"],
+        consultancy,
+        "A mother of two young children; the school reports worries about attendance.",
+        "includes family violence",
+        {"note_taker": ["Nadia", "Sam"], "presenter": ["Pat"]},
+    )
+
+
+def test_starting_keeps_summary_content_note_and_roles(started, people):
+    assert started.status == "open" and started.clock.status == C.NOT_STARTED
+    assert started.content_note == "includes family violence"
+    assert started.holders("note_taker") == ["Nadia", "Sam"]
+    assert started.roles_of(people["Fran"]) == {"facilitator"}
+    assert started.may_take_notes(people["Nadia"]) and not started.may_run_clock(people["Nadia"])
+    assert not started.may_take_notes(people["Pat"])
+
+
+def test_unknown_role_and_empty_summary_are_refused(store, people, consultancy):
+    with pytest.raises(InvalidInput, match="no role 'wizard'"):
+        D.start_discussion(store, people["Fran"], consultancy, "summary", roles={"wizard": ["X"]})
+    with pytest.raises(InvalidInput, match="case summary"):
+        D.start_discussion(store, people["Fran"], consultancy, "   ")
+
+
+def test_only_the_facilitator_runs_the_clock(store, started, people, consultancy):
+    n = len(consultancy.phases)
+    with pytest.raises(InvalidInput, match="facilitator or timekeeper"):
+        D.run_clock(store, people["Nadia"], started.id, "start", n)
+    d = D.run_clock(store, people["Fran"], started.id, "start", n, now=100)
+    assert d.clock.status == C.RUNNING
+
+
+def test_double_click_on_next_moves_one_phase(store, started, people, consultancy):
+    n = len(consultancy.phases)
+    D.run_clock(store, people["Fran"], started.id, "start", n, now=0)
+    first = D.run_clock(store, people["Fran"], started.id, "next", n, from_index=0, now=10)
+    second = D.run_clock(store, people["Fran"], started.id, "next", n, from_index=0, now=10.1)
+    assert first.clock.phase_index == second.clock.phase_index == 1
+
+
+def test_pause_extend_are_shared_through_the_store(store, started, people, consultancy):
+    n, fran = len(consultancy.phases), people["Fran"]
+    D.run_clock(store, fran, started.id, "start", n, now=0)
+    D.run_clock(store, fran, started.id, "extend", n, minutes=2, now=30)
+    D.run_clock(store, fran, started.id, "pause", n, now=60)
+    seen_elsewhere = D.get(store, started.id).clock
+    minutes = consultancy.phases[0].minutes
+    assert seen_elsewhere.status == C.PAUSED
+    assert seen_elsewhere.remaining(minutes, now=9999) == minutes * 60 + 120 - 60
+
+
+def test_two_note_takers_keep_both_texts(store, started, people):
+    phase = (
+        "present"
+        if "present" in [p.id for p in PROTOCOLS.get("consultancy").phases]
+        else PROTOCOLS.get("consultancy").phases[0].id
+    )
+    a = D.save_note(store, people["Nadia"], str(uuid.uuid4()), started.id, phase, "Nadia's notes")
+    b = D.save_note(store, people["Sam"], str(uuid.uuid4()), started.id, phase, "Sam's notes")
+    texts = {n.author_name: n.text for n in D.notes(store, started.id, phase)}
+    assert texts == {"Nadia": "Nadia's notes", "Sam": "Sam's notes"}
+    with pytest.raises(RecordNotFound):  # Sam cannot write into Nadia's note
+        D.save_note(store, people["Sam"], a.id, started.id, phase, "overwrite")
+    assert b.revision == 1
+
+
+def test_same_note_from_two_tabs_is_a_reported_conflict(store, started, people):
+    phase = PROTOCOLS.get("consultancy").phases[0].id
+    note_id = str(uuid.uuid4())
+    first = D.save_note(store, people["Nadia"], note_id, started.id, phase, "tab one")
+    D.save_note(
+        store,
+        people["Nadia"],
+        note_id,
+        started.id,
+        phase,
+        "tab one, more",
+        expected_revision=first.revision,
+    )
+    with pytest.raises(RecordLocked, match="another tab"):
+        D.save_note(
+            store,
+            people["Nadia"],
+            note_id,
+            started.id,
+            phase,
+            "tab two",
+            expected_revision=first.revision,
+        )
+    assert D.notes(store, started.id, phase)[0].text == "tab one, more"
+
+
+def test_presenter_cannot_take_notes(store, started, people):
+    with pytest.raises(InvalidInput, match="note-taker"):
+        D.save_note(store, people["Pat"], str(uuid.uuid4()), started.id, "x", "notes")
+
+
+def test_actions_keep_description_owner_and_due_date(store, started, people):
+    import datetime as dt
+
+    D.add_action(
+        store,
+        people["Nadia"],
+        started.id,
+        "Ask about a joint visit",
+        "Presenter",
+        dt.date(2026, 12, 1),
+    )
+    with pytest.raises(InvalidInput, match="owns"):
+        D.add_action(store, people["Nadia"], started.id, "No owner", "  ", None)
+    [action] = D.actions(store, started.id)
+    assert (action.description, action.owner, action.due_date) == (
+        "Ask about a joint visit",
+        "Presenter",
+        "2026-12-01",
+    )
+
+
+def test_each_rating_is_kept_and_replaced_not_added(store, people):
+    mapping = PROTOCOLS.get("three_column_mapping")
+    scale_phase = next(p for p in mapping.phases if p.scale is not None)
+    d = D.start_discussion(store, people["Fran"], mapping, "A family with a new baby.")
+    for name, value in (("Fran", 3), ("Nadia", 6), ("Sam", 6), ("Pat", 9), ("Fran", 4)):
+        D.rate(store, people[name], d.id, scale_phase, value)
+    assert D.ratings(store, d.id, scale_phase.id) == [4, 6, 6, 9]
+    with pytest.raises(InvalidInput, match="from 0 to 10"):
+        D.rate(store, people["Sam"], d.id, scale_phase, 11)
+
+
+def test_closed_discussion_refuses_notes_then_reopens(store, started, people):
+    phase = PROTOCOLS.get("consultancy").phases[0].id
+    D.set_status(store, people["Fran"], started.id, "closed")
+    with pytest.raises(RecordLocked, match="closed"):
+        D.save_note(store, people["Nadia"], str(uuid.uuid4()), started.id, phase, "late")
+    D.set_status(store, people["Fran"], started.id, "open")
+    D.save_note(store, people["Nadia"], str(uuid.uuid4()), started.id, phase, "after reopening")
+    assert [n.text for n in D.notes(store, started.id, phase)] == ["after reopening"]
+
+
+def test_an_existing_version_one_store_is_migrated(tmp_path, monkeypatch, data_dir):
+    settings = Settings(data_dir, f"sqlite:///{tmp_path / 'old.sqlite'}", 5000)
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    old = open_store(settings)
+    who = sign_in(old, "Kept Person")
+    old.dispose()
+    monkeypatch.undo()
+    new = open_store(settings)
+    with new.read() as conn:
+        versions = conn.execute(text("SELECT version FROM schema_migrations")).scalars().all()
+        tables = set(conn.execute(text("SELECT name FROM sqlite_master")).scalars())
+    assert versions == [1, 2] and "discussion_note" in tables
+    assert sign_in(new, "kept person").id == who.id
+
+
+def _note_taker(db_url, data_dir, name, discussion_id, phase_id, barrier, out):
+    from cop_widgets.services import discussions
+    from cop_widgets.services.identity import sign_in
+
+    store = open_store(Settings(Path(data_dir), db_url, 5000))
+    who = sign_in(store, name)
+    note_id = str(uuid.uuid4())
+    barrier.wait()
+    for i in range(30):
+        discussions.save_note(store, who, note_id, discussion_id, phase_id, f"{name} line {i}")
+    out.put(name)
+
+
+def test_note_takers_saving_at_the_same_moment_lose_nothing(store, settings, started):
+    phase = PROTOCOLS.get("consultancy").phases[0].id
+    ctx = multiprocessing.get_context("fork")
+    barrier, out = ctx.Barrier(2), ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_note_taker,
+            args=(
+                settings.database_url,
+                str(settings.data_dir),
+                name,
+                started.id,
+                phase,
+                barrier,
+                out,
+            ),
+        )
+        for name in ("Nadia", "Sam")
+    ]
+    for p in procs:
+        p.start()
+    assert sorted(out.get(timeout=60) for _ in procs) == ["Nadia", "Sam"]
+    for p in procs:
+        p.join(timeout=10)
+    texts = {n.author_name: n.text for n in D.notes(store, started.id, phase)}
+    assert texts == {"Nadia": "Nadia line 29", "Sam": "Sam line 29"}
