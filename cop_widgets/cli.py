@@ -36,14 +36,22 @@ def cmd_init(args) -> int:
 
 def cmd_check(_args) -> int:
     from .content import load_frameworks
+    from .protocols import load_protocols
     from .settings import load_settings
 
-    catalogue = load_frameworks(load_settings().frameworks_dir)
-    for fw in catalogue.frameworks:
+    settings = load_settings()
+    frameworks = load_frameworks(settings.frameworks_dir)
+    protocols = load_protocols(settings.protocols_dir)
+    for fw in frameworks.frameworks:
         print(f"ok    {fw.path}  ({fw.id} v{fw.version}, {len(fw.stages)} stages)")
-    for problem in catalogue.problems:
+    for p in protocols.protocols:
+        print(
+            f"ok    {p.path}  ({p.id} v{p.version}, {len(p.phases)} phases, {p.total_minutes} min)"
+        )
+    problems = [*frameworks.problems, *protocols.problems]
+    for problem in problems:
         print(f"error {problem}")
-    return 1 if catalogue.problems else 0
+    return 1 if problems else 0
 
 
 def cmd_serve(args) -> int:

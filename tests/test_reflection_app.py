@@ -219,3 +219,31 @@ def test_nul_and_broken_characters_get_a_message_and_stay_on_screen(app):
     assert app.stepper._answer.value == "lone \udc80 surrogate"
     _, answers = _rows(app.store)
     assert answers["what"].text == "fine words" and set(answers) == {"what"}
+
+
+def test_sharing_text_with_identifiers_waits_for_the_authors_check(app):
+    app._sign_in("Ana")
+    app.start_new("rolfe-2001")
+    app.stepper._answer.value = "I rang the mother on 0412 345 678 after school."
+    app.stepper._visibility.value = "supervisor"
+    app.stepper._save.click()
+    assert app.status.kind == "warning" and "kept private" in app.status.message
+    assert "0412 345 678" in app.deid.findings.value and "<mark" in app.deid.findings.value
+    refl, _ = _rows(app.store)
+    assert refl[0].visibility == "private"
+    app.deid.confirm.value = True
+    app.stepper._save.click()
+    refl, _ = _rows(app.store)
+    assert refl[0].visibility == "supervisor"
+    # a new identifier typed after the confirmation is checked again
+    app.stepper._answer.value += " Her email is mum@example.com."
+    app.stepper._save.click()
+    assert _rows(app.store)[0][0].visibility == "private"
+
+
+def test_private_text_is_never_held_back_by_the_check(app):
+    app._sign_in("Ana")
+    app.start_new("rolfe-2001")
+    app.stepper._answer.value = "Called 0412 345 678."
+    app.stepper._save.click()
+    assert app.status.kind == "ok" and app.deid.layout.display == "none"

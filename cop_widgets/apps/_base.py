@@ -27,6 +27,12 @@ STYLE = """
 .cop-app .widget-button:focus-visible, .cop-app textarea:focus-visible,
 .cop-app select:focus-visible, .cop-app input:focus-visible { outline: 3px solid #1d4ed8; }
 .cop-app .widget-label { color: #1b1b1b; }
+.cop-app .widget-button { width: auto; min-width: 8em; padding: 0 1em; }
+.cop-app .cop-safety { background: #eef2ff; border-left: 4px solid #3730a3; padding: 6px 10px; }
+.cop-app .cop-content-warning { background: #fff6e0; border-left: 4px solid #b7791f;
+  padding: 6px 10px; }
+.cop-app mark.cop-deid { background: #fde68a; color: #1b1b1b; }
+.cop-app .cop-spread td, .cop-app .cop-spread th { padding: 1px 8px; text-align: left; }
 </style>
 """
 

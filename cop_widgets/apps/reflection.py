@@ -15,6 +15,7 @@ from ..services.identity import Person, hub_user, sign_in
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
 from ..widgets import ReflectionStepper, SignIn
+from ..widgets.deid_check import DeidCheck
 from ._autosave import Autosave
 from ._base import AppShell, log
 
@@ -53,6 +54,7 @@ class ReflectionApp(AppShell):
         self.stepper: ReflectionStepper | None = None
         self.draft_id: str | None = None
         self.autosave = Autosave(self._autosave_now, delay=autosave_seconds)
+        self.deid = DeidCheck()
         super().__init__("<h1>Reflection</h1>", W.HTML(_frameworks_problem_text(catalogue)))
         if startup_error:
             self.status.show(startup_error, "error")
@@ -182,7 +184,9 @@ class ReflectionApp(AppShell):
         self.stepper.on_save(lambda _: self._guard(self.save_now, "Draft saved"))
         self.stepper.on_submit(lambda _: self._after_pending_edits(self.submit_now))
         self.stepper.on_leave(lambda _: self._after_pending_edits(self.close_stepper))
-        self.body.children = [self.stepper]
+        self.deid = DeidCheck()
+        self.deid.confirm.observe(lambda _: self.autosave.touch(), "value")
+        self.body.children = [self.stepper, self.deid]
 
     def _answers(self) -> dict[str, reflections.Answer]:
         return {
@@ -190,20 +194,39 @@ class ReflectionApp(AppShell):
             for sid, a in self.stepper.value.items()
         }
 
+    def _checked_visibility(self) -> str:
+        """The chosen visibility once the text passed the de-identification check, else private.
+
+        Text leaves "private" only after its likely identifiers were rephrased or confirmed.
+        """
+        chosen = self.stepper.visibility
+        if chosen == "private":
+            self.deid.layout.display = "none"
+            return chosen
+        fw = self.stepper.framework
+        texts = {fw.stage(sid).label: a["text"] for sid, a in self.stepper.value.items()}
+        return chosen if self.deid.review(texts) else "private"
+
     def save_now(self, verb: str = "Draft saved") -> bool:
         if self.stepper is None or self.stepper.read_only:
             return False
         self.autosave.cancel()
+        visibility = self._checked_visibility()
         result = reflections.save_draft(
             self.store,
             self.person,
             self.draft_id,
             self.stepper.framework,
             self._answers(),
-            self.stepper.visibility,
+            visibility,
         )
         if result.problems:
             self.status.show("Saved, except: " + " ".join(result.problems), "warning")
+        elif visibility != self.stepper.visibility:
+            self.status.show(
+                f"{verb}, and kept private until you check the highlighted words below.",
+                "warning",
+            )
         else:
             self.status.show(f"{verb} at {_when(result.reflection.updated_at)}.", "ok")
         return True
@@ -222,6 +245,13 @@ class ReflectionApp(AppShell):
 
     def submit_now(self) -> None:
         self.autosave.cancel()
+        if self._checked_visibility() != self.stepper.visibility:
+            self.save_now()
+            raise InvalidInput(
+                "visibility",
+                "Not submitted: check the highlighted words below first (rephrase them or tick "
+                "the box), or choose 'Only me'.",
+            )
         done = reflections.submit(
             self.store,
             self.person,

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable
 
 import ipywidgets as W
 
 from ..services import discussion_clock as C
+
+# A double click sends two clicks that the kernel handles one after the other; the second one,
+# within this many seconds, is taken as part of the first.
+NEXT_REPEAT_SECONDS = 1.0
 
 
 class PhaseTimer(W.VBox):
@@ -17,6 +22,7 @@ class PhaseTimer(W.VBox):
         self.phases = phases
         self._handlers = W.CallbackDispatcher()
         self.clock = C.Clock()
+        self._last_next = float("-inf")
         self.heading = W.HTML()
         self.countdown = W.HTML()
         self.countdown.add_class("cop-countdown")
@@ -36,8 +42,7 @@ class PhaseTimer(W.VBox):
             lambda _: self._emit("resume" if self.clock.status == C.PAUSED else "pause")
         )
         self.extend_button.on_click(lambda _: self._emit("extend", minutes=1))
-        # The index shown travels with the click: a double click cannot skip two phases.
-        self.next_button.on_click(lambda _: self._emit("next"))
+        self.next_button.on_click(lambda _: self._next())
         self.controls = W.HBox(
             [self.start_button, self.pause_button, self.extend_button, self.next_button]
         )
@@ -47,6 +52,15 @@ class PhaseTimer(W.VBox):
 
     def on_action(self, callback: Callable, remove: bool = False) -> None:
         self._handlers.register_callback(callback, remove=remove)
+
+    def _next(self) -> None:
+        now = time.monotonic()
+        if now - self._last_next < NEXT_REPEAT_SECONDS:
+            return
+        self._last_next = now
+        # The phase this screen shows goes with the action: if another facilitator moved on
+        # first, the store ignores this one instead of skipping a second phase.
+        self._emit("next")
 
     def _emit(self, action: str, minutes: int = 0) -> None:
         self._handlers(action, self.clock.phase_index, minutes)

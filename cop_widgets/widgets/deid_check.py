@@ -1,0 +1,62 @@
+"""DeidCheck: shows likely identifiers highlighted and asks the author to rephrase or confirm.
+
+A confirmation covers exactly the findings it was given for: new identifiers typed later are
+checked again.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+
+from ..deidentify import find_identifiers, highlight_html
+
+
+class DeidCheck(W.VBox):
+    def __init__(self, **kwargs):
+        self.findings = W.HTML()
+        self.confirm = W.Checkbox(
+            description="I have checked: what is highlighted does not identify anyone",
+            indent=False,
+        )
+        self.confirm.add_class("cop-confirm-deid")
+        self._confirmed_for: frozenset = frozenset()
+        self._shown_for: frozenset = frozenset()
+        self.confirm.observe(self._confirmed, "value")
+        super().__init__(children=[self.findings, self.confirm], **kwargs)
+        self.add_class("cop-deid-check")
+        self.layout.display = "none"
+
+    def _confirmed(self, change) -> None:
+        self._confirmed_for = self._shown_for if change["new"] else frozenset()
+
+    def review(self, texts: dict[str, str], names_mentioned=()) -> bool:
+        """True when nothing is found or the author confirmed these very findings."""
+        found = {
+            label: hits
+            for label, text in texts.items()
+            if (hits := find_identifiers(text, names_mentioned))
+        }
+        key = frozenset((label, f.kind, f.text) for label, hits in found.items() for f in hits)
+        if not found:
+            self.layout.display = "none"
+            return True
+        if key != self._shown_for:
+            self._shown_for = key
+            count = sum(len(hits) for hits in found.values())
+            parts = "".join(
+                f"<p><strong>{html.escape(label)}</strong></p>"
+                f'<div class="cop-deid-text" style="white-space:pre-wrap">'
+                f"{highlight_html(texts[label], hits)}</div>"
+                for label, hits in found.items()
+            )
+            self.findings.value = (
+                f'<div class="cop-deid-findings" role="alert"><p><strong>Please check '
+                f"{count} possible identifier(s)</strong>. Rephrase them (roles, age bands, "
+                "'a rural town'), or tick the box below if they do not identify anyone.</p>"
+                f"{parts}</div>"
+            )
+            self.confirm.value = key <= self._confirmed_for and bool(self._confirmed_for)
+        self.layout.display = None
+        return key <= self._confirmed_for and bool(self._confirmed_for)

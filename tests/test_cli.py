@@ -1,0 +1,48 @@
+"""The `cop` command: check content, prepare the store with demo content."""
+
+import os
+import subprocess
+import sys
+
+
+def _cop(*args, data_dir):
+    env = dict(os.environ, COP_DATA_DIR=str(data_dir))
+    return subprocess.run(
+        [sys.executable, "-m", "cop_widgets.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_passes_on_shipped_content_and_names_a_bad_file(data_dir):
+    ok = _cop("check", data_dir=data_dir)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "consultancy" in ok.stdout and "rolfe-2001" in ok.stdout
+    (data_dir / "protocols" / "bad.yaml").write_text("schema_version: 1\nid: bad\n")
+    bad = _cop("check", data_dir=data_dir)
+    assert bad.returncode == 1
+    assert "bad.yaml: field" in bad.stdout and "is required" in bad.stdout
+
+
+def test_init_adds_demo_content_once(data_dir):
+    first = _cop("init", data_dir=data_dir)
+    second = _cop("init", data_dir=data_dir)
+    assert "demo content added" in first.stdout
+    assert first.returncode == second.returncode == 0
+    assert "demo content added" not in second.stdout
+
+
+def test_bad_setting_is_a_message_not_a_traceback(data_dir):
+    env_bad = _cop("init", data_dir=data_dir)
+    assert env_bad.returncode == 0
+    broken = subprocess.run(
+        [sys.executable, "-m", "cop_widgets.cli", "init"],
+        env=dict(os.environ, COP_DATA_DIR=str(data_dir), COP_BUSY_TIMEOUT_MS="10"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert broken.returncode == 2
+    assert "COP_BUSY_TIMEOUT_MS is 10" in broken.stderr and "Traceback" not in broken.stderr
