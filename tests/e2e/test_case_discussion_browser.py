@@ -83,6 +83,23 @@ def test_facilitator_and_note_taker_run_a_consultancy(browser, voila_server):
         "clarify": "Clarifying: how long has this gone on?",
     }
     assert tuple(action) == ("Ask the school for a joint meeting", "Presenter", "2026-12-04")
+    # run the rest of the protocol to its end
+    for number in range(3, 7):
+        facilitator.wait_for_timeout(1100)  # clicks closer than 1 s count as one double click
+        facilitator.locator(".cop-timer-next").click()
+        expect(facilitator.locator(".cop-timer")).to_contain_text(f"Phase {number} of 6")
+    expect(facilitator.locator(".cop-timer-next")).to_have_text("Finish")
+    facilitator.wait_for_timeout(1100)
+    facilitator.locator(".cop-timer-next").click()
+    expect(facilitator.locator(".cop-timer")).to_contain_text("protocol finished")
+    expect(note_taker.locator(".cop-timer")).to_contain_text("protocol finished", timeout=10_000)
+    facilitator.locator(".cop-close-discussion").click()
+    expect(facilitator.locator(STATUS)).to_contain_text("Discussion closed")
+    with voila_server.db() as db:
+        end = db.execute("SELECT status, clock_status, phase_index FROM discussion WHERE id = ?",
+                         (d["id"],)).fetchone()
+    assert tuple(end) == ("closed", "finished", 5)
+
     from axe_playwright_python.sync_playwright import Axe
 
     for page in (facilitator, note_taker):
