@@ -314,3 +314,29 @@ def test_store_locked_past_the_busy_timeout_says_not_saved_yet(store, settings, 
     assert R.get_mine(store, who, rid).answer("what").text == "second"
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_version_one_reflection_table_gains_the_version_columns(tmp_path, data_dir):
+    """An old store made before migration 3 (reflection without version columns) upgrades."""
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as raw:
+        raw.executescript(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, "
+            "applied_at TEXT);"
+            "INSERT INTO schema_migrations VALUES (1, 'initial', 'x'), (2, 'discussions', 'x');"
+            "CREATE TABLE person (id TEXT PRIMARY KEY, identity_key TEXT UNIQUE NOT NULL, "
+            "display_name TEXT NOT NULL, role TEXT NOT NULL DEFAULT 'practitioner', "
+            "created_at TEXT NOT NULL);"
+            "CREATE TABLE reflection (id TEXT PRIMARY KEY, person_id TEXT NOT NULL, "
+            "framework_id TEXT NOT NULL, framework_version INTEGER NOT NULL, "
+            "visibility TEXT NOT NULL DEFAULT 'private', status TEXT NOT NULL DEFAULT 'draft', "
+            "revision INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL, "
+            "updated_at TEXT NOT NULL, submitted_at TEXT);"
+            "INSERT INTO reflection (id, person_id, framework_id, framework_version, "
+            "created_at, updated_at) VALUES ('r1', 'p1', 'rolfe-2001', 1, 'x', 'x');"
+        )
+    upgraded = open_store(Settings(data_dir, f"sqlite:///{path}", 5000))
+    with upgraded.read() as conn:
+        row = conn.execute(text("SELECT version_of, version_no FROM reflection")).one()
+    assert tuple(row) == (None, 1)
+    upgraded.dispose()

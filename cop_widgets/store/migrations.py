@@ -1,6 +1,8 @@
 """Versioned schema migrations, applied in order on start inside one write transaction each.
 
 A migration is never edited once released: a change to the schema is a new entry at the end.
+Tables are created from their current definitions in schema.py, so a migration that adds a
+column to an existing table adds it only where it is missing (an older store).
 """
 
 from __future__ import annotations
@@ -47,9 +49,42 @@ def _v2_case_discussions(conn: Connection) -> None:
     )
 
 
+def _v3_supervision(conn: Connection) -> None:
+    schema.metadata.create_all(
+        conn,
+        tables=[
+            schema.person_role,
+            schema.supervision,
+            schema.review,
+            schema.feedback,
+            schema.comment_bank,
+            schema.supervisor_preference,
+        ],
+    )
+    # A reflection changed after review becomes a new version that points at the old one.
+    _add_missing_columns(
+        conn,
+        "reflection",
+        {
+            "version_of": "VARCHAR(36)",
+            "version_no": "INTEGER NOT NULL DEFAULT 1",
+        },
+    )
+
+
+def _add_missing_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
+    """ALTER TABLE for columns an older store lacks. A new store already has them: earlier
+    migrations create tables from the current definitions in schema.py."""
+    present = {c["name"] for c in inspect(conn).get_columns(table)}
+    for name, ddl in columns.items():
+        if name not in present:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "people, reflections, answers, audit", _v1_initial),
     (2, "case discussions: roles, notes, actions, ratings", _v2_case_discussions),
+    (3, "supervision: roles, supervisees, reviews, feedback, comment bank", _v3_supervision),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -62,6 +62,9 @@ reflection = Table(
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
     Column("submitted_at", String(40)),
+    # added by migration 3 (see migrations._v3_supervision)
+    Column("version_of", String(36)),
+    Column("version_no", Integer, nullable=False, server_default="1"),
     CheckConstraint(f"visibility IN {VISIBILITIES}", name="reflection_visibility_known"),
     CheckConstraint(f"status IN {STATUSES}", name="reflection_status_known"),
 )
@@ -187,4 +190,92 @@ discussion_rating = Table(
     Column("person_id", String(36), ForeignKey("person.id"), primary_key=True),
     Column("value", Integer, nullable=False),
     Column("updated_at", String(40), nullable=False),
+)
+
+# -- supervision and privacy (migration 3) ----------------------------------------------------
+FEEDBACK_KINDS = ("strength", "deepening_question", "resource")
+# Hatton & Smith (1995), holistic: one level per reviewed reflection, never a league table.
+DEPTH_LEVELS = (
+    "descriptive_writing",
+    "descriptive_reflection",
+    "dialogic_reflection",
+    "critical_reflection",
+)
+
+person_role = Table(
+    "person_role",
+    metadata,
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(20), primary_key=True),
+    CheckConstraint(f"role IN {ROLES}", name="person_role_known"),
+)
+
+supervision = Table(
+    "supervision",
+    metadata,
+    Column(
+        "supervisor_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "supervisee_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    ),
+)
+
+review = Table(
+    "review",
+    metadata,
+    Column(
+        "reflection_id",
+        String(36),
+        ForeignKey("reflection.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "supervisor_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("depth_level", String(40)),
+    Column("created_at", String(40), nullable=False),
+    Column("released_at", String(40)),
+    CheckConstraint(
+        f"depth_level IS NULL OR depth_level IN {DEPTH_LEVELS}", name="review_depth_known"
+    ),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "reflection_id", String(36), ForeignKey("reflection.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column(
+        "supervisor_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("kind", String(30), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    CheckConstraint(f"kind IN {FEEDBACK_KINDS}", name="feedback_kind_known"),
+)
+Index("feedback_by_reflection", feedback.c.reflection_id)
+
+comment_bank = Table(
+    "comment_bank",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "supervisor_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("kind", String(30), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+supervisor_preference = Table(
+    "supervisor_preference",
+    metadata,
+    Column(
+        "supervisor_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    ),
+    # Review by number, not name, to lessen bias.
+    Column("anonymised", Boolean, nullable=False, server_default="0"),
 )
