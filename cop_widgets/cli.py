@@ -75,6 +75,45 @@ def cmd_serve(args) -> int:
         return proc.wait()
 
 
+def cmd_review(args) -> int:
+    from .serving import REVIEW_DIR, ServeOptions, voila_command, voila_environment
+
+    status = _prepare(demo=False)
+    if status:
+        return status
+    # Always behind a token: supervisees' reflections are the most sensitive text we hold.
+    token = os.environ.get("COP_REVIEW_TOKEN") or secrets.token_urlsafe(24)
+    opts = ServeOptions(workbooks=REVIEW_DIR, port=args.port, ip=args.ip, pool_size=1, token=token)
+    url = f"http://{args.ip}:{args.port}/voila/render/supervisor_review.ipynb?token={token}"
+    print(f"serving the review app at {url}", flush=True)
+    proc = subprocess.Popen(voila_command(opts), env=voila_environment())
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait()
+
+
+def cmd_roster(args) -> int:
+    from .services import supervision
+    from .services.identity import sign_in
+    from .settings import load_settings
+    from .store import open_store
+
+    store = open_store(load_settings())
+    # Standalone names: the same display name a person types in the apps.
+    person = sign_in(store, args.name, environ={})
+    if args.role:
+        supervision.grant_role(store, person.id, args.role)
+        print(f"{person.display_name}: role {args.role}")
+    for name in args.supervises or []:
+        supervisee = sign_in(store, name, environ={})
+        supervision.assign_supervisee(store, person.id, supervisee.id)
+        print(f"{person.display_name} supervises {supervisee.display_name}")
+    store.dispose()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +130,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--no-demo", action="store_true", help="do not add demo content")
     serve.set_defaults(func=cmd_serve)
+    review = sub.add_parser("review", help="serve the supervisor review app (with a token)")
+    review.add_argument("--port", type=int, default=8867)
+    review.add_argument("--ip", default="127.0.0.1")
+    review.set_defaults(func=cmd_review)
+    roster = sub.add_parser("roster", help="give a person a role or supervisees")
+    roster.add_argument("name", help="display name (as typed in the apps)")
+    roster.add_argument(
+        "--role", choices=["practitioner", "facilitator", "supervisor", "coordinator"]
+    )
+    roster.add_argument(
+        "--supervises",
+        nargs="+",
+        metavar="NAME",
+        help="display names of this supervisor's supervisees",
+    )
+    roster.set_defaults(func=cmd_roster)
     init = sub.add_parser("init", help="create or migrate the store (and add demo content)")
     init.add_argument("--no-demo", action="store_true")
     init.set_defaults(func=cmd_init)

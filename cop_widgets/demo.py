@@ -7,12 +7,13 @@ import uuid
 from sqlalchemy import func, select
 
 from .content import Catalogue
-from .services import reflections
+from .services import reflections, supervision
 from .services.identity import sign_in
 from .store import Store
 from .store.schema import reflection
 
 DEMO_NAME = "Demo practitioner"
+DEMO_SUPERVISOR = "Demo supervisor"
 # Fixed ids so that seeding twice (two servers starting at once) cannot duplicate anything.
 _SUBMITTED_ID = str(uuid.UUID("00000000-0000-4000-8000-00000000d301"))
 _DRAFT_ID = str(uuid.UUID("00000000-0000-4000-8000-00000000d302"))
@@ -27,6 +28,8 @@ def seed_demo(store: Store, catalogue: Catalogue) -> bool:
     if rolfe is None or gibbs is None:
         return False
     who = sign_in(store, DEMO_NAME, environ={})
+    supervisor = sign_in(store, DEMO_SUPERVISOR, environ={})
+    supervision.assign_supervisee(store, supervisor.id, who.id)
     A = reflections.Answer
     reflections.submit(
         store,
@@ -47,6 +50,7 @@ def seed_demo(store: Store, catalogue: Catalogue) -> bool:
                 "ask my supervisor about a joint visit with the family support worker."
             ),
         },
+        visibility="supervisor",
     )
     reflections.save_draft(
         store,

@@ -10,12 +10,13 @@ import ipywidgets as W
 
 from ..content import Catalogue, Framework, load_frameworks
 from ..errors import CopWidgetsError, InvalidInput
-from ..services import reflections
+from ..services import reflections, supervision
 from ..services.identity import Person, hub_user, sign_in
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
 from ..widgets import ReflectionStepper, SignIn
 from ..widgets.deid_check import DeidCheck
+from ..widgets.reflection_stepper import VISIBILITY_CHOICES
 from ._autosave import Autosave
 from ._base import AppShell, log
 
@@ -163,12 +164,70 @@ class ReflectionApp(AppShell):
         self._open_stepper(
             framework, saved.id, value, saved.visibility, read_only=saved.status != "draft"
         )
+        if saved.status != "draft":
+            self.body.children = [*self.body.children, self._submitted_panel(saved)]
         self.status.show(
-            "Submitted reflections can be read, not changed."
+            "Submitted reflections stay as they were; revise one as a new version."
             if saved.status != "draft"
             else f"Continuing your draft from {_when(saved.updated_at)}.",
             "info",
         )
+
+    def _submitted_panel(self, saved: reflections.Reflection) -> W.Widget:
+        """Released feedback, who can read it, and a new version: what a submitted one offers."""
+        given = supervision.released_feedback(self.store, self.person, saved.id)
+        items = "".join(
+            f"<li><strong>{html.escape(supervision.KIND_LABELS[f.kind])}</strong> from "
+            f"<bdi>{html.escape(f.supervisor_name)}</bdi>: "
+            f'<span style="white-space:pre-wrap">{html.escape(f.text)}</span></li>'
+            for f in given
+        )
+        depth = next((f.depth_level for f in given if f.depth_level), None)
+        feedback_html = (
+            f"<h3>Feedback</h3><ul class='cop-feedback'>{items}</ul>"
+            + (
+                f"<p class='cop-meta'>Depth of reflection (Hatton &amp; Smith, for dialogue): "
+                f"{html.escape(supervision.DEPTH_LABELS[depth])}</p>"
+                if depth
+                else ""
+            )
+            if given
+            else "<h3>Feedback</h3><p class='cop-meta'>No feedback released yet.</p>"
+        )
+        share = W.Dropdown(
+            options=VISIBILITY_CHOICES,
+            value=saved.visibility,
+            description="Who can read this",
+            style={"description_width": "initial"},
+        )
+        share.add_class("cop-share")
+        change = W.Button(description="Change who can read it")
+        change.add_class("cop-share-change")
+        revise = W.Button(description="Revise as a new version")
+        revise.add_class("cop-revise")
+        change.on_click(lambda _: self._guard(self._change_visibility, saved.id, share.value))
+        revise.on_click(lambda _: self._guard(self._revise, saved.id))
+        return W.VBox([W.HTML(feedback_html), W.HBox([share, change]), revise])
+
+    def _change_visibility(self, reflection_id: str, visibility: str) -> None:
+        if visibility != "private":
+            saved = reflections.get_mine(self.store, self.person, reflection_id)
+            fw = self.catalogue.get(saved.framework_id)
+            texts = {fw.stage(sid).label: a.text for sid, a in saved.answers}
+            if not self.deid.review(texts):
+                self.status.show(
+                    "Not changed yet: check the highlighted words below (tick the box if they "
+                    "do not identify anyone), then press Change again.",
+                    "warning",
+                )
+                return
+        supervision.change_visibility(self.store, self.person, reflection_id, visibility)
+        self.status.show("Changed who can read this reflection.", "ok")
+
+    def _revise(self, reflection_id: str) -> None:
+        new_id = supervision.new_version(self.store, self.person, reflection_id)
+        self.open_reflection(new_id)
+        self.status.show("A new version to edit; the submitted one stays as it was.", "info")
 
     def _open_stepper(
         self,

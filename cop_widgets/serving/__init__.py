@@ -9,6 +9,9 @@ from pathlib import Path
 
 JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter_data"
 WORKBOOKS_DIR = Path(__file__).resolve().parents[2] / "workbooks"
+# The review app lives outside the participants' tree: it is served by its own server, with a
+# token, so no participant URL can reach it.
+REVIEW_DIR = Path(__file__).resolve().parents[2] / "review"
 
 
 @dataclass(frozen=True)

@@ -40,23 +40,25 @@ def free_port() -> int:
 
 
 class VoilaServer:
-    def __init__(self, data_dir: Path, log_path: Path):
+    """`cop serve` (or `cop review`), exactly as the README runs it, on a free port."""
+
+    def __init__(
+        self, data_dir: Path, log_path: Path, command: str = "serve", token: str | None = None
+    ):
         self.data_dir = data_dir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.token = token
         env = dict(os.environ, COP_DATA_DIR=str(data_dir))
         env.pop("JUPYTERHUB_USER", None)
+        args = [f"--port={self.port}"]
+        if command == "serve":
+            args.append("--pool-size=1")
+        if token:
+            env["COP_REVIEW_TOKEN"] = token
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        # Exactly what the README's serve command runs, on a free port and a scratch store.
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cop_widgets.cli",
-                "serve",
-                f"--port={self.port}",
-                "--pool-size=1",
-            ],
+            [sys.executable, "-m", "cop_widgets.cli", command, *args],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -70,14 +72,16 @@ class VoilaServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"Voilà exited with {self.proc.returncode}; see {self.log.name}")
             try:
-                with urllib.request.urlopen(self.base + "/", timeout=2):  # noqa: S310 - loopback
+                query = f"?token={self.token}" if self.token else ""
+                with urllib.request.urlopen(self.base + "/" + query, timeout=2):  # noqa: S310
                     return
             except OSError:
                 time.sleep(0.3)
         raise RuntimeError(f"Voilà did not answer within {timeout} s; see {self.log.name}")
 
     def url(self, notebook: str = "reflection.ipynb") -> str:
-        return f"{self.base}/voila/render/{notebook}"
+        query = f"?token={self.token}" if self.token else ""
+        return f"{self.base}/voila/render/{notebook}{query}"
 
     def db(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.data_dir / "cop.sqlite")
@@ -101,6 +105,16 @@ def voila_server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("e2e") / "data"
     shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
     server = VoilaServer(data_dir, data_dir / "voila.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def review_server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("e2e-review") / "data"
+    shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
+    token = "review-test-token"  # noqa: S105 - a test server on loopback
+    server = VoilaServer(data_dir, data_dir / "review.log", command="review", token=token)
     yield server
     server.stop()
 

@@ -96,8 +96,9 @@ def test_facilitator_and_note_taker_run_a_consultancy(browser, voila_server):
     facilitator.locator(".cop-close-discussion").click()
     expect(facilitator.locator(STATUS)).to_contain_text("Discussion closed")
     with voila_server.db() as db:
-        end = db.execute("SELECT status, clock_status, phase_index FROM discussion WHERE id = ?",
-                         (d["id"],)).fetchone()
+        end = db.execute(
+            "SELECT status, clock_status, phase_index FROM discussion WHERE id = ?", (d["id"],)
+        ).fetchone()
     assert tuple(end) == ("closed", "finished", 5)
 
     from axe_playwright_python.sync_playwright import Axe

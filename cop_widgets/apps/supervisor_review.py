@@ -1,0 +1,312 @@
+"""The supervisor review app: a queue of reflections shared with me, reading, feedback, release.
+
+Served by its own Voilà server with a token (`cop review`), never from the participants' tree.
+Every text shown is escaped; the author's answers are shown as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+import ipywidgets as W
+
+from ..content import Catalogue, load_frameworks
+from ..errors import CopWidgetsError
+from ..services import supervision as S
+from ..services.identity import Person, hub_user, sign_in
+from ..settings import Settings, load_settings
+from ..store import Store, open_store
+from ..widgets import SignIn
+from ._base import AppShell
+
+LABEL = {"description_width": "initial"}
+BRIEF_CHARS = 80
+
+
+def _day(iso: str | None) -> str:
+    return datetime.fromisoformat(iso).strftime("%d %b %Y") if iso else ""
+
+
+def coverage(text: str, passed: bool) -> str:
+    if passed:
+        return "passed"
+    if not text.strip():
+        return "no answer"
+    if len(text.strip()) < BRIEF_CHARS and "\n" not in text.strip():
+        return "brief (one line)"
+    return ""
+
+
+class ReviewApp(AppShell):
+    def __init__(
+        self, store: Store | None, catalogue: Catalogue, environ=None, startup_error: str = ""
+    ):
+        self.store, self.catalogue, self.environ = store, catalogue, environ
+        self.person: Person | None = None
+        self.page = 1
+        self.current: S.ReviewView | None = None
+        super().__init__("<h1>Supervision review</h1>")
+        if startup_error:
+            self.status.show(startup_error, "error")
+            return
+        if hub_user(environ) is not None:
+            self._guard(self._sign_in, None)
+        else:
+            form = SignIn()
+            form.on_sign_in(lambda name: self._guard(self._sign_in, name))
+            self.body.children = [form]
+
+    def _sign_in(self, name: str | None) -> None:
+        who = sign_in(self.store, name, self.environ)
+        S.require_supervisor(self.store, who)  # before any supervisee data is read
+        self.person = who
+        self.status.show(f"Signed in as {who.display_name}.", "ok")
+        self._build_filters()
+        self.show_queue()
+
+    # -- queue --------------------------------------------------------------------------------
+    def _build_filters(self) -> None:
+        people = S.supervisees(self.store, self.person)
+        self.f_person = W.Dropdown(
+            options=[("Everyone", "")] + [(n, i) for i, n in people],
+            description="Supervisee",
+            style=LABEL,
+        )
+        self.f_framework = W.Dropdown(
+            options=[("Any model", "")] + [(f.name, f.id) for f in self.catalogue.frameworks],
+            description="Model",
+            style=LABEL,
+            layout=W.Layout(width="22rem"),
+        )
+        self.f_since = W.DatePicker(description="From", style=LABEL)
+        self.f_until = W.DatePicker(description="To", style=LABEL)
+        self.f_state = W.Dropdown(
+            options=[
+                ("Any state", ""),
+                ("New", "new"),
+                ("Feedback drafted", "feedback drafted"),
+                ("Released", "released"),
+            ],
+            description="Review",
+            style=LABEL,
+        )
+        self.anonymised = W.Checkbox(
+            value=S.is_anonymised(self.store, self.person),
+            description="Anonymised review (numbers, not names)",
+            indent=False,
+        )
+        for name, w in (
+            ("person", self.f_person),
+            ("framework", self.f_framework),
+            ("since", self.f_since),
+            ("until", self.f_until),
+            ("state", self.f_state),
+            ("anonymised", self.anonymised),
+        ):
+            w.add_class(f"cop-filter-{name}")
+            w.observe(lambda _: self._guard(self._filters_changed), "value")
+        self.queue_box = W.VBox()
+        self.pager = W.HTML()
+        self.prev_button = W.Button(description="Previous page")
+        self.next_button = W.Button(description="Next page")
+        self.prev_button.on_click(lambda _: self._guard(self._turn, -1))
+        self.next_button.on_click(lambda _: self._guard(self._turn, 1))
+        self.prev_button.add_class("cop-prev-page")
+        self.next_button.add_class("cop-next-page")
+
+    def _filters_changed(self) -> None:
+        S.set_anonymised(self.store, self.person, self.anonymised.value)
+        self.page = 1
+        self.show_queue()
+
+    def _turn(self, step: int) -> None:
+        self.page += step
+        self.show_queue()
+
+    def label_for(self, item_or_name, number: int) -> str:
+        return f"Reflection #{number:05d}" if self.anonymised.value else item_or_name
+
+    def show_queue(self) -> None:
+        result = S.review_queue(
+            self.store,
+            self.person,
+            supervisee_id=self.f_person.value or None,
+            framework_id=self.f_framework.value or None,
+            since=self.f_since.value,
+            until=self.f_until.value,
+            state=self.f_state.value or None,
+            page=self.page,
+        )
+        self.page = result.page
+        rows = []
+        for item in result.items:
+            fw = self.catalogue.get(item.framework_id)
+            who = self.label_for(item.author_name, item.number)
+            button = W.Button(description="Open", tooltip=f"Open the reflection of {who}")
+            button.add_class("cop-open-review")
+            button.on_click(
+                lambda _, rid=item.reflection_id: self._guard(self.open_reflection, rid)
+            )
+            rows.append(
+                W.HBox(
+                    [
+                        button,
+                        W.HTML(
+                            f"<bdi><strong>{html.escape(who)}</strong></bdi> · "
+                            f"{html.escape(fw.name if fw else item.framework_id)} · submitted "
+                            f"{_day(item.submitted_at)} · <em>{html.escape(item.review_state)}</em>"
+                        ),
+                    ],
+                    layout=W.Layout(align_items="center"),
+                )
+            )
+        self.queue_box.children = rows or [W.HTML("<p>Nothing shared with you matches.</p>")]
+        self.pager.value = (
+            f"<p class='cop-meta'>Page {result.page} of {result.pages} · "
+            f"{result.total} reflection(s), newest first</p>"
+        )
+        self.prev_button.disabled = result.page <= 1
+        self.next_button.disabled = result.page >= result.pages
+        self.current = None
+        self.body.children = [
+            W.HTML("<h2>Shared with you</h2>"),
+            W.HBox([self.f_person, self.f_framework, self.f_state]),
+            W.HBox([self.f_since, self.f_until, self.anonymised]),
+            self.queue_box,
+            W.HBox(
+                [self.prev_button, self.pager, self.next_button],
+                layout=W.Layout(align_items="center"),
+            ),
+        ]
+
+    # -- one reflection -----------------------------------------------------------------------
+    def open_reflection(self, reflection_id: str) -> None:
+        self.current = S.open_for_review(self.store, self.person, reflection_id)
+        self._show_review()
+
+    def _show_review(self) -> None:
+        view = self.current
+        refl = view.reflection
+        fw = self.catalogue.get(refl.framework_id)
+        number = int(refl.id.replace("-", "")[:6], 16) % 100000
+        who = self.label_for(view.author_name, number)
+        stages = []
+        for stage in fw.stages if fw else ():
+            answer = refl.answer(stage.id)
+            flag = coverage(answer.text, answer.passed)
+            flag_html = f' <span class="cop-flag">({html.escape(flag)})</span>' if flag else ""
+            stages.append(
+                f"<h3>{html.escape(stage.label)}{flag_html}</h3>"
+                f'<div class="cop-answer-text" dir="auto" style="white-space:pre-wrap">'
+                f"{html.escape(answer.text)}</div>"
+            )
+        given = "".join(
+            f"<li><strong>{html.escape(S.KIND_LABELS[f.kind])}:</strong> "
+            f'<span style="white-space:pre-wrap">{html.escape(f.text)}</span></li>'
+            for f in view.feedback
+        )
+        released = bool(view.released_at)
+        header = W.HTML(
+            f"<h2><bdi>{html.escape(who)}</bdi> · "
+            f"{html.escape(fw.name if fw else refl.framework_id)}</h2>"
+            f"<p class='cop-meta'>Submitted {_day(refl.submitted_at)}"
+            f"{' · feedback released ' + _day(view.released_at) if released else ''}</p>"
+            + "".join(stages)
+            + (f"<h3>Your feedback</h3><ul class='cop-feedback'>{given}</ul>" if given else "")
+        )
+        back = W.Button(description="Back to the queue")
+        back.add_class("cop-back-queue")
+        back.on_click(lambda _: self._guard(self.show_queue))
+        children = [header]
+        if not released:
+            children.append(self._feedback_form())
+        children.append(back)
+        self.body.children = children
+
+    def _feedback_form(self) -> W.Widget:
+        kinds = [(label, kind) for kind, label in S.KIND_LABELS.items()]
+        self.fb_kind = W.Dropdown(options=kinds, description="Kind", style=LABEL)
+        self.fb_text = W.Textarea(
+            description="Feedback",
+            style=LABEL,
+            layout=W.Layout(width="auto", flex="1 1 auto", height="6em"),
+        )
+        self.fb_kind.add_class("cop-feedback-kind")
+        self.fb_text.add_class("cop-feedback-text")
+        saved = S.bank(self.store, self.person)
+        self.fb_bank = W.Dropdown(
+            options=[("Insert a saved comment…", "")]
+            + [(f"{S.KIND_LABELS[k]}: {t[:60]}", cid) for cid, k, t in saved],
+            description="Comment bank",
+            style=LABEL,
+            layout=W.Layout(width="30rem"),
+        )
+        self.fb_bank.add_class("cop-bank")
+        bank_text = {cid: (k, t) for cid, k, t in saved}
+
+        def insert(change):
+            if change["new"] in bank_text:
+                self.fb_kind.value, self.fb_text.value = bank_text[change["new"]]
+
+        self.fb_bank.observe(insert, "value")
+        add = W.Button(description="Add feedback", button_style="primary")
+        keep = W.Button(description="Save to my comment bank")
+        depth = W.Dropdown(
+            options=[("No level (optional)", "")]
+            + [(label, key) for key, label in S.DEPTH_LABELS.items()],
+            value=self.current.depth_level or "",
+            description="Depth (Hatton & Smith, holistic, for dialogue, not a score)",
+            style=LABEL,
+        )
+        release = W.Button(description="Release feedback to the author", button_style="success")
+        for name, w in (("add", add), ("keep", keep), ("depth", depth), ("release", release)):
+            w.add_class(f"cop-feedback-{name}")
+        rid = self.current.reflection.id
+        add.on_click(lambda _: self._after_pending_edits(lambda: self._add(rid)))
+        keep.on_click(lambda _: self._after_pending_edits(self._keep))
+        depth.observe(lambda c: self._guard(self._depth, rid, c["new"] or None), "value")
+        release.on_click(lambda _: self._guard(self._release, rid))
+        return W.VBox(
+            [
+                W.HTML("<h3>Give feedback</h3>"),
+                self.fb_bank,
+                W.HBox([self.fb_kind]),
+                self.fb_text,
+                W.HBox([add, keep]),
+                depth,
+                release,
+            ]
+        )
+
+    def _add(self, reflection_id: str) -> None:
+        self.current = S.add_feedback(
+            self.store, self.person, reflection_id, self.fb_kind.value, self.fb_text.value
+        )
+        self.status.show("Feedback added (not yet visible to the author).", "ok")
+        self._show_review()
+
+    def _keep(self) -> None:
+        S.add_to_bank(self.store, self.person, self.fb_kind.value, self.fb_text.value)
+        self.status.show("Saved to your comment bank.", "ok")
+        self._show_review()
+
+    def _depth(self, reflection_id: str, level: str | None) -> None:
+        self.current = S.set_depth(self.store, self.person, reflection_id, level)
+        self.status.show("Depth level noted.", "ok")
+
+    def _release(self, reflection_id: str) -> None:
+        self.current = S.release(self.store, self.person, reflection_id)
+        self.status.show("Feedback released: the author sees it in My reflections.", "ok")
+        self._show_review()
+
+
+def review_app(settings: Settings | None = None, environ=None) -> ReviewApp:
+    store, error, catalogue = None, "", Catalogue((), ())
+    try:
+        settings = settings or load_settings(environ)
+        catalogue = load_frameworks(settings.frameworks_dir)
+        store = open_store(settings)
+    except CopWidgetsError as exc:
+        error = f"The review app cannot open the store: {exc}"
+    return ReviewApp(store, catalogue, environ, startup_error=error)

@@ -1,0 +1,111 @@
+"""The review app and the author's view of released feedback, driven headlessly."""
+
+import uuid
+
+from cop_widgets.apps.reflection import reflection_app
+from cop_widgets.apps.supervisor_review import review_app
+from cop_widgets.services import reflections as R
+from cop_widgets.services import supervision as S
+from cop_widgets.services.identity import sign_in
+
+
+def _setup(store, rolfe):
+    sup, ana = sign_in(store, "Sue Supervisor"), sign_in(store, "Ana")
+    S.assign_supervisee(store, sup.id, ana.id)
+    rid = str(uuid.uuid4())
+    R.submit(
+        store,
+        ana,
+        rid,
+        rolfe,
+        {
+            "what": R.Answer("A short visit."),
+            "so_what": R.Answer("", passed=True),
+            "now_what": R.Answer("Plan:\nphone first.\nThen visit."),
+        },
+        visibility="supervisor",
+    )
+    return sup, ana, rid
+
+
+def _buttons(box, description):
+    found = []
+    for child in getattr(box, "children", ()):
+        if getattr(child, "description", None) == description:
+            found.append(child)
+        found += _buttons(child, description)
+    return found
+
+
+def test_supervisor_reviews_gives_feedback_and_releases(store, settings, rolfe):
+    _, _, rid = _setup(store, rolfe)
+    app = review_app(settings=settings, environ={})
+    app._guard(app._sign_in, "Sue Supervisor")
+    assert "1 reflection(s)" in app.pager.value
+    _buttons(app.body, "Open")[0].click()
+    page = app.body.children[0].value
+    assert "A short visit." in page and "(brief (one line))" in page and "(passed)" in page
+    app.fb_kind.value = "strength"
+    app.fb_text.value = "You kept the child in view."
+    _buttons(app.body, "Add feedback")[0].click()
+    assert "Feedback added" in app.status.message
+    app.fb_text.value = "Which research helps here?"
+    app.fb_kind.value = "deepening_question"
+    _buttons(app.body, "Save to my comment bank")[0].click()
+    assert len(app.fb_bank.options) == 2
+    _buttons(app.body, "Release feedback to the author")[0].click()
+    assert "released" in app.status.message
+
+    author = reflection_app(settings=settings, environ={})
+    author._sign_in("Ana")
+    author.open_reflection(rid)
+    panel = author.body.children[-1]
+    assert "You kept the child in view." in panel.children[0].value
+    assert "Sue Supervisor" in panel.children[0].value
+
+
+def test_practitioner_gets_not_authorised_and_sees_no_queue(store, settings, rolfe):
+    _setup(store, rolfe)
+    app = review_app(settings=settings, environ={})
+    app._guard(app._sign_in, "Ana")
+    assert app.status.kind == "error" and "Not authorised" in app.status.message
+    assert app.person is None and not hasattr(app, "queue_box")
+
+
+def test_anonymised_review_shows_numbers_not_names(store, settings, rolfe):
+    _setup(store, rolfe)
+    app = review_app(settings=settings, environ={})
+    app._guard(app._sign_in, "Sue Supervisor")
+    app.anonymised.value = True
+    listing = app.queue_box.children[0].children[1].value
+    assert "Ana" not in listing and "Reflection #" in listing
+    again = review_app(settings=settings, environ={})
+    again._guard(again._sign_in, "Sue Supervisor")
+    assert again.anonymised.value is True  # a per-supervisor option, kept
+
+
+def test_forged_open_of_a_private_reflection_changes_nothing(store, settings, rolfe):
+    sup, ana, _ = _setup(store, rolfe)
+    private = str(uuid.uuid4())
+    R.submit(store, ana, private, rolfe, {s.id: R.Answer("mine only") for s in rolfe.stages})
+    app = review_app(settings=settings, environ={})
+    app._guard(app._sign_in, "Sue Supervisor")
+    app._guard(app.open_reflection, private)  # as a forged widget message would
+    assert "No reflection with id" in app.status.message and app.current is None
+
+
+def test_author_raising_visibility_reruns_the_check(store, settings, rolfe):
+    ana = sign_in(store, "Ana")
+    rid = str(uuid.uuid4())
+    R.submit(
+        store, ana, rid, rolfe, {s.id: R.Answer("Rang her on 0412 345 678.") for s in rolfe.stages}
+    )
+    app = reflection_app(settings=settings, environ={})
+    app._sign_in("Ana")
+    app.open_reflection(rid)
+    app._change_visibility(rid, "community")
+    assert "Not changed yet" in app.status.message
+    assert R.get_mine(store, ana, rid).visibility == "private"
+    app.deid.confirm.value = True
+    app._change_visibility(rid, "community")
+    assert R.get_mine(store, ana, rid).visibility == "community"
