@@ -1,0 +1,129 @@
+"""Review app with 100,000 reflections in the store: first page and filter changes.
+
+Seeds a scratch SQLite store (never data/cop.sqlite) with 100,000 submitted reflections by 200
+practitioners, 20 of whom one supervisor supervises, then times, in one process:
+- the review app built and signed in up to its first queue page (what follows "kernel ready");
+- each filter change (supervisee, model, dates, state, next page): a SQL query and a redraw.
+Targets (issue 5): first page <= 1.5 s, filter change <= 200 ms. Prints the figures; never fails.
+Run: .venv/bin/python benchmarks/bench_review_queue.py
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+N_REFLECTIONS, N_PEOPLE, N_SUPERVISEES = 100_000, 200, 20
+
+
+def seed(data_dir: Path) -> None:
+    from sqlalchemy import insert
+
+    from cop_widgets.services import supervision
+    from cop_widgets.services.identity import sign_in
+    from cop_widgets.settings import Settings
+    from cop_widgets.store import open_store
+    from cop_widgets.store.schema import reflection, reflection_answer
+
+    store = open_store(Settings(data_dir, f"sqlite:///{data_dir / 'cop.sqlite'}", 5000))
+    people = [sign_in(store, f"Practitioner {n:03d}", environ={}) for n in range(N_PEOPLE)]
+    sup = sign_in(store, "Bench Supervisor", environ={})
+    for p in people[:N_SUPERVISEES]:
+        supervision.assign_supervisee(store, sup.id, p.id)
+    frameworks = ["rolfe-2001", "gibbs-1988", "kolb-1984", "johns-msr", "brookfield-lenses"]
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    rows, answers = [], []
+    for i in range(N_REFLECTIONS):
+        rid = str(uuid.uuid4())
+        at = (start + timedelta(minutes=11 * i)).isoformat()
+        rows.append(
+            dict(
+                id=rid,
+                person_id=people[i % N_PEOPLE].id,
+                framework_id=frameworks[i % 5],
+                framework_version=1,
+                visibility=("supervisor", "private", "community")[i % 3],
+                status="submitted",
+                revision=2,
+                created_at=at,
+                updated_at=at,
+                submitted_at=at,
+                version_no=1,
+            )
+        )
+        answers.append(
+            dict(
+                reflection_id=rid,
+                stage_id="what",
+                text=f"answer {i} " * 20,
+                passed=False,
+                updated_at=at,
+            )
+        )
+    with store.write() as conn:
+        for chunk in range(0, N_REFLECTIONS, 10_000):
+            conn.execute(insert(reflection), rows[chunk : chunk + 10_000])
+            conn.execute(insert(reflection_answer), answers[chunk : chunk + 10_000])
+    store.dispose()
+
+
+def main() -> int:
+    scratch = Path(tempfile.mkdtemp(prefix="cop-bench-review-"))
+    data_dir = scratch / "data"
+    shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
+    os.environ["COP_DATA_DIR"] = str(data_dir)
+    try:
+        t0 = time.perf_counter()
+        seed(data_dir)
+        print(
+            f"seeded {N_REFLECTIONS:,} reflections in {time.perf_counter() - t0:.1f} s "
+            f"({(data_dir / 'cop.sqlite').stat().st_size / 2**20:.0f} MiB)"
+        )
+        from cop_widgets.apps.supervisor_review import review_app
+        from cop_widgets.settings import load_settings
+
+        t0 = time.perf_counter()
+        app = review_app(settings=load_settings(), environ={})
+        app._guard(app._sign_in, "Bench Supervisor")
+        first = time.perf_counter() - t0
+        if app.person is None:
+            print("sign-in failed:", app.status.message)
+            return 1
+        print(f"first page: {first * 1000:.0f} ms (target <= 1500 ms) — {app.pager.value}")
+        supervisee = app.f_person.options[3][1]
+        changes = [
+            ("supervisee", lambda: setattr(app.f_person, "value", supervisee)),
+            ("everyone", lambda: setattr(app.f_person, "value", "")),
+            ("model", lambda: setattr(app.f_framework, "value", "gibbs-1988")),
+            ("from date", lambda: setattr(app.f_since, "value", date(2025, 1, 1))),
+            ("to date", lambda: setattr(app.f_until, "value", date(2025, 6, 30))),
+            ("state new", lambda: setattr(app.f_state, "value", "new")),
+            ("next page", lambda: app.next_button.click()),
+            ("any model", lambda: setattr(app.f_framework, "value", "")),
+        ]
+        timings = []
+        for label, change in changes:
+            t0 = time.perf_counter()
+            change()
+            took = (time.perf_counter() - t0) * 1000
+            timings.append(took)
+            print(f"  filter {label:<11} {took:6.0f} ms  {app.pager.value}")
+        print(
+            f"filter change: median {statistics.median(timings):.0f} ms, "
+            f"max {max(timings):.0f} ms (target <= 200 ms)"
+        )
+        return 0
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
