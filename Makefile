@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	bash scripts/ensure-chromium
 	$(BIN)/python benchmarks/bench_reflection.py
+	$(BIN)/python benchmarks/bench_review_queue.py
 
 check: $(STAMP)
 	$(BIN)/cop check
