@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 
+from .cli_data import add_data_commands
 from .errors import CopWidgetsError
 
 
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     init.set_defaults(func=cmd_init)
     check = sub.add_parser("check", help="validate every content file in data/")
     check.set_defaults(func=cmd_check)
+    add_data_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -46,3 +46,22 @@ def test_bad_setting_is_a_message_not_a_traceback(data_dir):
     )
     assert broken.returncode == 2
     assert "COP_BUSY_TIMEOUT_MS is 10" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_data_commands_are_wired(data_dir):
+    _cop("init", data_dir=data_dir)
+    out = _cop(
+        "data",
+        "export",
+        "--person",
+        "Demo practitioner",
+        "--out",
+        str(data_dir / "exports"),
+        data_dir=data_dir,
+    )
+    assert out.returncode == 0, out.stderr
+    assert list((data_dir / "exports").rglob("*.json"))
+    refused = _cop("data", "erase", "--person", "Demo practitioner", data_dir=data_dir)
+    assert refused.returncode == 1
+    backup = _cop("data", "backup", "--out", str(data_dir / "backups"), data_dir=data_dir)
+    assert backup.returncode == 0 and list((data_dir / "backups").glob("cop-*.sqlite"))

@@ -4,6 +4,7 @@ import multiprocessing
 import sqlite3
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -340,3 +341,10 @@ def test_a_version_one_reflection_table_gains_the_version_columns(tmp_path, data
         row = conn.execute(text("SELECT version_of, version_no FROM reflection")).one()
     assert tuple(row) == (None, 1)
     upgraded.dispose()
+
+
+def test_store_file_is_private_to_its_owner_and_deletes_are_overwritten(store, settings):
+    path = Path(settings.database_url.removeprefix("sqlite:///"))
+    assert path.stat().st_mode & 0o077 == 0
+    with store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1

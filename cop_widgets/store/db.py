@@ -123,6 +123,9 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
         folder = Path(database).resolve().parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            # Only the account running the apps reads the store (SQLite gives -wal/-shm the
+            # same mode as the database file).
+            Path(database).touch(mode=0o600, exist_ok=True)
         except OSError as exc:
             raise StoreUnavailable(
                 f"Cannot create the store folder {folder}: {exc.strerror}. "
@@ -141,6 +144,8 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
+        # Deleted text is overwritten on disk, whatever the SQLite build's default.
+        cur.execute("PRAGMA secure_delete = ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
