@@ -5,6 +5,7 @@ COP_DATABASE_URL  a SQLAlchemy URL for the store (default: sqlite:///<COP_DATA_D
 COP_BUSY_TIMEOUT_MS  how long a save waits for another writer before "not saved yet" (min 5000)
 COP_REPORTING_URL    the jurisdiction's child-protection reporting page shown on case material
 COP_REPORTING_LABEL  the text of that link
+COP_TIMEZONE         the time zone sessions are planned and shown in (default UTC)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Settings:
     busy_timeout_ms: int
     reporting_url: str = DEFAULT_REPORTING_URL
     reporting_label: str = DEFAULT_REPORTING_LABEL
+    timezone: str = "UTC"
 
     @property
     def frameworks_dir(self) -> Path:
@@ -67,4 +69,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         busy_timeout_ms=busy,
         reporting_url=env.get("COP_REPORTING_URL") or DEFAULT_REPORTING_URL,
         reporting_label=env.get("COP_REPORTING_LABEL") or DEFAULT_REPORTING_LABEL,
+        timezone=_timezone(env.get("COP_TIMEZONE") or "UTC"),
     )
+
+
+def _timezone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise StoreUnavailable(
+            f"COP_TIMEZONE is {name!r}, which is not a known time zone; use a name such as "
+            "Australia/Sydney or UTC."
+        ) from None
+    return name

@@ -55,6 +55,10 @@ DISCUSSION_KEPT = "discussion_kept_blanked"
 RETENTION_TABLES = ("reflection_answer", "feedback", "review", "reflection", "discussion_note")
 _SAFE_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
+# The group's own records: no person's data in them; erasing their creator leaves them with
+# created_by set to NULL by the database (ON DELETE SET NULL).
+GROUP_TABLES = ("community", "cop_session")
+
 # Tables of one person's data, in the order an export lists them and erasure deletes them
 # (children before parents, so that foreign keys hold at every step).
 PERSON_TABLES = (
@@ -63,6 +67,8 @@ PERSON_TABLES = (
     "reflection_answer",
     "reflection",
     "discussion_rating",
+    "attendance",
+    "session_role",
     "discussion_note",
     "discussion_action",
     "discussion_role",
@@ -161,6 +167,8 @@ def _ownership(conn: Connection, row) -> dict[str, ColumnElement]:
         "reflection_answer": S.reflection_answer.c.reflection_id.in_(own),
         "reflection": S.reflection.c.person_id == pid,
         "discussion_rating": S.discussion_rating.c.person_id == pid,
+        "attendance": S.attendance.c.person_id == pid,
+        "session_role": S.session_role.c.person_id == pid,
         "discussion_note": S.discussion_note.c.author_id == pid,
         "discussion_action": S.discussion_action.c.created_by == pid,
         "discussion_role": (S.discussion_role.c.holder_key == key) if key else false(),

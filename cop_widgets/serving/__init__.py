@@ -50,6 +50,8 @@ def voila_command(opts: ServeOptions) -> list[str]:
             "--preheat_kernel=True",
             f"--pool_size={opts.pool_size}",
             f"--VoilaKernelManager.fill_delay={opts.fill_delay}",
+            # report templates are never rendered by Voilà (see launch.NOT_SERVED)
+            "--VoilaKernelManager.preheat_denylist=['reports/']",
         ]
     if opts.token is not None:
         cmd.append(f"--token={opts.token}")

@@ -5,7 +5,9 @@ kernel, and counts those sleeping tasks as pool members. With the long fill_dela
 (so the refill does not starve people still joining), the first visitor after the pool is used
 up waits the whole delay (10 minutes) for a kernel. Here a pool entry counts only once its
 delay has passed; a visitor who finds no such entry gets a kernel started at once, as without
-preheating. Run it as `python -m cop_widgets.serving.launch <voila arguments>`.
+preheating. It also refuses to render report templates (workbooks/reports/): they read the
+whole store and are run by `cop report`, never by a participant's browser.
+Run it as `python -m cop_widgets.serving.launch <voila arguments>`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ from __future__ import annotations
 import asyncio
 
 import voila.app as voila_app
+import voila.handler as voila_handler
+from tornado.web import HTTPError
+
+# Folders under the served tree that no browser may render.
+NOT_SERVED = ("reports/",)
 
 _voila_factory = voila_app.voila_kernel_manager_factory
 
@@ -44,6 +51,18 @@ def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_
 
 
 voila_app.voila_kernel_manager_factory = _kernel_manager_factory
+
+_voila_get_generator = voila_handler.VoilaHandler.get_generator
+
+
+async def _get_generator(self, path=None):
+    if path and path.lstrip("/").startswith(NOT_SERVED):
+        raise HTTPError(404)
+    async for chunk in _voila_get_generator(self, path):
+        yield chunk
+
+
+voila_handler.VoilaHandler.get_generator = _get_generator
 
 if __name__ == "__main__":
     voila_app.main()

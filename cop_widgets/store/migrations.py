@@ -72,6 +72,13 @@ def _v3_supervision(conn: Connection) -> None:
     )
 
 
+def _v4_sessions(conn: Connection) -> None:
+    schema.metadata.create_all(
+        conn,
+        tables=[schema.community, schema.cop_session, schema.attendance, schema.session_role],
+    )
+
+
 def _add_missing_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
     """ALTER TABLE for columns an older store lacks. A new store already has them: earlier
     migrations create tables from the current definitions in schema.py."""
@@ -85,6 +92,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "people, reflections, answers, audit", _v1_initial),
     (2, "case discussions: roles, notes, actions, ratings", _v2_case_discussions),
     (3, "supervision: roles, supervisees, reviews, feedback, comment bank", _v3_supervision),
+    (4, "communities, session series, attendance, session roles", _v4_sessions),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -279,3 +279,57 @@ supervisor_preference = Table(
     # Review by number, not name, to lessen bias.
     Column("anonymised", Boolean, nullable=False, server_default="0"),
 )
+
+# -- communities, session series and attendance (migration 4) ---------------------------------
+SESSION_STATUSES = ("planned", "closed")
+
+community = Table(
+    "community",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("domain", Text, nullable=False, server_default=""),
+    Column("purpose", Text, nullable=False, server_default=""),
+    # The group's record, not its creator's: erasing the creator leaves it, unattributed.
+    Column("created_by", String(36), ForeignKey("person.id", ondelete="SET NULL")),
+    Column("created_at", String(40), nullable=False),
+)
+
+cop_session = Table(
+    "cop_session",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "community_id", String(36), ForeignKey("community.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("starts_at", String(40), nullable=False),  # UTC, ISO 8601
+    Column("duration_minutes", Integer, nullable=False, server_default="90"),
+    Column("topic", String(200), nullable=False),
+    Column("focus_question", Text, nullable=False, server_default=""),
+    Column("protocol_id", String(64)),
+    Column("join_code", String(12), nullable=False, unique=True),
+    Column("status", String(12), nullable=False, server_default="planned"),
+    Column("created_at", String(40), nullable=False),
+    CheckConstraint(f"status IN {SESSION_STATUSES}", name="cop_session_status_known"),
+)
+Index("cop_session_by_community", cop_session.c.community_id, cop_session.c.starts_at)
+
+attendance = Table(
+    "attendance",
+    metadata,
+    Column(
+        "session_id", String(36), ForeignKey("cop_session.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
+    Column("joined_at", String(40), nullable=False),
+)
+
+session_role = Table(
+    "session_role",
+    metadata,
+    Column(
+        "session_id", String(36), ForeignKey("cop_session.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("role_id", String(64), primary_key=True),
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), nullable=False),
+)

@@ -1,0 +1,311 @@
+"""The community app (coordinators and facilitators): a CoP, its series of sessions, the
+events page with join codes and attendance, a calendar file, and role rotation."""
+
+from __future__ import annotations
+
+import base64
+import html
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+import ipywidgets as W
+
+from ..errors import CopWidgetsError, InvalidInput
+from ..protocols import ProtocolCatalogue, load_protocols
+from ..services import sessions as X
+from ..services.identity import Person, hub_user, sign_in
+from ..settings import Settings, load_settings
+from ..store import Store, open_store
+from ..widgets import SignIn
+from ._base import AppShell
+
+LABEL = {"description_width": "initial"}
+JOIN_PATH = "/voila/render/session.ipynb"
+
+
+class CommunityApp(AppShell):
+    def __init__(
+        self,
+        store: Store | None,
+        protocols: ProtocolCatalogue,
+        settings: Settings,
+        environ=None,
+        startup_error: str = "",
+    ):
+        self.store, self.protocols, self.settings, self.environ = (
+            store,
+            protocols,
+            settings,
+            environ,
+        )
+        self.zone = ZoneInfo(settings.timezone)
+        self.person: Person | None = None
+        super().__init__("<h1>Community and sessions</h1>")
+        if startup_error:
+            self.status.show(startup_error, "error")
+            return
+        if hub_user(environ) is not None:
+            self._guard(self._sign_in, None)
+        else:
+            form = SignIn()
+            form.on_sign_in(lambda name: self._guard(self._sign_in, name))
+            self.body.children = [form]
+
+    def _sign_in(self, name: str | None) -> None:
+        self.person = sign_in(self.store, name, self.environ)
+        self.status.show(f"Signed in as {self.person.display_name}.", "ok")
+        self.show_home()
+
+    def _local(self, moment: datetime) -> str:
+        return f"{moment.astimezone(self.zone):%a %d %b %Y, %H:%M} ({self.settings.timezone})"
+
+    # -- choosing or creating a community ------------------------------------------------------
+    def show_home(self, selected: str | None = None) -> None:
+        known = X.communities(self.store)
+        self.picker = W.Dropdown(
+            options=[(c.name, c.id) for c in known],
+            value=selected or (known[0].id if known else None),
+            description="Community",
+            style=LABEL,
+            layout=W.Layout(width="30rem"),
+        )
+        self.picker.add_class("cop-community")
+        self.picker.observe(lambda _: self._guard(self._show_community), "value")
+        self.new_name = W.Text(description="Name", style=LABEL, layout=W.Layout(width="30rem"))
+        self.new_domain = W.Textarea(
+            description="Domain (the shared concern)", style=LABEL, layout=W.Layout(width="40rem")
+        )
+        self.new_purpose = W.Textarea(
+            description="Purpose", style=LABEL, layout=W.Layout(width="40rem")
+        )
+        create = W.Button(description="Create community")
+        for name, w in (
+            ("new-name", self.new_name),
+            ("new-domain", self.new_domain),
+            ("new-purpose", self.new_purpose),
+            ("create", create),
+        ):
+            w.add_class(f"cop-{name}")
+        create.on_click(lambda _: self._after_pending_edits(self._create))
+        self.community_box = W.VBox()
+        self.body.children = [
+            self.picker if known else W.HTML("<p>No community yet: create the first below.</p>"),
+            self.community_box,
+            W.HTML("<h2>New community</h2>"),
+            self.new_name,
+            self.new_domain,
+            self.new_purpose,
+            create,
+        ]
+        self._show_community()
+
+    def _create(self) -> None:
+        made = X.create_community(
+            self.store,
+            self.person,
+            self.new_name.value,
+            self.new_domain.value,
+            self.new_purpose.value,
+        )
+        self.status.show(f"Community “{made.name}” created.", "ok")
+        self.show_home(made.id)
+
+    @property
+    def community(self) -> X.Community | None:
+        return next((c for c in X.communities(self.store) if c.id == self.picker.value), None)
+
+    # -- the events page ----------------------------------------------------------------------
+    def _show_community(self) -> None:
+        chosen = self.community
+        if chosen is None:
+            self.community_box.children = []
+            return
+        now = datetime.now(UTC)
+        upcoming, past = X.sessions_of(self.store, chosen.id, now)
+        counts = X.attendance_counts(self.store, chosen.id)
+
+        def rows(items, label):
+            out = [W.HTML(f"<h3>{label}</h3>")]
+            if not items:
+                out.append(W.HTML("<p class='cop-meta'>None.</p>"))
+            for s in items:
+                roles = W.Button(description="Roles", tooltip=f"Roles for {s.topic}")
+                roles.add_class("cop-session-roles")
+                roles.on_click(lambda _, sid=s.id: self._guard(self.show_roles, sid))
+                line = W.HTML(self._session_html(s, counts.get(s.id, 0)))
+                out.append(W.HBox([roles, line], layout=W.Layout(align_items="center")))
+            return out
+
+        ics = X.calendar_ics(chosen, upcoming + past)
+        link = (
+            f'<a download="{html.escape(chosen.name)}.ics" class="cop-ics" '
+            f'href="data:text/calendar;base64,{base64.b64encode(ics.encode()).decode()}">'
+            "Download the series as a calendar file (.ics)</a>"
+        )
+        self.roles_box = W.VBox()
+        self.community_box.children = [
+            W.HTML(
+                f"<h2>{html.escape(chosen.name)}</h2>"
+                f"<p><strong>Domain:</strong> {html.escape(chosen.domain)}<br>"
+                f"<strong>Purpose:</strong> {html.escape(chosen.purpose)}</p><p>{link}</p>"
+            ),
+            *rows(upcoming, "Upcoming sessions"),
+            *rows(past, "Past sessions"),
+            self.roles_box,
+            self._plan_form(),
+        ]
+
+    def _session_html(self, s: X.Session, joined: int) -> str:
+        protocol = self.protocols.get(s.protocol_id) if s.protocol_id else None
+        parts = [
+            f"<strong>{html.escape(s.topic)}</strong>",
+            html.escape(self._local(s.starts_at)),
+            f"{s.duration_minutes} min",
+            *([html.escape(protocol.name)] if protocol else []),
+        ]
+        focus = f"<br><em>{html.escape(s.focus_question)}</em>" if s.focus_question else ""
+        closed = " · closed" if s.status == "closed" else ""
+        return (
+            f"<div class='cop-session'>{' · '.join(parts)}<br>Join code "
+            f"<code class='cop-join-code'>{s.join_code}</code> · "
+            f"<a href='{JOIN_PATH}?code={s.join_code}'>join link</a> · {joined} joined"
+            f"{closed}{focus}</div>"
+        )
+
+    def _plan_form(self) -> W.Widget:
+        self.p_date = W.DatePicker(description="Date", style=LABEL)
+        self.p_time = W.Text(
+            value="14:00",
+            description=f"Start ({self.settings.timezone})",
+            style=LABEL,
+            layout=W.Layout(width="16rem"),
+        )
+        self.p_minutes = W.BoundedIntText(
+            value=90,
+            min=15,
+            max=480,
+            description="Minutes",
+            style=LABEL,
+            layout=W.Layout(width="12rem"),
+        )
+        self.p_topic = W.Text(description="Topic", style=LABEL, layout=W.Layout(width="30rem"))
+        self.p_focus = W.Textarea(
+            description="Focus question", style=LABEL, layout=W.Layout(width="40rem")
+        )
+        self.p_protocol = W.Dropdown(
+            options=[("(none)", "")] + [(p.name, p.id) for p in self.protocols.protocols],
+            description="Protocol",
+            style=LABEL,
+        )
+        plan = W.Button(description="Plan session", button_style="primary")
+        for name, w in (
+            ("date", self.p_date),
+            ("time", self.p_time),
+            ("topic", self.p_topic),
+            ("focus", self.p_focus),
+            ("protocol", self.p_protocol),
+            ("plan", plan),
+        ):
+            w.add_class(f"cop-plan-{name}")
+        plan.on_click(lambda _: self._after_pending_edits(self._plan))
+        return W.VBox(
+            [
+                W.HTML("<h3>Plan a session</h3>"),
+                W.HBox([self.p_date, self.p_time, self.p_minutes]),
+                self.p_topic,
+                self.p_focus,
+                self.p_protocol,
+                plan,
+            ]
+        )
+
+    def _plan(self) -> None:
+        if self.p_date.value is None:
+            raise InvalidInput("date", "Pick the session's date.")
+        try:
+            clock = time.fromisoformat(self.p_time.value.strip())
+        except ValueError:
+            raise InvalidInput("time", "Write the start time as HH:MM, e.g. 14:00.") from None
+        starts = datetime.combine(self.p_date.value, clock, tzinfo=self.zone)
+        made = X.plan_session(
+            self.store,
+            self.person,
+            self.picker.value,
+            starts,
+            self.p_topic.value,
+            self.p_focus.value,
+            self.p_protocol.value or None,
+            self.p_minutes.value,
+        )
+        self.status.show(f"Planned “{made.topic}”: join code {made.join_code}.", "ok")
+        self._show_community()
+
+    # -- rotation ----------------------------------------------------------------------------------
+    def show_roles(self, session_id: str) -> None:
+        session = X.get_session(self.store, session_id)
+        cid = session.community_id
+        people = {pid: name for pid, name in X.members(self.store, cid)}
+        people.update(dict(X.attendees(self.store, session_id)))
+        history = X.role_history(self.store, cid)
+        current = X.session_roles(self.store, session_id)
+        pool = X.attendees(self.store, session_id) or list(people.items())
+        suggested = X.suggest_roles(pool, history)
+        options = [("(nobody)", "")] + sorted(
+            ((n, p) for p, n in people.items()), key=lambda o: o[0].casefold()
+        )
+        pickers = {}
+        for role_id, label in X.ROTATING_ROLES:
+            pickers[role_id] = W.Dropdown(
+                options=options,
+                value=current.get(role_id, suggested.get(role_id, "")),
+                description=label,
+                style=LABEL,
+            )
+            pickers[role_id].add_class(f"cop-role-pick-{role_id}")
+        save = W.Button(description="Save roles", button_style="primary")
+        save.add_class("cop-save-roles")
+        save.on_click(
+            lambda _: self._guard(
+                self._save_roles, session_id, {r: w.value for r, w in pickers.items()}
+            )
+        )
+        table = "".join(
+            f"<tr><th scope='row'><bdi>{html.escape(people.get(pid, pid))}</bdi></th>"
+            + "".join(f"<td>{counts[r]}</td>" for r, _ in X.ROTATING_ROLES)
+            + "</tr>"
+            for pid, counts in sorted(history.items(), key=lambda i: people.get(i[0], ""))
+        )
+        heads = "".join(f"<th scope='col'>{label}</th>" for _, label in X.ROTATING_ROLES)
+        self.roles_box.children = [
+            W.HTML(
+                f"<h3>Roles for “{html.escape(session.topic)}”</h3><p class='cop-meta'>"
+                "Suggested: whoever has held each role least. Change any of them.</p>"
+            ),
+            *pickers.values(),
+            save,
+            W.HTML(
+                f"<h4>Role history</h4><table class='cop-history'><thead><tr><th>Member</th>"
+                f"{heads}</tr></thead><tbody>{table}</tbody></table>"
+                if table
+                else "<p class='cop-meta'>No roles held yet in this community.</p>"
+            ),
+        ]
+
+    def _save_roles(self, session_id: str, roles: dict[str, str]) -> None:
+        X.set_session_roles(self.store, self.person, session_id, roles)
+        self.status.show("Roles saved.", "ok")
+        self.show_roles(session_id)
+
+
+def community_app(settings: Settings | None = None, environ=None) -> CommunityApp:
+    store, error, protocols = None, "", ProtocolCatalogue((), ())
+    try:
+        settings = settings or load_settings(environ)
+        protocols = load_protocols(settings.protocols_dir)
+        store = open_store(settings)
+    except CopWidgetsError as exc:
+        error = f"The workbook cannot save right now: {exc}"
+    from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR
+
+    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
+    return CommunityApp(store, protocols, shown, environ, startup_error=error)

@@ -1,0 +1,437 @@
+"""Communities and their session series: plan, join by code, attendance, calendar, rotation.
+
+A community (a CoP) has a domain and a purpose; its sessions are dated meetings with a topic,
+a focus question, a protocol and a short join code. Joining records attendance once per person.
+Roles rotate: the suggestion favours whoever has held a role least (distributed leadership).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import InvalidInput, RecordLocked, RecordNotFound
+from ..store import Store
+from ..store.db import utc_now
+from ..store.schema import attendance, community, cop_session, person, session_role
+from ..text import check_answer
+from .identity import Person
+
+# No 0/O, 1/I/L: codes are read aloud and typed from a slide.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 6
+# A code works from the day before its session until a day after it starts.
+CODE_OPENS_BEFORE = timedelta(days=1)
+CODE_EXPIRES_AFTER = timedelta(days=1)
+ROTATING_ROLES = (
+    ("facilitator", "Facilitator"),
+    ("presenter", "Presenter"),
+    ("timekeeper", "Timekeeper"),
+    ("note_taker", "Note-taker"),
+)
+
+
+@dataclass(frozen=True)
+class Community:
+    id: str
+    name: str
+    domain: str
+    purpose: str
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    community_id: str
+    starts_at: datetime
+    duration_minutes: int
+    topic: str
+    focus_question: str
+    protocol_id: str | None
+    join_code: str
+    status: str
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+def _session(row) -> Session:
+    return Session(
+        row.id,
+        row.community_id,
+        datetime.fromisoformat(row.starts_at),
+        row.duration_minutes,
+        row.topic,
+        row.focus_question,
+        row.protocol_id,
+        row.join_code,
+        row.status,
+    )
+
+
+def _short(text: str, field: str, limit: int, required: bool = True) -> str:
+    value = check_answer(text or "", field, limit=limit).strip()
+    if required and not value:
+        raise InvalidInput(field, f"Enter the {field.lower()}.")
+    return value
+
+
+def create_community(
+    store: Store, who: Person, name: str, domain: str = "", purpose: str = ""
+) -> Community:
+    made = Community(
+        str(uuid.uuid4()),
+        _short(name, "Name", 120),
+        _short(domain, "Domain", 2000, False),
+        _short(purpose, "Purpose", 2000, False),
+    )
+    with store.write() as conn:
+        conn.execute(
+            insert(community).values(
+                id=made.id,
+                name=made.name,
+                domain=made.domain,
+                purpose=made.purpose,
+                created_by=who.id,
+                created_at=utc_now(),
+            )
+        )
+        store.audit(
+            conn,
+            actor_id=who.id,
+            action="community_created",
+            target_kind="community",
+            target_id=made.id,
+        )
+    return made
+
+
+def communities(store: Store) -> list[Community]:
+    with store.read() as conn:
+        rows = conn.execute(
+            select(
+                community.c.id, community.c.name, community.c.domain, community.c.purpose
+            ).order_by(community.c.name)
+        ).all()
+    return [Community(*r) for r in rows]
+
+
+def plan_session(
+    store: Store,
+    who: Person,
+    community_id: str,
+    starts_at: datetime,
+    topic: str,
+    focus_question: str = "",
+    protocol_id: str | None = None,
+    duration_minutes: int = 90,
+) -> Session:
+    if starts_at.tzinfo is None:
+        raise InvalidInput("start", "The start time needs a time zone.")
+    if not 15 <= int(duration_minutes) <= 480:
+        raise InvalidInput("duration", "A session lasts between 15 and 480 minutes.")
+    topic = _short(topic, "Topic", 200)
+    focus = _short(focus_question, "Focus question", 1000, False)
+    for _ in range(5):  # a clash of random codes is rare; try again rather than fail
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        sid = str(uuid.uuid4())
+        try:
+            with store.write() as conn:
+                if (
+                    conn.execute(
+                        select(community.c.id).where(community.c.id == community_id)
+                    ).first()
+                    is None
+                ):
+                    raise RecordNotFound("community", community_id)
+                conn.execute(
+                    insert(cop_session).values(
+                        id=sid,
+                        community_id=community_id,
+                        starts_at=starts_at.astimezone(UTC).isoformat(),
+                        duration_minutes=int(duration_minutes),
+                        topic=topic,
+                        focus_question=focus,
+                        protocol_id=protocol_id or None,
+                        join_code=code,
+                        status="planned",
+                        created_at=utc_now(),
+                    )
+                )
+                store.audit(
+                    conn,
+                    actor_id=who.id,
+                    action="session_planned",
+                    target_kind="session",
+                    target_id=sid,
+                )
+            return get_session(store, sid)
+        except IntegrityError:
+            continue
+    raise RecordLocked("session", community_id, "no free join code was found; try again")
+
+
+def get_session(store: Store, session_id: str) -> Session:
+    with store.read() as conn:
+        row = conn.execute(select(cop_session).where(cop_session.c.id == session_id)).first()
+    if row is None:
+        raise RecordNotFound("session", session_id)
+    return _session(row)
+
+
+def sessions_of(store: Store, community_id: str, now: datetime) -> tuple[list, list]:
+    """(upcoming, past) sessions: upcoming soonest first, past most recent first."""
+    with store.read() as conn:
+        rows = conn.execute(
+            select(cop_session)
+            .where(cop_session.c.community_id == community_id)
+            .order_by(cop_session.c.starts_at)
+        ).all()
+    every = [_session(r) for r in rows]
+    upcoming = [s for s in every if s.ends_at >= now and s.status != "closed"]
+    past = [s for s in reversed(every) if s not in upcoming]
+    return upcoming, past
+
+
+def close_session(store: Store, who: Person, session_id: str) -> None:
+    with store.write() as conn:
+        done = conn.execute(
+            update(cop_session).where(cop_session.c.id == session_id).values(status="closed")
+        ).rowcount
+        if not done:
+            raise RecordNotFound("session", session_id)
+        store.audit(
+            conn,
+            actor_id=who.id,
+            action="session_closed",
+            target_kind="session",
+            target_id=session_id,
+        )
+
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").upper() if ch.isalnum())[:12]
+
+
+def join(store: Store, who: Person, code: str, now: datetime) -> Session:
+    """Record attendance (once per person) for the session with this code."""
+    wanted = normalise_code(code)
+    if not wanted:
+        raise InvalidInput("join code", "Enter the join code shown by your facilitator.")
+    with store.write() as conn:
+        row = conn.execute(select(cop_session).where(cop_session.c.join_code == wanted)).first()
+        if row is None:
+            raise InvalidInput(
+                "join code",
+                f"No session has the code {wanted}. Check it with "
+                "your facilitator (letters and digits, no O or I).",
+            )
+        found = _session(row)
+        if found.status == "closed" or now > found.starts_at + CODE_EXPIRES_AFTER:
+            raise InvalidInput(
+                "join code", f"The code {wanted} was for “{found.topic}”, which has ended."
+            )
+        if now < found.starts_at - CODE_OPENS_BEFORE:
+            raise InvalidInput(
+                "join code",
+                f"“{found.topic}” starts on "
+                f"{found.starts_at:%d %b %Y %H:%M} UTC; the code opens the day "
+                "before.",
+            )
+        key = and_(attendance.c.session_id == found.id, attendance.c.person_id == who.id)
+        if conn.execute(select(attendance.c.person_id).where(key)).first() is None:
+            conn.execute(
+                insert(attendance).values(
+                    session_id=found.id, person_id=who.id, joined_at=utc_now()
+                )
+            )
+            store.audit(
+                conn,
+                actor_id=who.id,
+                action="session_joined",
+                target_kind="session",
+                target_id=found.id,
+            )
+        return found
+
+
+def attendees(store: Store, session_id: str) -> list[tuple[str, str]]:
+    with store.read() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                select(person.c.id, person.c.display_name)
+                .join(attendance, attendance.c.person_id == person.c.id)
+                .where(attendance.c.session_id == session_id)
+                .order_by(attendance.c.joined_at)
+            ).all()
+        ]
+
+
+def members(store: Store, community_id: str) -> list[tuple[str, str]]:
+    """Everyone who attended or held a role in any session of the community."""
+    in_community = select(cop_session.c.id).where(cop_session.c.community_id == community_id)
+    with store.read() as conn:
+        ids = set(
+            conn.execute(
+                select(attendance.c.person_id).where(attendance.c.session_id.in_(in_community))
+            ).scalars()
+        )
+        ids |= set(
+            conn.execute(
+                select(session_role.c.person_id).where(session_role.c.session_id.in_(in_community))
+            ).scalars()
+        )
+        if not ids:
+            return []
+        return [
+            tuple(r)
+            for r in conn.execute(
+                select(person.c.id, person.c.display_name)
+                .where(person.c.id.in_(ids))
+                .order_by(person.c.display_name)
+            ).all()
+        ]
+
+
+def role_history(store: Store, community_id: str) -> dict[str, Counter]:
+    """person id -> Counter of role ids held in this community's sessions."""
+    in_community = select(cop_session.c.id).where(cop_session.c.community_id == community_id)
+    with store.read() as conn:
+        rows = conn.execute(
+            select(session_role.c.person_id, session_role.c.role_id).where(
+                session_role.c.session_id.in_(in_community)
+            )
+        ).all()
+    history: dict[str, Counter] = {}
+    for pid, role in rows:
+        history.setdefault(pid, Counter())[role] += 1
+    return history
+
+
+def suggest_roles(candidates: list[tuple[str, str]], history: dict[str, Counter]) -> dict[str, str]:
+    """role id -> person id: for each role, whoever has held it least (then fewest roles
+    overall, then name); nobody gets two roles while others have none."""
+    chosen: dict[str, str] = {}
+    taken: set[str] = set()
+    for role_id, _ in ROTATING_ROLES:
+        free = [c for c in candidates if c[0] not in taken] or candidates
+        if not free:
+            break
+        pid, _ = min(
+            free,
+            key=lambda c: (
+                history.get(c[0], Counter())[role_id],
+                sum(history.get(c[0], Counter()).values()),
+                c[1].casefold(),
+            ),
+        )
+        chosen[role_id] = pid
+        taken.add(pid)
+    return chosen
+
+
+def set_session_roles(store: Store, who: Person, session_id: str, roles: dict[str, str]) -> None:
+    known = {r for r, _ in ROTATING_ROLES}
+    if set(roles) - known:
+        raise InvalidInput("role", f"Unknown roles: {sorted(set(roles) - known)}.")
+    with store.write() as conn:
+        conn.execute(delete(session_role).where(session_role.c.session_id == session_id))
+        for role_id, pid in roles.items():
+            if pid:
+                conn.execute(
+                    insert(session_role).values(
+                        session_id=session_id, role_id=role_id, person_id=pid
+                    )
+                )
+        store.audit(
+            conn,
+            actor_id=who.id,
+            action="session_roles_set",
+            target_kind="session",
+            target_id=session_id,
+        )
+
+
+def session_roles(store: Store, session_id: str) -> dict[str, str]:
+    with store.read() as conn:
+        return dict(
+            conn.execute(
+                select(session_role.c.role_id, session_role.c.person_id).where(
+                    session_role.c.session_id == session_id
+                )
+            ).all()
+        )
+
+
+def attendance_counts(store: Store, community_id: str) -> dict[str, int]:
+    with store.read() as conn:
+        return dict(
+            conn.execute(
+                select(attendance.c.session_id, func.count())
+                .join(cop_session, cop_session.c.id == attendance.c.session_id)
+                .where(cop_session.c.community_id == community_id)
+                .group_by(attendance.c.session_id)
+            ).all()
+        )
+
+
+# -- calendar -----------------------------------------------------------------------------------
+def _ics_text(value: str) -> str:
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+    )
+
+
+def _fold(line: str) -> str:
+    """RFC 5545: lines of at most 75 octets, continued with a leading space."""
+    out, current = [], b""
+    for ch in line:
+        encoded = ch.encode("utf-8")
+        if len(current) + len(encoded) > (75 if not out else 74):
+            out.append(current.decode("utf-8"))
+            current = b""
+        current += encoded
+    out.append(current.decode("utf-8"))
+    return "\r\n ".join(out)
+
+
+def calendar_ics(the_community: Community, sessions: list[Session], join_url: str = "") -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//CoP Workbook//Session series//EN",
+        "CALSCALE:GREGORIAN",
+        f"X-WR-CALNAME:{_ics_text(the_community.name)}",
+    ]
+    for s in sessions:
+        description = s.focus_question + (f"\nJoin code: {s.join_code}" if s.join_code else "")
+        if join_url:
+            description += f"\n{join_url}?code={s.join_code}"
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{s.id}@cop-workbook",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART:{s.starts_at.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+            f"DTEND:{s.ends_at.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+            f"SUMMARY:{_ics_text(f'{the_community.name}: {s.topic}')}",
+            f"DESCRIPTION:{_ics_text(description)}",
+            "STATUS:CANCELLED"
+            if s.status == "closed" and s.starts_at > datetime.now(UTC)
+            else "STATUS:CONFIRMED",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "\r\n".join(_fold(line) for line in lines) + "\r\n"

@@ -1,0 +1,89 @@
+"""The community (coordinator) and session (participant) apps, driven headlessly."""
+
+import base64
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from cop_widgets.apps.community import community_app
+from cop_widgets.apps.session import session_app
+from cop_widgets.store.schema import attendance, session_role
+
+
+def _plan(app, topic="Engaging fathers", day=None, at="14:00"):
+    app.p_date.value = day or dt.date.today()
+    app.p_time.value = at
+    app.p_topic.value = topic
+    app.p_focus.value = "What helps fathers stay involved?"
+    app.p_protocol.value = "consultancy"
+    app._guard(app._plan)
+
+
+def test_coordinator_creates_a_community_plans_sessions_and_gets_a_calendar(settings):
+    app = community_app(settings=settings, environ={})
+    app._sign_in("Cora")
+    app.new_name.value = "Family support CoP"
+    app.new_domain.value = "Child and family support"
+    app.new_purpose.value = "Learn from each other"
+    app._create()
+    _plan(app)
+    assert "join code" in app.status.message
+    _plan(app, "Later topic", dt.date.today() + dt.timedelta(days=28))
+    page = app.community_box.children[0].value
+    ics = base64.b64decode(page.split("base64,")[1].split('"')[0]).decode()
+    assert ics.count("BEGIN:VEVENT") == 2 and "Engaging fathers" in ics
+    text = " ".join(getattr(w, "value", "") for w in app.community_box.children) + " ".join(
+        c.value
+        for row in app.community_box.children
+        for c in getattr(row, "children", ())
+        if hasattr(c, "value") and isinstance(c.value, str)
+    )
+    assert "Upcoming sessions" in text and "Engaging fathers" in text and "0 joined" in text
+
+
+def test_bad_time_is_a_message_and_keeps_the_form(settings):
+    app = community_app(settings=settings, environ={})
+    app._sign_in("Cora")
+    app.new_name.value = "CoP"
+    app._create()
+    app.p_topic.value = "Kept topic"
+    app.p_date.value = dt.date.today()
+    app.p_time.value = "2pm"
+    app._guard(app._plan)
+    assert "HH:MM" in app.status.message and app.p_topic.value == "Kept topic"
+
+
+def test_participant_joins_by_link_once_and_roles_rotate(settings):
+    coord = community_app(settings=settings, environ={})
+    coord._sign_in("Cora")
+    coord.new_name.value = "CoP"
+    coord._create()
+    _plan(coord)
+    from cop_widgets.services import sessions as X
+
+    [session] = X.sessions_of(
+        coord.store, coord.picker.value, dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    )[0]
+    for name in ("Ana", "Ben", "Cal", "Dee"):
+        app = session_app(settings=settings, environ={})
+        app.use_query_string(f"code={session.join_code.lower()}&x=1")
+        app._sign_in(name)
+        assert app.joined is not None and "Joined" in app.status.message
+        app.join()  # joining twice
+    with coord.store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(attendance)).scalar() == 4
+    coord.show_roles(session.id)
+    picks = [w for w in coord.roles_box.children if hasattr(w, "options")]
+    assert len({w.value for w in picks}) == 4 and all(w.value for w in picks)
+    [save] = [w for w in coord.roles_box.children if getattr(w, "description", "") == "Save roles"]
+    save.click()
+    with coord.store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(session_role)).scalar() == 4
+
+
+def test_wrong_code_gets_a_clear_message(settings):
+    app = session_app(settings=settings, environ={})
+    app.use_query_string("code=NOPE99")
+    app._sign_in("Ana")
+    assert app.joined is None and "No session has the code NOPE99" in app.status.message
+    assert app.code.value == "NOPE99"

@@ -1,0 +1,122 @@
+"""Communities and session series: planning, join codes, attendance, calendar, rotation."""
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from cop_widgets.errors import InvalidInput
+from cop_widgets.services import sessions as X
+from cop_widgets.services.identity import sign_in
+from cop_widgets.store.schema import attendance
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def series(store):
+    coord = sign_in(store, "Cora Coordinator")
+    cop = X.create_community(
+        store,
+        coord,
+        "Family support CoP",
+        "Child and family support",
+        "Learn from each other's practice",
+    )
+    first = X.plan_session(
+        store, coord, cop.id, NOW, "Engaging fathers", "What helps?", "consultancy"
+    )
+    second = X.plan_session(store, coord, cop.id, NOW + timedelta(days=28), "Cumulative harm")
+    return coord, cop, first, second
+
+
+def test_codes_are_short_unambiguous_and_unique(series):
+    _, _, first, second = series
+    for code in (first.join_code, second.join_code):
+        assert len(code) == 6 and set(code) <= set(X.CODE_ALPHABET)
+    assert first.join_code != second.join_code
+
+
+def test_joining_records_attendance_once(store, series):
+    _, _, first, _ = series
+    ana = sign_in(store, "Ana")
+    X.join(store, ana, first.join_code.lower(), NOW)
+    X.join(store, ana, f" {first.join_code[:3]}-{first.join_code[3:]} ", NOW)
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(attendance)).scalar() == 1
+    assert X.attendees(store, first.id) == [(ana.id, "Ana")]
+
+
+@pytest.mark.parametrize(
+    ("code", "when", "message"),
+    [
+        ("ZZZZZZ", NOW, "No session has the code ZZZZZZ"),
+        ("", NOW, "Enter the join code"),
+        (None, NOW + timedelta(days=2), "which has ended"),
+        (None, NOW - timedelta(days=3), "the code opens the day before"),
+    ],
+)
+def test_wrong_expired_or_early_codes_get_a_clear_message(store, series, code, when, message):
+    _, _, first, _ = series
+    with pytest.raises(InvalidInput, match=message):
+        X.join(store, sign_in(store, "Ana"), first.join_code if code is None else code, when)
+
+
+def test_closed_session_code_has_ended(store, series):
+    coord, _, first, _ = series
+    X.close_session(store, coord, first.id)
+    with pytest.raises(InvalidInput, match="has ended"):
+        X.join(store, sign_in(store, "Ana"), first.join_code, NOW)
+
+
+def test_upcoming_and_past(store, series):
+    _, cop, first, second = series
+    upcoming, past = X.sessions_of(store, cop.id, NOW + timedelta(days=1))
+    assert [s.id for s in upcoming] == [second.id] and [s.id for s in past] == [first.id]
+
+
+def test_calendar_has_one_event_per_session_with_escaping_and_folding(store, series):
+    coord, cop, first, second = series
+    X.plan_session(
+        store,
+        coord,
+        cop.id,
+        NOW + timedelta(days=56),
+        'Risk; safety, and "voice"',
+        "A very long focus question " * 8,
+    )
+    upcoming, past = X.sessions_of(store, cop.id, NOW - timedelta(days=1))
+    ics = X.calendar_ics(cop, upcoming, "http://127.0.0.1:8866/voila/render/session.ipynb")
+    assert ics.count("BEGIN:VEVENT") == 3 and ics.startswith("BEGIN:VCALENDAR\r\n")
+    assert "DTSTART:20261201T090000Z" in ics and "DTEND:20261201T103000Z" in ics
+    assert "Risk\\; safety\\, and" in ics
+    assert all(len(line.encode()) <= 75 for line in ics.split("\r\n"))
+    assert f"code={first.join_code}" in ics.replace("\r\n ", "")
+
+
+def test_rotation_favours_those_who_held_a_role_least():
+    people = [("a", "Ana"), ("b", "Ben"), ("c", "Cal"), ("d", "Dee"), ("e", "Eve")]
+    history = {
+        "a": Counter(facilitator=3),
+        "b": Counter(facilitator=1, note_taker=2),
+        "c": Counter(presenter=1),
+    }
+    chosen = X.suggest_roles(people, history)
+    assert chosen["facilitator"] in {"c", "d", "e"} and chosen["facilitator"] != "a"
+    assert len(set(chosen.values())) == 4  # four different people
+    assert chosen["note_taker"] != "b"
+
+
+def test_rotation_over_a_series_spreads_the_facilitator_role(store, series):
+    coord, cop, *_ = series
+    people = [sign_in(store, n) for n in ("Ana", "Ben", "Cal", "Dee")]
+    held = Counter()
+    for week in range(8):
+        s = X.plan_session(store, coord, cop.id, NOW + timedelta(days=7 * week), f"W{week}")
+        for p in people:
+            X.join(store, p, s.join_code, s.starts_at)
+        chosen = X.suggest_roles(X.attendees(store, s.id), X.role_history(store, cop.id))
+        X.set_session_roles(store, coord, s.id, chosen)
+        held[chosen["facilitator"]] += 1
+    assert sorted(held.values()) == [2, 2, 2, 2]
