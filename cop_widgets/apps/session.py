@@ -9,20 +9,29 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError
+from ..errors import CopWidgetsError, InvalidInput
+from ..services import checkins as K
 from ..services import sessions as X
 from ..services.identity import Person, hub_user, sign_in
+from ..session_items import ItemSet, load_item_sets
 from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
 from ..store import Store, open_store
 from ..widgets import SignIn
+from ..widgets.item_form import ItemForm
 from ._base import AppShell
 
 
 class SessionApp(AppShell):
     def __init__(
-        self, store: Store | None, settings: Settings, environ=None, startup_error: str = ""
+        self,
+        store: Store | None,
+        settings: Settings,
+        environ=None,
+        startup_error: str = "",
+        item_sets: dict[str, ItemSet] | None = None,
     ):
         self.store, self.settings, self.environ = store, settings, environ
+        self.item_sets = item_sets or {}
         self.person: Person | None = None
         self.joined: X.Session | None = None
         self.code = W.Text(
@@ -77,25 +86,98 @@ class SessionApp(AppShell):
             if session.focus_question
             else ""
         )
-        self.body.children = [
-            W.HTML(
-                f"<h2>{html.escape(session.topic)}</h2>"
-                f"<p class='cop-meta'>{html.escape(cop.name if cop else '')} · {html.escape(when)}"
-                f"</p>{focus}<p>You are in: your attendance is recorded. Open the "
-                "<a href='/voila/render/case_discussion.ipynb'>case discussion</a> or your "
-                "<a href='/voila/render/reflection.ipynb'>reflection</a> when the facilitator "
-                "asks.</p>"
-            )
-        ]
+        self.info = W.HTML(
+            f"<h2>{html.escape(session.topic)}</h2>"
+            f"<p class='cop-meta'>{html.escape(cop.name if cop else '')} · {html.escape(when)}"
+            f"</p>{focus}<p>You are in: your attendance is recorded. Open the "
+            "<a href='/voila/render/case_discussion.ipynb'>case discussion</a> or your "
+            "<a href='/voila/render/reflection.ipynb'>reflection</a> when the facilitator "
+            "asks.</p>"
+        )
+        self.followups = W.VBox()
+        self.form_box = W.VBox()
+        self.checkout_button = W.Button(description="Check out")
+        self.checkout_button.add_class("cop-checkout")
+        self.checkout_button.on_click(lambda _: self._guard(self._show_form, "checkout"))
+        self.body.children = [self.info, self.followups, self.form_box, self.checkout_button]
+        self._show_followups()
+        self._show_form("checkin")
         self.status.show(f"Joined “{session.topic}”.", "ok")
+
+    # -- check-in, check-out, follow-through --------------------------------------------------
+    def _show_form(self, set_id: str) -> None:
+        items = self.item_sets.get(set_id)
+        if items is None:
+            self.form_box.children = []
+            return
+        if K.has_answered(self.store, self.person, self.joined.id, set_id):
+            done = f"<p>Your {html.escape(items.name.lower())} is in. Thank you.</p>"
+            self.form_box.children = [W.HTML(done)]
+            return
+        form = ItemForm(items)
+        form.send.on_click(lambda _: self._after_pending_edits(lambda: self._send_answers(form)))
+        self.form = form
+        self.form_box.children = [form]
+
+    def _send_answers(self, form: ItemForm) -> None:
+        K.submit_answers(self.store, self.person, self.joined.id, form.items, form.answers())
+        self.status.show(f"Your {form.items.name.lower()} is saved. Thank you.", "ok")
+        done = f"<p>Your {html.escape(form.items.name.lower())} is in. Thank you.</p>"
+        self.form_box.children = [W.HTML(done)]
+
+    def _show_followups(self) -> None:
+        pending = K.open_commitments(self.store, self.person, self.joined.id)
+        rows: list[W.Widget] = []
+        for c in pending:
+            tried = W.RadioButtons(
+                options=[("Yes", "yes"), ("Partly", "partly"), ("No", "no")],
+                value=None,
+                description="Did you try it?",
+            )
+            happened = W.Textarea(
+                description="What happened?",
+                continuous_update=False,
+                style={"description_width": "initial"},
+                layout=W.Layout(width="40rem"),
+            )
+            keep = W.Button(description="Save")
+            tried.add_class("cop-followup-tried")
+            happened.add_class("cop-followup-text")
+            keep.add_class("cop-followup-save")
+            keep.on_click(
+                lambda _, c=c, t=tried, h=happened: self._after_pending_edits(
+                    lambda: self._follow_up(c, t.value, h.value)
+                )
+            )
+            said = (
+                f"<p>Last time (“{html.escape(c.session_topic)}”) you said you would: "
+                f"<strong>{html.escape(c.text)}</strong></p>"
+            )
+            rows.append(W.VBox([W.HTML(said), tried, happened, keep]))
+        self.followups.children = [W.HTML("<h3>Your commitments</h3>"), *rows] if rows else []
+
+    def _follow_up(self, c: K.Commitment, tried: str | None, text: str) -> None:
+        if tried is None:
+            raise InvalidInput("tried", "Choose yes, partly or no first (your text is kept).")
+        K.follow_up(self.store, self.person, c.id, self.joined.id, tried, text)
+        self.status.show("Thank you: your follow-up is saved.", "ok")
+        self._show_followups()
 
 
 def session_app(settings: Settings | None = None, environ=None) -> SessionApp:
-    store, error = None, ""
+    store, error, item_sets = None, "", {}
     try:
         settings = settings or load_settings(environ)
+        item_sets, problems = load_item_sets(settings.data_dir / "session_items")
         store = open_store(settings)
+        if problems:
+            error = "Some check-in files could not be loaded: " + "; ".join(map(str, problems))
     except CopWidgetsError as exc:
         error = f"The workbook cannot save right now: {exc}"
     shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
-    return SessionApp(store, shown, environ, startup_error=error)
+    app = SessionApp(
+        store, shown, environ, startup_error=error if store is None else "", item_sets=item_sets
+    )
+    if error and store is not None:
+        app.status.show(error, "warning")
+    return app

@@ -79,6 +79,12 @@ def _v4_sessions(conn: Connection) -> None:
     )
 
 
+def _v5_checkins(conn: Connection) -> None:
+    schema.metadata.create_all(
+        conn, tables=[schema.session_response, schema.session_answered, schema.commitment]
+    )
+
+
 def _add_missing_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
     """ALTER TABLE for columns an older store lacks. A new store already has them: earlier
     migrations create tables from the current definitions in schema.py."""
@@ -93,6 +99,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (2, "case discussions: roles, notes, actions, ratings", _v2_case_discussions),
     (3, "supervision: roles, supervisees, reviews, feedback, comment bank", _v3_supervision),
     (4, "communities, session series, attendance, session roles", _v4_sessions),
+    (5, "check-in and check-out answers, commitments and follow-up", _v5_checkins),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -333,3 +333,51 @@ session_role = Table(
     Column("role_id", String(64), primary_key=True),
     Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), nullable=False),
 )
+
+# -- check-in, check-out and commitments (migration 5) -----------------------------------------
+# An answer to an anonymous item has no person_id at all; who has answered a set is kept apart
+# (session_answered) so that nobody answers twice and no answer can be traced to a person.
+session_response = Table(
+    "session_response",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "session_id", String(36), ForeignKey("cop_session.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("item_set", String(64), nullable=False),
+    Column("item_id", String(64), nullable=False),
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE")),
+    Column("value_int", Integer),
+    Column("value_text", Text),
+    # Hour only: a minute-exact time could match an answer to a join time.
+    Column("created_hour", String(13), nullable=False),
+)
+Index("session_response_by_item", session_response.c.session_id, session_response.c.item_id)
+
+session_answered = Table(
+    "session_answered",
+    metadata,
+    Column(
+        "session_id", String(36), ForeignKey("cop_session.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_set", String(64), primary_key=True),
+)
+
+commitment = Table(
+    "commitment",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "session_id", String(36), ForeignKey("cop_session.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("text", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    # filled at a later session's check-in: did you try it? what happened?
+    Column("followup_session_id", String(36), ForeignKey("cop_session.id", ondelete="SET NULL")),
+    Column("tried", String(10)),
+    Column("followup_text", Text),
+    Column("followed_up_at", String(40)),
+    CheckConstraint("tried IS NULL OR tried IN ('yes', 'partly', 'no')", name="commitment_tried"),
+)

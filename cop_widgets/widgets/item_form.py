@@ -1,0 +1,62 @@
+"""ItemForm: a check-in or check-out form built from an item set (scales and short texts)."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+
+from ..session_items import ItemSet
+
+LABEL = {"description_width": "initial"}
+
+
+class ItemForm(W.VBox):
+    """One control per item; answers() gives {item id: int | str | None}."""
+
+    def __init__(self, items: ItemSet, **kwargs):
+        self.items = items
+        self.controls: dict[str, W.Widget] = {}
+        parts: list[W.Widget] = [
+            W.HTML(f"<h3>{html.escape(items.name)}</h3><p>{html.escape(items.intro)}</p>")
+        ]
+        for item in items.items:
+            note = (
+                " (anonymous)" if item.anonymous else " (only you see this)" if item.private else ""
+            )
+            if item.kind == "scale":
+                control = W.ToggleButtons(
+                    options=[str(v) for v in range(item.min, item.max + 1)],
+                    value=None,
+                    style={"button_width": "2.6em"},
+                )
+                ends = f"{item.min} = {item.low_label}; {item.max} = {item.high_label}"
+                parts.append(
+                    W.HTML(
+                        f"<p><strong>{html.escape(item.prompt)}</strong>{note}<br>"
+                        f'<span class="cop-meta">{html.escape(ends)}</span></p>'
+                    )
+                )
+                control.description = "Rating"
+            else:
+                big = item.kind == "commitment" or item.max_chars > 100
+                control = (W.Textarea if big else W.Text)(
+                    description=item.prompt + note,
+                    style=LABEL,
+                    layout=W.Layout(width="40rem"),
+                    continuous_update=False,
+                )
+            control.add_class(f"cop-item-{item.id}")
+            self.controls[item.id] = control
+            parts.append(control)
+        self.send = W.Button(description=f"Send my {items.name.lower()}", button_style="primary")
+        self.send.add_class(f"cop-send-{items.id}")
+        parts.append(self.send)
+        super().__init__(children=parts, **kwargs)
+
+    def answers(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for item in self.items.items:
+            value = self.controls[item.id].value
+            out[item.id] = int(value) if item.kind == "scale" and value is not None else value
+        return out

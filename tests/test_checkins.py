@@ -1,0 +1,124 @@
+"""Check-in/check-out from data files, anonymity, commitments carried to the next session."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from cop_widgets.apps.session import session_app
+from cop_widgets.errors import DataFileError, InvalidInput, RecordLocked
+from cop_widgets.services import checkins as K
+from cop_widgets.services import sessions as X
+from cop_widgets.services.identity import sign_in
+from cop_widgets.session_items import load_item_set, load_item_sets
+from cop_widgets.store.schema import commitment, session_response
+
+from .conftest import REPO
+
+SETS, PROBLEMS = load_item_sets(REPO / "data" / "session_items")
+
+
+def test_shipped_item_files_are_valid():
+    assert PROBLEMS == [] and {"checkin", "checkout"} <= set(SETS)
+    assert any(i.kind == "commitment" for i in SETS["checkout"].items)
+    assert 3 <= sum(i.kind == "scale" for i in SETS["checkout"].items) <= 5
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"kind": "dial"}, "items[0].kind"),
+        ({"min": 5, "max": 5}, "items[0].max"),
+        ({"anonymous": "yes"}, "items[0].anonymous"),
+    ],
+)
+def test_bad_item_files_name_the_field(tmp_path, change, field):
+    data = {
+        "schema_version": 1,
+        "id": "x",
+        "name": "X",
+        "items": [{"id": "a", "kind": "scale", "prompt": "How?", **change}],
+    }
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(DataFileError) as err:
+        load_item_set(path)
+    assert err.value.field == field
+
+
+@pytest.fixture
+def two_sessions(store):
+    coord = sign_in(store, "Cora")
+    cop = X.create_community(store, coord, "CoP")
+    now = datetime.now(UTC)
+    first = X.plan_session(store, coord, cop.id, now - timedelta(hours=1), "First")
+    second = X.plan_session(store, coord, cop.id, now + timedelta(hours=2), "Second")
+    return coord, first, second
+
+
+def test_anonymous_answers_store_no_identity_and_nobody_answers_twice(store, two_sessions):
+    _, first, _ = two_sessions
+    ana = sign_in(store, "Ana")
+    X.join(store, ana, first.join_code, datetime.now(UTC))
+    K.submit_answers(
+        store,
+        ana,
+        first.id,
+        SETS["checkout"],
+        {
+            "useful": 4,
+            "safe": 5,
+            "one_word": "hopeful",
+            "commitment": "Ask the child first",
+            "debrief": "the visit stays with me",
+        },
+    )
+    with store.read() as conn:
+        rows = {r.item_id: r for r in conn.execute(select(session_response)).all()}
+    assert rows["useful"].person_id is None and rows["one_word"].person_id is None
+    assert rows["debrief"].person_id == ana.id  # private, kept with its author
+    assert K.scale_answers(store, first.id, "useful") == [4]
+    with pytest.raises(RecordLocked, match="already sent"):
+        K.submit_answers(store, ana, first.id, SETS["checkout"], {"useful": 1})
+    with pytest.raises(InvalidInput, match="choose 1 to 5"):
+        K.submit_answers(store, sign_in(store, "Ben"), first.id, SETS["checkout"], {"useful": 9})
+
+
+def test_commitment_comes_back_at_the_next_session(store, settings, two_sessions):
+    _, first, second = two_sessions
+    ana = sign_in(store, "Ana")
+    X.join(store, ana, first.join_code, datetime.now(UTC))
+    K.submit_answers(store, ana, first.id, SETS["checkout"], {"commitment": "Ask the child first"})
+    app = session_app(settings=settings, environ={})
+    app.use_query_string(f"code={second.join_code}")
+    app._sign_in("Ana")
+    followup = app.followups.children[1]
+    assert "Ask the child first" in followup.children[0].value
+    followup.children[2].value = "It changed the visit."
+    followup.children[3].click()  # Save without choosing: a message, text kept
+    assert "Choose yes, partly or no" in app.status.message
+    assert followup.children[2].value == "It changed the visit."
+    followup.children[1].value = "yes"
+    followup.children[3].click()
+    with store.read() as conn:
+        row = conn.execute(select(commitment)).one()
+    assert (row.tried, row.followup_text, row.followup_session_id) == (
+        "yes",
+        "It changed the visit.",
+        second.id,
+    )
+    assert app.followups.children == ()
+
+
+def test_saving_after_the_session_closed_keeps_the_text(store, settings, two_sessions):
+    coord, first, _ = two_sessions
+    app = session_app(settings=settings, environ={})
+    app.use_query_string(f"code={first.join_code}")
+    app._sign_in("Ana")
+    app.checkout_button.click()
+    app.form.controls["one_word"].value = "tired"
+    X.close_session(store, coord, first.id)
+    app.form.send.click()
+    assert "has closed" in app.status.message
+    assert app.form.controls["one_word"].value == "tired"
