@@ -6,6 +6,7 @@ COP_BUSY_TIMEOUT_MS  how long a save waits for another writer before "not saved 
 COP_REPORTING_URL    the jurisdiction's child-protection reporting page shown on case material
 COP_REPORTING_LABEL  the text of that link
 COP_TIMEZONE         the time zone sessions are planned and shown in (default UTC)
+COP_MIN_GROUP        fewest answers before any summary of them is shown (default 5)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Settings:
     reporting_url: str = DEFAULT_REPORTING_URL
     reporting_label: str = DEFAULT_REPORTING_LABEL
     timezone: str = "UTC"
+    min_group: int = 5
 
     @property
     def frameworks_dir(self) -> Path:
@@ -70,7 +72,17 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         reporting_url=env.get("COP_REPORTING_URL") or DEFAULT_REPORTING_URL,
         reporting_label=env.get("COP_REPORTING_LABEL") or DEFAULT_REPORTING_LABEL,
         timezone=_timezone(env.get("COP_TIMEZONE") or "UTC"),
+        min_group=_min_group(env.get("COP_MIN_GROUP") or "5"),
     )
+
+
+def _min_group(raw: str) -> int:
+    if not raw.isdigit() or not 2 <= int(raw) <= 100:
+        raise StoreUnavailable(
+            f"COP_MIN_GROUP is {raw!r}; set a whole number from 2 to 100 (fewest answers "
+            "before a summary is shown, so a small group cannot unmask anyone)."
+        )
+    return int(raw)
 
 
 def _timezone(name: str) -> str:

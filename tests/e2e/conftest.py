@@ -54,6 +54,8 @@ class VoilaServer:
         args = [f"--port={self.port}"]
         if command == "serve":
             args.append("--pool-size=1")
+            # a room of three is enough to show a summary in these tests (default 5)
+            env["COP_MIN_GROUP"] = "3"
         if token:
             env["COP_REVIEW_TOKEN"] = token
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
