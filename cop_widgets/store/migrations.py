@@ -85,6 +85,10 @@ def _v5_checkins(conn: Connection) -> None:
     )
 
 
+def _v6_directory(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.member_profile])
+
+
 def _add_missing_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
     """ALTER TABLE for columns an older store lacks. A new store already has them: earlier
     migrations create tables from the current definitions in schema.py."""
@@ -100,6 +104,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (3, "supervision: roles, supervisees, reviews, feedback, comment bank", _v3_supervision),
     (4, "communities, session series, attendance, session roles", _v4_sessions),
     (5, "check-in and check-out answers, commitments and follow-up", _v5_checkins),
+    (6, "member directory (opt-in)", _v6_directory),
 )
 LATEST = MIGRATIONS[-1][0]
 

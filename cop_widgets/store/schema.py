@@ -381,3 +381,15 @@ commitment = Table(
     Column("followed_up_at", String(40)),
     CheckConstraint("tried IS NULL OR tried IN ('yes', 'partly', 'no')", name="commitment_tried"),
 )
+
+# -- member directory (migration 6) ----------------------------------------------------------
+member_profile = Table(
+    "member_profile",
+    metadata,
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
+    # Nobody appears in the directory until they choose to.
+    Column("listed", Boolean, nullable=False, server_default="0"),
+    Column("offers", Text, nullable=False, server_default=""),
+    Column("wants", Text, nullable=False, server_default=""),
+    Column("updated_at", String(40), nullable=False),
+)

@@ -1,0 +1,108 @@
+"""The member directory app: find who offers what; add yourself only if you choose to."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+
+from ..errors import CopWidgetsError
+from ..services import directory as D
+from ..services.identity import Person, hub_user, sign_in
+from ..settings import Settings, load_settings
+from ..store import Store, open_store
+from ..widgets import SignIn
+from ._base import AppShell
+
+LABEL = {"description_width": "initial"}
+
+
+class DirectoryApp(AppShell):
+    def __init__(self, store: Store | None, environ=None, startup_error: str = ""):
+        self.store, self.environ = store, environ
+        self.person: Person | None = None
+        self.listing = W.HTML()
+        super().__init__("<h1>Member directory</h1>")
+        if startup_error:
+            self.status.show(startup_error, "error")
+            return
+        if hub_user(environ) is not None:
+            self._guard(self._sign_in, None)
+        else:
+            form = SignIn()
+            form.on_sign_in(lambda name: self._guard(self._sign_in, name))
+            self.body.children = [form]
+
+    def _sign_in(self, name: str | None) -> None:
+        self.person = sign_in(self.store, name, self.environ)
+        mine = D.my_profile(self.store, self.person)
+        self.listed = W.Checkbox(
+            value=mine.listed,
+            indent=False,
+            description="List me in the directory (off until you tick it)",
+        )
+        self.offers = W.Textarea(
+            value=mine.offers,
+            description="What I can offer others",
+            style=LABEL,
+            layout=W.Layout(width="40rem"),
+        )
+        self.wants = W.Textarea(
+            value=mine.wants,
+            description="What I want to learn",
+            style=LABEL,
+            layout=W.Layout(width="40rem"),
+        )
+        save = W.Button(description="Save my entry", button_style="primary")
+        for name_, w in (
+            ("listed", self.listed),
+            ("offers", self.offers),
+            ("wants", self.wants),
+            ("save", save),
+        ):
+            w.add_class(f"cop-directory-{name_}")
+        save.on_click(lambda _: self._after_pending_edits(self.save))
+        self.status.show(f"Signed in as {self.person.display_name}.", "ok")
+        self.body.children = [
+            W.HTML("<h2>Members</h2>"),
+            self.listing,
+            W.HTML("<h2>My entry</h2>"),
+            self.listed,
+            self.offers,
+            self.wants,
+            save,
+        ]
+        self.show_listing()
+
+    def save(self) -> None:
+        D.save_profile(
+            self.store, self.person, self.listed.value, self.offers.value, self.wants.value
+        )
+        self.status.show(
+            "Your entry is saved" + (" and listed." if self.listed.value else ", not listed."), "ok"
+        )
+        self.show_listing()
+
+    def show_listing(self) -> None:
+        rows = "".join(
+            f"<tr><th scope='row'><bdi>{html.escape(n)}</bdi></th>"
+            f"<td style='white-space:pre-wrap'>{html.escape(o)}</td>"
+            f"<td style='white-space:pre-wrap'>{html.escape(w)}</td></tr>"
+            for n, o, w in D.listed_members(self.store)
+        )
+        self.listing.value = (
+            "<table class='cop-directory'><thead><tr><th scope='col'>Member</th>"
+            "<th scope='col'>Offers</th><th scope='col'>Wants to learn</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+            if rows
+            else "<p class='cop-meta'>Nobody has listed themselves yet.</p>"
+        )
+
+
+def directory_app(settings: Settings | None = None, environ=None) -> DirectoryApp:
+    store, error = None, ""
+    try:
+        store = open_store(settings or load_settings(environ))
+    except CopWidgetsError as exc:
+        error = f"The directory cannot open the store: {exc}"
+    return DirectoryApp(store, environ, startup_error=error)

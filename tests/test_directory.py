@@ -1,0 +1,30 @@
+"""The member directory is opt-in: nobody appears until they tick the box."""
+
+from cop_widgets.apps.directory import directory_app
+from cop_widgets.services import directory as D
+from cop_widgets.services.identity import sign_in
+
+
+def test_nobody_appears_without_opting_in(store, settings):
+    ana = directory_app(settings=settings, environ={})
+    ana._sign_in("Ana")
+    ana.offers.value = "Working with interpreters"
+    ana.wants.value = "Cumulative harm"
+    ana.save()
+    assert D.listed_members(store) == []
+    assert "not listed" in ana.status.message
+    ana.listed.value = True
+    ana.save()
+    assert D.listed_members(store) == [("Ana", "Working with interpreters", "Cumulative harm")]
+    ben = directory_app(settings=settings, environ={})
+    ben._sign_in("Ben")
+    assert "Working with interpreters" in ben.listing.value
+    assert ben.listed.value is False  # Ben is not listed by default
+
+
+def test_markup_in_entries_is_shown_as_text(store, settings):
+    who = sign_in(store, "<b>Eve</b>")
+    D.save_profile(store, who, True, "<script>x()</script>", "")
+    app = directory_app(settings=settings, environ={})
+    app._sign_in("Ana")
+    assert "&lt;script&gt;" in app.listing.value and "<script>" not in app.listing.value
