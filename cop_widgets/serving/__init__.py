@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -12,6 +13,9 @@ WORKBOOKS_DIR = Path(__file__).resolve().parents[2] / "workbooks"
 # The review app lives outside the participants' tree: it is served by its own server, with a
 # token, so no participant URL can reach it.
 REVIEW_DIR = Path(__file__).resolve().parents[2] / "review"
+
+
+ROOM_NOTEBOOKS = ("session.ipynb", "reflection.ipynb", "case_discussion.ipynb")
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,15 @@ def voila_command(opts: ServeOptions) -> list[str]:
         f"--MappingKernelManager.cull_interval={opts.cull_interval}",
     ]
     if opts.pool_size > 0:
+        # The room opens these at once; the others (board, community, directory) are opened
+        # by one or two people and keep a single warm kernel each.
+        pools = {"default": {"pool_size": 1}} | {
+            name: {"pool_size": opts.pool_size} for name in ROOM_NOTEBOOKS
+        }
         cmd += [
             "--preheat_kernel=True",
             f"--pool_size={opts.pool_size}",
+            f"--VoilaKernelManager.kernel_pools_config={json.dumps(pools)}",
             f"--VoilaKernelManager.fill_delay={opts.fill_delay}",
             # report templates are never rendered by Voilà (see launch.NOT_SERVED)
             "--VoilaKernelManager.preheat_denylist=['reports/']",
