@@ -194,9 +194,10 @@ def test_autosave_fires_by_itself_when_an_event_loop_runs(app):
 
 def test_participant_kernel_imports_stay_light():
     code = (
-        "import sys, cop_widgets.apps.reflection; "
-        "print(sorted(m for m in ('pandas', 'matplotlib', 'numpy', 'papermill') "
-        "if m in sys.modules))"
+        "import sys, cop_widgets.apps.reflection, cop_widgets.apps.session, "
+        "cop_widgets.apps.case_discussion, cop_widgets.serving.request; "
+        "print(sorted(m for m in ('pandas', 'matplotlib', 'numpy', 'papermill', "
+        "'jupyter_server', 'voila', 'phonenumbers') if m in sys.modules))"
     )
     started = time.monotonic()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
