@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from .cli_data import add_data_commands
+from .cli_report import add_report_commands
 from .errors import CopWidgetsError
 
 
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="validate every content file in data/")
     check.set_defaults(func=cmd_check)
     add_data_commands(sub)
+    add_report_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -1,0 +1,123 @@
+"""`cop report ...`: render reports to HTML (and PDF) from the shared store.
+
+    cop report person PERSON... --from DATE --to DATE [--out DIR] [--pdf]
+    cop report community --from DATE --to DATE [--min-n 5] [--out DIR] [--pdf]
+
+PERSON is a person id, a display name (any case) or hub:<user>; several people give one report
+each, rendered in one kernel. Dates are YYYY-MM-DD, both days included. Files are named by ids
+and dates only, written to reports/ at the repository root unless --out says otherwise, readable
+by the owner and group only. Errors are CopWidgetsError: `cop` prints the message, exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "reports"
+
+
+def add_report_commands(subparsers) -> None:
+    """Add `report` and its sub-commands to the `cop` parser's subparsers."""
+    report = subparsers.add_parser("report", help="render a report as HTML (and PDF)")
+    rsub = report.add_subparsers(dest="report_command", required=True)
+
+    person = rsub.add_parser("person", help="one practitioner's CPD record over a period")
+    person.add_argument(
+        "person", nargs="+", metavar="PERSON", help="person id, display name or hub:<user>"
+    )
+    _common(person)
+    person.set_defaults(func=cmd_person)
+
+    community = rsub.add_parser("community", help="participation in the community over a period")
+    _common(community)
+    community.add_argument(
+        "--min-n",
+        type=int,
+        default=5,
+        help="hide figures built from fewer people or discussions than this (default 5)",
+    )
+    community.set_defaults(func=cmd_community)
+
+
+def _common(parser) -> None:
+    parser.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD")
+    parser.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD")
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"folder for the report (default: {DEFAULT_OUT})"
+    )
+    parser.add_argument("--pdf", action="store_true", help="also print a PDF (headless Chromium)")
+
+
+def _period(args) -> dict[str, str]:
+    from .reports import params as P
+
+    period = P.parse_period(
+        P.check_date(args.date_from, "--from").isoformat(),
+        P.check_date(args.date_to, "--to").isoformat(),
+    )
+    return {"date_from": period.lo, "date_to": period.end.isoformat()}
+
+
+def _render(template: str, param_sets: list[dict], out_dir: Path | None, pdf: bool) -> int:
+    from .reports import render
+
+    folder = out_dir or DEFAULT_OUT
+    spec = render.report_spec(template)
+    jobs = [
+        (template, params, folder / render.report_filename(spec, render.check_params(spec, params)))
+        for params in param_sets
+    ]
+    if len(jobs) == 1:
+        done = [render.render_report(*jobs[0], pdf=pdf)]
+    else:
+        done = render.render_reports(jobs, pdf=pdf)
+    for item in done:
+        print(f"wrote {item.html}")
+        if item.pdf:
+            print(f"wrote {item.pdf}")
+    return 0
+
+
+def cmd_person(args) -> int:
+    from .services.data_rights import find_person
+    from .settings import load_settings
+    from .store import open_store
+
+    period = _period(args)
+    store = open_store(load_settings())
+    try:
+        people = [find_person(store, name) for name in dict.fromkeys(args.person)]
+    finally:
+        store.dispose()
+    ids = list(dict.fromkeys(p.id for p in people))
+    return _render(
+        "person_record", [{"person_id": pid, **period} for pid in ids], args.out, args.pdf
+    )
+
+
+def cmd_community(args) -> int:
+    from .reports import params as P
+
+    params = {**_period(args), "min_n": P.check_min_n(args.min_n)}
+    return _render("community_growth", [params], args.out, args.pdf)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `report ...` on its own (python -m cop_widgets.cli_report person Ana --from ...)."""
+    from .errors import CopWidgetsError
+
+    parser = argparse.ArgumentParser(prog="cop")
+    add_report_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["report", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except CopWidgetsError as exc:
+        print(f"cop: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

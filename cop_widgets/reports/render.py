@@ -1,0 +1,503 @@
+"""Render a report template (workbooks/reports/<name>.ipynb) to one self-contained HTML file.
+
+    render_report("person_record", {"person_id": ..., "date_from": ..., "date_to": ...}, out)
+    render_reports([(template, params, out), ...])     # a batch in one kernel
+
+- Parameters are ids, ISO dates and whole numbers only, checked against the kinds a template
+  declares in its metadata (``cop_report.parameters``); free text never reaches papermill.
+- ``render_report`` runs papermill in-process (a kernel per call); ``render_reports`` runs a
+  batch in one kernel through nbclient, clearing its namespace between reports, so imports and
+  kernel start are paid once.
+- nbconvert's lab page through our template (templates/cop_report): inputs and prompts
+  hidden, images embedded, no script or stylesheet from the internet, a print stylesheet, the
+  title given by the report itself.
+- Files are written atomically (a temporary file in the same folder, then ``os.replace``),
+  mode 0640: a failed render leaves nothing behind. A failing cell raises ReportFailed naming
+  the report, its parameters and the cell.
+- ``pdf=True`` prints the HTML with headless Debian Chromium through Playwright, JavaScript
+  off and every network request refused (never ``playwright install``).
+
+A new report is one template here (with its ``cop_report`` metadata) and one CLI command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from ..errors import CopWidgetsError, InvalidInput
+from . import params as P
+
+REPO = Path(__file__).resolve().parents[2]
+REPORTS_DIR = REPO / "workbooks" / "reports"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE_NAME = "cop_report"
+TITLE_KEY = "cop_report"
+KERNEL = "python3"
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+CELL_TIMEOUT_S = 300
+# The kernel's own log (TCP warning, the interrupt jupyter_client sends before every shutdown)
+# is noise on a report's terminal; a failing cell or a dead kernel is reported by us.
+KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
+MAX_INT_PARAM = 1_000_000
+PARAM_KINDS = ("id", "date", "int")
+# As tests/e2e/conftest.py: Debian's chromium, headless, nothing fetched in the background.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_EXTERNAL = re.compile(
+    r"<(?:script|link|img|iframe|embed|object|source)\b[^>]*\b(?:src|href|data)\s*=\s*"
+    r"[\"']?\s*(?:https?:)?//",
+    re.IGNORECASE,
+)
+_REMOTE_CSS = re.compile(r"@import\s+(?:url\()?\s*[\"']?\s*(?:https?:)?//", re.IGNORECASE)
+
+
+class ReportFailed(CopWidgetsError):
+    """A report could not be built; nothing was written."""
+
+    def __init__(self, report: str, params: Mapping[str, object], why: str, cell: str = ""):
+        self.report, self.params, self.cell = report, dict(params), cell
+        shown = ", ".join(f"{k}={v}" for k, v in params.items()) or "no parameters"
+        super().__init__(f"Report {report!r} ({shown}) was not written: {why}")
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    name: str
+    path: Path
+    title: str
+    parameters: dict[str, str]  # name -> kind ("id", "date", "int")
+    required: tuple[str, ...]
+    params_cell: int  # index of the cell tagged "parameters"
+    cells: tuple[tuple[str, str], ...]  # (cell id, first line) of every template cell
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: Path
+    pdf: Path | None
+    seconds: float
+
+
+# -- templates and parameters -------------------------------------------------------------------
+def available_reports() -> list[str]:
+    return sorted(p.stem for p in REPORTS_DIR.glob("*.ipynb"))
+
+
+def report_spec(template: str) -> ReportSpec:
+    if not isinstance(template, str) or not _NAME.match(template):
+        raise InvalidInput("report", f"{template!r} is not a report name.")
+    path = REPORTS_DIR / f"{template}.ipynb"
+    if not path.is_file():
+        raise InvalidInput(
+            "report",
+            f"No report template {template!r}; there are: {', '.join(available_reports())}.",
+        )
+    nb = nbformat.read(path, as_version=4)
+    meta = nb.metadata.get(TITLE_KEY, {})
+    kinds = dict(meta.get("parameters", {}))
+    bad = {k: v for k, v in kinds.items() if v not in PARAM_KINDS}
+    if bad:
+        raise InvalidInput("report", f"{path.name}: unknown parameter kinds {bad}.")
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    cells = tuple(
+        (c.get("id", str(i)), (c.source.strip().splitlines() or [""])[0][:80])
+        for i, c in enumerate(nb.cells)
+    )
+    return ReportSpec(
+        name=template,
+        path=path,
+        title=str(meta.get("title", template)),
+        parameters=kinds,
+        required=tuple(meta.get("required", ())),
+        params_cell=tagged[0] if tagged else -1,
+        cells=cells,
+    )
+
+
+def check_params(spec: ReportSpec, params: Mapping[str, object]) -> dict[str, object]:
+    """The parameters as papermill gets them: ids, ISO dates and whole numbers, nothing else."""
+    unknown = sorted(set(params) - set(spec.parameters))
+    if unknown:
+        raise InvalidInput(
+            "parameters",
+            f"Report {spec.name!r} takes {', '.join(spec.parameters)}; not {', '.join(unknown)}.",
+        )
+    missing = [k for k in spec.required if k not in params]
+    if missing:
+        raise InvalidInput("parameters", f"Report {spec.name!r} needs {', '.join(missing)}.")
+    clean: dict[str, object] = {}
+    for name, value in params.items():
+        kind = spec.parameters[name]
+        if kind == "id":
+            clean[name] = P.check_id(value, name)
+        elif kind == "date":
+            clean[name] = P.check_date(value, name).isoformat()
+        else:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidInput(name, f"{name} must be a whole number.")
+            if not 0 <= value <= MAX_INT_PARAM:
+                raise InvalidInput(name, f"{name} must be from 0 to {MAX_INT_PARAM}.")
+            clean[name] = value
+    if "date_from" in clean and "date_to" in clean:
+        P.parse_period(clean["date_from"], clean["date_to"])
+    if "min_n" in clean:
+        P.check_min_n(clean["min_n"])
+    return clean
+
+
+def report_filename(spec: ReportSpec, params: Mapping[str, object]) -> str:
+    """e.g. person-record_<id>_2026-01-01_2026-03-31.html: ids and dates only, never names."""
+    parts = [spec.name.replace("_", "-")]
+    for name in spec.parameters:
+        if name in params:
+            value = params[name]
+            parts.append(f"{name.replace('_', '-')}-{value}" if isinstance(value, int) else value)
+    return "_".join(str(p) for p in parts) + ".html"
+
+
+# -- execution ----------------------------------------------------------------------------------
+def _failed_cell(spec: ReportSpec, params, out_index: int, ename: str, evalue: str):
+    """ReportFailed naming the template cell behind cell out_index of the executed notebook
+    (papermill injects its parameters cell right after the tagged one)."""
+    injected = bool(params) and spec.params_cell >= 0
+    if injected and out_index == spec.params_cell + 1:
+        cell = "the injected parameters"
+    else:
+        index = out_index - 1 if injected and out_index > spec.params_cell else out_index
+        if 0 <= index < len(spec.cells):
+            cell_id, first = spec.cells[index]
+            cell = f"cell {index + 1} '{cell_id}' ({first})"
+        else:
+            cell = f"cell {out_index + 1}"
+    why = f"{cell} failed with {ename}: {evalue}".rstrip(": ")
+    return ReportFailed(spec.name, params, why, cell)
+
+
+def _execute_papermill(spec: ReportSpec, params: dict[str, object]):
+    import papermill as pm
+
+    try:
+        return pm.execute_notebook(
+            str(spec.path),
+            None,
+            parameters=params,
+            kernel_name=KERNEL,
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
+            execution_timeout=CELL_TIMEOUT_S,
+            extra_arguments=list(KERNEL_ARGS),
+        )
+    except pm.PapermillExecutionError as exc:
+        raise _failed_cell(spec, params, exc.cell_index, exc.ename, exc.evalue) from None
+    except CopWidgetsError:
+        raise
+    except Exception as exc:  # the kernel died or did not start, a timeout
+        raise ReportFailed(spec.name, params, f"{type(exc).__name__}: {exc}") from None
+
+
+class _Kernel:
+    """One kernel for a batch: nbclient over a kernel manager we own, namespace reset between
+    notebooks (modules stay imported: that is the saving)."""
+
+    RESET = "get_ipython().run_line_magic('reset', '-f')"
+
+    def __init__(self) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self._run_sync = run_sync
+        self.km = AsyncKernelManager(kernel_name=KERNEL)
+        run_sync(self.km.start_kernel)(cwd=str(REPORTS_DIR), extra_arguments=list(KERNEL_ARGS))
+        self.used = False
+
+    def _client(self, nb):
+        from nbclient import NotebookClient
+
+        return NotebookClient(
+            nb, km=self.km, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S, startup_timeout=60
+        )
+
+    def execute(self, spec: ReportSpec, params: dict[str, object]):
+        from nbclient.exceptions import CellExecutionError
+        from papermill.iorw import load_notebook_node
+        from papermill.parameterize import parameterize_notebook
+
+        if self.used:
+            self._run(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.RESET)]))
+        self.used = True
+        nb = parameterize_notebook(load_notebook_node(str(spec.path)), params, kernel_name=KERNEL)
+        try:
+            self._run(nb)
+        except CellExecutionError as exc:
+            index = next(
+                (
+                    i
+                    for i, c in enumerate(nb.cells)
+                    if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+                ),
+                -1,
+            )
+            raise _failed_cell(spec, params, index, exc.ename, exc.evalue) from None
+        except CopWidgetsError:
+            raise
+        except Exception as exc:
+            raise ReportFailed(spec.name, params, f"{type(exc).__name__}: {exc}") from None
+        return nb
+
+    def _run(self, nb) -> None:
+        client = self._client(nb)
+        try:
+            client.execute()
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
+
+    def close(self) -> None:
+        with suppress(Exception):
+            self._run_sync(self.km.shutdown_kernel)(now=True)
+
+
+# -- HTML and PDF -------------------------------------------------------------------------------
+_exporter = None
+
+
+def _html_exporter():
+    global _exporter
+    if _exporter is None:
+        from nbconvert import HTMLExporter
+
+        _exporter = HTMLExporter(
+            template_name=TEMPLATE_NAME,
+            extra_template_basedirs=[str(TEMPLATE_DIR)],
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            embed_images=True,
+        )
+    return _exporter
+
+
+def report_title(nb, default: str) -> str:
+    """The title a report gave itself (output metadata cop_report.title), else default."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            title = out.get("metadata", {}).get(TITLE_KEY, {}).get("title")
+            if title:
+                return str(title)
+    return default
+
+
+def to_html(spec: ReportSpec, nb, params: Mapping[str, object] | None = None) -> str:
+    """The executed notebook as one self-contained page (no code, no stderr, no empty cells)."""
+    nb = nbformat.from_dict(nb)
+    title = report_title(nb, spec.title)
+    kept = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")
+            ]
+            if not cell.outputs:
+                continue
+        kept.append(cell)
+    nb.cells = kept
+    nb.metadata["title"] = title
+    nb.metadata.pop("widgets", None)
+    html, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+    if _EXTERNAL.search(html) or _REMOTE_CSS.search(html):
+        raise ReportFailed(
+            spec.name, params or {}, "the page would load something from the internet"
+        )
+    return html
+
+
+def chromium_path() -> str:
+    path = shutil.which(os.environ.get("CHROMIUM_PATH") or "chromium")
+    if not path:
+        raise CopWidgetsError(
+            "A PDF needs Debian's chromium on PATH: run `bash scripts/ensure-chromium` "
+            "(or set CHROMIUM_PATH), or leave out --pdf."
+        )
+    return path
+
+
+def _pdf_error(what: str, exc: Exception) -> CopWidgetsError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return CopWidgetsError(f"{what}: {first}")
+
+
+class PdfPrinter:
+    """Headless Chromium in a thread of its own: Playwright's sync API keeps an event loop,
+    which must not be the caller's (a notebook, pytest, the kernel client's)."""
+
+    FOOTER = (
+        '<div style="font-size:8px;width:100%;text-align:center;color:#333">'
+        'Page <span class="pageNumber"></span> of <span class="totalPages"></span></div>'
+    )
+
+    def __enter__(self) -> PdfPrinter:
+        executable = chromium_path()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cop-pdf")
+        try:
+            self._pool.submit(self._start, executable).result()
+        except Exception as exc:
+            self._pool.shutdown()
+            raise _pdf_error("Chromium did not start", exc) from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with suppress(Exception):
+            self._pool.submit(self._stop).result(timeout=60)
+        self._pool.shutdown()
+
+    def print(self, html: str) -> bytes:
+        try:
+            return self._pool.submit(self._print, html).result()
+        except Exception as exc:
+            raise _pdf_error("the PDF could not be printed", exc) from None
+
+    def _start(self, executable: str) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self._pw = sync_playwright().start()
+        try:
+            self._browser = self._pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        except BaseException:
+            self._pw.stop()
+            raise
+
+    def _stop(self) -> None:
+        try:
+            self._browser.close()
+        finally:
+            self._pw.stop()
+
+    def _print(self, html: str) -> bytes:
+        context = self._browser.new_context(java_script_enabled=False)
+        try:
+            page = context.new_page()
+            page.route("**/*", lambda route: route.abort())  # the page is self-contained
+            page.set_content(html, wait_until="load")
+            page.emulate_media(media="print")
+            return page.pdf(
+                format="A4",
+                print_background=True,
+                prefer_css_page_size=True,
+                display_header_footer=True,
+                header_template="<div></div>",
+                footer_template=self.FOOTER,
+                margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"},
+            )
+        finally:
+            context.close()
+
+
+def _write_all(files: Mapping[Path, bytes]) -> None:
+    """Write every file or none: each goes to a temporary file beside it, then replaces it."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, payload in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+            staged.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, FILE_MODE)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in staged:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+
+
+def _outputs(out_html: Path | str, pdf: bool) -> tuple[Path, Path | None]:
+    out = Path(out_html)
+    if out.suffix.lower() != ".html":
+        raise InvalidInput("out", f"The report file must end in .html, not {out.name!r}.")
+    return out, (out.with_suffix(".pdf") if pdf else None)
+
+
+# -- entry points -------------------------------------------------------------------------------
+def render_report(
+    template: str, params: Mapping[str, object], out_html: Path | str, pdf: bool = False
+) -> Rendered:
+    """Run one template with papermill, write its HTML (and PDF) atomically."""
+    started = time.perf_counter()
+    spec = report_spec(template)
+    clean = check_params(spec, params)
+    html_path, pdf_path = _outputs(out_html, pdf)
+    if pdf_path is not None:
+        chromium_path()  # before the kernel runs: fail fast
+    html = to_html(spec, _execute_papermill(spec, clean), clean)
+    files = {html_path: html.encode("utf-8")}
+    if pdf_path is not None:
+        try:
+            with PdfPrinter() as printer:
+                files[pdf_path] = printer.print(html)
+        except CopWidgetsError as exc:
+            raise ReportFailed(spec.name, clean, str(exc)) from None
+    _write_all(files)
+    return Rendered(html_path, pdf_path, time.perf_counter() - started)
+
+
+def render_reports(
+    jobs: Sequence[tuple[str, Mapping[str, object], Path | str]], pdf: bool = False
+) -> list[Rendered]:
+    """Several reports in one kernel (and one Chromium for PDFs). Every job is checked before
+    any runs; a failing job raises ReportFailed, and the reports written before it stay."""
+    checked = []
+    for template, params, out in jobs:
+        spec = report_spec(template)
+        checked.append((spec, check_params(spec, params), *_outputs(out, pdf)))
+    done: list[Rendered] = []
+    if not checked:
+        return done
+    if pdf:
+        chromium_path()
+    kernel = _Kernel()
+    try:
+        printer = PdfPrinter().__enter__() if pdf else None
+        try:
+            for spec, clean, html_path, pdf_path in checked:
+                started = time.perf_counter()
+                html = to_html(spec, kernel.execute(spec, clean), clean)
+                files = {html_path: html.encode("utf-8")}
+                if printer is not None and pdf_path is not None:
+                    try:
+                        files[pdf_path] = printer.print(html)
+                    except CopWidgetsError as exc:
+                        raise ReportFailed(spec.name, clean, str(exc)) from None
+                _write_all(files)
+                done.append(Rendered(html_path, pdf_path, time.perf_counter() - started))
+        finally:
+            if printer is not None:
+                printer.__exit__(None, None, None)
+    finally:
+        kernel.close()
+    return done
