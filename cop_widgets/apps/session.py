@@ -61,6 +61,8 @@ class SessionApp(AppShell):
         code = (parse_qs(query or "").get("code") or [""])[0]
         if code:
             self.code.value = X.normalise_code(code)
+            if self.person is not None and self.joined is None:
+                self._guard(self.join)
 
     def _sign_in(self, name: str | None) -> None:
         self.person = sign_in(self.store, name, self.environ)

@@ -50,3 +50,24 @@ def wait_for_request() -> None:
 def query_string() -> str:
     wait_for_request()
     return os.getenv("QUERY_STRING", "")
+
+
+def when_requested(callback) -> None:
+    """Call callback(query_string) once the page is requested, without holding up the page.
+
+    The wait runs in a thread so that a preheated notebook finishes executing ahead of time;
+    the callback then runs on the kernel's own event loop (widgets are changed from there).
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or os.getenv("VOILA_PREHEAT", "False") == "False":
+        callback(query_string())
+        return
+
+    def wait() -> None:
+        found = query_string()
+        loop.call_soon_threadsafe(callback, found)
+
+    threading.Thread(target=wait, daemon=True).start()
