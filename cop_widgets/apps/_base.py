@@ -7,7 +7,8 @@ import logging
 import ipywidgets as W
 
 from ..errors import CopWidgetsError
-from ..widgets import StatusLine
+from ..services.identity import hub_user
+from ..widgets import SignIn, StatusLine
 from ._autosave import running_loop
 
 log = logging.getLogger("cop_widgets.apps")
@@ -45,6 +46,19 @@ class AppShell(W.VBox):
         self.body = W.VBox()
         super().__init__(children=[W.HTML(STYLE + title_html), *top, self.body, self.status])
         self.add_class("cop-app")
+
+    def begin(self, startup_error: str, environ) -> None:
+        """Show a start-up problem, or sign in: the Hub's user at once, else the name form.
+        Subclasses define _sign_in(name)."""
+        if startup_error:
+            self.status.show(startup_error, "error")
+            return
+        if hub_user(environ) is not None:
+            self._guard(self._sign_in, None)
+        else:
+            form = SignIn()
+            form.on_sign_in(lambda name: self._guard(self._sign_in, name))
+            self.body.children = [form]
 
     # -- handlers never let an exception escape: ipywidgets would swallow it silently --------
     def _guard(self, action, *args):

@@ -15,11 +15,10 @@ import ipywidgets as W
 from ..errors import CopWidgetsError, InvalidInput
 from ..services import board as B
 from ..services import sessions as X
-from ..services.identity import Person, hub_user, sign_in
+from ..services.identity import Person, sign_in
 from ..session_items import ItemSet, load_item_sets
 from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
 from ..store import Store, open_store
-from ..widgets import SignIn
 from ..widgets.scale_rating import spread_html
 from ._autosave import Ticker
 from ._base import AppShell
@@ -51,15 +50,7 @@ class BoardApp(AppShell):
         self.open_button.add_class("cop-board-open")
         self.open_button.on_click(lambda _: self._after_pending_edits(self.open_board))
         super().__init__("<h1>Room board</h1>")
-        if startup_error:
-            self.status.show(startup_error, "error")
-            return
-        if hub_user(environ) is not None:
-            self._guard(self._sign_in, None)
-        else:
-            form = SignIn()
-            form.on_sign_in(lambda name: self._guard(self._sign_in, name))
-            self.body.children = [form]
+        self.begin(startup_error, environ)
 
     def _sign_in(self, name: str | None) -> None:
         self.person = sign_in(self.store, name, self.environ)

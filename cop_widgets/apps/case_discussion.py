@@ -16,10 +16,9 @@ import ipywidgets as W
 from ..errors import CopWidgetsError, InvalidInput
 from ..protocols import Protocol, ProtocolCatalogue, load_protocols
 from ..services import discussions as D
-from ..services.identity import Person, hub_user, sign_in
+from ..services.identity import Person, sign_in
 from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
 from ..store import Store, open_store
-from ..widgets import SignIn
 from ..widgets.deid_check import DeidCheck
 from ..widgets.phase_timer import PhaseTimer
 from ..widgets.safety_banner import SafetyBanner
@@ -447,15 +446,7 @@ class CaseDiscussionApp(AppShell):
         self.banner.on_change(lambda out: self.view and self.view.step_out(out))
         self.ticker = Ticker(lambda: self._guard(self._tick), every=tick_seconds)
         super().__init__("<h1>Case discussion</h1>", self.banner, W.HTML(_problems_html(catalogue)))
-        if startup_error:
-            self.status.show(startup_error, "error")
-            return
-        if hub_user(environ) is not None:
-            self._sign_in(None)
-        else:
-            form = SignIn()
-            form.on_sign_in(lambda name: self._guard(self._sign_in, name))
-            self.body.children = [form]
+        self.begin(startup_error, environ)
 
     def _sign_in(self, name: str | None) -> None:
         self.person = sign_in(self.store, name, self.environ)

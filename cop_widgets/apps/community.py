@@ -13,10 +13,9 @@ import ipywidgets as W
 from ..errors import CopWidgetsError, InvalidInput
 from ..protocols import ProtocolCatalogue, load_protocols
 from ..services import sessions as X
-from ..services.identity import Person, hub_user, sign_in
+from ..services.identity import Person, sign_in
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
-from ..widgets import SignIn
 from ._base import AppShell
 
 LABEL = {"description_width": "initial"}
@@ -41,15 +40,7 @@ class CommunityApp(AppShell):
         self.zone = ZoneInfo(settings.timezone)
         self.person: Person | None = None
         super().__init__("<h1>Community and sessions</h1>")
-        if startup_error:
-            self.status.show(startup_error, "error")
-            return
-        if hub_user(environ) is not None:
-            self._guard(self._sign_in, None)
-        else:
-            form = SignIn()
-            form.on_sign_in(lambda name: self._guard(self._sign_in, name))
-            self.body.children = [form]
+        self.begin(startup_error, environ)
 
     def _sign_in(self, name: str | None) -> None:
         self.person = sign_in(self.store, name, self.environ)

@@ -8,10 +8,9 @@ import ipywidgets as W
 
 from ..errors import CopWidgetsError
 from ..services import directory as D
-from ..services.identity import Person, hub_user, sign_in
+from ..services.identity import Person, sign_in
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
-from ..widgets import SignIn
 from ._base import AppShell
 
 LABEL = {"description_width": "initial"}
@@ -23,15 +22,7 @@ class DirectoryApp(AppShell):
         self.person: Person | None = None
         self.listing = W.HTML()
         super().__init__("<h1>Member directory</h1>")
-        if startup_error:
-            self.status.show(startup_error, "error")
-            return
-        if hub_user(environ) is not None:
-            self._guard(self._sign_in, None)
-        else:
-            form = SignIn()
-            form.on_sign_in(lambda name: self._guard(self._sign_in, name))
-            self.body.children = [form]
+        self.begin(startup_error, environ)
 
     def _sign_in(self, name: str | None) -> None:
         self.person = sign_in(self.store, name, self.environ)
