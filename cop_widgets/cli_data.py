@@ -13,7 +13,6 @@ Default folders are exports/ and backups/ inside COP_DATA_DIR. Errors are CopWid
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -211,21 +210,3 @@ def cmd_backup(args) -> int:
         store.dispose()
     print(f"backup written and integrity-checked: {path} ({path.stat().st_size:,} bytes)")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run `data ...` on its own (python -m cop_widgets.cli_data export --person X)."""
-    from .errors import CopWidgetsError
-
-    parser = argparse.ArgumentParser(prog="cop")
-    add_data_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["data", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except CopWidgetsError as exc:
-        print(f"cop: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

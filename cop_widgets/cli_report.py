@@ -11,8 +11,6 @@ by the owner and group only. Errors are CopWidgetsError: `cop` prints the messag
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,21 +101,3 @@ def cmd_community(args) -> int:
 
     params = {**_period(args), "min_n": P.check_min_n(args.min_n)}
     return _render("community_growth", [params], args.out, args.pdf)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run `report ...` on its own (python -m cop_widgets.cli_report person Ana --from ...)."""
-    from .errors import CopWidgetsError
-
-    parser = argparse.ArgumentParser(prog="cop")
-    add_report_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["report", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except CopWidgetsError as exc:
-        print(f"cop: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -215,23 +215,29 @@ def load_framework(path: Path | str) -> Framework:
     return parse_framework(read_yaml(path), path)
 
 
-def load_frameworks(folder: Path | str) -> Catalogue:
-    """Load every *.yaml in folder; a bad file is reported, never fatal for the others."""
+def load_folder(folder: Path | str, load_one, kind: str) -> tuple[list, list[DataFileError]]:
+    """Load every *.yaml in folder with load_one; a bad file or a repeated id is reported,
+    never fatal for the others. Returns (loaded, sorted by name; problems)."""
     folder = Path(folder)
-    good: list[Framework] = []
+    good: list = []
     problems: list[DataFileError] = []
     for path in sorted(folder.glob("*.yaml")):
         try:
-            framework = load_framework(path)
+            loaded = load_one(path)
         except DataFileError as exc:
             problems.append(exc)
             continue
-        if any(f.id == framework.id for f in good):
+        if any(g.id == loaded.id for g in good):
             problems.append(
-                DataFileError(path, "id", f"{framework.id!r} is already used by another file")
+                DataFileError(path, "id", f"{loaded.id!r} is already used by another file")
             )
             continue
-        good.append(framework)
+        good.append(loaded)
     if not good and not problems:
-        problems.append(DataFileError(folder, "(folder)", "holds no framework files (*.yaml)"))
-    return Catalogue(tuple(sorted(good, key=lambda f: f.name.lower())), tuple(problems))
+        problems.append(DataFileError(folder, "(folder)", f"holds no {kind} files (*.yaml)"))
+    return sorted(good, key=lambda g: g.name.lower()), problems
+
+
+def load_frameworks(folder: Path | str) -> Catalogue:
+    good, problems = load_folder(folder, load_framework, "framework")
+    return Catalogue(tuple(good), tuple(problems))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .content import ID_PATTERN, FieldChecker, read_yaml
+from .content import ID_PATTERN, FieldChecker, load_folder, read_yaml
 from .content import STAGE_ID_PATTERN as KEY_PATTERN
 from .errors import DataFileError, SchemaVersionError
 
@@ -286,22 +286,5 @@ def load_protocol(path: Path | str) -> Protocol:
 
 
 def load_protocols(folder: Path | str) -> ProtocolCatalogue:
-    """Load every *.yaml in folder; a bad file is reported, never fatal for the others."""
-    folder = Path(folder)
-    good: list[Protocol] = []
-    problems: list[DataFileError] = []
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            protocol = load_protocol(path)
-        except DataFileError as exc:
-            problems.append(exc)
-            continue
-        if any(p.id == protocol.id for p in good):
-            problems.append(
-                DataFileError(path, "id", f"{protocol.id!r} is already used by another file")
-            )
-            continue
-        good.append(protocol)
-    if not good and not problems:
-        problems.append(DataFileError(folder, "(folder)", "holds no protocol files (*.yaml)"))
-    return ProtocolCatalogue(tuple(sorted(good, key=lambda p: p.name.lower())), tuple(problems))
+    good, problems = load_folder(folder, load_protocol, "protocol")
+    return ProtocolCatalogue(tuple(good), tuple(problems))

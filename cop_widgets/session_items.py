@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .content import STAGE_ID_PATTERN, FieldChecker, read_yaml
+from .content import STAGE_ID_PATTERN, FieldChecker, load_folder, read_yaml
 from .errors import DataFileError, SchemaVersionError
 
 ITEMS_SCHEMA_VERSION = 1
@@ -112,13 +112,5 @@ def load_item_set(path: Path | str) -> ItemSet:
 
 
 def load_item_sets(folder: Path | str) -> tuple[dict[str, ItemSet], list[DataFileError]]:
-    sets: dict[str, ItemSet] = {}
-    problems: list[DataFileError] = []
-    for path in sorted(Path(folder).glob("*.yaml")):
-        try:
-            loaded = load_item_set(path)
-        except DataFileError as exc:
-            problems.append(exc)
-            continue
-        sets[loaded.id] = loaded
-    return sets, problems
+    good, problems = load_folder(folder, load_item_set, "check-in or check-out item")
+    return {s.id: s for s in good}, problems

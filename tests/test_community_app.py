@@ -75,10 +75,21 @@ def test_participant_joins_by_link_once_and_roles_rotate(settings):
     coord.show_roles(session.id)
     picks = [w for w in coord.roles_box.children if hasattr(w, "options")]
     assert len({w.value for w in picks}) == 4 and all(w.value for w in picks)
-    [save] = [w for w in coord.roles_box.children if getattr(w, "description", "") == "Save roles"]
+    [buttons] = [
+        w
+        for w in coord.roles_box.children
+        if hasattr(w, "children")
+        and any(getattr(b, "description", "") == "Save roles" for b in w.children)
+    ]
+    save, close = buttons.children
     save.click()
     with coord.store.read() as conn:
         assert conn.execute(select(func.count()).select_from(session_role)).scalar() == 4
+    close.click()  # the coordinator closes the session from the app
+    late = session_app(settings=settings, environ={})
+    late.use_query_string(f"code={session.join_code}")
+    late._sign_in("Eve")
+    assert late.joined is None and "has ended" in late.status.message
 
 
 def test_wrong_code_gets_a_clear_message(settings):

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from sqlalchemy import update
 
-from cop_widgets import cli_report
+from cop_widgets.cli import main as cop_main
 from cop_widgets.errors import InvalidInput
 from cop_widgets.protocols import load_protocols
 from cop_widgets.reports import data as RD
@@ -293,8 +293,8 @@ def test_person_record_holds_only_their_entries_and_released_feedback(seeded, st
 
 
 def test_community_report_figures_match_the_store(seeded, store, tmp_path, capsys):
-    rc = cli_report.main(
-        ["community", "--from", FROM, "--to", TO, "--min-n", "2", "--out", str(tmp_path)]
+    rc = cop_main(
+        ["report", "community", "--from", FROM, "--to", TO, "--min-n", "2", "--out", str(tmp_path)]
     )
     assert rc == 0, capsys.readouterr().err
     written = capsys.readouterr().out.split()
@@ -521,10 +521,12 @@ def test_atomic_write_leaves_nothing_when_the_pdf_fails(monkeypatch, tmp_path):
 
 def test_unknown_person_is_a_message_and_exit_2(seeded, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = cli_report.main(["person", "Nobody", "--from", FROM, "--to", TO, "--out", str(out)])
+    rc = cop_main(["report", "person", "Nobody", "--from", FROM, "--to", TO, "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 2 and "No person matches 'Nobody'" in err and "Traceback" not in err
-    rc = cli_report.main(["person", "Ana", "--from", "01/02/2026", "--to", TO, "--out", str(out)])
+    rc = cop_main(
+        ["report", "person", "Ana", "--from", "01/02/2026", "--to", TO, "--out", str(out)]
+    )
     assert rc == 2 and "YYYY-MM-DD" in capsys.readouterr().err
     assert not out.exists()
 

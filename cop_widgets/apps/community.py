@@ -260,6 +260,13 @@ class CommunityApp(AppShell):
                 self._save_roles, session_id, {r: w.value for r, w in pickers.items()}
             )
         )
+        close = W.Button(
+            description="Close this session",
+            tooltip="After closing, the join code stops working and answers are no longer taken",
+            disabled=session.status == "closed",
+        )
+        close.add_class("cop-close-session")
+        close.on_click(lambda _: self._guard(self._close_session, session_id))
         table = "".join(
             f"<tr><th scope='row'><bdi>{html.escape(people.get(pid, pid))}</bdi></th>"
             + "".join(f"<td>{counts[r]}</td>" for r, _ in X.ROTATING_ROLES)
@@ -273,7 +280,7 @@ class CommunityApp(AppShell):
                 "Suggested: whoever has held each role least. Change any of them.</p>"
             ),
             *pickers.values(),
-            save,
+            W.HBox([save, close]),
             W.HTML(
                 f"<h4>Role history</h4><table class='cop-history'><thead><tr><th>Member</th>"
                 f"{heads}</tr></thead><tbody>{table}</tbody></table>"
@@ -281,6 +288,11 @@ class CommunityApp(AppShell):
                 else "<p class='cop-meta'>No roles held yet in this community.</p>"
             ),
         ]
+
+    def _close_session(self, session_id: str) -> None:
+        X.close_session(self.store, self.person, session_id)
+        self.status.show("Session closed: its code no longer works.", "ok")
+        self._show_community()
 
     def _save_roles(self, session_id: str, roles: dict[str, str]) -> None:
         X.set_session_roles(self.store, self.person, session_id, roles)
