@@ -197,7 +197,7 @@ def main() -> int:
             f"community report, 100,000 reflections: first {cold:.2f} s (imports papermill), "
             f"then {warm:.2f} s (target <= 6 s); {html_kib:.0f} KiB HTML"
         )
-        cli = [sys.executable, "-m", "cop_widgets.cli_report", "community"]
+        cli = [sys.executable, "-m", "cop_widgets.cli", "report", "community"]
         cli += ["--from", "2024-01-01", "--to", "2025-12-31", "--out", str(out_dir / "cli")]
         t0 = time.perf_counter()
         subprocess.run(cli, check=True, capture_output=True, timeout=300)

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import event, insert, select, update
 
 from cop_widgets import cli_data
+from cop_widgets.cli import main as cop_main
 from cop_widgets.errors import InvalidInput, RecordNotFound
 from cop_widgets.protocols import load_protocols
 from cop_widgets.services import data_rights as DR
@@ -762,11 +763,11 @@ def test_cli_backup_goes_to_the_backups_folder(cop_data, world, data_dir, capsys
 def test_cli_errors_are_a_message_and_exit_2(monkeypatch, data_dir, store, capsys):
     monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
     monkeypatch.delenv("COP_DATABASE_URL", raising=False)
-    assert cli_data.main(["export", "--person", "nobody"]) == 2
+    assert cop_main(["data", "export", "--person", "nobody"]) == 2
     assert "cop: No person matches 'nobody'" in capsys.readouterr().err
     env = dict(os.environ, COP_DATA_DIR=str(data_dir))
     done = subprocess.run(
-        [sys.executable, "-m", "cop_widgets.cli_data", "erase", "--person", "nobody"],
+        [sys.executable, "-m", "cop_widgets.cli", "data", "erase", "--person", "nobody"],
         env=env,
         capture_output=True,
         text=True,
