@@ -1,11 +1,18 @@
-"""The case discussion app driven headlessly: start, run the clock, notes, actions, ratings."""
+"""The case discussion app driven headlessly: start (in a session), clock, notes, ratings."""
 
 import datetime as dt
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from cop_widgets.apps.case_discussion import case_discussion_app
+from cop_widgets.services import sessions as X
+from cop_widgets.services.identity import sign_in
+from cop_widgets.store import open_store
 from cop_widgets.store.schema import discussion, discussion_action, discussion_note
 
 
@@ -158,3 +165,75 @@ def test_closed_discussion_keeps_the_note_takers_text(make_app):
     nadia.view.save_notes_button.click()
     assert "closed" in nadia.status.message
     assert box.value == "typed after closing"
+
+
+# -- a discussion held in a CoP session ------------------------------------------------------------
+@pytest.fixture
+def session_now(settings):
+    """A session that started a few minutes ago, planned by a coordinator (services only)."""
+    store = open_store(settings)
+    coord = sign_in(store, "Cora Coordinator")
+    cop = X.create_community(store, coord, "Family support CoP")
+    planned = X.plan_session(
+        store, coord, cop.id, datetime.now(UTC) - timedelta(minutes=5), "Fathers <& carers>"
+    )
+    yield store, coord, planned
+    store.dispose()
+
+
+def test_a_discussion_started_in_a_joined_session_is_linked_to_it(settings, session_now):
+    store, _, planned = session_now
+    app = case_discussion_app(settings=replace(settings, timezone="Australia/Sydney"), environ={})
+    app._sign_in("Fran")
+    X.join(store, app.person, planned.join_code, datetime.now(UTC))
+    app.show_home()  # what the home page shows after joining in the session app
+
+    choice = app.form.session
+    assert choice.description == "Part of session"
+    local = planned.starts_at.astimezone(ZoneInfo("Australia/Sydney"))
+    assert choice.options == (
+        ("Not part of a session", ""),
+        (f"Fathers <& carers> · {local:%H:%M}", planned.id),
+    )
+    assert choice.value == planned.id  # the only one: preselected
+    _start(app)
+    assert "Discussion started" in app.status.message
+    header = app.view.content.children[0].value
+    assert "Part of the session “Fathers &lt;&amp; carers&gt;”" in header
+    db_file = settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db_file) as raw:
+        [(stored,)] = raw.execute("SELECT session_id FROM discussion").fetchall()
+    assert stored == planned.id
+
+
+def test_without_a_joined_session_nothing_is_preselected(make_app, session_now):
+    store, coord, planned = session_now
+    fran = make_app("Fran")  # has not joined
+    assert fran.form.session.options == (("Not part of a session", ""),)
+    X.join(store, fran.person, planned.join_code, datetime.now(UTC))
+    second = X.plan_session(store, coord, planned.community_id, datetime.now(UTC), "Second room")
+    X.join(store, fran.person, second.join_code, datetime.now(UTC))
+    fran.show_home()
+    assert fran.form.session.value == "" and len(fran.form.session.options) == 3
+    _start(fran)
+    assert fran.view.discussion.session_id is None
+    assert "Part of the session" not in fran.view.content.children[0].value
+
+
+def test_a_session_closed_before_starting_is_reported_and_the_summary_kept(make_app, session_now):
+    store, coord, planned = session_now
+    fran = make_app("Fran")
+    X.join(store, fran.person, planned.join_code, datetime.now(UTC))
+    fran.show_home()
+    assert fran.form.session.value == planned.id
+    X.close_session(store, coord, planned.id)  # meanwhile, in the community app
+    _start(fran, summary="A grandmother caring for two; the carer allowance stopped.")
+    assert fran.view is None
+    assert "The session “Fathers <& carers>” is closed" in fran.status.message
+    assert fran.status.kind == "error"
+    assert fran.form.summary.value == "A grandmother caring for two; the carer allowance stopped."
+    assert fran.form.session.options == (("Not part of a session", ""),)
+    with store.read() as conn:
+        assert conn.execute(select(discussion)).first() is None
+    fran.form.start.click()  # started again, now outside any session
+    assert fran.view is not None and fran.view.discussion.session_id is None

@@ -2,18 +2,21 @@
 
 import multiprocessing
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete, func, select, text
 
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.protocols import load_protocols
 from cop_widgets.services import discussion_clock as C
 from cop_widgets.services import discussions as D
+from cop_widgets.services import sessions as X
 from cop_widgets.services.identity import sign_in
 from cop_widgets.settings import Settings
 from cop_widgets.store import migrations, open_store
+from cop_widgets.store.schema import cop_session, discussion
 
 from .conftest import REPO
 
@@ -56,6 +59,79 @@ def test_unknown_role_and_empty_summary_are_refused(store, people, consultancy):
         D.start_discussion(store, people["Fran"], consultancy, "summary", roles={"wizard": ["X"]})
     with pytest.raises(InvalidInput, match="case summary"):
         D.start_discussion(store, people["Fran"], consultancy, "   ")
+
+
+# -- discussions held in a CoP session ------------------------------------------------------------
+SESSION_START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+SUMMARY = "A father of three; the school asks how to involve him."
+
+
+@pytest.fixture
+def cop_session_now(store):
+    coord = sign_in(store, "Cora Coordinator")
+    cop = X.create_community(store, coord, "Family support CoP")
+    return coord, X.plan_session(store, coord, cop.id, SESSION_START, "Engaging fathers")
+
+
+def _discussion_count(store) -> int:
+    with store.read() as conn:
+        return conn.execute(select(func.count()).select_from(discussion)).scalar()
+
+
+def test_a_discussion_started_by_an_attendee_is_linked_to_the_session(
+    store, people, consultancy, cop_session_now
+):
+    _, held_in = cop_session_now
+    X.join(store, people["Fran"], held_in.join_code, SESSION_START)
+    started = D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id)
+    assert started.session_id == held_in.id == D.get(store, started.id).session_id
+    with store.read() as conn:
+        stored = conn.execute(select(discussion.c.session_id)).scalar_one()
+    assert stored == held_in.id
+
+
+def test_without_a_session_the_link_is_empty(store, people, consultancy):
+    assert D.start_discussion(store, people["Fran"], consultancy, SUMMARY).session_id is None
+    assert (
+        D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id="").session_id
+        is None
+    )
+
+
+def test_a_session_not_attended_is_refused_by_name(store, people, consultancy, cop_session_now):
+    _, held_in = cop_session_now
+    X.join(store, people["Nadia"], held_in.join_code, SESSION_START)  # someone else joined
+    with pytest.raises(InvalidInput, match="You have not joined the session “Engaging fathers”"):
+        D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id)
+    assert _discussion_count(store) == 0
+
+
+def test_a_closed_session_is_refused_by_name(store, people, consultancy, cop_session_now):
+    coord, held_in = cop_session_now
+    X.join(store, people["Fran"], held_in.join_code, SESSION_START)
+    X.close_session(store, coord, held_in.id)
+    with pytest.raises(InvalidInput, match="The session “Engaging fathers” is closed") as refused:
+        D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id)
+    assert refused.value.field == "session" and _discussion_count(store) == 0
+
+
+def test_an_unknown_session_id_is_refused(store, people, consultancy):
+    unknown = str(uuid.uuid4())
+    with pytest.raises(InvalidInput, match=f"No CoP session has the id {unknown}"):
+        D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id=unknown)
+    assert _discussion_count(store) == 0
+
+
+def test_removing_the_session_keeps_the_discussion_unlinked(
+    store, people, consultancy, cop_session_now
+):
+    _, held_in = cop_session_now
+    X.join(store, people["Fran"], held_in.join_code, SESSION_START)
+    started = D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id)
+    with store.write() as conn:
+        conn.execute(delete(cop_session).where(cop_session.c.id == held_in.id))
+    kept = D.get(store, started.id)
+    assert kept.session_id is None and kept.case_summary == SUMMARY
 
 
 def test_only_the_facilitator_runs_the_clock(store, started, people, consultancy):

@@ -120,3 +120,32 @@ def test_rotation_over_a_series_spreads_the_facilitator_role(store, series):
         X.set_session_roles(store, coord, s.id, chosen)
         held[chosen["facilitator"]] += 1
     assert sorted(held.values()) == [2, 2, 2, 2]
+
+
+def test_sessions_to_link_are_joined_open_and_current_newest_first(store, series):
+    coord, cop, first, second = series  # first starts at NOW for 90 minutes, second in 4 weeks
+    overlapping = X.plan_session(store, coord, cop.id, NOW + timedelta(minutes=30), "Overlap")
+    closed = X.plan_session(store, coord, cop.id, NOW, "Closed early")
+    X.plan_session(store, coord, cop.id, NOW, "Not joined")
+    ana = sign_in(store, "Ana")
+    for s in (first, second, overlapping, closed):
+        X.join(store, ana, s.join_code, s.starts_at)
+    X.close_session(store, coord, closed.id)
+
+    def linkable(at):
+        return [s.topic for s in X.sessions_to_link_now(store, ana, at)]
+
+    assert linkable(NOW) == ["Overlap", "Engaging fathers"]
+    # an hour either side of the session's own time, no more
+    assert linkable(NOW - timedelta(minutes=60)) == ["Engaging fathers"]
+    assert linkable(NOW - timedelta(minutes=61)) == []
+    end_of_first = first.ends_at + timedelta(minutes=60)
+    assert linkable(end_of_first) == ["Overlap", "Engaging fathers"]
+    assert linkable(end_of_first + timedelta(minutes=1)) == ["Overlap"]
+    assert linkable(NOW + timedelta(days=28)) == ["Cumulative harm"]
+    assert X.sessions_to_link_now(store, sign_in(store, "Ben"), NOW) == []
+
+
+def test_sessions_to_link_need_a_time_zone(store):
+    with pytest.raises(InvalidInput, match="time zone"):
+        X.sessions_to_link_now(store, sign_in(store, "Ana"), datetime(2026, 12, 1, 9, 0))

@@ -4,6 +4,7 @@ import multiprocessing
 import sqlite3
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,13 @@ from cop_widgets.errors import (
     StoreBusy,
     StoreUnavailable,
 )
+from cop_widgets.protocols import load_protocols
+from cop_widgets.services import discussions as D
 from cop_widgets.services import reflections as R
+from cop_widgets.services import sessions as X
 from cop_widgets.services.identity import sign_in
 from cop_widgets.settings import MAX_ANSWER_CHARS, Settings, load_settings
-from cop_widgets.store import open_store
+from cop_widgets.store import migrations, open_store
 from cop_widgets.store.migrations import LATEST
 from cop_widgets.store.schema import audit_event, reflection, reflection_answer
 
@@ -341,6 +345,84 @@ def test_a_version_one_reflection_table_gains_the_version_columns(tmp_path, data
         row = conn.execute(text("SELECT version_of, version_no FROM reflection")).one()
     assert tuple(row) == (None, 1)
     upgraded.dispose()
+
+
+# The discussion table as migrations 2 to 6 left it (before migration 7 added session_id), put in
+# place of the current one with its rows.
+DISCUSSION_V6 = """
+CREATE TABLE discussion_v6 (
+    id VARCHAR(36) NOT NULL PRIMARY KEY,
+    protocol_id VARCHAR(64) NOT NULL,
+    protocol_version INTEGER NOT NULL,
+    case_summary TEXT DEFAULT '' NOT NULL,
+    content_note VARCHAR(200) DEFAULT '' NOT NULL,
+    summary_checked BOOLEAN DEFAULT '0' NOT NULL,
+    facilitator_id VARCHAR(36) NOT NULL REFERENCES person (id),
+    status VARCHAR(12) DEFAULT 'open' NOT NULL,
+    phase_index INTEGER DEFAULT '0' NOT NULL,
+    clock_status VARCHAR(12) DEFAULT 'not_started' NOT NULL,
+    running_since FLOAT,
+    elapsed_before FLOAT DEFAULT '0' NOT NULL,
+    extra_seconds INTEGER DEFAULT '0' NOT NULL,
+    revision INTEGER DEFAULT '1' NOT NULL,
+    created_at VARCHAR(40) NOT NULL,
+    updated_at VARCHAR(40) NOT NULL,
+    closed_at VARCHAR(40)
+);
+INSERT INTO discussion_v6 SELECT id, protocol_id, protocol_version, case_summary, content_note,
+    summary_checked, facilitator_id, status, phase_index, clock_status, running_since,
+    elapsed_before, extra_seconds, revision, created_at, updated_at, closed_at FROM discussion;
+DROP TABLE discussion;
+ALTER TABLE discussion_v6 RENAME TO discussion;
+"""
+
+
+def test_a_version_six_store_links_discussions_to_sessions_after_migration_7(
+    tmp_path, data_dir, monkeypatch
+):
+    consultancy = load_protocols(data_dir / "protocols").get("consultancy")
+    path = tmp_path / "v6.sqlite"
+    settings = Settings(data_dir, f"sqlite:///{path}", 5000)
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:6])
+    old = open_store(settings)
+    fran = sign_in(old, "Fran")
+    earlier = D.start_discussion(old, fran, consultancy, "A mother of two; kept as it was.")
+    old.dispose()
+    monkeypatch.undo()
+    with sqlite3.connect(path) as raw:  # give the store the discussion table of version 6
+        raw.executescript(DISCUSSION_V6)
+        assert "session_id" not in {r[1] for r in raw.execute("PRAGMA table_info(discussion)")}
+
+    upgraded = open_store(settings)
+    with upgraded.read() as conn:
+        versions = conn.execute(text("SELECT version FROM schema_migrations")).scalars().all()
+        links = conn.exec_driver_sql("PRAGMA foreign_key_list(discussion)").all()
+        indexes = conn.exec_driver_sql("PRAGMA index_list(discussion)").all()
+    assert versions == list(range(1, LATEST + 1)) and LATEST >= 7
+    [to_session] = [fk for fk in links if fk[3] == "session_id"]  # (.., table, from, to, .., del)
+    assert (to_session[2], to_session[4], to_session[6]) == ("cop_session", "id", "SET NULL")
+    assert "discussion_by_session" in {ix[1] for ix in indexes}
+    kept = D.get(upgraded, earlier.id)
+    assert kept.session_id is None and kept.case_summary == "A mother of two; kept as it was."
+
+    cop = X.create_community(upgraded, fran, "Family support CoP")
+    held_in = X.plan_session(upgraded, fran, cop.id, datetime.now(UTC), "Engaging fathers")
+    X.join(upgraded, fran, held_in.join_code, datetime.now(UTC))
+    linked = D.start_discussion(upgraded, fran, consultancy, "A father.", session_id=held_in.id)
+    assert D.get(upgraded, linked.id).session_id == held_in.id
+    upgraded.dispose()
+    # migrating again changes nothing
+    again = open_store(settings)
+    with again.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM schema_migrations")).scalar() == LATEST
+    again.dispose()
+
+
+def test_a_new_store_has_the_discussion_session_link_once(store):
+    with store.read() as conn:
+        columns = [c[1] for c in conn.exec_driver_sql("PRAGMA table_info(discussion)").all()]
+        indexes = [ix[1] for ix in conn.exec_driver_sql("PRAGMA index_list(discussion)").all()]
+    assert columns.count("session_id") == 1 and indexes.count("discussion_by_session") == 1
 
 
 def test_store_file_is_private_to_its_owner_and_deletes_are_overwritten(store, settings):

@@ -10,12 +10,16 @@ from __future__ import annotations
 import html
 import time
 import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, InvalidInput
+from ..errors import CopWidgetsError, InvalidInput, RecordNotFound
 from ..protocols import Protocol, ProtocolCatalogue, load_protocols
 from ..services import discussions as D
+from ..services import sessions as X
 from ..services.identity import Person, sign_in
 from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
 from ..store import Store, open_store
@@ -28,6 +32,9 @@ from ._base import AppShell
 
 WIDE = W.Layout(width="auto", flex="1 1 auto")
 LABEL = {"description_width": "initial"}
+NO_SESSION_LABEL = "Not part of a session"
+# A Dropdown value of None means "nothing selected" to ipywidgets, so no session is "".
+NO_SESSION = ""
 
 
 def _role(protocol: Protocol, role_id: str):
@@ -51,11 +58,22 @@ def _problems_html(catalogue: ProtocolCatalogue) -> str:
     )
 
 
-class StartForm(W.VBox):
-    """Protocol, de-identified summary, content note, roles; checked before it is saved."""
+def session_choice_label(session: X.Session, zone: ZoneInfo) -> str:
+    """The label "Topic · HH:MM" (settings time zone). Plain text: a Dropdown shows text."""
+    return f"{session.topic} · {session.starts_at.astimezone(zone):%H:%M}"
 
-    def __init__(self, catalogue: ProtocolCatalogue):
+
+class StartForm(W.VBox):
+    """Protocol, session, de-identified summary, content note, roles; checked before saving."""
+
+    def __init__(
+        self,
+        catalogue: ProtocolCatalogue,
+        sessions: Sequence[X.Session] = (),
+        zone: ZoneInfo | None = None,
+    ):
         self.catalogue = catalogue
+        self.zone = zone or ZoneInfo("UTC")
         self.protocol = W.Dropdown(
             options=[(p.name, p.id) for p in catalogue.protocols],
             description="Protocol",
@@ -63,6 +81,13 @@ class StartForm(W.VBox):
             layout=W.Layout(width="28rem"),
         )
         self.protocol.add_class("cop-protocol")
+        self.session = W.Dropdown(
+            description="Part of session",
+            style=LABEL,
+            layout=W.Layout(width="28rem"),
+        )
+        self.session.add_class("cop-session-choice")
+        self.show_sessions(sessions)
         self.summary = W.Textarea(
             description="De-identified case summary",
             placeholder="Roles, not names: 'a mother of two', 'the Year 3 teacher'.",
@@ -94,6 +119,7 @@ class StartForm(W.VBox):
             children=[
                 W.HTML("<h2>Start a case discussion</h2>"),
                 self.protocol,
+                self.session,
                 self.summary,
                 self.content_note,
                 self.names_mentioned,
@@ -107,6 +133,19 @@ class StartForm(W.VBox):
     @property
     def chosen(self) -> Protocol | None:
         return self.catalogue.get(self.protocol.value)
+
+    @property
+    def chosen_session_id(self) -> str | None:
+        return self.session.value or None
+
+    def show_sessions(self, sessions: Sequence[X.Session], preselect: bool = True) -> None:
+        """Offer these sessions; a single one is the likely one, so it is preselected (unless
+        the person's own choice was just refused: then they choose again)."""
+        self.session.options = [(NO_SESSION_LABEL, NO_SESSION)] + [
+            (session_choice_label(s, self.zone), s.id) for s in sessions
+        ]
+        only_one = preselect and len(sessions) == 1
+        self.session.value = sessions[0].id if only_one else NO_SESSION
 
     def _show_roles(self) -> None:
         protocol = self.chosen
@@ -184,7 +223,8 @@ class DiscussionView(W.VBox):
             [
                 W.HTML(
                     f"<h2>{html.escape(protocol.name)}</h2>"
-                    f'<p class="cop-meta">Roles — {roles_line or "none assigned"}</p>'
+                    + self._session_line()
+                    + f'<p class="cop-meta">Roles — {roles_line or "none assigned"}</p>'
                     + (f"<p>Your role(s):</p><ul>{instructions}</ul>" if instructions else "")
                     + (
                         f"<details><summary>Ground rules</summary><ul>{rules}</ul></details>"
@@ -204,6 +244,18 @@ class DiscussionView(W.VBox):
         self.add_class("cop-discussion")
         self._render_case()
         self.refresh()
+
+    def _session_line(self) -> str:
+        if self.discussion.session_id is None:
+            return ""
+        try:
+            held_in = X.get_session(self.app.store, self.discussion.session_id)
+        except RecordNotFound:  # removed meanwhile; the link is cleared with it
+            return ""
+        return (
+            '<p class="cop-meta cop-discussion-session">Part of the session '
+            f"“{html.escape(held_in.topic)}”</p>"
+        )
 
     def _role_labels(self):
         labels = [(r.id, r.name) for r in self.protocol.roles]
@@ -440,6 +492,7 @@ class CaseDiscussionApp(AppShell):
         startup_error: str = "",
     ):
         self.store, self.catalogue, self.environ = store, catalogue, environ
+        self.zone = ZoneInfo(settings.timezone)
         self.person: Person | None = None
         self.view: DiscussionView | None = None
         self.banner = SafetyBanner(settings.reporting_url, settings.reporting_label)
@@ -458,7 +511,7 @@ class CaseDiscussionApp(AppShell):
             self.view.autosave.flush()
         self.view = None
         self.ticker.stop()
-        self.form = StartForm(self.catalogue)
+        self.form = StartForm(self.catalogue, self._sessions_to_link(), self.zone)
         self.form.start.on_click(lambda _: self._after_pending_edits(self.start_discussion))
         rows = []
         for item in D.list_discussions(self.store):
@@ -476,6 +529,9 @@ class CaseDiscussionApp(AppShell):
         listing = W.VBox(rows) if rows else W.HTML("<p>No discussions yet.</p>")
         self.body.children = [W.HTML("<h2>Discussions</h2>"), listing, self.form]
 
+    def _sessions_to_link(self) -> list[X.Session]:
+        return X.sessions_to_link_now(self.store, self.person, datetime.now(UTC))
+
     def start_discussion(self) -> None:
         protocol = self.form.chosen
         if protocol is None:
@@ -489,15 +545,23 @@ class CaseDiscussionApp(AppShell):
                 "warning",
             )
             return
-        started = D.start_discussion(
-            self.store,
-            self.person,
-            protocol,
-            self.form.summary.value,
-            self.form.content_note.value,
-            self.form.roles(),
-            summary_checked=True,
-        )
+        try:
+            started = D.start_discussion(
+                self.store,
+                self.person,
+                protocol,
+                self.form.summary.value,
+                self.form.content_note.value,
+                self.form.roles(),
+                summary_checked=True,
+                session_id=self.form.chosen_session_id,
+            )
+        except InvalidInput as exc:
+            if exc.field == "session":
+                # The list was out of date (a session closed or ended): offer what is current.
+                # The summary and everything else typed stay in the form.
+                self.form.show_sessions(self._sessions_to_link(), preselect=False)
+            raise
         self.status.show(
             "Discussion started. Press Start on the timer when the group is ready.", "ok"
         )

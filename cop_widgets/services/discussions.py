@@ -19,6 +19,8 @@ from ..errors import InvalidInput, RecordLocked, RecordNotFound
 from ..store import Store
 from ..store.db import utc_now
 from ..store.schema import (
+    attendance,
+    cop_session,
     discussion,
     discussion_action,
     discussion_note,
@@ -55,6 +57,7 @@ class Discussion:
     clock: C.Clock
     roles: tuple[tuple[str, str], ...]  # (role id, holder name)
     created_at: str
+    session_id: str | None = None  # the CoP session it was held in, if any
 
     def holders(self, role_id: str) -> list[str]:
         return [name for rid, name in self.roles if rid == role_id]
@@ -134,6 +137,7 @@ def _load(conn: Connection, discussion_id: str) -> Discussion:
         clock=_clock_of(row),
         roles=tuple((r.role_id, r.holder_name) for r in roles),
         created_at=row.created_at,
+        session_id=row.session_id,
     )
 
 
@@ -154,6 +158,36 @@ def _clean_roles(protocol, roles: Mapping[str, Sequence[str]]) -> list[tuple[str
     return out
 
 
+def _check_session_link(conn: Connection, who: Person, session_id: str) -> None:
+    """A discussion joins a session only if its starter attended it and it is not closed."""
+    found = conn.execute(
+        select(cop_session.c.topic, cop_session.c.status).where(cop_session.c.id == session_id)
+    ).first()
+    if found is None:
+        raise InvalidInput(
+            "session",
+            f"No CoP session has the id {session_id}. Choose a session from the list, or "
+            "“Not part of a session”.",
+        )
+    attended = conn.execute(
+        select(attendance.c.person_id).where(
+            attendance.c.session_id == session_id, attendance.c.person_id == who.id
+        )
+    ).first()
+    if attended is None:
+        raise InvalidInput(
+            "session",
+            f"You have not joined the session “{found.topic}”. Join it with its code in the "
+            "session app first, or choose “Not part of a session”.",
+        )
+    if found.status == "closed":
+        raise InvalidInput(
+            "session",
+            f"The session “{found.topic}” is closed, so no discussion can be added to it. "
+            "Choose another session, or “Not part of a session”.",
+        )
+
+
 def start_discussion(
     store: Store,
     who: Person,
@@ -162,15 +196,22 @@ def start_discussion(
     content_note: str = "",
     roles: Mapping[str, Sequence[str]] | None = None,
     summary_checked: bool = False,
+    session_id: str | None = None,
 ) -> Discussion:
-    """Create an open discussion; the person starting it facilitates and runs the clock."""
+    """Create an open discussion; the person starting it facilitates and runs the clock.
+
+    With session_id it is recorded as held in that CoP session (see _check_session_link)."""
     summary = check_answer(case_summary, "Case summary")
     if not summary:
         raise InvalidInput("case summary", "Write a short de-identified case summary first.")
     note = check_answer(content_note, "Content note", limit=MAX_CONTENT_NOTE).strip()
     holders = _clean_roles(protocol, roles or {})
     discussion_id, now = str(uuid.uuid4()), utc_now()
+    session_id = session_id or None
     with store.write() as conn:
+        # Checked inside the write: the session may have been closed since the form was shown.
+        if session_id is not None:
+            _check_session_link(conn, who, session_id)
         conn.execute(
             insert(discussion).values(
                 id=discussion_id,
@@ -183,6 +224,7 @@ def start_discussion(
                 status="open",
                 created_at=now,
                 updated_at=now,
+                session_id=session_id,
             )
         )
         seen = set()

@@ -29,6 +29,9 @@ CODE_LENGTH = 6
 # A code works from the day before its session until a day after it starts.
 CODE_OPENS_BEFORE = timedelta(days=1)
 CODE_EXPIRES_AFTER = timedelta(days=1)
+# A discussion can be linked to a session from an hour before it starts to an hour after it
+# ends: groups gather early and overrun.
+LINK_MARGIN = timedelta(minutes=60)
 ROTATING_ROLES = (
     ("facilitator", "Facilitator"),
     ("presenter", "Presenter"),
@@ -273,6 +276,22 @@ def attendees(store: Store, session_id: str) -> list[tuple[str, str]]:
                 .order_by(attendance.c.joined_at)
             ).all()
         ]
+
+
+def sessions_to_link_now(store: Store, who: Person, now: datetime) -> list[Session]:
+    """Sessions this person joined that are not closed and whose time (widened by LINK_MARGIN
+    either side) includes now: the ones a discussion started now may belong to. Newest first."""
+    if now.tzinfo is None:
+        raise InvalidInput("now", "The current time needs a time zone.")
+    with store.read() as conn:
+        rows = conn.execute(
+            select(cop_session)
+            .join(attendance, attendance.c.session_id == cop_session.c.id)
+            .where(attendance.c.person_id == who.id, cop_session.c.status != "closed")
+        ).all()
+    joined = [_session(r) for r in rows]
+    current = [s for s in joined if s.starts_at - LINK_MARGIN <= now <= s.ends_at + LINK_MARGIN]
+    return sorted(current, key=lambda s: s.starts_at, reverse=True)
 
 
 def members(store: Store, community_id: str) -> list[tuple[str, str]]:

@@ -89,6 +89,19 @@ def _v6_directory(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.member_profile])
 
 
+def _v7_discussion_session(conn: Connection) -> None:
+    # Creates the table only where it is missing (then with the link already in it).
+    schema.metadata.create_all(conn, tables=[schema.discussion])
+    # SQLite adds a REFERENCES column only with a NULL default, which this one has.
+    _add_missing_columns(
+        conn,
+        "discussion",
+        {"session_id": "VARCHAR(36) REFERENCES cop_session(id) ON DELETE SET NULL"},
+    )
+    # A new store got the index with the table (migration 2 builds it from schema.py).
+    schema.discussion_by_session.create(conn, checkfirst=True)
+
+
 def _add_missing_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
     """ALTER TABLE for columns an older store lacks. A new store already has them: earlier
     migrations create tables from the current definitions in schema.py."""
@@ -105,6 +118,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (4, "communities, session series, attendance, session roles", _v4_sessions),
     (5, "check-in and check-out answers, commitments and follow-up", _v5_checkins),
     (6, "member directory (opt-in)", _v6_directory),
+    (7, "case discussions linked to the CoP session they were held in", _v7_discussion_session),
 )
 LATEST = MIGRATIONS[-1][0]
 

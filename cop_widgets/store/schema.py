@@ -125,9 +125,14 @@ discussion = Table(
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
     Column("closed_at", String(40)),
+    # added by migration 7: the CoP session the discussion was held in, if any. Removing the
+    # session keeps the discussion (it is the group's record of the case, not the session's).
+    Column("session_id", String(36), ForeignKey("cop_session.id", ondelete="SET NULL")),
     CheckConstraint(f"status IN {DISCUSSION_STATUSES}", name="discussion_status_known"),
     CheckConstraint(f"clock_status IN {CLOCK_STATUSES}", name="discussion_clock_known"),
 )
+# A session report gathers its discussions by this.
+discussion_by_session = Index("discussion_by_session", discussion.c.session_id)
 
 discussion_role = Table(
     "discussion_role",

@@ -114,3 +114,50 @@ def test_facilitator_and_note_taker_run_a_consultancy(browser, voila_server):
     facilitator.screenshot(path=str(voila_server.data_dir / "facilitator.png"), full_page=True)
     facilitator.context.close()
     note_taker.context.close()
+
+
+def test_a_discussion_started_after_joining_a_session_is_linked_to_it(browser, voila_server):
+    from datetime import UTC, datetime
+
+    from cop_widgets.services import sessions as X
+    from cop_widgets.services.identity import sign_in as store_sign_in
+    from cop_widgets.settings import Settings
+    from cop_widgets.store import open_store
+
+    store = open_store(
+        Settings(voila_server.data_dir, f"sqlite:///{voila_server.data_dir / 'cop.sqlite'}", 5000)
+    )
+    coord = store_sign_in(store, "Link Coordinator", environ={})
+    cop = X.create_community(store, coord, "Linked discussions CoP")
+    topic = "Fathers <b>& carers</b>"
+    held_in = X.plan_session(store, coord, cop.id, datetime.now(UTC), topic)
+    store.dispose()
+
+    page = browser.new_context().new_page()
+    page.set_default_timeout(30_000)
+    page.on("dialog", lambda d: d.accept())
+    page.goto(voila_server.url("session.ipynb") + f"?code={held_in.join_code}", wait_until="commit")
+    page.locator(".cop-name input").wait_for(state="visible", timeout=60_000)
+    page.locator(".cop-name input").fill("Lena Linked")
+    page.locator(".cop-start").click()
+    expect(page.locator(".cop-app")).to_contain_text("attendance is recorded")
+
+    open_as(page, voila_server, "Lena Linked")
+    choice = page.locator(".cop-session-choice select")
+    # the only session joined and under way: preselected, shown as text (UTC is the default zone)
+    expect(choice.locator("option:checked")).to_have_text(
+        f"{topic} · {held_in.starts_at:%H:%M}".replace(" ", "\xa0")
+    )
+    expect(page.locator(".cop-session-choice label")).to_have_text("Part of session")
+    page.locator(".cop-summary textarea").fill("A father of three; the school wants him involved.")
+    page.locator(".cop-start-discussion").click()
+    expect(page.locator(STATUS)).to_contain_text("Discussion started")
+    expect(page.locator(".cop-discussion-session")).to_have_text(f"Part of the session “{topic}”")
+    assert page.locator(".cop-discussion b").count() == 0  # the topic stayed text
+    with voila_server.db() as db:
+        linked = db.execute(
+            "SELECT d.session_id FROM discussion d JOIN person p ON p.id = d.facilitator_id "
+            "WHERE p.display_name = 'Lena Linked'"
+        ).fetchone()
+    assert linked["session_id"] == held_in.id
+    page.context.close()
