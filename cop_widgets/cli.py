@@ -15,7 +15,7 @@ from .errors import CopWidgetsError
 
 def _prepare(demo: bool) -> int:
     from .content import load_frameworks
-    from .demo import seed_demo
+    from .demo import seed_demo, seed_demo_community
     from .settings import load_settings
     from .store import open_store
 
@@ -25,6 +25,7 @@ def _prepare(demo: bool) -> int:
         print(f"warning: {problem}", file=sys.stderr)
     store = open_store(settings)
     seeded = seed_demo(store, catalogue) if demo else False
+    seeded = (seed_demo_community(store, settings) if demo else False) or seeded
     store.dispose()
     where = store.engine.url.render_as_string(hide_password=True)
     print(f"store ready: {where}" + (" (demo content added)" if seeded else ""))

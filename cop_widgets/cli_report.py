@@ -2,15 +2,20 @@
 
     cop report person PERSON... --from DATE --to DATE [--out DIR] [--pdf]
     cop report community --from DATE --to DATE [--min-n 5] [--out DIR] [--pdf]
+    cop report session SESSION [--min-n 5] [--out DIR] [--pdf]
+    cop report all-sessions --from DATE --to DATE [--min-n 5] [--out DIR] [--pdf]
 
 PERSON is a person id, a display name (any case) or hub:<user>; several people give one report
-each, rendered in one kernel. Dates are YYYY-MM-DD, both days included. Files are named by ids
-and dates only, written to reports/ at the repository root unless --out says otherwise, readable
-by the owner and group only. Errors are CopWidgetsError: `cop` prints the message, exits 2.
+each, rendered in one kernel. SESSION is a session id or its join code; all-sessions renders
+every session that started in the period in one kernel, with a progress bar on stderr. Dates
+are YYYY-MM-DD, both days included. Files are named by ids and dates only, written to
+reports/ at the repository root unless --out says otherwise, readable by the owner and group
+only. Errors are CopWidgetsError: `cop` prints the message, exits 2.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,18 +36,37 @@ def add_report_commands(subparsers) -> None:
 
     community = rsub.add_parser("community", help="participation in the community over a period")
     _common(community)
-    community.add_argument(
+    _min_n(community, "people or discussions")
+    community.set_defaults(func=cmd_community)
+
+    session = rsub.add_parser("session", help="the group's report of one session")
+    session.add_argument("session", metavar="SESSION", help="session id or join code")
+    _output(session)
+    _min_n(session, "people answered")
+    session.set_defaults(func=cmd_session)
+
+    batch = rsub.add_parser("all-sessions", help="a session report for every session in a period")
+    _common(batch)
+    _min_n(batch, "people answered")
+    batch.set_defaults(func=cmd_all_sessions)
+
+
+def _min_n(parser, what: str) -> None:
+    parser.add_argument(
         "--min-n",
         type=int,
         default=5,
-        help="hide figures built from fewer people or discussions than this (default 5)",
+        help=f"hide figures built from fewer {what} than this (default 5)",
     )
-    community.set_defaults(func=cmd_community)
 
 
 def _common(parser) -> None:
     parser.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD")
     parser.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD")
+    _output(parser)
+
+
+def _output(parser) -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help=f"folder for the report (default: {DEFAULT_OUT})"
     )
@@ -59,7 +83,9 @@ def _period(args) -> dict[str, str]:
     return {"date_from": period.lo, "date_to": period.end.isoformat()}
 
 
-def _render(template: str, param_sets: list[dict], out_dir: Path | None, pdf: bool) -> int:
+def _render(
+    template: str, param_sets: list[dict], out_dir: Path | None, pdf: bool, progress: bool = False
+) -> int:
     from .reports import render
 
     folder = out_dir or DEFAULT_OUT
@@ -68,8 +94,14 @@ def _render(template: str, param_sets: list[dict], out_dir: Path | None, pdf: bo
         (template, params, folder / render.report_filename(spec, render.check_params(spec, params)))
         for params in param_sets
     ]
-    if len(jobs) == 1:
+    if len(jobs) == 1 and not progress:
         done = [render.render_report(*jobs[0], pdf=pdf)]
+    elif progress:
+        from tqdm import tqdm
+
+        # on stderr, so that stdout lists only the files written
+        with tqdm(total=len(jobs), unit="report", file=sys.stderr, dynamic_ncols=True) as bar:
+            done = render.render_reports(jobs, pdf=pdf, on_done=lambda _item: bar.update())
     else:
         done = render.render_reports(jobs, pdf=pdf)
     for item in done:
@@ -81,11 +113,9 @@ def _render(template: str, param_sets: list[dict], out_dir: Path | None, pdf: bo
 
 def cmd_person(args) -> int:
     from .services.data_rights import find_person
-    from .settings import load_settings
-    from .store import open_store
 
     period = _period(args)
-    store = open_store(load_settings())
+    store = _open_store()
     try:
         people = [find_person(store, name) for name in dict.fromkeys(args.person)]
     finally:
@@ -101,3 +131,43 @@ def cmd_community(args) -> int:
 
     params = {**_period(args), "min_n": P.check_min_n(args.min_n)}
     return _render("community_growth", [params], args.out, args.pdf)
+
+
+def _open_store():
+    from .settings import load_settings
+    from .store import open_store
+
+    return open_store(load_settings())
+
+
+def cmd_session(args) -> int:
+    from .reports import params as P
+    from .reports.session_data import find_session
+
+    min_n = P.check_min_n(args.min_n)
+    store = _open_store()
+    try:
+        session_id = find_session(store, args.session)
+    finally:
+        store.dispose()
+    return _render(
+        "session_report", [{"session_id": session_id, "min_n": min_n}], args.out, args.pdf
+    )
+
+
+def cmd_all_sessions(args) -> int:
+    from .reports import params as P
+    from .reports.session_data import session_ids_between
+
+    period = P.parse_period(*_period(args).values())
+    min_n = P.check_min_n(args.min_n)
+    store = _open_store()
+    try:
+        ids = session_ids_between(store, period.lo, period.hi)
+    finally:
+        store.dispose()
+    if not ids:
+        print(f"No session started between {period.lo} and {period.end.isoformat()}.")
+        return 0
+    params = [{"session_id": sid, "min_n": min_n} for sid in ids]
+    return _render("session_report", params, args.out, args.pdf, progress=True)

@@ -1,19 +1,25 @@
-"""Demo content for a first run: one practitioner with a submitted and a draft reflection."""
+"""Demo content for a first run: one practitioner with a submitted and a draft reflection, and a
+demo community of practice with a past session (joined, checked in and out, a case discussion
+with notes and an action) and an upcoming one, so that every app and report has something real
+to show."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from .content import Catalogue
 from .services import reflections, supervision
 from .services.identity import sign_in
 from .store import Store
-from .store.schema import reflection
+from .store.schema import community, discussion, reflection
 
 DEMO_NAME = "Demo practitioner"
 DEMO_SUPERVISOR = "Demo supervisor"
+DEMO_COMMUNITY = "Demo community of practice"
+DEMO_MEMBERS = tuple(f"Demo member {n}" for n in range(1, 7))
 # Fixed ids so that seeding twice (two servers starting at once) cannot duplicate anything.
 _SUBMITTED_ID = str(uuid.UUID("00000000-0000-4000-8000-00000000d301"))
 _DRAFT_ID = str(uuid.UUID("00000000-0000-4000-8000-00000000d302"))
@@ -65,4 +71,130 @@ def seed_demo(store: Store, catalogue: Catalogue) -> bool:
             "feelings": A("", passed=True),
         },
     )
+    return True
+
+
+def seed_demo_community(store: Store, settings, now: datetime | None = None) -> bool:
+    """A demo CoP with last week's session (closed, with answers and a linked discussion) and
+    next week's; only into a store that has no community yet."""
+    from .protocols import load_protocols
+    from .services import checkins, discussions
+    from .services import sessions as X
+    from .session_items import load_item_sets
+
+    with store.read() as conn:
+        if conn.execute(select(func.count()).select_from(community)).scalar():
+            return False
+    consultancy = load_protocols(settings.protocols_dir).get("consultancy")
+    sets = load_item_sets(settings.data_dir / "session_items")[0]
+    if consultancy is None or not {"checkin", "checkout"} <= set(sets):
+        return False
+    now = now or datetime.now(UTC)
+    host = sign_in(store, DEMO_NAME, environ={})
+    members = [host, *(sign_in(store, name, environ={}) for name in DEMO_MEMBERS)]
+    cop = X.create_community(
+        store,
+        host,
+        DEMO_COMMUNITY,
+        "Family support and out-of-home-care prevention",
+        "Practitioners learn from each other's cases, keep what works, and try it.",
+    )
+    last_week = (now - timedelta(days=7)).replace(hour=10, minute=0, second=0, microsecond=0)
+    past = X.plan_session(
+        store,
+        host,
+        cop.id,
+        last_week,
+        "Engaging fathers",
+        "How do we keep fathers in the conversation when services talk mostly to mothers?",
+        consultancy.id,
+    )
+    X.plan_session(
+        store,
+        host,
+        cop.id,
+        last_week + timedelta(days=14),
+        "Working with neglect",
+        "What helps a family notice the small changes?",
+        "tuning",
+    )
+    X.set_session_roles(store, host, past.id, {"facilitator": host.id, "note_taker": members[1].id})
+    words = ("hopeful", "heard", "stretched", "hopeful", "curious", "heard", "hopeful")
+    for i, who in enumerate(members):
+        X.join(store, who, past.join_code, last_week)
+        checkins.submit_answers(
+            store,
+            who,
+            past.id,
+            sets["checkin"],
+            {
+                "wellbeing": 3 + i % 2,
+                "confidence_reflect_then": 2 + i % 2,
+                "confidence_discuss_then": 2 + i % 3,
+            },
+        )
+        checkins.submit_answers(
+            store,
+            who,
+            past.id,
+            sets["checkout"],
+            {
+                "confidence_reflect_now": 3 + i % 2,
+                "confidence_discuss_now": 4 - i % 2,
+                "useful": 4 + i % 2,
+                "safe": 4 + (i + 1) % 2,
+                "one_word": words[i],
+                "resource": "Fatherhood Institute practice guides" if i in (1, 4) else "",
+                "commitment": "Invite the father to the next home visit by name.",
+            },
+        )
+    run = discussions.start_discussion(
+        store,
+        host,
+        consultancy,
+        "A worker is visiting a family where the father works nights and has never been at a "
+        "visit. The mother says he does not want to be involved. Focus question: how do I "
+        "reach him without undermining her?",
+        roles={"presenter": [members[2].display_name], "note_taker": [members[1].display_name]},
+        summary_checked=True,
+        session_id=past.id,
+    )
+    for phase, text in (
+        (
+            "respond",
+            "Ask the mother what the father is good at with the children, then "
+            "ask to meet him at a time that suits his shifts.",
+        ),
+        (
+            "debrief",
+            "The silent group discussion helped; next time keep probing questions shorter.",
+        ),
+    ):
+        discussions.save_note(store, members[1], str(uuid.uuid4()), run.id, phase, text)
+    discussions.add_action(
+        store,
+        members[1],
+        run.id,
+        "Share a short guide on engaging fathers",
+        "Facilitator",
+        (now + timedelta(days=7)).date(),
+    )
+    # The discussion ran through every phase during last week's session.
+    clock_at = last_week.timestamp() + 15 * 60
+    discussions.run_clock(store, host, run.id, "start", len(consultancy.phases), now=clock_at)
+    for index, phase in enumerate(consultancy.phases):
+        clock_at += phase.minutes * 60
+        discussions.run_clock(
+            store, host, run.id, "next", len(consultancy.phases), index, now=clock_at
+        )
+    discussions.set_status(store, host, run.id, "closed")
+    opened = datetime.fromtimestamp(last_week.timestamp() + 10 * 60, UTC).isoformat()
+    ended = datetime.fromtimestamp(clock_at, UTC).isoformat()
+    with store.write() as conn:
+        conn.execute(
+            update(discussion)
+            .where(discussion.c.id == run.id)
+            .values(created_at=opened, updated_at=ended, closed_at=ended)
+        )
+    X.close_session(store, host, past.id)
     return True

@@ -65,6 +65,9 @@ class Phase:
     speaker: str  # a role id of the protocol, SPEAKER_ALL or SPEAKER_GROUP
     prompts: tuple[str, ...]
     notes: bool = True
+    # The notes of an insight phase are the group's agreed learning: the only discussion notes
+    # a session report carries out of the room (the case itself stays in it).
+    insight: bool = False
     scale: Scale | None = None
     columns: tuple[Column, ...] = ()
 
@@ -204,7 +207,7 @@ def _phases(check: FieldChecker, value: object, roles: tuple[Role, ...]) -> tupl
             data,
             where,
             {"id", "label", "minutes", "speaker", "prompts"},
-            {"notes", "scale", "columns"},
+            {"notes", "scale", "columns", "insight"},
         )
         phase_id = check.ident(data["id"], where + "id", KEY_PATTERN)
         if any(p.id == phase_id for p in phases):
@@ -221,6 +224,11 @@ def _phases(check: FieldChecker, value: object, roles: tuple[Role, ...]) -> tupl
         notes = data.get("notes", True)
         if not isinstance(notes, bool):
             raise check.fail(where + "notes", f"must be true or false, found {notes!r}")
+        insight = data.get("insight", False)
+        if not isinstance(insight, bool):
+            raise check.fail(where + "insight", f"must be true or false, found {insight!r}")
+        if insight and not notes:
+            raise check.fail(where + "insight", "needs notes: a phase without notes has no insight")
         phases.append(
             Phase(
                 id=phase_id,
@@ -231,6 +239,7 @@ def _phases(check: FieldChecker, value: object, roles: tuple[Role, ...]) -> tupl
                     check, data["prompts"], where + "prompts", MAX_PROMPTS, "prompts", 500
                 ),
                 notes=notes,
+                insight=insight,
                 scale=_scale(check, data["scale"], where + "scale") if "scale" in data else None,
                 columns=_columns(check, data["columns"], where + "columns")
                 if "columns" in data

@@ -3,7 +3,9 @@
 Kinds: scale (a whole number between min and max), text (short free text), commitment (one
 thing I will do differently: kept with its author and brought back at the next session).
 `anonymous: true` stores the answer with no identity at all; `private: true` keeps it with
-its author and out of every summary.
+its author and out of every summary. `compare: KEY` pairs a check-in scale item (before) with a
+check-out scale item (after) measuring the same thing: the session report shows them side by
+side (retrospective pre/post confidence, DOMAIN.md section 3.3).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .errors import DataFileError, SchemaVersionError
 
 ITEMS_SCHEMA_VERSION = 1
 KINDS = ("scale", "text", "commitment")
+REPORT_USES = ("words", "list")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class Item:
     max_chars: int = 500
     anonymous: bool = False
     private: bool = False
+    compare: str = ""  # the same key on a check-in and a check-out scale item: before/after
+    report: str = ""  # text items only: "words" or "list" in the session report; "" not at all
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,8 @@ def load_item_set(path: Path | str) -> ItemSet:
             entry,
             where,
             {"id", "kind", "prompt"},
-            {"min", "max", "low_label", "high_label", "max_chars", "anonymous", "private"},
+            {"min", "max", "low_label", "high_label", "max_chars", "anonymous", "private"}
+            | {"compare", "report"},
         )
         item_id = check.ident(entry["id"], where + "id", STAGE_ID_PATTERN)
         if any(i.id == item_id for i in items):
@@ -85,6 +91,21 @@ def load_item_set(path: Path | str) -> ItemSet:
                 where + "anonymous",
                 "a commitment comes back to its author, so it cannot be anonymous",
             )
+        compare = ""
+        if "compare" in entry:
+            compare = check.ident(entry["compare"], where + "compare", STAGE_ID_PATTERN)
+            if kind != "scale":
+                raise check.fail(where + "compare", "only scale items can be compared")
+            if any(i.compare == compare for i in items):
+                raise check.fail(where + "compare", f"{compare!r} is used twice in this file")
+        report = entry.get("report", "")
+        if "report" in entry:
+            if report not in REPORT_USES:
+                raise check.fail(where + "report", f"must be one of {', '.join(REPORT_USES)}")
+            if kind != "text" or not flags["anonymous"]:
+                raise check.fail(
+                    where + "report", "only anonymous text items are shown in a session report"
+                )
         items.append(
             Item(
                 id=item_id,
@@ -99,6 +120,8 @@ def load_item_set(path: Path | str) -> ItemSet:
                 if "high_label" in entry
                 else "",
                 max_chars=check.whole(entry.get("max_chars", 500), where + "max_chars", 1, 5000),
+                compare=compare,
+                report=report,
                 **flags,
             )
         )

@@ -9,11 +9,7 @@ Tables carry ``data-table``/``data-row``/``data-col`` attributes so tests can re
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -23,8 +19,20 @@ from ..protocols import ProtocolCatalogue
 from ..services.discussions import STANDARD_ROLES
 from ..services.supervision import DEPTH_LABELS, KIND_LABELS
 from . import data as R
+from .html import (  # noqa: F401 - Block and esc are part of what the templates use
+    BAR_COLOUR,
+    SECONDARY_TEXT,
+    TITLE_KEY,
+    Block,
+    chart,
+    esc,
+    para,
+    png,
+    produced,
+    suppressed,
+    table,
+)
 
-TITLE_KEY = "cop_report"  # output metadata: {"cop_report": {"title": ...}} names the report
 VISIBILITY_LABELS = {
     "private": "only me",
     "supervisor": "me and my supervisors",
@@ -33,36 +41,6 @@ VISIBILITY_LABELS = {
     "aggregate_only": "counted in summaries only",
 }
 ROLE_LABELS = dict(STANDARD_ROLES)
-BAR_COLOUR = "#1f5f8b"
-
-
-class Block:
-    """A piece of report HTML; displayed as text/html (the title, if any, in its metadata)."""
-
-    def __init__(self, html_text: str, title: str | None = None, plain: str = ""):
-        self.html = html_text
-        self.title = title
-        self.plain = plain or title or "(report section)"
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        data = {"text/html": self.html, "text/plain": self.plain}
-        if self.title:
-            return data, {TITLE_KEY: {"title": self.title}}
-        return data
-
-    def __str__(self) -> str:
-        return self.html
-
-
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def suppressed(min_n: int) -> str:
-    return f"fewer than {min_n} — not shown"
-
-
-SECONDARY_TEXT = "not shown, so that a smaller figure cannot be worked out"
 
 
 def figure(value: object, min_n: int | None = None) -> str:
@@ -73,38 +51,7 @@ def figure(value: object, min_n: int | None = None) -> str:
     return esc(value)
 
 
-def para(text_html: str, cls: str = "") -> str:
-    return f'<p class="{esc(cls)}">{text_html}</p>' if cls else f"<p>{text_html}</p>"
-
-
-def table(
-    name: str,
-    caption: str,
-    columns: Sequence[tuple[str, str]],
-    rows: Iterable[tuple[str, str, dict[str, str]]],
-) -> str:
-    """columns: (key, heading), the first being the row heading; rows: (key, heading, cells
-    as HTML by column key)."""
-    head = "".join(f'<th scope="col">{esc(label)}</th>' for _, label in columns)
-    body = []
-    for key, label, cells in rows:
-        tds = "".join(
-            f'<td data-col="{esc(col)}">{cells.get(col, "")}</td>' for col, _ in columns[1:]
-        )
-        body.append(f'<tr data-row="{esc(key)}"><th scope="row">{esc(label)}</th>{tds}</tr>')
-    return (
-        f'<table class="cop-table" data-table="{esc(name)}"><caption>{esc(caption)}</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-    )
-
-
 # -- charts -------------------------------------------------------------------------------------
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def bar_chart(
     labels: Sequence[str],
     values: Sequence[object],
@@ -137,14 +84,7 @@ def bar_chart(
     ax.yaxis.get_major_locator().set_params(integer=True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    return _png(fig)
-
-
-def chart(png: str, alt: str, caption: str) -> str:
-    return (
-        f'<figure class="cop-chart"><img src="data:image/png;base64,{png}" alt="{esc(alt)}">'
-        f"<figcaption>{esc(caption)}</figcaption></figure>"
-    )
+    return png(fig)
 
 
 def _short_month(month: str) -> str:
@@ -178,18 +118,13 @@ def monthly_chart(
     return chart(png, alt + hidden, caption)
 
 
-def _produced() -> str:
-    now = datetime.now(UTC)
-    return f"{R.long_date(now.date())}, {now:%H:%M} UTC"
-
-
 def _header(title: str, period: R.Period, notes: Sequence[str]) -> Block:
     body = "".join(para(esc(n), "cop-note") for n in notes)
     return Block(
         f'<header class="cop-report-head"><h1>{esc(title)}</h1>'
         f'<p class="cop-period">Period: <span data-figure="period">{esc(period.label)}</span>'
         f"</p>{body}"
-        f'<p class="cop-produced">Produced {esc(_produced())} by CoP Workbook '
+        f'<p class="cop-produced">Produced {esc(produced())} by CoP Workbook '
         f"{esc(__version__)}.</p></header>",
         title=f"{title} · {period.lo} to {period.end.isoformat()}",
     )

@@ -26,8 +26,9 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -169,7 +170,8 @@ def check_params(spec: ReportSpec, params: Mapping[str, object]) -> dict[str, ob
 def report_filename(spec: ReportSpec, params: Mapping[str, object]) -> str:
     """e.g. person-record_<id>_2026-01-01_2026-03-31.html: ids and dates only, never names."""
     parts = [spec.name.replace("_", "-")]
-    for name in spec.parameters:
+    # ids and dates first, then whole numbers (named): the same order whatever the metadata's
+    for name in sorted(spec.parameters, key=lambda n: spec.parameters[n] == "int"):
         if name in params:
             value = params[name]
             parts.append(f"{name.replace('_', '-')}-{value}" if isinstance(value, int) else value)
@@ -281,22 +283,38 @@ class _Kernel:
 
 # -- HTML and PDF -------------------------------------------------------------------------------
 _exporter = None
+_exporter_lock = threading.Lock()
 
 
 def _html_exporter():
     global _exporter
-    if _exporter is None:
-        from nbconvert import HTMLExporter
-
-        _exporter = HTMLExporter(
-            template_name=TEMPLATE_NAME,
-            extra_template_basedirs=[str(TEMPLATE_DIR)],
-            exclude_input=True,
-            exclude_input_prompt=True,
-            exclude_output_prompt=True,
-            embed_images=True,
-        )
+    with _exporter_lock:
+        if _exporter is None:
+            _exporter = _new_exporter()
     return _exporter
+
+
+def _prepare_exporter_in_background() -> threading.Thread:
+    """Import nbconvert and load its templates (about a second) while the kernel works."""
+    thread = threading.Thread(target=_html_exporter, name="cop-html-exporter", daemon=True)
+    thread.start()
+    return thread
+
+
+def _new_exporter():
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name=TEMPLATE_NAME,
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    # The first page renders the Jinja templates and loads the lab CSS: do it now, once.
+    exporter.from_notebook_node(nbformat.v4.new_notebook())
+    return exporter
 
 
 def report_title(nb, default: str) -> str:
@@ -454,7 +472,10 @@ def render_report(
     html_path, pdf_path = _outputs(out_html, pdf)
     if pdf_path is not None:
         chromium_path()  # before the kernel runs: fail fast
-    html = to_html(spec, _execute_papermill(spec, clean), clean)
+    warming = _prepare_exporter_in_background()
+    executed = _execute_papermill(spec, clean)
+    warming.join()
+    html = to_html(spec, executed, clean)
     files = {html_path: html.encode("utf-8")}
     if pdf_path is not None:
         try:
@@ -467,10 +488,13 @@ def render_report(
 
 
 def render_reports(
-    jobs: Sequence[tuple[str, Mapping[str, object], Path | str]], pdf: bool = False
+    jobs: Sequence[tuple[str, Mapping[str, object], Path | str]],
+    pdf: bool = False,
+    on_done: Callable[[Rendered], None] | None = None,
 ) -> list[Rendered]:
     """Several reports in one kernel (and one Chromium for PDFs). Every job is checked before
-    any runs; a failing job raises ReportFailed, and the reports written before it stay."""
+    any runs; a failing job raises ReportFailed, and the reports written before it stay.
+    on_done is called after each report is written (a progress bar)."""
     checked = []
     for template, params, out in jobs:
         spec = report_spec(template)
@@ -480,13 +504,16 @@ def render_reports(
         return done
     if pdf:
         chromium_path()
+    warming = _prepare_exporter_in_background()
     kernel = _Kernel()
     try:
         printer = PdfPrinter().__enter__() if pdf else None
         try:
             for spec, clean, html_path, pdf_path in checked:
                 started = time.perf_counter()
-                html = to_html(spec, kernel.execute(spec, clean), clean)
+                executed = kernel.execute(spec, clean)
+                warming.join()
+                html = to_html(spec, executed, clean)
                 files = {html_path: html.encode("utf-8")}
                 if printer is not None and pdf_path is not None:
                     try:
@@ -495,6 +522,8 @@ def render_reports(
                         raise ReportFailed(spec.name, clean, str(exc)) from None
                 _write_all(files)
                 done.append(Rendered(html_path, pdf_path, time.perf_counter() - started))
+                if on_done is not None:
+                    on_done(done[-1])
         finally:
             if printer is not None:
                 printer.__exit__(None, None, None)

@@ -60,3 +60,67 @@ def test_a_script_in_a_reflection_is_shown_as_text_and_never_runs(
         assert errors == []
     finally:
         context.close()
+
+
+def _pages(pdf: bytes) -> int:
+    import re
+
+    return len(re.findall(rb"/Type\s*/Page\b", pdf))
+
+
+def test_session_report_in_chromium_shows_markup_as_text_and_prints_whole(
+    browser, store, data_dir, tmp_path, monkeypatch
+):
+    from cop_widgets.reports.render import render_reports
+
+    from ..test_session_report import XSS, seed_room
+
+    monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("COP_DATABASE_URL", raising=False)
+    room = seed_room(store, people=8)
+    quiet = seed_room(store, people=3, answer=False, discuss=False)
+    full, short = render_reports(
+        [
+            ("session_report", {"session_id": room["today"].id}, tmp_path / "full.html"),
+            ("session_report", {"session_id": quiet["today"].id}, tmp_path / "short.html"),
+        ],
+        pdf=True,
+    )
+    context = browser.new_context(viewport={"width": 690, "height": 1000})
+    try:
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(full.html.as_uri())
+        page.wait_for_load_state("load")
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert page.locator("script").count() == 0
+        assert page.locator("h1").inner_text() == f"Session report: Neglect {XSS}"
+        assert page.title() == f"Session report · Neglect {XSS} · {room['today'].starts_at.date()}"
+        for shown in (
+            page.locator("[data-insight]", has_text=f"Start with what the parent wants {XSS}"),
+            page.locator("[data-table=actions] th", has_text=f"Share the checklist {XSS}"),
+            page.locator("[data-resource]", has_text=f"Practice guide {XSS}"),
+        ):
+            assert shown.count() == 1 and shown.is_visible()
+        # Every chart has a text alternative; the page loaded nothing but itself.
+        images = page.locator("img")
+        assert images.count() == 3  # one confidence pair, two reactions
+        assert all(len(images.nth(i).get_attribute("alt") or "") > 40 for i in range(3))
+        assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
+        assert errors == []
+        # Printed: as many A4 pages as the print layout is tall (265 mm of page each), or one
+        # more where a chart or a table row moved whole to the next page.
+        counts = []
+        for done in (full, short):
+            page.goto(done.html.as_uri())
+            page.emulate_media(media="print")
+            tall = page.evaluate("document.documentElement.scrollHeight")
+            at_least = -(-tall // round(265 / 25.4 * 96))
+            counts.append(_pages(done.pdf.read_bytes()))
+            assert at_least <= counts[-1] <= at_least + 1, (done.pdf.name, tall, counts[-1])
+        assert counts[1] <= 2 < counts[0]  # the report of a session nobody answered is short
+    finally:
+        context.close()
