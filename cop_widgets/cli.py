@@ -8,9 +8,13 @@ import secrets
 import subprocess
 import sys
 
-from .cli_data import add_data_commands
-from .cli_report import add_report_commands
-from .errors import CopWidgetsError
+from .fast_start import skip_unused_iri_checker
+
+skip_unused_iri_checker()  # before nbformat, papermill or Voilà import jsonschema
+
+from .cli_data import add_data_commands  # noqa: E402
+from .cli_report import add_report_commands  # noqa: E402
+from .errors import CopWidgetsError  # noqa: E402
 
 
 def _prepare(demo: bool) -> int:

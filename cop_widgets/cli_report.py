@@ -16,6 +16,7 @@ only. Errors are CopWidgetsError: `cop` prints the message, exits 2.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,8 +84,25 @@ def _period(args) -> dict[str, str]:
     return {"date_from": period.lo, "date_to": period.end.isoformat()}
 
 
+@contextmanager
+def _booting_kernel():
+    """A report kernel launched now, so that it boots while the command finds its records."""
+    from .reports.render import ReportKernel
+
+    kernel = ReportKernel()
+    try:
+        yield kernel
+    finally:
+        kernel.close()
+
+
 def _render(
-    template: str, param_sets: list[dict], out_dir: Path | None, pdf: bool, progress: bool = False
+    template: str,
+    param_sets: list[dict],
+    out_dir: Path | None,
+    pdf: bool,
+    kernel,
+    progress: bool = False,
 ) -> int:
     from .reports import render
 
@@ -95,15 +113,17 @@ def _render(
         for params in param_sets
     ]
     if len(jobs) == 1 and not progress:
-        done = [render.render_report(*jobs[0], pdf=pdf)]
+        done = [render.render_report(*jobs[0], pdf=pdf, kernel=kernel)]
     elif progress:
         from tqdm import tqdm
 
         # on stderr, so that stdout lists only the files written
         with tqdm(total=len(jobs), unit="report", file=sys.stderr, dynamic_ncols=True) as bar:
-            done = render.render_reports(jobs, pdf=pdf, on_done=lambda _item: bar.update())
+            done = render.render_reports(
+                jobs, pdf=pdf, on_done=lambda _item: bar.update(), kernel=kernel
+            )
     else:
-        done = render.render_reports(jobs, pdf=pdf)
+        done = render.render_reports(jobs, pdf=pdf, kernel=kernel)
     for item in done:
         print(f"wrote {item.html}")
         if item.pdf:
@@ -115,22 +135,23 @@ def cmd_person(args) -> int:
     from .services.data_rights import find_person
 
     period = _period(args)
-    store = _open_store()
-    try:
-        people = [find_person(store, name) for name in dict.fromkeys(args.person)]
-    finally:
-        store.dispose()
-    ids = list(dict.fromkeys(p.id for p in people))
-    return _render(
-        "person_record", [{"person_id": pid, **period} for pid in ids], args.out, args.pdf
-    )
+    with _booting_kernel() as kernel:
+        store = _open_store()
+        try:
+            people = [find_person(store, name) for name in dict.fromkeys(args.person)]
+        finally:
+            store.dispose()
+        ids = list(dict.fromkeys(p.id for p in people))
+        params = [{"person_id": pid, **period} for pid in ids]
+        return _render("person_record", params, args.out, args.pdf, kernel)
 
 
 def cmd_community(args) -> int:
     from .reports import params as P
 
     params = {**_period(args), "min_n": P.check_min_n(args.min_n)}
-    return _render("community_growth", [params], args.out, args.pdf)
+    with _booting_kernel() as kernel:
+        return _render("community_growth", [params], args.out, args.pdf, kernel)
 
 
 def _open_store():
@@ -145,14 +166,14 @@ def cmd_session(args) -> int:
     from .reports.session_data import find_session
 
     min_n = P.check_min_n(args.min_n)
-    store = _open_store()
-    try:
-        session_id = find_session(store, args.session)
-    finally:
-        store.dispose()
-    return _render(
-        "session_report", [{"session_id": session_id, "min_n": min_n}], args.out, args.pdf
-    )
+    with _booting_kernel() as kernel:
+        store = _open_store()
+        try:
+            session_id = find_session(store, args.session)
+        finally:
+            store.dispose()
+        params = [{"session_id": session_id, "min_n": min_n}]
+        return _render("session_report", params, args.out, args.pdf, kernel)
 
 
 def cmd_all_sessions(args) -> int:
@@ -170,4 +191,5 @@ def cmd_all_sessions(args) -> int:
         print(f"No session started between {period.lo} and {period.end.isoformat()}.")
         return 0
     params = [{"session_id": sid, "min_n": min_n} for sid in ids]
-    return _render("session_report", params, args.out, args.pdf, progress=True)
+    with _booting_kernel() as kernel:
+        return _render("session_report", params, args.out, args.pdf, kernel, progress=True)

@@ -65,3 +65,29 @@ def test_data_commands_are_wired(data_dir):
     assert refused.returncode == 1
     backup = _cop("data", "backup", "--out", str(data_dir / "backups"), data_dir=data_dir)
     assert backup.returncode == 0 and list((data_dir / "backups").glob("cop-*.sqlite"))
+
+
+def test_cop_processes_skip_the_slow_iri_checker_and_still_validate_notebooks():
+    """The `cop` command and the Voilà launcher never pay for rfc3987_syntax (1.5 s of parser
+    building, for a format no notebook schema uses); notebook validation still works."""
+    checks = (
+        "import sys, nbformat\n"
+        "nbformat.validate(nbformat.v4.new_notebook())\n"
+        "bad = nbformat.v4.new_notebook()\n"
+        "bad.cells.append({'cell_type': 'nonsense'})\n"
+        "try:\n"
+        "    nbformat.validate(bad)\n"
+        "except nbformat.ValidationError:\n"
+        "    print('refused')\n"
+        "print('loaded' if sys.modules.get('rfc3987_syntax') else 'skipped')\n"
+    )
+    for module in ("cop_widgets.cli", "cop_widgets.serving.launch"):
+        # the module first, as the command runs it: nothing has imported jsonschema yet
+        out = subprocess.run(
+            [sys.executable, "-c", f"import {module}\n{checks}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["refused", "skipped"], module

@@ -506,7 +506,14 @@ def test_atomic_write_leaves_nothing_when_the_pdf_fails(monkeypatch, tmp_path):
         def print(self, html):
             raise render.CopWidgetsError("the PDF could not be printed: printer on fire")
 
-    monkeypatch.setattr(render, "_execute_papermill", lambda spec, params: nb)
+    class Executed:  # the kernel seam: the notebook as if it had run
+        def execute(self, spec, params):
+            return nb
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(render, "ReportKernel", Executed)
     monkeypatch.setattr(render, "PdfPrinter", Broken)
     monkeypatch.setattr(render, "chromium_path", lambda: "chromium")
     out = tmp_path / "r" / "c.html"

@@ -5,9 +5,11 @@
 
 - Parameters are ids, ISO dates and whole numbers only, checked against the kinds a template
   declares in its metadata (``cop_report.parameters``); free text never reaches papermill.
-- ``render_report`` runs papermill in-process (a kernel per call); ``render_reports`` runs a
-  batch in one kernel through nbclient, clearing its namespace between reports, so imports and
-  kernel start are paid once.
+- Rendering is in-process: papermill's parameter cell, then nbclient in a kernel we own
+  (``ReportKernel``). ``render_reports`` runs a batch in one kernel, clearing its namespace
+  between reports, so imports and kernel start are paid once; a caller may start the kernel
+  first and look up its records while it boots. nbconvert loads its templates in a thread
+  meanwhile.
 - nbconvert's lab page through our template (templates/cop_report): inputs and prompts
   hidden, images embedded, no script or stylesheet from the internet, a print stylesheet, the
   title given by the report itself.
@@ -196,32 +198,11 @@ def _failed_cell(spec: ReportSpec, params, out_index: int, ename: str, evalue: s
     return ReportFailed(spec.name, params, why, cell)
 
 
-def _execute_papermill(spec: ReportSpec, params: dict[str, object]):
-    import papermill as pm
-
-    try:
-        return pm.execute_notebook(
-            str(spec.path),
-            None,
-            parameters=params,
-            kernel_name=KERNEL,
-            progress_bar=False,
-            log_output=False,
-            request_save_on_cell_execute=False,
-            execution_timeout=CELL_TIMEOUT_S,
-            extra_arguments=list(KERNEL_ARGS),
-        )
-    except pm.PapermillExecutionError as exc:
-        raise _failed_cell(spec, params, exc.cell_index, exc.ename, exc.evalue) from None
-    except CopWidgetsError:
-        raise
-    except Exception as exc:  # the kernel died or did not start, a timeout
-        raise ReportFailed(spec.name, params, f"{type(exc).__name__}: {exc}") from None
-
-
-class _Kernel:
-    """One kernel for a batch: nbclient over a kernel manager we own, namespace reset between
-    notebooks (modules stay imported: that is the saving)."""
+class ReportKernel:
+    """One kernel for one report or a batch: nbclient over a kernel manager we own, papermill's
+    parameter cell, namespace reset between notebooks (modules stay imported: that is the
+    saving). Creating one launches the kernel process and returns at once, so a caller can
+    start it first and look up its records while the kernel boots."""
 
     RESET = "get_ipython().run_line_magic('reset', '-f')"
 
@@ -232,7 +213,7 @@ class _Kernel:
         self._run_sync = run_sync
         self.km = AsyncKernelManager(kernel_name=KERNEL)
         run_sync(self.km.start_kernel)(cwd=str(REPORTS_DIR), extra_arguments=list(KERNEL_ARGS))
-        self.used = False
+        self.used = self.closed = False
 
     def _client(self, nb):
         from nbclient import NotebookClient
@@ -277,6 +258,9 @@ class _Kernel:
                 client.kc.stop_channels()
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         with suppress(Exception):
             self._run_sync(self.km.shutdown_kernel)(now=True)
 
@@ -463,49 +447,42 @@ def _outputs(out_html: Path | str, pdf: bool) -> tuple[Path, Path | None]:
 
 # -- entry points -------------------------------------------------------------------------------
 def render_report(
-    template: str, params: Mapping[str, object], out_html: Path | str, pdf: bool = False
+    template: str,
+    params: Mapping[str, object],
+    out_html: Path | str,
+    pdf: bool = False,
+    kernel: ReportKernel | None = None,
 ) -> Rendered:
-    """Run one template with papermill, write its HTML (and PDF) atomically."""
-    started = time.perf_counter()
-    spec = report_spec(template)
-    clean = check_params(spec, params)
-    html_path, pdf_path = _outputs(out_html, pdf)
-    if pdf_path is not None:
-        chromium_path()  # before the kernel runs: fail fast
-    warming = _prepare_exporter_in_background()
-    executed = _execute_papermill(spec, clean)
-    warming.join()
-    html = to_html(spec, executed, clean)
-    files = {html_path: html.encode("utf-8")}
-    if pdf_path is not None:
-        try:
-            with PdfPrinter() as printer:
-                files[pdf_path] = printer.print(html)
-        except CopWidgetsError as exc:
-            raise ReportFailed(spec.name, clean, str(exc)) from None
-    _write_all(files)
-    return Rendered(html_path, pdf_path, time.perf_counter() - started)
+    """Run one template, write its HTML (and PDF) atomically."""
+    return render_reports([(template, params, out_html)], pdf=pdf, kernel=kernel)[0]
 
 
 def render_reports(
     jobs: Sequence[tuple[str, Mapping[str, object], Path | str]],
     pdf: bool = False,
     on_done: Callable[[Rendered], None] | None = None,
+    kernel: ReportKernel | None = None,
 ) -> list[Rendered]:
-    """Several reports in one kernel (and one Chromium for PDFs). Every job is checked before
-    any runs; a failing job raises ReportFailed, and the reports written before it stay.
-    on_done is called after each report is written (a progress bar)."""
-    checked = []
-    for template, params, out in jobs:
-        spec = report_spec(template)
-        checked.append((spec, check_params(spec, params), *_outputs(out, pdf)))
+    """Reports in one kernel (and one Chromium for PDFs). Every job is checked before any
+    runs; a failing job raises ReportFailed, and the reports written before it stay. on_done
+    is called after each report is written (a progress bar). A kernel given (started early by
+    the caller) is used and shut down like one started here."""
     done: list[Rendered] = []
-    if not checked:
-        return done
-    if pdf:
-        chromium_path()
+    try:
+        checked = []
+        for template, params, out in jobs:
+            spec = report_spec(template)
+            checked.append((spec, check_params(spec, params), *_outputs(out, pdf)))
+        if not checked:
+            return done
+        if pdf:
+            chromium_path()
+    except BaseException:
+        if kernel is not None:
+            kernel.close()
+        raise
     warming = _prepare_exporter_in_background()
-    kernel = _Kernel()
+    kernel = kernel or ReportKernel()
     try:
         printer = PdfPrinter().__enter__() if pdf else None
         try:

@@ -13,7 +13,19 @@ from zoneinfo import ZoneInfo
 from .._version import __version__
 from ..services.sessions import ROTATING_ROLES
 from . import session_data as S
-from .html import BAR_COLOUR, Block, chart, esc, para, png, produced, suppressed, table
+from .html import (
+    BAR_COLOUR,
+    SVG,
+    Block,
+    Series,
+    bar_svg,
+    chart,
+    esc,
+    para,
+    produced,
+    suppressed,
+    table,
+)
 from .params import long_date
 
 AFTER_COLOUR = "#b45309"
@@ -291,62 +303,39 @@ def _resources(r: S.SessionReport) -> str:
     return "".join(out)
 
 
+def _scale_title(scale: S.Scale) -> str:
+    return f"{scale.low} = {scale.low_label}, {scale.high} = {scale.high_label}"
+
+
 def _distribution_chart(scale: S.Scale, title: str) -> str:
     values = list(scale.counts)
-    from matplotlib.figure import Figure  # no pyplot: the kernel's backend is left alone
-
-    fig = Figure(figsize=(4.6, 2.4))
-    ax = fig.add_subplot()
-    ax.bar([str(v) for v in values], [scale.counts[v] for v in values], color=BAR_COLOUR)
-    ax.set_xlabel(f"{scale.low} = {scale.low_label}, {scale.high} = {scale.high_label}")
-    ax.set_ylabel("Answers")
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    svg = bar_svg(
+        [str(v) for v in values],
+        [Series("Answers", [scale.counts[v] for v in values], BAR_COLOUR)],
+        _scale_title(scale),
+    )
     alt = (
         f"Bar chart of answers to '{scale.prompt}' from {scale.low} to {scale.high}. "
         "The figures are in the table below the chart."
     )
-    return chart(png(fig), alt, title)
+    return chart(svg, alt, title, SVG)
 
 
 def _paired_chart(pair: S.Comparison, title: str) -> str:
-    from matplotlib.figure import Figure
-
     values = list(pair.after.counts)
-    xs = list(range(len(values)))
-    fig = Figure(figsize=(4.6, 2.4))
-    ax = fig.add_subplot()
-    width = 0.4
-    ax.bar(
-        [x - width / 2 for x in xs],
-        [pair.before.counts[v] for v in values],
-        width,
-        label="Before (looking back)",
-        color=BAR_COLOUR,
+    svg = bar_svg(
+        [str(v) for v in values],
+        [
+            Series("Before (looking back)", [pair.before.counts[v] for v in values], BAR_COLOUR),
+            Series("Now", [pair.after.counts[v] for v in values], AFTER_COLOUR, hatched=True),
+        ],
+        _scale_title(pair.after),
     )
-    ax.bar(
-        [x + width / 2 for x in xs],
-        [pair.after.counts[v] for v in values],
-        width,
-        label="Now",
-        color=AFTER_COLOUR,
-        hatch="//",
-    )
-    ax.set_xticks(xs, [str(v) for v in values])
-    ax.set_xlabel(
-        f"{pair.after.low} = {pair.after.low_label}, {pair.after.high} = {pair.after.high_label}"
-    )
-    ax.set_ylabel("Answers")
-    ax.legend(frameon=False, fontsize=8, ncols=2, loc="lower center", bbox_to_anchor=(0.5, 1.0))
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
     alt = (
         f"Paired bar chart: answers before the session (looking back) and now, from "
         f"{pair.after.low} to {pair.after.high}. The figures are in the table below the chart."
     )
-    return chart(png(fig), alt, title)
+    return chart(svg, alt, title, SVG)
 
 
 def _mean_cell(scale: S.Scale, n_min: int) -> str:

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import asyncio
 
-import voila.app as voila_app
-import voila.handler as voila_handler
-from tornado.web import HTTPError
+from ..fast_start import skip_unused_iri_checker
+
+skip_unused_iri_checker()  # before Voilà imports jsonschema (through nbformat, jupyter_events)
+
+import voila.app as voila_app  # noqa: E402
+import voila.handler as voila_handler  # noqa: E402
+from tornado.web import HTTPError  # noqa: E402
 
 # Folders under the served tree that no browser may render.
 NOT_SERVED = ("reports/",)
