@@ -345,3 +345,59 @@ def test_insight_phases_and_compare_keys_are_checked_in_the_data_files(tmp_path)
     insight_phases = {p.id for p in PROTOCOLS.get("consultancy").phases if p.insight}
     assert insight_phases == {"respond", "debrief"}
     assert all(any(ph.insight for ph in p.phases) for p in PROTOCOLS.protocols)
+
+
+def test_community_report_shows_sessions_roles_and_confidence_from_the_store(
+    room, data_dir, tmp_path
+):
+    out = tmp_path / "community"
+    day = datetime.now(UTC).date()
+    first, last = (day - timedelta(days=40)).isoformat(), day.isoformat()
+    assert cop_main(["report", "community", "--from", first, "--to", last, "--out", str(out)]) == 0
+    html = next(out.glob("community-growth_*.html")).read_text(encoding="utf-8")
+    tables = _Tables(html).tables
+    db = data_dir / "cop.sqlite"
+    now = datetime.now(UTC).isoformat()
+    held = _rows(
+        db,
+        "SELECT substr(starts_at, 1, 7), COUNT(*) FROM cop_session WHERE starts_at <= ? GROUP BY 1",
+        now,
+    )
+    assert _figure(html, "sessions") == str(sum(n for _, n in held)) == "2"
+    for month, n in held:
+        assert tables["sessions-by-month"][month]["sessions"] == str(n)
+        attendances, people = _rows(
+            db,
+            "SELECT COUNT(*), COUNT(DISTINCT a.person_id) FROM attendance a JOIN cop_session s "
+            "ON s.id = a.session_id WHERE substr(s.starts_at, 1, 7) = ?",
+            month,
+        )[0]
+        row = tables["sessions-by-month"][month]
+        assert row["attendances"] == str(attendances)
+        assert row["people"] == (str(people) if people >= 5 else "fewer than 5 — not shown")
+    assert tables["session-roles"]["facilitator"] == {"sessions": "1", "people": "1"}
+    assert tables["session-roles"]["presenter"] == {"sessions": "0", "people": "0"}
+    # Confidence: the mean of the month's answers, computed here from the raw rows.
+    month = room["today"].starts_at.strftime("%Y-%m")
+    for item_set, item, column in (
+        ("checkin", "confidence_reflect_then", "before"),
+        ("checkout", "confidence_reflect_now", "after"),
+    ):
+        values = [
+            v
+            for (v,) in _rows(
+                db,
+                "SELECT r.value_int FROM session_response r JOIN cop_session s "
+                "ON s.id = r.session_id WHERE r.item_set = ? AND r.item_id = ? "
+                "AND substr(s.starts_at, 1, 7) = ?",
+                item_set,
+                item,
+                month,
+            )
+        ]
+        cells = tables["confidence-confidence_reflect"][month]
+        assert cells[column] == f"{statistics.mean(values):.1f}"
+        assert cells[f"n_{column}"] == str(len(values))
+    # A month nobody answered has no row; fewer than 5 answers would read "fewer than 5".
+    assert set(tables["confidence-confidence_reflect"]) == {month}
+    assert "confidence-confidence_discuss" in tables and XSS not in html

@@ -22,10 +22,13 @@ from . import data as R
 from .html import (  # noqa: F401 - Block and esc are part of what the templates use
     BAR_COLOUR,
     SECONDARY_TEXT,
+    SVG,
     TITLE_KEY,
     Block,
+    Series,
     chart,
     esc,
+    line_svg,
     para,
     png,
     produced,
@@ -566,3 +569,127 @@ def community_ratings(growth: R.CommunityGrowth, protocols: ProtocolCatalogue) -
         out.append("</article>")
     out.append("</section>")
     return Block("".join(out))
+
+
+AFTER_COLOUR = "#b45309"
+
+
+def community_sessions(sessions: R.SessionGrowth, min_n: int) -> Block:
+    """Sessions held and attended per month, session roles, and confidence before and after."""
+    from ..services.sessions import ROTATING_ROLES
+
+    g, n = sessions, min_n
+    out = ['<section class="cop-section"><h2>Sessions</h2>']
+    out.append(
+        para(
+            f'<span data-figure="sessions">{g.totals["sessions"]}</span> '
+            f"{'session was' if g.totals['sessions'] == 1 else 'sessions were'} held, "
+            f'with <span data-figure="attendances">{g.totals["attendances"]}</span> '
+            f'attendances by <span data-figure="session-people">{figure(g.totals["people"], n)}'
+            "</span> people."
+        )
+    )
+    if not g.totals["sessions"]:
+        out.append("</section>")
+        return Block("".join(out))
+    out.append(
+        table(
+            "sessions-by-month",
+            "Sessions held and attendance, per month",
+            [
+                ("month", "Month"),
+                ("sessions", "Sessions"),
+                ("attendances", "Attendances"),
+                ("people", "People"),
+            ],
+            [
+                (
+                    r.month,
+                    R.month_label(r.month),
+                    {
+                        "sessions": esc(r.sessions),
+                        "attendances": esc(r.attendances),
+                        "people": figure(r.people, n),
+                    },
+                )
+                for r in g.by_month.itertuples(index=False)
+            ],
+        )
+    )
+    labels = dict(ROTATING_ROLES)
+    out.append(
+        table(
+            "session-roles",
+            "Shared leadership: session roles and how many people held them",
+            [("role", "Role"), ("sessions", "Sessions"), ("people", "Different people")],
+            [
+                (
+                    r.role_id,
+                    labels.get(r.role_id, r.role_id),
+                    {"sessions": esc(r.sessions), "people": esc(r.people)},
+                )
+                for r in g.roles.itertuples(index=False)
+            ],
+        )
+    )
+    for trend in g.confidence:
+        months = list(trend.months["month"])
+        before, after = list(trend.months["before"]), list(trend.months["after"])
+        label = trend.label.removeprefix("Now: ")
+        out.append(f"<h3>Confidence: {esc(label)}</h3>")
+        if any(v is not None for v in before + after):
+            svg = line_svg(
+                [_short_month(m) for m in months],
+                [
+                    Series("Before the session (looking back)", before, BAR_COLOUR),
+                    Series("After the session", after, AFTER_COLOUR),
+                ],
+                1,
+                5,
+                "Mean (1 to 5)",
+            )
+            out.append(
+                chart(
+                    svg,
+                    "Line chart of the mean confidence before and after sessions, per month. "
+                    "The figures are in the table below the chart.",
+                    f"Mean confidence per month, before and after sessions: {label} Months with "
+                    f"fewer than {n} answers have no point.",
+                    SVG,
+                )
+            )
+        out.append(
+            table(
+                f"confidence-{trend.key}",
+                "Mean confidence before and after sessions, per month",
+                [
+                    ("month", "Month"),
+                    ("before", "Before (mean)"),
+                    ("n_before", "n"),
+                    ("after", "After (mean)"),
+                    ("n_after", "n"),
+                ],
+                [
+                    (
+                        r.month,
+                        R.month_label(r.month),
+                        {
+                            "before": _mean(r.before, r.n_before, n),
+                            "n_before": esc(r.n_before),
+                            "after": _mean(r.after, r.n_after, n),
+                            "n_after": esc(r.n_after),
+                        },
+                    )
+                    for r in trend.months.itertuples(index=False)
+                    if r.n_before or r.n_after  # months with answers only
+                ],
+            )
+        )
+    out.append("</section>")
+    return Block("".join(out))
+
+
+def _mean(value, answers: int, min_n: int) -> str:
+    if value is not None:
+        return esc(f"{value:.1f}")
+    return figure(None, min_n) if answers else "—"

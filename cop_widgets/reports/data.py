@@ -528,3 +528,145 @@ def catalogues(store: Store):
 
     settings = store.settings
     return load_frameworks(settings.frameworks_dir), load_protocols(settings.protocols_dir)
+
+
+def session_item_sets(store: Store) -> dict:
+    """The check-in and check-out item sets (a broken file is an error, named)."""
+    from .session_data import catalogues as session_catalogues
+
+    return session_catalogues(store)[0]
+
+
+# -- sessions in the community growth report -----------------------------------------------------
+@dataclass(frozen=True)
+class ConfidenceTrend:
+    key: str  # the compare key shared by a check-in and a check-out item
+    label: str  # the check-out item's prompt
+    months: pd.DataFrame  # month, before, after (means or None), n_before, n_after
+
+
+@dataclass(frozen=True)
+class SessionGrowth:
+    by_month: pd.DataFrame  # month, sessions, attendances, people
+    totals: dict[str, int | None]  # sessions, attendances, people
+    roles: pd.DataFrame  # role_id, sessions, people
+    confidence: tuple[ConfidenceTrend, ...]
+
+
+def session_growth(
+    store: Store, period: Period, item_sets: dict, min_n: int = DEFAULT_MIN_N
+) -> SessionGrowth:
+    """Sessions held, attendance and the rotation of session roles per month, and the mean
+    confidence before (check-in, looking back) and after (check-out) per month. A mean from
+    fewer than min_n answers is None; people counts below min_n are None."""
+    from ..store.schema import attendance, cop_session, session_response, session_role
+
+    min_n = check_min_n(min_n)
+    s = cop_session.c
+    month = func.substr(s.starts_at, 1, 7)
+    held = and_(period.where(s.starts_at), s.starts_at <= _now_iso())
+    with store.read() as conn:
+        sessions = dict(conn.execute(select(month, func.count()).where(held).group_by(month)).all())
+        attended = {
+            row.month: row
+            for row in conn.execute(
+                select(
+                    month.label("month"),
+                    func.count().label("n"),
+                    func.count(distinct(attendance.c.person_id)).label("people"),
+                )
+                .join(cop_session, s.id == attendance.c.session_id)
+                .where(held)
+                .group_by(month)
+            ).all()
+        }
+        total_people = conn.execute(
+            select(func.count(distinct(attendance.c.person_id)))
+            .join(cop_session, s.id == attendance.c.session_id)
+            .where(held)
+        ).scalar()
+        role_rows = conn.execute(
+            select(
+                session_role.c.role_id,
+                func.count(distinct(session_role.c.session_id)),
+                func.count(distinct(session_role.c.person_id)),
+            )
+            .join(cop_session, s.id == session_role.c.session_id)
+            .where(held)
+            .group_by(session_role.c.role_id)
+        ).all()
+        r = session_response.c
+        answers = conn.execute(
+            select(month, r.item_set, r.item_id, func.count(), func.avg(r.value_int))
+            .join(cop_session, s.id == r.session_id)
+            .where(held, r.value_int.is_not(None))
+            .group_by(month, r.item_set, r.item_id)
+        ).all()
+
+    rows = []
+    for m in period.months:
+        a = attended.get(m)
+        people = a.people if a else 0
+        rows.append(
+            {
+                "month": m,
+                "sessions": int(sessions.get(m, 0)),
+                "attendances": int(a.n) if a else 0,
+                "people": shown(people, people, min_n),
+            }
+        )
+    from ..services.sessions import ROTATING_ROLES
+
+    held_roles = {role: (n, people) for role, n, people in role_rows}
+    roles = pd.DataFrame(
+        [
+            {
+                "role_id": role,
+                "sessions": held_roles.get(role, (0, 0))[0],
+                # role holders are named in the room: counting them hides nothing
+                "people": held_roles.get(role, (0, 0))[1],
+            }
+            for role, _label in ROTATING_ROLES
+        ],
+        dtype=object,
+    )
+    means = {(m, set_id, item): (n, avg) for m, set_id, item, n, avg in answers}
+    checkin, checkout = item_sets.get("checkin"), item_sets.get("checkout")
+    before = {i.compare: i for i in (checkin.items if checkin else ()) if i.compare}
+    trends = []
+    for item in checkout.items if checkout else ():
+        then = before.get(item.compare) if item.compare else None
+        if then is None:
+            continue
+        months = []
+        for m in period.months:
+            n_b, mean_b = means.get((m, "checkin", then.id), (0, None))
+            n_a, mean_a = means.get((m, "checkout", item.id), (0, None))
+            months.append(
+                {
+                    "month": m,
+                    "before": round(float(mean_b), 2) if n_b >= min_n else None,
+                    "after": round(float(mean_a), 2) if n_a >= min_n else None,
+                    "n_before": int(n_b),
+                    "n_after": int(n_a),
+                }
+            )
+        trends.append(
+            ConfidenceTrend(item.compare, item.prompt, pd.DataFrame(months, dtype=object))
+        )
+    return SessionGrowth(
+        by_month=pd.DataFrame(rows, dtype=object),
+        totals={
+            "sessions": sum(r["sessions"] for r in rows),
+            "attendances": sum(r["attendances"] for r in rows),
+            "people": shown(total_people, total_people, min_n),
+        },
+        roles=roles,
+        confidence=tuple(trends),
+    )
+
+
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()

@@ -175,6 +175,82 @@ def bar_svg(categories: Sequence[str], series: Sequence[Series], x_title: str) -
 SVG = "image/svg+xml"
 
 
+def line_svg(
+    categories: Sequence[str],
+    series: Sequence[Series],
+    low: float,
+    high: float,
+    y_title: str,
+) -> str:
+    """A line chart as SVG (base64) on a fixed scale from low to high: one line per series,
+    a marked point per value, a gap where a value is None (hidden or missing); the second
+    series dashed and with square marks, so the lines differ without colour."""
+    width, height = 560, 240
+    left, right, top, bottom = 44, 12, 30, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    slot = plot_w / max(1, len(categories))
+    font = 'font-family="DejaVu Sans, Arial, sans-serif" font-size="11" fill="#1b1b1b"'
+
+    def y_of(value: float) -> float:
+        return top + plot_h - plot_h * (value - low) / (high - low)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><rect width="{width}" height="{height}" fill="white"/>'
+    ]
+    for tick in range(int(low), int(high) + 1):
+        y = y_of(tick)
+        out.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
+            f'stroke="#d1d5db" stroke-width="1"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" {font}>{tick}</text>'
+        )
+    step = -(-len(categories) // max(1, plot_w // 64))  # labels at least 64 px apart
+    for i, category in enumerate(categories):
+        if i % step == 0:
+            out.append(
+                f'<text x="{left + slot * (i + 0.5):.1f}" y="{top + plot_h + 15}" '
+                f'text-anchor="middle" {font}>{esc(category)}</text>'
+            )
+    for j, s in enumerate(series):
+        dash = ' stroke-dasharray="6 4"' if j else ""
+        run: list[str] = []
+        points = [(left + slot * (i + 0.5), v) for i, v in enumerate(s.values)] + [(0, None)]
+        for x, value in points:
+            if value is None:
+                if len(run) > 1:
+                    out.append(
+                        f'<polyline points="{" ".join(run)}" fill="none" '
+                        f'stroke="{esc(s.colour)}" stroke-width="2"{dash}/>'
+                    )
+                run = []
+                continue
+            y = y_of(value)
+            run.append(f"{x:.1f},{y:.1f}")
+            mark = (
+                f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8"'
+                if j
+                else f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4"'
+            )
+            out.append(f'{mark} fill="{esc(s.colour)}"/>')
+    out.append(
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
+        'stroke="#1b1b1b" stroke-width="1"/>'
+        f'<text transform="translate(12 {top + plot_h / 2:.1f}) rotate(-90)" '
+        f'text-anchor="middle" {font}>{esc(y_title)}</text>'
+    )
+    x = left
+    for j, s in enumerate(series):
+        dash = ' stroke-dasharray="6 4"' if j else ""
+        out.append(
+            f'<line x1="{x}" y1="14" x2="{x + 22}" y2="14" stroke="{esc(s.colour)}" '
+            f'stroke-width="2"{dash}/><text x="{x + 28}" y="18" {font}>{esc(s.label)}</text>'
+        )
+        x += 40 + 7 * len(s.label)
+    out.append("</svg>")
+    return base64.b64encode("".join(out).encode("utf-8")).decode("ascii")
+
+
 def produced() -> str:
     now = datetime.now(UTC)
     return f"{long_date(now.date())}, {now:%H:%M} UTC"
