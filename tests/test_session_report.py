@@ -401,3 +401,44 @@ def test_community_report_shows_sessions_roles_and_confidence_from_the_store(
     # A month nobody answered has no row; fewer than 5 answers would read "fewer than 5".
     assert set(tables["confidence-confidence_reflect"]) == {month}
     assert "confidence-confidence_discuss" in tables and XSS not in html
+
+
+def test_value_stories_are_counted_by_the_cycles_they_reach(store, data_dir, monkeypatch, tmp_path):
+    from cop_widgets.content import load_frameworks
+    from cop_widgets.services import reflections as RF
+
+    monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
+    story = load_frameworks(data_dir / "frameworks").get("value-creation-story")
+    assert [s.id for s in story.stages] == [
+        "activity",
+        "potential",
+        "applied",
+        "realized",
+        "reframing",
+    ]
+    people = [sign_in(store, f"Storyteller {i}", environ={}) for i in range(6)]
+
+    def tell(who, depth: int, visibility: str = "community") -> None:
+        answers = {
+            s.id: RF.Answer(f"{s.id} of {who.display_name}")
+            if n < depth
+            else RF.Answer("", passed=True)  # not reached yet
+            for n, s in enumerate(story.stages)
+        }
+        RF.submit(store, who, str(uuid.uuid4()), story, answers, visibility)
+
+    for i, who in enumerate(people):
+        tell(who, 4 if i < 2 else 3 if i < 5 else 2)
+    tell(people[5], 4, "private")  # the author's own: never counted
+    out = tmp_path / "community"
+    day = datetime.now(UTC).date().isoformat()
+    assert cop_main(["report", "community", "--from", day, "--to", day, "--out", str(out)]) == 0
+    html = next(out.glob("*.html")).read_text(encoding="utf-8")
+    rows = _Tables(html).tables["value-stories"]
+    hidden = "fewer than 5 — not shown"
+    assert rows["activity"] == {"stories": "6", "people": "6"}
+    assert rows["potential"] == {"stories": "6", "people": "6"}
+    assert rows["applied"] == {"stories": "5", "people": "5"}
+    assert rows["realized"] == {"stories": hidden, "people": hidden}  # two people
+    assert rows["reframing"] == {"stories": "0", "people": "0"}
+    assert "of Storyteller" not in html  # counts only, never the stories' text

@@ -693,3 +693,46 @@ def _mean(value, answers: int, min_n: int) -> str:
     if value is not None:
         return esc(f"{value:.1f}")
     return figure(None, min_n) if answers else "—"
+
+
+def community_value_stories(stories: pd.DataFrame, min_n: int) -> Block:
+    out = ['<section class="cop-section"><h2>Value-creation stories</h2>']
+    out.append(
+        para(
+            "Stories practitioners shared with the community, tracing one thread from a CoP "
+            "activity to what changed (Wenger, Trayner &amp; de Laat, 2011). A story counts for "
+            "every cycle it reaches; most stay at the first cycles until someone comes back to "
+            "add what happened.",
+            "cop-note",
+        )
+    )
+    reached = [v for v in stories["stories"] if not R.is_hidden(v)] if len(stories) else []
+    if not len(stories) or (reached and max(reached) == 0):
+        out.append(
+            para(
+                "No value-creation story was shared with the community in this period. "
+                "Practitioners write one in the reflection app with the model "
+                "'Value-creation story', and complete it weeks later."
+            )
+        )
+    else:
+        out.append(
+            table(
+                "value-stories",
+                "Stories reaching each cycle of value",
+                [("cycle", "Cycle"), ("stories", "Stories"), ("people", "People")],
+                [
+                    (
+                        row.cycle,
+                        row.label,
+                        {
+                            "stories": figure(row.stories, min_n),
+                            "people": figure(row.people, min_n),
+                        },
+                    )
+                    for row in stories.itertuples(index=False)
+                ],
+            )
+        )
+    out.append("</section>")
+    return Block("".join(out))

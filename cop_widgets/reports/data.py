@@ -670,3 +670,46 @@ def _now_iso() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat()
+
+
+# -- value-creation stories (Wenger, Trayner & de Laat 2011) -------------------------------------
+VALUE_STORY = "value-creation-story"  # the framework whose steps are the cycles of value
+
+
+def value_stories(store: Store, period: Period, framework, min_n: int = DEFAULT_MIN_N):
+    """Stories shared with the community (or as aggregates) in the period, by the cycles they
+    reach: a story reaches a cycle when that step has an answer (not passed, not blank).
+    Cumulative, so figures do not add up to a total; a row from fewer than min_n people is
+    None. Empty frame when the framework file is missing."""
+    columns = ["cycle", "label", "stories", "people"]
+    if framework is None:
+        return pd.DataFrame(columns=columns)
+    check_min_n(min_n)
+    r, a = reflection.c, reflection_answer.c
+    with store.read() as conn:
+        rows = conn.execute(
+            select(r.id, r.person_id, a.stage_id, a.text, a.passed)
+            .join(reflection_answer, a.reflection_id == r.id)
+            .where(_counted(period), r.framework_id == VALUE_STORY)
+        ).all()
+    order = {step.id: i for i, step in enumerate(framework.stages)}
+    furthest: dict[str, tuple[str, int]] = {}
+    for rid, pid, stage, text, passed in rows:
+        if passed or not (text or "").strip() or stage not in order:
+            continue
+        if order[stage] > furthest.get(rid, (pid, -1))[1]:
+            furthest[rid] = (pid, order[stage])
+    out = []
+    for step in framework.stages:
+        i = order[step.id]
+        reached = [pid for pid, top in furthest.values() if top >= i]
+        people = len(set(reached))
+        out.append(
+            {
+                "cycle": step.id,
+                "label": step.label,
+                "stories": shown(len(reached), people, min_n),
+                "people": shown(people, people, min_n),
+            }
+        )
+    return pd.DataFrame(out, columns=columns, dtype=object)
