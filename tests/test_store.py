@@ -23,7 +23,7 @@ from cop_widgets.services import reflections as R
 from cop_widgets.services import sessions as X
 from cop_widgets.services.identity import sign_in
 from cop_widgets.settings import MAX_ANSWER_CHARS, Settings, load_settings
-from cop_widgets.store import migrations, open_store
+from cop_widgets.store import migrations, open_store, schema
 from cop_widgets.store.migrations import LATEST
 from cop_widgets.store.schema import audit_event, reflection, reflection_answer
 
@@ -347,36 +347,6 @@ def test_a_version_one_reflection_table_gains_the_version_columns(tmp_path, data
     upgraded.dispose()
 
 
-# The discussion table as migrations 2 to 6 left it (before migration 7 added session_id), put in
-# place of the current one with its rows.
-DISCUSSION_V6 = """
-CREATE TABLE discussion_v6 (
-    id VARCHAR(36) NOT NULL PRIMARY KEY,
-    protocol_id VARCHAR(64) NOT NULL,
-    protocol_version INTEGER NOT NULL,
-    case_summary TEXT DEFAULT '' NOT NULL,
-    content_note VARCHAR(200) DEFAULT '' NOT NULL,
-    summary_checked BOOLEAN DEFAULT '0' NOT NULL,
-    facilitator_id VARCHAR(36) NOT NULL REFERENCES person (id),
-    status VARCHAR(12) DEFAULT 'open' NOT NULL,
-    phase_index INTEGER DEFAULT '0' NOT NULL,
-    clock_status VARCHAR(12) DEFAULT 'not_started' NOT NULL,
-    running_since FLOAT,
-    elapsed_before FLOAT DEFAULT '0' NOT NULL,
-    extra_seconds INTEGER DEFAULT '0' NOT NULL,
-    revision INTEGER DEFAULT '1' NOT NULL,
-    created_at VARCHAR(40) NOT NULL,
-    updated_at VARCHAR(40) NOT NULL,
-    closed_at VARCHAR(40)
-);
-INSERT INTO discussion_v6 SELECT id, protocol_id, protocol_version, case_summary, content_note,
-    summary_checked, facilitator_id, status, phase_index, clock_status, running_since,
-    elapsed_before, extra_seconds, revision, created_at, updated_at, closed_at FROM discussion;
-DROP TABLE discussion;
-ALTER TABLE discussion_v6 RENAME TO discussion;
-"""
-
-
 def test_a_version_six_store_links_discussions_to_sessions_after_migration_7(
     tmp_path, data_dir, monkeypatch
 ):
@@ -384,14 +354,18 @@ def test_a_version_six_store_links_discussions_to_sessions_after_migration_7(
     path = tmp_path / "v6.sqlite"
     settings = Settings(data_dir, f"sqlite:///{path}", 5000)
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:6])
-    old = open_store(settings)
+    old = open_store(settings)  # migration 2 creates the discussion table as released
     fran = sign_in(old, "Fran")
-    earlier = D.start_discussion(old, fran, consultancy, "A mother of two; kept as it was.")
     old.dispose()
     monkeypatch.undo()
-    with sqlite3.connect(path) as raw:  # give the store the discussion table of version 6
-        raw.executescript(DISCUSSION_V6)
+    earlier_id = str(uuid.uuid4())
+    with sqlite3.connect(path) as raw:
         assert "session_id" not in {r[1] for r in raw.execute("PRAGMA table_info(discussion)")}
+        raw.execute(  # a discussion written by version 6
+            "INSERT INTO discussion (id, protocol_id, protocol_version, case_summary, "
+            "facilitator_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (earlier_id, "consultancy", 1, "A mother of two; kept as it was.", fran.id, "x", "x"),
+        )
 
     upgraded = open_store(settings)
     with upgraded.read() as conn:
@@ -402,7 +376,7 @@ def test_a_version_six_store_links_discussions_to_sessions_after_migration_7(
     [to_session] = [fk for fk in links if fk[3] == "session_id"]  # (.., table, from, to, .., del)
     assert (to_session[2], to_session[4], to_session[6]) == ("cop_session", "id", "SET NULL")
     assert "discussion_by_session" in {ix[1] for ix in indexes}
-    kept = D.get(upgraded, earlier.id)
+    kept = D.get(upgraded, earlier_id)
     assert kept.session_id is None and kept.case_summary == "A mother of two; kept as it was."
 
     cop = X.create_community(upgraded, fran, "Family support CoP")
@@ -430,3 +404,25 @@ def test_store_file_is_private_to_its_owner_and_deletes_are_overwritten(store, s
     assert path.stat().st_mode & 0o077 == 0
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+
+
+def test_each_migration_references_only_tables_that_exist_by_then(tmp_path, data_dir, monkeypatch):
+    """PostgreSQL refuses a foreign key to a table not created yet (SQLite lets it pass), so
+    every step is checked on its own; after the last step every table matches schema.py."""
+    path = tmp_path / "steps.sqlite"
+    settings = Settings(data_dir, f"sqlite:///{path}", 5000)
+    for last in range(1, len(migrations.MIGRATIONS) + 1):
+        monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:last])
+        open_store(settings).dispose()
+        monkeypatch.undo()
+        with sqlite3.connect(path) as raw:
+            tables = {
+                r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            for table in tables:
+                for fk in raw.execute(f"PRAGMA foreign_key_list({table})"):
+                    assert fk[2] in tables, f"migration {last}: {table} references {fk[2]}"
+    with sqlite3.connect(path) as raw:
+        for table in schema.metadata.sorted_tables:
+            columns = {r[1] for r in raw.execute(f"PRAGMA table_info({table.name})")}
+            assert columns == {c.name for c in table.columns}, table.name

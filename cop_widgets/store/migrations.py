@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, insert, inspect, select
+from sqlalchemy import CheckConstraint, Connection, MetaData, Table, insert, inspect, select
 
 from . import schema
 
@@ -37,16 +37,31 @@ def _v1_initial(conn: Connection) -> None:
 
 
 def _v2_case_discussions(conn: Connection) -> None:
+    # The discussion table as released in version 2: its link to a session (migration 7)
+    # points at a table of migration 4, which PostgreSQL would refuse to reference here.
+    _create_as_released(conn, schema.discussion, without=("session_id",))
     schema.metadata.create_all(
         conn,
         tables=[
-            schema.discussion,
             schema.discussion_role,
             schema.discussion_note,
             schema.discussion_action,
             schema.discussion_rating,
         ],
     )
+
+
+def _create_as_released(conn: Connection, table: Table, without: tuple[str, ...]) -> None:
+    """Create table (if missing) without columns that a later migration adds, with the same
+    checks and foreign keys otherwise."""
+    if inspect(conn).has_table(table.name):
+        return
+    released = MetaData()
+    for parent in {fk.column.table for fk in table.foreign_keys if fk.parent.name not in without}:
+        parent.to_metadata(released)
+    columns = [c._copy() for c in table.columns if c.name not in without]
+    checks = [c._copy() for c in table.constraints if isinstance(c, CheckConstraint)]
+    Table(table.name, released, *columns, *checks).create(conn)
 
 
 def _v3_supervision(conn: Connection) -> None:
@@ -98,7 +113,6 @@ def _v7_discussion_session(conn: Connection) -> None:
         "discussion",
         {"session_id": "VARCHAR(36) REFERENCES cop_session(id) ON DELETE SET NULL"},
     )
-    # A new store got the index with the table (migration 2 builds it from schema.py).
     schema.discussion_by_session.create(conn, checkfirst=True)
 
 
