@@ -318,7 +318,7 @@ def session_part(scratch: Path, figures: dict, bare: list[float]) -> None:
     )
     cop = [sys.executable, "-m", "cop_widgets.cli", "report"]
     one = []
-    for i in range(4):  # the first is a warm-up (disk cache)
+    for i in range(6):  # the first is a warm-up (disk cache); five measured
         t0 = time.perf_counter()
         subprocess.run(
             [*cop, "session", sessions[-1].join_code, "--out", str(out_dir / f"one-{i}")],

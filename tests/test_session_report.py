@@ -442,3 +442,27 @@ def test_value_stories_are_counted_by_the_cycles_they_reach(store, data_dir, mon
     assert rows["realized"] == {"stories": hidden, "people": hidden}  # two people
     assert rows["reframing"] == {"stories": "0", "people": "0"}
     assert "of Storyteller" not in html  # counts only, never the stories' text
+
+
+def test_person_record_lists_their_sessions_roles_and_commitments_only(room, tmp_path):
+    out = tmp_path / "person"
+    day = datetime.now(UTC).date()
+    first, last = (day - timedelta(days=30)).isoformat(), day.isoformat()
+    assert (
+        cop_main(
+            ["report", "person", "Room Member 00", "--from", first, "--to", last, "--out", str(out)]
+        )
+        == 0
+    )
+    html = next(out.glob("person-record_*.html")).read_text(encoding="utf-8")
+    tables = _Tables(html).tables
+    past, today = room["past"], room["today"]
+    assert list(tables["person-sessions"]) == [past.id, today.id]
+    assert tables["person-sessions"][today.id]["roles"] == "Facilitator"
+    assert tables["person-sessions"][past.id]["roles"] == "participant"
+    assert tables["person-sessions"][today.id]["topic"] == f"Neglect {XSS}"
+    commitments = list(tables["person-commitments"].values())
+    # Theirs only: one made last week (followed up: "yes" for member 0) and one today.
+    assert [c["tried"] for c in commitments] == ["Tried it", "not asked yet"]
+    assert commitments[0]["happened"] == "FOLLOWUP-TEXT-MARKER"
+    assert XSS not in html  # the topic is escaped

@@ -736,3 +736,74 @@ def community_value_stories(stories: pd.DataFrame, min_n: int) -> Block:
         )
     out.append("</section>")
     return Block("".join(out))
+
+
+TRIED_LABELS = {"yes": "Tried it", "partly": "Partly", "no": "Not yet"}
+
+
+def person_sessions(sessions: R.PersonSessions, who) -> Block:
+    """CPD evidence from sessions: attended, roles held, commitments and what happened."""
+    from ..services.sessions import ROTATING_ROLES
+
+    if who is None:
+        return Block("")
+    labels = dict(ROTATING_ROLES)
+    out = ['<section class="cop-section"><h2>Sessions and commitments</h2>']
+    if not len(sessions.attended):
+        out.append(para("You joined no CoP session in this period."))
+    else:
+        out.append(
+            table(
+                "person-sessions",
+                "CoP sessions you joined",
+                [
+                    ("date", "Date"),
+                    ("community", "Community"),
+                    ("topic", "Topic"),
+                    ("roles", "Your role"),
+                ],
+                [
+                    (
+                        r.session_id,
+                        R.long_date(_day(r.starts_at)),
+                        {
+                            "community": esc(r.community),
+                            "topic": esc(r.topic),
+                            "roles": esc(
+                                ", ".join(labels.get(x, x) for x in r.roles) or "participant"
+                            ),
+                        },
+                    )
+                    for r in sessions.attended.itertuples(index=False)
+                ],
+            )
+        )
+    if len(sessions.commitments):
+        out.append(
+            table(
+                "person-commitments",
+                "What you said you would do differently, and what happened",
+                [
+                    ("commitment", "Commitment"),
+                    ("session", "Session"),
+                    ("tried", "Did you try it?"),
+                    ("happened", "What happened"),
+                ],
+                [
+                    (
+                        str(k),
+                        r.text,
+                        {
+                            "session": esc(f"{r.topic}, {R.long_date(_day(r.made_at))}"),
+                            "tried": esc(TRIED_LABELS.get(r.tried, "not asked yet")),
+                            "happened": esc(r.followup_text or ""),
+                        },
+                    )
+                    for k, r in enumerate(sessions.commitments.itertuples(index=False), 1)
+                ],
+            )
+        )
+    elif len(sessions.attended):
+        out.append(para("You made no commitment at check-out in this period."))
+    out.append("</section>")
+    return Block("".join(out))

@@ -713,3 +713,59 @@ def value_stories(store: Store, period: Period, framework, min_n: int = DEFAULT_
             }
         )
     return pd.DataFrame(out, columns=columns, dtype=object)
+
+
+# -- the person's sessions and commitments (person record) --------------------------------------
+@dataclass(frozen=True)
+class PersonSessions:
+    attended: pd.DataFrame  # session_id, starts_at, community, topic, roles (list of role ids)
+    commitments: pd.DataFrame  # text, made_at (session start), topic, tried, followup_text,
+    #                             followed_up_at
+
+
+def person_sessions(store: Store, who: Person | None, period: Period) -> PersonSessions:
+    """Sessions the person joined that started in the period, with the roles they held, and
+    the commitments they made at them with their own follow-up. Theirs only."""
+    from ..store.schema import attendance, commitment, community, cop_session, session_role
+
+    if who is None:
+        empty = pd.DataFrame()
+        return PersonSessions(empty, empty)
+    s = cop_session.c
+    attended = _read(
+        store,
+        select(s.id.label("session_id"), s.starts_at, community.c.name.label("community"), s.topic)
+        .join(attendance, attendance.c.session_id == s.id)
+        .join(community, community.c.id == s.community_id)
+        .where(attendance.c.person_id == who.id, period.where(s.starts_at))
+        .order_by(s.starts_at, s.id),
+    )
+    held: dict[str, list[str]] = {sid: [] for sid in attended["session_id"]}
+    if held:
+        with store.read() as conn:
+            for sid, role in conn.execute(
+                select(session_role.c.session_id, session_role.c.role_id)
+                .where(
+                    session_role.c.person_id == who.id,
+                    session_role.c.session_id.in_(list(held)),
+                )
+                .order_by(session_role.c.role_id)
+            ).all():
+                held[sid].append(role)
+    attended["roles"] = [held[sid] for sid in attended["session_id"]]
+    c = commitment.c
+    commitments = _read(
+        store,
+        select(
+            c.text,
+            s.starts_at.label("made_at"),
+            s.topic,
+            c.tried,
+            c.followup_text,
+            c.followed_up_at,
+        )
+        .join(cop_session, s.id == c.session_id)
+        .where(c.person_id == who.id, period.where(s.starts_at))
+        .order_by(s.starts_at, c.created_at, c.id),
+    )
+    return PersonSessions(attended, commitments)
