@@ -17,6 +17,7 @@ Read with every filter in SQL; the privacy rules of a report the facilitator sen
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -483,12 +484,25 @@ def latest_session(store: Store) -> str:
 
 
 def catalogues(store: Store) -> tuple[dict[str, ItemSet], ProtocolCatalogue]:
-    """(check-in/out item sets, protocols) from the content folders of the store's settings."""
+    """(check-in/out item sets, protocols) from the content folders of the store's settings,
+    read again only when a file there changed (a batch renders many reports in one kernel)."""
+    settings = store.settings
+    folders = (settings.data_dir / "session_items", settings.protocols_dir)
+    return _catalogues(folders, tuple(_signature(f) for f in folders))
+
+
+def _signature(folder) -> tuple:
+    return tuple(
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.yaml"))
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _catalogues(folders, _signatures) -> tuple[dict[str, ItemSet], ProtocolCatalogue]:
     from ..protocols import load_protocols
     from ..session_items import load_item_sets
 
-    settings = store.settings
-    item_sets, problems = load_item_sets(settings.data_dir / "session_items")
+    item_sets, problems = load_item_sets(folders[0])
     if problems:
         raise problems[0]  # names the file and the field: a report must not silently lose items
-    return item_sets, load_protocols(settings.protocols_dir)
+    return item_sets, load_protocols(folders[1])
