@@ -223,15 +223,22 @@ def learning(report: S.SessionReport) -> Block:
     return Block("".join(out))
 
 
+def _not_shown(r: S.SessionReport, answers: int, shown, nobody: str, what: str) -> str:
+    """Why answers shown as written are not on the page, or "" when they are."""
+    if answers == 0:
+        return para(nobody)
+    if shown is None:
+        return para(f"{what}: {_hidden(r.min_n)} people checked out.")
+    if not shown:
+        return para(f"{what}: none can be shown (each was withheld by the check below).")
+    return ""
+
+
 def _themes(r: S.SessionReport) -> str:
-    n = r.min_n
     out = ['<section class="cop-section"><h2>Key themes</h2>']
-    if r.themes_n == 0:
-        out.append(para("Nobody gave a word for the session."))
-    elif r.themes is None:
-        out.append(para(f"Words for the session: {_hidden(n)} people checked out."))
-    elif not r.themes:
-        out.append(para("No word could be shown (each was withheld by the check below)."))
+    why = _not_shown(r, r.themes_n, r.themes, "Nobody gave a word for the session.", "Words")
+    if why:
+        out.append(why)
     else:
         out.append(para(f"The words people used most for the session ({r.themes_n} answers)."))
         out.append(
@@ -287,14 +294,11 @@ def _insights_and_actions(r: S.SessionReport) -> str:
 
 
 def _resources(r: S.SessionReport) -> str:
-    n = r.min_n
     out = ['<section class="cop-section"><h2>Resources shared</h2>']
-    if r.resources_n == 0:
-        out.append(para("No resources were shared at check-out."))
-    elif r.resources is None:
-        out.append(para(f"Resources shared: {_hidden(n)} people checked out."))
-    elif not r.resources:
-        out.append(para("No resource could be shown (each was withheld by the check below)."))
+    nobody = "No resources were shared at check-out."
+    why = _not_shown(r, r.resources_n, r.resources, nobody, "Resources shared")
+    if why:
+        out.append(why)
     else:
         out.append('<ul class="cop-resources">')
         out.extend(f"<li data-resource>{esc(x)}</li>" for x in r.resources)

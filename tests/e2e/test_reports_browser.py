@@ -20,6 +20,18 @@ PAYLOADS = {
 }
 
 
+def _open(context, report):
+    """The report file in a new page, with the requests it made and the script errors seen."""
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(report.as_uri())
+    page.wait_for_load_state("load")
+    return page, requests, errors
+
+
 def test_a_script_in_a_reflection_is_shown_as_text_and_never_runs(
     browser, store, rolfe, data_dir, tmp_path, monkeypatch
 ):
@@ -40,13 +52,7 @@ def test_a_script_in_a_reflection_is_shown_as_text_and_never_runs(
 
     context = browser.new_context()
     try:
-        page = context.new_page()
-        requests: list[str] = []
-        page.on("request", lambda r: requests.append(r.url))
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(done.html.as_uri())
-        page.wait_for_load_state("load")
+        page, requests, errors = _open(context, done.html)
         assert page.evaluate("typeof window.__pwned") == "undefined"
         for text in PAYLOADS.values():
             shown = page.locator(".cop-text", has_text=text)
@@ -88,13 +94,7 @@ def test_session_report_in_chromium_shows_markup_as_text_and_prints_whole(
     )
     context = browser.new_context(viewport={"width": 690, "height": 1000})
     try:
-        page = context.new_page()
-        requests: list[str] = []
-        page.on("request", lambda r: requests.append(r.url))
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(full.html.as_uri())
-        page.wait_for_load_state("load")
+        page, requests, errors = _open(context, full.html)
         assert page.evaluate("typeof window.__pwned") == "undefined"
         assert page.locator("script").count() == 0
         assert page.locator("h1").inner_text() == f"Session report: Neglect {XSS}"
