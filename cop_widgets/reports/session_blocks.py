@@ -117,8 +117,8 @@ def people(report: S.SessionReport) -> Block:
     )
     if r.members:
         joined += (
-            f', of <span data-figure="members">{r.members}</span> who have come to this '
-            f'community\'s sessions so far; <span data-figure="first-time">{r.first_time}'
+            f', of <span data-figure="members">{r.members}</span> who had come to this '
+            f'community\'s sessions by then; <span data-figure="first-time">{r.first_time}'
             "</span> for the first time"
         )
     out.append(para(joined + "."))

@@ -150,7 +150,7 @@ class SessionReport:
     planned_phases: tuple[tuple[str, int], ...]  # (label, minutes) of the planned protocol
     min_n: int
     attended: int
-    members: int  # people who attended any session of the community so far
+    members: int  # people who had come to any session of the community by this one
     first_time: int  # attendees for whom this was their first session in the community
     roles: dict[str, str]  # role id -> display name
     checked_in: int
@@ -264,7 +264,10 @@ def session_report(
             .group_by(a.person_id)
             .subquery()
         )
-        members = conn.execute(select(func.count()).select_from(first_seen)).scalar()
+        # members up to this session: a report on an old session stays as it was
+        members = conn.execute(
+            select(func.count()).select_from(first_seen).where(first_seen.c.first <= row.starts_at)
+        ).scalar()
         first_time = conn.execute(
             select(func.count())
             .select_from(first_seen)
