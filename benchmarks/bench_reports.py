@@ -374,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     # a part run keeps the other part's last figures
     figures: dict[str, object] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     try:
+        # a noisy machine makes every figure here slower: say how busy it was
+        print(f"load average at start (1, 5, 15 min): {os.getloadavg()}")
         bare = bare_cli(scratch)
         figures["bare_cli_s"] = bare
         print(
@@ -386,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         if part in ("all", "sessions"):
             session_part(scratch, figures, bare)
         figures["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        figures["loadavg_end"] = os.getloadavg()
+        print(f"load average at the end: {figures['loadavg_end']} (2 cores: above ~1 is noise)")
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(figures, indent=2))
         print(f"figures written to {RESULTS}")
