@@ -48,6 +48,11 @@ def voila_command(opts: ServeOptions) -> list[str]:
         "--show_tracebacks=False",
         f"--MappingKernelManager.cull_idle_timeout={opts.cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={opts.cull_interval}",
+        # Kernels talk to the server over Unix sockets named after each kernel, not TCP ports:
+        # a port is picked free, released, then bound by the kernel, and with a room's pool of
+        # 30 starting at once two kernels now and then get the same one ("Address already in
+        # use", a kernel dies and the pool comes up short).
+        "--KernelManager.transport=ipc",
     ]
     if opts.pool_size > 0:
         # The room opens these at once; the others (board, community, directory) are opened
