@@ -325,7 +325,11 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
 
 
 def _as_csv(value) -> str:
-    return "" if value is None else str(value)
+    """Independent of the code under test: what the CSV cell must hold."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if isinstance(value, str) and text[:1] in "=+-@\t\r" and text else text
 
 
 def test_export_files_round_trip_byte_identical(store, world, tmp_path):
@@ -353,6 +357,21 @@ def test_export_files_round_trip_byte_identical(store, world, tmp_path):
     export2 = dict(export)
     DR.write_export(export2, tmp_path / "exports")
     assert (folder / "export.json").read_bytes() == raw
+
+
+def test_csv_export_cells_never_start_a_spreadsheet_formula(store, world, tmp_path):
+    """Answers that a spreadsheet would run: the person's own export, written by write_export."""
+    formulas = ['=HYPERLINK("http://x","click")', "+1+1", "-2+3", "@SUM(A1)", "\t=1"]
+    export = DR.export_person(store, world.x.id)
+    export["tables"]["reflection_answer"] = [
+        {**export["tables"]["reflection_answer"][0], "text": f} for f in formulas
+    ]
+    DR.write_export(export, tmp_path / "exports")
+    folder = tmp_path / "exports" / world.x.id
+    cells = [r["text"] for r in _csv_rows(folder / "reflection_answer.csv")]
+    assert cells == ["'" + f for f in formulas]
+    kept = json.loads((folder / "export.json").read_text(encoding="utf-8"))
+    assert [a["text"] for a in kept["tables"]["reflection_answer"]] == formulas  # exact
 
 
 def test_export_is_audited_and_unknown_person_refused(store, world):

@@ -256,12 +256,24 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """The value as a CSV cell a spreadsheet shows as text: a leading apostrophe before text
+    that would start a formula (OWASP). export.json keeps every value exactly."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_bytes(header: list[str], rows: Iterable[dict[str, Any]]) -> bytes:
     buf = io.StringIO(newline="")
     writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\r\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow(r)
+        writer.writerow({k: csv_cell(v) for k, v in r.items()})
     return buf.getvalue().encode("utf-8")
 
 
@@ -274,9 +286,9 @@ def export_folder(out_dir: Path | str, person_id: str) -> Path:
 def write_export(export: dict[str, Any], out_dir: Path | str) -> list[Path]:
     """Write ``<out_dir>/<person id>/export.json`` and one ``<table>.csv`` per table.
 
-    UTF-8 without escaping (text is kept byte for byte), keys sorted, files mode 0600 in a
-    folder mode 0700. Values are written as they are: a cell starting with ``=`` stays so
-    (open the CSV as text, not as a spreadsheet formula source).
+    UTF-8 without escaping, keys sorted, files mode 0600 in a folder mode 0700. export.json
+    keeps every value byte for byte; in the CSV files a text that a spreadsheet would run as a
+    formula (starting with = + - @, a tab or a carriage return) gets a leading apostrophe.
     """
     folder = export_folder(out_dir, export["person_id"])
     Path(out_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
