@@ -28,6 +28,7 @@ import nbformat
 import psutil
 from playwright.sync_api import sync_playwright
 
+from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
 from cop_widgets.serving import WORKBOOKS_DIR, ServeOptions, voila_command, voila_environment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,16 +43,6 @@ KERNEL_RSS_TARGET_MIB = 70
 # Other processes on this 2-core box skew TTI: a load waits up to 10 s for them to drop below
 # this share of one core, and is flagged as noisy if they used more during it.
 OTHERS_CPU_NOISY_PERCENT = 20
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 BARE_SOURCE = """import ipywidgets as w
 b = w.Button(description="Click")
 t = w.Textarea()
@@ -238,7 +229,7 @@ def measure(tmp: Path) -> dict[str, list[dict]]:
         print(f"both pools of {POOL_SIZE} executed after {wait_pools_executed(servers):.1f} s")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True
+                executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
             )
             # Warm the browser process on a page that takes no kernel, so load 1 is not special.
             warm_up = browser.new_context()

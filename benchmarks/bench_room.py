@@ -45,6 +45,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from playwright.async_api import async_playwright
 from playwright.sync_api import sync_playwright
 
+from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
 from cop_widgets.services import checkins, sessions
 from cop_widgets.services.identity import sign_in
 from cop_widgets.serving import WORKBOOKS_DIR, ServeOptions, voila_command, voila_environment
@@ -72,16 +73,6 @@ BOARD_TARGET_S = 1.0
 # PERFORMANCE.md §3, `mixed`, 30 loads with 3 real pages, heavy notebook, plain `voila`.
 BARE_DEFAULT_S, BARE_BEST_TUNED_S = 19.2, 3.36
 OTHERS_CPU_NOISY_PERCENT = 20
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 BARE_SOURCE = """import ipywidgets as w
 b = w.Button(description="Click")
 t = w.Textarea()
@@ -409,7 +400,7 @@ async def prove_live(page, label: str, n: int) -> float:
 async def room_burst(server: Server, url: str, ready: str) -> dict:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True
+            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
         )
         # Warm the browser process on the tree page (it takes no kernel).
         warm_up = await browser.new_context()
@@ -541,7 +532,7 @@ def run_board(store, settings, session, env: dict, tmp: Path) -> dict:
         server.wait_pool_executed()
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True
+                executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
             )
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             page.set_default_timeout(60_000)

@@ -33,8 +33,7 @@ from sqlalchemy import and_, distinct, exists, func, or_, select
 
 from ..errors import RecordNotFound
 from ..services.identity import Person
-from ..settings import load_settings
-from ..store import Store, open_store
+from ..store import Store
 from ..store.schema import (
     discussion,
     discussion_action,
@@ -58,6 +57,7 @@ from .params import (  # noqa: F401 - the notebooks' API: R.parse_period, R.long
     month_label,
     parse_period,
 )
+from .session_data import open_report_store  # noqa: F401 - the notebooks' API: R.open_...
 
 COUNTED_VISIBILITIES = ("community", "aggregate_only")
 ROTATION_ROLES = ("facilitator", "note_taker")
@@ -65,11 +65,6 @@ ERASED_KEY = "erased:"  # identity_key of the placeholder person (services.data_
 
 
 # -- the store -----------------------------------------------------------------------------------
-def open_report_store() -> Store:
-    """The store named by COP_DATA_DIR / COP_DATABASE_URL (as every app opens it)."""
-    return open_store(load_settings())
-
-
 def _read(store: Store, query) -> pd.DataFrame:
     with store.read() as conn:
         return pd.read_sql(query, conn)

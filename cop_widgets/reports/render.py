@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 import threading
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..chromium import CHROMIUM_ARGS, chromium_path
 from ..errors import CopWidgetsError, InvalidInput
 from . import params as P
 
@@ -55,17 +55,6 @@ CELL_TIMEOUT_S = 300
 KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 MAX_INT_PARAM = 1_000_000
 PARAM_KINDS = ("id", "date", "int")
-# As tests/e2e/conftest.py: Debian's chromium, headless, nothing fetched in the background.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _EXTERNAL = re.compile(
     r"<(?:script|link|img|iframe|embed|object|source)\b[^>]*\b(?:src|href|data)\s*=\s*"
@@ -344,16 +333,6 @@ def to_html(spec: ReportSpec, nb, params: Mapping[str, object] | None = None) ->
             spec.name, params or {}, "the page would load something from the internet"
         )
     return html
-
-
-def chromium_path() -> str:
-    path = shutil.which(os.environ.get("CHROMIUM_PATH") or "chromium")
-    if not path:
-        raise CopWidgetsError(
-            "A PDF needs Debian's chromium on PATH: run `bash scripts/ensure-chromium` "
-            "(or set CHROMIUM_PATH), or leave out --pdf."
-        )
-    return path
 
 
 def _pdf_error(what: str, exc: Exception) -> CopWidgetsError:

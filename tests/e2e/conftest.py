@@ -13,24 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from cop_widgets import chromium as cop_chromium
+from cop_widgets.chromium import CHROMIUM_ARGS
+from cop_widgets.errors import CopWidgetsError
+
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def chromium_path() -> str:
-    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
-    if not path:
-        pytest.fail("Debian's chromium is needed: run `bash scripts/ensure-chromium`")
-    return path
+    try:
+        return cop_chromium.chromium_path()
+    except CopWidgetsError as exc:
+        pytest.fail(str(exc))
 
 
 def free_port() -> int:
