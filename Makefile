@@ -24,6 +24,7 @@ bench: $(STAMP)
 	bash scripts/ensure-chromium
 	$(BIN)/python benchmarks/bench_reflection.py
 	$(BIN)/python benchmarks/bench_review_queue.py
+	$(BIN)/python benchmarks/bench_saves.py
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_room.py
 

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 N_REFLECTIONS, N_PEOPLE, N_SUPERVISEES = 100_000, 200, 20
 
 
-def seed(data_dir: Path) -> None:
+def seed(data_dir: Path, n_reflections: int = N_REFLECTIONS) -> None:
     from sqlalchemy import insert
 
     from cop_widgets.services import supervision
@@ -41,7 +41,7 @@ def seed(data_dir: Path) -> None:
     frameworks = ["rolfe-2001", "gibbs-1988", "kolb-1984", "johns-msr", "brookfield-lenses"]
     start = datetime(2024, 1, 1, tzinfo=UTC)
     rows, answers = [], []
-    for i in range(N_REFLECTIONS):
+    for i in range(n_reflections):
         rid = str(uuid.uuid4())
         at = (start + timedelta(minutes=11 * i)).isoformat()
         rows.append(
@@ -69,7 +69,7 @@ def seed(data_dir: Path) -> None:
             )
         )
     with store.write() as conn:
-        for chunk in range(0, N_REFLECTIONS, 10_000):
+        for chunk in range(0, n_reflections, 10_000):
             conn.execute(insert(reflection), rows[chunk : chunk + 10_000])
             conn.execute(insert(reflection_answer), answers[chunk : chunk + 10_000])
     store.dispose()

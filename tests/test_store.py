@@ -2,8 +2,11 @@
 
 import multiprocessing
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -426,3 +429,65 @@ def test_each_migration_references_only_tables_that_exist_by_then(tmp_path, data
         for table in schema.metadata.sorted_tables:
             columns = {r[1] for r in raw.execute(f"PRAGMA table_info({table.name})")}
             assert columns == {c.name for c in table.columns}, table.name
+
+
+@contextmanager
+def another_process_holds_the_gate(db_path: str, gate_seconds: float, sqlite_seconds: float = 0):
+    """Another writer holds the write gate for `gate_seconds`, and (when sqlite_seconds > 0)
+    SQLite's own lock, taken before the gate is let go, for `sqlite_seconds` in all."""
+    script = (
+        "import fcntl,os,sqlite3,sys,time\n"
+        "fd = os.open(sys.argv[1] + '-writegate', os.O_RDWR | os.O_CREAT, 0o600)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "if float(sys.argv[3]) > 0:\n"
+        "    c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE')\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(float(sys.argv[2])); os.close(fd)\n"
+        "time.sleep(max(float(sys.argv[3]) - float(sys.argv[2]), 0))\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, db_path, str(gate_seconds), str(sqlite_seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_writer_kept_at_the_gate_past_the_timeout_says_not_saved_yet(store, settings, rolfe):
+    who = sign_in(store, "Ana")
+    rid = str(uuid.uuid4())
+    R.save_draft(store, who, rid, rolfe, {"what": R.Answer("first")})
+    path = settings.database_url.removeprefix("sqlite:///")
+    with another_process_holds_the_gate(path, gate_seconds=30) as holder:
+        started = time.monotonic()
+        with pytest.raises(StoreBusy, match="Not saved yet"):
+            R.save_draft(store, who, rid, rolfe, {"what": R.Answer("second")})
+        assert 4.5 < time.monotonic() - started < 6.5
+        holder.kill()
+        holder.wait()
+        # the waiter given up on takes the freed gate and lets it go: the retry saves at once
+        started = time.monotonic()
+        R.save_draft(store, who, rid, rolfe, {"what": R.Answer("second")})
+        assert time.monotonic() - started < 1.0
+    assert R.get_mine(store, who, rid).answer("what").text == "second"
+
+
+def test_time_queued_at_the_gate_counts_against_the_busy_timeout(store, settings, rolfe):
+    who = sign_in(store, "Ana")
+    rid = str(uuid.uuid4())
+    R.save_draft(store, who, rid, rolfe, {"what": R.Answer("first")})
+    path = settings.database_url.removeprefix("sqlite:///")
+    with another_process_holds_the_gate(path, gate_seconds=2, sqlite_seconds=12):
+        started = time.monotonic()
+        with pytest.raises(StoreBusy):
+            R.save_draft(store, who, rid, rolfe, {"what": R.Answer("second")})
+        # 2 s at the gate + what was left of the 5 s at SQLite's lock, not 2 + 5
+        assert 4.5 < time.monotonic() - started < 6.0
+    with store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == settings.busy_timeout_ms
+    assert R.get_mine(store, who, rid).answer("what").text == "first"

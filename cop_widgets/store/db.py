@@ -8,6 +8,7 @@ read-then-write save cannot fail half way under concurrent writers.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from ..errors import StoreBusy, StoreUnavailable
 from ..settings import Settings, load_settings
 from . import migrations, schema
+from .write_gate import gate_path, hold_write_gate
 
 _WRITE = "cop_write"
 
@@ -43,6 +45,8 @@ class Store:
         self.engine = engine
         self.settings = settings
         self.is_sqlite = engine.dialect.name == "sqlite"
+        database = engine.url.database if self.is_sqlite else None
+        self._gate = gate_path(database) if database and database != ":memory:" else None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -62,13 +66,37 @@ class Store:
         was written.
         """
         try:
-            with self.engine.connect().execution_options(**{_WRITE: True}) as conn:
-                with conn.begin():
+            if self._gate is None:
+                with self.engine.connect().execution_options(**{_WRITE: True}) as conn:
+                    with conn.begin():
+                        yield conn
+            else:
+                with self._gated_write() as conn:
                     yield conn
         except OperationalError as exc:
             if _is_lock_error(exc):
                 raise StoreBusy() from exc
             raise
+
+    @contextmanager
+    def _gated_write(self) -> Iterator[Connection]:
+        """Pass the write gate, then BEGIN IMMEDIATE with what is left of the busy timeout, so
+        a save still ends (saved or StoreBusy) within one timeout however long the gate took."""
+        timeout_s = self.settings.busy_timeout_ms / 1000
+        deadline = time.monotonic() + timeout_s
+        with self.engine.connect().execution_options(**{_WRITE: True}) as conn:
+            raw = conn.connection.driver_connection
+            with hold_write_gate(self._gate, deadline):
+                left_ms = int((deadline - time.monotonic()) * 1000)
+                shortened = left_ms < self.settings.busy_timeout_ms - 1
+                if shortened:
+                    raw.execute(f"PRAGMA busy_timeout = {max(left_ms, 1)}")
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    if shortened:
+                        raw.execute(f"PRAGMA busy_timeout = {int(self.settings.busy_timeout_ms)}")
 
     def audit(
         self,
