@@ -53,6 +53,10 @@ def voila_command(opts: ServeOptions) -> list[str]:
         # 30 starting at once two kernels now and then get the same one ("Address already in
         # use", a kernel dies and the pool comes up short).
         "--KernelManager.transport=ipc",
+        # Front-end extensions: the widget managers only (no code is shown, so no syntax
+        # highlighting); every page of a room fetches and runs what is listed here.
+        "--VoilaConfiguration.extension_allowlist="
+        "['@jupyter-widgets/jupyterlab-manager', '@voila-dashboards/widgets-manager8']",
     ]
     if opts.pool_size > 0:
         # The room opens these at once; the others (board, community, directory) are opened

@@ -114,3 +114,24 @@ def test_board_updates_after_reveal_and_only_past_the_minimum_group(browser, voi
     )
     expect(board.locator(".cop-words").first).to_contain_text("clear (2)")
     board.context.close()
+
+
+def test_join_page_loads_only_local_files_and_only_the_widget_front_end(page: Page, voila_server):
+    """Every participant's browser fetches what the page lists, at once, in a room: nothing
+    from the internet, and no front-end extension the apps do not use (syntax highlighting)."""
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    sign_in(page, voila_server.url("session.ipynb"), "Lou Local")
+    expect(page.locator(".cop-status")).to_contain_text("Signed in as Lou Local")
+    origin = voila_server.base
+    foreign = [u for u in requested if not u.startswith((origin, "ws://127.0.0.1", "data:"))]
+    assert requested and foreign == []
+    extensions = {
+        u.split("/labextensions/")[1].split("/static/")[0]
+        for u in requested
+        if "/labextensions/" in u
+    }
+    assert extensions == {
+        "@jupyter-widgets/jupyterlab-manager",
+        "@voila-dashboards/widgets-manager8",
+    }
