@@ -267,6 +267,26 @@ def cpu_seconds(with_self: bool = True) -> tuple[float, float]:
     return machine.user + machine.nice + machine.system + machine.irq + machine.softirq, ours
 
 
+def cpu_by_part(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the room's parts: the server, its kernels, the browser (Chromium
+    and Playwright's driver) and this process."""
+    parts = dict.fromkeys(("browser", "kernels", "server", "bench"), 0.0)
+    server = {p.pid for p in process_tree(server_pid)}
+    kernels = {p.pid for p in kernel_processes(server_pid)}
+    for proc in process_tree(os.getpid()):
+        if proc.pid == os.getpid():
+            part = "bench"
+        elif proc.pid in kernels:
+            part = "kernels"
+        elif proc.pid in server:
+            part = "server"
+        else:
+            part = "browser"
+        with suppress(psutil.NoSuchProcess):
+            parts[part] += sum(proc.cpu_times()[:2])
+    return parts
+
+
 def wait_quiet(timeout_s: float, patience_for_others_s: float = 10) -> None:
     """Wait until our processes idle (< 5 % of a core over 0.5 s), and for a while for others."""
     start = time.monotonic()
@@ -420,11 +440,13 @@ async def room_burst(server: Server, url: str, ready: str) -> dict:
             await asyncio.sleep(1.0)  # every context and page exists before the burst
             wait_quiet(60)
             machine_before, ours_before = cpu_seconds()
+            parts_before = cpu_by_part(server.proc.pid)
             started = time.perf_counter()
             start.set()
             page_results = await asyncio.gather(*pages)
             get_results = await asyncio.gather(*gets)
             wall = time.perf_counter() - started
+            parts_after = cpu_by_part(server.proc.pid)
             machine_after, ours_after = cpu_seconds()
         for n, result in enumerate(page_results, 1):
             page, context = result.pop("page"), result.pop("context")
@@ -442,6 +464,7 @@ async def room_burst(server: Server, url: str, ready: str) -> dict:
         "gets": get_results,
         "wall_all_done_s": wall,
         "others_cpu_percent": max(0.0, others / wall * 100),
+        "burst_cpu_s": {k: parts_after[k] - parts_before[k] for k in parts_after},
     }
 
 
@@ -502,6 +525,7 @@ def run_room(label: str, folder: Path, query: str, ready: str, env: dict, tmp: P
         "errors": [r["error"] for r in failures][:5],
         "wall_all_done_s": burst["wall_all_done_s"],
         "others_cpu_percent": burst["others_cpu_percent"],
+        "burst_cpu_s": burst["burst_cpu_s"],
         "memory_peak": memory,
         "server_stop": stopped,
         "pages": pages,
@@ -663,6 +687,11 @@ def print_report(results: dict) -> None:
             f"  TTI{cell(fig['tti'], 'median')}  (Playwright's polled TTI, the method before "
             f"the in-page mark:{cell(fig['tti_polled'], 'median')})"
         )
+    print("CPU seconds used during the burst, by part (2 cores: the browser's share is why a")
+    print("room is slower than one page; real participants' browsers run on their own devices):")
+    for label in ("cop", "bare"):
+        parts = results[label]["burst_cpu_s"]
+        print(f"  {label:6s}" + "  ".join(f"{k} {v:5.2f}" for k, v in parts.items()))
     cop, bare = results["cop"]["tti"], results["bare"]["tti"]
     if cop.get("n") and bare.get("n"):
         ratio = cop["median"] / bare["median"]
