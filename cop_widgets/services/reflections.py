@@ -120,11 +120,13 @@ def save_draft(
         row = conn.execute(select(reflection).where(reflection.c.id == reflection_id)).first()
         foreign = row is not None and row.person_id != who.id
         if not foreign:
-            return _save_own(
-                conn, store, who, row, reflection_id, framework, good, visibility, now, problems
-            )
-    _audit_denied(store, who, reflection_id)
-    raise RecordNotFound("reflection", reflection_id)
+            _save_own(conn, store, who, row, reflection_id, framework, good, visibility, now)
+    if foreign:
+        _audit_denied(store, who, reflection_id)
+        raise RecordNotFound("reflection", reflection_id)
+    # read back after the commit: the write lock is held for the changes only
+    with store.read() as conn:
+        return SaveResult(_load(conn, reflection_id), tuple(problems))
 
 
 def _save_own(
@@ -137,8 +139,7 @@ def _save_own(
     good: dict[str, Answer],
     visibility: str,
     now: str,
-    problems: list[str],
-) -> SaveResult:
+) -> None:
     if row is None:
         conn.execute(
             insert(reflection).values(
@@ -179,7 +180,6 @@ def _save_own(
             .values(visibility=visibility, updated_at=now, revision=row.revision + 1)
         )
     _write_answers(conn, reflection_id, good, now)
-    return SaveResult(_load(conn, reflection_id), tuple(problems))
 
 
 def _write_answers(conn: Connection, reflection_id: str, answers: dict[str, Answer], now: str):
