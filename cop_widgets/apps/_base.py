@@ -47,9 +47,9 @@ class AppShell(W.VBox):
         super().__init__(children=[W.HTML(STYLE + title_html), *top, self.body, self.status])
         self.add_class("cop-app")
 
-    def begin(self, startup_error: str, environ) -> None:
-        """Show a start-up problem, or sign in: the Hub's user at once, else the name form.
-        Subclasses define _sign_in(name)."""
+    def begin(self, startup_error: str, environ, below_form: tuple[W.Widget, ...] = ()) -> None:
+        """Show a start-up problem, or sign in: the Hub's user at once, else the name form
+        (with `below_form` under it). Subclasses define _sign_in(name)."""
         if startup_error:
             self.status.show(startup_error, "error")
             return
@@ -58,7 +58,7 @@ class AppShell(W.VBox):
         else:
             form = SignIn()
             form.on_sign_in(lambda name: self._guard(self._sign_in, name))
-            self.body.children = [form]
+            self.body.children = [form, *below_form]
 
     # -- handlers never let an exception escape: ipywidgets would swallow it silently --------
     def _guard(self, action, *args):

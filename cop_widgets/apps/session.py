@@ -12,11 +12,10 @@ import ipywidgets as W
 from ..errors import CopWidgetsError, InvalidInput
 from ..services import checkins as K
 from ..services import sessions as X
-from ..services.identity import Person, hub_user, sign_in
+from ..services.identity import Person, sign_in
 from ..session_items import ItemSet, load_item_sets
 from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
 from ..store import Store, open_store
-from ..widgets import SignIn
 from ..widgets.item_form import ItemForm
 from ._base import AppShell
 
@@ -45,15 +44,7 @@ class SessionApp(AppShell):
         self.join_button.add_class("cop-join")
         self.join_button.on_click(lambda _: self._after_pending_edits(self.join))
         super().__init__("<h1>Join a session</h1>")
-        if startup_error:
-            self.status.show(startup_error, "error")
-            return
-        if hub_user(environ) is not None:
-            self._guard(self._sign_in, None)
-        else:
-            form = SignIn()
-            form.on_sign_in(lambda name: self._guard(self._sign_in, name))
-            self.body.children = [form, W.HBox([self.code])]
+        self.begin(startup_error, environ, below_form=(W.HBox([self.code]),))
 
     def use_query_string(self, query: str | None) -> None:
         """The join link carries ?code=…; it only fills the field (identity never comes from
