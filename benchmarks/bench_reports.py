@@ -49,7 +49,7 @@ PROTOCOLS = ("three_column_mapping", "consultancy", "tuning", "troika")
 def seed(data_dir: Path) -> list[str]:
     from sqlalchemy import insert
 
-    from cop_widgets.services.identity import sign_in
+    from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
     from cop_widgets.store.schema import (
@@ -61,7 +61,7 @@ def seed(data_dir: Path) -> list[str]:
     )
 
     store = open_store(Settings(data_dir, f"sqlite:///{data_dir / 'cop.sqlite'}", 5000))
-    people = [sign_in(store, f"Practitioner {n:03d}", environ={}) for n in range(N_PEOPLE)]
+    people = [find_or_add_person(store, f"Practitioner {n:03d}") for n in range(N_PEOPLE)]
     rows, answers = [], []
     for i in range(N_REFLECTIONS):
         rid, at = str(uuid.uuid4()), (START + timedelta(minutes=10 * i)).isoformat()
@@ -138,7 +138,7 @@ def seed_sessions(data_dir: Path) -> list:
     from cop_widgets.services import checkins as K
     from cop_widgets.services import discussions as D
     from cop_widgets.services import sessions as X
-    from cop_widgets.services.identity import sign_in
+    from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.session_items import load_item_sets
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
@@ -146,7 +146,7 @@ def seed_sessions(data_dir: Path) -> list:
     store = open_store(Settings(data_dir, f"sqlite:///{data_dir / 'cop.sqlite'}", 5000))
     sets = load_item_sets(data_dir / "session_items")[0]
     consultancy = load_protocols(data_dir / "protocols").get("consultancy")
-    people = [sign_in(store, f"Member {n:02d}", environ={}) for n in range(ROOM)]
+    people = [find_or_add_person(store, f"Member {n:02d}") for n in range(ROOM)]
     cop = X.create_community(store, people[0], "Bench CoP", "Family support practice")
     words = ("hopeful", "tired", "connected", "curious", "heard", "stretched")
     sessions = []

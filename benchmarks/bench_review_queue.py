@@ -19,6 +19,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from tests.signin import sign_in_as
 
 REPO = Path(__file__).resolve().parent.parent
 N_REFLECTIONS, N_PEOPLE, N_SUPERVISEES = 100_000, 200, 20
@@ -28,14 +29,14 @@ def seed(data_dir: Path, n_reflections: int = N_REFLECTIONS) -> None:
     from sqlalchemy import insert
 
     from cop_widgets.services import supervision
-    from cop_widgets.services.identity import sign_in
+    from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
     from cop_widgets.store.schema import reflection, reflection_answer
 
     store = open_store(Settings(data_dir, f"sqlite:///{data_dir / 'cop.sqlite'}", 5000))
-    people = [sign_in(store, f"Practitioner {n:03d}", environ={}) for n in range(N_PEOPLE)]
-    sup = sign_in(store, "Bench Supervisor", environ={})
+    people = [find_or_add_person(store, f"Practitioner {n:03d}") for n in range(N_PEOPLE)]
+    sup = find_or_add_person(store, "Bench Supervisor")
     for p in people[:N_SUPERVISEES]:
         supervision.assign_supervisee(store, sup.id, p.id)
     frameworks = ["rolfe-2001", "gibbs-1988", "kolb-1984", "johns-msr", "brookfield-lenses"]
@@ -91,8 +92,8 @@ def main() -> int:
         from cop_widgets.settings import load_settings
 
         t0 = time.perf_counter()
-        app = review_app(settings=load_settings(), environ={})
-        app._guard(app._sign_in, "Bench Supervisor")
+        app = review_app(settings=load_settings())
+        sign_in_as(app, "Bench Supervisor")
         first = time.perf_counter() - t0
         if app.person is None:
             print("sign-in failed:", app.status.message)

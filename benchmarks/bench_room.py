@@ -47,7 +47,7 @@ from playwright.sync_api import sync_playwright
 
 from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
 from cop_widgets.services import checkins, sessions
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.serving import WORKBOOKS_DIR, ServeOptions, voila_command, voila_environment
 from cop_widgets.session_items import load_item_sets
 from cop_widgets.settings import load_settings
@@ -570,7 +570,7 @@ def run_board(store, settings, session, env: dict, tmp: Path) -> dict:
             spread = random.Random(4)  # noqa: S311 - spreads saves over the 1 s board tick
             for n in range(1, BOARD_SAVES + 1):
                 time.sleep(spread.uniform(0.3, 1.3))
-                who = sign_in(store, f"Board Participant {n}", environ={})
+                who = find_or_add_person(store, f"Board Participant {n}")
                 sessions.join(store, who, session.join_code, datetime.now(UTC))
                 started = time.perf_counter()
                 checkins.submit_answers(store, who, session.id, checkout, CHECKOUT_ANSWERS)
@@ -629,12 +629,12 @@ def measure(tmp: Path) -> dict:
     settings = load_settings({"COP_DATA_DIR": str(data_dir)})
     store = open_store(settings)
     try:
-        coordinator = sign_in(store, "Room Coordinator", environ={})
+        coordinator = find_or_add_person(store, "Room Coordinator")
         community = sessions.create_community(store, coordinator, "Room bench CoP")
         session = sessions.plan_session(
             store, coordinator, community.id, datetime.now(UTC), "Room bench session"
         )
-        facilitator = sign_in(store, FACILITATOR, environ={})
+        facilitator = find_or_add_person(store, FACILITATOR)
         sessions.set_session_roles(store, coordinator, session.id, {"facilitator": facilitator.id})
         query = f"?code={session.join_code}"
         rooms = {"cop": (cop_dir, ".cop-name input"), "bare": (bare_dir, ".widget-button")}

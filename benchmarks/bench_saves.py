@@ -33,7 +33,7 @@ from bench_review_queue import seed as seed_review_queue  # noqa: E402
 def _writer(db_url, data_dir, name, saves, gated, barrier, out):
     from cop_widgets.content import load_frameworks
     from cop_widgets.services import reflections
-    from cop_widgets.services.identity import sign_in
+    from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
 
@@ -41,7 +41,7 @@ def _writer(db_url, data_dir, name, saves, gated, barrier, out):
     if not gated:
         store._gate = None  # benchmark seam: SQLite's busy handler alone
     fw = load_frameworks(Path(data_dir) / "frameworks").get("rolfe-2001")
-    who = sign_in(store, name, environ={})
+    who = find_or_add_person(store, name)
     barrier.wait()
     seconds, ids, errors = [], [], []
     for i in range(saves // 2):
@@ -62,12 +62,12 @@ def _writer(db_url, data_dir, name, saves, gated, barrier, out):
 
 def _reader(db_url, data_dir, stop, out):
     from cop_widgets.services import supervision
-    from cop_widgets.services.identity import sign_in
+    from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
 
     store = open_store(Settings(Path(data_dir), db_url, 5000))
-    sup = sign_in(store, "Bench Supervisor", environ={})  # made by the review-queue seed
+    sup = find_or_add_person(store, "Bench Supervisor")  # made by the review-queue seed
     loads, wal_max = [], 0
     wal = Path(db_url.removeprefix("sqlite:///") + "-wal")
     while not stop.is_set():

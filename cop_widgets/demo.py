@@ -12,12 +12,13 @@ from sqlalchemy import func, select, update
 
 from .content import Catalogue
 from .services import reflections, supervision
-from .services.identity import sign_in
+from .services.identity import find_or_add_person
 from .store import Store
 from .store.schema import community, discussion, reflection
 
 DEMO_NAME = "Demo practitioner"
 DEMO_SUPERVISOR = "Demo supervisor"
+DEMO_COORDINATOR = "Demo coordinator"
 DEMO_COMMUNITY = "Demo community of practice"
 DEMO_MEMBERS = tuple(f"Demo member {n}" for n in range(1, 7))
 # Fixed ids so that seeding twice (two servers starting at once) cannot duplicate anything.
@@ -33,8 +34,8 @@ def seed_demo(store: Store, catalogue: Catalogue) -> bool:
     rolfe, gibbs = catalogue.get("rolfe-2001"), catalogue.get("gibbs-1988")
     if rolfe is None or gibbs is None:
         return False
-    who = sign_in(store, DEMO_NAME, environ={})
-    supervisor = sign_in(store, DEMO_SUPERVISOR, environ={})
+    who = find_or_add_person(store, DEMO_NAME)
+    supervisor = find_or_add_person(store, DEMO_SUPERVISOR)
     supervision.assign_supervisee(store, supervisor.id, who.id)
     A = reflections.Answer
     reflections.submit(
@@ -90,8 +91,10 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
     if consultancy is None or not {"checkin", "checkout"} <= set(sets):
         return False
     now = now or datetime.now(UTC)
-    host = sign_in(store, DEMO_NAME, environ={})
-    members = [host, *(sign_in(store, name, environ={}) for name in DEMO_MEMBERS)]
+    host = find_or_add_person(store, DEMO_NAME)
+    members = [host, *(find_or_add_person(store, name) for name in DEMO_MEMBERS)]
+    coordinator = find_or_add_person(store, DEMO_COORDINATOR)
+    supervision.grant_role(store, coordinator.id, "coordinator")
     cop = X.create_community(
         store,
         host,

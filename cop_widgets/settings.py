@@ -7,6 +7,7 @@ COP_REPORTING_URL    the jurisdiction's child-protection reporting page shown on
 COP_REPORTING_LABEL  the text of that link
 COP_TIMEZONE         the time zone sessions are planned and shown in (default UTC)
 COP_MIN_GROUP        fewest answers before any summary of them is shown (default 5)
+COP_SIGN_IN_HOURS    how long a sign-in lasts in one browser (default 10: a working day)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Settings:
     reporting_label: str = DEFAULT_REPORTING_LABEL
     timezone: str = "UTC"
     min_group: int = 5
+    sign_in_hours: float = 10.0
 
     @property
     def frameworks_dir(self) -> Path:
@@ -73,7 +75,21 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         reporting_label=env.get("COP_REPORTING_LABEL") or DEFAULT_REPORTING_LABEL,
         timezone=_timezone(env.get("COP_TIMEZONE") or "UTC"),
         min_group=_min_group(env.get("COP_MIN_GROUP") or "5"),
+        sign_in_hours=_sign_in_hours(env.get("COP_SIGN_IN_HOURS") or "10"),
     )
+
+
+def _sign_in_hours(raw: str) -> float:
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = 0.0
+    if not 0.1 <= hours <= 24 * 31:
+        raise StoreUnavailable(
+            f"COP_SIGN_IN_HOURS is {raw!r}; set how many hours a sign-in lasts, from 0.1 to 744 "
+            "(default 10, a working day)."
+        )
+    return hours
 
 
 def _min_group(raw: str) -> int:

@@ -60,6 +60,7 @@ def clean_display_name(name: str) -> str:
             "display name", "Your name has a character that cannot be stored; retype it."
         )
     cleaned = _BIDI_CONTROL.sub("", _CONTROL.sub("", unicodedata.normalize("NFC", name)))
+    cleaned = _without_format_characters(cleaned)
     cleaned = " ".join(cleaned.split())
     if not cleaned:
         raise InvalidInput("display name", "Enter a display name (a first name or nickname).")
@@ -68,3 +69,40 @@ def clean_display_name(name: str) -> str:
             "display name", f"Keep your display name under {MAX_NAME_CHARS} characters."
         )
     return cleaned
+
+
+# Letters that render like a Latin letter in common fonts (Cyrillic, Greek, and a few others):
+# enough to stop "Аna" (Cyrillic A) passing for "Ana". Applied after NFKC and before case
+# folding, so capital I and small l (alike in many fonts) meet.
+_LOOKALIKES = str.maketrans(
+    {
+        "А": "a", "а": "a", "В": "b", "Е": "e", "е": "e", "К": "k", "к": "k", "М": "m",
+        "Н": "h", "О": "o", "о": "o", "Р": "p", "р": "p", "С": "c", "с": "c", "Т": "t",
+        "у": "y", "У": "y", "Х": "x", "х": "x", "І": "l", "і": "i", "Ј": "j", "ј": "j",
+        "Ѕ": "s", "ѕ": "s", "Ԁ": "d", "ԁ": "d", "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z",
+        "Η": "h", "Ι": "l", "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o", "ο": "o", "Ρ": "p",
+        "ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x", "ν": "v", "ı": "i", "I": "l", "0": "o",
+        "|": "l", "ǀ": "l",
+    }
+)  # fmt: skip
+
+
+def _without_format_characters(text: str) -> str:
+    # Format characters (zero-width space and joiners, soft hyphen, bidi marks) are invisible:
+    # a name with one appended must not become a second person who looks identical.
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
+def name_key(name: str) -> str:
+    """How names are compared for sign-in: NFKC, no invisible characters, spacing and case
+    ignored."""
+    text = _without_format_characters(unicodedata.normalize("NFKC", name))
+    return " ".join(text.split()).casefold()
+
+
+def name_skeleton(name: str) -> str:
+    """What a name looks like: accents, look-alike letters, spaces and punctuation ignored.
+    Two people whose names share a skeleton could be mistaken for each other."""
+    text = _without_format_characters(unicodedata.normalize("NFKC", name)).translate(_LOOKALIKES)
+    text = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in text if ch.isalnum())

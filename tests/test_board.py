@@ -10,28 +10,29 @@ from cop_widgets.services import board as B
 from cop_widgets.services import checkins as K
 from cop_widgets.services import sessions as X
 from cop_widgets.services import supervision as S
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.session_items import load_item_sets
 
 from .conftest import REPO
+from tests.signin import sign_in_as
 
 SETS, _ = load_item_sets(REPO / "data" / "session_items")
 
 
 @pytest.fixture
 def room(store):
-    coord = sign_in(store, "Cora")
+    coord = find_or_add_person(store, "Cora")
     cop = X.create_community(store, coord, "CoP")
     session = X.plan_session(
         store, coord, cop.id, datetime.now(UTC) + timedelta(minutes=5), "Today"
     )
-    fac = sign_in(store, "Fran")
+    fac = find_or_add_person(store, "Fran")
     X.set_session_roles(store, coord, session.id, {"facilitator": fac.id})
     return session, fac
 
 
 def _answer(store, session, name, useful, word):
-    who = sign_in(store, name)
+    who = find_or_add_person(store, name)
     X.join(store, who, session.join_code, datetime.now(UTC))
     K.submit_answers(
         store,
@@ -62,14 +63,14 @@ def test_summaries_wait_for_the_minimum_group(store, room):
 def test_board_hides_until_reveal_and_only_facilitators_open_it(store, settings, room):
     session, _ = room
     settings = replace(settings, min_group=3)
-    stranger = board_app(settings=settings, environ={})
-    stranger._sign_in("Someone")
+    stranger = board_app(settings=settings)
+    sign_in_as(stranger, "Someone")
     stranger.code.value = session.join_code
     stranger._guard(stranger.open_board)
     assert "Only the session's facilitator" in stranger.status.message
 
-    app = board_app(settings=settings, environ={})
-    app._sign_in("Fran")
+    app = board_app(settings=settings)
+    sign_in_as(app, "Fran")
     app.code.value = session.join_code
     app.open_board()
     _answer(store, session, "Ana", 5, "clear")
@@ -87,7 +88,7 @@ def test_board_hides_until_reveal_and_only_facilitators_open_it(store, settings,
 
 def test_coordinator_role_may_open_any_board(store, room):
     session, _ = room
-    boss = sign_in(store, "Boss")
+    boss = find_or_add_person(store, "Boss")
     assert not B.may_run_board(store, boss, session.id)
     S.grant_role(store, boss.id, "coordinator")
     assert B.may_run_board(store, boss, session.id)

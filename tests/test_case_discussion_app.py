@@ -11,16 +11,17 @@ from sqlalchemy import select
 
 from cop_widgets.apps.case_discussion import case_discussion_app
 from cop_widgets.services import sessions as X
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store import open_store
 from cop_widgets.store.schema import discussion, discussion_action, discussion_note
+from tests.signin import sign_in_as
 
 
 @pytest.fixture
 def make_app(settings):
     def make(name: str):
-        app = case_discussion_app(settings=settings, environ={})
-        app._sign_in(name)
+        app = case_discussion_app(settings=settings)
+        sign_in_as(app, name)
         return app
 
     return make
@@ -172,7 +173,7 @@ def test_closed_discussion_keeps_the_note_takers_text(make_app):
 def session_now(settings):
     """A session that started a few minutes ago, planned by a coordinator (services only)."""
     store = open_store(settings)
-    coord = sign_in(store, "Cora Coordinator")
+    coord = find_or_add_person(store, "Cora Coordinator")
     cop = X.create_community(store, coord, "Family support CoP")
     planned = X.plan_session(
         store, coord, cop.id, datetime.now(UTC) - timedelta(minutes=5), "Fathers <& carers>"
@@ -183,8 +184,8 @@ def session_now(settings):
 
 def test_a_discussion_started_in_a_joined_session_is_linked_to_it(settings, session_now):
     store, _, planned = session_now
-    app = case_discussion_app(settings=replace(settings, timezone="Australia/Sydney"), environ={})
-    app._sign_in("Fran")
+    app = case_discussion_app(settings=replace(settings, timezone="Australia/Sydney"))
+    sign_in_as(app, "Fran")
     X.join(store, app.person, planned.join_code, datetime.now(UTC))
     app.show_home()  # what the home page shows after joining in the session app
 

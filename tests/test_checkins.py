@@ -10,11 +10,12 @@ from cop_widgets.apps.session import session_app
 from cop_widgets.errors import DataFileError, InvalidInput, RecordLocked
 from cop_widgets.services import checkins as K
 from cop_widgets.services import sessions as X
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.session_items import load_item_set, load_item_sets
 from cop_widgets.store.schema import commitment, session_response
 
 from .conftest import REPO
+from tests.signin import sign_in_as
 
 SETS, PROBLEMS = load_item_sets(REPO / "data" / "session_items")
 
@@ -49,7 +50,7 @@ def test_bad_item_files_name_the_field(tmp_path, change, field):
 
 @pytest.fixture
 def two_sessions(store):
-    coord = sign_in(store, "Cora")
+    coord = find_or_add_person(store, "Cora")
     cop = X.create_community(store, coord, "CoP")
     now = datetime.now(UTC)
     first = X.plan_session(store, coord, cop.id, now - timedelta(hours=1), "First")
@@ -59,7 +60,7 @@ def two_sessions(store):
 
 def test_anonymous_answers_store_no_identity_and_nobody_answers_twice(store, two_sessions):
     _, first, _ = two_sessions
-    ana = sign_in(store, "Ana")
+    ana = find_or_add_person(store, "Ana")
     X.join(store, ana, first.join_code, datetime.now(UTC))
     K.submit_answers(
         store,
@@ -82,17 +83,17 @@ def test_anonymous_answers_store_no_identity_and_nobody_answers_twice(store, two
     with pytest.raises(RecordLocked, match="already sent"):
         K.submit_answers(store, ana, first.id, SETS["checkout"], {"useful": 1})
     with pytest.raises(InvalidInput, match="choose 1 to 5"):
-        K.submit_answers(store, sign_in(store, "Ben"), first.id, SETS["checkout"], {"useful": 9})
+        K.submit_answers(store, find_or_add_person(store, "Ben"), first.id, SETS["checkout"], {"useful": 9})
 
 
 def test_commitment_comes_back_at_the_next_session(store, settings, two_sessions):
     _, first, second = two_sessions
-    ana = sign_in(store, "Ana")
+    ana = find_or_add_person(store, "Ana")
     X.join(store, ana, first.join_code, datetime.now(UTC))
     K.submit_answers(store, ana, first.id, SETS["checkout"], {"commitment": "Ask the child first"})
-    app = session_app(settings=settings, environ={})
-    app.use_query_string(f"code={second.join_code}")
-    app._sign_in("Ana")
+    app = session_app(settings=settings)
+    app.query = f"code={second.join_code}"
+    sign_in_as(app, "Ana")
     followup = app.followups.children[1]
     assert "Ask the child first" in followup.children[0].value
     followup.children[2].value = "It changed the visit."
@@ -113,9 +114,9 @@ def test_commitment_comes_back_at_the_next_session(store, settings, two_sessions
 
 def test_saving_after_the_session_closed_keeps_the_text(store, settings, two_sessions):
     coord, first, _ = two_sessions
-    app = session_app(settings=settings, environ={})
-    app.use_query_string(f"code={first.join_code}")
-    app._sign_in("Ana")
+    app = session_app(settings=settings)
+    app.query = f"code={first.join_code}"
+    sign_in_as(app, "Ana")
     app.checkout_button.click()
     app.form.controls["one_word"].value = "tired"
     X.close_session(store, coord, first.id)

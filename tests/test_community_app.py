@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from cop_widgets.apps.community import community_app
 from cop_widgets.apps.session import session_app
 from cop_widgets.store.schema import attendance, session_role
+from tests.signin import sign_in_as
 
 
 def _plan(app, topic="Engaging fathers", day=None, at="14:00"):
@@ -20,8 +21,8 @@ def _plan(app, topic="Engaging fathers", day=None, at="14:00"):
 
 
 def test_coordinator_creates_a_community_plans_sessions_and_gets_a_calendar(settings):
-    app = community_app(settings=settings, environ={})
-    app._sign_in("Cora")
+    app = community_app(settings=settings)
+    sign_in_as(app, "Cora")
     app.new_name.value = "Family support CoP"
     app.new_domain.value = "Child and family support"
     app.new_purpose.value = "Learn from each other"
@@ -42,8 +43,8 @@ def test_coordinator_creates_a_community_plans_sessions_and_gets_a_calendar(sett
 
 
 def test_bad_time_is_a_message_and_keeps_the_form(settings):
-    app = community_app(settings=settings, environ={})
-    app._sign_in("Cora")
+    app = community_app(settings=settings)
+    sign_in_as(app, "Cora")
     app.new_name.value = "CoP"
     app._create()
     app.p_topic.value = "Kept topic"
@@ -54,8 +55,8 @@ def test_bad_time_is_a_message_and_keeps_the_form(settings):
 
 
 def test_participant_joins_by_link_once_and_roles_rotate(settings):
-    coord = community_app(settings=settings, environ={})
-    coord._sign_in("Cora")
+    coord = community_app(settings=settings)
+    sign_in_as(coord, "Cora")
     coord.new_name.value = "CoP"
     coord._create()
     _plan(coord)
@@ -65,9 +66,9 @@ def test_participant_joins_by_link_once_and_roles_rotate(settings):
         coord.store, coord.picker.value, dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     )[0]
     for name in ("Ana", "Ben", "Cal", "Dee"):
-        app = session_app(settings=settings, environ={})
-        app.use_query_string(f"code={session.join_code.lower()}&x=1")
-        app._sign_in(name)
+        app = session_app(settings=settings)
+        app.query = f"code={session.join_code.lower()}&x=1"  # the join link's query string
+        sign_in_as(app, name)
         assert app.joined is not None and "Joined" in app.status.message
         app.join()  # joining twice
     with coord.store.read() as conn:
@@ -86,15 +87,15 @@ def test_participant_joins_by_link_once_and_roles_rotate(settings):
     with coord.store.read() as conn:
         assert conn.execute(select(func.count()).select_from(session_role)).scalar() == 4
     close.click()  # the coordinator closes the session from the app
-    late = session_app(settings=settings, environ={})
-    late.use_query_string(f"code={session.join_code}")
-    late._sign_in("Eve")
+    late = session_app(settings=settings)
+    late.query = f"code={session.join_code}"
+    sign_in_as(late, "Eve")
     assert late.joined is None and "has ended" in late.status.message
 
 
 def test_wrong_code_gets_a_clear_message(settings):
-    app = session_app(settings=settings, environ={})
-    app.use_query_string("code=NOPE99")
-    app._sign_in("Ana")
+    app = session_app(settings=settings)
+    app.query = "code=NOPE99"
+    sign_in_as(app, "Ana")
     assert app.joined is None and "No session has the code NOPE99" in app.status.message
     assert app.code.value == "NOPE99"

@@ -27,7 +27,7 @@ from cop_widgets.protocols import load_protocols
 from cop_widgets.services import data_rights as DR
 from cop_widgets.services import discussions as D
 from cop_widgets.services import reflections as R
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import current_person, find_or_add_person
 from cop_widgets.store import schema as S
 
 from .conftest import REPO
@@ -74,7 +74,7 @@ def seed(store, rolfe) -> World:
     c = {k: _tag(k) for k in ("answer", "draft", "note", "summary", "content", "feedback")}
     o = {k: _tag(k) for k in ("y_answer", "z_answer", "y_note", "y_action", "y_feedback")}
     fb_text = _tag("feedback_about_x")
-    x, y, z = sign_in(store, X_NAME), sign_in(store, "Yan"), sign_in(store, "Zeynep")
+    x, y, z = find_or_add_person(store, X_NAME), find_or_add_person(store, "Yan"), find_or_add_person(store, "Zeynep")
     r1, r2, ry, rz = (str(uuid.uuid4()) for _ in range(4))
     # X's draft first holds a canary, then is rewritten (longer) without it: the old version
     # is freed space in the file (see test_without_vacuum_an_older_version_can_survive).
@@ -251,9 +251,9 @@ def scan(db_path: Path, needles: list[str]) -> dict[str, list[str]]:
 
 def test_every_table_of_the_schema_is_covered():
     """A new table must be added to export and erasure (data_rights.PERSON_TABLES) on purpose."""
-    assert set(S.metadata.tables) == set(DR.PERSON_TABLES) | set(DR.GROUP_TABLES) | {
-        "schema_migrations"
-    }
+    assert set(S.metadata.tables) == set(DR.PERSON_TABLES) | set(DR.GROUP_TABLES) | set(
+        DR.SYSTEM_TABLES
+    ) | {"schema_migrations"}
 
 
 # -- find_person ---------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def test_find_person_by_id_name_in_any_case_and_hub_user(store, world):
     assert DR.find_person(store, world.x.id) == world.x
     assert DR.find_person(store, "  xÓCHITL 🌵 ") == world.x
     assert DR.find_person(store, "local:XÓCHITL 🌵") == world.x
-    hub = sign_in(store, environ={"JUPYTERHUB_USER": "jo"})
+    hub = current_person(store, {"JUPYTERHUB_USER": "jo"})
     assert DR.find_person(store, "hub:jo") == hub
     assert DR.find_person(store, "jo") == hub
 
@@ -273,8 +273,8 @@ def test_find_person_says_clearly_when_none_or_several_match(store, world):
         DR.find_person(store, "nobody")
     with pytest.raises(InvalidInput, match="Name the person"):
         DR.find_person(store, "   ")
-    local = sign_in(store, "Sam")
-    hub = sign_in(store, environ={"JUPYTERHUB_USER": "sam"})
+    local = find_or_add_person(store, "Sam")
+    hub = current_person(store, {"JUPYTERHUB_USER": "sam"})
     with pytest.raises(InvalidInput, match="matches 2 people") as err:
         DR.find_person(store, "SAM")
     assert local.id in str(err.value) and hub.id in str(err.value)
@@ -487,7 +487,7 @@ def test_without_vacuum_an_older_version_can_survive(store, rolfe, vacuum):
     SQLite built without SECURE_DELETE (most builds), an earlier version of a draft, freed by an
     ordinary save, can stay in the file's free space; only VACUUM rewrites it away."""
     _ordinary_secure_delete(store, "OFF")
-    x, y = sign_in(store, "Xena"), sign_in(store, "Yan")
+    x, y = find_or_add_person(store, "Xena"), find_or_add_person(store, "Yan")
     canary, rid = _tag("old-version"), str(uuid.uuid4())
     R.save_draft(store, x, rid, rolfe, {"what": R.Answer(f"{canary} first go")})
     for _ in range(5):
@@ -536,7 +536,7 @@ def test_erasure_preview_counts_what_erasure_then_removes(store, world):
 
 def test_a_role_name_shared_with_someone_else_is_left_alone(store, world):
     """Roles are held by name: when two people share X's name the role row may be the other's."""
-    twin = sign_in(store, environ={"JUPYTERHUB_USER": X_NAME})
+    twin = current_person(store, {"JUPYTERHUB_USER": X_NAME})
     assert twin.display_name.casefold() == X_NAME.casefold()
     DR.erase_person(store, world.x.id)
     assert D.get(store, world.y_discussion).holders("note_taker") == [X_NAME]
@@ -656,13 +656,13 @@ import sys, uuid
 from pathlib import Path
 from cop_widgets.content import load_frameworks
 from cop_widgets.services import reflections as R
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store
 data = Path(sys.argv[1])
 store = open_store(Settings(data, f"sqlite:///{data / 'cop.sqlite'}", 5000))
 fw = load_frameworks(data / "frameworks").get("rolfe-2001")
-who = sign_in(store, "Writer")
+who = find_or_add_person(store, "Writer")
 print("ready", flush=True)
 while True:
     R.save_draft(store, who, str(uuid.uuid4()), fw,

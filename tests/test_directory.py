@@ -2,12 +2,13 @@
 
 from cop_widgets.apps.directory import directory_app
 from cop_widgets.services import directory as D
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
+from tests.signin import sign_in_as
 
 
 def test_nobody_appears_without_opting_in(store, settings):
-    ana = directory_app(settings=settings, environ={})
-    ana._sign_in("Ana")
+    ana = directory_app(settings=settings)
+    sign_in_as(ana, "Ana")
     ana.offers.value = "Working with interpreters"
     ana.wants.value = "Cumulative harm"
     ana.save()
@@ -16,15 +17,15 @@ def test_nobody_appears_without_opting_in(store, settings):
     ana.listed.value = True
     ana.save()
     assert D.listed_members(store) == [("Ana", "Working with interpreters", "Cumulative harm")]
-    ben = directory_app(settings=settings, environ={})
-    ben._sign_in("Ben")
+    ben = directory_app(settings=settings)
+    sign_in_as(ben, "Ben")
     assert "Working with interpreters" in ben.listing.value
     assert ben.listed.value is False  # Ben is not listed by default
 
 
 def test_markup_in_entries_is_shown_as_text(store, settings):
-    who = sign_in(store, "<b>Eve</b>")
+    who = find_or_add_person(store, "<b>Eve</b>")
     D.save_profile(store, who, True, "<script>x()</script>", "")
-    app = directory_app(settings=settings, environ={})
-    app._sign_in("Ana")
+    app = directory_app(settings=settings)
+    sign_in_as(app, "Ana")
     assert "&lt;script&gt;" in app.listing.value and "<script>" not in app.listing.value

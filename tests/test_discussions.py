@@ -13,7 +13,7 @@ from cop_widgets.protocols import load_protocols
 from cop_widgets.services import discussion_clock as C
 from cop_widgets.services import discussions as D
 from cop_widgets.services import sessions as X
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import migrations, open_store
 from cop_widgets.store.schema import cop_session, discussion
@@ -30,7 +30,7 @@ def consultancy():
 
 @pytest.fixture
 def people(store):
-    return {name: sign_in(store, name) for name in ("Fran", "Nadia", "Sam", "Pat")}
+    return {name: find_or_add_person(store, name) for name in ("Fran", "Nadia", "Sam", "Pat")}
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ SUMMARY = "A father of three; the school asks how to involve him."
 
 @pytest.fixture
 def cop_session_now(store):
-    coord = sign_in(store, "Cora Coordinator")
+    coord = find_or_add_person(store, "Cora Coordinator")
     cop = X.create_community(store, coord, "Family support CoP")
     return coord, X.plan_session(store, coord, cop.id, SESSION_START, "Engaging fathers")
 
@@ -253,7 +253,7 @@ def test_an_existing_version_one_store_is_migrated(tmp_path, monkeypatch, data_d
     settings = Settings(data_dir, f"sqlite:///{tmp_path / 'old.sqlite'}", 5000)
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
     old = open_store(settings)
-    who = sign_in(old, "Kept Person")
+    who = find_or_add_person(old, "Kept Person")
     old.dispose()
     monkeypatch.undo()
     new = open_store(settings)
@@ -261,15 +261,15 @@ def test_an_existing_version_one_store_is_migrated(tmp_path, monkeypatch, data_d
         versions = conn.execute(text("SELECT version FROM schema_migrations")).scalars().all()
         tables = set(conn.execute(text("SELECT name FROM sqlite_master")).scalars())
     assert versions == list(range(1, migrations.LATEST + 1)) and "discussion_note" in tables
-    assert sign_in(new, "kept person").id == who.id
+    assert find_or_add_person(new, "kept person").id == who.id
 
 
 def _note_taker(db_url, data_dir, name, discussion_id, phase_id, barrier, out):
     from cop_widgets.services import discussions
-    from cop_widgets.services.identity import sign_in
+    from cop_widgets.services.identity import find_or_add_person
 
     store = open_store(Settings(Path(data_dir), db_url, 5000))
-    who = sign_in(store, name)
+    who = find_or_add_person(store, name)
     note_id = str(uuid.uuid4())
     barrier.wait()
     for i in range(30):

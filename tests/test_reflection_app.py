@@ -14,11 +14,12 @@ from cop_widgets.store.schema import reflection, reflection_answer
 from cop_widgets.widgets import ReflectionStepper
 
 from .conftest import another_process_holds_the_write_lock
+from tests.signin import sign_in_as
 
 
 @pytest.fixture
 def app(settings, data_dir):
-    return reflection_app(settings=settings, environ={})
+    return reflection_app(settings=settings)
 
 
 def _rows(store):
@@ -63,12 +64,10 @@ def test_read_only_stepper_ignores_edits(rolfe):
 
 
 def test_full_journey_saves_to_the_store(app):
-    assert app.status.message == ""
-    app._guard(app._sign_in, "   ")
-    assert "Enter a display name" in app.status.message
-    app.name_input.value = "Ana"
-    app._guard(app._sign_in, app.name_input.value)
-    assert "Signed in as Ana" in app.status.message
+    assert "not signed in" in app.status.message  # no server assertion: nothing is shown
+    assert app.person is None and "My reflections" not in str(app.body.children)
+    sign_in_as(app, "Ana")
+    assert "Signed in as <strong><bdi>Ana</bdi></strong>" in app.header.value
     app.framework_picker.value = "rolfe-2001"
     app.start_new("rolfe-2001")
     stepper = app.stepper
@@ -96,7 +95,7 @@ def test_full_journey_saves_to_the_store(app):
 
 
 def test_a_draft_can_be_reopened_and_continued(app):
-    app._sign_in("Ana")
+    sign_in_as(app, "Ana")
     app.start_new("gibbs-1988")
     app.stepper._answer.value = "first words"
     app.stepper._close.click()  # saves the pending change on the way out
@@ -114,19 +113,19 @@ def test_a_draft_can_be_reopened_and_continued(app):
 
 
 def test_someone_elses_reflection_cannot_be_opened(app, settings):
-    other = reflection_app(settings=settings, environ={})
-    other._sign_in("Ben")
+    other = reflection_app(settings=settings)
+    sign_in_as(other, "Ben")
     other.start_new("rolfe-2001")
     other.stepper._answer.value = "ben's private text"
     other.save_now()
-    app._sign_in("Ana")
+    sign_in_as(app, "Ana")
     app._guard(app.open_reflection, other.draft_id)
     assert "No reflection with id" in app.status.message
     assert app.stepper is None
 
 
 def test_store_locked_keeps_text_and_says_not_saved_yet(app, settings):
-    app._sign_in("Ana")
+    sign_in_as(app, "Ana")
     app.start_new("rolfe-2001")
     path = settings.database_url.removeprefix("sqlite:///")
     with another_process_holds_the_write_lock(path):
@@ -142,7 +141,7 @@ def test_store_locked_keeps_text_and_says_not_saved_yet(app, settings):
 
 
 def test_over_long_answer_keeps_text_and_names_the_limit(app):
-    app._sign_in("Ana")
+    sign_in_as(app, "Ana")
     app.start_new("rolfe-2001")
     app.stepper._answer.value = "y" * 60_000
     app.stepper._save.click()
@@ -153,10 +152,10 @@ def test_over_long_answer_keeps_text_and_names_the_limit(app):
 
 def test_malformed_framework_file_names_the_file_and_app_still_works(settings, data_dir):
     (data_dir / "frameworks" / "broken.yaml").write_text("schema_version: 1\nid: [oops\n")
-    app = reflection_app(settings=settings, environ={})
-    problems = app.children[1].value
+    app = reflection_app(settings=settings)
+    problems = app.children[2].value  # title, signed-in header, then the problems
     assert "broken.yaml" in problems and "line" in problems
-    app._sign_in("Ana")
+    sign_in_as(app, "Ana")
     shipped = len(list((data_dir / "frameworks").glob("*.yaml"))) - 1  # all but broken.yaml
     assert len(app.framework_picker.options) == shipped >= 6
 
@@ -164,7 +163,7 @@ def test_malformed_framework_file_names_the_file_and_app_still_works(settings, d
 def test_damaged_store_is_reported_without_traceback(tmp_path, data_dir):
     bad = tmp_path / "bad.sqlite"
     bad.write_bytes(b"\x00garbage" * 1000)
-    app = reflection_app(settings=Settings(data_dir, f"sqlite:///{bad}", 5000), environ={})
+    app = reflection_app(settings=Settings(data_dir, f"sqlite:///{bad}", 5000))
     assert app.status.kind == "error" and "cannot save right now" in app.status.message
     assert "Traceback" not in app.status.message
 
@@ -172,14 +171,14 @@ def test_damaged_store_is_reported_without_traceback(tmp_path, data_dir):
 def test_hub_user_signs_in_without_a_name(settings):
     app = reflection_app(settings=settings, environ={"JUPYTERHUB_USER": "asmith"})
     assert app.person.display_name == "asmith"
-    assert "Signed in as asmith" in app.status.message
+    assert "Signed in as <strong><bdi>asmith</bdi></strong>" in app.header.value
 
 
 def test_autosave_fires_by_itself_when_an_event_loop_runs(app):
     import asyncio
 
     async def type_and_wait():
-        app._sign_in("Ana")
+        sign_in_as(app, "Ana")
         app.start_new("rolfe-2001")
         app.autosave.delay = 0.2
         app.stepper._answer.value = "saved by the timer"
@@ -207,7 +206,7 @@ def test_participant_kernel_imports_stay_light():
 
 
 def test_nul_and_broken_characters_get_a_message_and_stay_on_screen(app):
-    app._sign_in("Ana")
+    sign_in_as(app, "Ana")
     app.start_new("rolfe-2001")
     app.stepper._answer.value = "fine words"
     app.stepper.go(1)
@@ -224,7 +223,7 @@ def test_nul_and_broken_characters_get_a_message_and_stay_on_screen(app):
 
 
 def test_sharing_text_with_identifiers_waits_for_the_authors_check(app):
-    app._sign_in("Ana")
+    sign_in_as(app, "Ana")
     app.start_new("rolfe-2001")
     app.stepper._answer.value = "I rang the mother on 0412 345 678 after school."
     app.stepper._visibility.value = "supervisor"
@@ -244,7 +243,7 @@ def test_sharing_text_with_identifiers_waits_for_the_authors_check(app):
 
 
 def test_private_text_is_never_held_back_by_the_check(app):
-    app._sign_in("Ana")
+    sign_in_as(app, "Ana")
     app.start_new("rolfe-2001")
     app.stepper._answer.value = "Called 0412 345 678."
     app.stepper._save.click()

@@ -26,7 +26,7 @@ from cop_widgets.reports import render
 from cop_widgets.services import discussions as D
 from cop_widgets.services import reflections as R
 from cop_widgets.services import supervision as S
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import discussion, reflection
 
 from .conftest import REPO
@@ -70,8 +70,8 @@ def _backdate_discussion(store, did, at):
 
 def seed(store, fw) -> dict:
     """Ana (the record's subject) and five others; supervisor Sue; three discussions."""
-    p = {n: sign_in(store, n, environ={}) for n in ("Ana", "Ben", "Cara", "Dev", "Eli", "Fay")}
-    sue = sign_in(store, "Sue", environ={})
+    p = {n: find_or_add_person(store, n) for n in ("Ana", "Ben", "Cara", "Dev", "Eli", "Fay")}
+    sue = find_or_add_person(store, "Sue")
     S.assign_supervisee(store, sue.id, p["Ana"].id)
     S.assign_supervisee(store, sue.id, p["Ben"].id)
     ids = {}

@@ -6,11 +6,12 @@ from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.supervisor_review import review_app
 from cop_widgets.services import reflections as R
 from cop_widgets.services import supervision as S
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
+from tests.signin import sign_in_as
 
 
 def _setup(store, rolfe):
-    sup, ana = sign_in(store, "Sue Supervisor"), sign_in(store, "Ana")
+    sup, ana = find_or_add_person(store, "Sue Supervisor"), find_or_add_person(store, "Ana")
     S.assign_supervisee(store, sup.id, ana.id)
     rid = str(uuid.uuid4())
     R.submit(
@@ -39,8 +40,8 @@ def _buttons(box, description):
 
 def test_supervisor_reviews_gives_feedback_and_releases(store, settings, rolfe):
     _, _, rid = _setup(store, rolfe)
-    app = review_app(settings=settings, environ={})
-    app._guard(app._sign_in, "Sue Supervisor")
+    app = review_app(settings=settings)
+    sign_in_as(app, "Sue Supervisor")
     assert "1 reflection(s)" in app.pager.value
     _buttons(app.body, "Open")[0].click()
     page = app.body.children[0].value
@@ -56,8 +57,8 @@ def test_supervisor_reviews_gives_feedback_and_releases(store, settings, rolfe):
     _buttons(app.body, "Release feedback to the author")[0].click()
     assert "released" in app.status.message
 
-    author = reflection_app(settings=settings, environ={})
-    author._sign_in("Ana")
+    author = reflection_app(settings=settings)
+    sign_in_as(author, "Ana")
     author.open_reflection(rid)
     panel = author.body.children[-1]
     assert "You kept the child in view." in panel.children[0].value
@@ -66,21 +67,21 @@ def test_supervisor_reviews_gives_feedback_and_releases(store, settings, rolfe):
 
 def test_practitioner_gets_not_authorised_and_sees_no_queue(store, settings, rolfe):
     _setup(store, rolfe)
-    app = review_app(settings=settings, environ={})
-    app._guard(app._sign_in, "Ana")
+    app = review_app(settings=settings)
+    sign_in_as(app, "Ana")
     assert app.status.kind == "error" and "Not authorised" in app.status.message
     assert app.person is None and not hasattr(app, "queue_box")
 
 
 def test_anonymised_review_shows_numbers_not_names(store, settings, rolfe):
     _setup(store, rolfe)
-    app = review_app(settings=settings, environ={})
-    app._guard(app._sign_in, "Sue Supervisor")
+    app = review_app(settings=settings)
+    sign_in_as(app, "Sue Supervisor")
     app.anonymised.value = True
     listing = app.queue_box.children[0].children[1].value
     assert "Ana" not in listing and "Reflection #" in listing
-    again = review_app(settings=settings, environ={})
-    again._guard(again._sign_in, "Sue Supervisor")
+    again = review_app(settings=settings)
+    sign_in_as(again, "Sue Supervisor")
     assert again.anonymised.value is True  # a per-supervisor option, kept
 
 
@@ -88,20 +89,20 @@ def test_forged_open_of_a_private_reflection_changes_nothing(store, settings, ro
     sup, ana, _ = _setup(store, rolfe)
     private = str(uuid.uuid4())
     R.submit(store, ana, private, rolfe, {s.id: R.Answer("mine only") for s in rolfe.stages})
-    app = review_app(settings=settings, environ={})
-    app._guard(app._sign_in, "Sue Supervisor")
+    app = review_app(settings=settings)
+    sign_in_as(app, "Sue Supervisor")
     app._guard(app.open_reflection, private)  # as a forged widget message would
     assert "No reflection with id" in app.status.message and app.current is None
 
 
 def test_author_raising_visibility_reruns_the_check(store, settings, rolfe):
-    ana = sign_in(store, "Ana")
+    ana = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     R.submit(
         store, ana, rid, rolfe, {s.id: R.Answer("Rang her on 0412 345 678.") for s in rolfe.stages}
     )
-    app = reflection_app(settings=settings, environ={})
-    app._sign_in("Ana")
+    app = reflection_app(settings=settings)
+    sign_in_as(app, "Ana")
     app.open_reflection(rid)
     app._change_visibility(rid, "community")
     assert "Not changed yet" in app.status.message

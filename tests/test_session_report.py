@@ -23,7 +23,7 @@ from cop_widgets.reports import session_data as SD
 from cop_widgets.services import checkins as K
 from cop_widgets.services import discussions as D
 from cop_widgets.services import sessions as X
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.session_items import load_item_sets
 
 from .conftest import REPO
@@ -51,7 +51,7 @@ def seed_room(store, people: int = 8, answer: bool = True, discuss: bool = True)
     """A community with a past session (commitments made), today's session (people joined,
     checked in and out, followed up, a linked consultancy discussion) and a future one."""
     now = datetime.now(UTC)
-    who = [sign_in(store, f"Room Member {i:02d}", environ={}) for i in range(people)]
+    who = [find_or_add_person(store, f"Room Member {i:02d}") for i in range(people)]
     cop = X.create_community(store, who[0], "Family support CoP", "Family support practice")
     past = X.plan_session(store, who[0], cop.id, now - timedelta(days=7), "Working with fathers")
     today = X.plan_session(
@@ -416,7 +416,7 @@ def test_value_stories_are_counted_by_the_cycles_they_reach(store, data_dir, mon
         "realized",
         "reframing",
     ]
-    people = [sign_in(store, f"Storyteller {i}", environ={}) for i in range(6)]
+    people = [find_or_add_person(store, f"Storyteller {i}") for i in range(6)]
 
     def tell(who, depth: int, visibility: str = "community") -> None:
         answers = {

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from cop_widgets.errors import InvalidInput
 from cop_widgets.services import sessions as X
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import attendance
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -16,7 +16,7 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def series(store):
-    coord = sign_in(store, "Cora Coordinator")
+    coord = find_or_add_person(store, "Cora Coordinator")
     cop = X.create_community(
         store,
         coord,
@@ -40,7 +40,7 @@ def test_codes_are_short_unambiguous_and_unique(series):
 
 def test_joining_records_attendance_once(store, series):
     _, _, first, _ = series
-    ana = sign_in(store, "Ana")
+    ana = find_or_add_person(store, "Ana")
     X.join(store, ana, first.join_code.lower(), NOW)
     X.join(store, ana, f" {first.join_code[:3]}-{first.join_code[3:]} ", NOW)
     with store.read() as conn:
@@ -60,14 +60,14 @@ def test_joining_records_attendance_once(store, series):
 def test_wrong_expired_or_early_codes_get_a_clear_message(store, series, code, when, message):
     _, _, first, _ = series
     with pytest.raises(InvalidInput, match=message):
-        X.join(store, sign_in(store, "Ana"), first.join_code if code is None else code, when)
+        X.join(store, find_or_add_person(store, "Ana"), first.join_code if code is None else code, when)
 
 
 def test_closed_session_code_has_ended(store, series):
     coord, _, first, _ = series
     X.close_session(store, coord, first.id)
     with pytest.raises(InvalidInput, match="has ended"):
-        X.join(store, sign_in(store, "Ana"), first.join_code, NOW)
+        X.join(store, find_or_add_person(store, "Ana"), first.join_code, NOW)
 
 
 def test_upcoming_and_past(store, series):
@@ -110,7 +110,7 @@ def test_rotation_favours_those_who_held_a_role_least():
 
 def test_rotation_over_a_series_spreads_the_facilitator_role(store, series):
     coord, cop, *_ = series
-    people = [sign_in(store, n) for n in ("Ana", "Ben", "Cal", "Dee")]
+    people = [find_or_add_person(store, n) for n in ("Ana", "Ben", "Cal", "Dee")]
     held = Counter()
     for week in range(8):
         s = X.plan_session(store, coord, cop.id, NOW + timedelta(days=7 * week), f"W{week}")
@@ -127,7 +127,7 @@ def test_sessions_to_link_are_joined_open_and_current_newest_first(store, series
     overlapping = X.plan_session(store, coord, cop.id, NOW + timedelta(minutes=30), "Overlap")
     closed = X.plan_session(store, coord, cop.id, NOW, "Closed early")
     X.plan_session(store, coord, cop.id, NOW, "Not joined")
-    ana = sign_in(store, "Ana")
+    ana = find_or_add_person(store, "Ana")
     for s in (first, second, overlapping, closed):
         X.join(store, ana, s.join_code, s.starts_at)
     X.close_session(store, coord, closed.id)
@@ -143,9 +143,9 @@ def test_sessions_to_link_are_joined_open_and_current_newest_first(store, series
     assert linkable(end_of_first) == ["Overlap", "Engaging fathers"]
     assert linkable(end_of_first + timedelta(minutes=1)) == ["Overlap"]
     assert linkable(NOW + timedelta(days=28)) == ["Cumulative harm"]
-    assert X.sessions_to_link_now(store, sign_in(store, "Ben"), NOW) == []
+    assert X.sessions_to_link_now(store, find_or_add_person(store, "Ben"), NOW) == []
 
 
 def test_sessions_to_link_need_a_time_zone(store):
     with pytest.raises(InvalidInput, match="time zone"):
-        X.sessions_to_link_now(store, sign_in(store, "Ana"), datetime(2026, 12, 1, 9, 0))
+        X.sessions_to_link_now(store, find_or_add_person(store, "Ana"), datetime(2026, 12, 1, 9, 0))

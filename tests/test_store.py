@@ -24,7 +24,7 @@ from cop_widgets.protocols import load_protocols
 from cop_widgets.services import discussions as D
 from cop_widgets.services import reflections as R
 from cop_widgets.services import sessions as X
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import current_person, find_or_add_person
 from cop_widgets.settings import MAX_ANSWER_CHARS, Settings, load_settings
 from cop_widgets.store import migrations, open_store, schema
 from cop_widgets.store.migrations import LATEST
@@ -95,7 +95,7 @@ def test_file_that_is_not_sqlite_is_refused(tmp_path):
 
 
 def test_unicode_round_trips_byte_for_byte(store, rolfe):
-    who = sign_in(store, "Ana")
+    who = find_or_add_person(store, "Ana")
     for sample in UNICODE_SAMPLES:
         rid = str(uuid.uuid4())
         R.save_draft(store, who, rid, rolfe, {"what": R.Answer(sample)})
@@ -112,7 +112,7 @@ def test_unicode_round_trips_byte_for_byte(store, rolfe):
     ],
 )
 def test_unstorable_characters_are_refused_and_the_rest_is_saved(store, rolfe, bad, message):
-    who = sign_in(store, "Ana")
+    who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     result = R.save_draft(
         store, who, rid, rolfe, {"what": R.Answer(bad), "so_what": R.Answer("kept")}
@@ -125,7 +125,7 @@ def test_unstorable_characters_are_refused_and_the_rest_is_saved(store, rolfe, b
 
 
 def test_answers_over_the_cap_are_refused_with_the_limit(store, rolfe):
-    who = sign_in(store, "Ana")
+    who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     long = "x" * 60_000
     result = R.save_draft(store, who, rid, rolfe, {"what": R.Answer(long)})
@@ -138,7 +138,7 @@ def test_answers_over_the_cap_are_refused_with_the_limit(store, rolfe):
 
 
 def test_whitespace_only_answers_count_as_empty(store, rolfe):
-    who = sign_in(store, "Ana")
+    who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     R.save_draft(store, who, rid, rolfe, {"what": R.Answer("   \n\t  ")})
     assert R.get_mine(store, who, rid).answer("what").text == ""
@@ -147,7 +147,7 @@ def test_whitespace_only_answers_count_as_empty(store, rolfe):
 
 
 def test_submit_needs_every_stage_answered_or_passed_then_locks(store, rolfe):
-    who = sign_in(store, "Ana")
+    who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     with pytest.raises(InvalidInput, match="So what\\?, Now what\\?"):
         R.submit(store, who, rid, rolfe, {"what": R.Answer("done")})
@@ -171,13 +171,13 @@ def test_submit_needs_every_stage_answered_or_passed_then_locks(store, rolfe):
 
 
 def test_forged_visibility_is_refused(store, rolfe):
-    who = sign_in(store, "Ana")
+    who = find_or_add_person(store, "Ana")
     with pytest.raises(InvalidInput, match="Visibility"):
         R.save_draft(store, who, str(uuid.uuid4()), rolfe, {}, visibility="everyone")
 
 
 def test_someone_elses_record_is_not_found_and_audited(store, rolfe):
-    ana, ben = sign_in(store, "Ana"), sign_in(store, "Ben")
+    ana, ben = find_or_add_person(store, "Ana"), find_or_add_person(store, "Ben")
     rid = str(uuid.uuid4())
     R.save_draft(store, ana, rid, rolfe, {"what": R.Answer("ana's")})
     with pytest.raises(RecordNotFound):
@@ -196,7 +196,7 @@ def test_someone_elses_record_is_not_found_and_audited(store, rolfe):
 
 
 def test_audit_rows_hold_no_text_and_cannot_be_changed(store, rolfe):
-    who = sign_in(store, "Ana")
+    who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     R.save_draft(store, who, rid, rolfe, {"what": R.Answer("secret words 123")})
     with store.read() as conn:
@@ -210,18 +210,18 @@ def test_audit_rows_hold_no_text_and_cannot_be_changed(store, rolfe):
 
 
 def test_same_name_is_the_same_person_whatever_the_case(store):
-    assert sign_in(store, "  Ana  Smith ").id == sign_in(store, "ana smith").id
-    assert sign_in(store, "Ana").id != sign_in(store, "Ben").id
+    assert find_or_add_person(store, "  Ana  Smith ").id == find_or_add_person(store, "ana smith").id
+    assert find_or_add_person(store, "Ana").id != find_or_add_person(store, "Ben").id
 
 
 def test_hub_user_wins_over_typed_name(store):
-    hub = sign_in(store, "Someone Else", environ={"JUPYTERHUB_USER": "asmith"})
+    hub = current_person(store, {"JUPYTERHUB_USER": "asmith"})
     assert hub.display_name == "asmith"
-    assert sign_in(store, None, environ={"JUPYTERHUB_USER": "asmith"}).id == hub.id
+    assert current_person(store, {"JUPYTERHUB_USER": "asmith"}).id == hub.id
 
 
 def test_retried_save_does_not_duplicate(store, rolfe):
-    who = sign_in(store, "Ana")
+    who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     for _ in range(3):
         R.save_draft(store, who, rid, rolfe, {"what": R.Answer("same")})
@@ -231,7 +231,7 @@ def test_retried_save_does_not_duplicate(store, rolfe):
 
 
 def test_list_mine_is_newest_first_with_previews(store, rolfe):
-    who = sign_in(store, "Ana")
+    who = find_or_add_person(store, "Ana")
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     R.save_draft(store, who, first, rolfe, {"what": R.Answer("first one")})
     R.save_draft(store, who, second, rolfe, {"what": R.Answer("second one")})
@@ -248,13 +248,13 @@ def _writer(db_url: str, data_dir: str, name: str, saves: int, barrier, out):
 
     from cop_widgets.content import load_frameworks
     from cop_widgets.services import reflections
-    from cop_widgets.services.identity import sign_in
+    from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
 
     store = open_store(Settings(Path(data_dir), db_url, 5000))
     fw = load_frameworks(Path(data_dir) / "frameworks").get("rolfe-2001")
-    who = sign_in(store, name)
+    who = find_or_add_person(store, name)
     barrier.wait()
     ids, errors = [], []
     for i in range(saves):
@@ -307,7 +307,7 @@ def test_twenty_processes_times_one_hundred_saves_lose_nothing(store, settings):
 
 
 def test_store_locked_past_the_busy_timeout_says_not_saved_yet(store, settings, rolfe):
-    who = sign_in(store, "Ana")
+    who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     R.save_draft(store, who, rid, rolfe, {"what": R.Answer("first")})
     path = settings.database_url.removeprefix("sqlite:///")
@@ -358,7 +358,7 @@ def test_a_version_six_store_links_discussions_to_sessions_after_migration_7(
     settings = Settings(data_dir, f"sqlite:///{path}", 5000)
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:6])
     old = open_store(settings)  # migration 2 creates the discussion table as released
-    fran = sign_in(old, "Fran")
+    fran = find_or_add_person(old, "Fran")
     old.dispose()
     monkeypatch.undo()
     earlier_id = str(uuid.uuid4())
@@ -459,7 +459,7 @@ def another_process_holds_the_gate(db_path: str, gate_seconds: float, sqlite_sec
 
 
 def test_a_writer_kept_at_the_gate_past_the_timeout_says_not_saved_yet(store, settings, rolfe):
-    who = sign_in(store, "Ana")
+    who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     R.save_draft(store, who, rid, rolfe, {"what": R.Answer("first")})
     path = settings.database_url.removeprefix("sqlite:///")
@@ -478,7 +478,7 @@ def test_a_writer_kept_at_the_gate_past_the_timeout_says_not_saved_yet(store, se
 
 
 def test_time_queued_at_the_gate_counts_against_the_busy_timeout(store, settings, rolfe):
-    who = sign_in(store, "Ana")
+    who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     R.save_draft(store, who, rid, rolfe, {"what": R.Answer("first")})
     path = settings.database_url.removeprefix("sqlite:///")

@@ -10,7 +10,7 @@ from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.services import access
 from cop_widgets.services import reflections as R
 from cop_widgets.services import supervision as S
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, reflection
 
 VIS = ("private", "supervisor", "facilitator", "community", "aggregate_only")
@@ -25,7 +25,7 @@ def _submit(store, who, fw, text, visibility):
 
 @pytest.fixture
 def pair(store, rolfe):
-    sup, ana = sign_in(store, "Sue Supervisor"), sign_in(store, "Ana")
+    sup, ana = find_or_add_person(store, "Sue Supervisor"), find_or_add_person(store, "Ana")
     S.assign_supervisee(store, sup.id, ana.id)
     rid = _submit(store, ana, rolfe, "What happened at the visit.", "supervisor")
     return sup, ana, rid
@@ -33,8 +33,8 @@ def pair(store, rolfe):
 
 def test_forty_practitioners_two_supervisors_each_sees_exactly_their_own(store, rolfe):
     rng = random.Random(7)  # noqa: S311 - test data, not security
-    people = [sign_in(store, f"Practitioner {n:02d}") for n in range(40)]
-    sups = [sign_in(store, "Supervisor A"), sign_in(store, "Supervisor B")]
+    people = [find_or_add_person(store, f"Practitioner {n:02d}") for n in range(40)]
+    sups = [find_or_add_person(store, "Supervisor A"), find_or_add_person(store, "Supervisor B")]
     for n, p in enumerate(people):
         S.assign_supervisee(store, sups[n % 2].id, p.id)
     truth = {}
@@ -96,7 +96,7 @@ def test_feedback_is_released_then_seen_by_the_author_only(store, pair):
         ("strength", "Sue Supervisor"),
         ("deepening_question", "Sue Supervisor"),
     ]
-    other = sign_in(store, "Ben")
+    other = find_or_add_person(store, "Ben")
     assert S.released_feedback(store, other, rid) == []
     with pytest.raises(RecordLocked):
         S.add_feedback(store, sup, rid, "resource", "too late")
@@ -110,7 +110,7 @@ def test_release_needs_feedback(store, pair):
 
 def test_other_supervisor_and_private_entries_are_refused_and_audited(store, pair, rolfe):
     sup, ana, rid = pair
-    other = sign_in(store, "Other Supervisor")
+    other = find_or_add_person(store, "Other Supervisor")
     S.grant_role(store, other.id, "supervisor")
     private = _submit(store, ana, rolfe, "private words", "private")
     for who, target in ((other, rid), (sup, private)):
@@ -129,7 +129,7 @@ def test_other_supervisor_and_private_entries_are_refused_and_audited(store, pai
 
 def test_queue_filters_and_pages_in_sql(store, pair, rolfe, catalogue):
     sup, ana, _ = pair
-    ben = sign_in(store, "Ben")
+    ben = find_or_add_person(store, "Ben")
     S.assign_supervisee(store, sup.id, ben.id)
     gibbs = catalogue.get("gibbs-1988")
     for _ in range(25):
@@ -146,7 +146,7 @@ def test_queue_filters_and_pages_in_sql(store, pair, rolfe, catalogue):
 
 
 def test_non_supervisor_is_not_authorised_and_audited(store):
-    ana = sign_in(store, "Ana")
+    ana = find_or_add_person(store, "Ana")
     with pytest.raises(InvalidInput, match="Not authorised"):
         S.require_supervisor(store, ana)
 

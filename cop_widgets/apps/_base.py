@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import logging
 
 import ipywidgets as W
 
 from ..errors import CopWidgetsError
-from ..services.identity import hub_user
-from ..widgets import SignIn, StatusLine
+from ..services.identity import Person, current_person
+from ..services.supervision import highest_role
+from ..serving.request import when_requested
+from ..widgets import StatusLine
 from ._autosave import running_loop
 
 log = logging.getLogger("cop_widgets.apps")
@@ -33,32 +36,48 @@ STYLE = """
 .cop-app .cop-content-warning { background: #fff6e0; border-left: 4px solid #b7791f;
   padding: 6px 10px; }
 .cop-app mark.cop-deid { background: #fde68a; color: #1b1b1b; }
+.cop-app .cop-whoami { color: #374151; margin: 0 0 0.4em; }
 .cop-app .cop-spread td, .cop-app .cop-spread th { padding: 1px 8px; text-align: left; }
 </style>
 """
 
 
+def _header_html(person: Person, role: str) -> str:
+    # Relative to /voila/render/<app>.ipynb, so it also works under a Hub service's prefix.
+    return (
+        '<p class="cop-whoami">Signed in as <strong><bdi>'
+        f"{html.escape(person.display_name)}</bdi></strong> ({html.escape(role)}) · "
+        '<a href="../../logout">Sign out</a></p>'
+    )
+
+
 class AppShell(W.VBox):
     """A page: title, body and status line. Subclasses fill self.body."""
+
+    query = ""
 
     def __init__(self, title_html: str, *top: W.Widget):
         self.status = StatusLine()
         self.body = W.VBox()
-        super().__init__(children=[W.HTML(STYLE + title_html), *top, self.body, self.status])
+        self.header = W.HTML()
+        super().__init__(
+            children=[W.HTML(STYLE + title_html), self.header, *top, self.body, self.status]
+        )
         self.add_class("cop-app")
 
-    def begin(self, startup_error: str, environ, below_form: tuple[W.Widget, ...] = ()) -> None:
-        """Show a start-up problem, or sign in: the Hub's user at once, else the name form
-        (with `below_form` under it). Subclasses define _sign_in(name)."""
+    def begin(self, startup_error: str, environ) -> None:
+        """Show a start-up problem, or identify the person the server signed in (once the page
+        is requested, for a preheated kernel) and call the subclass's _sign_in(person)."""
         if startup_error:
             self.status.show(startup_error, "error")
             return
-        if hub_user(environ) is not None:
-            self._guard(self._sign_in, None)
-        else:
-            form = SignIn()
-            form.on_sign_in(lambda name: self._guard(self._sign_in, name))
-            self.body.children = [form, *below_form]
+        when_requested(lambda query: self._guard(self._identify, query))
+
+    def _identify(self, query: str | None) -> None:
+        self.query = query or ""
+        person = current_person(self.store, self.environ)
+        self.header.value = _header_html(person, highest_role(self.store, person.id))
+        self._sign_in(person)
 
     # -- handlers never let an exception escape: ipywidgets would swallow it silently --------
     def _guard(self, action, *args):

@@ -10,12 +10,14 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime
 
+from urllib.parse import parse_qs
+
 import ipywidgets as W
 
 from ..errors import CopWidgetsError, InvalidInput
 from ..services import board as B
 from ..services import sessions as X
-from ..services.identity import Person, sign_in
+from ..services.identity import Person
 from ..session_items import ItemSet, load_item_sets
 from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
 from ..store import Store, open_store
@@ -52,10 +54,13 @@ class BoardApp(AppShell):
         super().__init__("<h1>Room board</h1>")
         self.begin(startup_error, environ)
 
-    def _sign_in(self, name: str | None) -> None:
-        self.person = sign_in(self.store, name, self.environ)
-        self.status.show(f"Signed in as {self.person.display_name}.", "ok")
+    def _sign_in(self, person: Person) -> None:
+        self.person = person
         self.body.children = [W.HBox([self.code, self.open_button])]
+        code = (parse_qs(self.query).get("code") or [""])[0]
+        if code:  # board.ipynb?code=… from the run sheet: fills the field, opens the board
+            self.code.value = X.normalise_code(code)
+            self.open_board()
 
     def open_board(self) -> None:
         wanted = X.normalise_code(self.code.value)

@@ -13,7 +13,7 @@ import ipywidgets as W
 from ..errors import CopWidgetsError, InvalidInput
 from ..protocols import ProtocolCatalogue, load_protocols
 from ..services import sessions as X
-from ..services.identity import Person, sign_in
+from ..services.identity import Person
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
 from ._base import AppShell
@@ -42,9 +42,8 @@ class CommunityApp(AppShell):
         super().__init__("<h1>Community and sessions</h1>")
         self.begin(startup_error, environ)
 
-    def _sign_in(self, name: str | None) -> None:
-        self.person = sign_in(self.store, name, self.environ)
-        self.status.show(f"Signed in as {self.person.display_name}.", "ok")
+    def _sign_in(self, person: Person) -> None:
+        self.person = person
         self.show_home()
 
     def _local(self, moment: datetime) -> str:

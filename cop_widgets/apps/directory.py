@@ -8,7 +8,7 @@ import ipywidgets as W
 
 from ..errors import CopWidgetsError
 from ..services import directory as D
-from ..services.identity import Person, sign_in
+from ..services.identity import Person
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
 from ._base import AppShell
@@ -24,8 +24,8 @@ class DirectoryApp(AppShell):
         super().__init__("<h1>Member directory</h1>")
         self.begin(startup_error, environ)
 
-    def _sign_in(self, name: str | None) -> None:
-        self.person = sign_in(self.store, name, self.environ)
+    def _sign_in(self, person: Person) -> None:
+        self.person = person
         mine = D.my_profile(self.store, self.person)
         self.listed = W.Checkbox(
             value=mine.listed,
@@ -53,7 +53,6 @@ class DirectoryApp(AppShell):
         ):
             w.add_class(f"cop-directory-{name_}")
         save.on_click(lambda _: self._after_pending_edits(self.save))
-        self.status.show(f"Signed in as {self.person.display_name}.", "ok")
         self.body.children = [
             W.HTML("<h2>Members</h2>"),
             self.listing,

@@ -12,7 +12,7 @@ import ipywidgets as W
 from ..errors import CopWidgetsError, InvalidInput
 from ..services import checkins as K
 from ..services import sessions as X
-from ..services.identity import Person, sign_in
+from ..services.identity import Person
 from ..session_items import ItemSet, load_item_sets
 from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
 from ..store import Store, open_store
@@ -44,20 +44,15 @@ class SessionApp(AppShell):
         self.join_button.add_class("cop-join")
         self.join_button.on_click(lambda _: self._after_pending_edits(self.join))
         super().__init__("<h1>Join a session</h1>")
-        self.begin(startup_error, environ, below_form=(W.HBox([self.code]),))
+        self.begin(startup_error, environ)
 
-    def use_query_string(self, query: str | None) -> None:
-        """The join link carries ?code=…; it only fills the field (identity never comes from
-        the URL)."""
-        code = (parse_qs(query or "").get("code") or [""])[0]
+    def _sign_in(self, person: Person) -> None:
+        self.person = person
+        # The join link carries ?code=…; it only fills the field (identity never comes from
+        # the URL).
+        code = (parse_qs(self.query).get("code") or [""])[0]
         if code:
             self.code.value = X.normalise_code(code)
-            if self.person is not None and self.joined is None:
-                self._guard(self.join)
-
-    def _sign_in(self, name: str | None) -> None:
-        self.person = sign_in(self.store, name, self.environ)
-        self.status.show(f"Signed in as {self.person.display_name}.", "ok")
         self.body.children = [W.HBox([self.code, self.join_button])]
         if self.code.value:
             self.join()

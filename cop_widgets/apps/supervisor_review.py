@@ -14,7 +14,7 @@ import ipywidgets as W
 from ..content import Catalogue, load_frameworks
 from ..errors import CopWidgetsError
 from ..services import supervision as S
-from ..services.identity import Person, sign_in
+from ..services.identity import Person
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
 from ._base import AppShell
@@ -48,11 +48,9 @@ class ReviewApp(AppShell):
         super().__init__("<h1>Supervision review</h1>")
         self.begin(startup_error, environ)
 
-    def _sign_in(self, name: str | None) -> None:
-        who = sign_in(self.store, name, self.environ)
+    def _sign_in(self, who: Person) -> None:
         S.require_supervisor(self.store, who)  # before any supervisee data is read
         self.person = who
-        self.status.show(f"Signed in as {who.display_name}.", "ok")
         self._build_filters()
         self.show_queue()
 

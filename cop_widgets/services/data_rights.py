@@ -82,8 +82,17 @@ PERSON_TABLES = (
     "supervisor_preference",
     "comment_bank",
     "audit_event",
+    "sign_in_link",
+    "passphrase",
+    "web_session",
     "person",
 )
+
+# The servers' own records, holding no person's data: the store's secret, and failed sign-in
+# tries keyed by a keyed hash (never a name or an address in the clear).
+SYSTEM_TABLES = ("server_secret", "sign_in_failure")
+# Secrets' hashes are not the person's data to take away: exports show that they exist only.
+_NOT_EXPORTED = {"token_hash", "hash"}
 
 
 # -- finding a person ------------------------------------------------------------------------
@@ -189,6 +198,9 @@ def _ownership(conn: Connection, row) -> dict[str, ColumnElement]:
         "supervisor_preference": S.supervisor_preference.c.supervisor_id == pid,
         "comment_bank": S.comment_bank.c.supervisor_id == pid,
         "audit_event": S.audit_event.c.actor_id == pid,
+        "sign_in_link": S.sign_in_link.c.person_id == pid,
+        "passphrase": S.passphrase.c.person_id == pid,
+        "web_session": S.web_session.c.person_id == pid,
         "person": S.person.c.id == pid,
     }
 
@@ -215,7 +227,9 @@ def export_person(store: Store, person_id: str) -> dict[str, Any]:
             rows = conn.execute(
                 select(table).where(where[name]).order_by(*table.primary_key.columns)
             ).all()
-            tables[name] = [dict(r._mapping) for r in rows]
+            tables[name] = [
+                {k: v for k, v in r._mapping.items() if k not in _NOT_EXPORTED} for r in rows
+            ]
     with store.write() as conn:
         store.audit(
             conn,
@@ -237,7 +251,7 @@ def export_person(store: Store, person_id: str) -> dict[str, Any]:
 def export_columns(name: str, rows: list[dict[str, Any]]) -> list[str]:
     """CSV header for one table of an export: the schema's column order."""
     if name in S.metadata.tables:
-        return [c.name for c in _table(name).columns]
+        return [c.name for c in _table(name).columns if c.name not in _NOT_EXPORTED]
     return sorted({k for r in rows for k in r})
 
 

@@ -1,23 +1,37 @@
-"""Who is using this kernel: the Hub's user when there is one, else a typed display name.
+"""Who is using this kernel: always the person the server authenticated, never a typed name.
 
-Identity never comes from a query string, a client header or a widget value other than the
-display name typed in standalone mode, which is only for a trusted room (see README).
+The server (Voilà with the store-backed or the Hub's identity provider, see serving/auth.py)
+signs an assertion for the signed-in person and hands it to the kernel with the page request
+(the `X-Cop-Identity` header it sets itself, as `HTTP_X_COP_IDENTITY`). The kernel checks the
+signature with a key derived from the store's secret and, for a standalone sign-in, that the
+browser's session is still open. A classic per-user JupyterHub server (`JUPYTERHUB_USER` in the
+kernel's environment) is also accepted.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 
-from ..errors import InvalidInput
+from ..errors import CopWidgetsError
 from ..store import Store
 from ..store.db import utc_now
 from ..store.schema import person
-from ..text import clean_display_name
+from ..text import clean_display_name, name_skeleton
+
+IDENTITY_HEADER = "X-Cop-Identity"
+IDENTITY_ENV = "HTTP_X_COP_IDENTITY"
+# A page request's assertion is used when the kernel runs the app, seconds after the request;
+# an older one is refused (a copied value is not a lasting key).
+ASSERTION_MAX_AGE_S = 600
 
 
 @dataclass(frozen=True)
@@ -27,26 +41,112 @@ class Person:
     role: str
 
 
+class NotSignedIn(CopWidgetsError):
+    def __init__(self) -> None:
+        super().__init__(
+            "You are not signed in, or your sign-in has ended. Reload the page to sign in again."
+        )
+
+
 def hub_user(environ: Mapping[str, str] | None = None) -> str | None:
-    """The JupyterHub user name this kernel was started for, if any."""
+    """The JupyterHub user name a per-user Hub server started this kernel for, if any."""
     env = os.environ if environ is None else environ
     return (env.get("JUPYTERHUB_USER") or "").strip() or None
 
 
-def sign_in(store: Store, display_name: str | None = None, environ=None) -> Person:
-    """Find or create the person behind this kernel.
+# -- the server's assertion ----------------------------------------------------------------------
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
-    Under JupyterHub the Hub's user name decides and display_name is ignored. Standalone,
-    the typed display name is the identity (case and spacing do not matter).
-    """
-    user = hub_user(environ)
+
+def make_assertion(key: bytes, person_id: str, session_id: str | None, now: float) -> str:
+    """What the server hands a kernel: person, web session (or "-") and time, signed."""
+    body = f"v1.{person_id}.{session_id or '-'}.{int(now)}"
+    return f"{body}.{_b64(hmac.new(key, body.encode(), hashlib.sha256).digest())}"
+
+
+def read_assertion(key: bytes, value: str, now: float) -> tuple[str, str | None] | None:
+    """(person id, web session id or None) from a valid, fresh assertion; otherwise None."""
+    parts = (value or "").split(".")
+    if len(parts) != 5 or parts[0] != "v1":
+        return None
+    body, signature = ".".join(parts[:4]), parts[4]
+    expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(expected, signature):
+        return None
+    try:
+        issued = int(parts[3])
+        uuid.UUID(parts[1])
+    except ValueError:
+        return None
+    if not -60 <= now - issued <= ASSERTION_MAX_AGE_S:
+        return None
+    return parts[1], (None if parts[2] == "-" else parts[2])
+
+
+def current_person(store: Store, environ: Mapping[str, str] | None = None) -> Person:
+    """The person this kernel serves, as the server authenticated them; NotSignedIn otherwise.
+    Nothing a browser can type or send decides it."""
+    from .secret import server_secret_key
+
+    env = os.environ if environ is None else environ
+    user = hub_user(env)
     if user is not None:
-        key, shown = f"hub:{user}", clean_display_name(user)
-    else:
-        if display_name is None:
-            raise InvalidInput("display name", "Enter a display name (a first name or nickname).")
-        shown = clean_display_name(display_name)
-        key = f"local:{shown.casefold()}"
+        return _hub_person(store, user)
+    claimed = read_assertion(
+        server_secret_key(store, "kernel-identity"), env.get(IDENTITY_ENV, ""), time.time()
+    )
+    if claimed is None:
+        raise NotSignedIn()
+    person_id, session_id = claimed
+    if session_id is not None:
+        from .accounts import session_is_open
+
+        if not session_is_open(store, session_id, person_id):
+            raise NotSignedIn()
+    with store.read() as conn:
+        row = conn.execute(
+            select(person.c.id, person.c.display_name, person.c.role).where(
+                person.c.id == person_id
+            )
+        ).first()
+    if row is None:
+        raise NotSignedIn()
+    return Person(*row)
+
+
+def _hub_person(store: Store, user: str) -> Person:
+    key = f"hub:{user}"
+    with store.read() as conn:
+        row = conn.execute(
+            select(person.c.id, person.c.display_name, person.c.role).where(
+                person.c.identity_key == key
+            )
+        ).first()
+    if row is not None:
+        return Person(*row)
+    return _add(store, key, clean_display_name(user))
+
+
+# -- operators' rosters and scripts (never a browser) ---------------------------------------------
+def find_or_add_person(store: Store, display_name: str) -> Person:
+    """The standalone person with this display name, added if missing. For the operator's
+    commands (`cop roster`), demo content and tests: a name typed into an app is never an
+    identity."""
+    shown = clean_display_name(display_name)
+    key = f"local:{shown.casefold()}"
+    with store.read() as conn:
+        row = conn.execute(
+            select(person.c.id, person.c.display_name, person.c.role).where(
+                person.c.identity_key == key
+            )
+        ).first()
+    if row is not None:
+        return Person(*row)
+    return _add(store, key, shown)
+
+
+def _add(store: Store, key: str, shown: str) -> Person:
     with store.write() as conn:
         row = conn.execute(
             select(person.c.id, person.c.display_name, person.c.role).where(
@@ -61,6 +161,7 @@ def sign_in(store: Store, display_name: str | None = None, environ=None) -> Pers
                 id=new.id,
                 identity_key=key,
                 display_name=new.display_name,
+                name_skeleton=name_skeleton(shown),
                 role=new.role,
                 created_at=utc_now(),
             )

@@ -223,31 +223,48 @@ def normalise_code(code: str) -> str:
     return "".join(ch for ch in (code or "").upper() if ch.isalnum())[:12]
 
 
-def join(store: Store, who: Person, code: str, now: datetime) -> Session:
-    """Record attendance (once per person) for the session with this code."""
+def check_join_code(store: Store, code: str, now: datetime) -> Session:
+    """The open session with this code, or InvalidInput saying why not. Only reads: a wrong
+    code never opens a write transaction."""
     wanted = normalise_code(code)
     if not wanted:
         raise InvalidInput("join code", "Enter the join code shown by your facilitator.")
-    with store.write() as conn:
+    with store.read() as conn:
         row = conn.execute(select(cop_session).where(cop_session.c.join_code == wanted)).first()
-        if row is None:
-            raise InvalidInput(
-                "join code",
-                f"No session has the code {wanted}. Check it with "
-                "your facilitator (letters and digits, no O or I).",
-            )
-        found = _session(row)
-        if found.status == "closed" or now > found.starts_at + CODE_EXPIRES_AFTER:
-            raise InvalidInput(
-                "join code", f"The code {wanted} was for “{found.topic}”, which has ended."
-            )
-        if now < found.starts_at - CODE_OPENS_BEFORE:
-            raise InvalidInput(
-                "join code",
-                f"“{found.topic}” starts on "
-                f"{found.starts_at:%d %b %Y %H:%M} UTC; the code opens the day "
-                "before.",
-            )
+    if row is None:
+        raise InvalidInput(
+            "join code",
+            f"No session has the code {wanted}. Check it with "
+            "your facilitator (letters and digits, no O or I).",
+        )
+    found = _session(row)
+    if found.status == "closed" or now > found.starts_at + CODE_EXPIRES_AFTER:
+        raise InvalidInput(
+            "join code", f"The code {wanted} was for “{found.topic}”, which has ended."
+        )
+    if now < found.starts_at - CODE_OPENS_BEFORE:
+        raise InvalidInput(
+            "join code",
+            f"“{found.topic}” starts on "
+            f"{found.starts_at:%d %b %Y %H:%M} UTC; the code opens the day "
+            "before.",
+        )
+    return found
+
+
+def join(store: Store, who: Person, code: str, now: datetime) -> Session:
+    """Record attendance (once per person) for the session with this code. Wrong codes are
+    counted with the person's failed sign-ins: after too many, further tries wait."""
+    from .accounts import check_join_tries, record_join_code_failure
+
+    check_join_tries(store, who.id)
+    try:
+        found = check_join_code(store, code, now)
+    except InvalidInput:
+        if normalise_code(code):
+            record_join_code_failure(store, who.id)
+        raise
+    with store.write() as conn:
         key = and_(attendance.c.session_id == found.id, attendance.c.person_id == who.id)
         if conn.execute(select(attendance.c.person_id).where(key)).first() is None:
             conn.execute(

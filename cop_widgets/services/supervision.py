@@ -60,6 +60,12 @@ def roles_of(store: Store, person_id: str) -> set[str]:
     return granted | {"practitioner"}
 
 
+def highest_role(store: Store, person_id: str) -> str:
+    """The role shown beside a person's name: the most responsible one they hold."""
+    held = roles_of(store, person_id)
+    return next(r for r in reversed(ROLES) if r in held)
+
+
 def grant_role(store: Store, person_id: str, role: str) -> None:
     if role not in ROLES:
         raise InvalidInput("role", f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")

@@ -5,7 +5,8 @@ kernel, and counts those sleeping tasks as pool members. With the long fill_dela
 (so the refill does not starve people still joining), the first visitor after the pool is used
 up waits the whole delay (10 minutes) for a kernel. Here a pool entry counts only once its
 delay has passed; a visitor who finds no such entry gets a kernel started at once, as without
-preheating. It also refuses to render report templates (workbooks/reports/): they read the
+preheating. It hands each page's kernel the signed identity of the person the server
+authenticated (see hand_identity_to_kernel). It also refuses to render report templates (workbooks/reports/): they read the
 whole store and are run by `cop report`, never by a participant's browser.
 Run it as `python -m cop_widgets.serving.launch <voila arguments>`.
 """
@@ -13,6 +14,7 @@ Run it as `python -m cop_widgets.serving.launch <voila arguments>`.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from ..fast_start import skip_unused_iri_checker
 
@@ -21,6 +23,8 @@ skip_unused_iri_checker()  # before Voilà imports jsonschema (through nbformat,
 import voila.app as voila_app  # noqa: E402
 import voila.handler as voila_handler  # noqa: E402
 from tornado.web import HTTPError  # noqa: E402
+
+from ..services.identity import IDENTITY_HEADER, make_assertion  # noqa: E402
 
 # Folders under the served tree that no browser may render.
 NOT_SERVED = ("reports/",)
@@ -59,9 +63,42 @@ voila_app.voila_kernel_manager_factory = _kernel_manager_factory
 _voila_get_generator = voila_handler.VoilaHandler.get_generator
 
 
+_kernel_key: bytes | None = None
+
+
+def _kernel_identity_key() -> bytes:
+    """The key kernels check the server's identity assertion with (from the store's secret)."""
+    global _kernel_key
+    if _kernel_key is None:
+        from ..services.secret import server_secret_key
+        from ..settings import load_settings
+        from ..store import open_store
+
+        store = open_store(load_settings())
+        _kernel_key = server_secret_key(store, "kernel-identity")
+        store.dispose()
+    return _kernel_key
+
+
+def hand_identity_to_kernel(handler) -> None:
+    """Replace whatever the browser sent as the identity header with the server's own signed
+    assertion for the authenticated person; Voilà forwards it to the page's kernel (also to a
+    preheated one) as HTTP_X_COP_IDENTITY."""
+    if IDENTITY_HEADER in handler.request.headers:
+        del handler.request.headers[IDENTITY_HEADER]
+    user = handler.current_user
+    if user is None:  # Voilà's page handler requires a sign-in; kept as a second lock
+        raise HTTPError(403)
+    handler.request.headers[IDENTITY_HEADER] = make_assertion(
+        _kernel_identity_key(), user.username, getattr(handler, "_cop_session_id", None),
+        time.time(),
+    )  # fmt: skip
+
+
 async def _get_generator(self, path=None):
     if path and path.lstrip("/").startswith(NOT_SERVED):
         raise HTTPError(404)
+    hand_identity_to_kernel(self)
     async for chunk in _voila_get_generator(self, path):
         yield chunk
 

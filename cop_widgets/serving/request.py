@@ -24,11 +24,25 @@ async def _request_info(ws_url: str) -> str | None:
         return None
 
 
+# Voilà's query socket has one waiter per kernel: a second connection would take the first's
+# place and leave it waiting for ever, so every caller shares one fetch.
+_fetch_lock = threading.Lock()
+_fetched = False
+
+
 def wait_for_request() -> None:
     """In a preheated kernel, block until the page is requested and copy its details into
     os.environ; elsewhere (plain Voilà, Jupyter, tests) return at once."""
+    global _fetched
     if os.getenv("VOILA_PREHEAT", "False") == "False":
         return
+    with _fetch_lock:
+        if not _fetched:
+            _fetch_request_info()
+            _fetched = True
+
+
+def _fetch_request_info() -> None:
     protocol = os.getenv("VOILA_WS_PROTOCOL", "ws")
     host = os.getenv("VOILA_APP_IP", "127.0.0.1")
     port = os.getenv("VOILA_APP_PORT", "8866")
@@ -44,7 +58,8 @@ def wait_for_request() -> None:
     worker.join()
     if result.get("info"):
         for key, value in json.loads(result["info"]).items():
-            os.environ[key] = value
+            if isinstance(value, str):
+                os.environ[key] = value
 
 
 def query_string() -> str:

@@ -116,6 +116,29 @@ def _v7_discussion_session(conn: Connection) -> None:
     schema.discussion_by_session.create(conn, checkfirst=True)
 
 
+def _v8_accounts(conn: Connection) -> None:
+    from ..text import name_skeleton  # the one definition of "looks the same"
+
+    schema.metadata.create_all(
+        conn,
+        tables=[
+            schema.server_secret,
+            schema.sign_in_link,
+            schema.passphrase,
+            schema.web_session,
+            schema.sign_in_failure,
+        ],
+    )
+    _add_missing_columns(conn, "person", {"name_skeleton": "VARCHAR(200)"})
+    schema.person_by_skeleton.create(conn, checkfirst=True)
+    # Everyone keeps their data; nobody gets a login until a coordinator issues a link.
+    p = schema.person.c
+    for pid, shown in conn.execute(select(p.id, p.display_name).where(p.name_skeleton.is_(None))):
+        conn.execute(
+            schema.person.update().where(p.id == pid).values(name_skeleton=name_skeleton(shown))
+        )
+
+
 def _add_missing_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
     """ALTER TABLE for columns an older store lacks. A new store already has them: earlier
     migrations create tables from the current definitions in schema.py."""
@@ -133,6 +156,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (5, "check-in and check-out answers, commitments and follow-up", _v5_checkins),
     (6, "member directory (opt-in)", _v6_directory),
     (7, "case discussions linked to the CoP session they were held in", _v7_discussion_session),
+    (8, "accounts: sign-in links, passphrases, web sessions, failed tries", _v8_accounts),
 )
 LATEST = MIGRATIONS[-1][0]
 

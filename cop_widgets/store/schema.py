@@ -45,8 +45,12 @@ person = Table(
     Column("display_name", String(80), nullable=False),
     Column("role", String(20), nullable=False, server_default="practitioner"),
     Column("created_at", String(40), nullable=False),
+    # the display name reduced to how it looks (text.name_skeleton): two people whose names
+    # look alike are refused (added by migration 8)
+    Column("name_skeleton", String(200)),
     CheckConstraint(f"role IN {ROLES}", name="person_role_known"),
 )
+person_by_skeleton = Index("person_by_skeleton", person.c.name_skeleton)
 
 reflection = Table(
     "reflection",
@@ -398,3 +402,62 @@ member_profile = Table(
     Column("wants", Text, nullable=False, server_default=""),
     Column("updated_at", String(40), nullable=False),
 )
+
+# -- accounts and sign-in (migration 8) -------------------------------------------------------
+# Secrets are kept only as hashes (links, session cookies) or Argon2 hashes (passphrases).
+# The server secret signs cookies and the identity a server hands its kernels; every server on
+# this store shares it, so one sign-in serves the participants' and the review server.
+server_secret = Table(
+    "server_secret",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", String(128), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+sign_in_link = Table(
+    "sign_in_link",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+    Column("used_at", String(40)),
+    Column("revoked_at", String(40)),
+    Column("created_by", String(36), ForeignKey("person.id", ondelete="SET NULL")),
+)
+Index("sign_in_link_by_person", sign_in_link.c.person_id)
+
+passphrase = Table(
+    "passphrase",
+    metadata,
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
+    Column("hash", String(200), nullable=False),
+    Column("set_at", String(40), nullable=False),
+)
+
+web_session = Table(
+    "web_session",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    # how the person signed in: link, passphrase, register
+    Column("via", String(20), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+    Column("revoked_at", String(40)),
+)
+Index("web_session_by_person", web_session.c.person_id)
+
+# One row per failed sign-in or join-code try, keyed by a hash of the name or client address:
+# counted over a sliding window to slow guessing; old rows are pruned as new ones arrive.
+sign_in_failure = Table(
+    "sign_in_failure",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("at", String(40), nullable=False),
+)
+Index("sign_in_failure_by_key", sign_in_failure.c.key_hash, sign_in_failure.c.at)

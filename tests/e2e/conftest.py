@@ -79,6 +79,33 @@ class VoilaServer:
         query = f"?token={self.token}" if self.token else ""
         return f"{self.base}/voila/render/{notebook}{query}"
 
+    def open_store(self):
+        from cop_widgets.settings import load_settings
+        from cop_widgets.store import open_store
+
+        return open_store(load_settings({"COP_DATA_DIR": str(self.data_dir)}))
+
+    def sign_in_link(self, name: str, role: str = "practitioner") -> str:
+        """A fresh personal sign-in link for `name` (added with `role` if missing), as
+        `cop people add`/`link` would print it."""
+        from cop_widgets.services import accounts, supervision
+
+        store = self.open_store()
+        try:
+            who = accounts.find_by_name(store, name) or accounts.add_person(store, name, role)
+            if role != "practitioner":
+                supervision.grant_role(store, who.id, role)
+            return f"{self.base}/login?link={accounts.issue_link(store, who.id)}"
+        finally:
+            store.dispose()
+
+    def sign_in(self, page, name: str, role: str = "practitioner") -> None:
+        """Sign the page's browser in the way a person does: open their link, press the button,
+        and pass on choosing a passphrase."""
+        page.goto(self.sign_in_link(name, role))
+        page.get_by_role("button", name=f"Sign in as {name}").click()
+        page.get_by_role("link", name="Not now: continue").click()
+
     def db(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.data_dir / "cop.sqlite")
         conn.row_factory = sqlite3.Row
