@@ -14,11 +14,7 @@ from pathlib import Path
 from .errors import CopWidgetsError, InvalidInput
 from .store.schema import ROLES
 
-DEFAULT_URL = "http://127.0.0.1:8866"
-
-
-def sign_in_url(base: str, token: str) -> str:
-    return f"{base.rstrip('/')}/login?link={token}"
+from .services.accounts import DEFAULT_URL, sign_in_url
 
 
 def _store():

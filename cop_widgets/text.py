@@ -72,17 +72,15 @@ def clean_display_name(name: str) -> str:
 
 
 # Letters that render like a Latin letter in common fonts (Cyrillic, Greek, and a few others):
-# enough to stop "Аna" (Cyrillic A) passing for "Ana". Applied after NFKC and before case
-# folding, so capital I and small l (alike in many fonts) meet.
+# enough to stop "Аna" (Cyrillic A) passing for "Ana". Applied after case folding; l, 1 and |
+# meet i, since capital I and small l look alike in many fonts.
 _LOOKALIKES = str.maketrans(
     {
-        "А": "a", "а": "a", "В": "b", "Е": "e", "е": "e", "К": "k", "к": "k", "М": "m",
-        "Н": "h", "О": "o", "о": "o", "Р": "p", "р": "p", "С": "c", "с": "c", "Т": "t",
-        "у": "y", "У": "y", "Х": "x", "х": "x", "І": "l", "і": "i", "Ј": "j", "ј": "j",
-        "Ѕ": "s", "ѕ": "s", "Ԁ": "d", "ԁ": "d", "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z",
-        "Η": "h", "Ι": "l", "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o", "ο": "o", "Ρ": "p",
-        "ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x", "ν": "v", "ı": "i", "I": "l", "0": "o",
-        "|": "l", "ǀ": "l",
+        "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+        "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
+        "α": "a", "β": "b", "ε": "e", "ζ": "z", "η": "h", "ι": "i", "κ": "k", "μ": "m",
+        "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "y", "χ": "x", "ı": "i", "l": "i",
+        "1": "i", "|": "i", "ǀ": "i", "0": "o",
     }
 )  # fmt: skip
 
@@ -103,6 +101,6 @@ def name_key(name: str) -> str:
 def name_skeleton(name: str) -> str:
     """What a name looks like: accents, look-alike letters, spaces and punctuation ignored.
     Two people whose names share a skeleton could be mistaken for each other."""
-    text = _without_format_characters(unicodedata.normalize("NFKC", name)).translate(_LOOKALIKES)
-    text = unicodedata.normalize("NFKD", text.casefold())
+    text = _without_format_characters(unicodedata.normalize("NFKC", name)).casefold()
+    text = unicodedata.normalize("NFKD", text.translate(_LOOKALIKES))
     return "".join(ch for ch in text if ch.isalnum())

@@ -99,3 +99,32 @@ def test_wrong_code_gets_a_clear_message(settings):
     sign_in_as(app, "Ana")
     assert app.joined is None and "No session has the code NOPE99" in app.status.message
     assert app.code.value == "NOPE99"
+
+
+def test_a_coordinator_adds_a_person_and_their_link_signs_them_in(settings):
+    from cop_widgets.services import accounts, supervision
+
+    app = community_app(settings=settings, environ={})
+    cora = sign_in_as(app, "Cora")
+    assert not hasattr(app, "person_name")  # not a coordinator yet: no people panel
+    supervision.grant_role(app.store, cora.id, "coordinator")
+    sign_in_as(app, cora)
+    app.environ["VOILA_REQUEST_URL"] = "http://192.0.2.7:8866/voila/render/community.ipynb"
+    app.person_name.value = "Nadia Newcomer"
+    app.person_role.value = "facilitator"
+    app._add_person()
+    link = app.link_out.value
+    assert link.startswith("http://192.0.2.7:8866/login?link=")  # the room's address
+    assert app.person_name.value == "" and "Nadia Newcomer" in app.status.message
+    token = link.split("link=")[1]
+    signed = accounts.use_link(app.store, token, "127.0.0.1", 1)
+    assert signed.person.display_name == "Nadia Newcomer"
+    assert "facilitator" in supervision.roles_of(app.store, signed.person.id)
+    # a new link for her replaces the used one; a taken name is a message, the form kept
+    app.relink_picker.value = signed.person.id
+    app._guard(app._relink)
+    assert app.link_out.value != link and "Nadia Newcomer" in app.status.message
+    app.person_name.value = "nadia newcomer"
+    app._guard(app._add_person)
+    assert "taken or looks the same" in app.status.message
+    assert app.person_name.value == "nadia newcomer"

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 from datetime import UTC, datetime, time
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
 from ..errors import CopWidgetsError, InvalidInput
 from ..protocols import ProtocolCatalogue, load_protocols
+from ..services import accounts
 from ..services import sessions as X
+from ..services.supervision import roles_of
+from ..store.schema import ROLES
 from ..services.identity import Person
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
@@ -86,8 +91,86 @@ class CommunityApp(AppShell):
             self.new_domain,
             self.new_purpose,
             create,
+            *self._people_panel(),
         ]
         self._show_community()
+
+    # -- people and their sign-in links (coordinators) -------------------------------------------
+    def _people_panel(self) -> list[W.Widget]:
+        if "coordinator" not in roles_of(self.store, self.person.id):
+            return []
+        self.person_name = W.Text(description="Name", style=LABEL, layout=W.Layout(width="24rem"))
+        self.person_role = W.Dropdown(
+            options=[(r.capitalize(), r) for r in ROLES], description="Role", style=LABEL
+        )
+        add = W.Button(description="Add and make a sign-in link")
+        self.relink_picker = W.Dropdown(
+            options=[(p.display_name, p.id) for p in accounts.all_people(self.store)],
+            description="Person",
+            style=LABEL,
+            layout=W.Layout(width="24rem"),
+        )
+        relink = W.Button(description="Make a new sign-in link")
+        self.link_out = W.Text(
+            description="Sign-in link (shown once: copy it now)",
+            disabled=False,
+            style=LABEL,
+            layout=W.Layout(width="100%"),
+        )
+        self.link_out.layout.display = "none"
+        for name, w in (
+            ("people-name", self.person_name),
+            ("people-role", self.person_role),
+            ("people-add", add),
+            ("people-relink-person", self.relink_picker),
+            ("people-relink", relink),
+            ("people-link", self.link_out),
+        ):
+            w.add_class(f"cop-{name}")
+        add.on_click(lambda _: self._after_pending_edits(self._add_person))
+        relink.on_click(lambda _: self._guard(self._relink))
+        return [
+            W.HTML(
+                "<h2>People</h2><p class='cop-meta'>Add a person and give them their personal "
+                "sign-in link (it works once, for 7 days; they then choose a passphrase). A new "
+                "link replaces the old one.</p>"
+            ),
+            W.HBox([self.person_name, self.person_role, add]),
+            W.HBox([self.relink_picker, relink]),
+            self.link_out,
+        ]
+
+    def _site(self) -> str:
+        """The address people open, from the page's own address (works from the room)."""
+        page = urlsplit((self.environ or os.environ).get("VOILA_REQUEST_URL", ""))
+        return f"{page.scheme}://{page.netloc}" if page.netloc else accounts.DEFAULT_URL
+
+    def _show_link(self, who: Person, token: str) -> None:
+        self.link_out.value = accounts.sign_in_url(self._site(), token)
+        self.link_out.layout.display = None
+        self.status.show(
+            f"Sign-in link for {who.display_name} made: copy it from the box and give it to "
+            "them (it is not shown again).",
+            "ok",
+        )
+
+    def _add_person(self) -> None:
+        added, token = accounts.coordinator_adds_person(
+            self.store, self.person, self.person_name.value, self.person_role.value
+        )
+        self.person_name.value = ""
+        self.relink_picker.options = [
+            (p.display_name, p.id) for p in accounts.all_people(self.store)
+        ]
+        self._show_link(added, token)
+
+    def _relink(self) -> None:
+        chosen = self.relink_picker.value
+        if chosen is None:
+            raise InvalidInput("person", "Choose the person who needs a new link.")
+        token = accounts.coordinator_reissues_link(self.store, self.person, chosen)
+        who = next(p for p in accounts.all_people(self.store) if p.id == chosen)
+        self._show_link(who, token)
 
     def _create(self) -> None:
         made = X.create_community(

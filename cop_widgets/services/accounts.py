@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select, update
 
-from ..errors import CopWidgetsError, InvalidInput
+from ..errors import CopWidgetsError, InvalidInput, NotAllowed
 from ..store import Store
 from ..store.db import utc_now
 from ..store.schema import (
@@ -46,6 +46,13 @@ FAILURE_WINDOW = timedelta(minutes=10)
 MAX_FAILURES = 10
 MIN_PASSPHRASE = 8
 MAX_PASSPHRASE = 200
+# Where `cop serve` listens by default: links made outside a page (the operator's commands)
+DEFAULT_URL = "http://127.0.0.1:8866"
+
+
+def sign_in_url(base: str, token: str) -> str:
+    """The personal sign-in link a person opens (the server shows a button; it works once)."""
+    return f"{base.rstrip('/')}/login?link={token}"
 
 
 class SignInRefused(CopWidgetsError):
@@ -539,3 +546,35 @@ def all_people(store: Store) -> list[Person]:
             .order_by(person.c.display_name)
         ).all()
     return [_person(r) for r in rows]
+
+
+# -- what a coordinator does in the community app --------------------------------------------------
+def _require_coordinator(store: Store, actor: Person, what: str) -> None:
+    from .supervision import roles_of
+
+    if "coordinator" not in roles_of(store, actor.id):
+        with store.write() as conn:
+            store.audit(
+                conn,
+                actor_id=actor.id,
+                action=what.replace(" ", "_"),
+                target_kind="person",
+                target_id=None,
+                outcome="refused",
+            )
+        raise NotAllowed(what)
+
+
+def coordinator_adds_person(
+    store: Store, actor: Person, name: str, role: str = "practitioner"
+) -> tuple[Person, str]:
+    """A coordinator adds a person; returns them and their first sign-in token (shown once)."""
+    _require_coordinator(store, actor, "add people")
+    added = add_person(store, name, role, by=actor.id)
+    return added, issue_link(store, added.id, by=actor.id)
+
+
+def coordinator_reissues_link(store: Store, actor: Person, person_id: str) -> str:
+    """A new sign-in token for someone who lost theirs (the old one stops working)."""
+    _require_coordinator(store, actor, "issue sign-in links")
+    return issue_link(store, person_id, by=actor.id)
