@@ -52,15 +52,77 @@ class RecordLocked(CopWidgetsError):
         super().__init__(f"This {kind} can no longer be changed: {why}.")
 
 
-class StoreBusy(CopWidgetsError):
+class StoreFailure(CopWidgetsError):
+    """The store did not take a change (or answer a read); nothing of that change was written.
+
+    `reason` says what is wrong in plain words and `advice` what the person can do. str() makes
+    no claim about typed text (a person signing in typed none); an app that keeps the text on
+    screen shows kept_message() instead."""
+
+    def __init__(self, reason: str, advice: str):
+        self.reason, self.advice = reason, advice
+        super().__init__(f"Not saved yet: {reason}. {advice[:1].upper()}{advice[1:]}.")
+
+    def kept_message(self) -> str:
+        return f"{self.reason[:1].upper()}{self.reason[1:]} — your text is kept; {self.advice}."
+
+
+class StoreBusy(StoreFailure):
     """The shared store stayed locked past the busy timeout; nothing was written, retry later."""
 
     def __init__(self) -> None:
         super().__init__(
-            "Not saved yet: the shared store is busy. Your text is kept here; "
-            "it will be saved on the next try (press Save draft to retry now)."
+            "another save is in progress (the shared store is busy)", "try again in a moment"
+        )
+
+    def kept_message(self) -> str:
+        return (
+            "Another save is in progress — your text is kept and is saved as soon as the store "
+            "is free."
+        )
+
+
+class StoreFull(StoreFailure):
+    """SQLite said "database or disk is full": the disk (or the store's size limit) is full."""
+
+    def __init__(self) -> None:
+        super().__init__("the server's disk is full", "tell the person who runs the workbook")
+
+
+class StoreReadOnly(StoreFailure):
+    """The store file (or its folder) cannot be written by the server's account."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the store on the server is read-only", "tell the person who runs the workbook"
+        )
+
+
+class StoreDamaged(StoreFailure):
+    """SQLite found the store file damaged (malformed, or not a database)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the store file on the server is damaged",
+            "tell the person who runs the workbook; it needs to be checked before more is saved",
         )
 
 
 class StoreUnavailable(CopWidgetsError):
     """The store cannot be used at all (bad configuration, damaged or read-only file)."""
+
+
+class HubAccessRefused(CopWidgetsError):
+    """A JupyterHub user who is in none of the groups that give a role in the CoP Workbook."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "You have no access to the CoP Workbook yet: ask your coordinator for access."
+        )
+
+
+class NotAllowed(CopWidgetsError):
+    """The signed-in person may not do this; nothing was read or changed (and it is audited)."""
+
+    def __init__(self, what: str):
+        super().__init__(f"You may not {what}. Ask your coordinator if you need to.")

@@ -88,8 +88,8 @@ class AppShell(W.VBox):
         except Exception:  # noqa: BLE001 - shown as a plain message, logged for the operator
             log.exception("unexpected error in %s", type(self).__name__)
             self.status.show(
-                "Something went wrong and was not saved. Your text is still here; try again, "
-                "and tell your facilitator if it keeps happening.",
+                "Something went wrong, so that was not done. Nothing on this page was cleared: "
+                "try again, and tell your facilitator if it keeps happening.",
                 "error",
             )
         return None

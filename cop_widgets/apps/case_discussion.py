@@ -20,7 +20,7 @@ from ..errors import CopWidgetsError, InvalidInput, RecordNotFound
 from ..protocols import Protocol, ProtocolCatalogue, load_protocols
 from ..services import discussions as D
 from ..services import sessions as X
-from ..services.identity import Person, sign_in
+from ..services.identity import Person
 from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
 from ..store import Store, open_store
 from ..widgets.deid_check import DeidCheck
@@ -29,6 +29,7 @@ from ..widgets.safety_banner import SafetyBanner
 from ..widgets.scale_rating import ScaleRating
 from ._autosave import Autosave, Ticker
 from ._base import AppShell
+from ._fields import TakenText
 
 WIDE = W.Layout(width="auto", flex="1 1 auto")
 LABEL = {"description_width": "initial"}
@@ -452,25 +453,42 @@ class DiscussionView(W.VBox):
                 ("add", add),
             ):
                 widget.add_class(f"cop-action-{name}")
-            add.on_click(lambda _: self.app._after_pending_edits(self.add_action))
+            # Taken at the click (a wait would let the next action's typing in instead); a
+            # late rest of the text amends the action (see TakenText).
+            self.action_fields = TakenText(self.action_text, self.action_owner)
+            add.on_click(lambda _: self.app._guard(self.add_action))
             self._form = W.VBox(
                 [W.HBox([self.action_text, self.action_owner]), W.HBox([self.action_due, add])]
             )
         return self._form
 
     def add_action(self) -> None:
-        D.add_action(
-            self.app.store,
-            self.me,
-            self.discussion.id,
-            self.action_text.value,
-            self.action_owner.value,
-            self.action_due.value,
+        if not hasattr(self, "action_fields"):
+            self._action_form()
+        taken = self.action_fields.take()
+        description, owner = taken
+        added = D.add_action(
+            self.app.store, self.me, self.discussion.id, description, owner, self.action_due.value
         )
-        self.action_text.value = self.action_owner.value = ""
         self.action_due.value = None
+        self.action_fields.stored(taken, lambda whole: self._amend_action(added.id, whole))
         self.app.status.show("Action added.", "ok")
         self._show_actions()
+
+    def _amend_action(self, action_id: str, whole: tuple[str, ...]) -> bool:
+        """The rest of an action's text reached the kernel after Add action: store it whole."""
+        try:
+            D.amend_action(self.app.store, self.me, self.discussion.id, action_id, *whole)
+        except CopWidgetsError as exc:
+            self.app.status.show(
+                f"{exc} The last words you typed arrived after Add action; they are kept in "
+                "the field.",
+                "error",
+            )
+            return False
+        self.app.status.show("Action added.", "ok")
+        self._show_actions()
+        return True
 
     def toggle_closed(self) -> None:
         self.autosave.flush()
@@ -501,9 +519,8 @@ class CaseDiscussionApp(AppShell):
         super().__init__("<h1>Case discussion</h1>", self.banner, W.HTML(_problems_html(catalogue)))
         self.begin(startup_error, environ)
 
-    def _sign_in(self, name: str | None) -> None:
-        self.person = sign_in(self.store, name, self.environ)
-        self.status.show(f"Signed in as {self.person.display_name}.", "ok")
+    def _sign_in(self, person: Person) -> None:
+        self.person = person
         self.show_home()
 
     def show_home(self) -> None:

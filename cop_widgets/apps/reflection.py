@@ -9,16 +9,16 @@ from datetime import datetime
 import ipywidgets as W
 
 from ..content import Catalogue, Framework, load_frameworks
-from ..errors import CopWidgetsError, InvalidInput
+from ..errors import CopWidgetsError, InvalidInput, StoreFailure
 from ..services import reflections, supervision
-from ..services.identity import Person, hub_user, sign_in
+from ..services.identity import Person
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
-from ..widgets import ReflectionStepper, SignIn
+from ..widgets import ReflectionStepper
 from ..widgets.deid_check import DeidCheck
 from ..widgets.reflection_stepper import VISIBILITY_CHOICES
 from ._autosave import Autosave
-from ._base import AppShell, log
+from ._base import AppShell
 
 
 def _when(iso: str | None) -> str:
@@ -54,27 +54,16 @@ class ReflectionApp(AppShell):
         self.person: Person | None = None
         self.stepper: ReflectionStepper | None = None
         self.draft_id: str | None = None
-        self.autosave = Autosave(self._autosave_now, delay=autosave_seconds)
+        self.autosave = Autosave(
+            self._autosave_now, delay=autosave_seconds, on_failure=self._not_saved_yet
+        )
         self.deid = DeidCheck()
         super().__init__("<h1>Reflection</h1>", W.HTML(_frameworks_problem_text(catalogue)))
-        if startup_error:
-            self.status.show(startup_error, "error")
-            return
-        if hub_user(environ) is not None:
-            self._sign_in(None)
-        else:
-            self._show_sign_in()
+        self.begin(startup_error, environ)
 
-    # -- sign in -------------------------------------------------------------------------------
-    def _show_sign_in(self) -> None:
-        form = SignIn()
-        form.on_sign_in(lambda name: self._guard(self._sign_in, name))
-        self.name_input = form.name_input
-        self.body.children = [form]
-
-    def _sign_in(self, name: str | None) -> None:
-        self.person = sign_in(self.store, name, self.environ)
-        self.status.show(f"Signed in as {self.person.display_name}.", "ok")
+    # -- sign in: the person the server authenticated ----------------------------------------------
+    def _sign_in(self, person: Person) -> None:
+        self.person = person
         self.show_home()
 
     # -- home: start new, my reflections --------------------------------------------------------
@@ -106,9 +95,7 @@ class ReflectionApp(AppShell):
         start = W.Button(description="Start a new reflection", button_style="primary")
         start.add_class("cop-new")
         start.on_click(lambda _: self._guard(self.start_new, self.framework_picker.value))
-        who = html.escape(self.person.display_name)
         self.body.children = [
-            W.HTML(f'<p class="cop-meta">Signed in as <bdi>{who}</bdi>.</p>'),
             W.HTML("<h2>New reflection</h2>"),
             W.HBox([self.framework_picker, start]),
             summary,
@@ -267,9 +254,13 @@ class ReflectionApp(AppShell):
         return chosen if self.deid.review(texts) else "private"
 
     def save_now(self, verb: str = "Draft saved") -> bool:
+        """Save the draft now. False when there is nothing to save or the store did not take it:
+        then it stays marked unsaved and is retried in the background until it is saved."""
         if self.stepper is None or self.stepper.read_only:
             return False
-        self.autosave.cancel()
+        return self.autosave.run(lambda: self._save_draft(verb))
+
+    def _save_draft(self, verb: str) -> None:
         visibility = self._checked_visibility()
         result = reflections.save_draft(
             self.store,
@@ -288,22 +279,23 @@ class ReflectionApp(AppShell):
             )
         else:
             self.status.show(f"{verb} at {_when(result.reflection.updated_at)}.", "ok")
-        return True
 
     def _autosave_now(self) -> None:
-        try:
-            self.save_now("Draft saved automatically")
-        except CopWidgetsError as exc:
-            # Keep it dirty so the next change or timer tries again.
-            self.autosave.dirty = True
+        if self.stepper is not None and not self.stepper.read_only:
+            self._save_draft("Draft saved automatically")
+
+    def _not_saved_yet(self, exc: Exception) -> None:
+        """What the person sees while a save waits for its next try (Autosave calls this)."""
+        if isinstance(exc, StoreFailure):
+            self.status.show(f"Not saved yet — retrying. {exc.kept_message()}", "error")
+        elif isinstance(exc, CopWidgetsError):
             self.status.show(str(exc), "error")
-        except Exception:  # noqa: BLE001
-            self.autosave.dirty = True
-            log.exception("autosave failed")
+        else:
             self.status.show("Autosave failed; your text is kept. Press Save draft.", "error")
 
     def submit_now(self) -> None:
-        self.autosave.cancel()
+        if self.stepper is None or self.stepper.read_only:
+            return
         if self._checked_visibility() != self.stepper.visibility:
             self.save_now()
             raise InvalidInput(
@@ -311,6 +303,14 @@ class ReflectionApp(AppShell):
                 "Not submitted: check the highlighted words below first (rephrase them or tick "
                 "the box), or choose 'Only me'.",
             )
+        try:
+            # A refused submit stays unsaved and is tried again in the background.
+            self.autosave.run(self._submit)
+        except InvalidInput:
+            self.save_now()  # not submitted: the text is kept as a draft meanwhile
+            raise
+
+    def _submit(self) -> None:
         done = reflections.submit(
             self.store,
             self.person,
@@ -325,8 +325,17 @@ class ReflectionApp(AppShell):
         )
 
     def close_stepper(self) -> None:
+        """Back to the list, once the text is saved; while the store refuses it, stay here."""
         if self.stepper is not None and not self.stepper.read_only and self.autosave.dirty:
-            self.save_now()
+            if not self.save_now():
+                failure = self.autosave.failure
+                self.status.show(
+                    "Not saved yet, so this page stays open — retrying in the background. "
+                    + (failure.kept_message() + " " if failure else "")
+                    + "Press Back to my reflections again once it says saved.",
+                    "error",
+                )
+                return
         self.show_home()
 
 

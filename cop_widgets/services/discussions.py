@@ -500,6 +500,32 @@ def add_action(
     return action
 
 
+def amend_action(
+    store: Store, who: Person, discussion_id: str, action_id: str, description: str, owner: str
+) -> None:
+    """Replace the text and owner of an action this person recorded (for example with the last
+    words that reached the server after "Add action" was pressed)."""
+    text = check_answer(description, "Action", limit=MAX_ACTION_TEXT).strip()
+    owner_name = clean_display_name(owner) if owner and owner.strip() else ""
+    if not text or not owner_name:
+        raise InvalidInput("action", "Describe the action and name who owns it.")
+    with store.write() as conn:
+        current = _load(conn, discussion_id)
+        if current.status != "open":
+            raise RecordLocked("discussion", discussion_id, "it is closed")
+        changed = conn.execute(
+            update(discussion_action)
+            .where(
+                discussion_action.c.id == action_id,
+                discussion_action.c.discussion_id == discussion_id,
+                discussion_action.c.created_by == who.id,
+            )
+            .values(description=text, owner=owner_name)
+        ).rowcount
+    if changed != 1:
+        raise RecordNotFound("action", action_id)
+
+
 def actions(store: Store, discussion_id: str) -> list[Action]:
     with store.read() as conn:
         rows = conn.execute(

@@ -16,9 +16,16 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 
-from ..errors import StoreBusy, StoreUnavailable
+from ..errors import (
+    StoreBusy,
+    StoreDamaged,
+    StoreFailure,
+    StoreFull,
+    StoreReadOnly,
+    StoreUnavailable,
+)
 from ..settings import Settings, load_settings
 from . import migrations, schema
 from .write_gate import gate_path, hold_write_gate
@@ -38,6 +45,32 @@ def _is_lock_error(exc: BaseException) -> bool:
     )
 
 
+def store_failure(exc: DBAPIError) -> StoreFailure | None:
+    """The project error for a failure of the store itself (busy, full, read-only, damaged, or
+    any other operational error), or None for an error that is the caller's to handle
+    (IntegrityError: callers catch it to retry; ProgrammingError and the like: a bug)."""
+    if not isinstance(exc, OperationalError) and type(exc) is not DatabaseError:
+        return None
+    orig = getattr(exc, "orig", exc)
+    name = getattr(orig, "sqlite_errorname", "") or ""
+    text = str(orig).lower()
+    if _is_lock_error(exc) or name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StoreBusy()
+    if name == "SQLITE_FULL" or "disk is full" in text or "no space left" in text:
+        return StoreFull()
+    if name.startswith("SQLITE_READONLY") or "readonly database" in text or "read-only" in text:
+        return StoreReadOnly()
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or any(
+        words in text for words in ("malformed", "not a database", "corrupt")
+    ):
+        return StoreDamaged()
+    detail = " ".join(str(orig).split())[:160]
+    return StoreFailure(
+        f"the store could not be used ({detail})",
+        "try again, and tell the person who runs the workbook if it keeps happening",
+    )
+
+
 class Store:
     """One engine on the shared store. Use read() for queries and write() for changes."""
 
@@ -53,17 +86,20 @@ class Store:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except OperationalError as exc:
-            if _is_lock_error(exc):
-                raise StoreBusy() from exc
-            raise
+        except DBAPIError as exc:
+            failure = store_failure(exc)
+            if failure is None:
+                raise
+            raise failure from exc
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that holds the write lock from its first statement (BEGIN IMMEDIATE).
 
         If the lock is not granted within the busy timeout, StoreBusy is raised and nothing
-        was written.
+        was written. Every other failure of the store (disk full, read-only, damaged, ...) is a
+        StoreFailure with a plain message; only IntegrityError (which callers catch to retry)
+        and errors that are bugs pass through as they are.
         """
         try:
             if self._gate is None:
@@ -73,10 +109,11 @@ class Store:
             else:
                 with self._gated_write() as conn:
                     yield conn
-        except OperationalError as exc:
-            if _is_lock_error(exc):
-                raise StoreBusy() from exc
-            raise
+        except DBAPIError as exc:
+            failure = store_failure(exc)
+            if failure is None:
+                raise
+            raise failure from exc
 
     @contextmanager
     def _gated_write(self) -> Iterator[Connection]:
@@ -211,6 +248,12 @@ def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Sto
         raise StoreUnavailable(
             f"The store at {engine.url.render_as_string(hide_password=True)} cannot be "
             f"opened: {exc.orig}. Check the file or the COP_DATABASE_URL setting."
+        ) from None
+    except StoreFailure as exc:
+        engine.dispose()
+        raise StoreUnavailable(
+            f"The store at {engine.url.render_as_string(hide_password=True)} cannot be "
+            f"opened: {exc.reason}. Check the file or the COP_DATABASE_URL setting."
         ) from None
     except StoreUnavailable:
         engine.dispose()
