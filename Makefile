@@ -18,6 +18,7 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/ensure-chromium
+	bash scripts/ensure-hub-proxy
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

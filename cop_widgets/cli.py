@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
+import signal
 import subprocess
 import sys
 
@@ -13,6 +13,7 @@ from .fast_start import skip_unused_iri_checker
 skip_unused_iri_checker()  # before nbformat, papermill or Voilà import jsonschema
 
 from .cli_data import add_data_commands  # noqa: E402
+from .cli_people import add_people_commands, print_sign_in_help  # noqa: E402
 from .cli_report import add_report_commands  # noqa: E402
 from .errors import CopWidgetsError  # noqa: E402
 
@@ -67,19 +68,36 @@ def cmd_serve(args) -> int:
     status = _prepare(demo=not args.no_demo)
     if status:
         return status
-    token = None
-    if args.ip not in ("127.0.0.1", "localhost", "::1"):
-        # Anyone on the network could reach it: require a token unless told otherwise.
-        token = os.environ.get("COP_TOKEN") or secrets.token_urlsafe(16)
-    opts = ServeOptions(port=args.port, ip=args.ip, pool_size=args.pool_size, token=token)
-    url = f"http://{args.ip}:{args.port}/voila/render/reflection.ipynb"
-    print(f"serving the workbooks at {url}" + (f"?token={token}" if token else ""), flush=True)
-    proc = subprocess.Popen(voila_command(opts), env=voila_environment())
+    if args.hub:
+        return _serve_hub(args)
+    opts = ServeOptions(port=args.port, ip=args.ip, pool_size=args.pool_size)
+    print(f"serving the workbooks at {_address(args)}/", flush=True)
+    print_sign_in_help(_address(args), demo=not args.no_demo)
+    return _run_server(voila_command(opts), voila_environment())
+
+
+def _address(args) -> str:
+    host = "127.0.0.1" if args.ip in ("0.0.0.0", "::", "") else args.ip  # noqa: S104
+    return f"http://{host}:{args.port}"
+
+
+def _run_server(cmd: list[str], env: dict[str, str]) -> int:
+    """Run Voilà and stop it with this process: Ctrl-C or SIGTERM to `cop` ends both."""
+    proc = subprocess.Popen(cmd, env=env)
+
+    def stop(signum, _frame):
+        proc.terminate()
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         return proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
         return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc.poll() is None:
+            proc.kill()
 
 
 def cmd_review(args) -> int:
@@ -88,37 +106,73 @@ def cmd_review(args) -> int:
     status = _prepare(demo=False)
     if status:
         return status
-    # Always behind a token: supervisees' reflections are the most sensitive text we hold.
-    token = os.environ.get("COP_REVIEW_TOKEN") or secrets.token_urlsafe(24)
-    opts = ServeOptions(workbooks=REVIEW_DIR, port=args.port, ip=args.ip, pool_size=1, token=token)
-    url = f"http://{args.ip}:{args.port}/voila/render/supervisor_review.ipynb?token={token}"
-    print(f"serving the review app at {url}", flush=True)
-    proc = subprocess.Popen(voila_command(opts), env=voila_environment())
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait()
+    if args.hub:
+        return _serve_hub(args, review=True)
+    # Same sign-in as the participants' server (same store, same cookie); only supervisors
+    # reach the queue.
+    opts = ServeOptions(workbooks=REVIEW_DIR, port=args.port, ip=args.ip, pool_size=1)
+    print(
+        f"serving the review app at {_address(args)}/voila/render/supervisor_review.ipynb",
+        flush=True,
+    )
+    return _run_server(voila_command(opts), voila_environment())
 
 
 def cmd_roster(args) -> int:
     from .services import supervision
-    from .services.identity import sign_in
+    from .services.identity import find_or_add_person
     from .settings import load_settings
     from .store import open_store
 
     store = open_store(load_settings())
     # Standalone names: the same display name a person types in the apps.
-    person = sign_in(store, args.name, environ={})
+    person = find_or_add_person(store, args.name)
     if args.role:
         supervision.grant_role(store, person.id, args.role)
         print(f"{person.display_name}: role {args.role}")
     for name in args.supervises or []:
-        supervisee = sign_in(store, name, environ={})
+        supervisee = find_or_add_person(store, name)
         supervision.assign_supervisee(store, person.id, supervisee.id)
         print(f"{person.display_name} supervises {supervisee.display_name}")
     store.dispose()
     return 0
+
+
+def _serve_hub(args, review: bool = False) -> int:
+    """`--hub`: one shared server run by JupyterHub as a service; the Hub signs people in and
+    their Hub groups give their roles (README, JupyterHub). Voilà replaces this process, so the
+    Hub's stop signal reaches it directly."""
+    from .services.hub_identity import group_roles_from_env
+    from .serving import (
+        REVIEW_DIR,
+        ServeOptions,
+        hub_service_prefix,
+        voila_command,
+        voila_environment,
+    )
+
+    prefix = hub_service_prefix()
+    group_roles_from_env()  # a broken COP_HUB_GROUP_ROLES stops here, not at the first sign-in
+    try:
+        import jupyterhub.services.auth  # noqa: F401
+    except ImportError:
+        raise CopWidgetsError(
+            "--hub needs the jupyterhub package next to cop: pip install 'cop-workbook[hub]'"
+        ) from None
+    if review:  # only supervisors get past the sign-in; the app checks again
+        opts = ServeOptions(
+            workbooks=REVIEW_DIR, port=args.port, ip=args.ip, pool_size=1, hub=True,
+            base_url=prefix, hub_required_role="supervisor",
+        )  # fmt: skip
+    else:
+        opts = ServeOptions(
+            port=args.port, ip=args.ip, pool_size=args.pool_size, hub=True, base_url=prefix
+        )
+    what = "the review app" if review else "the workbooks"
+    print(f"serving {what} as a JupyterHub service under {prefix}", flush=True)
+    cmd = voila_command(opts)
+    os.execve(cmd[0], cmd, voila_environment())  # noqa: S606 - an argument list, no shell
+    return 1  # not reached
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,10 +190,16 @@ def main(argv: list[str] | None = None) -> int:
         help="kernels started ahead per workbook; set it to the room size",
     )
     serve.add_argument("--no-demo", action="store_true", help="do not add demo content")
+    serve.add_argument(
+        "--hub", action="store_true", help="run as a JupyterHub service (the Hub signs people in)"
+    )
     serve.set_defaults(func=cmd_serve)
-    review = sub.add_parser("review", help="serve the supervisor review app (with a token)")
+    review = sub.add_parser("review", help="serve the supervisor review app (sign-in required)")
     review.add_argument("--port", type=int, default=8867)
     review.add_argument("--ip", default="127.0.0.1")
+    review.add_argument(
+        "--hub", action="store_true", help="run as a JupyterHub service (the Hub signs people in)"
+    )
     review.set_defaults(func=cmd_review)
     roster = sub.add_parser("roster", help="give a person a role or supervisees")
     roster.add_argument("name", help="display name (as typed in the apps)")
@@ -159,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="validate every content file in data/")
     check.set_defaults(func=cmd_check)
     add_data_commands(sub)
+    add_people_commands(sub)
     add_report_commands(sub)
     args = parser.parse_args(argv)
     try:
