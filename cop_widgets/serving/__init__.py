@@ -8,12 +8,22 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..services.identity import IDENTITY_HEADER
+
 JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter_data"
 WORKBOOKS_DIR = Path(__file__).resolve().parents[2] / "workbooks"
 # The review app lives outside the participants' tree: it is served by its own server, with a
 # token, so no participant URL can reach it.
 REVIEW_DIR = Path(__file__).resolve().parents[2] / "review"
 
+
+BROWSER_MESSAGE_TYPES = (
+    "comm_open",
+    "comm_msg",
+    "comm_close",
+    "comm_info_request",
+    "kernel_info_request",
+)
 
 ROOM_NOTEBOOKS = ("session.ipynb", "reflection.ipynb", "case_discussion.ipynb")
 
@@ -31,6 +41,12 @@ class ServeOptions:
     cull_idle_timeout: int = 600
     cull_interval: int = 60
     token: str | None = None
+    # `cop serve --hub` / `cop review --hub`: one shared JupyterHub service; the Hub signs
+    # people in (serving/hub_auth.py) and browsers reach it under the service's prefix.
+    hub: bool = False
+    base_url: str = "/"
+    # Under the Hub: a role every person must hold to get past the sign-in ("" for none).
+    hub_required_role: str = ""
 
 
 def voila_command(opts: ServeOptions) -> list[str]:
@@ -38,7 +54,8 @@ def voila_command(opts: ServeOptions) -> list[str]:
     cmd = [
         sys.executable,
         "-m",
-        "cop_widgets.serving.launch",
+        # under the Hub: launch.py, after the Hub's token has left the kernels' environment
+        "cop_widgets.serving.hub_launch" if opts.hub else "cop_widgets.serving.launch",
         str(opts.workbooks),
         "--no-browser",
         f"--port={opts.port}",
@@ -46,6 +63,14 @@ def voila_command(opts: ServeOptions) -> list[str]:
         "--template=cop",
         "--theme=light",
         "--show_tracebacks=False",
+        # Sign-in: every page needs a signed-in person (accounts in the store, serving/auth.py);
+        # the server's signed assertion of who that is reaches the kernel as this header.
+        "--Voila.identity_provider_class=cop_widgets.serving."
+        + ("hub_auth.HubIdentityProvider" if opts.hub else "auth.StoreIdentityProvider"),
+        f"--VoilaConfiguration.http_header_envs=['{IDENTITY_HEADER}']",
+        # A page's kernel takes widget messages only: no execute, complete, inspect or history
+        # request from a browser reaches it (Voilà runs the notebook itself, server side).
+        f"--MappingKernelManager.allowed_message_types={list(BROWSER_MESSAGE_TYPES)}",
         f"--MappingKernelManager.cull_idle_timeout={opts.cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={opts.cull_interval}",
         # Kernels talk to the server over Unix sockets named after each kernel, not TCP ports:
@@ -72,6 +97,12 @@ def voila_command(opts: ServeOptions) -> list[str]:
             # report templates are never rendered by Voilà (see launch.NOT_SERVED)
             "--VoilaKernelManager.preheat_denylist=['reports/']",
         ]
+    if opts.hub:
+        # Behind the Hub's proxy every URL carries the service prefix, the kernels' and
+        # widgets' too (voila#478): the server routes it and the pages link with it.
+        cmd += [f"--Voila.base_url={opts.base_url}", f"--Voila.server_url={opts.base_url}"]
+        if opts.hub_required_role:
+            cmd.append(f"--HubIdentityProvider.required_role={opts.hub_required_role}")
     if opts.token is not None:
         cmd.append(f"--token={opts.token}")
     return cmd
@@ -87,3 +118,19 @@ def voila_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("MPLBACKEND", "agg")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     return env
+
+
+def hub_service_prefix(environ: dict[str, str] | None = None) -> str:
+    """The path the Hub's proxy serves this service under (JUPYTERHUB_SERVICE_PREFIX, e.g.
+    /services/cop/), which the Hub sets for a managed service."""
+    from ..errors import CopWidgetsError
+
+    env = os.environ if environ is None else environ
+    prefix = (env.get("JUPYTERHUB_SERVICE_PREFIX") or "").strip()
+    if not prefix.startswith("/") or not env.get("JUPYTERHUB_API_TOKEN"):
+        raise CopWidgetsError(
+            "--hub runs the workbooks as a JupyterHub service: JUPYTERHUB_SERVICE_PREFIX and "
+            "JUPYTERHUB_API_TOKEN are not set. Start it from the Hub's `services` "
+            "configuration (see the README, JupyterHub)."
+        )
+    return prefix if prefix.endswith("/") else prefix + "/"

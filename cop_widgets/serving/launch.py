@@ -24,7 +24,15 @@ import voila.app as voila_app  # noqa: E402
 import voila.handler as voila_handler  # noqa: E402
 from tornado.web import HTTPError  # noqa: E402
 
-from ..services.identity import IDENTITY_HEADER, make_assertion  # noqa: E402
+from voila.request_info_handler import RequestInfoSocketHandler  # noqa: E402
+from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler  # noqa: E402
+
+from ..services.identity import (  # noqa: E402
+    IDENTITY_ENV,
+    IDENTITY_HEADER,
+    make_assertion,
+    read_assertion,
+)
 
 # Folders under the served tree that no browser may render.
 NOT_SERVED = ("reports/",)
@@ -33,9 +41,18 @@ _voila_factory = voila_app.voila_kernel_manager_factory
 
 
 def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_config_hook=None):
-    manager_class = _voila_factory(base_class, preheat_kernel, default_pool_size, page_config_hook)
+    voila_class = _voila_factory(base_class, preheat_kernel, default_pool_size, page_config_hook)
+
+    class KernelsKnowTheirPerson(voila_class):
+        async def start_kernel(self, *args, **kwargs):
+            kernel_id = await super().start_kernel(*args, **kwargs)
+            # a kernel started for a page carries the page's identity in its environment
+            _claim(kernel_id, (kwargs.get("env") or {}).get(IDENTITY_ENV))
+            return kernel_id
+
     if not preheat_kernel:
-        return manager_class
+        return KernelsKnowTheirPerson
+    manager_class = KernelsKnowTheirPerson
 
     class PoolCountsStartedKernels(manager_class):
         def fill_if_needed(self, delay=None, notebook_name=None, **kwargs):
@@ -59,6 +76,44 @@ def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_
 
 
 voila_app.voila_kernel_manager_factory = _kernel_manager_factory
+
+# -- each kernel serves one person --------------------------------------------------------------
+# kernel id -> the person id its page was opened by. Only that person's browser may connect
+# to the kernel's websocket: a kernel id seen by someone else opens nothing.
+KERNEL_OWNERS: dict[str, str] = {}
+
+
+def _claim(kernel_id: str, assertion: str | None) -> None:
+    claimed = read_assertion(_kernel_identity_key(), assertion or "", time.time())
+    if claimed is not None:
+        if len(KERNEL_OWNERS) > 10_000:
+            KERNEL_OWNERS.clear()  # only pages opened in the last moments need their claim
+        KERNEL_OWNERS[kernel_id] = claimed[0]
+
+
+_voila_send_updates = RequestInfoSocketHandler.send_updates.__func__
+
+
+@classmethod
+def _send_updates(cls, msg):
+    # a preheated kernel is handed to a page here, with the page's request details
+    _claim(msg["kernel_id"], (msg.get("payload") or {}).get(IDENTITY_ENV))
+    return _voila_send_updates(cls, msg)
+
+
+RequestInfoSocketHandler.send_updates = _send_updates
+
+_voila_pre_get = VoilaKernelWebsocketHandler.pre_get
+
+
+async def _pre_get(self):
+    user = self.current_user
+    if user is None or KERNEL_OWNERS.get(self.kernel_id) != user.username:
+        raise HTTPError(403)
+    return await _voila_pre_get(self)
+
+
+VoilaKernelWebsocketHandler.pre_get = _pre_get
 
 _voila_get_generator = voila_handler.VoilaHandler.get_generator
 
