@@ -125,7 +125,7 @@ def cmd_roster(args) -> int:
     from .store import open_store
 
     store = open_store(load_settings())
-    # Standalone names: the same display name a person types in the apps.
+    # A standalone person's display name, or hub:<user> for a JupyterHub user.
     person = find_or_add_person(store, args.name)
     if args.role:
         supervision.grant_role(store, person.id, args.role)
@@ -171,7 +171,7 @@ def _serve_hub(args, review: bool = False) -> int:
     what = "the review app" if review else "the workbooks"
     print(f"serving {what} as a JupyterHub service under {prefix}", flush=True)
     cmd = voila_command(opts)
-    os.execve(cmd[0], cmd, voila_environment())  # noqa: S606 - an argument list, no shell
+    os.execve(cmd[0], cmd, voila_environment(hub=True))  # noqa: S606 - an argument list, no shell
     return 1  # not reached
 
 
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     review.set_defaults(func=cmd_review)
     roster = sub.add_parser("roster", help="give a person a role or supervisees")
-    roster.add_argument("name", help="display name (as typed in the apps)")
+    roster.add_argument("name", help="display name, or hub:<user> for a JupyterHub user")
     roster.add_argument(
         "--role", choices=["practitioner", "facilitator", "supervisor", "coordinator"]
     )
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "--supervises",
         nargs="+",
         metavar="NAME",
-        help="display names of this supervisor's supervisees",
+        help="display names (or hub:<user>) of this supervisor's supervisees",
     )
     roster.set_defaults(func=cmd_roster)
     init = sub.add_parser("init", help="create or migrate the store (and add demo content)")

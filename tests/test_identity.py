@@ -106,3 +106,18 @@ def _framework():
     from tests.conftest import FRAMEWORKS
 
     return load_frameworks(FRAMEWORKS).get("rolfe-2001")
+
+
+def test_roster_names_a_hub_user_as_the_hub_sign_in_finds_them(store):
+    rostered = find_or_add_person(store, "hub:sue")
+    assert current_person(store, {"JUPYTERHUB_USER": "sue"}).id == rostered.id
+    assert find_or_add_person(store, "Sue").id != rostered.id  # a standalone Sue is someone else
+
+
+def test_a_standalone_server_keeps_a_hub_user_out_of_its_kernels():
+    from cop_widgets.serving import voila_environment
+
+    outer = {"JUPYTERHUB_USER": "operator", "JUPYTERHUB_API_TOKEN": "t", "PATH": "/usr/bin"}
+    assert "JUPYTERHUB_USER" not in voila_environment(outer)
+    assert "JUPYTERHUB_API_TOKEN" not in voila_environment(outer)
+    assert voila_environment(outer, hub=True)["JUPYTERHUB_API_TOKEN"] == "t"  # hub_launch's job

@@ -130,9 +130,11 @@ def _hub_person(store: Store, user: str) -> Person:
 
 # -- operators' rosters and scripts (never a browser) ---------------------------------------------
 def find_or_add_person(store: Store, display_name: str) -> Person:
-    """The standalone person with this display name, added if missing. For the operator's
-    commands (`cop roster`), demo content and tests: a name typed into an app is never an
-    identity."""
+    """The standalone person with this display name (or the Hub user, for "hub:<user>"), added
+    if missing. For the operator's commands (`cop roster`), demo content and tests: a name
+    typed into an app is never an identity."""
+    if display_name.startswith("hub:") and display_name[4:].strip():
+        return _hub_person(store, display_name[4:].strip())
     shown = clean_display_name(display_name)
     key = f"local:{shown.casefold()}"
     with store.read() as conn:

@@ -12,8 +12,8 @@ from ..services.identity import IDENTITY_HEADER
 
 JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter_data"
 WORKBOOKS_DIR = Path(__file__).resolve().parents[2] / "workbooks"
-# The review app lives outside the participants' tree: it is served by its own server, with a
-# token, so no participant URL can reach it.
+# The review app lives outside the participants' tree: it is served by its own server (same
+# sign-in, supervisors only), so no participant URL can reach it.
 REVIEW_DIR = Path(__file__).resolve().parents[2] / "review"
 
 
@@ -40,7 +40,6 @@ class ServeOptions:
     # Kernels with no open page are shut down after this long (closed tabs leak otherwise).
     cull_idle_timeout: int = 600
     cull_interval: int = 60
-    token: str | None = None
     # `cop serve --hub` / `cop review --hub`: one shared JupyterHub service; the Hub signs
     # people in (serving/hub_auth.py) and browsers reach it under the service's prefix.
     hub: bool = False
@@ -103,14 +102,22 @@ def voila_command(opts: ServeOptions) -> list[str]:
         cmd += [f"--Voila.base_url={opts.base_url}", f"--Voila.server_url={opts.base_url}"]
         if opts.hub_required_role:
             cmd.append(f"--HubIdentityProvider.required_role={opts.hub_required_role}")
-    if opts.token is not None:
-        cmd.append(f"--token={opts.token}")
     return cmd
 
 
-def voila_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for the Voilà server: finds our page template, keeps kernels light."""
+# What a standalone server's kernels must never inherit: run from a terminal inside a Hub
+# server, every kernel would otherwise take that Hub user as its person.
+HUB_VARIABLES = ("JUPYTERHUB_USER", "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
+
+
+def voila_environment(base: dict[str, str] | None = None, hub: bool = False) -> dict[str, str]:
+    """Environment for the Voilà server: finds our page template, keeps kernels light. A
+    standalone server (hub=False) drops the Hub's variables; under the Hub, serving/hub_launch.py
+    takes them out before any kernel starts."""
     env = dict(os.environ if base is None else base)
+    if not hub:
+        for name in HUB_VARIABLES:
+            env.pop(name, None)
     env["JUPYTER_PATH"] = os.pathsep.join(
         p for p in (str(JUPYTER_DATA), env.get("JUPYTER_PATH", "")) if p
     )
