@@ -22,6 +22,7 @@ KINDS = (
     "school",
     "government_number",
     "case_number",
+    "vehicle_plate",
     "name",
     "listed_name",
 )
@@ -36,10 +37,14 @@ REASONS = {
     "government_number": "looks like a government number (Medicare, Centrelink, tax file, "
     "licence or passport)",
     "case_number": "looks like a case, file or reference number",
+    "vehicle_plate": "looks like a vehicle registration plate (use e.g. 'his car')",
     "name": "looks like a name of a person or place (use a role, e.g. 'the mother', 'Child A')",
     "listed_name": "is one of the names listed as mentioned",
 }
 _HANDLE_REASON = "looks like a social media handle"
+_HOSPITAL_REASON = (
+    "looks like the name of a hospital (use e.g. 'the hospital', 'a children's hospital')"
+)
 
 
 @dataclass(frozen=True)
@@ -66,11 +71,15 @@ _P_EMAIL = 100
 _P_GOV_KEYWORD = 90
 _P_DATE = 86
 _P_CASE_KEYWORD = 85
+_P_PLATE_KEYWORD = 88  # "rego XTR 482": surer than a bare number or a capitalised word
 _P_PHONE = 80
+_P_LOCAL_PHONE = 78  # "9876 5432": a full number with its area code wins over its tail
 _P_ADDRESS = 70
 _P_SHORT_DATE = 69  # "from 12/3 Marine Parade" is a unit number, not the 12th of March
 _P_SCHOOL = 68
+_P_HOSPITAL = 67
 _P_CASE_PATTERN = 65
+_P_PLATE = 62
 _P_GOV_BARE = 60
 _P_LISTED = 55
 _P_HANDLE = 45
@@ -176,6 +185,67 @@ def _find_emails_and_handles(text: str) -> Iterable[_Candidate]:
             yield _Candidate(at, end, "name", _P_HANDLE, _HANDLE_REASON)
 
 
+# Handles written without "@". A token that ordinary prose never uses ("lil_jayy07",
+# "nightowl#4821") is flagged anywhere; one that could be a word or a file name ("kayz.xo.2009",
+# "DinoKing2014", "TheRealTradieDad") only near a platform or account word in the same sentence.
+_PLATFORM_WORD = re.compile(
+    r"\b(?=[acdfghiklmprstuxy])"  # first letters only: halves the time on long texts
+    r"(?:instagram|insta|ig|tiktok|snapchat|snap|facebook|fb|messenger|discord|xbox|psn"
+    r"|playstation|roblox|fortnite|minecraft|youtube|twitch|twitter|threads|kik|steam|reddit"
+    r"|tinder|telegram|handle|username|user\s?name|gamer\s?tag|screen\s?name|account|profile"
+    r"|page|channel|posts?|posted|follows?|followed|games)\b",
+    re.IGNORECASE,
+)
+_UNMISTAKABLE_HANDLE = re.compile(
+    r"(?<![\w@.#/-])(?:[A-Za-z0-9][A-Za-z0-9.]*_[A-Za-z0-9_.]*|_[A-Za-z0-9][A-Za-z0-9_.]*"
+    r"|[A-Za-z][A-Za-z0-9_.]{1,30}#\d{4})(?![\w@/-])"
+)
+_POSSIBLE_HANDLE = re.compile(
+    r"(?<![\w@.#/-])(?=[A-Za-z0-9_.]*(?:\d|[A-Za-z0-9]\.[A-Za-z0-9]|[a-z][A-Z]))"
+    r"[A-Za-z0-9][A-Za-z0-9_.]{3,30}(?![\w@/-])"
+)
+_HANDLE_WINDOW = 50
+_CLAUSE_BREAK = re.compile(r"[.;!?](?:\s|$)|\n")
+_CAMEL_CASE = re.compile(r"[a-z][A-Z]")
+
+
+def _handle_shaped(token: str) -> bool:
+    """True for "kayz.xo.2009", "Reaper07", "TheRealTradieDad"; false for words, times, units."""
+    letters = sum(ch.isalpha() for ch in token)
+    if letters < 3:
+        return False
+    if "." in token.strip("."):  # a dot between letters or digits, not a full stop
+        return token[0].isalpha() and not re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]?", token)
+    has_digit = any(ch.isdigit() for ch in token)
+    if has_digit:
+        return token[0].isalpha() and not token.isupper()  # "sk8r", "DinoKing2014", not "PS5"
+    return len(_CAMEL_CASE.findall(token)) >= 2  # "TheRealTradieDad", not "TikTok" or "iPad"
+
+
+def _find_handles_without_at(text: str) -> Iterable[_Candidate]:
+    for m in _UNMISTAKABLE_HANDLE.finditer(text):
+        end = m.end()
+        while text[end - 1] == ".":
+            end -= 1
+        if sum(ch.isalpha() for ch in text[m.start() : end]) >= 2:
+            yield _Candidate(m.start(), end, "name", _P_HANDLE, _HANDLE_REASON)
+    # Only the few characters around each platform word are looked at: fast on long texts.
+    seen: set[int] = set()
+    for pw in _PLATFORM_WORD.finditer(text):
+        lo, hi = max(0, pw.start() - _HANDLE_WINDOW), min(len(text), pw.end() + _HANDLE_WINDOW)
+        for m in _POSSIBLE_HANDLE.finditer(text, lo, hi):
+            end = m.end()
+            while text[end - 1] == ".":
+                end -= 1
+            between = text[min(end, pw.start()) : max(m.start(), pw.end())]
+            if m.start() in seen or _CLAUSE_BREAK.search(between):
+                continue  # already taken, or in another sentence
+            cut_short = m.end() < len(text) and re.match(r"[\w@/-]", text[m.end()])
+            if not cut_short and _handle_shaped(text[m.start() : end]):
+                seen.add(m.start())
+                yield _Candidate(m.start(), end, "name", _P_HANDLE, _HANDLE_REASON)
+
+
 # ---------------------------------------------------------------------------------- phone
 
 
@@ -211,6 +281,54 @@ def _find_phones(text: str) -> Iterable[_Candidate]:
         if re.sub(r"\D", "", raw) in _PUBLIC_NUMBERS:
             continue
         yield _Candidate(m.start, m.end, "phone", _P_PHONE, REASONS["phone"])
+
+
+# Numbers written without an area code: "9876 5432" (an Australian landline's 8 digits), a
+# mobile without its 0 ("491 570 159") or a short New Zealand/UK-style local number ("555 1234").
+# The 4+4 shape is distinctive enough on its own; the others, and 8 digits run together, need a
+# phone word shortly before them in the same clause ("ring her on", "ph", "landline").
+_LOCAL_PHONE = re.compile(r"(?<![\w$+(./-])(?<!\d[ -])[2-9]\d{3}([ -]?)\d{4}(?![\w/-]|[ .,]\d)")
+_BARE_MOBILE = re.compile(r"(?<![\w$+(./-])(?<!\d[ -])4\d{2}([ -])\d{3}\1\d{3}(?![\w/-]|[ .,]\d)")
+_SHORT_LOCAL_PHONE = re.compile(r"(?<![\w$+(./-])(?<!\d[ -])[2-9]\d{2}[ -]\d{4}(?![\w/-]|[ .,]\d)")
+_PHONE_WORD = re.compile(
+    r"\b(?:phone[ds]?|ph|tel|telephone|mob|mobile|cell|landline|line|number|no|call(?:ed|s)?"
+    r"|ring|rang|rings|text(?:ed|s)?|dial(?:led)?|contact|reach(?:ed)?|sms)\b\.?",
+    re.IGNORECASE,
+)
+_PHONE_WINDOW = 40  # characters before the number ("ring her on"); half that after it
+
+
+def _near_phone_word(text: str, start: int, end: int) -> bool:
+    """True when a phone word stands shortly before or after the number, in the same clause."""
+    before = text[max(0, start - _PHONE_WINDOW) : start]
+    breaks = list(_CLAUSE_BREAK.finditer(before))
+    if breaks:
+        before = before[breaks[-1].end() :]
+    after = text[end : end + _PHONE_WINDOW // 2]
+    first_break = _CLAUSE_BREAK.search(after)
+    if first_break:
+        after = after[: first_break.start()]
+    return _PHONE_WORD.search(before) is not None or _PHONE_WORD.search(after) is not None
+
+
+def _looks_like_years_or_amount(a: str, b: str) -> bool:
+    # "2020 2023" is a pair of years; "5000-6000" a range of amounts, not a phone number.
+    years = all(1900 <= int(x) <= 2099 for x in (a, b))
+    return years or (a.endswith("00") and b.endswith("00"))
+
+
+def _find_local_phones(text: str) -> Iterable[_Candidate]:
+    reason = REASONS["phone"]
+    for m in _LOCAL_PHONE.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if _looks_like_years_or_amount(digits[:4], digits[4:]):
+            continue
+        if m.group(1) or _near_phone_word(text, m.start(), m.end()):
+            yield _Candidate(m.start(), m.end(), "phone", _P_LOCAL_PHONE, reason)
+    for rx in (_BARE_MOBILE, _SHORT_LOCAL_PHONE):
+        for m in rx.finditer(text):
+            if _near_phone_word(text, m.start(), m.end()):
+                yield _Candidate(m.start(), m.end(), "phone", _P_LOCAL_PHONE, reason)
 
 
 # ------------------------------------------------------------------------ government numbers
@@ -290,6 +408,75 @@ def _find_case_numbers(text: str) -> Iterable[_Candidate]:
     for rx in _CASE_PATTERNS:
         for m in rx.finditer(text):
             yield _Candidate(m.start(), m.end(), "case_number", _P_CASE_PATTERN, reason)
+
+
+# --------------------------------------------------------------------------- vehicle plates
+# Two nets. After a word such as "rego" or "plates", a short run of capitals and digits is read
+# as a plate ("rego XTR 482", "custom plates, BIGDAZ"). Anywhere else only the shapes that
+# Australian, New Zealand and UK plates take, in capitals ("1KD 7FW", "512 KQR", "GH71 XKD").
+
+_PLATE_KEYWORD = re.compile(
+    r"(?i:\b(?=[clnprv])(?P<kw>rego(?:['’]?d)?|registration|registered|reg\b\.?"
+    r"|(?:number|licen[cs]e|custom|personali[sz]ed|vanity)?\s*plates?))"
+    # up to three short lowercase words between ("number", "is", "down as", "that read")
+    r"(?P<gap>(?:[\s,:(#-]+[a-z]{1,8}){0,3}?)[\s,:(#-]+"
+    # letters with at least one digit in any case, or a run of capitals ("BIGDAZ")
+    r"(?P<plate>(?:(?=[A-Za-z]*\d)[A-Za-z0-9]{1,8}|[A-Z0-9]{2,8})(?:[ -][A-Z0-9]{1,4}){0,2})"
+    r"(?![\w'’-])"
+)
+_BARE_PLATES = re.compile(
+    r"(?<![\w$./-])(?:"
+    r"[A-Z]{3}[ -]?\d{3}"  # ABC 123, ABC-123 (NSW, Vic, NZ)
+    r"|\d{3}[ -]?[A-Z]{3}"  # 123 ABC (Qld)
+    r"|\d[A-Z]{2}[ -]?\d[A-Z]{2}"  # 1AB 2CD (Vic)
+    r"|\d[A-Z]{3}[ -]?\d{3}"  # 1ABC 234 (WA)
+    r"|[A-Z]{2}[ -]?\d{2}[ -]?[A-Z]{2}"  # AB 12 CD (NSW, NT)
+    r"|[A-Z]{3}[ -]?\d{2}[A-Z]"  # ABC 12D (NSW, ACT)
+    r"|[A-Z]{2}\d{2}[ -]?[A-Z]{3}"  # AB12 CDE (UK)
+    r"|[A-Z][ -]?\d{3}[ -]?[A-Z]{3}"  # S 123 ABC (SA)
+    r")(?![\w/-]|[ -]\d)"
+)
+# Letter groups that are places, currencies or services, not plates: "NSW 123", "450 AUD".
+_NOT_PLATE_LETTERS = _words(
+    """nsw vic qld tas act aud nzd usd gbp eur dcj ndis gst abn acn crn tfn usi ihi dva cbd
+    pcyc afl nrl sms mms gps ptsd adhd fasd covid sdq asq dass phq gad epds nrt"""
+)
+_PLATE_KEYWORD_ONLY_WORDS = _words("number is was as down that read reads it its the a of on")
+
+
+def _plate_letters(plate: str) -> str:
+    return "".join(ch for ch in plate if ch.isalpha())
+
+
+def _is_keyword_plate(plate: str, keyword: str) -> bool:
+    """A run after "rego", "plates" …: letters with digits, or a personalised all-capitals plate."""
+    chars = plate.replace(" ", "").replace("-", "")
+    if not 2 <= len(chars) <= 8 or chars.isdigit():
+        return False
+    if (
+        plate.lower() in _PLATE_KEYWORD_ONLY_WORDS
+        or _plate_letters(plate).lower() in _NOT_PLATE_LETTERS
+    ):
+        return False
+    if any(ch.isdigit() for ch in chars):
+        return any(ch.isalpha() for ch in chars)
+    # Letters only: a personalised plate, in capitals, and only after "rego" or "plates"
+    # ("registered as NDIS provider" is not a plate).
+    is_plate_word = keyword.lower().startswith("rego") or "plate" in keyword.lower()
+    return is_plate_word and chars.isupper() and len(chars) >= 3 and not _allowed(chars)
+
+
+def _find_vehicle_plates(text: str) -> Iterable[_Candidate]:
+    reason = REASONS["vehicle_plate"]
+    for m in _PLATE_KEYWORD.finditer(text):
+        plate = m.group("plate")
+        if _is_keyword_plate(plate, m.group("kw")):
+            yield _Candidate(
+                m.start("plate"), m.end("plate"), "vehicle_plate", _P_PLATE_KEYWORD, reason
+            )
+    for m in _BARE_PLATES.finditer(text):
+        if _plate_letters(m.group()).lower() not in _NOT_PLATE_LETTERS:
+            yield _Candidate(m.start(), m.end(), "vehicle_plate", _P_PLATE, reason)
 
 
 # -------------------------------------------------------------------------------- addresses
@@ -409,6 +596,54 @@ def _find_schools(text: str) -> Iterable[_Candidate]:
             )
 
 
+# -------------------------------------------------------------------------------- hospitals
+# "St Vincent's Hospital", "Lady Cilento Children's Hospital", "Monash Children's", "the Royal
+# Women's": a capitalised run ending in a hospital word. A state or city name counts as picking
+# out one hospital ("Perth Children's Hospital"), unlike "the children's hospital" or "the
+# local Base Hospital". "Children's", "Women's" and "Mothers'" alone end a hospital name only
+# when no capitalised word follows: "Children's Court", "Women's Refuge" are not hospitals.
+_HOSPITAL_TYPE = re.compile(
+    r"\b(?:(?:Private\s+|Base\s+|District\s+|Memorial\s+|General\s+)?Hospital"
+    r"|Infirmary|Medical\s+Centre|Health\s+Service"
+    r"|(?:Children|Women|Mother)['’]s(?:\s+Hospital)?|Mothers['’]|Childrens|Womens"
+    r"|Private|Memorial)(?![\w'’]|[ \t]+[A-Z])"
+)
+_HOSPITAL_PREFIX = re.compile(
+    r"(?<![\w'’-])(?:(?:St\.?|Saint|Mt\.?|Mount|[A-Z][A-Za-z'’-]*)\s+(?:(?:of|the|and|&)\s+){0,2}){1,5}\Z"
+)
+# Words in a hospital's name that say what kind of hospital it is, not which one.
+_HOSPITAL_GENERIC = _SCHOOL_GENERIC | _words(
+    """hospital hospitals private base district memorial general children's childrens women's
+    womens mothers' mother's mothers mental health emergency maternity psychiatric specialist
+    medical centre service services teaching major regional rural city country day surgery
+    and & of the"""
+)
+# Place words that de-identified writing uses freely, but that pick out one hospital.
+_HOSPITAL_PLACES = _words(
+    """nsw victoria queensland tasmania western south northern territory capital wales qld vic
+    sydney melbourne brisbane perth adelaide hobart darwin canberra royal north east west"""
+)
+
+
+def _find_hospitals(text: str) -> Iterable[_Candidate]:
+    for t in _HOSPITAL_TYPE.finditer(text):
+        before = _HOSPITAL_PREFIX.search(text, max(0, t.start() - 80), t.start())
+        if not before:
+            continue
+        words = list(re.finditer(r"\S+", text[before.start() : t.start()]))
+        while words and _base(words[0].group()) in _LEADING_GENERIC | _HOSPITAL_GENERIC:
+            words.pop(0)
+        specific = [
+            w.group()
+            for w in words
+            if _base(w.group()) not in _HOSPITAL_GENERIC
+            and (not _allowed(w.group()) or _base(w.group()) in _HOSPITAL_PLACES)
+        ]
+        if specific:
+            start = before.start() + words[0].start()
+            yield _Candidate(start, t.end(), "name", _P_HOSPITAL, _HOSPITAL_REASON)
+
+
 # ------------------------------------------------------------------------------------ names
 # A capitalised word in the middle of a sentence is treated as a name unless it is on the
 # allow-list below: roles, kin words, services, programs, days, months, languages, peoples,
@@ -493,6 +728,11 @@ _ALLOWED_CAPITALISED = _words(
     intervention prevention therapeutic multidisciplinary
     education transport corrections attorney-general attorney general premier cabinet human
     seniors multicultural affairs immigration border force ministry minister's
+    circuit behaviour behavior change men's conferencing up royal base
+    insta discord twitch twitter reddit kik telegram psn gmail hotmail outlook
+    holden commodore ford falcon ranger toyota camry corolla hilux prado landcruiser mazda
+    hyundai kia nissan navara mitsubishi triton pajero subaru volkswagen vw golf honda
+    suzuki isuzu tesla bmw mercedes audi ute
     """
 )
 # Honorifics: the next capitalised word (or a single initial, "Ms K") is a name.
@@ -574,6 +814,8 @@ _MODEL_WORDS = _words(
     """model models cycle cycles theory framework approach hierarchy stages triangle wheel
     loop method methods tool matrix scale"""
 )
+# Models named after two authors: "Hatton and Smith level 3" names a model, not two people.
+_MODEL_NAMES = re.compile(r"\bHatton\s+(?:and|&)\s+Smith\b")
 # Characters skipped when looking back for the start of a sentence: quotes, brackets, bullets.
 _OPENERS = "\"'“‘([{*•·–—-> \t"
 
@@ -633,6 +875,86 @@ _SURNAME_SHAPE = re.compile(r"(?:Mc|Mac|O['’]|D['’])[A-Z]")
 # sentence opener is a strong sign that the opener is a person.
 _PERSON_APPOSITION = re.compile(r",\s+(?:who|whose|aged?\s+\d|\d{1,2}\b)")
 
+# Weaker signs that a sentence opener is a person, trusted only when the word does not look
+# like an ordinary noun or adverb (below): "Ayesha is worried", "Kobi won't eat", "Jaxxon and
+# his brother", "Indiana, the middle child, …".
+_SUBJECT_AUXILIARIES = _words(
+    """is was has had did does didn't doesn't won't wouldn't can't couldn't isn't wasn't
+    hasn't hadn't will would could can should keeps kept seems seemed looks looked hid hides
+    threw throws sat sits slept sleeps ate eats walked walks grabbed pushed bit bites swore
+    stole lied wet hugs cuddled smashed broke"""
+)
+_KIN_WORD = (
+    r"(?:eldest|youngest|oldest|middle|child|son|daughter|baby|partner|boyfriend|girlfriend"
+    r"|husband|wife|ex|brother|sister|mother|father|mum|dad|mom|nan|nana|grandmother|grandma"
+    r"|grandfather|grandad|grandpa|aunt|aunty|auntie|uncle|cousin|carer|stepfather|stepmother"
+    r"|stepdad|stepmum|twin|sibling|siblings|friend|mate|neighbour|neighbor|kids|children)"
+)
+_KIN_APPOSITION = re.compile(
+    rf",\s+(?:the|her|his|their|my|our|mum's|dad's)\s+(?:[a-z-]+\s+){{0,2}}?{_KIN_WORD}\b"
+)
+_AND_KIN = re.compile(
+    rf"\s+(?:and|&)\s+(?:(?:his|her|their)\s+(?:[a-z-]+\s+)?{_KIN_WORD}\b|{_KIN_WORD}\b)",
+    re.IGNORECASE,
+)
+_DOUBLE_BARRELLED = re.compile(r"[A-Z][a-z]+-[A-Z][a-z]+")  # "Marlee-Rose", "Ruby-Mae"
+# Endings of ordinary nouns and adverbs that open sentences ("Attendance is …", "Progress has …",
+# "Regrettably, the father …"), and everyday nouns used without an article.
+_ORDINARY_ENDINGS = (
+    "tion sion ment ness ity ety rty acy ncy ance ence ing ship ism ogy ics ery ory dom hood"
+    " ful ure age ss ly ist ise ize"
+).split()
+_ORDINARY_NOUNS = _words(
+    """money food sleep work contact progress housing alcohol rent debt help time life weather
+    transport homework bedtime dinner breakfast lunch tea supervision behaviour behavior anger
+    fear trust love change respect play art music sport sports school water mould speech
+    cannabis meth grief loss shame guilt conflict feedback paperwork technology therapy
+    custody funding access stuff everything nothing something anything attendance routine
+    routines structure toileting drinking smoking gambling medication culture identity
+    visitation contact childcare daycare kinder hygiene nutrition weight height growth
+    bullying screen screens gaming phone wifi internet distance travel stability safety
+    lockdown covid isolation unemployment poverty homelessness overcrowding noise mess rapport
+    rego respite rain heat traffic"""
+)
+# Given names with those endings, spelt out so the rule above does not hide them.
+_NAMES_WITH_ORDINARY_ENDINGS = _words(
+    """jess ross tess bess rory avery gregory tory florence lawrence laurence terrence
+    clarence constance holly kelly ally shelly kimberly beverley beverly emily lily molly
+    sally polly dolly wesley bradley stanley ashley hayley kayley riley kylie ridley paige
+    sage page jessica ming sterling"""
+)
+
+
+def _ordinary_word(word: str) -> bool:
+    low = _base(word)
+    if low in _NAMES_WITH_ORDINARY_ENDINGS or low in _FIRST_NAMES:
+        return False
+    return low in _ORDINARY_NOUNS or any(
+        low.endswith(end) and len(low) > len(end) + 1 for end in _ORDINARY_ENDINGS
+    )
+
+
+# Verbs that agree with one person only ("Ayesha is"): after the others ("will", "kept") a
+# plural-looking word is more likely a noun ("Visits will resume").
+_SINGULAR_AUXILIARIES = _words(
+    """is was has does doesn't isn't wasn't hasn't keeps seems looks hides throws sits sleeps
+    eats walks bites hugs"""
+)
+
+
+def _person_cue_after(text: str, end: int, following: str, joined_by_space: bool) -> bool:
+    word = text[:end].rsplit(None, 1)[-1].lower()
+    plural_looking = word.endswith("s") and not word.endswith(("ss", "us", "is", "as", "'s", "’s"))
+    return (
+        (
+            joined_by_space
+            and following in _SUBJECT_AUXILIARIES
+            and (following in _SINGULAR_AUXILIARIES or not plural_looking)
+        )
+        or _KIN_APPOSITION.match(text, end) is not None
+        or _AND_KIN.match(text, end) is not None
+    )
+
 
 def _in_title_phrase(text: str, end: int) -> bool:
     link = _TITLE_LINK.match(text, end)
@@ -641,10 +963,13 @@ def _in_title_phrase(text: str, end: int) -> bool:
 
 def _find_names(text: str) -> Iterable[_Candidate]:
     matches = list(_NAME_TOKEN.finditer(text))
+    model_spans = [(mm.start(), mm.end()) for mm in _MODEL_NAMES.finditer(text)]
     tokens: list[_Token | None] = []
     for i, m in enumerate(matches):
         word = m.group()
-        if not word[0].isupper():
+        if not word[0].isupper() or (
+            model_spans and any(a <= m.start() < b for a, b in model_spans)
+        ):
             tokens.append(None)
             continue
         tok = _Token(m.start(), m.end(), word, _at_sentence_start(text, m.start()))
@@ -678,6 +1003,13 @@ def _find_names(text: str) -> Iterable[_Candidate]:
                 or _is_possessive(word)
                 or _SURNAME_SHAPE.match(word) is not None
                 or _PERSON_APPOSITION.match(text, m.end()) is not None
+                or (
+                    not _ordinary_word(word)
+                    and (
+                        _DOUBLE_BARRELLED.fullmatch(word) is not None
+                        or _person_cue_after(text, m.end(), following, joined_by_space)
+                    )
+                )
             )
             tok.unknown = not tok.flagged
     # "Khalid and Amira have …": an unknown opener joined by "and" to a name is a name too.
@@ -763,12 +1095,16 @@ def find_identifiers(text: str, names_mentioned: Iterable[str] = ()) -> list[Fin
     candidates: list[_Candidate] = []
     for finder in (
         _find_emails_and_handles,
+        _find_handles_without_at,
         _find_government_numbers,
         _find_dates,
         _find_case_numbers,
         _find_phones,
+        _find_local_phones,
+        _find_vehicle_plates,
         _find_addresses,
         _find_schools,
+        _find_hospitals,
         _find_names,
     ):
         candidates.extend(finder(text))
@@ -820,6 +1156,7 @@ _LABELS = {
     "school": ("a school or club name", "school or club names"),
     "government_number": ("a government number", "government numbers"),
     "case_number": ("a case or file number", "case or file numbers"),
+    "vehicle_plate": ("a number plate", "number plates"),
     "name": ("a name", "names"),
     "listed_name": ("a listed name", "listed names"),
 }

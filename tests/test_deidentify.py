@@ -24,6 +24,8 @@ from cop_widgets.deidentify import (
 )
 
 CORPUS_PATH = Path(__file__).parent / "data" / "deid_corpus.yaml"
+DEV_PATH = Path(__file__).parent / "data" / "deid_dev.yaml"
+HELDOUT_PATH = Path(__file__).parent / "data" / "deid_heldout.yaml"
 MIN_RECALL = 0.9
 MAX_FALSE_ALARMS = 0.1
 MIN_KIND_RECALL = 0.8
@@ -36,6 +38,7 @@ ACCEPTABLE = {
     "government_number": {"case_number", "phone"},
     "case_number": {"government_number"},
     "phone": {"government_number"},
+    "vehicle_plate": {"case_number", "government_number"},
 }
 
 
@@ -139,6 +142,121 @@ def test_findings_are_sorted_non_overlapping_and_match_the_text(corpus):
             assert e["text"][f.start : f.end] == f.text and f.text.strip() == f.text
         for a, b in zip(found, found[1:], strict=False):
             assert a.end <= b.start, (e["text"], a, b)
+
+
+# ------------------------------------------------ span-level batches: development and held out
+# Plates, handles without "@", sentence-initial or uncommon given names, hospitals and phone
+# numbers without an area code (issue 11, item 7). Each sentence lists the exact substrings that
+# should be flagged. An identifier counts as found when a finding overlaps it (the author sees it
+# highlighted, whatever the kind); a false alarm is a clean sentence with any finding, and a
+# stray span is a finding that overlaps no listed identifier.
+#
+# The held-out batch was written before the rules were changed and never tuned on. Measured on
+# it, first run of each:
+#   detector before the change: 26/70 identifiers found (0.371), 2/52 clean sentences flagged
+#                               (0.038), 8 stray spans of 35 findings (0.229: car models, "Insta")
+#   detector after the change:  67/70 identifiers found (0.957), 2/52 clean sentences flagged
+#                               (0.038), 2 stray spans of 70 findings (0.029)
+# (misses after: "Harlow spent …", "the Women's and Children's Hospital", "85501234 as an
+# after-hours contact"; alarms: "Tuning in to Teens", "A Level 3 risk"). Left as they are: a
+# rule changed for them would make this batch no longer held out. The floors sit below these
+# figures, so a real drop fails while a single new miss does not.
+HELDOUT_MIN_RECALL = 0.9
+HELDOUT_MAX_CLEAN_FLAGGED = 0.10
+HELDOUT_MAX_STRAY_SPANS = 0.10  # share of all findings on the batch
+DEV_MIN_RECALL = 0.95
+DEV_MAX_CLEAN_FLAGGED = 0.05
+
+
+def _load_span_batch(path: Path) -> list[dict]:
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for e in entries:
+        assert set(e) <= {"text", "identifiers", "category"}, e
+        for ident in e["identifiers"]:
+            assert ident in e["text"], (ident, e["text"])
+    return entries
+
+
+def _measure_spans(entries: list[dict]) -> dict:
+    present = found = clean = clean_flagged = stray = findings = 0
+    per_category: dict[str, list[int]] = {}
+    misses, strays = [], []
+    for e in entries:
+        text, hits = e["text"], find_identifiers(e["text"])
+        spans = []
+        for ident in e["identifiers"]:
+            start = text.index(ident)
+            spans.append((start, start + len(ident), ident))
+        findings += len(hits)
+        counts = per_category.setdefault(e.get("category", "?"), [0, 0])
+        for a, b, ident in spans:
+            present += 1
+            counts[1] += 1
+            if any(f.start < b and a < f.end for f in hits):
+                found += 1
+                counts[0] += 1
+            else:
+                misses.append((ident, text, [(f.kind, f.text) for f in hits]))
+        for f in hits:
+            if not any(f.start < b and a < f.end for a, b, _ in spans):
+                stray += 1
+                strays.append((f.kind, f.text, text))
+        if not spans:
+            clean += 1
+            clean_flagged += bool(hits)
+    return {
+        "present": present,
+        "found": found,
+        "recall": found / present if present else 1.0,
+        "clean": clean,
+        "clean_flagged": clean_flagged,
+        "clean_rate": clean_flagged / clean if clean else 0.0,
+        "stray": stray,
+        "findings": findings,
+        "stray_rate": stray / findings if findings else 0.0,
+        "per_category": per_category,
+        "misses": misses,
+        "strays": strays,
+    }
+
+
+def _report_spans(title: str, m: dict) -> str:
+    lines = [
+        f"{title}: {m['present']} identifiers, {m['clean']} clean sentences",
+        f"  recall (identifiers found / present): {m['found']}/{m['present']} = {m['recall']:.3f}",
+        f"  clean sentences flagged:              {m['clean_flagged']}/{m['clean']} "
+        f"= {m['clean_rate']:.3f}",
+        f"  stray spans (not an identifier):      {m['stray']}/{m['findings']} findings "
+        f"= {m['stray_rate']:.3f}",
+        "  per category: "
+        + ", ".join(f"{c} {f}/{n}" for c, (f, n) in m["per_category"].items() if n),
+    ]
+    lines += [f"  missed: {ident!r} in {text!r} (found {got})" for ident, text, got in m["misses"]]
+    lines += [f"  stray {kind}: {span!r} in {text!r}" for kind, span, text in m["strays"]]
+    return "\n".join(lines)
+
+
+def test_development_batch_of_new_kinds():
+    m = _measure_spans(_load_span_batch(DEV_PATH))
+    report = _report_spans("development batch (tuned on)", m)
+    print("\n" + report)
+    assert m["present"] >= 50 and m["clean"] >= 40
+    assert m["recall"] >= DEV_MIN_RECALL, report
+    assert m["clean_rate"] <= DEV_MAX_CLEAN_FLAGGED, report
+
+
+def test_held_out_batch_of_new_kinds():
+    entries = _load_span_batch(HELDOUT_PATH)
+    dev_texts = {e["text"] for e in _load_span_batch(DEV_PATH)}
+    corpus_texts = {e["text"] for e in yaml.safe_load(CORPUS_PATH.read_text(encoding="utf-8"))}
+    assert not {e["text"] for e in entries} & (dev_texts | corpus_texts), "held-out text reused"
+    m = _measure_spans(entries)
+    report = _report_spans("HELD-OUT batch (never tuned on)", m)
+    print("\n" + report)
+    assert m["present"] >= 60 and m["clean"] >= 50
+    assert m["recall"] >= HELDOUT_MIN_RECALL, report
+    assert m["clean_rate"] <= HELDOUT_MAX_CLEAN_FLAGGED, report
+    assert m["stray_rate"] <= HELDOUT_MAX_STRAY_SPANS, report
 
 
 # ------------------------------------------------------------------------------ each kind
@@ -425,6 +543,143 @@ def test_roles_services_and_ordinary_capitals_are_not_names(text):
     assert kinds(text) == []
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The partner's car, rego YTB 219, was parked outside.", "YTB 219"),
+        ("He wrote the number plate down as BJZ-447.", "BJZ-447"),
+        ("Dad's ute has custom plates, BIGDAZ, so everyone knows it.", "BIGDAZ"),
+        ("A black Ranger, 2HK 4LM, follows the carer home.", "2HK 4LM"),
+        ("They got into a grey Camry, 512 KQR, at pick-up.", "512 KQR"),
+        ("The car that hit the fence was GH71 XKD.", "GH71 XKD"),
+        ("The van was rego'd as KMP304.", "KMP304"),
+    ],
+)
+def test_vehicle_plates_are_found(text, expected):
+    assert [(f.kind, f.text) for f in find_identifiers(text)] == [("vehicle_plate", expected)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The car's rego had lapsed, so the carer could not drive.",
+        "The agency is registered as NDIS provider 4050.",
+        "The PHQ-9 and GAD-7 scores were lower; the SDQ was 19.",
+        "Rego costs 900 AUD a year in NSW 2000.",
+        "He plays on a PS5 and drives a 4WD.",
+    ],
+)
+def test_ordinary_mentions_of_cars_and_scores_are_not_plates(text):
+    assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Her Snapchat is bella.bxx and it is public.", "bella.bxx"),
+        ("He games online as xX_Reaper_Xx most nights.", "xX_Reaper_Xx"),
+        ("His username on Roblox is DinoKing2014.", "DinoKing2014"),
+        ("The stranger messaged her on Discord as ghostboy#1123.", "ghostboy#1123"),
+        ("Koa's mum posts as koas.mumma on Instagram.", "koas.mumma"),
+    ],
+)
+def test_handles_without_an_at_sign_are_found(text, expected):
+    found = [(f.kind, f.text, f.reason) for f in find_identifiers(text)]
+    assert ("name", expected, "looks like a social media handle") in found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He is on TikTok and Snapchat until 2 am, e.g. on school nights.",
+        "Her Facebook page was hacked, so she made a new account.",
+        "Version 2.1 of the plan mentions her Instagram use.",
+    ],
+)
+def test_platform_words_and_ordinary_tokens_are_not_handles(text):
+    assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Taj has not been to school for two weeks.", "Taj"),
+        ("Ayesha is worried about her visa.", "Ayesha"),
+        ("Indiana, the middle child, barely spoke.", "Indiana"),
+        ("Jaxxon and his brother share a room.", "Jaxxon"),
+        ("Kobi won't eat at the carer's house.", "Kobi"),
+        ("Marlee-Rose hid her face.", "Marlee-Rose"),
+    ],
+)
+def test_given_names_at_the_start_of_a_sentence_are_found(text, expected):
+    assert [(f.kind, f.text) for f in find_identifiers(text)] == [("name", expected)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Attendance is improving and contact was cancelled.",
+        "Progress has been slow. Housing is the main worry. Rent is overdue.",
+        "Visits will resume. Rapport has improved. Regrettably, the father left.",
+        "Hatton and Smith level 3 reflection is what I aim for.",
+    ],
+)
+def test_ordinary_sentence_openers_are_not_names(text):
+    assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("She was taken to Queensland Children's Hospital.", "Queensland Children's Hospital"),
+        ("The birth was at St Vincent's Private.", "St Vincent's Private"),
+        ("The baby spent a week at the Royal Children's.", "Royal Children's"),
+        ("She was admitted to Mater Mothers' for observation.", "Mater Mothers'"),
+    ],
+)
+def test_named_hospitals_are_found(text, expected):
+    assert [(f.kind, f.text) for f in find_identifiers(text)] == [("name", expected)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The Children's Court made orders and Mother's Day was hard.",
+        "She went to the Women's Refuge, then the children's hospital.",
+        "The hospital social worker rang the NSW Children's Guardian.",
+    ],
+)
+def test_generic_hospitals_and_courts_are_not_flagged(text):
+    assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Try the landline on 9712 4480.", "9712 4480"),
+        ("Nan's number is 8344-2765 most days.", "8344-2765"),
+        ("She left 62587741 as a contact number.", "62587741"),
+        ("Mob 412 555 018 is on the form.", "412 555 018"),
+        ("Call him on 555 1234 after 6.", "555 1234"),
+    ],
+)
+def test_phone_numbers_without_an_area_code_are_found(text, expected):
+    assert [(f.kind, f.text) for f in find_identifiers(text)] == [("phone", expected)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Between 2020 2023 there were 7 reports.",
+        "The grant was 5000-6000 dollars over 2 years.",
+        "She earned $4500 1200 short of the rent.",
+        "Scores went from 12345678 to nothing.",
+    ],
+)
+def test_years_amounts_and_bare_digit_runs_are_not_local_phone_numbers(text):
+    assert "phone" not in kinds(text)
+
+
 # ----------------------------------------------------------------------------- listed names
 
 
@@ -527,6 +782,15 @@ def test_a_long_answer_is_checked_quickly(corpus):
         "x" * 50_000,
         "A" * 50_000,
         ". " * 25_000,
+        "ABC 123 " * 6_000,
+        "rego " * 10_000,
+        "rego a " * 7_000,
+        "Instagram a.a.a " * 3_000,
+        "a_" * 25_000,
+        "x#1234 " * 7_000,
+        "9876 5432 " * 5_000,
+        "St Vincent's " * 4_000,
+        "Children's " * 5_000,
     ],
     ids=lambda t: f"{t[:6]!r}x{len(t)}",
 )
