@@ -1,4 +1,4 @@
-"""Reports: parameterised notebooks (workbooks/reports/*.ipynb) rendered to static HTML or PDF.
+"""Reports: parameterised notebooks (reports/notebooks/*.ipynb) rendered to static HTML or PDF.
 
 params   ids, ISO dates, whole numbers and the period: what a report may be given (light)
 data     queries (pandas reads, filters in SQL) and the figures each report shows; the privacy

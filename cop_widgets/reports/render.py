@@ -1,4 +1,6 @@
-"""Render a report template (workbooks/reports/<name>.ipynb) to one self-contained HTML file.
+"""Render a report template (reports/notebooks/<name>.ipynb, package data) to one self-contained
+HTML file. The templates live in the package, outside the folder Voilà serves: no browser can
+reach them.
 
     render_report("person_record", {"person_id": ..., "date_from": ..., "date_to": ...}, out)
     render_reports([(template, params, out), ...])     # a batch in one kernel
@@ -41,8 +43,8 @@ from ..chromium import CHROMIUM_ARGS, chromium_path
 from ..errors import CopWidgetsError, InvalidInput
 from . import params as P
 
-REPO = Path(__file__).resolve().parents[2]
-REPORTS_DIR = REPO / "workbooks" / "reports"
+# package data, never under the served workbooks/ folder
+REPORTS_DIR = Path(__file__).resolve().parent / "notebooks"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "cop_report"
 TITLE_KEY = "cop_report"

@@ -1,4 +1,4 @@
-"""HTML pieces of the session report (workbooks/reports/session_report.ipynb).
+"""HTML pieces of the session report (reports/notebooks/session_report.ipynb).
 
 Same rules as blocks.py, whose helpers these use: every stored or typed value is escaped, each
 chart is an embedded PNG with an alt text and a table of the same figures, a figure below the

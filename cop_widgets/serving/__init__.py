@@ -62,6 +62,9 @@ def voila_command(opts: ServeOptions) -> list[str]:
         "--template=cop",
         "--theme=light",
         "--show_tracebacks=False",
+        # /voila/files/ serves no file of the folder (Voilà's default lets images through):
+        # only its notebooks are served, as pages (serving/launch.py, serving/paths.py).
+        "--VoilaConfiguration.file_allowlist=[]",
         # Sign-in: every page needs a signed-in person (accounts in the store, serving/auth.py);
         # the server's signed assertion of who that is reaches the kernel as this header.
         "--Voila.identity_provider_class=cop_widgets.serving."
@@ -93,8 +96,6 @@ def voila_command(opts: ServeOptions) -> list[str]:
             f"--pool_size={opts.pool_size}",
             f"--VoilaKernelManager.kernel_pools_config={json.dumps(pools)}",
             f"--VoilaKernelManager.fill_delay={opts.fill_delay}",
-            # report templates are never rendered by Voilà (see launch.NOT_SERVED)
-            "--VoilaKernelManager.preheat_denylist=['reports/']",
         ]
     if opts.hub:
         # Behind the Hub's proxy every URL carries the service prefix, the kernels' and

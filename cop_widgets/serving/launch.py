@@ -6,14 +6,17 @@ kernel, and counts those sleeping tasks as pool members. With the long fill_dela
 up waits the whole delay (10 minutes) for a kernel. Here a pool entry counts only once its
 delay has passed; a visitor who finds no such entry gets a kernel started at once, as without
 preheating. It hands each page's kernel the signed identity of the person the server
-authenticated (see hand_identity_to_kernel). It also refuses to render report templates (workbooks/reports/): they read the
-whole store and are run by `cop report`, never by a participant's browser.
+authenticated (see hand_identity_to_kernel). It serves only the notebooks directly in its
+folder (serving/paths.py), under any spelling of their path: the page renderer, the tree, the
+contents API and the pool of preheated kernels see nothing else (no subfolder, no other file;
+the report templates are package data, run by `cop report`, never by a browser).
 Run it as `python -m cop_widgets.serving.launch <voila arguments>`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import posixpath
 import time
 
 from ..fast_start import skip_unused_iri_checker
@@ -25,7 +28,10 @@ import voila.handler as voila_handler  # noqa: E402
 from tornado.web import HTTPError  # noqa: E402
 
 from voila.request_info_handler import RequestInfoSocketHandler  # noqa: E402
+from voila.static_file_handler import TemplateStaticFileHandler  # noqa: E402
+from voila.tornado.contentshandler import VoilaContentsHandler  # noqa: E402
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler  # noqa: E402
+from voila.tornado.treehandler import TornadoVoilaTreeHandler  # noqa: E402
 
 from ..services.identity import (  # noqa: E402
     IDENTITY_ENV,
@@ -33,9 +39,7 @@ from ..services.identity import (  # noqa: E402
     make_assertion,
     read_assertion,
 )
-
-# Folders under the served tree that no browser may render.
-NOT_SERVED = ("reports/",)
+from .paths import is_root, served_notebook, served_notebooks  # noqa: E402
 
 _voila_factory = voila_app.voila_kernel_manager_factory
 
@@ -63,6 +67,11 @@ def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_
             for task in self._pools.get(notebook_name, []):
                 if id(task) not in before:
                     task.cop_starts_at = starts_at
+
+        def _notebook_filter(self, nb_path) -> bool:
+            # kernels are preheated (the notebook run ahead) for served notebooks only
+            served = served_notebook(self.root_dir, str(nb_path)) is not None
+            return served and super()._notebook_filter(nb_path)
 
         def get_pool_size(self, notebook_name: str) -> int:
             now = asyncio.get_event_loop().time()
@@ -151,8 +160,10 @@ def hand_identity_to_kernel(handler) -> None:
 
 
 async def _get_generator(self, path=None):
-    if path and path.lstrip("/").startswith(NOT_SERVED):
-        raise HTTPError(404)
+    if not self.notebook_path:  # a folder is served: only the notebooks directly in it
+        path = served_notebook(self.contents_manager.root_dir, path)
+        if path is None:
+            raise HTTPError(404)
     hand_identity_to_kernel(self)
     async for chunk in _voila_get_generator(self, path):
         yield chunk
@@ -160,5 +171,88 @@ async def _get_generator(self, path=None):
 
 voila_handler.VoilaHandler.get_generator = _get_generator
 
+
+# -- only the served notebooks exist ------------------------------------------------------------
+class ServedNotebooksOnly(voila_app.LargeFileManager):
+    """Voilà's contents manager, seeing the served folder and the notebooks directly in it, and
+    nothing else (serving/paths.py): the tree page, /voila/api/contents and the page renderer
+    find no subfolder and no other file under any spelling. Nothing is written."""
+
+    def get(self, path, content=True, type=None, format=None, **kwargs):  # noqa: A002
+        if is_root(path):
+            model = super().get("", content=content, type=type, format=format, **kwargs)
+            if model.get("type") == "directory" and isinstance(model.get("content"), list):
+                names = set(served_notebooks(self.root_dir))
+                model["content"] = [m for m in model["content"] if m.get("name") in names]
+            return model
+        name = served_notebook(self.root_dir, path)
+        if name is None:
+            raise HTTPError(404, "No such page")
+        return super().get(name, content=content, type=type, format=format, **kwargs)
+
+    def dir_exists(self, path=""):
+        return is_root(path)
+
+    def file_exists(self, path=""):
+        return served_notebook(self.root_dir, path) is not None
+
+    def exists(self, path):
+        return self.dir_exists(path) or self.file_exists(path)
+
+    def _read_only(self, *args, **kwargs):
+        raise HTTPError(403, "The served notebooks are read-only")
+
+    save = delete_file = rename_file = delete = rename = new = new_untitled = copy = _read_only
+
+
+voila_app.LargeFileManager = ServedNotebooksOnly
+
+_voila_tree_get = TornadoVoilaTreeHandler.get
+
+
+async def _tree_get(self, path=""):
+    # signed out: the sign-in page (as Voilà's own get does); signed in: the served folder only
+    if self.current_user is None:
+        return await _voila_tree_get(self, "")
+    if not is_root(path):
+        raise HTTPError(404)
+    return await _voila_tree_get(self, "")
+
+
+TornadoVoilaTreeHandler.get = _tree_get
+
+_voila_contents_get = VoilaContentsHandler.get
+
+
+async def _contents_get(self, path=""):
+    # the tree's listing of the served folder; no model of a single file
+    if self.current_user is not None and not is_root(path):
+        raise HTTPError(404)
+    return await _voila_contents_get(self, "")
+
+
+VoilaContentsHandler.get = _contents_get
+
+_voila_template_static_get = TemplateStaticFileHandler.get
+
+
+async def _template_static_get(self, path, include_body=True):
+    # <template>/static/<file> of a page template, or 404: Voilà answers a path that leaves
+    # it (or names no template) with a server error
+    normal = posixpath.normpath(path.replace("\\", "/"))
+    parts = normal.split("/", 2)
+    if len(parts) < 3 or parts[1] != "static" or parts[0] in ("", ".", ".."):
+        raise HTTPError(404)
+    try:
+        return await _voila_template_static_get(self, normal, include_body)
+    except (ValueError, AssertionError):
+        raise HTTPError(404) from None
+
+
+TemplateStaticFileHandler.get = _template_static_get
+
 if __name__ == "__main__":
+    from ..store.maintenance import watch_configured_store
+
+    watch_configured_store()  # quick_check now and every 10 minutes; damage stops all saves
     voila_app.main()
