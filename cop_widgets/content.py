@@ -67,6 +67,10 @@ def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode, deep: 
     seen: set = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str | int | float | bool | type(None)):
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a plain word or number", key_node.start_mark
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -78,6 +82,31 @@ def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode, deep: 
 _StrictSafeLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
 )
+
+
+MAX_NESTING = 64
+_OPENS = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken, yaml.BlockMappingStartToken,
+          yaml.BlockSequenceStartToken)  # fmt: skip
+_CLOSES = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
+
+
+def _check_nesting(text: str, path: Path) -> None:
+    """Refuse nesting deeper than MAX_NESTING from the token stream (no recursion), before the
+    recursive parser spends seconds on a file like "[[[[...]]]]" (measured: 2-3 s at 20,000)."""
+    depth = 0
+    for token in yaml.scan(text, Loader=_StrictSafeLoader):
+        if isinstance(token, _OPENS):
+            depth += 1
+            if depth > MAX_NESTING:
+                mark = token.start_mark
+                raise DataFileError(
+                    path,
+                    "(yaml)",
+                    f"is nested more than {MAX_NESTING} levels deep at line {mark.line + 1}, "
+                    f"column {mark.column + 1}",
+                )
+        elif isinstance(token, _CLOSES):
+            depth -= 1
 
 
 def read_yaml(path: Path) -> object:
@@ -92,6 +121,7 @@ def read_yaml(path: Path) -> object:
     except OSError as exc:
         raise DataFileError(path, "(file)", f"cannot be read: {exc.strerror}") from None
     try:
+        _check_nesting(text, path)
         return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - strict *safe* loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -90,7 +90,7 @@ def test_bad_database_url_names_the_setting(tmp_path):
 def test_file_that_is_not_sqlite_is_refused(tmp_path):
     path = tmp_path / "cop.sqlite"
     path.write_bytes(b"this is not a database" * 300)
-    with pytest.raises(StoreUnavailable, match="cannot be opened"):
+    with pytest.raises(StoreUnavailable, match="is not a SQLite database.*cop data restore"):
         open_store(Settings(tmp_path, f"sqlite:///{path}", 5000))
 
 

@@ -22,12 +22,13 @@ from ..errors import (
     StoreBusy,
     StoreDamaged,
     StoreFailure,
+    StoreFileDamaged,
     StoreFull,
     StoreReadOnly,
     StoreUnavailable,
 )
 from ..settings import Settings, load_settings
-from . import migrations, schema
+from . import maintenance, migrations, schema
 from .write_gate import gate_path, hold_write_gate
 
 _WRITE = "cop_write"
@@ -79,7 +80,38 @@ class Store:
         self.settings = settings
         self.is_sqlite = engine.dialect.name == "sqlite"
         database = engine.url.database if self.is_sqlite else None
-        self._gate = gate_path(database) if database and database != ":memory:" else None
+        self.path = database if database and database != ":memory:" else None
+        self._gate = gate_path(database) if self.path else None
+        self._damaged: str | None = None  # why this process stopped accepting saves
+
+    @property
+    def damaged(self) -> str | None:
+        """Why saves are refused (quick_check failed here, or another process marked the store
+        damaged), or None while the store is fine."""
+        if self._damaged is None and self.path is not None:
+            self._damaged = maintenance.damage_reason(self.path)
+        return self._damaged
+
+    def mark_damaged(self, reason: str) -> None:
+        """Stop accepting saves here and, through the damage marker, in every process."""
+        self._damaged = self._damaged or reason
+        if self.path is not None:
+            maintenance.mark_damaged(self.path, reason)
+
+    def verify(self) -> str:
+        """Run quick_check now; on failure stop accepting saves (see mark_damaged)."""
+        if self.path is None:
+            return "ok"
+        result = maintenance.quick_check(self.path, self.settings.busy_timeout_ms / 1000)
+        if result != "ok" and "locked" not in result:
+            self.mark_damaged(f"quick_check: {result}")
+        return result
+
+    def _refuse_if_damaged(self) -> None:
+        if self.damaged is not None:
+            raise StoreFileDamaged(
+                self.path, f"is damaged ({self.damaged}); no saves are accepted until it is restored"
+            )
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -101,6 +133,7 @@ class Store:
         StoreFailure with a plain message; only IntegrityError (which callers catch to retry)
         and errors that are bugs pass through as they are.
         """
+        self._refuse_if_damaged()
         try:
             if self._gate is None:
                 with self.engine.connect().execution_options(**{_WRITE: True}) as conn:
@@ -113,6 +146,8 @@ class Store:
             failure = store_failure(exc)
             if failure is None:
                 raise
+            if isinstance(failure, StoreDamaged):
+                self.mark_damaged(f"a save failed: {' '.join(str(exc.orig).split())[:160]}")
             raise failure from exc
 
     @contextmanager
@@ -168,10 +203,8 @@ class Store:
             quick = conn.exec_driver_sql("PRAGMA quick_check").scalar()
         path = self.engine.url.database
         if quick != "ok":
-            raise StoreUnavailable(
-                f"The store file {path} is damaged (quick_check: {quick}). Nothing will be "
-                "written. Restore it from a backup, or move it aside to start a new one."
-            )
+            self.mark_damaged(f"quick_check: {quick}")
+            raise StoreFileDamaged(path, f"is damaged (quick_check: {quick})")
         if str(mode).lower() != "wal" or int(sync) < 1 or int(busy) < 5000:
             raise StoreUnavailable(
                 f"The store {path} runs with journal_mode={mode}, synchronous={sync}, "
@@ -186,11 +219,19 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         folder = Path(database).resolve().parent
+        # Damage is loud: keep a -wal SQLite would drop, refuse an empty or foreign file.
+        maintenance.keep_discarded_wal(database)
+        maintenance.inspect_store_file(database)
+        reason = maintenance.damage_reason(database)
+        if reason:
+            raise StoreFileDamaged(
+                database, f"was marked damaged ({reason}); no saves are accepted until it is restored"
+            )
         try:
             folder.mkdir(parents=True, exist_ok=True)
             # Only the account running the apps reads the store (SQLite gives -wal/-shm the
-            # same mode as the database file).
-            Path(database).touch(mode=0o600, exist_ok=True)
+            # same mode as the database file); created whole, never as a 0-byte file.
+            maintenance.create_store_file(database)
         except OSError as exc:
             raise StoreUnavailable(
                 f"Cannot create the store folder {folder}: {exc.strerror}. "
@@ -241,13 +282,19 @@ def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Sto
         if migrate:
             migrations.migrate(store.write)
         store.check_sqlite_settings()
-    except StoreBusy:
+    except (StoreBusy, StoreFileDamaged):
+        engine.dispose()
         raise
     except DBAPIError as exc:
         engine.dispose()
         raise StoreUnavailable(
             f"The store at {engine.url.render_as_string(hide_password=True)} cannot be "
             f"opened: {exc.orig}. Check the file or the COP_DATABASE_URL setting."
+        ) from None
+    except StoreDamaged as exc:
+        engine.dispose()
+        raise StoreFileDamaged(
+            engine.url.database, f"is damaged ({exc.reason}); saves are refused until it is restored"
         ) from None
     except StoreFailure as exc:
         engine.dispose()
