@@ -59,7 +59,28 @@ def cmd_check(_args) -> int:
     problems = [*frameworks.problems, *protocols.problems]
     for problem in problems:
         print(f"error {problem}")
-    return 1 if problems else 0
+    store_ok = _check_store(settings)
+    return 1 if problems or not store_ok else 0
+
+
+def _check_store(settings) -> bool:
+    """One line per check of a SQLite store (integrity, schema version, WAL, free disk, newest
+    backup); False if any check fails. A store not created yet is no problem."""
+    from sqlalchemy.engine import make_url
+
+    from .store.maintenance import store_health
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        print(f"note  store: {url.get_backend_name()}, not checked here (use its own tools)")
+        return True
+    if not os.path.exists(url.database):
+        print(f"note  store: {url.database} does not exist yet (`cop init` creates it)")
+        return True
+    results = store_health(url.database)
+    for health in results:
+        print(f"{'ok   ' if health.ok else 'error'} store {health.name}: {health.text}")
+    return all(h.ok for h in results)
 
 
 def cmd_serve(args) -> int:
@@ -216,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     init = sub.add_parser("init", help="create or migrate the store (and add demo content)")
     init.add_argument("--no-demo", action="store_true")
     init.set_defaults(func=cmd_init)
-    check = sub.add_parser("check", help="validate every content file in data/")
+    check = sub.add_parser(
+        "check", help="validate every content file in data/ and check the store"
+    )
     check.set_defaults(func=cmd_check)
     add_data_commands(sub)
     add_people_commands(sub)

@@ -112,6 +112,22 @@ class StoreUnavailable(CopWidgetsError):
     """The store cannot be used at all (bad configuration, damaged or read-only file)."""
 
 
+class StoreFileDamaged(StoreDamaged, StoreUnavailable):
+    """The store file itself is unusable before anything was read from it (empty, not a SQLite
+    file, marked damaged): nothing is opened or written, and the message names the file."""
+
+    def __init__(self, path, what: str):
+        self.path, self.what = str(path), what
+        CopWidgetsError.__init__(
+            self,
+            f"The store file {self.path} {what}. Nothing was opened or changed. Restore the "
+            "newest good backup with `cop data restore <backup file>` (backups are kept in the "
+            "backups/ folder next to the store), or tell the person who runs the workbook.",
+        )
+        self.reason = f"the store file {self.path} {what}"
+        self.advice = "tell the person who runs the workbook; it must be restored from a backup"
+
+
 class HubAccessRefused(CopWidgetsError):
     """A JupyterHub user who is in none of the groups that give a role in the CoP Workbook."""
 
@@ -124,5 +140,6 @@ class HubAccessRefused(CopWidgetsError):
 class NotAllowed(CopWidgetsError):
     """The signed-in person may not do this; nothing was read or changed (and it is audited)."""
 
-    def __init__(self, what: str):
-        super().__init__(f"You may not {what}. Ask your coordinator if you need to.")
+    def __init__(self, what: str, who: str = ""):
+        only = f" Only {who} may." if who else ""
+        super().__init__(f"You may not {what}.{only} Ask your coordinator if you need to.")

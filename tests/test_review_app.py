@@ -54,8 +54,12 @@ def test_supervisor_reviews_gives_feedback_and_releases(store, settings, rolfe):
     app.fb_kind.value = "deepening_question"
     _buttons(app.body, "Save to my comment bank")[0].click()
     assert len(app.fb_bank.options) == 2
-    _buttons(app.body, "Release feedback to the author")[0].click()
-    assert "released" in app.status.message
+    assert app.fb_text.value == "Which research helps here?"  # a copy in the bank, text stays
+    _buttons(app.body, "Add feedback")[0].click()
+    assert "Feedback added" in app.status.message and app.fb_text.value == ""
+    _buttons(app.body, "Release feedback to the author")[0].click()  # asks first
+    _buttons(app.body, "Yes, release")[0].click()
+    assert "Feedback released" in app.status.message
 
     author = reflection_app(settings=settings)
     sign_in_as(author, "Ana")

@@ -23,12 +23,16 @@ class Autosave:
 
     In a Voilà or Jupyter kernel the asyncio loop is running and the timers fire by themselves;
     where no loop runs (plain Python, tests) flush() saves at once.
+
+    With delay=None nothing is saved by itself: touch() only marks typed text as not yet stored
+    (a form sent with a button); run(action) stores it and retries a refused action as above.
+    on_dirty(dirty) is called whenever `dirty` changes (the page's "unsaved text" marker).
     """
 
     def __init__(
         self,
-        save: Callable[[], None],
-        delay: float = 3.0,
+        save: Callable[[], None] | None,
+        delay: float | None = 3.0,
         on_failure: Callable[[Exception], None] | None = None,
         retry_first: float = 2.0,
         retry_max: float = 30.0,
@@ -37,13 +41,25 @@ class Autosave:
         self.delay = delay
         self.on_failure = on_failure
         self.retry_first, self.retry_max = retry_first, retry_max
-        self.dirty = False
+        self.on_dirty: Callable[[bool], None] | None = None
+        self._dirty = False
         self.failure: StoreFailure | None = None  # the store's last refusal, while retrying
         self.next_try_in: float | None = None  # seconds to the scheduled save, None if none
         self._retry_action: Callable[[], None] | None = None
         self._next_retry: float | None = None  # None: retry_first
         self._changes = 0
         self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def dirty(self) -> bool:
+        """True while a change is not yet confirmed by the store."""
+        return self._dirty
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        changed, self._dirty = value != self._dirty, value
+        if changed and self.on_dirty is not None:
+            self.on_dirty(value)
 
     @property
     def retrying(self) -> bool:
@@ -53,7 +69,7 @@ class Autosave:
     def touch(self) -> None:
         self.dirty = True
         self._changes += 1
-        if self._timer is None:
+        if self._timer is None and self.delay is not None:
             self._schedule(self.delay)
 
     def run(self, action: Callable[[], None] | None = None) -> bool:
@@ -61,6 +77,8 @@ class Autosave:
         took it; False when the store refused it (then it stays dirty, is retried in the
         background and on_failure was told). Other errors are raised, the change kept dirty."""
         action = action or self._save
+        if action is None:  # nothing to save with: the change stays marked
+            return not self.dirty
         self._unschedule()
         changes = self._changes
         try:
@@ -83,7 +101,7 @@ class Autosave:
         self._next_retry = None
         if self._changes == changes:
             self.dirty = False
-        elif self._timer is None:  # changed while saving: that change is saved next
+        elif self._timer is None and self.delay is not None:  # changed while saving: saved next
             self._schedule(self.delay)
         return True
 

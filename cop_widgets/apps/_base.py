@@ -7,18 +7,23 @@ import logging
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError
+from ..errors import CopWidgetsError, StoreFailure
 from ..services.identity import Person, current_person
 from ..services.supervision import highest_role
 from ..serving.request import when_requested
 from ..widgets import StatusLine
-from ._autosave import running_loop
+from ._autosave import Autosave, running_loop
+from ._startup import BusyStart, retry_opening
 
 log = logging.getLogger("cop_widgets.apps")
 
 # The browser sends the last keystrokes after a button click when the kernel is busy; actions
 # that end editing wait this long so that those keystrokes are in before they run.
 SETTLE_SECONDS = 0.4
+
+# The class an app's root widget carries while it holds text the store has not confirmed; the
+# page template asks before the page is left while any element has it (beforeunload).
+UNSAVED_CLASS = "cop-unsaved"
 
 STYLE = """
 <style>
@@ -64,10 +69,15 @@ class AppShell(W.VBox):
             children=[W.HTML(STYLE + title_html), self.header, *top, self.body, self.status]
         )
         self.add_class("cop-app")
+        if not hasattr(self, "_savers"):
+            self._savers: list[Autosave] = []
 
     def begin(self, startup_error: str, environ) -> None:
         """Show a start-up problem, or identify the person the server signed in (once the page
         is requested, for a preheated kernel) and call the subclass's _sign_in(person)."""
+        if isinstance(startup_error, BusyStart):  # the store was busy: open it by itself
+            retry_opening(self, startup_error, lambda: self.begin("", environ))
+            return
         if startup_error:
             self.status.show(startup_error, "error")
             return
@@ -78,6 +88,65 @@ class AppShell(W.VBox):
         person = current_person(self.store, self.environ)
         self.header.value = _header_html(person, highest_role(self.store, person.id))
         self._sign_in(person)
+
+    # -- unsaved text: kept, retried, and marked on the page until the store confirms it ------
+    def track(self, autosave: Autosave) -> Autosave:
+        """Mark the page unsaved (UNSAVED_CLASS) while `autosave` holds an unconfirmed change."""
+        if not hasattr(self, "_savers"):
+            self._savers = []
+        self._savers.append(autosave)
+        autosave.on_dirty = lambda _dirty: self._show_unsaved()
+        self._show_unsaved()
+        return autosave
+
+    def saver(self, *fields: W.Widget) -> Autosave:
+        """An Autosave for a form sent with a button (nothing is saved by itself): typing in
+        `fields` marks the page unsaved; saver.run(action) stores, and a refused store stays
+        unsaved and is retried in the background until the store takes it."""
+        autosave = self.track(Autosave(None, delay=None, on_failure=self._not_saved_yet))
+
+        def typed(change) -> None:
+            if not any(f.value for f in fields):
+                if not autosave.retrying:
+                    autosave.cancel()  # nothing typed is left to lose
+            elif change["new"]:  # (a field emptied, as after a store, adds nothing to lose)
+                autosave.touch()
+
+        for field in fields:
+            field.observe(typed, "value")
+        return autosave
+
+    def drop_saver(self, autosave: Autosave | None) -> None:
+        """A form goes away: forget its typed text, unless a refused save is still retrying
+        (that one is kept, and stored when the store is free)."""
+        if autosave is not None and not autosave.retrying:
+            autosave.cancel()
+            if autosave in self._savers:
+                self._savers.remove(autosave)
+            self._show_unsaved()
+
+    @property
+    def unsaved(self) -> bool:
+        return any(a.dirty for a in getattr(self, "_savers", ()))
+
+    def _show_unsaved(self) -> None:
+        if self.unsaved:
+            self.add_class(UNSAVED_CLASS)
+        else:
+            self.remove_class(UNSAVED_CLASS)
+
+    def _not_saved_yet(self, exc: Exception) -> None:
+        """What the person sees while a save waits for its next try (Autosave calls this)."""
+        if isinstance(exc, StoreFailure):
+            self.status.show(f"Not saved yet — retrying. {exc.kept_message()}", "error")
+        elif isinstance(exc, CopWidgetsError):
+            self.status.show(str(exc), "error")
+        else:
+            self.status.show(
+                "Not saved yet: something went wrong. Your text is kept on this page; try "
+                "again, and tell your facilitator if it keeps happening.",
+                "error",
+            )
 
     # -- handlers never let an exception escape: ipywidgets would swallow it silently --------
     def _guard(self, action, *args):

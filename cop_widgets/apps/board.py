@@ -1,20 +1,21 @@
 """The live room board (the facilitator's screen): who has answered, and — once revealed and
 only past the minimum group — the spread of each scale and the most frequent words.
 
-It refreshes from the store every second, so a participant's answer shows within about a
-second with no reload. Results stay hidden until the facilitator reveals them.
+The counts refresh from the store every second, so a participant's check-in shows within about
+a second with no reload. Results stay hidden until the facilitator reveals them, and then show
+a snapshot that moves on only in steps of at least the minimum group of new answers (on the
+ticker or "Refresh results"), so the room never sees one latecomer's answer appear.
 """
 
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 
 from urllib.parse import parse_qs
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, InvalidInput
+from ..errors import CopWidgetsError, StoreBusy
 from ..services import board as B
 from ..services import sessions as X
 from ..services.identity import Person
@@ -24,6 +25,7 @@ from ..store import Store, open_store
 from ..widgets.scale_rating import spread_html
 from ._autosave import Ticker
 from ._base import AppShell
+from ._startup import busy_start
 
 
 class BoardApp(AppShell):
@@ -63,30 +65,21 @@ class BoardApp(AppShell):
             self.open_board()
 
     def open_board(self) -> None:
-        wanted = X.normalise_code(self.code.value)
-        found = next(
-            (
-                s
-                for c in X.communities(self.store)
-                for s in sum(X.sessions_of(self.store, c.id, datetime.now(UTC)), [])
-                if s.join_code == wanted
-            ),
-            None,
-        )
-        if found is None:
-            raise InvalidInput("join code", f"No session has the code {wanted or '(empty)'}.")
-        if not B.may_run_board(self.store, self.person, found.id):
-            raise InvalidInput(
-                "role",
-                "Only the session's facilitator (or a coordinator) opens "
-                "its board. Ask your coordinator to assign the role.",
-            )
+        # only those who run the session (its facilitator, the community's facilitators and
+        # coordinators) get past this: services/policy.py
+        found = X.session_by_code(self.store, self.person, self.code.value)
         self.session = found
         self.reveal = W.ToggleButton(
             description="Reveal results", value=False, tooltip="Show the summaries to the room"
         )
         self.reveal.add_class("cop-board-reveal")
         self.reveal.observe(lambda c: self._guard(self._set_revealed, c["new"]), "value")
+        self.refresh_button = W.Button(
+            description="Refresh results",
+            tooltip="Update the results shown, if enough new answers have arrived",
+        )
+        self.refresh_button.add_class("cop-board-refresh")
+        self.refresh_button.on_click(lambda _: self._guard(self.refresh_results))
         self.counts = W.HTML()
         self.results = W.HTML()
         self.body.children = [
@@ -95,7 +88,7 @@ class BoardApp(AppShell):
                 f"<strong>{found.join_code}</strong> · summaries need at least "
                 f"{self.settings.min_group} answers</p>"
             ),
-            self.reveal,
+            W.HBox([self.reveal, self.refresh_button]),
             self.counts,
             self.results,
         ]
@@ -107,25 +100,69 @@ class BoardApp(AppShell):
         self.reveal.description = "Hide results" if value else "Reveal results"
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh_results(self) -> None:
+        """The facilitator's "Refresh results": the same rule as the ticker's, said aloud."""
         if self.session is None:
             return
-        state = B.board_state(self.store, self.session.id, self.sets, self.settings.min_group)
+        if not self.revealed:
+            self.reveal.value = True  # reveals (and refreshes)
+            return
+        if self.refresh():
+            self.status.show("Results updated.")
+        else:
+            self.status.show(
+                "No change: the results move on once at least "
+                f"{self.settings.min_group} more answers have arrived since they were shown, "
+                "so that nobody's answer shows on its own."
+            )
+
+    def _small_room(self, answered: dict[str, int]) -> str:
+        """Below the minimum group: why nothing is shown, and what is."""
+        m = self.settings.min_group
+        if any(n >= m for n in answered.values()):
+            return ""
+        return (
+            "<p class='cop-board-small'>Nothing from the answers is shown yet: each summary "
+            f"needs answers from at least {m} people, so that in a small room nobody's answer "
+            "can be picked out. Until then the board shows how many have joined and how many "
+            "have sent their check-in and check-out (above).</p>"
+        )
+
+    def refresh(self) -> bool:
+        """Counts live; results (once revealed) as the stored snapshot, which moves on only in
+        steps of at least the minimum group (services/board.shown_state). True if it moved."""
+        if self.session is None:
+            return False
+        changed = False
+        if self.revealed:
+            state, changed = B.shown_state(
+                self.store, self.session.id, self.sets, self.settings.min_group
+            )
+        else:
+            state = B.board_state(self.store, self.session.id, self.sets, self.settings.min_group)
         sent = " · ".join(
             f"{html.escape(s.name)}: {state.answered.get(s.id, 0)}" for s in self.sets
         )
         counts = f"<p class='cop-board-counts'><strong>{state.joined}</strong> joined · {sent}</p>"
         if counts != self.counts.value:
             self.counts.value = counts
+        small = self._small_room(state.answered)
         if not self.revealed:
-            results = "<p class='cop-meta'>Results are hidden until you reveal them.</p>"
+            results = small + "<p class='cop-meta'>Results are hidden until you reveal them.</p>"
         else:
-            parts = []
+            parts = [small]
+            if any(item.shown for item in state.items):
+                parts.append(
+                    "<p class='cop-meta cop-board-snapshot'>A snapshot: the results change only "
+                    f"when at least {self.settings.min_group} more answers have arrived, so "
+                    "nobody's answer shows on its own.</p>"
+                )
             for item in state.items:
                 title = f"<h3>{html.escape(item.prompt)}</h3>"
                 if not item.shown:
+                    # no count of its own: a live count would show when someone answered it
                     parts.append(
-                        f"{title}<p class='cop-meta'>{item.answers} answer(s): fewer "
+                        f"{title}<p class='cop-meta'>Answers so far: fewer "
                         f"than {self.settings.min_group}, not shown.</p>"
                     )
                 elif item.kind == "scale":
@@ -137,6 +174,7 @@ class BoardApp(AppShell):
             results = "".join(parts)
         if results != self.results.value:
             self.results.value = results
+        return changed
 
 
 def board_app(
@@ -147,6 +185,8 @@ def board_app(
         settings = settings or load_settings(environ)
         sets, _problems = load_item_sets(settings.data_dir / "session_items")
         store = open_store(settings)
+    except StoreBusy:  # opened by itself once the store is free
+        error = busy_start(settings)
     except CopWidgetsError as exc:
         error = f"The board cannot open the store: {exc}"
     shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)

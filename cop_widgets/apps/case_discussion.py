@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, InvalidInput, RecordNotFound
+from ..errors import CopWidgetsError, InvalidInput, RecordNotFound, StoreBusy
 from ..protocols import Protocol, ProtocolCatalogue, load_protocols
 from ..services import discussions as D
 from ..services import sessions as X
@@ -30,6 +30,7 @@ from ..widgets.scale_rating import ScaleRating
 from ._autosave import Autosave, Ticker
 from ._base import AppShell
 from ._fields import TakenText
+from ._startup import busy_start
 
 WIDE = W.Layout(width="auto", flex="1 1 auto")
 LABEL = {"description_width": "initial"}
@@ -201,7 +202,9 @@ class DiscussionView(W.VBox):
         self.ratings_widget: ScaleRating | None = None
         self._note_boxes: dict[str, tuple[W.Textarea, str, int | None]] = {}
         self._shown_phase = -1
-        self.autosave = Autosave(lambda: app._guard(self.save_notes, "automatically"))
+        # The notes of the shown phase: unsaved until the store confirms them; a refused save is
+        # retried in the background (each phase's notes get their own, see _show_phase).
+        self.autosave = app.track(Autosave(None, on_failure=app._not_saved_yet))
         self.close_button = W.Button(description="Close discussion")
         self.close_button.add_class("cop-close-discussion")
         self.close_button.on_click(lambda _: app._after_pending_edits(self.toggle_closed))
@@ -328,7 +331,12 @@ class DiscussionView(W.VBox):
 
     def _show_phase(self) -> None:
         if self._note_boxes:
-            self.autosave.flush()
+            try:
+                # Refused by the store, the last phase's notes keep retrying in the background
+                # (their saver holds their boxes) while the next phase is shown.
+                self.autosave.flush()
+            except CopWidgetsError as exc:
+                self.app.status.show(str(exc), "error")
         phase = self.timer.phase
         self._shown_phase = self.discussion.clock.phase_index
         speaker_role = _role(self.protocol, phase.speaker)
@@ -339,7 +347,7 @@ class DiscussionView(W.VBox):
         parts: list[W.Widget] = [
             W.HTML(f"<p><strong>Who speaks:</strong> {html.escape(speaker)}</p><ul>{prompts}</ul>")
         ]
-        self._note_boxes = {}
+        self._note_boxes = boxes_of_phase = {}
         if phase.notes and self.discussion.may_take_notes(self.me):
             existing = {
                 n.column_id: n
@@ -365,9 +373,20 @@ class DiscussionView(W.VBox):
                     note.revision if note else None,
                 )
                 boxes.append(box)
+            self.autosave = self.app.track(
+                Autosave(
+                    lambda: self._save_notes(phase, boxes_of_phase, "automatically"),
+                    on_failure=self.app._not_saved_yet,
+                )
+            )
+            saver = self.autosave
             self.save_notes_button = W.Button(description="Save notes")
             self.save_notes_button.add_class("cop-save-notes")
-            self.save_notes_button.on_click(lambda _: self.app._guard(self.save_notes, "now"))
+            self.save_notes_button.on_click(
+                lambda _: self.app._guard(
+                    saver.run, lambda: self._save_notes(phase, boxes_of_phase, "now")
+                )
+            )
             parts += [*boxes, self.save_notes_button]
         parts.append(self.others_notes)
         self.ratings_widget = None
@@ -391,25 +410,25 @@ class DiscussionView(W.VBox):
         )
         self.refresh()
 
-    def save_notes(self, how: str) -> None:
-        self.autosave.cancel()
-        phase = self.protocol.phases[self._shown_phase]
-        for note_id, (box, column_id, revision) in list(self._note_boxes.items()):
-            try:
-                saved = D.save_note(
-                    self.app.store,
-                    self.me,
-                    note_id,
-                    self.discussion.id,
-                    phase.id,
-                    box.value,
-                    column_id,
-                    expected_revision=revision,
-                )
-            except CopWidgetsError:
-                self.autosave.dirty = True
-                raise
-            self._note_boxes[note_id] = (box, column_id, saved.revision)
+    def save_notes(self, how: str) -> bool:
+        """Save the shown phase's notes now. False when the store refused them: then they stay
+        marked unsaved and are retried in the background until the store takes them."""
+        phase, boxes = self.protocol.phases[self._shown_phase], self._note_boxes
+        return self.autosave.run(lambda: self._save_notes(phase, boxes, how))
+
+    def _save_notes(self, phase, boxes: dict, how: str) -> None:
+        for note_id, (box, column_id, revision) in list(boxes.items()):
+            saved = D.save_note(
+                self.app.store,
+                self.me,
+                note_id,
+                self.discussion.id,
+                phase.id,
+                box.value,
+                column_id,
+                expected_revision=revision,
+            )
+            boxes[note_id] = (box, column_id, saved.revision)
         self.app.status.show(f"Notes saved {how} at {time.strftime('%H:%M:%S')}.", "ok")
 
     def rate(self, value: int) -> None:
@@ -525,13 +544,27 @@ class CaseDiscussionApp(AppShell):
 
     def show_home(self) -> None:
         if self.view is not None:
-            self.view.autosave.flush()
+            saver = self.view.autosave
+            try:
+                saved = saver.flush()
+            except CopWidgetsError as exc:  # e.g. closed meanwhile: said, and not retried
+                self.status.show(str(exc), "error")
+                saved = True
+            if not saved:  # the store refused the notes: stay with them while it retries
+                failure = saver.failure
+                self.status.show(
+                    "Not saved yet, so this page stays open — retrying in the background. "
+                    + (failure.kept_message() + " " if failure else "")
+                    + "Press Back to discussions again once it says saved.",
+                    "error",
+                )
+                return
         self.view = None
         self.ticker.stop()
         self.form = StartForm(self.catalogue, self._sessions_to_link(), self.zone)
         self.form.start.on_click(lambda _: self._after_pending_edits(self.start_discussion))
         rows = []
-        for item in D.list_discussions(self.store):
+        for item in D.list_discussions(self.store, self.person):
             protocol = self.catalogue.get(item.protocol_id)
             button = W.Button(description="Open", tooltip=f"Open the {item.status} discussion")
             button.add_class("cop-open-discussion")
@@ -585,7 +618,7 @@ class CaseDiscussionApp(AppShell):
         self._open(started, protocol)
 
     def open_discussion(self, discussion_id: str) -> None:
-        found = D.get(self.store, discussion_id)
+        found = D.open_discussion(self.store, self.person, discussion_id)
         protocol = self.catalogue.get(found.protocol_id)
         if protocol is None:
             raise InvalidInput(
@@ -617,6 +650,8 @@ def case_discussion_app(
         settings = settings or load_settings(environ)
         catalogue = load_protocols(settings.protocols_dir)
         store = open_store(settings)
+    except StoreBusy:  # opened by itself once the store is free
+        error = busy_start(settings)
     except CopWidgetsError as exc:
         error = f"The workbook cannot save right now: {exc}"
     # Without settings the banner still shows, with the default reporting link.

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, InvalidInput
+from ..errors import CopWidgetsError, InvalidInput, StoreBusy
 from ..protocols import ProtocolCatalogue, load_protocols
 from ..services import accounts
 from ..services import sessions as X
@@ -22,6 +22,8 @@ from ..services.identity import Person
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
 from ._base import AppShell
+from ._fields import TakenText
+from ._startup import busy_start
 
 LABEL = {"description_width": "initial"}
 JOIN_PATH = "/voila/render/session.ipynb"
@@ -56,7 +58,7 @@ class CommunityApp(AppShell):
 
     # -- choosing or creating a community ------------------------------------------------------
     def show_home(self, selected: str | None = None) -> None:
-        known = X.communities(self.store)
+        known = X.communities(self.store, self.person)
         self.picker = W.Dropdown(
             options=[(c.name, c.id) for c in known],
             value=selected or (known[0].id if known else None),
@@ -66,22 +68,9 @@ class CommunityApp(AppShell):
         )
         self.picker.add_class("cop-community")
         self.picker.observe(lambda _: self._guard(self._show_community), "value")
-        self.new_name = W.Text(description="Name", style=LABEL, layout=W.Layout(width="30rem"))
-        self.new_domain = W.Textarea(
-            description="Domain (the shared concern)", style=LABEL, layout=W.Layout(width="40rem")
-        )
-        self.new_purpose = W.Textarea(
-            description="Purpose", style=LABEL, layout=W.Layout(width="40rem")
-        )
-        create = W.Button(description="Create community")
-        for name, w in (
-            ("new-name", self.new_name),
-            ("new-domain", self.new_domain),
-            ("new-purpose", self.new_purpose),
-            ("create", create),
-        ):
-            w.add_class(f"cop-{name}")
-        create.on_click(lambda _: self._after_pending_edits(self._create))
+        if not hasattr(self, "create_button"):  # built once: what is typed there stays
+            self._create_form()
+        create = self.create_button
         self.community_box = W.VBox()
         self.body.children = [
             self.picker if known else W.HTML("<p>No community yet: create the first below.</p>"),
@@ -94,6 +83,28 @@ class CommunityApp(AppShell):
             *self._people_panel(),
         ]
         self._show_community()
+
+    def _create_form(self) -> None:
+        self.new_name = W.Text(description="Name", style=LABEL, layout=W.Layout(width="30rem"))
+        self.new_domain = W.Textarea(
+            description="Domain (the shared concern)", style=LABEL, layout=W.Layout(width="40rem")
+        )
+        self.new_purpose = W.Textarea(
+            description="Purpose", style=LABEL, layout=W.Layout(width="40rem")
+        )
+        self.create_button = W.Button(description="Create community")
+        for name, w in (
+            ("new-name", self.new_name),
+            ("new-domain", self.new_domain),
+            ("new-purpose", self.new_purpose),
+            ("create", self.create_button),
+        ):
+            w.add_class(f"cop-{name}")
+        # Read at the click (each field sends its value ahead of it), cleared only once stored
+        # and only where unchanged; a refused create stays unsaved and is retried.
+        self.create_fields = TakenText(self.new_name, self.new_domain, self.new_purpose)
+        self.create_saver = self.saver(self.new_name, self.new_domain, self.new_purpose)
+        self.create_button.on_click(lambda _: self._guard(self._create))
 
     # -- people and their sign-in links (coordinators) -------------------------------------------
     def _people_panel(self) -> list[W.Widget]:
@@ -173,19 +184,18 @@ class CommunityApp(AppShell):
         self._show_link(who, token)
 
     def _create(self) -> None:
-        made = X.create_community(
-            self.store,
-            self.person,
-            self.new_name.value,
-            self.new_domain.value,
-            self.new_purpose.value,
-        )
+        taken = self.create_fields.take()
+        self.create_saver.run(lambda: self._store_community(taken))
+
+    def _store_community(self, taken: tuple[str, ...]) -> None:
+        made = X.create_community(self.store, self.person, *taken)
+        self.create_fields.stored(taken)
         self.status.show(f"Community “{made.name}” created.", "ok")
         self.show_home(made.id)
 
     @property
     def community(self) -> X.Community | None:
-        return next((c for c in X.communities(self.store) if c.id == self.picker.value), None)
+        return next((c for c in X.communities(self.store, self.person) if c.id == self.picker.value), None)
 
     # -- the events page ----------------------------------------------------------------------
     def _show_community(self) -> None:
@@ -194,7 +204,7 @@ class CommunityApp(AppShell):
             self.community_box.children = []
             return
         now = datetime.now(UTC)
-        upcoming, past = X.sessions_of(self.store, chosen.id, now)
+        upcoming, past = X.sessions_of(self.store, self.person, chosen.id, now)
         counts = X.attendance_counts(self.store, chosen.id)
 
         def rows(items, label):
@@ -225,7 +235,7 @@ class CommunityApp(AppShell):
             *rows(upcoming, "Upcoming sessions"),
             *rows(past, "Past sessions"),
             self.roles_box,
-            self._plan_form(),
+            self._plan_box if hasattr(self, "_plan_box") else self._plan_form(),
         ]
 
     def _session_html(self, s: X.Session, joined: int) -> str:
@@ -280,8 +290,13 @@ class CommunityApp(AppShell):
             ("plan", plan),
         ):
             w.add_class(f"cop-plan-{name}")
-        plan.on_click(lambda _: self._after_pending_edits(self._plan))
-        return W.VBox(
+        # Read at the click, stored for the community chosen then, topic and focus cleared only
+        # once stored (and only if unchanged); a refused plan stays unsaved and is retried.
+        self.plan_fields = TakenText(self.p_topic, self.p_focus)
+        self.p_time.continuous_update = False
+        self.plan_saver = self.saver(self.p_topic, self.p_focus)
+        plan.on_click(lambda _: self._guard(self._plan))
+        self._plan_box = W.VBox(
             [
                 W.HTML("<h3>Plan a session</h3>"),
                 W.HBox([self.p_date, self.p_time, self.p_minutes]),
@@ -291,6 +306,7 @@ class CommunityApp(AppShell):
                 plan,
             ]
         )
+        return self._plan_box
 
     def _plan(self) -> None:
         if self.p_date.value is None:
@@ -300,18 +316,22 @@ class CommunityApp(AppShell):
         except ValueError:
             raise InvalidInput("time", "Write the start time as HH:MM, e.g. 14:00.") from None
         starts = datetime.combine(self.p_date.value, clock, tzinfo=self.zone)
-        made = X.plan_session(
-            self.store,
-            self.person,
-            self.picker.value,
-            starts,
-            self.p_topic.value,
-            self.p_focus.value,
-            self.p_protocol.value or None,
-            self.p_minutes.value,
+        taken = self.plan_fields.take()
+        community_id, protocol_id = self.picker.value, self.p_protocol.value or None
+        minutes = self.p_minutes.value
+        self.plan_saver.run(
+            lambda: self._store_plan(community_id, starts, taken, protocol_id, minutes)
         )
+
+    def _store_plan(self, community_id, starts, taken, protocol_id, minutes) -> None:
+        topic, focus = taken
+        made = X.plan_session(
+            self.store, self.person, community_id, starts, topic, focus, protocol_id, minutes
+        )
+        self.plan_fields.stored(taken)
         self.status.show(f"Planned “{made.topic}”: join code {made.join_code}.", "ok")
-        self._show_community()
+        if self.picker.value == community_id:
+            self._show_community()
 
     # -- rotation ----------------------------------------------------------------------------------
     def show_roles(self, session_id: str) -> None:
@@ -388,6 +408,8 @@ def community_app(settings: Settings | None = None, environ=None) -> CommunityAp
         settings = settings or load_settings(environ)
         protocols = load_protocols(settings.protocols_dir)
         store = open_store(settings)
+    except StoreBusy:  # opened by itself once the store is free
+        error = busy_start(settings)
     except CopWidgetsError as exc:
         error = f"The workbook cannot save right now: {exc}"
     from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR

@@ -6,12 +6,13 @@ import html
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError
+from ..errors import CopWidgetsError, StoreBusy
 from ..services import directory as D
 from ..services.identity import Person
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
 from ._base import AppShell
+from ._startup import busy_start
 
 LABEL = {"description_width": "initial"}
 
@@ -37,12 +38,14 @@ class DirectoryApp(AppShell):
             description="What I can offer others",
             style=LABEL,
             layout=W.Layout(width="40rem"),
+            continuous_update=False,
         )
         self.wants = W.Textarea(
             value=mine.wants,
             description="What I want to learn",
             style=LABEL,
             layout=W.Layout(width="40rem"),
+            continuous_update=False,
         )
         save = W.Button(description="Save my entry", button_style="primary")
         for name_, w in (
@@ -52,7 +55,10 @@ class DirectoryApp(AppShell):
             ("save", save),
         ):
             w.add_class(f"cop-directory-{name_}")
-        save.on_click(lambda _: self._after_pending_edits(self.save))
+        # Typed text is unsaved until the store confirms it; a refused save stays so and is
+        # retried in the background (the fields send their value ahead of the click).
+        self.entry_saver = self.saver(self.offers, self.wants)
+        save.on_click(lambda _: self._guard(self.entry_saver.run, self.save))
         self.body.children = [
             W.HTML("<h2>Members</h2>"),
             self.listing,
@@ -93,6 +99,8 @@ def directory_app(settings: Settings | None = None, environ=None) -> DirectoryAp
     store, error = None, ""
     try:
         store = open_store(settings or load_settings(environ))
+    except StoreBusy:  # opened by itself once the store is free
+        error = busy_start(settings or load_settings(environ))
     except CopWidgetsError as exc:
         error = f"The directory cannot open the store: {exc}"
     return DirectoryApp(store, environ, startup_error=error)

@@ -9,7 +9,7 @@ from datetime import datetime
 import ipywidgets as W
 
 from ..content import Catalogue, Framework, load_frameworks
-from ..errors import CopWidgetsError, InvalidInput, StoreFailure
+from ..errors import CopWidgetsError, InvalidInput, StoreBusy, StoreFailure
 from ..services import reflections, supervision
 from ..services.identity import Person
 from ..settings import Settings, load_settings
@@ -19,6 +19,7 @@ from ..widgets.deid_check import DeidCheck
 from ..widgets.reflection_stepper import VISIBILITY_CHOICES
 from ._autosave import Autosave
 from ._base import AppShell
+from ._startup import busy_start
 
 
 def _when(iso: str | None) -> str:
@@ -59,6 +60,7 @@ class ReflectionApp(AppShell):
         )
         self.deid = DeidCheck()
         super().__init__("<h1>Reflection</h1>", W.HTML(_frameworks_problem_text(catalogue)))
+        self.track(self.autosave)  # the page asks before it is left while a draft is unsaved
         self.begin(startup_error, environ)
 
     # -- sign in: the person the server authenticated ----------------------------------------------
@@ -348,6 +350,8 @@ def reflection_app(
         settings = settings or load_settings(environ)
         catalogue = load_frameworks(settings.frameworks_dir)
         store = open_store(settings)
+    except StoreBusy:  # opened by itself once the store is free
+        error = busy_start(settings)
     except CopWidgetsError as exc:
         error = f"The workbook cannot save right now: {exc}"
         if "catalogue" not in locals():

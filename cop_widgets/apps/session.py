@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, InvalidInput
+from ..errors import CopWidgetsError, InvalidInput, StoreBusy
 from ..services import checkins as K
 from ..services import sessions as X
 from ..services.identity import Person
@@ -18,6 +18,7 @@ from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settin
 from ..store import Store, open_store
 from ..widgets.item_form import ItemForm
 from ._base import AppShell
+from ._startup import busy_start
 
 
 class SessionApp(AppShell):
@@ -68,7 +69,7 @@ class SessionApp(AppShell):
         self.joined = session
         zone = ZoneInfo(self.settings.timezone)
         when = f"{session.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({self.settings.timezone})"
-        cop = next((c for c in X.communities(self.store) if c.id == session.community_id), None)
+        cop = next((c for c in X.communities(self.store, self.person) if c.id == session.community_id), None)
         focus = (
             f"<p><strong>Focus question:</strong> {html.escape(session.focus_question)}</p>"
             if session.focus_question
@@ -102,20 +103,36 @@ class SessionApp(AppShell):
             done = f"<p>Your {html.escape(items.name.lower())} is in. Thank you.</p>"
             self.form_box.children = [W.HTML(done)]
             return
+        if getattr(self, "form", None) is not None:
+            self.drop_saver(self.form.saver)  # kept if a refused send of it is still retrying
         form = ItemForm(items)
-        form.send.on_click(lambda _: self._after_pending_edits(lambda: self._send_answers(form)))
+        texts = [c for c in form.controls.values() if isinstance(c, W.Text | W.Textarea)]
+        # Typed answers are unsaved until the store confirms them; the fields send their
+        # value when the person leaves them, ahead of the click (continuous_update=False).
+        form.saver = self.saver(*texts)
+        form.send.on_click(
+            lambda _: self._guard(form.saver.run, lambda: self._send_answers(form))
+        )
         self.form = form
         self.form_box.children = [form]
 
     def _send_answers(self, form: ItemForm) -> None:
+        """Store the form's answers. Refused by the store, the form and its text stay, marked
+        unsaved, and the send is retried in the background; only a confirmed send replaces the
+        form with "Your … is in"."""
         K.submit_answers(self.store, self.person, self.joined.id, form.items, form.answers())
+        form.saver.cancel()  # sent: what the form held is stored, the form goes
         self.status.show(f"Your {form.items.name.lower()} is saved. Thank you.", "ok")
-        done = f"<p>Your {html.escape(form.items.name.lower())} is in. Thank you.</p>"
-        self.form_box.children = [W.HTML(done)]
+        if form in self.form_box.children:
+            done = f"<p>Your {html.escape(form.items.name.lower())} is in. Thank you.</p>"
+            self.form_box.children = [W.HTML(done)]
 
     def _show_followups(self) -> None:
         pending = K.open_commitments(self.store, self.person, self.joined.id)
         rows: list[W.Widget] = []
+        for row in getattr(self, "_followup_rows", {}).values():
+            self.drop_saver(row.saver)
+        self._followup_rows: dict[str, W.VBox] = {}
         for c in pending:
             tried = W.RadioButtons(
                 options=[("Yes", "yes"), ("Partly", "partly"), ("No", "no")],
@@ -132,24 +149,42 @@ class SessionApp(AppShell):
             tried.add_class("cop-followup-tried")
             happened.add_class("cop-followup-text")
             keep.add_class("cop-followup-save")
-            keep.on_click(
-                lambda _, c=c, t=tried, h=happened: self._after_pending_edits(
-                    lambda: self._follow_up(c, t.value, h.value)
-                )
-            )
             said = (
                 f"<p>Last time (“{html.escape(c.session_topic)}”) you said you would: "
                 f"<strong>{html.escape(c.text)}</strong></p>"
             )
-            rows.append(W.VBox([W.HTML(said), tried, happened, keep]))
+            row = W.VBox([W.HTML(said), tried, happened, keep])
+            row.saver = self.saver(happened)
+            keep.on_click(
+                lambda _, c=c, t=tried, h=happened, r=row: self._guard(
+                    self._send_follow_up, c, t, h, r
+                )
+            )
+            self._followup_rows[c.id] = row
+            rows.append(row)
         self.followups.children = [W.HTML("<h3>Your commitments</h3>"), *rows] if rows else []
 
-    def _follow_up(self, c: K.Commitment, tried: str | None, text: str) -> None:
+    def _send_follow_up(self, c: K.Commitment, tried: W.RadioButtons, text: W.Textarea, row):
+        """Store a follow-up as shown; refused by the store, it stays on the page, marked
+        unsaved, and is retried in the background (with what the row then shows) until the
+        store takes it."""
+        if tried.value is None:
+            raise InvalidInput("tried", "Choose yes, partly or no first (your text is kept).")
+        row.saver.run(lambda: self._follow_up(c, tried.value, text.value, row))
+
+    def _follow_up(self, c: K.Commitment, tried: str | None, text: str, row=None) -> None:
         if tried is None:
             raise InvalidInput("tried", "Choose yes, partly or no first (your text is kept).")
         K.follow_up(self.store, self.person, c.id, self.joined.id, tried, text)
         self.status.show("Thank you: your follow-up is saved.", "ok")
-        self._show_followups()
+        if row is None:
+            self._show_followups()
+            return
+        # Only this commitment's row goes: what is typed in the others stays.
+        row.saver.cancel()
+        self._followup_rows.pop(c.id, None)
+        left = [r for r in self.followups.children[1:] if r is not row]
+        self.followups.children = [self.followups.children[0], *left] if left else []
 
 
 def session_app(settings: Settings | None = None, environ=None) -> SessionApp:
@@ -160,6 +195,8 @@ def session_app(settings: Settings | None = None, environ=None) -> SessionApp:
         store = open_store(settings)
         if problems:
             error = "Some check-in files could not be loaded: " + "; ".join(map(str, problems))
+    except StoreBusy:  # opened by itself once the store is free
+        error = busy_start(settings)
     except CopWidgetsError as exc:
         error = f"The workbook cannot save right now: {exc}"
     shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)

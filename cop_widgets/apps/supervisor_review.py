@@ -12,12 +12,15 @@ from datetime import datetime
 import ipywidgets as W
 
 from ..content import Catalogue, load_frameworks
-from ..errors import CopWidgetsError
+from ..errors import CopWidgetsError, InvalidInput, StoreBusy
 from ..services import supervision as S
 from ..services.identity import Person
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
+from ._autosave import Autosave
 from ._base import AppShell
+from ._fields import TakenText
+from ._startup import busy_start
 
 LABEL = {"description_width": "initial"}
 BRIEF_CHARS = 80
@@ -45,6 +48,7 @@ class ReviewApp(AppShell):
         self.person: Person | None = None
         self.page = 1
         self.current: S.ReviewView | None = None
+        self.fb_saver: Autosave | None = None  # the open feedback form's unsaved text
         super().__init__("<h1>Supervision review</h1>")
         self.begin(startup_error, environ)
 
@@ -175,6 +179,42 @@ class ReviewApp(AppShell):
         self._show_review()
 
     def _show_review(self) -> None:
+        self.drop_saver(self.fb_saver)
+        self.fb_saver = None
+        released = bool(self.current.released_at)
+        self.review_header = W.HTML(self._review_html())
+        back = W.Button(description="Back to the queue")
+        back.add_class("cop-back-queue")
+        back.on_click(lambda _: self._guard(self._back_to_queue))
+        children = [self.review_header]
+        if not released:
+            children.append(self._feedback_form())
+        children.append(back)
+        self.body.children = children
+
+    def _back_to_queue(self) -> None:
+        """Back to the queue, unless the feedback box holds text not yet stored."""
+        saver = self.fb_saver
+        if saver is not None and saver.dirty:
+            if saver.retrying:
+                failure = saver.failure
+                message = (
+                    "Not saved yet, so this page stays open — retrying in the background. "
+                    + (failure.kept_message() + " " if failure else "")
+                    + "Press Back to the queue again once it says added."
+                )
+            else:
+                message = (
+                    "The feedback box still has text that is not added: press Add feedback "
+                    "(or empty the box), then go back to the queue."
+                )
+            self.status.show(message, "warning")
+            return
+        self.drop_saver(saver)
+        self.fb_saver = None
+        self.show_queue()
+
+    def _review_html(self) -> str:
         view = self.current
         refl = view.reflection
         fw = self.catalogue.get(refl.framework_id)
@@ -196,7 +236,7 @@ class ReviewApp(AppShell):
             for f in view.feedback
         )
         released = bool(view.released_at)
-        header = W.HTML(
+        return (
             f"<h2><bdi>{html.escape(who)}</bdi> · "
             f"{html.escape(fw.name if fw else refl.framework_id)}</h2>"
             f"<p class='cop-meta'>Submitted {_day(refl.submitted_at)}"
@@ -204,14 +244,6 @@ class ReviewApp(AppShell):
             + "".join(stages)
             + (f"<h3>Your feedback</h3><ul class='cop-feedback'>{given}</ul>" if given else "")
         )
-        back = W.Button(description="Back to the queue")
-        back.add_class("cop-back-queue")
-        back.on_click(lambda _: self._guard(self.show_queue))
-        children = [header]
-        if not released:
-            children.append(self._feedback_form())
-        children.append(back)
-        self.body.children = children
 
     def _feedback_form(self) -> W.Widget:
         kinds = [(label, kind) for kind, label in S.KIND_LABELS.items()]
@@ -232,11 +264,11 @@ class ReviewApp(AppShell):
             layout=W.Layout(width="30rem"),
         )
         self.fb_bank.add_class("cop-bank")
-        bank_text = {cid: (k, t) for cid, k, t in saved}
+        self._bank_text = {cid: (k, t) for cid, k, t in saved}
 
         def insert(change):
-            if change["new"] in bank_text:
-                self.fb_kind.value, self.fb_text.value = bank_text[change["new"]]
+            if change["new"] in self._bank_text:
+                self.fb_kind.value, self.fb_text.value = self._bank_text[change["new"]]
 
         self.fb_bank.observe(insert, "value")
         add = W.Button(description="Add feedback", button_style="primary")
@@ -249,13 +281,35 @@ class ReviewApp(AppShell):
             style=LABEL,
         )
         release = W.Button(description="Release feedback to the author", button_style="success")
-        for name, w in (("add", add), ("keep", keep), ("depth", depth), ("release", release)):
+        # Release is final (the author sees it; no more feedback can be added): asked first.
+        self.release_question = W.HTML()
+        yes = W.Button(description="Yes, release", button_style="danger")
+        no = W.Button(description="Not yet")
+        self.release_confirm = W.VBox([self.release_question, W.HBox([yes, no])])
+        self.release_confirm.layout.display = "none"
+        self.release_button = release
+        for name, w in (
+            ("add", add),
+            ("keep", keep),
+            ("depth", depth),
+            ("release", release),
+            ("release-yes", yes),
+            ("release-no", no),
+            ("release-confirm", self.release_confirm),
+        ):
             w.add_class(f"cop-feedback-{name}")
         rid = self.current.reflection.id
-        add.on_click(lambda _: self._after_pending_edits(lambda: self._add(rid)))
-        keep.on_click(lambda _: self._after_pending_edits(self._keep))
+        # The text is read at the click (the box sends it when the person leaves it, ahead of
+        # the click), stored, and the box is cleared only then and only if it still holds it.
+        self.fb_fields = TakenText(self.fb_text)
+        self.fb_saver = self.saver(self.fb_text)
+        self.bank_saver = self.track(Autosave(None, delay=None, on_failure=self._not_saved_yet))
+        add.on_click(lambda _: self._guard(self._add, rid))
+        keep.on_click(lambda _: self._guard(self._keep))
         depth.observe(lambda c: self._guard(self._depth, rid, c["new"] or None), "value")
-        release.on_click(lambda _: self._guard(self._release, rid))
+        release.on_click(lambda _: self._guard(self._ask_release))
+        yes.on_click(lambda _: self._guard(self._release, rid))
+        no.on_click(lambda _: self._guard(self._hide_release_question))
         return W.VBox(
             [
                 W.HTML("<h3>Give feedback</h3>"),
@@ -265,26 +319,86 @@ class ReviewApp(AppShell):
                 W.HBox([add, keep]),
                 depth,
                 release,
+                self.release_confirm,
             ]
         )
 
     def _add(self, reflection_id: str) -> None:
-        self.current = S.add_feedback(
-            self.store, self.person, reflection_id, self.fb_kind.value, self.fb_text.value
-        )
+        """Add the feedback in the box; refused by the store, it stays in the box, marked
+        unsaved, and is retried in the background until the store takes it."""
+        taken, kind = self.fb_fields.take(), self.fb_kind.value
+        fields = self.fb_fields
+        self.fb_saver.run(lambda: self._store_feedback(reflection_id, kind, taken, fields))
+
+    def _store_feedback(
+        self, reflection_id: str, kind: str, taken: tuple[str, ...], fields: TakenText
+    ) -> None:
+        view = S.add_feedback(self.store, self.person, reflection_id, kind, taken[0])
+        fields.stored(taken)  # cleared now, and only if the box still holds exactly that
+        if self.current is not None and self.current.reflection.id == reflection_id:
+            self.current = view
+            self.review_header.value = self._review_html()
         self.status.show("Feedback added (not yet visible to the author).", "ok")
-        self._show_review()
 
     def _keep(self) -> None:
-        S.add_to_bank(self.store, self.person, self.fb_kind.value, self.fb_text.value)
-        self.status.show("Saved to your comment bank.", "ok")
-        self._show_review()
+        """Save a copy of the box's text to the comment bank. The text stays in the box: the
+        bank keeps comments for reuse, giving this feedback to the author is Add feedback."""
+        kind, text = self.fb_kind.value, self.fb_text.value
+        self.bank_saver.run(lambda: self._store_in_bank(kind, text))
+
+    def _store_in_bank(self, kind: str, text: str) -> None:
+        S.add_to_bank(self.store, self.person, kind, text)
+        saved = S.bank(self.store, self.person)
+        self._bank_text = {cid: (k, t) for cid, k, t in saved}
+        self.fb_bank.options = [("Insert a saved comment…", "")] + [
+            (f"{S.KIND_LABELS[k]}: {t[:60]}", cid) for cid, k, t in saved
+        ]
+        self.status.show(
+            "Saved to your comment bank. The feedback is still in the box: press Add feedback "
+            "to give it to this author.",
+            "ok",
+        )
+
+    def _release_blocked(self) -> str:
+        saver = self.fb_saver
+        if saver is not None and saver.retrying:
+            return (
+                "Not released: a feedback is not saved yet (retrying). Release it once it says "
+                "added."
+            )
+        if self.fb_text.value.strip():
+            return (
+                "Not released: the feedback box still has text that is not added. Press Add "
+                "feedback (or empty the box) first."
+            )
+        return ""
+
+    def _ask_release(self) -> None:
+        blocked = self._release_blocked()
+        if blocked:
+            raise InvalidInput("release", blocked)
+        count = len(self.current.feedback)
+        self.release_question.value = (
+            f"<p><strong>Release your feedback ({count} item{'s' if count != 1 else ''}) to "
+            "the author now?</strong> They will see it in My reflections, and no more feedback "
+            "can be added to this reflection after that.</p>"
+        )
+        self.release_confirm.layout.display = None
+        self.release_button.layout.display = "none"
+
+    def _hide_release_question(self) -> None:
+        self.release_confirm.layout.display = "none"
+        self.release_button.layout.display = None
 
     def _depth(self, reflection_id: str, level: str | None) -> None:
         self.current = S.set_depth(self.store, self.person, reflection_id, level)
         self.status.show("Depth level noted.", "ok")
 
     def _release(self, reflection_id: str) -> None:
+        blocked = self._release_blocked()
+        if blocked:
+            self._hide_release_question()
+            raise InvalidInput("release", blocked)
         self.current = S.release(self.store, self.person, reflection_id)
         self.status.show("Feedback released: the author sees it in My reflections.", "ok")
         self._show_review()
@@ -296,6 +410,8 @@ def review_app(settings: Settings | None = None, environ=None) -> ReviewApp:
         settings = settings or load_settings(environ)
         catalogue = load_frameworks(settings.frameworks_dir)
         store = open_store(settings)
+    except StoreBusy:  # opened by itself once the store is free
+        error = busy_start(settings)
     except CopWidgetsError as exc:
         error = f"The review app cannot open the store: {exc}"
     return ReviewApp(store, catalogue, environ, startup_error=error)
