@@ -2,9 +2,12 @@
 
     cop data export --person X [--out DIR]     everything of one person's, JSON + one CSV per table
     cop data erase  --person X --yes           delete one person's data (without --yes: show counts)
-    cop data retain [--now ISO] [--dry-run]    apply COP_RETAIN_REFLECTIONS_DAYS and
-                                               COP_RETAIN_DISCUSSION_NOTES_DAYS
+    cop data retain [--now ISO] [--dry-run]    apply the COP_RETAIN_* periods (README, Data rights)
     cop data backup [--out DIR]                online backup of a SQLite store, integrity-checked
+    cop data backup --every 1h --keep 48       ... on a schedule, keeping the newest 48 (until
+                                               Ctrl-C or SIGTERM)
+    cop data restore FILE [--force]            put a backup in place of the store (refused while
+                                               a server uses it); the old files are moved aside
 
 X is a person id, a display name (any case) or hub:<user>. Output names people by id only.
 Default folders are exports/ and backups/ inside COP_DATA_DIR. Errors are CopWidgetsError, which
@@ -14,16 +17,17 @@ Default folders are exports/ and backups/ inside COP_DATA_DIR. Errors are CopWid
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import InvalidInput
 
-RETAIN_REFLECTIONS_ENV = "COP_RETAIN_REFLECTIONS_DAYS"
-RETAIN_NOTES_ENV = "COP_RETAIN_DISCUSSION_NOTES_DAYS"
 
 
 def add_data_commands(subparsers) -> None:
@@ -44,10 +48,17 @@ def add_data_commands(subparsers) -> None:
     erase.add_argument(
         "--exports", type=Path, help="export folder to clear of theirs (default: <data>/exports)"
     )
+    erase.add_argument(
+        "--reports", type=Path, help="folder of generated reports to check for them "
+        "(default: the `cop report` folder)"
+    )  # fmt: skip
+    erase.add_argument(
+        "--delete-reports", action="store_true", help="remove the reports that name them"
+    )
     erase.set_defaults(func=cmd_erase)
 
     retain = dsub.add_parser(
-        "retain", help=f"delete what is older than {RETAIN_REFLECTIONS_ENV} / {RETAIN_NOTES_ENV}"
+        "retain", help="delete what is older than the COP_RETAIN_* settings (see README)"
     )
     retain.add_argument("--now", help="take this ISO 8601 time as now (tests, previews)")
     retain.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
@@ -55,7 +66,22 @@ def add_data_commands(subparsers) -> None:
 
     bak = dsub.add_parser("backup", help="online backup of the SQLite store, integrity-checked")
     bak.add_argument("--out", type=Path, help="folder for backups (default: <data>/backups)")
+    bak.add_argument(
+        "--every", help="back up on a schedule, e.g. 1h, 30m, 1d (until Ctrl-C or SIGTERM)"
+    )
+    bak.add_argument(
+        "--keep", type=int, help="with --every: keep the newest N backups in the folder"
+    )
     bak.set_defaults(func=cmd_backup)
+
+    res = dsub.add_parser(
+        "restore", help="replace the store with a backup (the current files are moved aside)"
+    )
+    res.add_argument("file", type=Path, help="the backup file (e.g. data/backups/cop-....sqlite)")
+    res.add_argument(
+        "--force", action="store_true", help="restore even though a server seems to use the store"
+    )
+    res.set_defaults(func=cmd_restore)
 
 
 def _open():
@@ -87,15 +113,19 @@ def cmd_export(args) -> int:
 
 
 def _erase_summary(counts: Mapping[str, int]) -> str:
-    from .services.data_rights import DISCUSSION_KEPT
+    from .services.data_rights import DISCUSSION_KEPT, OWNER_REPLACED
 
     rows = {
-        k: v for k, v in counts.items() if k not in (DISCUSSION_KEPT, "vacuumed", "wal_truncated")
+        k: v
+        for k, v in counts.items()
+        if k not in (DISCUSSION_KEPT, OWNER_REPLACED, "vacuumed", "wal_truncated")
     }
     text = _counts(rows)
     kept = counts.get(DISCUSSION_KEPT, 0)
     if kept:
         text += f"; {kept} discussion(s) others took part in kept, summary blanked"
+    if counts.get(OWNER_REPLACED):
+        text += f"; their name replaced as owner of {counts[OWNER_REPLACED]} action(s)"
     return text
 
 
@@ -125,6 +155,17 @@ def cmd_erase(args) -> int:
         f"erased person {who.id}: {_erase_summary(counts)}"
         + (f"; removed {folder}" if removed else "")
     )
+    reports = DR.files_naming(args.reports or _default_reports(), who.id, who.display_name)
+    for path in reports:
+        if args.delete_reports:
+            path.unlink()
+        print(("removed report " if args.delete_reports else "report naming them: ") + str(path))
+    if reports and not args.delete_reports:
+        print(
+            f"warning: {len(reports)} generated report(s) above still name this person; run "
+            "again with --delete-reports to remove them, or remove them by hand.",
+            file=sys.stderr,
+        )
     if counts.get("vacuumed", 1) == 0 or counts.get("wal_truncated", 1) == 0:
         print(
             "warning: the store was busy, so deleted text may remain in its free pages or -wal "
@@ -135,10 +176,19 @@ def cmd_erase(args) -> int:
     return 0
 
 
-def retention_days(env: Mapping[str, str] | None = None) -> tuple[int | None, int | None]:
-    """(reflection days, discussion note days) from the environment; unset means keep."""
+def _default_reports() -> Path:
+    from .cli_report import DEFAULT_OUT
+
+    return DEFAULT_OUT
+
+
+def retention_days(env: Mapping[str, str] | None = None) -> dict[str, int | None]:
+    """Retention class -> period from the environment (data_rights.RETENTION_CLASSES); unset
+    means keep."""
+    from .services.data_rights import RETENTION_CLASSES
+
     env = os.environ if env is None else env
-    return _days(env, RETAIN_REFLECTIONS_ENV), _days(env, RETAIN_NOTES_ENV)
+    return {c.name: _days(env, c.env) for c in RETENTION_CLASSES}
 
 
 def _days(env: Mapping[str, str], name: str) -> int | None:
@@ -176,37 +226,130 @@ def _parse_now(text: str | None) -> datetime:
 def cmd_retain(args) -> int:
     from .services import data_rights as DR
 
-    reflections_days, notes_days = retention_days()
+    periods = retention_days()
     now = _parse_now(args.now)
-    if reflections_days is None and notes_days is None:
-        print(
-            f"retention: neither {RETAIN_REFLECTIONS_ENV} nor {RETAIN_NOTES_ENV} is set; "
-            "everything is kept"
-        )
+    if all(days is None for days in periods.values()):
+        names = ", ".join(c.env for c in DR.RETENTION_CLASSES)
+        print(f"retention: none of {names} is set; everything is kept")
         return 0
     store = _open()
     try:
-        counts = DR.apply_retention(store, reflections_days, notes_days, now, dry_run=args.dry_run)
+        counts = DR.apply_retention(store, periods, now, dry_run=args.dry_run)
     finally:
         store.dispose()
-    rows = {k: v for k, v in counts.items() if k in DR.RETENTION_TABLES}
-    verb = "would delete" if args.dry_run else "deleted"
-    periods = ", ".join(
-        f"{what} {f'{days} days' if days else 'kept'}"
-        for what, days in (("reflections", reflections_days), ("discussion notes", notes_days))
+    rows = {k: v for k, v in counts.items() if k not in ("vacuumed", "wal_truncated")}
+    verb = "would change" if args.dry_run else "changed"
+    kept = [DR.RETENTION[n].what for n, days in periods.items() if days is None]
+    print(
+        f"retention at {now.isoformat()}: {verb} {_counts(rows)}"
+        + (f" (kept for ever: {'; '.join(kept)})" if kept else "")
     )
-    print(f"retention at {now.isoformat()} ({periods}): {verb} {_counts(rows)}")
     return 0
 
 
 def cmd_backup(args) -> int:
+    if args.every is None:
+        if args.keep is not None:
+            raise InvalidInput("keep", "--keep works with --every (e.g. --every 1h --keep 48).")
+        _backup_once(args.out)
+        return 0
+    return _backup_on_schedule(args.out, parse_every(args.every), args.keep)
+
+
+def _backup_once(out: Path | None) -> Path:
     from .services import data_rights as DR
 
     store = _open()
     try:
-        out = args.out or store.settings.data_dir / "backups"
-        path = DR.backup(store, out)
+        path = DR.backup(store, out or store.settings.data_dir / "backups")
     finally:
         store.dispose()
-    print(f"backup written and integrity-checked: {path} ({path.stat().st_size:,} bytes)")
+    print(f"backup written and integrity-checked: {path} ({path.stat().st_size:,} bytes)", flush=True)
+    return path
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_every(text: str) -> float:
+    """Seconds from '90s', '30m', '1h', '1d' (at least 1 second)."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text or "")
+    if not found or float(found.group(1)) * _UNITS[found.group(2)] < 1:
+        raise InvalidInput(
+            "every", f"--every {text!r} is not a period; write e.g. 30m, 1h or 1d (s, m, h, d)."
+        )
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+def prune_backups(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backups (cop-*.sqlite) in folder; return those deleted."""
+    found = sorted(
+        (p for p in folder.glob("cop-*.sqlite") if p.is_file()),
+        key=lambda p: (p.stat().st_mtime, p.name),
+    )
+    old = found[: max(len(found) - keep, 0)]
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
+
+
+def _backup_on_schedule(out: Path | None, every: float, keep: int | None) -> int:
+    """Back up now and then every `every` seconds; Ctrl-C or SIGTERM stops it between backups
+    (a backup under way is finished first). A failed round is reported and the next one runs."""
+    from .errors import CopWidgetsError
+    from .settings import load_settings
+
+    if keep is not None and keep < 1:
+        raise InvalidInput("keep", f"--keep {keep}: keep at least 1 backup.")
+    folder = out or load_settings().data_dir / "backups"
+    stop = threading.Event()
+
+    def ask_to_stop(signum, _frame):
+        stop.set()
+
+    previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    print(
+        f"backing up every {every:g} s to {folder}"
+        + (f", keeping the newest {keep}" if keep else "")
+        + "; Ctrl-C or SIGTERM stops",
+        flush=True,
+    )
+    failures = 0
+    try:
+        while not stop.is_set():
+            try:
+                _backup_once(folder)
+                if keep:
+                    for gone in prune_backups(folder, keep):
+                        print(f"removed old backup {gone}", flush=True)
+            except CopWidgetsError as exc:
+                failures += 1
+                print(f"cop: backup failed, trying again in {every:g} s: {exc}", file=sys.stderr,
+                      flush=True)  # fmt: skip
+            stop.wait(every)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(f"backups stopped ({failures} failed)", flush=True)
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from sqlalchemy.engine import make_url
+
+    from .settings import load_settings
+    from .store.maintenance import restore
+
+    url = make_url(load_settings().database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        raise InvalidInput(
+            "store", "cop data restore restores SQLite stores only; use the database's own tools."
+        )
+    done = restore(url.database, args.file, force=args.force)
+    for aside in done.moved_aside:
+        print(f"moved aside: {aside}")
+    print(
+        f"restored {done.backup} (schema version {done.schema_version}) to {done.store}; "
+        "integrity checked. Start the servers again."
+    )
     return 0

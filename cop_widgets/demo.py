@@ -121,6 +121,8 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
         "What helps a family notice the small changes?",
         "tuning",
     )
+    for who in members[1:]:  # the demo community's members, added by its coordinator
+        X.add_member(store, host, cop.id, who.id, "member")
     X.set_session_roles(store, host, past.id, {"facilitator": host.id, "note_taker": members[1].id})
     words = ("hopeful", "heard", "stretched", "hopeful", "curious", "heard", "hopeful")
     for i, who in enumerate(members):

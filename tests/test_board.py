@@ -27,6 +27,7 @@ def room(store):
         store, coord, cop.id, datetime.now(UTC) + timedelta(minutes=5), "Today"
     )
     fac = find_or_add_person(store, "Fran")
+    X.add_member(store, coord, cop.id, fac.id, "member")  # roles go to the community's members
     X.set_session_roles(store, coord, session.id, {"facilitator": fac.id})
     return session, fac
 
@@ -67,7 +68,8 @@ def test_board_hides_until_reveal_and_only_facilitators_open_it(store, settings,
     sign_in_as(stranger, "Someone")
     stranger.code.value = session.join_code
     stranger._guard(stranger.open_board)
-    assert "Only the session's facilitator" in stranger.status.message
+    assert "You may not run a session" in stranger.status.message
+    assert "the session's facilitator" in stranger.status.message
 
     app = board_app(settings=settings)
     sign_in_as(app, "Fran")
@@ -92,3 +94,116 @@ def test_coordinator_role_may_open_any_board(store, room):
     assert not B.may_run_board(store, boss, session.id)
     S.grant_role(store, boss.id, "coordinator")
     assert B.may_run_board(store, boss, session.id)
+
+
+# -- the stepped snapshot: no answer can be read from a change (issue 11, item 5) -------------
+
+
+@pytest.fixture
+def small_room(store):
+    """A session run by the community's creator (its coordinator), nobody else in it yet."""
+    coord = find_or_add_person(store, "Cora")
+    cop = X.create_community(store, coord, "CoP")
+    session = X.plan_session(
+        store, coord, cop.id, datetime.now(UTC) + timedelta(minutes=5), "Today"
+    )
+    return session, coord
+
+
+def _check_in(store, session, name, wellbeing, confidence=3):
+    who = find_or_add_person(store, name)
+    X.join(store, who, session.join_code, datetime.now(UTC))
+    K.submit_answers(
+        store,
+        who,
+        session.id,
+        SETS["checkin"],
+        {"wellbeing": wellbeing, "confidence_reflect_then": confidence},
+    )
+
+
+def _item(state, item_id):
+    return next(i for i in state.items if i.item_id == item_id)
+
+
+def test_latecomer_does_not_change_the_snapshot_until_a_whole_group_more(store, small_room):
+    session, _ = small_room
+    sets = [SETS["checkin"], SETS["checkout"]]
+    for n, score in enumerate((4, 4, 3, 5, 4)):
+        _check_in(store, session, f"P{n}", score)
+    revealed, changed = B.shown_state(store, session.id, sets, 5)  # "Reveal"
+    assert changed and _item(revealed, "wellbeing").values == (3, 4, 4, 4, 5)
+    _check_in(store, session, "Late", 1)  # the latecomer, with a score nobody else gave
+    later, changed = B.shown_state(store, session.id, sets, 5)
+    assert not changed and later.items == revealed.items  # the snapshot did not move
+    assert later.answered["checkin"] == 6 and later.joined == 6  # counts are live
+    assert _item(later, "wellbeing").answers == 5  # no live count of the item either
+    for n in range(3):
+        _check_in(store, session, f"Q{n}", 2)
+        state, changed = B.shown_state(store, session.id, sets, 5)
+        assert not changed and state.items == later.items
+    _check_in(store, session, "Q3", 2)  # five new since the snapshot: it moves on
+    stepped, changed = B.shown_state(store, session.id, sets, 5)
+    assert changed and _item(stepped, "wellbeing").values == (1, 2, 2, 2, 2, 3, 4, 4, 4, 5)
+    # A second board (another facilitator, a reload) shows the same snapshot, not a fresh one.
+    _check_in(store, session, "Q4", 5)
+    state, changed = B.shown_state(store, session.id, sets, 5)
+    assert not changed and state.items == stepped.items
+
+
+def _wellbeing_section(results_html: str) -> str:
+    prompt = next(i.prompt for i in SETS["checkin"].items if i.id == "wellbeing")
+    start = results_html.index(prompt)
+    end = results_html.find("<h3>", start)
+    return results_html[start : end if end != -1 else None]
+
+
+def test_board_moves_in_steps_and_never_shows_wellbeing_individually(store, settings, small_room):
+    import re
+
+    session, coord = small_room
+    settings = replace(settings, min_group=5)
+    app = board_app(settings=settings)
+    sign_in_as(app, coord)
+    app.code.value = session.join_code
+    app.open_board()
+    app.reveal.value = True
+    # Below the minimum group: it says plainly why nothing is shown, and what is.
+    for n in range(2):
+        _check_in(store, session, f"P{n}", 4)
+    app.refresh()
+    assert "Nothing from the answers is shown yet" in app.results.value
+    assert "at least 5 people" in app.results.value
+    assert "Check-in: 2" in app.counts.value  # the counts still show
+
+    seen = []  # (check-ins in the room, results the room saw)
+    scores = [4, 4, 3, 5, 1, 2, 5, 3, 4, 2, 1, 5, 3, 4]
+    for n, score in enumerate(scores, start=2):
+        _check_in(store, session, f"P{n}", score)
+        app.refresh()  # the ticker's job in a kernel
+        assert f"Check-in: {n + 1}" in app.counts.value  # counts are live
+        seen.append((n + 1, app.results.value))
+        section = _wellbeing_section(app.results.value)
+        shown = re.findall(r"(\d+) rating\(s\)", section)
+        # wellbeing: only a spread of a whole group, never a count of its own
+        assert shown in ([], ["5"], ["10"], ["15"]), section
+        assert "answer(s)" not in section and not re.search(r"\b\d+\b answers? so far", section)
+    changes = [seen[0][0]] + [b[0] for a, b in zip(seen, seen[1:], strict=False) if a[1] != b[1]]
+    assert changes == [3, 5, 10, 15]  # first the note, then steps of the minimum group
+    assert "5 rating(s)" in _wellbeing_section(seen[2][1])  # shown from the fifth answer
+    # The latecomer (the sixth) changes nothing; neither does "Refresh results".
+    assert seen[3][1] == seen[2][1]
+    frozen = app.results.value
+    _check_in(store, session, "Late", 1)
+    app.refresh_button.click()
+    assert "No change" in app.status.message and app.results.value == frozen
+    # Hiding and revealing again, or reopening the board, shows the same snapshot.
+    app.reveal.value = False
+    app.reveal.value = True
+    assert app.results.value == frozen
+    again = board_app(settings=settings)
+    sign_in_as(again, coord)
+    again.code.value = session.join_code
+    again.open_board()
+    again.reveal.value = True
+    assert again.results.value == frozen

@@ -63,7 +63,7 @@ def test_participant_joins_by_link_once_and_roles_rotate(settings):
     from cop_widgets.services import sessions as X
 
     [session] = X.sessions_of(
-        coord.store, coord.picker.value, dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        coord.store, coord.person, coord.picker.value, dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     )[0]
     for name in ("Ana", "Ben", "Cal", "Dee"):
         app = session_app(settings=settings)

@@ -4,6 +4,7 @@ RELIABILITY.md test table rows 16 (erasure of one person) and 17 (export and ret
 """
 
 import argparse
+import html
 import csv
 import json
 import os
@@ -18,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, func, insert, select, text, update
 
 from cop_widgets import cli_data
 from cop_widgets.cli import main as cop_main
@@ -469,7 +470,7 @@ def test_erasure_leaves_no_row_and_no_byte_of_x(store, rolfe, build_default):
     assert D.get(store, w.shared_discussion).case_summary == ""
     assert [n.author_id for n in D.notes(store, w.shared_discussion)] == [w.y.id]
     assert D.ratings(store, w.shared_discussion, "scale") == [6]
-    listed = {d.id: d.facilitator_name for d in D.list_discussions(store)}
+    listed = {d.id: d.facilitator_name for d in D.list_discussions(store, w.y)}
     assert listed[w.shared_discussion] == DR.ERASED_NAME
     assert w.solo_discussion not in listed
 
@@ -568,9 +569,10 @@ def test_retention_deletes_every_expired_row_and_no_other(store, world):
         _age(store, S.discussion_note, "updated_at", days, id=nid)
     before = snapshot(store)
 
-    preview = DR.apply_retention(store, 30, 60, NOW, dry_run=True)
+    periods = {"reflections": 30, "discussion_notes": 60}
+    preview = DR.apply_retention(store, periods, NOW, dry_run=True)
     assert snapshot(store) == before
-    counts = DR.apply_retention(store, 30, 60, NOW)
+    counts = DR.apply_retention(store, periods, NOW)
     assert counts == {**preview, **{k: counts[k] for k in ("vacuumed", "wal_truncated")}}
 
     after = snapshot(store)
@@ -594,17 +596,16 @@ def test_retention_deletes_every_expired_row_and_no_other(store, world):
 def test_retention_keeps_forever_when_unset_and_refuses_zero(store, world):
     before = snapshot(store)
     far = NOW + timedelta(days=100_000)
-    counts = DR.apply_retention(store, None, None, far)
+    counts = DR.apply_retention(store, {c.name: None for c in DR.RETENTION_CLASSES}, far)
     assert set(counts.values()) == {0}
     after = snapshot(store)
     assert {k: v for k, v in after.items() if k != "audit_event"} == {
         k: v for k, v in before.items() if k != "audit_event"
     }
     for bad in (0, -3):
-        with pytest.raises(InvalidInput, match="at least 1 day"):
-            DR.apply_retention(store, bad, None, NOW)
-        with pytest.raises(InvalidInput, match="at least 1 day"):
-            DR.apply_retention(store, None, bad, NOW)
+        for cls in DR.RETENTION_CLASSES:
+            with pytest.raises(InvalidInput, match="at least 1 day"):
+                DR.apply_retention(store, {cls.name: bad}, NOW)
 
 
 @pytest.mark.parametrize(
@@ -612,12 +613,13 @@ def test_retention_keeps_forever_when_unset_and_refuses_zero(store, world):
     [("abc", "whole number"), ("0", "at least 1"), ("-5", "at least 1"), ("1.5", "whole number")],
 )
 def test_retention_settings_name_the_variable(value, message):
-    for var in (cli_data.RETAIN_REFLECTIONS_ENV, cli_data.RETAIN_NOTES_ENV):
+    for cls in DR.RETENTION_CLASSES:
         with pytest.raises(InvalidInput, match=message) as err:
-            cli_data.retention_days({var: value})
-        assert var in str(err.value)
-    assert cli_data.retention_days({}) == (None, None)
-    assert cli_data.retention_days({cli_data.RETAIN_REFLECTIONS_ENV: " 90 "}) == (90, None)
+            cli_data.retention_days({cls.env: value})
+        assert cls.env in str(err.value)
+    assert set(cli_data.retention_days({}).values()) == {None}
+    got = cli_data.retention_days({"COP_RETAIN_REFLECTIONS_DAYS": " 90 "})
+    assert got["reflections"] == 90 and got["discussion_notes"] is None
 
 
 # -- backup --------------------------------------------------------------------------------------
@@ -711,7 +713,7 @@ def test_backup_refuses_a_store_that_is_not_sqlite(tmp_path):
 def cop_data(monkeypatch, data_dir, store):
     """Run a `cop data` sub-command in this process, on the same store as the `store` fixture."""
     monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
-    for var in ("COP_DATABASE_URL", cli_data.RETAIN_REFLECTIONS_ENV, cli_data.RETAIN_NOTES_ENV):
+    for var in ("COP_DATABASE_URL", *(c.env for c in DR.RETENTION_CLASSES)):
         monkeypatch.delenv(var, raising=False)
     parser = argparse.ArgumentParser(prog="cop")
     cli_data.add_data_commands(parser.add_subparsers(dest="command", required=True))
@@ -740,33 +742,55 @@ def test_cli_erase_without_yes_changes_nothing(cop_data, store, world, capsys):
     assert snapshot(store) == before
 
 
-def test_cli_erase_with_yes_erases_and_removes_the_export(cop_data, store, world, data_dir, capsys):
+def test_cli_erase_with_yes_erases_and_removes_the_export(
+    cop_data, store, world, data_dir, capsys, tmp_path
+):
     assert cop_data("export", "--person", world.x.id) == 0
     assert (data_dir / "exports" / world.x.id).is_dir()
-    assert cop_data("erase", "--person", X_NAME, "--yes") == 0
-    out = capsys.readouterr().out
-    assert f"erased person {world.x.id}:" in out and "removed" in out and "backups" in out
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    record = reports / f"person-record_{world.x.id}_2026.html"  # a CPD record, by file name
+    record.write_text("<p>their reflections</p>")
+    session = reports / "session-report_abc.html"  # a session report naming them as a role
+    session.write_text(f"<td>{html.escape(X_NAME)}</td>")
+    unrelated = reports / "community-growth.html"
+    unrelated.write_text("<p>counts only</p>")
+    assert cop_data("erase", "--person", X_NAME, "--yes", "--reports", str(reports)) == 0
+    listed = capsys.readouterr()
+    assert f"report naming them: {record}" in listed.out and str(session) in listed.out
+    assert str(unrelated) not in listed.out and "--delete-reports" in listed.err
+    assert record.exists()  # listed, not removed, without --delete-reports
+    assert f"erased person {world.x.id}:" in listed.out and "removed" in listed.out
+    assert "backups" in listed.out
     assert not (data_dir / "exports" / world.x.id).exists()
     with pytest.raises(RecordNotFound):
         DR.find_person(store, world.x.id)
+    y_record = reports / f"person-record_{world.y.id}.html"
+    y_record.write_text("<p>their reflections</p>")
+    assert cop_data(
+        "erase", "--person", world.y.id, "--yes", "--reports", str(reports), "--delete-reports"
+    ) == 0
+    out = capsys.readouterr().out
+    assert f"removed report {y_record}" in out and not y_record.exists()
+    assert record.exists() and unrelated.exists()  # another person's file and a count-only one
 
 
 def test_cli_retain_reads_the_environment(cop_data, store, world, monkeypatch, capsys):
     assert cop_data("retain") == 0
     assert "everything is kept" in capsys.readouterr().out
-    monkeypatch.setenv(cli_data.RETAIN_REFLECTIONS_ENV, "0")
-    with pytest.raises(InvalidInput, match=cli_data.RETAIN_REFLECTIONS_ENV):
+    monkeypatch.setenv("COP_RETAIN_REFLECTIONS_DAYS", "0")
+    with pytest.raises(InvalidInput, match="COP_RETAIN_REFLECTIONS_DAYS"):
         cop_data("retain")
-    monkeypatch.setenv(cli_data.RETAIN_REFLECTIONS_ENV, "30")
+    monkeypatch.setenv("COP_RETAIN_REFLECTIONS_DAYS", "30")
     later = (datetime.now(UTC) + timedelta(days=31)).isoformat()
     before = snapshot(store)
     assert cop_data("retain", "--now", later, "--dry-run") == 0
     out = capsys.readouterr().out
-    assert "would delete" in out and "reflection 4" in out
+    assert "would change" in out and "reflection 4" in out
     assert snapshot(store) == before
     assert cop_data("retain", "--now", later) == 0
     out = capsys.readouterr().out
-    assert "deleted" in out and "reflection 4" in out
+    assert "changed" in out and "reflection 4" in out
     assert DR.count_rows(store)["reflection"] == 0
     with pytest.raises(InvalidInput, match="ISO 8601"):
         cop_data("retain", "--now", "next tuesday")
@@ -794,3 +818,81 @@ def test_cli_errors_are_a_message_and_exit_2(monkeypatch, data_dir, store, capsy
         cwd=REPO,
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_retention_covers_every_class_of_personal_data(store):
+    from cop_widgets.protocols import load_protocols
+    from cop_widgets.services import checkins as K
+    from cop_widgets.services import directory as DIR
+    from cop_widgets.services import sessions as X
+    from cop_widgets.session_items import load_item_sets
+    from tests.conftest import REPO
+
+    ana = find_or_add_person(store, "Ana")
+    cop = X.create_community(store, ana, "CoP")
+    held = X.plan_session(store, ana, cop.id, NOW - timedelta(days=400), "Long ago")
+    with store.write() as conn:  # joined back then (the code has long expired)
+        conn.execute(insert(S.attendance).values(session_id=held.id, person_id=ana.id,
+                                                 joined_at=held.starts_at.isoformat()))  # fmt: skip
+    checkout = load_item_sets(REPO / "data" / "session_items")[0]["checkout"]
+    K.submit_answers(store, ana, held.id, checkout, {
+        "one_word": "canary-word", "commitment": "canary-commitment", "debrief": "canary-debrief",
+        "useful": 4,
+    })  # fmt: skip
+    d = D.start_discussion(store, ana, load_protocols(REPO / "data" / "protocols").get(
+        "consultancy"), "canary-summary", "canary-note")  # fmt: skip
+    D.add_action(store, ana, d.id, "canary-action", "Ana", None)
+    DIR.save_profile(store, ana, True, "canary-offers", "canary-wants")
+    for table, key in ((S.discussion, "updated_at"), (S.discussion_action, "created_at"),
+                       (S.commitment, "created_at"), (S.member_profile, "updated_at")):
+        _age(store, table, key, 400)  # fmt: skip
+    with store.write() as conn:
+        conn.execute(update(S.session_response).values(answered_on="2025-01-01"))
+        old_audit = conn.execute(select(func.count()).select_from(S.audit_event)).scalar()
+        conn.execute(text("DROP TRIGGER audit_event_no_update"))
+        conn.execute(update(S.audit_event).values(at="2019-01-01T00:00:00.000000+00:00"))
+        conn.execute(text("CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
+                          "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END"))  # fmt: skip
+
+    def dump() -> str:
+        with store.read() as conn:
+            return " ".join(
+                str(row) for t in S.metadata.sorted_tables for row in conn.execute(select(t))
+            )
+
+    assert all(f"canary-{w}" in dump() for w in ("summary", "action", "word", "debrief",
+                                                  "commitment", "offers"))  # fmt: skip
+    periods = {c.name: 365 for c in DR.RETENTION_CLASSES if c.name != "audit"} | {"audit": 5}
+    counts = DR.apply_retention(store, periods, NOW)
+    after = dump()
+    assert not any(f"canary-{w}" in after for w in ("summary", "note", "action", "word", "debrief",
+                                                    "commitment", "offers", "wants"))  # fmt: skip
+    assert counts["discussion blanked"] == 1 and counts["discussion_action"] == 1
+    assert counts["audit_event"] == old_audit
+    with store.read() as conn:  # scores and the discussion itself stay; the audit has one event
+        assert conn.execute(select(S.session_response.c.value_int).where(
+            S.session_response.c.value_int.is_not(None))).scalars().all() == [4]  # fmt: skip
+        assert conn.execute(select(S.discussion.c.id)).scalars().all() == [d.id]
+        actions = conn.execute(select(S.audit_event.c.action)).scalars().all()
+    assert actions == ["retention_applied"]
+    with pytest.raises(Exception, match="append-only"):  # the guard is back
+        with store.write() as conn:
+            conn.execute(text("DELETE FROM audit_event"))
+
+
+def test_erasure_takes_their_name_off_actions_others_recorded(store):
+    from cop_widgets.protocols import load_protocols
+    from tests.conftest import REPO
+
+    pat, nadia = find_or_add_person(store, "Pat"), find_or_add_person(store, "Nadia Nguyen")
+    consultancy = load_protocols(REPO / "data" / "protocols").get("consultancy")
+    d = D.start_discussion(store, pat, consultancy, "A case.")
+    D.add_action(store, pat, d.id, "Call the school", "nadia nguyen", None)
+    D.add_action(store, pat, d.id, "Book the room", "Pat", None)
+    counts = DR.erase_person(store, nadia.id, vacuum=False)
+    assert counts[DR.OWNER_REPLACED] == 1
+    owners = {a.description: a.owner for a in D.actions(store, d.id)}
+    assert owners == {"Call the school": DR.ERASED_NAME, "Book the room": "Pat"}
+    # a new person of the same name inherits nothing
+    again = find_or_add_person(store, "Nadia Nguyen")
+    assert again.id != nadia.id and "Nadia" not in " ".join(owners.values())

@@ -31,7 +31,8 @@ from .test_reports import _self_contained, _Tables
 
 PROTOCOLS = load_protocols(REPO / "data" / "protocols")
 SETS = load_item_sets(REPO / "data" / "session_items")[0]
-XSS = "<script>window.__pwned=1</script>"
+# (no underscore: "window.__pwned" would be held back as a social-media handle)
+XSS = "<script>window.pwnedByText=1</script>"
 NEVER_IN_REPORT = (
     "CASE-NOTE-MARKER",  # a note of a phase that is not an insight phase: the case itself
     "CASE-SUMMARY-MARKER",

@@ -71,8 +71,8 @@ def test_closed_session_code_has_ended(store, series):
 
 
 def test_upcoming_and_past(store, series):
-    _, cop, first, second = series
-    upcoming, past = X.sessions_of(store, cop.id, NOW + timedelta(days=1))
+    coord, cop, first, second = series
+    upcoming, past = X.sessions_of(store, coord, cop.id, NOW + timedelta(days=1))
     assert [s.id for s in upcoming] == [second.id] and [s.id for s in past] == [first.id]
 
 
@@ -86,7 +86,7 @@ def test_calendar_has_one_event_per_session_with_escaping_and_folding(store, ser
         'Risk; safety, and "voice"',
         "A very long focus question " * 8,
     )
-    upcoming, past = X.sessions_of(store, cop.id, NOW - timedelta(days=1))
+    upcoming, past = X.sessions_of(store, coord, cop.id, NOW - timedelta(days=1))
     ics = X.calendar_ics(cop, upcoming, "http://127.0.0.1:8866/voila/render/session.ipynb")
     assert ics.count("BEGIN:VEVENT") == 3 and ics.startswith("BEGIN:VCALENDAR\r\n")
     assert "DTSTART:20261201T090000Z" in ics and "DTEND:20261201T103000Z" in ics

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
-from cop_widgets.services import access
+from cop_widgets.services import policy
+from cop_widgets.services import sessions as X
 from cop_widgets.services import reflections as R
 from cop_widgets.services import supervision as S
 from cop_widgets.services.identity import find_or_add_person
@@ -37,6 +38,13 @@ def test_forty_practitioners_two_supervisors_each_sees_exactly_their_own(store, 
     sups = [find_or_add_person(store, "Supervisor A"), find_or_add_person(store, "Supervisor B")]
     for n, p in enumerate(people):
         S.assign_supervisee(store, sups[n % 2].id, p.id)
+    # three communities, cut across the supervisors' cohorts; practitioners 00-04 belong to none
+    host = find_or_add_person(store, "Community host")  # a member of all three, a viewer here
+    cops = [X.create_community(store, host, f"CoP {k}") for k in range(3)]
+    community_of = {p.id: cops[n % 3].id for n, p in enumerate(people) if n >= 5}
+    with store.write() as conn:
+        for pid, cid in community_of.items():
+            policy.add_member(conn, cid, pid)
     truth = {}
     for p in people:
         for i in range(10):
@@ -56,7 +64,12 @@ def test_forty_practitioners_two_supervisors_each_sees_exactly_their_own(store, 
             rid
             for rid, (author, vis, status) in truth.items()
             if author == viewer.id
-            or (status == "submitted" and vis == "community")
+            or (
+                status == "submitted"
+                and vis == "community"
+                and viewer.id in community_of
+                and community_of.get(author) == community_of[viewer.id]
+            )
             or (
                 status == "submitted"
                 and vis == "supervisor"
@@ -67,7 +80,9 @@ def test_forty_practitioners_two_supervisors_each_sees_exactly_their_own(store, 
     for viewer in people + sups:
         with store.read() as conn:
             got = set(
-                conn.execute(select(reflection.c.id).where(access.readable_by(viewer))).scalars()
+                conn.execute(
+                    select(reflection.c.id).where(policy.reflections_readable_by(viewer))
+                ).scalars()
             )
         assert got == expected(viewer), viewer.display_name
         mine = [s for s in R.list_mine(store, viewer)]

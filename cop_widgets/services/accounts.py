@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select, update
 
-from ..errors import CopWidgetsError, InvalidInput, NotAllowed
+from ..errors import CopWidgetsError, InvalidInput
 from ..store import Store
 from ..store.db import utc_now
 from ..store.schema import (
@@ -38,6 +38,7 @@ from ..store.schema import (
     web_session,
 )
 from ..text import clean_display_name, name_skeleton
+from . import policy
 from .identity import Person
 from .secret import server_secret_key
 
@@ -549,32 +550,16 @@ def all_people(store: Store) -> list[Person]:
 
 
 # -- what a coordinator does in the community app --------------------------------------------------
-def _require_coordinator(store: Store, actor: Person, what: str) -> None:
-    from .supervision import roles_of
-
-    if "coordinator" not in roles_of(store, actor.id):
-        with store.write() as conn:
-            store.audit(
-                conn,
-                actor_id=actor.id,
-                action=what.replace(" ", "_"),
-                target_kind="person",
-                target_id=None,
-                outcome="refused",
-            )
-        raise NotAllowed(what)
-
-
 def coordinator_adds_person(
     store: Store, actor: Person, name: str, role: str = "practitioner"
 ) -> tuple[Person, str]:
     """A coordinator adds a person; returns them and their first sign-in token (shown once)."""
-    _require_coordinator(store, actor, "add people")
+    policy.require(store, actor, "people.manage", None)
     added = add_person(store, name, role, by=actor.id)
     return added, issue_link(store, added.id, by=actor.id)
 
 
 def coordinator_reissues_link(store: Store, actor: Person, person_id: str) -> str:
     """A new sign-in token for someone who lost theirs (the old one stops working)."""
-    _require_coordinator(store, actor, "issue sign-in links")
+    policy.require(store, actor, "people.manage", person_id)
     return issue_link(store, person_id, by=actor.id)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 
 from ..errors import InvalidInput, RecordLocked, RecordNotFound
 from ..session_items import ItemSet
@@ -24,6 +25,8 @@ from ..text import check_answer
 from .identity import Person
 
 TRIED = ("yes", "partly", "no")
+log = logging.getLogger(__name__)
+_shuffle = secrets.SystemRandom().shuffle  # from the OS: no seed to guess
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,15 @@ def submit_answers(
                 commitments.append(text)
             else:
                 rows.append((item, None, text))
-    hour = datetime.now(UTC).strftime("%Y-%m-%dT%H")
+    identified = [(item, n, t) for item, n, t in rows if not item.anonymous]
+    anonymous = [(item, n, t) for item, n, t in rows if item.anonymous]
+    # 1. The identified part in one transaction: "has answered" (so nobody answers twice), the
+    #    private items and the commitments.
     with store.write() as conn:
         session = conn.execute(
-            select(cop_session.c.status).where(cop_session.c.id == session_id)
+            select(cop_session.c.status, cop_session.c.starts_at).where(
+                cop_session.c.id == session_id
+            )
         ).first()
         if session is None:
             raise RecordNotFound("session", session_id)
@@ -85,34 +93,108 @@ def submit_answers(
         )
         if conn.execute(select(session_answered.c.person_id).where(key)).first() is not None:
             raise RecordLocked("answers", session_id, f"you already sent your {items.name}")
+        day = _session_day(session.starts_at)
         conn.execute(
             insert(session_answered).values(
                 session_id=session_id, person_id=who.id, item_set=items.id
             )
         )
-        for item, number, text in rows:
+        private_ids, commitment_ids = [], []
+        for item, number, text in identified:
+            private_ids.append(str(uuid.uuid4()))
             conn.execute(
                 insert(session_response).values(
-                    id=str(uuid.uuid4()),
+                    id=private_ids[-1],
                     session_id=session_id,
                     item_set=items.id,
                     item_id=item.id,
-                    person_id=None if item.anonymous else who.id,
+                    person_id=who.id,
                     value_int=number,
                     value_text=text,
-                    created_hour=hour,
+                    answered_on=day,
                 )
             )
         for text in commitments:
+            commitment_ids.append(str(uuid.uuid4()))
             conn.execute(
                 insert(commitment).values(
-                    id=str(uuid.uuid4()),
+                    id=commitment_ids[-1],
                     person_id=who.id,
                     session_id=session_id,
                     text=text,
                     created_at=utc_now(),
                 )
             )
+    if not anonymous:
+        return
+    # 2. The anonymous answers in a transaction of their own, mixed into the session's pool.
+    try:
+        _add_to_anonymous_pool(store, session_id, items.id, day, anonymous)
+    except BaseException:
+        # Not stored: take back step 1, so that the person can send again.
+        try:
+            with store.write() as conn:
+                conn.execute(delete(session_answered).where(key))
+                r = session_response.c
+                conn.execute(
+                    delete(session_response).where(
+                        r.session_id == session_id, r.person_id == who.id, r.id.in_(private_ids)
+                    )
+                )
+                conn.execute(delete(commitment).where(commitment.c.id.in_(commitment_ids)))
+        except Exception:  # pragma: no cover - the store failed twice in a row
+            log.exception("answers of a check-in/out could not be taken back")
+        raise
+
+
+def _session_day(starts_at: str) -> str:
+    """The only time an answer keeps: the session's date (UTC), never when it was sent."""
+    return str(starts_at)[:10]
+
+
+def _add_to_anonymous_pool(
+    store: Store, session_id: str, item_set: str, day: str, rows: list[tuple]
+) -> None:
+    """Add anonymous answers so that nothing in the store says which ones came last.
+
+    In one transaction (apart from the identified rows) every anonymous answer of the session
+    is read, deleted (secure_delete zeroes the freed bytes) and written again with the new
+    ones, in a random order and under fresh random keys: where a row lands in the file, and
+    its key, follow that shuffle, not the order in which people answered. The table has no
+    rowid (schema.session_response); the only time kept is the session's date.
+    """
+    r = session_response.c
+    pooled = and_(r.session_id == session_id, r.person_id.is_(None))
+    with store.write() as conn:
+        # One pool writer per session (PostgreSQL; SQLite's BEGIN IMMEDIATE already is).
+        conn.execute(
+            select(cop_session.c.id).where(cop_session.c.id == session_id).with_for_update()
+        )
+        pool = [
+            (row.item_set, row.item_id, row.value_int, row.value_text)
+            for row in conn.execute(
+                select(r.item_set, r.item_id, r.value_int, r.value_text).where(pooled)
+            )
+        ]
+        pool += [(item_set, item.id, number, text) for item, number, text in rows]
+        _shuffle(pool)
+        conn.execute(delete(session_response).where(pooled))
+        conn.execute(
+            insert(session_response),
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "session_id": session_id,
+                    "item_set": set_id,
+                    "item_id": item_id,
+                    "person_id": None,
+                    "value_int": number,
+                    "value_text": text,
+                    "answered_on": day,
+                }
+                for set_id, item_id, number, text in pool
+            ],
+        )
 
 
 def has_answered(store: Store, who: Person, session_id: str, item_set: str) -> bool:

@@ -24,19 +24,32 @@ whose the row is, so it is neither exported nor erased.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, false, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy import update as sql_update
 
 from ..errors import InvalidInput, RecordNotFound, StoreUnavailable
@@ -52,12 +65,13 @@ EXPORT_FORMAT = "cop-workbook-export"
 EXPORT_FORMAT_VERSION = 1
 EXPORT_JSON = "export.json"
 DISCUSSION_KEPT = "discussion_kept_blanked"
-RETENTION_TABLES = ("reflection_answer", "feedback", "review", "reflection", "discussion_note")
+OWNER_REPLACED = "action_owner_name_replaced"
 _SAFE_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 # The group's own records: no person's data in them; erasing their creator leaves them with
-# created_by set to NULL by the database (ON DELETE SET NULL).
-GROUP_TABLES = ("community", "cop_session")
+# created_by set to NULL by the database (ON DELETE SET NULL). The board's snapshot holds
+# summaries of at least the minimum group, never one person's answer.
+GROUP_TABLES = ("community", "cop_session", "board_snapshot")
 
 # Tables of one person's data, in the order an export lists them and erasure deletes them
 # (children before parents, so that foreign keys hold at every step).
@@ -82,6 +96,7 @@ PERSON_TABLES = (
     "supervisor_preference",
     "comment_bank",
     "audit_event",
+    "community_member",
     "sign_in_link",
     "passphrase",
     "web_session",
@@ -198,6 +213,7 @@ def _ownership(conn: Connection, row) -> dict[str, ColumnElement]:
         "supervisor_preference": S.supervisor_preference.c.supervisor_id == pid,
         "comment_bank": S.comment_bank.c.supervisor_id == pid,
         "audit_event": S.audit_event.c.actor_id == pid,
+        "community_member": S.community_member.c.person_id == pid,
         "sign_in_link": S.sign_in_link.c.person_id == pid,
         "passphrase": S.passphrase.c.person_id == pid,
         "web_session": S.web_session.c.person_id == pid,
@@ -436,7 +452,40 @@ def _erasure(conn: Connection, row, *, dry_run: bool) -> dict[str, int]:
         if name == "discussion" and shared and not dry_run:
             _blank_discussions(conn, shared)  # before the person row goes (foreign key)
     counts[DISCUSSION_KEPT] = len(shared)
+    counts[OWNER_REPLACED] = _replace_owner_name(conn, row, dry_run)
     return counts
+
+
+def _replace_owner_name(conn: Connection, row, dry_run: bool) -> int:
+    """Actions others recorded with this person as their owner keep the action but not the
+    name (a free-text field: a new person of the same name must not inherit them)."""
+    key = _role_key(conn, row)
+    if key is None:
+        return 0
+    a = S.discussion_action.c
+    ids = [i for i, owner in conn.execute(select(a.id, a.owner)) if owner.casefold() == key]
+    if ids and not dry_run:
+        conn.execute(sql_update(S.discussion_action).where(a.id.in_(ids)).values(owner=ERASED_NAME))
+    return len(ids)
+
+
+def files_naming(folder: Path | str, person_id: str, display_name: str) -> list[Path]:
+    """Generated reports in `folder` that hold this person: their id in the file name (a CPD
+    record) or their id or name in an HTML report's text."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    found = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        if person_id in path.name:
+            found.append(path)
+        elif path.suffix in (".html", ".csv", ".json"):
+            body = path.read_text(encoding="utf-8", errors="replace")
+            if person_id in body or (display_name and html.escape(display_name) in body):
+                found.append(path)
+    return found
 
 
 def _blank_discussions(conn: Connection, ids: list[str]) -> None:
@@ -527,61 +576,143 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def retention_cutoffs(
-    reflections_days: int | None, discussion_notes_days: int | None, now: datetime
-) -> tuple[str | None, str | None]:
-    r = _check_days("reflections", reflections_days)
-    n = _check_days("discussion notes", discussion_notes_days)
-    return (
-        None if r is None else _stamp(now - timedelta(days=r)),
-        None if n is None else _stamp(now - timedelta(days=n)),
-    )
+@dataclass(frozen=True)
+class RetentionClass:
+    """One class of personal data with its own retention period (unset: kept)."""
+
+    name: str  # key in apply_retention's periods
+    env: str  # the setting an operator uses
+    what: str  # plain words, for messages and the README
+    unit_days: int = 1  # 365 for a period given in years
+
+
+RETENTION_CLASSES = (
+    RetentionClass("reflections", "COP_RETAIN_REFLECTIONS_DAYS", "reflections (with answers, "
+                   "reviews and feedback), by last change"),
+    RetentionClass("discussion_notes", "COP_RETAIN_DISCUSSION_NOTES_DAYS",
+                   "case discussion notes, by last change"),
+    RetentionClass("case_summaries", "COP_RETAIN_CASE_SUMMARIES_DAYS",
+                   "case summaries and content notes (blanked; the discussion stays)"),
+    RetentionClass("actions", "COP_RETAIN_ACTIONS_DAYS", "case discussion actions"),
+    RetentionClass("checkin_text", "COP_RETAIN_CHECKIN_TEXT_DAYS",
+                   "written check-in and check-out answers (blanked; scores stay)"),
+    RetentionClass("debriefs", "COP_RETAIN_DEBRIEFS_DAYS", "private check-out debriefs"),
+    RetentionClass("commitments", "COP_RETAIN_COMMITMENTS_DAYS",
+                   "commitments and their follow-up"),
+    RetentionClass("directory", "COP_RETAIN_DIRECTORY_DAYS",
+                   "directory entries, by last change"),
+    RetentionClass("audit", "COP_RETAIN_AUDIT_YEARS", "audit events", unit_days=365),
+)  # fmt: skip
+RETENTION = {c.name: c for c in RETENTION_CLASSES}
+# tables retention may change, in the order it works (children before parents)
+RETENTION_TABLES = (
+    "reflection_answer",
+    "feedback",
+    "review",
+    "reflection",
+    "discussion_note",
+    "discussion",
+    "discussion_action",
+    "session_response",
+    "commitment",
+    "member_profile",
+    "audit_event",
+)
+
+
+def retention_cutoffs(periods: Mapping[str, int | None], now: datetime) -> dict[str, str]:
+    """Class name -> stored-time cutoff (older is removed) for every class with a period."""
+    cuts: dict[str, str] = {}
+    for name, period in periods.items():
+        cls = RETENTION.get(name)
+        if cls is None:
+            raise InvalidInput("retention", f"Unknown retention class {name!r}.")
+        days = _check_days(cls.what, period)
+        if days is not None:
+            cuts[name] = _stamp(now - timedelta(days=days * cls.unit_days))
+    return cuts
+
+
+def _retention_steps(cuts: dict[str, str]) -> list[tuple[str, ColumnElement, dict | None]]:
+    """(table, rows, None to delete them or the values to blank them with)."""
+    steps: list[tuple[str, ColumnElement, dict | None]] = []
+    if "reflections" in cuts:
+        old = S.reflection.c.updated_at < cuts["reflections"]
+        expired = select(S.reflection.c.id).where(old).scalar_subquery()
+        steps += [
+            ("reflection_answer", S.reflection_answer.c.reflection_id.in_(expired), None),
+            ("feedback", S.feedback.c.reflection_id.in_(expired), None),
+            ("review", S.review.c.reflection_id.in_(expired), None),
+            ("reflection", old, None),
+        ]
+    if "discussion_notes" in cuts:
+        steps.append(("discussion_note", S.discussion_note.c.updated_at < cuts["discussion_notes"],
+                      None))  # fmt: skip
+    if "case_summaries" in cuts:
+        d = S.discussion.c
+        old = and_(d.updated_at < cuts["case_summaries"], or_(d.case_summary != "",
+                                                               d.content_note != ""))
+        steps.append(("discussion", old, {"case_summary": "", "content_note": ""}))
+    if "actions" in cuts:
+        steps.append(("discussion_action", S.discussion_action.c.created_at < cuts["actions"],
+                      None))  # fmt: skip
+    r = S.session_response.c
+    if "checkin_text" in cuts:  # anonymous answers keep only the session's date
+        old = and_(r.person_id.is_(None), r.value_text.is_not(None),
+                   r.answered_on < cuts["checkin_text"][:10])  # fmt: skip
+        steps.append(("session_response", old, {"value_text": None}))
+    if "debriefs" in cuts:
+        old = and_(r.person_id.is_not(None), r.answered_on < cuts["debriefs"][:10])
+        steps.append(("session_response", old, None))
+    if "commitments" in cuts:
+        steps.append(("commitment", S.commitment.c.created_at < cuts["commitments"], None))
+    if "directory" in cuts:
+        steps.append(("member_profile", S.member_profile.c.updated_at < cuts["directory"], None))
+    if "audit" in cuts:
+        steps.append(("audit_event", S.audit_event.c.at < cuts["audit"], None))
+    return steps
 
 
 def apply_retention(
     store: Store,
-    reflections_days: int | None,
-    discussion_notes_days: int | None,
+    periods: Mapping[str, int | None],
     now: datetime,
     *,
     dry_run: bool = False,
     vacuum: bool = True,
 ) -> dict[str, int]:
-    """Delete reflections (with answers, feedback, reviews) last changed before
-    ``now - reflections_days`` and discussion notes last changed before
-    ``now - discussion_notes_days``. None keeps them forever. Returns rows per table.
+    """Remove what is older than each class's period (RETENTION_CLASSES; None or missing
+    keeps it). Returns rows per table ("<table> blanked" where text was blanked instead).
 
-    Times compare as stored text (UTC ISO 8601 with microseconds, as utc_now writes them). One
-    "retention_applied" audit event per run that is not a dry run; the counts are returned,
-    not audited. A naive ``now`` is taken as UTC. Deleted text is scrubbed as in erase_person
-    (secure_delete, VACUUM when anything was deleted, WAL truncated).
+    Times compare as stored text (UTC ISO 8601 with microseconds, as utc_now writes them;
+    check-in answers keep only their session's date). One "retention_applied" audit event per
+    run that is not a dry run. Audit events older than their period are the one change the
+    append-only audit table allows, here only. A naive ``now`` is taken as UTC. Deleted text is
+    scrubbed as in erase_person (secure_delete, VACUUM when anything changed, WAL truncated).
     """
-    reflections_cut, notes_cut = retention_cutoffs(reflections_days, discussion_notes_days, now)
-    where: dict[str, ColumnElement] = {name: false() for name in RETENTION_TABLES}
-    if reflections_cut is not None:
-        expired = (
-            select(S.reflection.c.id)
-            .where(S.reflection.c.updated_at < reflections_cut)
-            .scalar_subquery()
-        )
-        where["reflection_answer"] = S.reflection_answer.c.reflection_id.in_(expired)
-        where["feedback"] = S.feedback.c.reflection_id.in_(expired)
-        where["review"] = S.review.c.reflection_id.in_(expired)
-        where["reflection"] = S.reflection.c.updated_at < reflections_cut
-    if notes_cut is not None:
-        where["discussion_note"] = S.discussion_note.c.updated_at < notes_cut
-    counts: dict[str, int] = {}
+    steps = _retention_steps(retention_cutoffs(periods, now))
+    counts: dict[str, int] = {name: 0 for name in RETENTION_TABLES[:5]}
+
+    def key(table: str, blank: dict | None) -> str:
+        return table if blank is None else f"{table} blanked"
+
     if dry_run:
         with store.read() as conn:
-            for name in RETENTION_TABLES:
-                counts[name] = conn.execute(
-                    select(func.count()).select_from(_table(name)).where(where[name])
+            for table, rows, blank in steps:
+                counts[key(table, blank)] = counts.get(key(table, blank), 0) + conn.execute(
+                    select(func.count()).select_from(_table(table)).where(rows)
                 ).scalar_one()
         return counts
     with store.write() as conn:
         _secure_delete_on(store, conn)
-        for name in RETENTION_TABLES:
-            counts[name] = conn.execute(delete(_table(name)).where(where[name])).rowcount
+        for table, rows, blank in steps:
+            if table == "audit_event":
+                done = _delete_old_audit(conn, rows)
+            elif blank is None:
+                done = conn.execute(delete(_table(table)).where(rows)).rowcount
+            else:
+                done = conn.execute(sql_update(_table(table)).where(rows).values(**blank)).rowcount
+            counts[key(table, blank)] = counts.get(key(table, blank), 0) + done
         store.audit(
             conn,
             actor_id=None,
@@ -592,6 +723,23 @@ def apply_retention(
     if any(counts.values()):
         counts.update(_scrub(store, vacuum))
     return counts
+
+
+def _delete_old_audit(conn: Connection, rows: ColumnElement) -> int:
+    """The audit table refuses deletes (a trigger); retention lifts that for this one statement
+    inside its own transaction and puts it back before the commit."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER audit_event_no_delete")
+        done = conn.execute(delete(S.audit_event).where(rows)).rowcount
+        conn.exec_driver_sql(
+            "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+            "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END"
+        )
+        return done
+    conn.exec_driver_sql("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
+    done = conn.execute(delete(S.audit_event).where(rows)).rowcount
+    conn.exec_driver_sql("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
+    return done
 
 
 # -- backup --------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from ..store.schema import (
 )
 from ..text import check_answer, clean_display_name
 from . import discussion_clock as C
+from . import policy
 from .identity import Person
 
 CLOCK_ROLES = ("facilitator", "timekeeper")
@@ -278,7 +279,34 @@ def _require(allowed: bool, what: str) -> None:
         raise InvalidInput("role", f"Only the facilitator or timekeeper can {what}.")
 
 
-def list_discussions(store: Store, limit: int = 30) -> list[DiscussionSummary]:
+def open_discussion(store: Store, who: Person, discussion_id: str) -> Discussion:
+    """A discussion `who` may read (services/policy.py: "discussion.read")."""
+    policy.require(store, who, "discussion.read", discussion_id)
+    return get(store, discussion_id)
+
+
+def end_attendee_access(store: Store, who: Person, discussion_id: str) -> Discussion:
+    """After the session: its attendees no longer open the case (its starter, role holders and
+    the community's coordinators still do)."""
+    policy.require(store, who, "discussion.end_access", discussion_id)
+    with store.write() as conn:
+        conn.execute(
+            update(discussion)
+            .where(discussion.c.id == discussion_id)
+            .values(attendee_access_ended_at=utc_now())
+        )
+        store.audit(
+            conn,
+            actor_id=who.id,
+            action="discussion_access_ended",
+            target_kind="discussion",
+            target_id=discussion_id,
+        )
+        return _load(conn, discussion_id)
+
+
+def list_discussions(store: Store, who: Person, limit: int = 30) -> list[DiscussionSummary]:
+    """The newest discussions `who` may read, open ones first."""
     query = (
         select(
             discussion.c.id,
@@ -288,6 +316,7 @@ def list_discussions(store: Store, limit: int = 30) -> list[DiscussionSummary]:
             discussion.c.created_at,
         )
         .join(person, person.c.id == discussion.c.facilitator_id)
+        .where(policy.discussions_readable_by(who))
         .order_by(discussion.c.status.desc(), discussion.c.created_at.desc())
         .limit(limit)
     )

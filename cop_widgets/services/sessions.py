@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, delete, func, insert, select, update
@@ -19,8 +19,17 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import InvalidInput, RecordLocked, RecordNotFound
 from ..store import Store
 from ..store.db import utc_now
-from ..store.schema import attendance, community, cop_session, person, session_role
+from ..store.schema import (
+    COMMUNITY_ROLES,
+    attendance,
+    community,
+    community_member,
+    cop_session,
+    person,
+    session_role,
+)
 from ..text import check_answer
+from . import policy
 from .identity import Person
 
 # No 0/O, 1/I/L: codes are read aloud and typed from a slide.
@@ -89,6 +98,7 @@ def _short(text: str, field: str, limit: int, required: bool = True) -> str:
 def create_community(
     store: Store, who: Person, name: str, domain: str = "", purpose: str = ""
 ) -> Community:
+    policy.require(store, who, "community.create", None)
     made = Community(
         str(uuid.uuid4()),
         _short(name, "Name", 120),
@@ -106,6 +116,9 @@ def create_community(
                 created_at=utc_now(),
             )
         )
+        # whoever starts a community runs it: its first coordinator and member
+        policy.add_member(conn, made.id, who.id, "coordinator")
+        policy.add_member(conn, made.id, who.id, "member")
         store.audit(
             conn,
             actor_id=who.id,
@@ -116,14 +129,37 @@ def create_community(
     return made
 
 
-def communities(store: Store) -> list[Community]:
+def communities(store: Store, who: Person) -> list[Community]:
+    """The communities `who` may see (policy: members; every one for a global coordinator)."""
     with store.read() as conn:
-        rows = conn.execute(
-            select(
-                community.c.id, community.c.name, community.c.domain, community.c.purpose
-            ).order_by(community.c.name)
-        ).all()
+        visible = policy.communities_visible_to(conn, who)
+        query = select(
+            community.c.id, community.c.name, community.c.domain, community.c.purpose
+        ).order_by(community.c.name)
+        if visible is not None:
+            query = query.where(visible)
+        rows = conn.execute(query).all()
     return [Community(*r) for r in rows]
+
+
+def add_member(store: Store, who: Person, community_id: str, person_id: str, role: str) -> None:
+    """A community's facilitator or coordinator adds a person as member, facilitator or
+    coordinator of it."""
+    if role not in COMMUNITY_ROLES:
+        raise InvalidInput("role", f"A community role is one of {', '.join(COMMUNITY_ROLES)}.")
+    policy.require(store, who, "community.manage", community_id)
+    with store.write() as conn:
+        if conn.execute(select(person.c.id).where(person.c.id == person_id)).first() is None:
+            raise RecordNotFound("person", person_id)
+        policy.add_member(conn, community_id, person_id, "member")
+        policy.add_member(conn, community_id, person_id, role)
+        store.audit(
+            conn,
+            actor_id=who.id,
+            action="community_member_added",
+            target_kind="person",
+            target_id=person_id,
+        )
 
 
 def plan_session(
@@ -136,6 +172,7 @@ def plan_session(
     protocol_id: str | None = None,
     duration_minutes: int = 90,
 ) -> Session:
+    policy.require(store, who, "community.manage", community_id)
     if starts_at.tzinfo is None:
         raise InvalidInput("start", "The start time needs a time zone.")
     if not 15 <= int(duration_minutes) <= 480:
@@ -181,6 +218,17 @@ def plan_session(
     raise RecordLocked("session", community_id, "no free join code was found; try again")
 
 
+def session_by_code(store: Store, who: Person, code: str) -> Session:
+    """The session with this join code, for someone who runs it (the board, the run sheet)."""
+    wanted = normalise_code(code)
+    with store.read() as conn:
+        row = conn.execute(select(cop_session).where(cop_session.c.join_code == wanted)).first()
+    if row is None:
+        raise InvalidInput("join code", f"No session has the code {wanted or '(empty)'}.")
+    policy.require(store, who, "session.manage", row.id)
+    return _session(row)
+
+
 def get_session(store: Store, session_id: str) -> Session:
     with store.read() as conn:
         row = conn.execute(select(cop_session).where(cop_session.c.id == session_id)).first()
@@ -189,21 +237,28 @@ def get_session(store: Store, session_id: str) -> Session:
     return _session(row)
 
 
-def sessions_of(store: Store, community_id: str, now: datetime) -> tuple[list, list]:
-    """(upcoming, past) sessions: upcoming soonest first, past most recent first."""
+def sessions_of(
+    store: Store, who: Person, community_id: str, now: datetime
+) -> tuple[list, list]:
+    """(upcoming, past) sessions of a community `who` may see: upcoming soonest first, past
+    most recent first. Join codes are shown only to those who run the community (for the
+    others the code is "")."""
+    policy.require(store, who, "community.view", community_id)
     with store.read() as conn:
+        runs = policy.may_manage_community(conn, who, community_id)
         rows = conn.execute(
             select(cop_session)
             .where(cop_session.c.community_id == community_id)
             .order_by(cop_session.c.starts_at)
         ).all()
-    every = [_session(r) for r in rows]
+    every = [_session(r) if runs else replace(_session(r), join_code="") for r in rows]
     upcoming = [s for s in every if s.ends_at >= now and s.status != "closed"]
     past = [s for s in reversed(every) if s not in upcoming]
     return upcoming, past
 
 
 def close_session(store: Store, who: Person, session_id: str) -> None:
+    policy.require(store, who, "session.manage", session_id)
     with store.write() as conn:
         done = conn.execute(
             update(cop_session).where(cop_session.c.id == session_id).values(status="closed")
@@ -279,6 +334,8 @@ def join(store: Store, who: Person, code: str, now: datetime) -> Session:
                 target_kind="session",
                 target_id=found.id,
             )
+        # the code is the community's invitation: whoever joins a session belongs to it
+        policy.add_member(conn, found.community_id, who.id, "member")
         return found
 
 
@@ -312,17 +369,13 @@ def sessions_to_link_now(store: Store, who: Person, now: datetime) -> list[Sessi
 
 
 def members(store: Store, community_id: str) -> list[tuple[str, str]]:
-    """Everyone who attended or held a role in any session of the community."""
-    in_community = select(cop_session.c.id).where(cop_session.c.community_id == community_id)
+    """Everyone who belongs to the community (added, or joined one of its sessions)."""
     with store.read() as conn:
         ids = set(
             conn.execute(
-                select(attendance.c.person_id).where(attendance.c.session_id.in_(in_community))
-            ).scalars()
-        )
-        ids |= set(
-            conn.execute(
-                select(session_role.c.person_id).where(session_role.c.session_id.in_(in_community))
+                select(community_member.c.person_id).where(
+                    community_member.c.community_id == community_id
+                )
             ).scalars()
         )
         if not ids:
@@ -375,10 +428,26 @@ def suggest_roles(candidates: list[tuple[str, str]], history: dict[str, Counter]
 
 
 def set_session_roles(store: Store, who: Person, session_id: str, roles: dict[str, str]) -> None:
+    """Who facilitates, presents, keeps time and takes notes: members of the community only."""
     known = {r for r, _ in ROTATING_ROLES}
     if set(roles) - known:
         raise InvalidInput("role", f"Unknown roles: {sorted(set(roles) - known)}.")
+    policy.require(store, who, "session.manage", session_id)
     with store.write() as conn:
+        community_id = conn.execute(
+            select(cop_session.c.community_id).where(cop_session.c.id == session_id)
+        ).scalar()
+        in_community = set(
+            conn.execute(
+                select(community_member.c.person_id).where(
+                    community_member.c.community_id == community_id
+                )
+            ).scalars()
+        )
+        if {pid for pid in roles.values() if pid} - in_community:
+            raise InvalidInput(
+                "role", "Session roles go to members of the community; add the person first."
+            )
         conn.execute(delete(session_role).where(session_role.c.session_id == session_id))
         for role_id, pid in roles.items():
             if pid:

@@ -1,6 +1,6 @@
 """Supervision: the roster (roles and supervisees), the review queue, feedback and release.
 
-A supervisor reads only what access.shared_for_review allows; every opening for review, every
+A supervisor reads only what policy.shared_for_review allows; every opening for review, every
 piece of feedback, every release and every refused attempt is audited (ids only, never text).
 """
 
@@ -30,7 +30,7 @@ from ..store.schema import (
     supervisor_preference,
 )
 from ..text import check_answer
-from . import access
+from . import policy
 from .identity import Person
 from .reflections import Reflection, _load, check_visibility
 
@@ -207,7 +207,7 @@ def review_queue(
         )
         .scalar_subquery()
     )
-    where = [access.shared_for_review(supervisor)]
+    where = [policy.shared_for_review(supervisor)]
     if supervisee_id:
         where.append(reflection.c.person_id == supervisee_id)
     if framework_id:
@@ -295,7 +295,7 @@ def _denied(store: Store, who: Person, reflection_id: str, action: str) -> Recor
 
 def open_for_review(store: Store, supervisor: Person, reflection_id: str) -> ReviewView:
     with store.write() as conn:
-        allowed = access.may_review(conn, supervisor, reflection_id)
+        allowed = policy.may_review_reflection(conn, supervisor, reflection_id)
         if allowed:
             store.audit(
                 conn,
@@ -352,7 +352,7 @@ def add_feedback(
     if not body:
         raise InvalidInput("feedback", "Write the feedback first.")
     with store.write() as conn:
-        if access.may_review(conn, supervisor, reflection_id):
+        if policy.may_review_reflection(conn, supervisor, reflection_id):
             _, row = _ensure_review(conn, supervisor, reflection_id)
             if row.released_at:
                 raise RecordLocked("feedback", reflection_id, "it was already released")
@@ -384,7 +384,7 @@ def set_depth(
     if level is not None and level not in DEPTH_LEVELS:
         raise InvalidInput("depth", "Choose one of the four Hatton & Smith levels, or none.")
     with store.write() as conn:
-        if access.may_review(conn, supervisor, reflection_id):
+        if policy.may_review_reflection(conn, supervisor, reflection_id):
             key, row = _ensure_review(conn, supervisor, reflection_id)
             if row.released_at:
                 raise RecordLocked("review", reflection_id, "it was already released")
@@ -395,7 +395,7 @@ def set_depth(
 
 def release(store: Store, supervisor: Person, reflection_id: str) -> ReviewView:
     with store.write() as conn:
-        if access.may_review(conn, supervisor, reflection_id):
+        if policy.may_review_reflection(conn, supervisor, reflection_id):
             key, row = _ensure_review(conn, supervisor, reflection_id)
             has_feedback = conn.execute(
                 select(func.count())

@@ -16,8 +16,13 @@ from . import schema
 
 
 def _v1_initial(conn: Connection) -> None:
-    tables = [schema.person, schema.reflection, schema.reflection_answer, schema.audit_event]
-    schema.metadata.create_all(conn, tables=tables)
+    schema.metadata.create_all(conn, tables=[schema.person])
+    # The reflection table as released in version 1: its links to sessions and communities
+    # (added with community scopes) point at tables of migration 4.
+    _create_as_released(conn, schema.reflection, without=("session_id", "community_id"))
+    for index in schema.reflection.indexes:
+        index.create(conn, checkfirst=True)
+    schema.metadata.create_all(conn, tables=[schema.reflection_answer, schema.audit_event])
     if conn.dialect.name == "sqlite":
         # The audit log is append-only: the database itself refuses changes and deletions.
         for verb in ("UPDATE", "DELETE"):
@@ -139,6 +144,82 @@ def _v8_accounts(conn: Connection) -> None:
         )
 
 
+def _community_scopes(conn: Connection) -> None:
+    """Per-community membership, the reflection's session and community, and the end of a
+    discussion's attendee access. Existing communities keep everyone who belonged: the
+    creator coordinates; attendees and role holders of its sessions are members."""
+    schema.metadata.create_all(conn, tables=[schema.community_member])
+    _add_missing_columns(
+        conn,
+        "reflection",
+        {
+            "session_id": "VARCHAR(36) REFERENCES cop_session(id) ON DELETE SET NULL",
+            "community_id": "VARCHAR(36) REFERENCES community(id) ON DELETE SET NULL",
+        },
+    )
+    _add_missing_columns(conn, "discussion", {"attendee_access_ended_at": "VARCHAR(40)"})
+    now = datetime.now(UTC).isoformat()
+    member, c, s = schema.community_member, schema.community.c, schema.cop_session.c
+    rows: set[tuple[str, str, str]] = set()
+    for cid, creator in conn.execute(select(c.id, c.created_by).where(c.created_by.is_not(None))):
+        rows |= {(cid, creator, "coordinator"), (cid, creator, "member")}
+    for table in (schema.attendance, schema.session_role):
+        found = select(s.community_id, table.c.person_id).join(
+            schema.cop_session, s.id == table.c.session_id
+        )
+        rows |= {(cid, pid, "member") for cid, pid in conn.execute(found)}
+    present = set(conn.execute(select(member.c.community_id, member.c.person_id, member.c.role)))
+    new = [
+        {"community_id": cid, "person_id": pid, "role": role, "added_at": now}
+        for cid, pid, role in sorted(rows - present)
+    ]
+    if new:
+        conn.execute(insert(member), new)
+
+
+def _unlinkable_answers(conn: Connection) -> None:
+    """Anonymous answers that cannot be tied to a person by storage order, key or time, and
+    the board's stepped snapshot.
+
+    An older store keeps session_response as migration 5 made it: a rowid table (rowids follow
+    insertion order, and each person's answers were inserted in one block next to their "has
+    answered" row) with the hour of the answer. It is rebuilt in the shape of schema.py
+    (WITHOUT ROWID, keyed by session, item and a fresh random id, the session's date as the
+    only time) from its rows in a shuffled order. The old pages are zeroed (secure_delete is
+    on) and left free: VACUUM, the operator's step in the README, gives them back.
+    """
+    import secrets
+    import uuid
+
+    schema.metadata.create_all(conn, tables=[schema.board_snapshot])
+    present = {c["name"] for c in inspect(conn).get_columns("session_response")}
+    if "created_hour" not in present:
+        return  # made by migration 5 from the current definition: already this shape
+    rows = conn.exec_driver_sql(
+        "SELECT r.session_id, r.item_set, r.item_id, r.person_id, r.value_int, r.value_text, "
+        "substr(COALESCE(s.starts_at, r.created_hour), 1, 10) "
+        "FROM session_response r LEFT JOIN cop_session s ON s.id = r.session_id"
+    ).all()
+    conn.exec_driver_sql("DROP TABLE session_response")
+    schema.metadata.create_all(conn, tables=[schema.session_response])
+    new = [
+        {
+            "id": str(uuid.uuid4()),
+            "session_id": sid,
+            "item_set": item_set,
+            "item_id": item_id,
+            "person_id": pid,
+            "value_int": number,
+            "value_text": text,
+            "answered_on": day,
+        }
+        for sid, item_set, item_id, pid, number, text, day in rows
+    ]
+    secrets.SystemRandom().shuffle(new)
+    if new:
+        conn.execute(insert(schema.session_response), new)
+
+
 def _add_missing_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
     """ALTER TABLE for columns an older store lacks. A new store already has them: earlier
     migrations create tables from the current definitions in schema.py."""
@@ -157,6 +238,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (6, "member directory (opt-in)", _v6_directory),
     (7, "case discussions linked to the CoP session they were held in", _v7_discussion_session),
     (8, "accounts: sign-in links, passphrases, web sessions, failed tries", _v8_accounts),
+    (9, "community scopes: members, reflection and discussion links", _community_scopes),
+    (10, "anonymous answers unlinkable; the board's stepped snapshot", _unlinkable_answers),
 )
 LATEST = MIGRATIONS[-1][0]
 

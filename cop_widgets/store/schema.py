@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -69,6 +70,11 @@ reflection = Table(
     # added by migration 3 (see migrations._v3_supervision)
     Column("version_of", String(36)),
     Column("version_no", Integer, nullable=False, server_default="1"),
+    # added with community scopes: the CoP session it was written for ("facilitator"
+    # visibility: that session's facilitator) and the community it is shared with
+    # ("community" visibility: that community's members)
+    Column("session_id", String(36), ForeignKey("cop_session.id", ondelete="SET NULL")),
+    Column("community_id", String(36), ForeignKey("community.id", ondelete="SET NULL")),
     CheckConstraint(f"visibility IN {VISIBILITIES}", name="reflection_visibility_known"),
     CheckConstraint(f"status IN {STATUSES}", name="reflection_status_known"),
 )
@@ -132,6 +138,9 @@ discussion = Table(
     # added by migration 7: the CoP session the discussion was held in, if any. Removing the
     # session keeps the discussion (it is the group's record of the case, not the session's).
     Column("session_id", String(36), ForeignKey("cop_session.id", ondelete="SET NULL")),
+    # added with community scopes: when the facilitator ended the session's attendees' access
+    # to the case (its starter and role holders keep it)
+    Column("attendee_access_ended_at", String(40)),
     CheckConstraint(f"status IN {DISCUSSION_STATUSES}", name="discussion_status_known"),
     CheckConstraint(f"clock_status IN {CLOCK_STATUSES}", name="discussion_clock_known"),
 )
@@ -323,6 +332,22 @@ cop_session = Table(
 )
 Index("cop_session_by_community", cop_session.c.community_id, cop_session.c.starts_at)
 
+# Who belongs to a community, and who runs it: per community, not global. A global
+# coordinator (person_role) coordinates every community.
+COMMUNITY_ROLES = ("member", "facilitator", "coordinator")
+community_member = Table(
+    "community_member",
+    metadata,
+    Column(
+        "community_id", String(36), ForeignKey("community.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(20), primary_key=True),
+    Column("added_at", String(40), nullable=False),
+    CheckConstraint(f"role IN {COMMUNITY_ROLES}", name="community_member_role_known"),
+)
+Index("community_member_by_person", community_member.c.person_id)
+
 attendance = Table(
     "attendance",
     metadata,
@@ -346,10 +371,15 @@ session_role = Table(
 # -- check-in, check-out and commitments (migration 5) -----------------------------------------
 # An answer to an anonymous item has no person_id at all; who has answered a set is kept apart
 # (session_answered) so that nobody answers twice and no answer can be traced to a person.
+# Unlinkable as stored, too (migration 10): no rowid (WITHOUT ROWID on SQLite), a random key,
+# only the session's date as time, and services/checkins.py writes the anonymous answers in
+# their own transaction, rewriting the session's anonymous rows in a shuffled order, so
+# neither key, file position nor time follows the order in which people answered. Only a
+# private item (the debrief) keeps its person_id.
 session_response = Table(
     "session_response",
     metadata,
-    Column("id", String(36), primary_key=True),
+    Column("id", String(36), nullable=False),  # random (uuid4), new at every rewrite
     Column(
         "session_id", String(36), ForeignKey("cop_session.id", ondelete="CASCADE"), nullable=False
     ),
@@ -358,10 +388,11 @@ session_response = Table(
     Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE")),
     Column("value_int", Integer),
     Column("value_text", Text),
-    # Hour only: a minute-exact time could match an answer to a join time.
-    Column("created_hour", String(13), nullable=False),
+    # The session's date (YYYY-MM-DD): no finer time that could match an answer to a person.
+    Column("answered_on", String(10), nullable=False),
+    PrimaryKeyConstraint("session_id", "item_set", "item_id", "id"),
+    sqlite_with_rowid=False,
 )
-Index("session_response_by_item", session_response.c.session_id, session_response.c.item_id)
 
 session_answered = Table(
     "session_answered",
@@ -389,6 +420,21 @@ commitment = Table(
     Column("followup_text", Text),
     Column("followed_up_at", String(40)),
     CheckConstraint("tried IS NULL OR tried IN ('yes', 'partly', 'no')", name="commitment_tried"),
+)
+
+# What the live room board has shown (migration 10): per item, the summary and how many answers
+# it holds. It moves on only by at least the minimum group of new answers, so the room can
+# never read one person's answer from a change; aggregates of at least that group, no person.
+board_snapshot = Table(
+    "board_snapshot",
+    metadata,
+    Column(
+        "session_id", String(36), ForeignKey("cop_session.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("item_set", String(64), primary_key=True),
+    Column("item_id", String(64), primary_key=True),
+    Column("answers", Integer, nullable=False),
+    Column("summary", Text, nullable=False),  # JSON: sorted scale values, or [word, count] pairs
 )
 
 # -- member directory (migration 6) ----------------------------------------------------------

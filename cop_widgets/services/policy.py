@@ -1,0 +1,393 @@
+"""The rule book: who may do what to which record. Services ask it before every read and change
+of a person's material; apps never decide access themselves.
+
+Scopes. A person holds global roles (person_role: coordinator, facilitator, supervisor, and
+practitioner for everyone) and per-community roles (community_member: member, facilitator,
+coordinator). A global coordinator coordinates every community. A community's facilitators and
+coordinators run it: plan and close its sessions, see their join codes, assign session roles,
+open the live board, and add members. Joining one of its sessions with the code makes a person
+a member. The facilitator named for a session runs that session too.
+
+Case discussions. Their case summary, notes and actions are read by the person who started the
+discussion, by its role holders, and, when the discussion was held in a CoP session, by that
+session's attendees and the community's coordinators; the starter or a session facilitator can
+end the attendees' access after the session (`end_attendee_access`). Changing the clock and
+roles, and keeping notes, stay with the discussion's own role rules (discussions.py).
+
+Reflections. The visibility ladder (reflections_readable_by): private — the author only;
+supervisor — and the author's named supervisors, once submitted; facilitator — and the
+facilitator of the session the reflection is linked to, once submitted; community — and the
+members of the community it is shared with (when it names none: of the author's communities),
+once submitted; aggregate_only — the author only, counted in summaries.
+
+Every refusal raises NotAllowed and is audited (actor, action, target; never text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Connection, and_, exists, insert, or_, select
+
+from ..errors import NotAllowed
+from ..store import Store
+from ..store.db import utc_now
+from ..store.schema import (
+    attendance,
+    community_member,
+    cop_session,
+    discussion,
+    discussion_role,
+    person_role,
+    reflection,
+    session_role,
+    supervision,
+)
+from .identity import Person
+
+MANAGING = ("facilitator", "coordinator")
+
+
+# -- facts about a person -------------------------------------------------------------------
+def global_roles(conn: Connection, person_id: str) -> set[str]:
+    held = set(
+        conn.execute(
+            select(person_role.c.role).where(person_role.c.person_id == person_id)
+        ).scalars()
+    )
+    return held | {"practitioner"}
+
+
+def community_roles(conn: Connection, person_id: str, community_id: str) -> set[str]:
+    return set(
+        conn.execute(
+            select(community_member.c.role).where(
+                community_member.c.person_id == person_id,
+                community_member.c.community_id == community_id,
+            )
+        ).scalars()
+    )
+
+
+def _session_community(conn: Connection, session_id: str) -> str | None:
+    return conn.execute(
+        select(cop_session.c.community_id).where(cop_session.c.id == session_id)
+    ).scalar()
+
+
+def _facilitates_session(conn: Connection, person_id: str, session_id: str) -> bool:
+    return (
+        conn.execute(
+            select(session_role.c.person_id).where(
+                session_role.c.session_id == session_id,
+                session_role.c.role_id == "facilitator",
+                session_role.c.person_id == person_id,
+            )
+        ).first()
+        is not None
+    )
+
+
+def _attended(conn: Connection, person_id: str, session_id: str) -> bool:
+    return (
+        conn.execute(
+            select(attendance.c.person_id).where(
+                attendance.c.session_id == session_id, attendance.c.person_id == person_id
+            )
+        ).first()
+        is not None
+    )
+
+
+# -- the rules: (conn, who, target id) -> bool ------------------------------------------------
+def may_create_community(conn: Connection, who: Person, _target: str | None = None) -> bool:
+    # Leadership is shared: anyone may start a community of practice, and runs only that one.
+    return True
+
+
+def may_view_community(conn: Connection, who: Person, community_id: str) -> bool:
+    return "coordinator" in global_roles(conn, who.id) or bool(
+        community_roles(conn, who.id, community_id)
+    )
+
+
+def may_manage_community(conn: Connection, who: Person, community_id: str) -> bool:
+    return "coordinator" in global_roles(conn, who.id) or bool(
+        community_roles(conn, who.id, community_id) & set(MANAGING)
+    )
+
+
+def may_manage_session(conn: Connection, who: Person, session_id: str) -> bool:
+    """Plan, close, assign roles, see the join code, open the live board."""
+    community_id = _session_community(conn, session_id)
+    if community_id is None:
+        return False
+    return may_manage_community(conn, who, community_id) or _facilitates_session(
+        conn, who.id, session_id
+    )
+
+
+def may_read_discussion(conn: Connection, who: Person, discussion_id: str) -> bool:
+    return (
+        conn.execute(
+            select(discussion.c.id).where(
+                discussion.c.id == discussion_id, discussions_readable_by(who)
+            )
+        ).first()
+        is not None
+    )
+
+
+def may_end_attendee_access(conn: Connection, who: Person, discussion_id: str) -> bool:
+    row = conn.execute(
+        select(discussion.c.facilitator_id, discussion.c.session_id).where(
+            discussion.c.id == discussion_id
+        )
+    ).first()
+    if row is None:
+        return False
+    if row.facilitator_id == who.id:
+        return True
+    return row.session_id is not None and may_manage_session(conn, who, row.session_id)
+
+
+def may_read_reflection(conn: Connection, who: Person, reflection_id: str) -> bool:
+    query = select(reflection.c.id).where(
+        reflection.c.id == reflection_id, reflections_readable_by(who)
+    )
+    return conn.execute(query).first() is not None
+
+
+def may_review_reflection(conn: Connection, who: Person, reflection_id: str) -> bool:
+    query = select(reflection.c.id).where(
+        reflection.c.id == reflection_id, shared_for_review(who)
+    )
+    return conn.execute(query).first() is not None
+
+
+def may_use_review(conn: Connection, who: Person, _target: str | None = None) -> bool:
+    return "supervisor" in global_roles(conn, who.id)
+
+
+def may_manage_people(conn: Connection, who: Person, _target: str | None = None) -> bool:
+    return "coordinator" in global_roles(conn, who.id)
+
+
+# -- the same rules as SQL, for lists ----------------------------------------------------------
+def _member_of(community_col, person_id: str) -> ColumnElement[bool]:
+    return exists().where(
+        community_member.c.community_id == community_col,
+        community_member.c.person_id == person_id,
+    )
+
+
+def supervises(supervisor_id: str) -> ColumnElement[bool]:
+    """SQL: the reflection's author is a supervisee of supervisor_id."""
+    return exists().where(
+        supervision.c.supervisor_id == supervisor_id,
+        supervision.c.supervisee_id == reflection.c.person_id,
+    )
+
+
+def reflections_readable_by(viewer: Person) -> ColumnElement[bool]:
+    """A WHERE clause on `reflection` selecting exactly what viewer may read."""
+    submitted = reflection.c.status == "submitted"
+    facilitates = exists().where(
+        session_role.c.session_id == reflection.c.session_id,
+        session_role.c.role_id == "facilitator",
+        session_role.c.person_id == viewer.id,
+    )
+    return or_(
+        reflection.c.person_id == viewer.id,
+        and_(submitted, reflection.c.visibility == "supervisor", supervises(viewer.id)),
+        and_(submitted, reflection.c.visibility == "facilitator", facilitates),
+        and_(submitted, reflection.c.visibility == "community", _shares_community(viewer.id)),
+    )
+
+
+def _shares_community(viewer_id: str) -> ColumnElement[bool]:
+    """SQL: the viewer belongs to the community the reflection is shared with or, where it
+    names none (written before communities had members), to one of its author's."""
+    author = community_member.alias("author_membership")
+    shared_with_author = exists().where(
+        author.c.person_id == reflection.c.person_id,
+        community_member.c.community_id == author.c.community_id,
+        community_member.c.person_id == viewer_id,
+    )
+    return or_(
+        and_(reflection.c.community_id.is_not(None), _member_of(reflection.c.community_id, viewer_id)),
+        and_(reflection.c.community_id.is_(None), shared_with_author),
+    )
+
+
+def shared_for_review(supervisor: Person) -> ColumnElement[bool]:
+    """What a supervisor's review queue holds: supervisees' submitted, shared reflections."""
+    return and_(
+        reflection.c.status == "submitted",
+        reflection.c.visibility.in_(("supervisor", "community")),
+        reflection.c.person_id != supervisor.id,
+        supervises(supervisor.id),
+    )
+
+
+def discussions_readable_by(viewer: Person) -> ColumnElement[bool]:
+    """A WHERE clause on `discussion`: the starter, its role holders (matched by name, as
+    roles are named in the discussion), attendees of its session until their access ends,
+    and the coordinators of that session's community."""
+    key = viewer.display_name.casefold()
+    holds_role = exists().where(
+        discussion_role.c.discussion_id == discussion.c.id, discussion_role.c.holder_key == key
+    )
+    attended = exists().where(
+        attendance.c.session_id == discussion.c.session_id, attendance.c.person_id == viewer.id
+    )
+    coordinates = exists().where(
+        cop_session.c.id == discussion.c.session_id,
+        community_member.c.community_id == cop_session.c.community_id,
+        community_member.c.person_id == viewer.id,
+        community_member.c.role == "coordinator",
+    )
+    return or_(
+        discussion.c.facilitator_id == viewer.id,
+        holds_role,
+        and_(attended, discussion.c.attendee_access_ended_at.is_(None)),
+        coordinates,
+    )
+
+
+def communities_visible_to(conn: Connection, viewer: Person) -> ColumnElement[bool] | None:
+    """A WHERE clause on `community` (None: every community, for a global coordinator)."""
+    from ..store.schema import community
+
+    if "coordinator" in global_roles(conn, viewer.id):
+        return None
+    return _member_of(community.c.id, viewer.id)
+
+
+# -- the table of actions: the matrix test and the README are made from it --------------------
+@dataclass(frozen=True)
+class Rule:
+    id: str  # what services pass to require() and the audit log records
+    action: str  # plain words: "You may not <action>."
+    target_kind: str
+    check: Callable[[Connection, Person, str | None], bool]
+    who: str  # plain words for the README's "who can see what"
+
+
+RULES: dict[str, Rule] = {
+    r.id: r
+    for r in (
+        Rule(
+            "community.create",
+            "create a community",
+            "community",
+            may_create_community,
+            "anyone signed in (who then coordinates that community only)",
+        ),
+        Rule(
+            "community.view",
+            "see a community and its sessions",
+            "community",
+            may_view_community,
+            "its members, facilitators and coordinators; global coordinators",
+        ),
+        Rule(
+            "community.manage",
+            "run a community (plan, add members)",
+            "community",
+            may_manage_community,
+            "its facilitators and coordinators; global coordinators",
+        ),
+        Rule(
+            "session.manage",
+            "run a session (join code, roles, board, close)",
+            "session",
+            may_manage_session,
+            "its community's facilitators and coordinators, the session's facilitator; "
+            "global coordinators",
+        ),
+        Rule(
+            "discussion.read",
+            "read a case discussion",
+            "discussion",
+            may_read_discussion,
+            "its starter and role holders; its session's attendees (until the facilitator "
+            "ends their access) and community coordinators",
+        ),
+        Rule(
+            "discussion.end_access",
+            "end attendees' access to a case discussion",
+            "discussion",
+            may_end_attendee_access,
+            "its starter; whoever runs its session",
+        ),
+        Rule(
+            "reflection.read",
+            "read a reflection",
+            "reflection",
+            may_read_reflection,
+            "its author; once submitted, by visibility: named supervisors (supervisor), "
+            "the linked session's facilitator (facilitator), the community's members "
+            "(community); nobody else (private, aggregate only)",
+        ),
+        Rule(
+            "reflection.review",
+            "review a reflection and give feedback",
+            "reflection",
+            may_review_reflection,
+            "the author's named supervisors, for submitted reflections shared as supervisor "
+            "or community",
+        ),
+        Rule("review.open", "open the review queue", "review", may_use_review, "supervisors"),
+        Rule(
+            "people.manage",
+            "add people and issue sign-in links",
+            "person",
+            may_manage_people,
+            "global coordinators",
+        ),
+    )
+}
+
+
+def allowed(conn: Connection, who: Person | None, rule_id: str, target_id: str | None) -> bool:
+    """Whether `who` (None: nobody signed in) may do the rule's action to the record; an
+    unknown rule id is refused."""
+    rule = RULES.get(rule_id)
+    return who is not None and rule is not None and rule.check(conn, who, target_id)
+
+
+def require(store: Store, who: Person | None, rule_id: str, target_id: str | None) -> None:
+    """Raise NotAllowed (audited: actor, rule, target, "refused") unless `who` may do it."""
+    with store.read() as conn:
+        if allowed(conn, who, rule_id, target_id):
+            return
+    rule = RULES.get(rule_id)
+    with store.write() as conn:
+        store.audit(
+            conn,
+            actor_id=who.id if who else None,
+            action=rule_id,
+            target_kind=rule.target_kind if rule else "unknown",
+            target_id=target_id,
+            outcome="refused",
+        )
+    raise NotAllowed(rule.action, rule.who) if rule else NotAllowed("do that")
+
+
+def add_member(conn: Connection, community_id: str, person_id: str, role: str = "member") -> None:
+    """Inside a caller's write transaction: give a person a role in a community (idempotent)."""
+    if role not in community_roles(conn, person_id, community_id):
+        conn.execute(
+            insert(community_member).values(
+                community_id=community_id, person_id=person_id, role=role, added_at=utc_now()
+            )
+        )
+
+
+def readme_table() -> str:
+    """The README's "who can see what": one row per rule, in the words the app refuses with."""
+    rows = ["| to … | who may |", "| --- | --- |"]
+    rows += [f"| {rule.action} | {rule.who} |" for rule in RULES.values()]
+    return "\n".join(rows)

@@ -1,0 +1,191 @@
+"""The permission matrix: every role × every rule of services/policy.py × record state, on a
+real SQLite store; it prints the matrix, and the README's "who can see what" table is the
+policy's own."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from cop_widgets.errors import NotAllowed
+from cop_widgets.protocols import load_protocols
+from cop_widgets.services import discussions as D
+from cop_widgets.services import policy
+from cop_widgets.services import reflections as R
+from cop_widgets.services import sessions as X
+from cop_widgets.services import supervision as S
+from cop_widgets.services.identity import find_or_add_person
+from cop_widgets.store.schema import audit_event, reflection
+from tests.conftest import REPO
+
+ROLES = (
+    "global coordinator",
+    "community coordinator",
+    "community facilitator",
+    "session facilitator",
+    "member (attended)",
+    "author",
+    "supervisor",
+    "other community",
+    "practitioner",
+    "signed out",
+)
+
+
+@pytest.fixture
+def world(store, rolfe):
+    now = datetime.now(UTC)
+    p = {name: find_or_add_person(store, name.title()) for name in ROLES if name != "signed out"}
+    p["signed out"] = None
+    S.grant_role(store, p["global coordinator"].id, "coordinator")
+    S.grant_role(store, p["supervisor"].id, "supervisor")
+    S.assign_supervisee(store, p["supervisor"].id, p["author"].id)
+    host = p["community coordinator"]
+    cop_a = X.create_community(store, host, "Community A")
+    cop_b = X.create_community(store, p["other community"], "Community B")
+    X.add_member(store, host, cop_a.id, p["community facilitator"].id, "facilitator")
+    session = X.plan_session(store, host, cop_a.id, now + timedelta(minutes=5), "Session A1")
+    for who in ("session facilitator", "member (attended)", "author"):
+        X.join(store, p[who], session.join_code, now)
+    X.set_session_roles(store, host, session.id, {"facilitator": p["session facilitator"].id})
+    consultancy = load_protocols(REPO / "data" / "protocols").get("consultancy")
+    in_session = D.start_discussion(
+        store, p["session facilitator"], consultancy, "A de-identified case.", session_id=session.id
+    )
+    solo = D.start_discussion(
+        store, p["author"], consultancy, "Another case.", roles={"note_taker": ["Practitioner"]}
+    )
+    answers = {s.id: R.Answer("Text.") for s in rolfe.stages}
+    refl = {}
+    for vis in ("private", "supervisor", "facilitator", "community", "aggregate_only"):
+        rid = f"00000000-0000-4000-8000-0000000000{len(refl):02d}"
+        R.submit(store, p["author"], rid, rolfe, answers, vis)
+        refl[f"submitted {vis}"] = rid
+    draft = "00000000-0000-4000-8000-0000000000d0"
+    R.save_draft(store, p["author"], draft, rolfe, answers, "community")
+    refl["draft community"] = draft
+    with store.write() as conn:  # the author wrote them for session A1, shared with community A
+        conn.execute(reflection.update().values(session_id=session.id, community_id=cop_a.id))
+    records = {
+        "community.create": {"-": None},
+        "community.view": {"own community": cop_a.id, "other community": cop_b.id},
+        "community.manage": {"own community": cop_a.id, "other community": cop_b.id},
+        "session.manage": {"session A1": session.id},
+        "discussion.read": {"held in A1": in_session.id, "not in a session": solo.id},
+        "discussion.end_access": {"held in A1": in_session.id},
+        "reflection.read": refl,
+        "reflection.review": refl,
+        "review.open": {"-": None},
+        "people.manage": {"-": None},
+    }
+    return p, records
+
+
+Y, N = True, False
+# role order as in ROLES:
+#  glob-coord, com-coord, com-fac, sess-fac, member, author, supervisor, other-com, pract, out
+EXPECTED = {
+    ("community.create", "-"): (Y, Y, Y, Y, Y, Y, Y, Y, Y, N),
+    ("community.view", "own community"): (Y, Y, Y, Y, Y, Y, N, N, N, N),
+    ("community.view", "other community"): (Y, N, N, N, N, N, N, Y, N, N),
+    ("community.manage", "own community"): (Y, Y, Y, N, N, N, N, N, N, N),
+    ("community.manage", "other community"): (Y, N, N, N, N, N, N, Y, N, N),
+    ("session.manage", "session A1"): (Y, Y, Y, Y, N, N, N, N, N, N),
+    ("discussion.read", "held in A1"): (N, Y, N, Y, Y, Y, N, N, N, N),
+    ("discussion.read", "not in a session"): (N, N, N, N, N, Y, N, N, Y, N),
+    ("discussion.end_access", "held in A1"): (Y, Y, Y, Y, N, N, N, N, N, N),
+    ("reflection.read", "submitted private"): (N, N, N, N, N, Y, N, N, N, N),
+    ("reflection.read", "submitted supervisor"): (N, N, N, N, N, Y, Y, N, N, N),
+    ("reflection.read", "submitted facilitator"): (N, N, N, Y, N, Y, N, N, N, N),
+    ("reflection.read", "submitted community"): (N, Y, Y, Y, Y, Y, N, N, N, N),
+    ("reflection.read", "submitted aggregate_only"): (N, N, N, N, N, Y, N, N, N, N),
+    ("reflection.read", "draft community"): (N, N, N, N, N, Y, N, N, N, N),
+    ("reflection.review", "submitted private"): (N,) * 10,
+    ("reflection.review", "submitted supervisor"): (N, N, N, N, N, N, Y, N, N, N),
+    ("reflection.review", "submitted facilitator"): (N,) * 10,
+    ("reflection.review", "submitted community"): (N, N, N, N, N, N, Y, N, N, N),
+    ("reflection.review", "submitted aggregate_only"): (N,) * 10,
+    ("reflection.review", "draft community"): (N,) * 10,
+    ("review.open", "-"): (N, N, N, N, N, N, Y, N, N, N),
+    ("people.manage", "-"): (Y, N, N, N, N, N, N, N, N, N),
+}
+
+
+def test_every_rule_has_rows_in_the_matrix(world):
+    _, records = world
+    assert set(records) == set(policy.RULES)
+    assert {(rule, state) for rule, states in records.items() for state in states} == set(
+        EXPECTED
+    )
+
+
+def test_permission_matrix(store, world, capsys):
+    people, records = world
+    got = {}
+    with store.read() as conn:
+        for (rule, state), _ in EXPECTED.items():
+            target = records[rule][state]
+            got[rule, state] = tuple(policy.allowed(conn, people[r], rule, target) for r in ROLES)
+    width = max(len(f"{rule} · {state}") for rule, state in EXPECTED)
+    with capsys.disabled():
+        print("\n" + " " * width + " | " + " | ".join(r[:10].ljust(10) for r in ROLES))
+        for key, row in got.items():
+            marks = " | ".join(("yes" if ok else "-").ljust(10) for ok in row)
+            print(f"{key[0]} · {key[1]}".ljust(width) + " | " + marks)
+    wrong = {k: (got[k], EXPECTED[k]) for k in EXPECTED if got[k] != EXPECTED[k]}
+    assert not wrong, "\n".join(f"{k}: got {g}, expected {e}" for k, (g, e) in wrong.items())
+
+
+def test_a_refusal_is_audited_and_changes_nothing(store, world):
+    people, records = world
+    session_id = records["session.manage"]["session A1"]
+    member = people["member (attended)"]
+    with pytest.raises(NotAllowed, match="You may not run a session"):
+        X.close_session(store, member, session_id)
+    with pytest.raises(NotAllowed):
+        X.set_session_roles(store, member, session_id, {"facilitator": member.id})
+    with pytest.raises(NotAllowed):
+        X.session_by_code(store, member, X.get_session(store, session_id).join_code)
+    assert X.get_session(store, session_id).status != "closed"
+    with store.read() as conn:
+        refused = conn.execute(
+            select(audit_event.c.action, audit_event.c.target_id).where(
+                audit_event.c.actor_id == member.id, audit_event.c.outcome == "refused"
+            )
+        ).all()
+    assert [tuple(r) for r in refused] == [("session.manage", session_id)] * 3
+
+
+def test_members_see_sessions_but_not_their_join_codes(store, world):
+    people, records = world
+    cop_a = records["community.view"]["own community"]
+    now = datetime.now(UTC)
+    upcoming, _ = X.sessions_of(store, people["member (attended)"], cop_a, now)
+    assert upcoming and all(s.join_code == "" for s in upcoming)
+    upcoming, _ = X.sessions_of(store, people["community facilitator"], cop_a, now)
+    assert all(len(s.join_code) == 6 for s in upcoming)
+    with pytest.raises(NotAllowed):
+        X.sessions_of(store, people["practitioner"], cop_a, now)
+    assert [c.name for c in X.communities(store, people["practitioner"])] == []
+    assert [c.name for c in X.communities(store, people["member (attended)"])] == ["Community A"]
+
+
+def test_the_facilitator_ends_attendees_access_to_the_case(store, world):
+    people, records = world
+    held = records["discussion.read"]["held in A1"]
+    member = people["member (attended)"]
+    assert held in {d.id for d in D.list_discussions(store, member)}
+    with pytest.raises(NotAllowed):
+        D.end_attendee_access(store, member, held)
+    D.end_attendee_access(store, people["session facilitator"], held)
+    assert held not in {d.id for d in D.list_discussions(store, member)}
+    with pytest.raises(NotAllowed):
+        D.open_discussion(store, member, held)
+    assert D.open_discussion(store, people["session facilitator"], held).id == held
+
+
+def test_readme_carries_the_policy_table():
+    readme = (Path(REPO) / "README.md").read_text(encoding="utf-8")
+    assert policy.readme_table() in readme, "run: python -c 'from cop_widgets.services import " \
+        "policy; print(policy.readme_table())' and paste it under “Who can see what”"
