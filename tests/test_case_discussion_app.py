@@ -238,3 +238,28 @@ def test_a_session_closed_before_starting_is_reported_and_the_summary_kept(make_
         assert conn.execute(select(discussion)).first() is None
     fran.form.start.click()  # started again, now outside any session
     assert fran.view is not None and fran.view.discussion.session_id is None
+
+
+def test_after_the_session_the_facilitator_ends_attendees_access(settings, session_now):
+    store, _, planned = session_now
+    fran = case_discussion_app(settings=settings)
+    sign_in_as(fran, "Fran")
+    ana = case_discussion_app(settings=settings)
+    sign_in_as(ana, "Ana Attendee")
+    for app in (fran, ana):
+        X.join(store, app.person, planned.join_code, datetime.now(UTC))
+    fran.show_home()
+    _start(fran)
+    held = fran.view.discussion.id
+    ana.show_home()
+    assert "cop-open-discussion" in repr(ana.body.children)  # an attendee opens the case
+    ana.open_discussion(held)
+    assert ana.view.end_access_button.layout.display == "none"  # not hers to end
+    assert fran.view.end_access_button.layout.display is None
+    fran.view.end_access_button.click()
+    assert "no longer open this case" in fran.status.message
+    assert fran.view.end_access_button.layout.display == "none"
+    ana.show_home()
+    assert "cop-open-discussion" not in repr(ana.body.children)
+    ana._guard(ana.open_discussion, held)  # a stale button or a forged id: refused
+    assert "You may not read a case discussion" in ana.status.message

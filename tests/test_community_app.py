@@ -128,3 +128,35 @@ def test_a_coordinator_adds_a_person_and_their_link_signs_them_in(settings):
     app._guard(app._add_person)
     assert "taken or looks the same" in app.status.message
     assert app.person_name.value == "nadia newcomer"
+
+
+def test_members_see_the_series_but_only_hosts_run_it(settings):
+    from cop_widgets.services import sessions as X
+
+    host = community_app(settings=settings, environ={})
+    sign_in_as(host, "Hana Host")
+    host.new_name.value = "Northside CoP"
+    host._create()
+    _plan(host, topic="Working with fathers", day=dt.date.today() + dt.timedelta(days=1))
+    [session] = X.sessions_of(host.store, host.person, host.picker.value, dt.datetime.now(dt.UTC))[0]
+    assert session.join_code in repr(host.community_box.children)
+    # the host adds Mo as a member before any session: Mo can then hold a role
+    mo = sign_in_as(community_app(settings=settings, environ={}), "Mo Member")
+    sign_in_as(host, host.person)
+    host.member_pick.value = mo.id
+    host.member_role.value = "member"
+    host._add_member(host.picker.value)
+    assert "Mo Member" in repr(host.community_box.children)
+    host.show_roles(session.id)
+    picks = [w for w in host.roles_box.children if hasattr(w, "options")]
+    assert any(mo.id in dict(w.options).values() for w in picks)
+    # Mo sees the community and its sessions, but no join code, no roles, no planning
+    member = community_app(settings=settings, environ={})
+    sign_in_as(member, mo)
+    shown = repr(member.community_box.children)
+    assert "Working with fathers" in shown and session.join_code not in shown
+    assert "cop-session-roles" not in shown and not hasattr(member, "p_topic")
+    # a stranger sees no community at all
+    stranger = community_app(settings=settings, environ={})
+    sign_in_as(stranger, "Sam Stranger")
+    assert "Northside CoP" not in repr(stranger.body.children)

@@ -208,6 +208,13 @@ class DiscussionView(W.VBox):
         self.close_button = W.Button(description="Close discussion")
         self.close_button.add_class("cop-close-discussion")
         self.close_button.on_click(lambda _: app._after_pending_edits(self.toggle_closed))
+        self.end_access_button = W.Button(
+            description="End attendees' access to this case",
+            tooltip="After the session: the session's attendees no longer open this discussion",
+        )
+        self.end_access_button.add_class("cop-end-access")
+        self.end_access_button.on_click(lambda _: app._guard(self.end_attendee_access))
+        self._show_end_access()
         back = W.Button(description="Back to discussions")
         back.add_class("cop-back")
         back.on_click(lambda _: app._after_pending_edits(app.show_home))
@@ -244,7 +251,9 @@ class DiscussionView(W.VBox):
                 self.actions_box,
             ]
         )
-        super().__init__(children=[self.content, W.HBox([back, self.close_button])])
+        super().__init__(
+            children=[self.content, W.HBox([back, self.close_button, self.end_access_button])]
+        )
         self.add_class("cop-discussion")
         self._render_case()
         self.refresh()
@@ -508,6 +517,19 @@ class DiscussionView(W.VBox):
         self.app.status.show("Action added.", "ok")
         self._show_actions()
         return True
+
+    def _show_end_access(self) -> None:
+        offered = D.may_end_attendee_access(self.app.store, self.me, self.discussion)
+        self.end_access_button.layout.display = None if offered else "none"
+
+    def end_attendee_access(self) -> None:
+        self.discussion = D.end_attendee_access(self.app.store, self.me, self.discussion.id)
+        self._show_end_access()
+        self.app.status.show(
+            "The session's attendees no longer open this case; you, its role holders and the "
+            "community's coordinators still do.",
+            "ok",
+        )
 
     def toggle_closed(self) -> None:
         self.autosave.flush()

@@ -195,7 +195,8 @@ class CommunityApp(AppShell):
 
     @property
     def community(self) -> X.Community | None:
-        return next((c for c in X.communities(self.store, self.person) if c.id == self.picker.value), None)
+        known = X.communities(self.store, self.person)
+        return next((c for c in known if c.id == self.picker.value), None)
 
     # -- the events page ----------------------------------------------------------------------
     def _show_community(self) -> None:
@@ -206,16 +207,20 @@ class CommunityApp(AppShell):
         now = datetime.now(UTC)
         upcoming, past = X.sessions_of(self.store, self.person, chosen.id, now)
         counts = X.attendance_counts(self.store, chosen.id)
+        runs = X.runs_community(self.store, self.person, chosen.id)
 
         def rows(items, label):
             out = [W.HTML(f"<h3>{label}</h3>")]
             if not items:
                 out.append(W.HTML("<p class='cop-meta'>None.</p>"))
             for s in items:
+                line = W.HTML(self._session_html(s, counts.get(s.id, 0)))
+                if not runs:  # members see the series; codes, roles and closing are the hosts'
+                    out.append(line)
+                    continue
                 roles = W.Button(description="Roles", tooltip=f"Roles for {s.topic}")
                 roles.add_class("cop-session-roles")
                 roles.on_click(lambda _, sid=s.id: self._guard(self.show_roles, sid))
-                line = W.HTML(self._session_html(s, counts.get(s.id, 0)))
                 out.append(W.HBox([roles, line], layout=W.Layout(align_items="center")))
             return out
 
@@ -235,8 +240,48 @@ class CommunityApp(AppShell):
             *rows(upcoming, "Upcoming sessions"),
             *rows(past, "Past sessions"),
             self.roles_box,
-            self._plan_box if hasattr(self, "_plan_box") else self._plan_form(),
+            *(self._members_panel(chosen) if runs else []),
+            *([self._plan_box if hasattr(self, "_plan_box") else self._plan_form()] if runs else []),
         ]
+
+    # -- the community's members (its facilitators and coordinators) ------------------------------
+    def _members_panel(self, chosen: X.Community) -> list[W.Widget]:
+        listed = "".join(
+            f"<li><bdi>{html.escape(name)}</bdi> <span class='cop-meta'>({html.escape(roles)})"
+            "</span></li>"
+            for _, name, roles in X.member_roles(self.store, self.person, chosen.id)
+        )
+        self.member_pick = W.Dropdown(
+            options=[(p.display_name, p.id) for p in accounts.all_people(self.store)],
+            value=None,
+            description="Person",
+            style=LABEL,
+            layout=W.Layout(width="22rem"),
+        )
+        self.member_role = W.Dropdown(
+            options=[("Member", "member"), ("Facilitator", "facilitator"),
+                     ("Coordinator", "coordinator")],
+            description="Role in this community",
+            style=LABEL,
+        )  # fmt: skip
+        add = W.Button(description="Add to the community")
+        for name, w in (("member-person", self.member_pick), ("member-role", self.member_role),
+                        ("member-add", add)):
+            w.add_class(f"cop-{name}")  # fmt: skip
+        add.on_click(lambda _: self._guard(self._add_member, chosen.id))
+        return [
+            W.HTML(f"<h3>Members</h3><ul class='cop-members'>{listed or '<li>None yet.</li>'}</ul>"),
+            W.HBox([self.member_pick, self.member_role, add]),
+        ]
+
+    def _add_member(self, community_id: str) -> None:
+        if self.member_pick.value is None:
+            raise InvalidInput("person", "Choose the person to add.")
+        X.add_member(
+            self.store, self.person, community_id, self.member_pick.value, self.member_role.value
+        )
+        self.status.show(f"{self.member_pick.label} added to the community.", "ok")
+        self._show_community()
 
     def _session_html(self, s: X.Session, joined: int) -> str:
         protocol = self.protocols.get(s.protocol_id) if s.protocol_id else None
@@ -248,10 +293,14 @@ class CommunityApp(AppShell):
         ]
         focus = f"<br><em>{html.escape(s.focus_question)}</em>" if s.focus_question else ""
         closed = " · closed" if s.status == "closed" else ""
+        code = (
+            f"Join code <code class='cop-join-code'>{s.join_code}</code> · "
+            f"<a href='{JOIN_PATH}?code={s.join_code}'>join link</a> · "
+            if s.join_code  # only those who run the community are given codes
+            else ""
+        )
         return (
-            f"<div class='cop-session'>{' · '.join(parts)}<br>Join code "
-            f"<code class='cop-join-code'>{s.join_code}</code> · "
-            f"<a href='{JOIN_PATH}?code={s.join_code}'>join link</a> · {joined} joined"
+            f"<div class='cop-session'>{' · '.join(parts)}<br>{code}{joined} joined"
             f"{closed}{focus}</div>"
         )
 

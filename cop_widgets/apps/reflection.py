@@ -103,7 +103,45 @@ class ReflectionApp(AppShell):
             summary,
             W.HTML("<h2>My reflections</h2>"),
             self._my_reflections(),
+            *self._shared_with_me(),
         ]
+
+    def _shared_with_me(self) -> list[W.Widget]:
+        """Reflections others shared with this person's community or session (policy)."""
+        items = reflections.shared_with_me(self.store, self.person)
+        if not items:
+            return []
+        rows = []
+        for item in items:
+            fw = self.catalogue.get(item.framework_id)
+            name = fw.name if fw else item.framework_id
+            whom = "the community" if item.visibility == "community" else "you, as facilitator"
+            label = W.HTML(
+                f"<div><strong>{html.escape(name)}</strong> by <bdi>"
+                f"{html.escape(item.author_name)}</bdi> · shared with {whom} · "
+                f'<span class="cop-meta">{_when(item.submitted_at)}</span><br>'
+                f"<bdi>{html.escape(item.preview)}</bdi></div>",
+                layout=W.Layout(flex="1 1 auto"),
+            )
+            button = W.Button(description="Read", tooltip=f"{name} by {item.author_name}")
+            button.add_class("cop-read-shared")
+            button.on_click(lambda _, rid=item.id: self._guard(self.read_shared, rid))
+            rows.append(W.HBox([button, label], layout=W.Layout(align_items="center")))
+        return [W.HTML("<h2>Shared with me</h2>"), W.VBox(rows)]
+
+    def read_shared(self, reflection_id: str) -> None:
+        """Someone else's reflection, to read only (no sharing, feedback or revising here)."""
+        shared = reflections.read_shared(self.store, self.person, reflection_id)
+        framework = self.catalogue.get(shared.framework_id)
+        if framework is None:
+            raise InvalidInput("framework", "This reflection's model is not on this server.")
+        value = {sid: {"text": a.text, "passed": a.passed} for sid, a in shared.answers}
+        self.draft_id = None
+        self.stepper = ReflectionStepper(framework, value, shared.visibility, read_only=True)
+        self.stepper.on_leave(lambda _: self._guard(self.show_home))
+        self.stepper.add_class("cop-shared-reading")
+        self.body.children = [self.stepper]
+        self.status.show("Shared with you to read: it stays as its author wrote it.", "info")
 
     def _my_reflections(self) -> W.Widget:
         items = reflections.list_mine(self.store, self.person)

@@ -59,6 +59,7 @@ class Discussion:
     roles: tuple[tuple[str, str], ...]  # (role id, holder name)
     created_at: str
     session_id: str | None = None  # the CoP session it was held in, if any
+    attendee_access_ended_at: str | None = None  # after it, the session's attendees lose it
 
     def holders(self, role_id: str) -> list[str]:
         return [name for rid, name in self.roles if rid == role_id]
@@ -139,6 +140,7 @@ def _load(conn: Connection, discussion_id: str) -> Discussion:
         roles=tuple((r.role_id, r.holder_name) for r in roles),
         created_at=row.created_at,
         session_id=row.session_id,
+        attendee_access_ended_at=row.attendee_access_ended_at,
     )
 
 
@@ -283,6 +285,14 @@ def open_discussion(store: Store, who: Person, discussion_id: str) -> Discussion
     """A discussion `who` may read (services/policy.py: "discussion.read")."""
     policy.require(store, who, "discussion.read", discussion_id)
     return get(store, discussion_id)
+
+
+def may_end_attendee_access(store: Store, who: Person, discussion: Discussion) -> bool:
+    """Whether to offer `who` the "end attendees' access" control for this discussion."""
+    if discussion.session_id is None or discussion.attendee_access_ended_at is not None:
+        return False
+    with store.read() as conn:
+        return policy.allowed(conn, who, "discussion.end_access", discussion.id)
 
 
 def end_attendee_access(store: Store, who: Person, discussion_id: str) -> Discussion:

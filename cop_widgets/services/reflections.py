@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
@@ -15,8 +16,17 @@ from ..content import Framework
 from ..errors import InvalidInput, RecordLocked, RecordNotFound
 from ..store import Store
 from ..store.db import utc_now
-from ..store.schema import VISIBILITIES, reflection, reflection_answer
+from ..store.schema import (
+    VISIBILITIES,
+    attendance,
+    community_member,
+    cop_session,
+    person,
+    reflection,
+    reflection_answer,
+)
 from ..text import check_answer
+from . import policy
 from .identity import Person
 
 PREVIEW_CHARS = 80
@@ -141,6 +151,7 @@ def _save_own(
     now: str,
 ) -> None:
     if row is None:
+        session_id, community_id = _written_in(conn, who, now)
         conn.execute(
             insert(reflection).values(
                 id=reflection_id,
@@ -152,6 +163,8 @@ def _save_own(
                 revision=1,
                 created_at=now,
                 updated_at=now,
+                session_id=session_id,
+                community_id=community_id,
             )
         )
         store.audit(
@@ -180,6 +193,35 @@ def _save_own(
             .values(visibility=visibility, updated_at=now, revision=row.revision + 1)
         )
     _write_answers(conn, reflection_id, good, now)
+
+
+# A reflection started from an hour before a session the author joined to an hour after it
+# ends belongs to that session (the same margin as a case discussion's link).
+SESSION_MARGIN = timedelta(minutes=60)
+
+
+def _written_in(conn: Connection, who: Person, now: str) -> tuple[str | None, str | None]:
+    """(session, community) a new reflection belongs to: the session the author is in now, and
+    its community; otherwise no session and the author's community if they have exactly one.
+    "facilitator" visibility reaches that session's facilitator; "community", its members."""
+    moment = datetime.fromisoformat(now)
+    joined = conn.execute(
+        select(cop_session.c.id, cop_session.c.community_id, cop_session.c.starts_at,
+               cop_session.c.duration_minutes)
+        .join(attendance, attendance.c.session_id == cop_session.c.id)
+        .where(attendance.c.person_id == who.id, cop_session.c.status != "closed")
+        .order_by(cop_session.c.starts_at.desc())
+    ).all()  # fmt: skip
+    for sid, cid, starts, minutes in joined:
+        begins = datetime.fromisoformat(starts)
+        if begins - SESSION_MARGIN <= moment <= begins + timedelta(minutes=minutes) + SESSION_MARGIN:
+            return sid, cid
+    mine = set(
+        conn.execute(
+            select(community_member.c.community_id).where(community_member.c.person_id == who.id)
+        ).scalars()
+    )
+    return None, (mine.pop() if len(mine) == 1 else None)
 
 
 def _write_answers(conn: Connection, reflection_id: str, answers: dict[str, Answer], now: str):
@@ -360,3 +402,50 @@ def _previews(conn: Connection, ids: list[str]) -> dict[str, str]:
             words = " ".join(text.split())
             out[rid] = words[:PREVIEW_CHARS] + ("…" if len(words) > PREVIEW_CHARS else "")
     return out
+
+
+@dataclass(frozen=True)
+class SharedSummary:
+    id: str
+    framework_id: str
+    author_name: str
+    visibility: str
+    submitted_at: str
+    preview: str
+
+
+def shared_with_me(store: Store, who: Person, limit: int = 30) -> list[SharedSummary]:
+    """Others' submitted reflections shared with `who` as a community member or as the
+    session's facilitator (services/policy.py), newest first. Supervisors' reading of those
+    shared with them for review is the review app's."""
+    query = (
+        select(reflection.c.id, reflection.c.framework_id, person.c.display_name,
+               reflection.c.visibility, reflection.c.submitted_at)
+        .join(person, person.c.id == reflection.c.person_id)
+        .where(
+            reflection.c.person_id != who.id,
+            reflection.c.visibility.in_(("community", "facilitator")),
+            policy.reflections_readable_by(who),
+        )
+        .order_by(reflection.c.submitted_at.desc(), reflection.c.id)
+        .limit(limit)
+    )  # fmt: skip
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+        previews = _previews(conn, [r.id for r in rows])
+    return [SharedSummary(*r, preview=previews.get(r.id, "")) for r in rows]
+
+
+def read_shared(store: Store, who: Person, reflection_id: str) -> Reflection:
+    """Someone else's reflection that `who` may read (policy "reflection.read"); audited."""
+    policy.require(store, who, "reflection.read", reflection_id)
+    with store.write() as conn:
+        store.audit(
+            conn,
+            actor_id=who.id,
+            action="reflection_read",
+            target_kind="reflection",
+            target_id=reflection_id,
+        )
+    with store.read() as conn:
+        return _load(conn, reflection_id)

@@ -142,6 +142,32 @@ def communities(store: Store, who: Person) -> list[Community]:
     return [Community(*r) for r in rows]
 
 
+def runs_community(store: Store, who: Person, community_id: str) -> bool:
+    """Whether `who` plans, assigns roles and sees join codes here (policy "community.manage")."""
+    with store.read() as conn:
+        return policy.allowed(conn, who, "community.manage", community_id)
+
+
+def member_roles(store: Store, who: Person, community_id: str) -> list[tuple[str, str, str]]:
+    """(person id, name, roles) of everyone in the community, for those who may see it."""
+    policy.require(store, who, "community.view", community_id)
+    with store.read() as conn:
+        rows = conn.execute(
+            select(person.c.id, person.c.display_name, community_member.c.role)
+            .join(community_member, community_member.c.person_id == person.c.id)
+            .where(community_member.c.community_id == community_id)
+            .order_by(person.c.display_name)
+        ).all()
+    held: dict[tuple[str, str], list[str]] = {}
+    for pid, name, role in rows:
+        held.setdefault((pid, name), []).append(role)
+    order = {r: i for i, r in enumerate(COMMUNITY_ROLES)}
+    return [
+        (pid, name, ", ".join(sorted(roles, key=order.__getitem__)))
+        for (pid, name), roles in held.items()
+    ]
+
+
 def add_member(store: Store, who: Person, community_id: str, person_id: str, role: str) -> None:
     """A community's facilitator or coordinator adds a person as member, facilitator or
     coordinator of it."""
