@@ -27,7 +27,9 @@ import voila.app as voila_app  # noqa: E402
 import voila.handler as voila_handler  # noqa: E402
 from tornado.web import HTTPError  # noqa: E402
 
+from jupyter_server.services.kernels.handlers import KernelHandler  # noqa: E402
 from voila.request_info_handler import RequestInfoSocketHandler  # noqa: E402
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler  # noqa: E402
 from voila.static_file_handler import TemplateStaticFileHandler  # noqa: E402
 from voila.tornado.contentshandler import VoilaContentsHandler  # noqa: E402
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler  # noqa: E402
@@ -123,6 +125,24 @@ async def _pre_get(self):
 
 
 VoilaKernelWebsocketHandler.pre_get = _pre_get
+
+
+def _owner_only(method):
+    """Kernel API calls (model, delete, the page's shutdown beacon) on a kernel that is not the
+    caller's answer as if there were no such kernel."""
+
+    async def guarded(self, kernel_id, *args, **kwargs):
+        user = self.current_user
+        if user is None or KERNEL_OWNERS.get(kernel_id) != user.username:
+            raise HTTPError(404)
+        return await method(self, kernel_id, *args, **kwargs)
+
+    return guarded
+
+
+VoilaShutdownKernelHandler.post = _owner_only(VoilaShutdownKernelHandler.post)
+KernelHandler.get = _owner_only(KernelHandler.get)
+KernelHandler.delete = _owner_only(KernelHandler.delete)
 
 _voila_get_generator = voila_handler.VoilaHandler.get_generator
 

@@ -57,3 +57,25 @@ def test_code_sent_to_a_kernel_never_runs_and_others_cannot_attach(voila_server,
     assert 'Received message of type "execute_request", which is not allowed' in log
     owner.close()
     other.close()
+
+
+def test_another_persons_kernel_cannot_be_read_or_shut_down(voila_server, browser):
+    owner = browser.new_context()
+    page = owner.new_page()
+    kernel = _open_reflection(voila_server, page, "Olga Owner")
+    api = f"{voila_server.base}/api/kernels/{kernel}"
+    assert page.request.get(api).status == 200  # her own kernel
+    other = browser.new_context()
+    stranger = other.new_page()
+    voila_server.sign_in(stranger, "Max Meddler")
+    xsrf = next((c["value"] for c in other.cookies() if c["name"] == "_xsrf"), "")
+    headers = {"X-XSRFToken": xsrf}
+    assert stranger.request.get(api).status == 404
+    assert stranger.request.delete(api, headers=headers).status in (403, 404)
+    beacon = f"{voila_server.base}/voila/api/shutdown/{kernel}"
+    assert stranger.request.post(beacon, headers=headers).status in (403, 404)
+    assert page.request.get(api).status == 200  # still running, still hers
+    page.locator(".cop-new").click()  # and the page still works
+    page.locator("textarea").first.wait_for(timeout=30_000)
+    owner.close()
+    other.close()
