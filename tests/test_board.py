@@ -207,3 +207,12 @@ def test_board_moves_in_steps_and_never_shows_wellbeing_individually(store, sett
     again.open_board()
     again.reveal.value = True
     assert again.results.value == frozen
+
+
+def test_the_rooms_words_leave_out_likely_identifiers():
+    texts = ["hopeful", "hopeful after talking to Jess at Westmead Public School", "heard"] + [
+        "Hopeful: Marlee-Rose was safe"
+    ] * 6
+    words = dict(B.top_words(texts))
+    assert words["hopeful"] == 8 and words["heard"] == 1 and words["safe"] == 6
+    assert not {"jess", "westmead", "marlee", "rose", "marlee-rose"} & set(words)

@@ -29,3 +29,17 @@ def test_markup_in_entries_is_shown_as_text(store, settings):
     app = directory_app(settings=settings)
     sign_in_as(app, "Ana")
     assert "&lt;script&gt;" in app.listing.value and "<script>" not in app.listing.value
+
+
+def test_an_entry_with_a_likely_identifier_is_listed_only_once_checked(store, settings):
+    ana = directory_app(settings=settings)
+    sign_in_as(ana, "Ana")
+    ana.listed.value = True
+    ana.offers.value = "Ring me on 0412 345 678 about the Nguyen family"
+    ana.save()
+    assert D.listed_members(store) == []  # saved, not listed
+    assert "not listed yet" in ana.status.message and ana.deid.layout.display is None
+    assert "0412 345 678" in ana.offers.value  # the text stays as typed
+    ana.offers.value = "Working with interpreters"  # rephrased
+    ana.save()
+    assert D.listed_members(store) == [("Ana", "Working with interpreters", "")]

@@ -11,6 +11,7 @@ from ..services import directory as D
 from ..services.identity import Person
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
+from ..widgets.deid_check import DeidCheck
 from ._base import AppShell
 from ._startup import busy_start
 
@@ -59,6 +60,9 @@ class DirectoryApp(AppShell):
         # retried in the background (the fields send their value ahead of the click).
         self.entry_saver = self.saver(self.offers, self.wants)
         save.on_click(lambda _: self._guard(self.entry_saver.run, self.save))
+        # Everyone reads a listed entry: it is listed only once its likely identifiers were
+        # rephrased or confirmed (as a reflection leaves "only me").
+        self.deid = DeidCheck()
         self.body.children = [
             W.HTML("<h2>Members</h2>"),
             self.listing,
@@ -66,17 +70,29 @@ class DirectoryApp(AppShell):
             self.listed,
             self.offers,
             self.wants,
+            self.deid,
             save,
         ]
         self.show_listing()
 
     def save(self) -> None:
+        texts = {"What I can offer others": self.offers.value, "What I want to learn": self.wants.value}
+        checked = not self.listed.value or self.deid.review(texts)
         D.save_profile(
-            self.store, self.person, self.listed.value, self.offers.value, self.wants.value
-        )
-        self.status.show(
-            "Your entry is saved" + (" and listed." if self.listed.value else ", not listed."), "ok"
-        )
+            self.store, self.person, self.listed.value and checked, self.offers.value,
+            self.wants.value,
+        )  # fmt: skip
+        if not checked:
+            self.status.show(
+                "Your entry is saved but not listed yet: check the highlighted words above, "
+                "rephrase them or tick the box, then save again.",
+                "warning",
+            )
+        else:
+            self.status.show(
+                "Your entry is saved" + (" and listed." if self.listed.value else ", not listed."),
+                "ok",
+            )
         self.show_listing()
 
     def show_listing(self) -> None:

@@ -23,6 +23,7 @@ from ..store.schema import (
     session_answered,
     session_response,
 )
+from ..deidentify import find_identifiers
 from . import policy
 from .identity import Person
 
@@ -56,9 +57,16 @@ def may_run_board(store: Store, who: Person, session_id: str) -> bool:
 
 
 def top_words(texts: list[str], limit: int = 12) -> list[tuple[str, int]]:
-    counts = Counter(
-        w.casefold() for t in texts for w in _WORD.findall(t) if w.casefold() not in STOP_WORDS
-    )
+    """The most frequent words, leaving out stop words and any word inside a likely identifier
+    (a name, a phone number…): the board is shown to the whole room."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        flagged = [(f.start, f.end) for f in find_identifiers(text)]
+        for match in _WORD.finditer(text):
+            word = match.group().casefold()
+            inside = any(a <= match.start() < b for a, b in flagged)
+            if word not in STOP_WORDS and not inside:
+                counts[word] += 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
