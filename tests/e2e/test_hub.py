@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import psutil
@@ -213,10 +214,9 @@ def hub_login(page: Page, hub: Hub, path: str, user: str) -> list:
 
 
 def open_app(page: Page) -> None:
-    """The app has rendered in the page (its kernel answered through the service's prefix)."""
-    header = page.locator(".cop-whoami")
-    name_form = page.locator(".cop-name input")  # before sign-in reached the apps
-    header.or_(name_form).first.wait_for(state="visible", timeout=60_000)
+    """The app has rendered in the page (its kernel answered through the service's prefix) and
+    names the person the server signed in."""
+    page.locator(".cop-whoami").wait_for(state="visible", timeout=60_000)
 
 
 def person(hub: Hub, user: str) -> sqlite3.Row | None:
@@ -248,8 +248,7 @@ def test_practitioner_signs_in_through_the_hub_and_the_server_knows_her(page: Pa
     assert roles == {"practitioner"}
     assert ("signed_in_hub", "ok") in events
     header = page.locator(".cop-whoami")
-    if header.count():  # the apps name the person the server signed in
-        expect(header).to_contain_text("Signed in as ana (practitioner)")
+    expect(header).to_contain_text("Signed in as ana (practitioner)")
 
     # The service's Hub token and JUPYTERHUB_USER never reach a kernel (a kernel reading
     # JUPYTERHUB_USER would take every visitor for the service's account).
@@ -260,10 +259,10 @@ def test_practitioner_signs_in_through_the_hub_and_the_server_knows_her(page: Pa
         assert "JUPYTERHUB_API_TOKEN" not in env and "JPY_API_TOKEN" not in env
         assert "JUPYTERHUB_USER" not in env
 
-    if header.count():  # signing out of the app signs out of the service and the Hub
-        header.get_by_role("link", name="Sign out").click()
-        page.locator("#username_input").wait_for(state="visible")
-        assert page.url.startswith(hub.url("/hub/login"))
+    # signing out of the app signs out of the service and the Hub
+    header.get_by_role("link", name="Sign out").click()
+    page.locator("#username_input").wait_for(state="visible")
+    assert page.url.startswith(hub.url("/hub/login"))
 
 
 def test_user_in_no_cop_group_is_refused(page: Page, hub: Hub):
@@ -284,13 +283,41 @@ def test_user_in_no_cop_group_is_refused(page: Page, hub: Hub):
     assert page.url.startswith(hub.url("/hub/login"))
 
 
+def _shared_reflections(hub: Hub) -> None:
+    """As the operator would: `cop roster hub:sue --supervises hub:ana`; ana and ben each
+    submitted a reflection shared with their supervisor."""
+    from cop_widgets.content import load_frameworks
+    from cop_widgets.services import reflections as R
+    from cop_widgets.services import supervision as S
+    from cop_widgets.services.identity import find_or_add_person
+    from cop_widgets.settings import load_settings
+    from cop_widgets.store import open_store
+
+    store = open_store(load_settings({"COP_DATA_DIR": str(hub.data_dir)}))
+    try:
+        sue, ana, ben = (find_or_add_person(store, f"hub:{u}") for u in ("sue", "ana", "ben"))
+        S.assign_supervisee(store, sue.id, ana.id)
+        rolfe = load_frameworks(hub.data_dir / "frameworks").get("rolfe-2001")
+        for who, text in ((ana, "Ana's visit went short"), (ben, "Ben's supervision note")):
+            answers = {s.id: R.Answer(text) for s in rolfe.stages}
+            R.submit(store, who, str(uuid.uuid4()), rolfe, answers, "supervisor")
+    finally:
+        store.dispose()
+
+
 def test_only_supervisors_reach_the_review_server(page: Page, hub: Hub, browser):
+    _shared_reflections(hub)
     review = "/services/cop-review/voila/render/supervisor_review.ipynb"
     answers = hub_login(page, hub, review, "sue")
     assert answers and answers[-1].status == 200
     open_app(page)
     sue = person(hub, "sue")
     assert sue is not None and sue["role"] == "supervisor"
+    # her queue holds her supervisee's shared reflection, and only that
+    expect(page.locator(".cop-open-review")).to_have_count(1)
+    page.locator(".cop-open-review").click()
+    expect(page.get_by_text("Ana's visit went short").first).to_be_visible(timeout=30_000)
+    assert "Ben's supervision note" not in page.content()
 
     other = browser.new_context()
     try:
