@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -36,13 +37,10 @@ def free_port() -> int:
 class VoilaServer:
     """`cop serve` (or `cop review`), exactly as the README runs it, on a free port."""
 
-    def __init__(
-        self, data_dir: Path, log_path: Path, command: str = "serve", token: str | None = None
-    ):
+    def __init__(self, data_dir: Path, log_path: Path, command: str = "serve"):
         self.data_dir = data_dir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.token = token
         env = dict(os.environ, COP_DATA_DIR=str(data_dir))
         env.pop("JUPYTERHUB_USER", None)
         args = [f"--port={self.port}"]
@@ -50,8 +48,6 @@ class VoilaServer:
             args.append("--pool-size=1")
             # a room of three is enough to show a summary in these tests (default 5)
             env["COP_MIN_GROUP"] = "3"
-        if token:
-            env["COP_REVIEW_TOKEN"] = token
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cop_widgets.cli", command, *args],
@@ -68,16 +64,21 @@ class VoilaServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"Voilà exited with {self.proc.returncode}; see {self.log.name}")
             try:
-                query = f"?token={self.token}" if self.token else ""
-                with urllib.request.urlopen(self.base + "/" + query, timeout=2):  # noqa: S310
+                # every page needs a sign-in: the server answers with its sign-in page
+                with urllib.request.urlopen(self.base + "/login", timeout=2):  # noqa: S310
                     return
             except OSError:
                 time.sleep(0.3)
         raise RuntimeError(f"Voilà did not answer within {timeout} s; see {self.log.name}")
 
     def url(self, notebook: str = "reflection.ipynb") -> str:
-        query = f"?token={self.token}" if self.token else ""
-        return f"{self.base}/voila/render/{notebook}{query}"
+        return f"{self.base}/voila/render/{notebook}"
+
+    def open_app(self, page, notebook: str = "reflection.ipynb", query: str = "") -> None:
+        """Open an app as the signed-in person and wait for its header naming them (Voilà
+        streams the page: wait for our widgets, not for the load event)."""
+        page.goto(self.url(notebook) + query, wait_until="commit")
+        page.locator(".cop-whoami").wait_for(state="visible", timeout=60_000)
 
     def open_store(self):
         from cop_widgets.settings import load_settings
@@ -99,12 +100,16 @@ class VoilaServer:
         finally:
             store.dispose()
 
-    def sign_in(self, page, name: str, role: str = "practitioner") -> None:
+    def sign_in(self, page, name: str, role: str = "practitioner", app: str = "reflection.ipynb"):
         """Sign the page's browser in the way a person does: open their link, press the button,
-        and pass on choosing a passphrase."""
-        page.goto(self.sign_in_link(name, role))
+        and pass on choosing a passphrase; the link leads on to `app` (a notebook, with its
+        query), which opens knowing who they are. (Without a `next` the server would land on
+        Voilà's own home page, which asks the internet for a stylesheet.)"""
+        link = self.sign_in_link(name, role) + "&" + urlencode({"next": f"/voila/render/{app}"})
+        page.goto(link)
         page.get_by_role("button", name=f"Sign in as {name}").click()
         page.get_by_role("link", name="Not now: continue").click()
+        page.locator(".cop-whoami").wait_for(state="visible", timeout=60_000)
 
     def db(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.data_dir / "cop.sqlite")
@@ -136,8 +141,7 @@ def voila_server(tmp_path_factory):
 def review_server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("e2e-review") / "data"
     shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
-    token = "review-test-token"  # noqa: S105 - a test server on loopback
-    server = VoilaServer(data_dir, data_dir / "review.log", command="review", token=token)
+    server = VoilaServer(data_dir, data_dir / "review.log", command="review")
     yield server
     server.stop()
 

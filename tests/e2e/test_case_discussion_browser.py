@@ -9,11 +9,9 @@ STATUS = ".cop-status"
 
 
 def open_as(page: Page, server, name: str) -> None:
-    page.goto(server.url("case_discussion.ipynb"), wait_until="commit")
-    page.locator(".cop-name input").wait_for(state="visible", timeout=60_000)
-    page.locator(".cop-name input").fill(name)
-    page.locator(".cop-start").click()
-    expect(page.locator(STATUS)).to_contain_text(f"Signed in as {name}")
+    """Sign in as `name` through the server; the case discussion app then knows who they are."""
+    server.sign_in(page, name, app="case_discussion.ipynb")
+    expect(page.locator(".cop-whoami")).to_contain_text(f"Signed in as {name}")
 
 
 def test_facilitator_and_note_taker_run_a_consultancy(browser, voila_server):
@@ -120,14 +118,14 @@ def test_a_discussion_started_after_joining_a_session_is_linked_to_it(browser, v
     from datetime import UTC, datetime
 
     from cop_widgets.services import sessions as X
-    from cop_widgets.services.identity import sign_in as store_sign_in
+    from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
 
     store = open_store(
         Settings(voila_server.data_dir, f"sqlite:///{voila_server.data_dir / 'cop.sqlite'}", 5000)
     )
-    coord = store_sign_in(store, "Link Coordinator", environ={})
+    coord = find_or_add_person(store, "Link Coordinator")
     cop = X.create_community(store, coord, "Linked discussions CoP")
     topic = "Fathers <b>& carers</b>"
     held_in = X.plan_session(store, coord, cop.id, datetime.now(UTC), topic)
@@ -136,13 +134,11 @@ def test_a_discussion_started_after_joining_a_session_is_linked_to_it(browser, v
     page = browser.new_context().new_page()
     page.set_default_timeout(30_000)
     page.on("dialog", lambda d: d.accept())
-    page.goto(voila_server.url("session.ipynb") + f"?code={held_in.join_code}", wait_until="commit")
-    page.locator(".cop-name input").wait_for(state="visible", timeout=60_000)
-    page.locator(".cop-name input").fill("Lena Linked")
-    page.locator(".cop-start").click()
+    voila_server.sign_in(page, "Lena Linked", app=f"session.ipynb?code={held_in.join_code}")
     expect(page.locator(".cop-app")).to_contain_text("attendance is recorded")
 
-    open_as(page, voila_server, "Lena Linked")
+    voila_server.open_app(page, "case_discussion.ipynb")  # still signed in: no name asked
+    expect(page.locator(".cop-whoami")).to_contain_text("Signed in as Lena Linked")
     choice = page.locator(".cop-session-choice select")
     # the only session joined and under way: preselected, shown as text (UTC is the default zone)
     expect(choice.locator("option:checked")).to_have_text(

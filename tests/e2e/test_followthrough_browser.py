@@ -6,8 +6,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from .test_session_browser import sign_in
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 COMMITMENT = "Ask the father what <b>he</b> wants from the next visit"
@@ -15,14 +13,14 @@ COMMITMENT = "Ask the father what <b>he</b> wants from the next visit"
 
 def test_last_sessions_commitment_comes_back_and_the_answer_is_kept(browser, voila_server):
     from cop_widgets.services import sessions as X
-    from cop_widgets.services.identity import sign_in as store_sign_in
+    from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
 
     store = open_store(
         Settings(voila_server.data_dir, f"sqlite:///{voila_server.data_dir / 'cop.sqlite'}", 5000)
     )
-    coord = store_sign_in(store, "Series Coordinator", environ={})
+    coord = find_or_add_person(store, "Series Coordinator")
     cop = X.create_community(store, coord, "Follow-through CoP")
     now = datetime.now(UTC)
     first = X.plan_session(store, coord, cop.id, now - timedelta(hours=2), "Engaging fathers")
@@ -30,7 +28,7 @@ def test_last_sessions_commitment_comes_back_and_the_answer_is_kept(browser, voi
 
     page = browser.new_context().new_page()
     page.on("dialog", lambda d: d.accept())
-    sign_in(page, voila_server.url("session.ipynb") + f"?code={first.join_code}", "Kim Keen")
+    voila_server.sign_in(page, "Kim Keen", app=f"session.ipynb?code={first.join_code}")
     expect(page.locator(".cop-app")).to_contain_text("attendance is recorded")
     page.locator(".cop-checkout").click()
     page.locator(".cop-item-commitment textarea").fill(COMMITMENT)
@@ -43,7 +41,7 @@ def test_last_sessions_commitment_comes_back_and_the_answer_is_kept(browser, voi
 
     page = browser.new_context().new_page()
     page.on("dialog", lambda d: d.accept())
-    sign_in(page, voila_server.url("session.ipynb") + f"?code={second.join_code}", "Kim Keen")
+    voila_server.sign_in(page, "Kim Keen", app=f"session.ipynb?code={second.join_code}")
     mine = page.locator(".cop-app", has_text="Your commitments")
     expect(mine).to_contain_text(f"you said you would: {COMMITMENT}")  # markup shown as text
     page.locator(".cop-followup-tried label", has_text="Partly").click()

@@ -1,5 +1,7 @@
 """A person uses the reflection app in real headless Chromium; the database proves it."""
 
+from urllib.parse import quote
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -9,10 +11,14 @@ ROLFE = "What? So what? Now what?"
 STATUS = ".cop-status"
 
 
-def open_app(page: Page, server) -> None:
-    page.goto(server.url(), wait_until="commit")
-    # Voilà streams the page: wait for our widgets, not for the load event.
-    page.locator(".cop-name input").wait_for(state="visible", timeout=60_000)
+WHOAMI = ".cop-whoami"
+APP = "/voila/render/reflection.ipynb"
+
+
+def open_app(page: Page, server, name: str) -> None:
+    """Sign in as `name` through the server, then open the app: it knows who they are."""
+    server.sign_in(page, name, app="reflection.ipynb")
+    expect(page.locator(WHOAMI)).to_contain_text(f"Signed in as {name} (practitioner)")
 
 
 def on_stage(page: Page, number: int, label: str) -> None:
@@ -21,15 +27,8 @@ def on_stage(page: Page, number: int, label: str) -> None:
     expect(page.locator(".cop-answer")).to_contain_text(f"Your answer: {label}")
 
 
-def sign_in(page: Page, name: str) -> None:
-    page.locator(".cop-name input").fill(name)
-    page.locator(".cop-start").click()
-    expect(page.locator(STATUS)).to_contain_text("Signed in as")
-
-
 def test_write_save_reload_continue_submit(page: Page, voila_server):
-    open_app(page, voila_server)
-    sign_in(page, "Ana Browser")
+    open_app(page, voila_server, "Ana Browser")
     page.locator(".cop-framework select").select_option(label=ROLFE)
     page.locator(".cop-new").click()
     answer = page.locator(".cop-answer textarea")
@@ -56,9 +55,11 @@ def test_write_save_reload_continue_submit(page: Page, voila_server):
     assert row["status"] == "draft"
 
     page.reload(wait_until="commit")
-    page.locator(".cop-name input").wait_for(state="visible", timeout=60_000)
-    sign_in(page, "ana browser")
+    # still signed in after a reload: the app knows the person and asks for no name
+    page.locator(WHOAMI).wait_for(state="visible", timeout=60_000)
+    expect(page.locator(WHOAMI)).to_contain_text("Signed in as Ana Browser")
     expect(page.locator(".cop-app")).to_contain_text("A home visit that ran short")
+    assert page.locator(".cop-app input[type=text]").count() == 0
     page.locator(".cop-open").first.click()
     expect(page.locator(STATUS)).to_contain_text("Continuing your draft")
     expect(answer).to_have_value(answers["what"])
@@ -92,8 +93,7 @@ def test_write_save_reload_continue_submit(page: Page, voila_server):
 
 
 def test_typing_autosaves_without_pressing_save(page: Page, voila_server):
-    open_app(page, voila_server)
-    sign_in(page, "Autosave Person")
+    open_app(page, voila_server, "Autosave Person")
     page.locator(".cop-new").click()
     page.locator(".cop-answer textarea").press_sequentially("typed, never saved by hand", delay=20)
     expect(page.locator(STATUS)).to_contain_text("Draft saved automatically at", timeout=15_000)
@@ -107,8 +107,8 @@ def test_typing_autosaves_without_pressing_save(page: Page, voila_server):
 
 def test_markup_in_names_and_answers_is_shown_as_text(page: Page, voila_server):
     payload = '<img src=x onerror="window.__copPwned=1">{{7*7}} $x^2$'
-    open_app(page, voila_server)
-    sign_in(page, payload)
+    open_app(page, voila_server, payload)
+    assert payload in page.locator(WHOAMI).inner_text()  # the name is shown as text
     page.locator(".cop-new").click()
     page.locator(".cop-answer textarea").fill(payload)
     page.locator(".cop-close").click()
@@ -127,13 +127,45 @@ def tab_to(page: Page, selector: str, limit: int = 40) -> None:
     raise AssertionError(f"{selector} cannot be reached with the Tab key")
 
 
+def tab_until_focused(page: Page, target, limit: int = 20) -> None:
+    """Press Tab until `target` (a locator) has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("(e) => e === document.activeElement"):
+            return
+    raise AssertionError(f"{target} cannot be reached with the Tab key")
+
+
 def test_whole_exercise_with_the_keyboard_only(page: Page, voila_server):
-    open_app(page, voila_server)
-    tab_to(page, ".cop-name")
-    page.keyboard.type("Keyboard Kim")
-    tab_to(page, ".cop-start")
+    # Sign in with the keyboard only; every field is found by its label (what a screen reader
+    # announces). First the personal link's button and the passphrase form...
+    page.goto(voila_server.sign_in_link("Keyboard Kim") + "&next=" + quote(APP))
+    tab_until_focused(page, page.get_by_role("button", name="Sign in as Keyboard Kim"))
     page.keyboard.press("Enter")
-    expect(page.locator(STATUS)).to_contain_text("Signed in as Keyboard Kim")
+    expect(page.get_by_role("heading", name="Choose a passphrase")).to_be_visible()
+    tab_until_focused(page, page.get_by_label("Passphrase (at least 8 characters)"))
+    page.keyboard.type("keys only, no mouse")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Type it again")).to_be_focused()
+    page.keyboard.type("keys only, no mouse")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Save my passphrase")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.locator(WHOAMI).wait_for(state="visible", timeout=60_000)  # saved: on to the app
+    # ...then, another day (no cookie), the name and passphrase form on the sign-in page.
+    page.context.clear_cookies()
+    page.goto(f"{voila_server.base}/login?next={quote(APP)}")
+    tab_until_focused(page, page.get_by_label("Your name", exact=True))
+    page.keyboard.type("keyboard kim")  # names are not case sensitive
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Passphrase", exact=True)).to_be_focused()
+    page.keyboard.type("keys only, no mouse")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    page.locator(WHOAMI).wait_for(state="visible", timeout=60_000)
+    assert page.url == voila_server.url()
+    expect(page.locator(WHOAMI)).to_contain_text("Signed in as Keyboard Kim")
     tab_to(page, ".cop-framework")
     # choose Rolfe's model by typing its first letters, as a keyboard user would in a select
     page.keyboard.type("What")
@@ -169,6 +201,12 @@ def test_whole_exercise_with_the_keyboard_only(page: Page, voila_server):
         ("what", "what happened", 0),
     ]
     assert {r["status"] for r in rows} == {"submitted"}
+    with voila_server.db() as db:
+        ways = db.execute(
+            "SELECT w.via FROM web_session w JOIN person p ON p.id = w.person_id "
+            "WHERE p.display_name = 'Keyboard Kim' ORDER BY w.created_at"
+        ).fetchall()
+    assert [w["via"] for w in ways] == ["link", "passphrase"]
 
 
 def test_no_serious_accessibility_violations(page: Page, voila_server):
@@ -184,9 +222,24 @@ def test_no_serious_accessibility_violations(page: Page, voila_server):
             if v["impact"] in ("critical", "serious")
         ]
 
-    open_app(page, voila_server)
-    found = serious("sign-in")
-    sign_in(page, "Axe Checker")
+    # the sign-in page as a newcomer with a join link sees it: both forms
+    nxt = quote("/voila/render/session.ipynb?code=K7M2QX", safe="")
+    page.goto(f"{voila_server.base}/login?next={nxt}")
+    expect(page.get_by_role("button", name="Create my account and join")).to_be_visible()
+    found = serious("sign-in page")
+    page.get_by_role("button", name="Sign in", exact=True).click()  # empty: the browser says so
+    page.get_by_label("Your name", exact=True).fill("Nobody Here")
+    page.get_by_label("Passphrase", exact=True).fill("not the passphrase")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.locator(".error[role=alert]")).to_contain_text("do not match an account")
+    found += serious("sign-in refused")
+    page.goto(voila_server.sign_in_link("Axe Checker") + "&next=" + quote(APP))
+    found += serious("personal link")
+    page.get_by_role("button", name="Sign in as Axe Checker").click()
+    expect(page.get_by_role("heading", name="Choose a passphrase")).to_be_visible()
+    found += serious("choose a passphrase")
+    page.get_by_role("link", name="Not now: continue").click()
+    page.locator(WHOAMI).wait_for(state="visible", timeout=60_000)
     found += serious("home")
     page.locator(".cop-new").click()
     page.locator(".cop-answer textarea").fill("some words")
@@ -198,15 +251,13 @@ def test_no_serious_accessibility_violations(page: Page, voila_server):
 
 
 def test_demo_content_is_there_on_first_serve(page: Page, voila_server):
-    open_app(page, voila_server)
-    sign_in(page, "Demo practitioner")
+    open_app(page, voila_server, "Demo practitioner")
     expect(page.locator(".cop-app")).to_contain_text("Gibbs' reflective cycle · Draft")
     expect(page.locator(".cop-app")).to_contain_text(f"{ROLFE} · Submitted")
 
 
 def test_moving_on_straight_after_typing_keeps_each_answer_in_its_stage(page: Page, voila_server):
-    open_app(page, voila_server)
-    sign_in(page, "Fast Typist")
+    open_app(page, voila_server, "Fast Typist")
     page.locator(".cop-framework select").select_option(label=ROLFE)
     page.locator(".cop-new").click()
     expect(page.locator(".cop-stepper h2")).to_have_text(ROLFE)

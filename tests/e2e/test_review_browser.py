@@ -1,7 +1,6 @@
-"""The review app in real Chromium: token required, 50+ script payloads shown as plain text."""
+"""The review app in real Chromium: sign-in required, supervisors only, 50+ script payloads shown
+as plain text."""
 
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
@@ -10,7 +9,7 @@ from playwright.sync_api import Page, expect
 from cop_widgets.protocols import load_protocols  # noqa: F401 - keeps imports uniform
 from cop_widgets.services import reflections as R
 from cop_widgets.services import supervision as S
-from cop_widgets.services.identity import sign_in
+from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store
 
@@ -47,11 +46,11 @@ def seeded(review_server):
     from cop_widgets.content import load_frameworks
 
     rolfe = load_frameworks(review_server.data_dir / "frameworks").get("rolfe-2001")
-    sup = sign_in(store, "Xena Supervisor")
+    sup = find_or_add_person(store, "Xena Supervisor")
     saved = {}
     chunks = [PAYLOADS[i : i + 5] for i in range(0, len(PAYLOADS), 5)]
     for n, chunk in enumerate(chunks):
-        author = sign_in(store, NAMES[n % len(NAMES)] + f" {n}")
+        author = find_or_add_person(store, NAMES[n % len(NAMES)] + f" {n}")
         S.assign_supervisee(store, sup.id, author.id)
         rid = str(uuid.uuid4())
         texts = (chunk + [""] * 5)[:5]
@@ -72,27 +71,51 @@ def seeded(review_server):
     return saved
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def test_review_app_needs_the_token(review_server):
-    opener = urllib.request.build_opener(_NoRedirect)
-    for path in ("/voila/render/supervisor_review.ipynb", "/voila/api/kernels", "/"):
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            opener.open(review_server.base + path, timeout=10)
-        assert refused.value.code in (302, 401, 403, 404), path
-        body = refused.value.read().decode("utf-8", "replace")
-        assert "jupyter-config-data" not in body and "review_app" not in body
+def test_review_app_needs_a_supervisor_signed_in(browser, review_server, seeded):
+    app = review_server.url("supervisor_review.ipynb")
+    context = browser.new_context()
+    context.set_default_timeout(30_000)
+    try:
+        page = context.new_page()
+        # signed out: the app and the server's pages lead to the sign-in page; its API refuses
+        for path in ("/voila/render/supervisor_review.ipynb", "/"):
+            page.goto(review_server.base + path)
+            assert page.url.startswith(review_server.base + "/login"), path
+            assert "review_app" not in page.content(), path
+            expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+        channels = "/api/kernels/6f1c2d3e-0000-4000-8000-000000000000/channels"
+        for path in (channels, "/voila/files/x"):
+            assert page.request.get(review_server.base + path, max_redirects=0).status == 403, path
+        # signed in, but not a supervisor: the app says no and shows nobody's reflection
+        author = next(name for name, _, _ in seeded.values())
+        review_server.sign_in(page, author, app="supervisor_review.ipynb")
+        expect(page.locator(".cop-whoami")).to_contain_text("(practitioner)")
+        expect(page.locator(".cop-status")).to_contain_text(
+            "Not authorised: the review app is for supervisors"
+        )
+        assert page.locator(".cop-open-review").count() == 0
+        assert "reflection(s)" not in page.locator(".cop-app").inner_text()
+        # a supervisor (same server, same sign-in) sees their queue
+        page.context.clear_cookies()
+        review_server.sign_in(page, "Xena Supervisor", "supervisor", app="supervisor_review.ipynb")
+        assert page.url == app
+        expect(page.locator(".cop-whoami")).to_contain_text("Xena Supervisor (supervisor)")
+        expect(page.locator(".cop-app")).to_contain_text(f"{len(seeded)} reflection(s)")
+    finally:
+        context.close()
+    with review_server.db() as db:
+        refused = db.execute(
+            "SELECT count(*) FROM audit_event a JOIN person p ON p.id = a.actor_id "
+            "WHERE p.display_name = ? AND a.action = 'review_app_open' "
+            "AND a.outcome = 'authz_fail'",
+            (author,),
+        ).fetchone()[0]
+    assert refused == 1  # the refusal is on record
 
 
 def test_payloads_are_shown_as_text_and_never_run(page: Page, review_server, seeded):
-    page.goto(review_server.url("supervisor_review.ipynb"), wait_until="commit")
-    page.locator(".cop-name input").wait_for(state="visible", timeout=60_000)
-    page.locator(".cop-name input").fill("Xena Supervisor")
-    page.locator(".cop-start").click()
-    expect(page.locator(".cop-status")).to_contain_text("Signed in as Xena Supervisor")
+    review_server.sign_in(page, "Xena Supervisor", "supervisor", app="supervisor_review.ipynb")
+    expect(page.locator(".cop-whoami")).to_contain_text("Signed in as Xena Supervisor")
     expect(page.locator(".cop-app")).to_contain_text(f"{len(seeded)} reflection(s)")
     seen_names = page.locator(".cop-app").inner_text()
     checked = 0

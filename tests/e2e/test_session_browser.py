@@ -1,27 +1,26 @@
 """A coordinator plans a session in the browser; participants join by its link."""
 
-import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import REPO
+from cop_widgets.reports.render import REPORTS_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def sign_in(page: Page, url: str, name: str) -> None:
-    page.goto(url, wait_until="commit")
-    page.locator(".cop-name input").wait_for(state="visible", timeout=60_000)
-    page.locator(".cop-name input").fill(name)
-    page.locator(".cop-start").click()
-    expect(page.locator(".cop-name input")).to_be_hidden()  # signed in
+def new_page(browser):
+    page = browser.new_context().new_page()
+    page.set_default_timeout(30_000)
+    page.on("dialog", lambda d: d.accept())
+    return page
 
 
 def test_plan_then_join_by_link_counts_each_person_once(page: Page, browser, voila_server):
-    sign_in(page, voila_server.url("community.ipynb"), "Cora Coordinator")
+    voila_server.sign_in(page, "Cora Coordinator", "coordinator", app="community.ipynb")
     page.locator(".cop-new-name input").fill("Family support CoP")
     page.locator(".cop-create").click()
     expect(page.locator(".cop-status")).to_contain_text("created")
@@ -34,14 +33,18 @@ def test_plan_then_join_by_link_counts_each_person_once(page: Page, browser, voi
     code = page.locator(".cop-join-code").first.inner_text()
     assert len(code) == 6
 
-    other = browser.new_context().new_page()
-    other.on("dialog", lambda d: d.accept())
-    for _ in range(2):  # the same person opens the link twice
-        sign_in(other, voila_server.url("session.ipynb") + f"?code={code}", "Pat Participant")
-        expect(other.locator(".cop-app")).to_contain_text("attendance is recorded")
-    other.goto(voila_server.url("session.ipynb") + "?code=WRONG2", wait_until="commit")
-    other.locator(".cop-name input").fill("Pat Participant")
-    other.locator(".cop-start").click()
+    other = new_page(browser)
+    join_link = voila_server.url("session.ipynb") + f"?code={code}"
+    # signed out, the join link goes through the sign-in page and on to the session
+    other.goto(join_link)
+    assert other.url.startswith(voila_server.base + "/login?")
+    expect(other.get_by_role("heading", name="New here? Create your account")).to_be_visible()
+    voila_server.sign_in(other, "Pat Participant", app=f"session.ipynb?code={code}")
+    expect(other.locator(".cop-app")).to_contain_text("attendance is recorded")
+    # the same person opens the link again, now signed in: straight to the session
+    voila_server.open_app(other, "session.ipynb", f"?code={code}")
+    expect(other.locator(".cop-app")).to_contain_text("attendance is recorded")
+    voila_server.open_app(other, "session.ipynb", "?code=WRONG2")
     expect(other.locator(".cop-status")).to_contain_text("No session has the code WRONG2")
     other.context.close()
 
@@ -54,45 +57,51 @@ def test_plan_then_join_by_link_counts_each_person_once(page: Page, browser, voi
     assert [r[0] for r in joined] == ["Pat Participant"]
 
 
-def test_report_templates_are_never_rendered_for_a_browser(voila_server):
-    templates = sorted((REPO / "workbooks" / "reports").glob("*.ipynb"))
-    assert templates, "workbooks/reports/ holds the report templates"
+def test_report_templates_are_never_rendered_for_a_browser(page: Page, voila_server):
+    # package data (never in the served folder); their old URLs, reports/..., serve nothing
+    templates = sorted(REPORTS_DIR.glob("*.ipynb"))
+    assert templates, "cop_widgets/reports/notebooks/ holds the report templates"
+    # signed out: the sign-in page, nothing of the template
     for template in templates:
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(voila_server.url(f"reports/{template.name}"), timeout=30)  # noqa: S310
-        assert refused.value.code == 404
+        url = voila_server.url(f"reports/{template.name}")
+        with urllib.request.urlopen(url, timeout=30) as answer:  # noqa: S310
+            assert urlsplit(answer.url).path == "/login"
+            assert "jupyter-config-data" not in answer.read().decode()
+    # signed in: still not rendered (the browser's own cookie, through Playwright's requests)
+    voila_server.sign_in(page, "Rita Reports", app="directory.ipynb")
+    for template in templates:
+        refused = page.request.get(voila_server.url(f"reports/{template.name}"), timeout=30_000)
+        assert refused.status == 404, template.name
+    assert page.request.get(voila_server.url("directory.ipynb")).status == 200
 
 
 def test_board_updates_after_reveal_and_only_past_the_minimum_group(browser, voila_server):
     from cop_widgets.services import sessions as X
-    from cop_widgets.services.identity import sign_in as store_sign_in
+    from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
 
     store = open_store(
         Settings(voila_server.data_dir, f"sqlite:///{voila_server.data_dir / 'cop.sqlite'}", 5000)
     )
-    coord = store_sign_in(store, "Board Coordinator", environ={})
+    coord = find_or_add_person(store, "Board Coordinator")
     cop = X.create_community(store, coord, "Board CoP")
     session = X.plan_session(store, coord, cop.id, datetime.now(UTC), "Board session")
-    fran = store_sign_in(store, "Board Facilitator", environ={})
+    fran = find_or_add_person(store, "Board Facilitator")
+    X.add_member(store, coord, cop.id, fran.id, "member")  # roles go to the community's members
     X.set_session_roles(store, coord, session.id, {"facilitator": fran.id})
     store.dispose()
 
-    board = browser.new_context().new_page()
-    board.on("dialog", lambda d: d.accept())
-    sign_in(board, voila_server.url("board.ipynb"), "Board Facilitator")
+    board = new_page(browser)
+    voila_server.sign_in(board, "Board Facilitator", app="board.ipynb")
     board.locator(".cop-board-code input").fill(session.join_code)
     board.locator(".cop-board-open").click()
     expect(board.locator(".cop-board-counts")).to_contain_text("0 joined")
 
     for n, (rating, word) in enumerate([("5", "clear"), ("3", "tired"), ("4", "clear")]):
-        page = browser.new_context().new_page()
-        page.on("dialog", lambda d: d.accept())
-        sign_in(
-            page,
-            voila_server.url("session.ipynb") + f"?code={session.join_code}",
-            f"Board Participant {n}",
+        page = new_page(browser)
+        voila_server.sign_in(
+            page, f"Board Participant {n}", app=f"session.ipynb?code={session.join_code}"
         )
         page.locator(".cop-checkout").click()
         page.locator(".cop-item-useful button", has_text=rating).click()
@@ -121,8 +130,8 @@ def test_join_page_loads_only_local_files_and_only_the_widget_front_end(page: Pa
     from the internet, and no front-end extension the apps do not use (syntax highlighting)."""
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
-    sign_in(page, voila_server.url("session.ipynb"), "Lou Local")
-    expect(page.locator(".cop-status")).to_contain_text("Signed in as Lou Local")
+    voila_server.sign_in(page, "Lou Local", app="session.ipynb")
+    expect(page.locator(".cop-whoami")).to_contain_text("Signed in as Lou Local")
     origin = voila_server.base
     foreign = [u for u in requested if not u.startswith((origin, "ws://127.0.0.1", "data:"))]
     assert requested and foreign == []
