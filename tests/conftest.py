@@ -1,4 +1,5 @@
 import shutil
+import sqlite3
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -73,3 +74,32 @@ def another_process_holds_the_write_lock(db_path: str, seconds: float = 8):
     finally:
         holder.kill()
         holder.wait()
+
+
+class WriteLock:
+    """Another connection holds the store's write lock (BEGIN IMMEDIATE) until release()."""
+
+    def __init__(self, store):
+        self._conn = sqlite3.connect(
+            store.engine.url.database, isolation_level=None, check_same_thread=False
+        )
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.execute("ROLLBACK")
+            self._conn.close()
+            self._conn = None
+
+
+@pytest.fixture
+def lock_for():
+    held = []
+
+    def take(store) -> WriteLock:
+        held.append(WriteLock(store))
+        return held[-1]
+
+    yield take
+    for lock in held:
+        lock.release()

@@ -31,14 +31,14 @@ from cop_widgets.errors import (
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.db import store_failure
 from cop_widgets.store.schema import discussion_action, reflection, reflection_answer
+from tests.signin import sign_in_as
 
 BUSY_MS = 200  # how long a save waits for the lock in these tests (the product's floor is 5 s)
 TEXT = "What happened — the visit ran short.\nShe said “not today”; ünïcode ✓ stays."
 
 
 def sign_in(app, name: str) -> None:
-    """The one place these tests sign someone in (the apps' sign-in is being replaced)."""
-    app._sign_in(find_or_add_person(app.store, name))
+    sign_in_as(app, name)
 
 
 def _short_busy_timeout(store) -> None:
@@ -50,35 +50,6 @@ def _short_busy_timeout(store) -> None:
         lambda dbapi_conn, _rec: dbapi_conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}"),
     )
     store.engine.dispose()
-
-
-class WriteLock:
-    """Another connection holds the store's write lock (BEGIN IMMEDIATE) until release()."""
-
-    def __init__(self, store):
-        self._conn = sqlite3.connect(
-            store.engine.url.database, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute("BEGIN IMMEDIATE")
-
-    def release(self) -> None:
-        if self._conn is not None:
-            self._conn.execute("ROLLBACK")
-            self._conn.close()
-            self._conn = None
-
-
-@pytest.fixture
-def lock_for():
-    held = []
-
-    def take(store) -> WriteLock:
-        held.append(WriteLock(store))
-        return held[-1]
-
-    yield take
-    for lock in held:
-        lock.release()
 
 
 def _disk_full(store) -> None:

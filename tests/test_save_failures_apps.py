@@ -32,7 +32,6 @@ from cop_widgets.store.schema import commitment, discussion_note, feedback, sess
 from tests.signin import sign_in_as
 from tests.test_checkins import two_sessions  # noqa: F401 - a fixture
 from tests.test_save_failures import (
-    WriteLock,
     _browser_sends,
     _short_busy_timeout,
     run_in_loop,
@@ -46,19 +45,6 @@ TEMPLATE = (
 
 
 UNSAVED_CLASS = "cop-unsaved"  # cop_widgets.apps._base.UNSAVED_CLASS; the template asks on it
-
-
-@pytest.fixture
-def lock_for():
-    held = []
-
-    def take(store) -> WriteLock:
-        held.append(WriteLock(store))
-        return held[-1]
-
-    yield take
-    for lock in held:
-        lock.release()
 
 
 def _quick(owner, name: str) -> None:

@@ -115,17 +115,20 @@ def current_person(store: Store, environ: Mapping[str, str] | None = None) -> Pe
     return Person(*row)
 
 
+def _by_key(conn, key: str) -> Person | None:
+    row = conn.execute(
+        select(person.c.id, person.c.display_name, person.c.role).where(
+            person.c.identity_key == key
+        )
+    ).first()
+    return Person(*row) if row is not None else None
+
+
 def _hub_person(store: Store, user: str) -> Person:
     key = f"hub:{user}"
     with store.read() as conn:
-        row = conn.execute(
-            select(person.c.id, person.c.display_name, person.c.role).where(
-                person.c.identity_key == key
-            )
-        ).first()
-    if row is not None:
-        return Person(*row)
-    return _add(store, key, clean_display_name(user))
+        found = _by_key(conn, key)
+    return found or _add(store, key, clean_display_name(user))
 
 
 # -- operators' rosters and scripts (never a browser) ---------------------------------------------
@@ -138,25 +141,15 @@ def find_or_add_person(store: Store, display_name: str) -> Person:
     shown = clean_display_name(display_name)
     key = f"local:{shown.casefold()}"
     with store.read() as conn:
-        row = conn.execute(
-            select(person.c.id, person.c.display_name, person.c.role).where(
-                person.c.identity_key == key
-            )
-        ).first()
-    if row is not None:
-        return Person(*row)
-    return _add(store, key, shown)
+        found = _by_key(conn, key)
+    return found or _add(store, key, shown)
 
 
 def _add(store: Store, key: str, shown: str) -> Person:
     with store.write() as conn:
-        row = conn.execute(
-            select(person.c.id, person.c.display_name, person.c.role).where(
-                person.c.identity_key == key
-            )
-        ).first()
-        if row is not None:
-            return Person(*row)
+        found = _by_key(conn, key)
+        if found is not None:
+            return found
         new = Person(id=str(uuid.uuid4()), display_name=shown, role="practitioner")
         conn.execute(
             insert(person).values(
