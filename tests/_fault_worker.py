@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cop_widgets.content import load_frameworks
-from cop_widgets.protocols import load_protocols
 from cop_widgets.services import checkins as K
 from cop_widgets.services import discussions as D
 from cop_widgets.services import reflections as R
