@@ -8,6 +8,8 @@ COP_REPORTING_LABEL  the text of that link
 COP_TIMEZONE         the time zone sessions are planned and shown in (default UTC)
 COP_MIN_GROUP        fewest answers before any summary of them is shown (default 5)
 COP_SIGN_IN_HOURS    how long a sign-in lasts in one browser (default 10: a working day)
+COP_REVIEW_URL       the review server's page, linked from supervisors' home page (default: on
+                     the host the page was opened on, :8867/voila/render/supervisor_review.ipynb)
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Settings:
     timezone: str = "UTC"
     min_group: int = 5
     sign_in_hours: float = 10.0
+    review_url: str = ""
 
     @property
     def frameworks_dir(self) -> Path:
@@ -76,6 +79,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         timezone=_timezone(env.get("COP_TIMEZONE") or "UTC"),
         min_group=_min_group(env.get("COP_MIN_GROUP") or "5"),
         sign_in_hours=_sign_in_hours(env.get("COP_SIGN_IN_HOURS") or "10"),
+        review_url=(env.get("COP_REVIEW_URL") or "").strip(),
     )
 
 

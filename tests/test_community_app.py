@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from cop_widgets.apps.community import community_app
 from cop_widgets.apps.session import session_app
+from cop_widgets.services import sessions as X
 from cop_widgets.store.schema import attendance, session_role
 from tests.signin import sign_in_as
 
@@ -60,8 +61,6 @@ def test_participant_joins_by_link_once_and_roles_rotate(settings):
     coord.new_name.value = "CoP"
     coord._create()
     _plan(coord)
-    from cop_widgets.services import sessions as X
-
     [session] = X.sessions_of(
         coord.store, coord.person, coord.picker.value, dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     )[0]
@@ -76,17 +75,24 @@ def test_participant_joins_by_link_once_and_roles_rotate(settings):
     coord.show_roles(session.id)
     picks = [w for w in coord.roles_box.children if hasattr(w, "options")]
     assert len({w.value for w in picks}) == 4 and all(w.value for w in picks)
-    [buttons] = [
-        w
-        for w in coord.roles_box.children
-        if hasattr(w, "children")
-        and any(getattr(b, "description", "") == "Save roles" for b in w.children)
-    ]
-    save, close = buttons.children
+    [save] = [w for w in coord.roles_box.children if getattr(w, "description", "") == "Save roles"]
     save.click()
     with coord.store.read() as conn:
         assert conn.execute(select(func.count()).select_from(session_role)).scalar() == 4
-    close.click()  # the coordinator closes the session from the app
+    # closing sits apart from "Save roles" (its own area, last) and asks first
+    close_area = coord.roles_box.children[-1]
+    assert "cop-close-area" in close_area._dom_classes
+    close, confirm = close_area.children[1:]
+    sure, keep = confirm.children[1].children
+    assert confirm.layout.display == "none"
+    close.click()
+    assert confirm.layout.display is None and close.layout.display == "none"
+    keep.click()  # not yet: the session stays open
+    assert X.get_session(coord.store, session.id).status != "closed"
+    assert "stays open" in coord.status.message
+    close.click()
+    sure.click()  # the coordinator closes the session from the app
+    assert X.get_session(coord.store, session.id).status == "closed"
     late = session_app(settings=settings)
     late.query = f"code={session.join_code}"
     sign_in_as(late, "Eve")
@@ -131,8 +137,6 @@ def test_a_coordinator_adds_a_person_and_their_link_signs_them_in(settings):
 
 
 def test_members_see_the_series_but_only_hosts_run_it(settings):
-    from cop_widgets.services import sessions as X
-
     host = community_app(settings=settings, environ={})
     sign_in_as(host, "Hana Host")
     host.new_name.value = "Northside CoP"

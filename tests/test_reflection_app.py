@@ -109,6 +109,9 @@ def test_a_draft_can_be_reopened_and_continued(app):
     assert len(open_buttons) == 1
     open_buttons[0].click()
     assert app.stepper.framework.id == "gibbs-1988"
+    # it reopens where Ana stopped: the first stage she has not answered yet
+    assert app.stepper.stage_index == 1 and app.stepper._answer.value == ""
+    app.stepper.go(0)
     assert app.stepper._answer.value == "first words"
     assert "Continuing your draft" in app.status.message
 

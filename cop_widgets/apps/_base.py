@@ -43,16 +43,38 @@ STYLE = """
 .cop-app mark.cop-deid { background: #fde68a; color: #1b1b1b; }
 .cop-app .cop-whoami { color: #374151; margin: 0 0 0.4em; }
 .cop-app .cop-spread td, .cop-app .cop-spread th { padding: 1px 8px; text-align: left; }
+/* text boxes write in the page's own font (the browser's default for them is monospace) */
+.cop-app textarea, .cop-app input, .cop-app select,
+.cop-app .widget-textarea textarea, .cop-app .widget-text input {
+  font-family: inherit; font-size: inherit; }
+/* a checkbox's label wraps and is shown whole, never cut off with "…" */
+.cop-app .widget-checkbox { width: auto; max-width: 100%; height: auto; }
+.cop-app .widget-checkbox label, .cop-app .widget-checkbox .widget-label-basic,
+.cop-app .widget-checkbox .widget-label-basic span {
+  white-space: normal; overflow: visible; text-overflow: clip; height: auto; }
+/* the status line stays in view at the foot of the window, however long the page (the page
+   scrolls in #rendered_cells: the output boxes between it and the app must not clip) */
+.cop-app, .jp-OutputArea:has(.cop-app), .jp-OutputArea-child:has(.cop-app),
+.jp-OutputArea-output:has(> .cop-app) { overflow: visible; }
+.cop-app > .cop-status { position: sticky; bottom: 0; z-index: 5; }
+.cop-app > .cop-status [role=status]:not(:empty) { box-shadow: 0 -2px 6px rgba(0,0,0,0.15); }
 </style>
 """
 
+# Every app page is /voila/render/<app>.ipynb, so the home page is the sibling home.ipynb: a
+# relative link keeps working under a Hub service's prefix (/services/cop/voila/render/…).
+HOME_HREF = "home.ipynb"
 
-def _header_html(person: Person, role: str) -> str:
+
+def _header_html(person: Person, role: str, home_href: str | None = HOME_HREF) -> str:
     # Relative to /voila/render/<app>.ipynb, so it also works under a Hub service's prefix.
+    home = (
+        f'<a href="{html.escape(home_href)}" class="cop-home-link">Home</a> · ' if home_href else ""
+    )
     return (
         '<p class="cop-whoami">Signed in as <strong><bdi>'
         f"{html.escape(person.display_name)}</bdi></strong> ({html.escape(role)}) · "
-        '<a href="../../logout">Sign out</a></p>'
+        f'{home}<a href="../../logout">Sign out</a></p>'
     )
 
 
@@ -60,6 +82,9 @@ class AppShell(W.VBox):
     """A page: title, body and status line. Subclasses fill self.body."""
 
     query = ""
+    # Where the header's "Home" leads (None: no link, e.g. on the review server, which has no
+    # home page of its own).
+    home_href: str | None = HOME_HREF
 
     def __init__(self, title_html: str, *top: W.Widget):
         self.status = StatusLine()
@@ -86,7 +111,9 @@ class AppShell(W.VBox):
     def _identify(self, query: str | None) -> None:
         self.query = query or ""
         person = current_person(self.store, self.environ)
-        self.header.value = _header_html(person, highest_role(self.store, person.id))
+        self.header.value = _header_html(
+            person, highest_role(self.store, person.id), self.home_href
+        )
         self._sign_in(person)
 
     # -- unsaved text: kept, retried, and marked on the page until the store confirms it ------

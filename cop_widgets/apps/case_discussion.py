@@ -18,6 +18,7 @@ import ipywidgets as W
 
 from ..errors import CopWidgetsError, InvalidInput, RecordNotFound, StoreBusy
 from ..protocols import Protocol, ProtocolCatalogue, load_protocols
+from ..services import discussion_clock as C
 from ..services import discussions as D
 from ..services import sessions as X
 from ..services.identity import Person
@@ -418,6 +419,20 @@ class DiscussionView(W.VBox):
             minutes=minutes,
         )
         self.refresh()
+        self.app.status.show(self._clock_message(action), "ok")
+
+    def _clock_message(self, action: str) -> str:
+        """What the clock now does, in words (the last message never stays "opened")."""
+        clock, phases = self.discussion.clock, self.protocol.phases
+        if clock.status == C.FINISHED:
+            return "Finished: every phase is done. Keep notes and actions, then close it."
+        phase = phases[min(clock.phase_index, len(phases) - 1)]
+        return {
+            "start": f"Started: {phase.label}.",
+            "pause": "Paused.",
+            "resume": f"Running again: {phase.label}.",
+            "extend": f"A minute added to {phase.label}.",
+        }.get(action, f"Now: {phase.label} (phase {clock.phase_index + 1} of {len(phases)}).")
 
     def save_notes(self, how: str) -> bool:
         """Save the shown phase's notes now. False when the store refused them: then they stay

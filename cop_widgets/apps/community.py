@@ -7,7 +7,7 @@ import base64
 import html
 import os
 from datetime import UTC, datetime, time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import ipywidgets as W
@@ -72,7 +72,11 @@ class CommunityApp(AppShell):
             self._create_form()
         create = self.create_button
         self.community_box = W.VBox()
+        people = self._people_panel()
+        # the home page's "People and sign-in links" opens this page with ?panel=people
+        people_first = (parse_qs(self.query).get("panel") or [""])[0] == "people"
         self.body.children = [
+            *(people if people_first else []),
             self.picker if known else W.HTML("<p>No community yet: create the first below.</p>"),
             self.community_box,
             W.HTML("<h2>New community</h2>"),
@@ -80,7 +84,7 @@ class CommunityApp(AppShell):
             self.new_domain,
             self.new_purpose,
             create,
-            *self._people_panel(),
+            *([] if people_first else people),
         ]
         self._show_community()
 
@@ -411,13 +415,7 @@ class CommunityApp(AppShell):
                 self._save_roles, session_id, {r: w.value for r, w in pickers.items()}
             )
         )
-        close = W.Button(
-            description="Close this session",
-            tooltip="After closing, the join code stops working and answers are no longer taken",
-            disabled=session.status == "closed",
-        )
-        close.add_class("cop-close-session")
-        close.on_click(lambda _: self._guard(self._close_session, session_id))
+        close_box = self._close_box(session)
         table = "".join(
             f"<tr><th scope='row'><bdi>{html.escape(people.get(pid, pid))}</bdi></th>"
             + "".join(f"<td>{counts[r]}</td>" for r, _ in X.ROTATING_ROLES)
@@ -431,14 +429,62 @@ class CommunityApp(AppShell):
                 "Suggested: whoever has held each role least. Change any of them.</p>"
             ),
             *pickers.values(),
-            W.HBox([save, close]),
+            save,
             W.HTML(
                 f"<h4>Role history</h4><table class='cop-history'><thead><tr><th>Member</th>"
                 f"{heads}</tr></thead><tbody>{table}</tbody></table>"
                 if table
                 else "<p class='cop-meta'>No roles held yet in this community.</p>"
             ),
+            close_box,
         ]
+
+    def _close_box(self, session: X.Session) -> W.Widget:
+        """Closing a session, apart from the roles (below their history, under a heading of
+        its own) and asked twice: it cannot be undone here."""
+        close = W.Button(
+            description="Close this session…",
+            tooltip="After closing, the join code stops working and answers are no longer taken",
+            disabled=session.status == "closed",
+        )
+        close.add_class("cop-close-session")
+        sure = W.Button(description="Yes, close it", button_style="danger")
+        sure.add_class("cop-close-session-confirm")
+        keep = W.Button(description="No, keep it open")
+        keep.add_class("cop-close-session-cancel")
+        question = W.HTML(
+            f"<p role='alert'><strong>Close “<bdi>{html.escape(session.topic)}</bdi>”?</strong> "
+            "Its join code stops working and no more check-ins or check-outs are taken.</p>"
+        )
+        confirm = W.VBox([question, W.HBox([sure, keep])])
+        confirm.layout.display = "none"
+        confirm.add_class("cop-close-confirm")
+
+        def ask(_=None) -> None:
+            confirm.layout.display = None
+            close.layout.display = "none"
+
+        def cancel(_=None) -> None:
+            confirm.layout.display = "none"
+            close.layout.display = None
+            self.status.show("The session stays open.", "info")
+
+        close.on_click(ask)
+        keep.on_click(cancel)
+        sure.on_click(lambda _: self._guard(self._close_session, session.id))
+        box = W.VBox(
+            [
+                W.HTML(
+                    "<h4>Close the session</h4><p class='cop-meta'>When it is over: the join "
+                    "code stops working.</p>"
+                ),
+                close,
+                confirm,
+            ],
+            layout=W.Layout(margin="1.5em 0 0 0", border_top="1px solid #9ca3af"),
+        )
+        box.add_class("cop-close-area")
+        return box
 
     def _close_session(self, session_id: str) -> None:
         X.close_session(self.store, self.person, session_id)

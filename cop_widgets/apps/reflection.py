@@ -22,6 +22,13 @@ from ._base import AppShell
 from ._startup import busy_start
 
 
+_EMPTY = reflections.Answer("")
+
+
+def _done(answer: reflections.Answer) -> bool:
+    return answer.answered or answer.passed
+
+
 def _when(iso: str | None) -> str:
     if not iso:
         return ""
@@ -147,13 +154,20 @@ class ReflectionApp(AppShell):
         items = reflections.list_mine(self.store, self.person)
         if not items:
             return W.HTML("<p>None yet. Start one above; drafts are kept as you type.</p>")
+        # released feedback is marked new until the author opens that reflection
+        with_new = supervision.new_feedback(self.store, self.person)
         rows = []
         for item in items:
             fw = self.catalogue.get(item.framework_id)
             name = fw.name if fw else item.framework_id
             state = "Draft" if item.status == "draft" else "Submitted"
+            new = (
+                '<strong class="cop-new-feedback">New feedback</strong> · '
+                if item.id in with_new
+                else ""
+            )
             label = W.HTML(
-                f"<div><strong>{html.escape(name)}</strong> · {state} · "
+                f"<div>{new}<strong>{html.escape(name)}</strong> · {state} · "
                 f'<span class="cop-meta">{_when(item.updated_at)}, '
                 f"{item.answered_stages} stage(s) answered</span><br>"
                 f"<bdi>{html.escape(item.preview)}</bdi></div>",
@@ -161,7 +175,8 @@ class ReflectionApp(AppShell):
             )
             button = W.Button(
                 description="Continue" if item.status == "draft" else "Read",
-                tooltip=f"{state}: {name}, {_when(item.updated_at)}",
+                tooltip=f"{'New feedback: ' if new else ''}{state}: {name}, "
+                f"{_when(item.updated_at)}",
             )
             button.add_class("cop-open")
             button.on_click(lambda _, rid=item.id: self._guard(self.open_reflection, rid))
@@ -191,8 +206,27 @@ class ReflectionApp(AppShell):
         self._open_stepper(
             framework, saved.id, value, saved.visibility, read_only=saved.status != "draft"
         )
-        if saved.status != "draft":
+        if saved.status == "draft":
+            # where the person stopped: the first stage neither answered nor passed (the last
+            # stage when all are), with the sharing choice it was saved with (its text passed
+            # the check when it was saved so; only what is typed now is checked again)
+            answered = dict(saved.answers)
+            stages = framework.stages
+            self.stepper.go(
+                next(
+                    (
+                        i
+                        for i, st in enumerate(stages)
+                        if not _done(answered.get(st.id, _EMPTY))
+                    ),
+                    len(stages) - 1,
+                )
+            )
+            if saved.visibility != "private":
+                self.deid.accept({framework.stage(sid).label: a.text for sid, a in saved.answers})
+        else:
             self.body.children = [*self.body.children, self._submitted_panel(saved)]
+            supervision.mark_feedback_seen(self.store, self.person, saved.id)
         self.status.show(
             "Submitted reflections stay as they were; revise one as a new version."
             if saved.status != "draft"
@@ -243,7 +277,7 @@ class ReflectionApp(AppShell):
             texts = {fw.stage(sid).label: a.text for sid, a in saved.answers}
             if not self.deid.review(texts):
                 self.status.show(
-                    "Not changed yet: check the highlighted words below (tick the box if they "
+                    "Not changed yet: check the highlighted words above (tick the box if they "
                     "do not identify anyone), then press Change again.",
                     "warning",
                 )

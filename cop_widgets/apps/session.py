@@ -78,10 +78,15 @@ class SessionApp(AppShell):
         self.info = W.HTML(
             f"<h2>{html.escape(session.topic)}</h2>"
             f"<p class='cop-meta'>{html.escape(cop.name if cop else '')} · {html.escape(when)}"
-            f"</p>{focus}<p>You are in: your attendance is recorded. Open the "
-            "<a href='/voila/render/case_discussion.ipynb'>case discussion</a> or your "
-            "<a href='/voila/render/reflection.ipynb'>reflection</a> when the facilitator "
-            "asks.</p>"
+            f"</p>{focus}<p>You are in: your attendance is recorded.</p>"
+            # sibling pages of /voila/render/session.ipynb (relative: also under a Hub prefix),
+            # in a new tab, so that this page stays open for the check-out
+            "<p class='cop-join-next'>When the facilitator asks: "
+            "<a href='case_discussion.ipynb' target='_blank' rel='noopener' "
+            "class='cop-open-discussion-link'>open the case discussion</a> or "
+            "<a href='reflection.ipynb' target='_blank' rel='noopener' "
+            "class='cop-open-reflection-link'>write your reflection</a> "
+            "(each opens in a new tab; this page stays open for the check-out).</p>"
         )
         self.followups = W.VBox()
         self.form_box = W.VBox()

@@ -41,6 +41,8 @@ def coverage(text: str, passed: bool) -> str:
 
 
 class ReviewApp(AppShell):
+    home_href = None  # served by the review server, which has no home page
+
     def __init__(
         self, store: Store | None, catalogue: Catalogue, environ=None, startup_error: str = ""
     ):

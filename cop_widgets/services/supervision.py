@@ -500,6 +500,48 @@ def released_feedback(store: Store, author: Person, reflection_id: str) -> list[
     return [ReleasedFeedback(*r) for r in rows]
 
 
+def _unseen_feedback(author: Person):
+    """Released reviews of the author's reflections that the author has not opened since."""
+    return and_(
+        reflection.c.person_id == author.id,
+        review.c.released_at.is_not(None),
+        (review.c.author_seen_at.is_(None)) | (review.c.author_seen_at < review.c.released_at),
+    )
+
+
+def new_feedback(store: Store, author: Person) -> set[str]:
+    """Ids of the author's reflections with released feedback they have not opened yet."""
+    with store.read() as conn:
+        return set(
+            conn.execute(
+                select(review.c.reflection_id)
+                .join(reflection, reflection.c.id == review.c.reflection_id)
+                .where(_unseen_feedback(author))
+            ).scalars()
+        )
+
+
+def mark_feedback_seen(store: Store, author: Person, reflection_id: str) -> None:
+    """The author opened the reflection: its released feedback is no longer new (only the
+    author's own reflection is marked; nothing is written when nothing was new)."""
+    if reflection_id not in new_feedback(store, author):
+        return
+    with store.write() as conn:
+        conn.execute(
+            update(review)
+            .where(
+                review.c.reflection_id == reflection_id,
+                review.c.released_at.is_not(None),
+                review.c.reflection_id.in_(
+                    select(reflection.c.id).where(
+                        reflection.c.id == reflection_id, reflection.c.person_id == author.id
+                    )
+                ),
+            )
+            .values(author_seen_at=utc_now())
+        )
+
+
 def change_visibility(store: Store, author: Person, reflection_id: str, visibility: str) -> None:
     """The author may change who reads an entry at any time; every change is audited."""
     check_visibility(visibility)

@@ -9,13 +9,15 @@ preheating. It hands each page's kernel the signed identity of the person the se
 authenticated (see hand_identity_to_kernel). It serves only the notebooks directly in its
 folder (serving/paths.py), under any spelling of their path: the page renderer, the tree, the
 contents API and the pool of preheated kernels see nothing else (no subfolder, no other file;
-the report templates are package data, run by `cop report`, never by a browser).
+the report templates are package data, run by `cop report`, never by a browser). Signed in,
+`/` and `/voila/tree` lead to the folder's home page (home.ipynb) rather than a file list.
 Run it as `python -m cop_widgets.serving.launch <voila arguments>`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import posixpath
 import time
 
@@ -28,6 +30,7 @@ import voila.handler as voila_handler  # noqa: E402
 from tornado.web import HTTPError  # noqa: E402
 
 from jupyter_server.services.kernels.handlers import KernelHandler  # noqa: E402
+from jupyter_server.utils import url_path_join  # noqa: E402
 from voila.request_info_handler import RequestInfoSocketHandler  # noqa: E402
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler  # noqa: E402
 from voila.static_file_handler import TemplateStaticFileHandler  # noqa: E402
@@ -71,8 +74,13 @@ def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_
                     task.cop_starts_at = starts_at
 
         def _notebook_filter(self, nb_path) -> bool:
-            # kernels are preheated (the notebook run ahead) for served notebooks only
-            served = served_notebook(self.root_dir, str(nb_path)) is not None
+            # kernels are preheated (the notebook run ahead) for served notebooks only. Voilà
+            # passes the path as found under root_dir (absolute when root_dir is), before it
+            # makes it relative: compare the name relative to the folder.
+            relative = str(nb_path)
+            if os.path.isabs(relative) == os.path.isabs(self.root_dir):
+                relative = os.path.relpath(relative, self.root_dir)
+            served = served_notebook(self.root_dir, relative) is not None
             return served and super()._notebook_filter(nb_path)
 
         def get_pool_size(self, notebook_name: str) -> int:
@@ -230,12 +238,21 @@ voila_app.LargeFileManager = ServedNotebooksOnly
 _voila_tree_get = TornadoVoilaTreeHandler.get
 
 
+# The served folder's home page: `/` and `/voila/tree` lead a signed-in person to it instead of
+# Voilà's file list (a folder without one, such as the review server's, keeps the list).
+HOME_NOTEBOOK = "home.ipynb"
+
+
 async def _tree_get(self, path=""):
-    # signed out: the sign-in page (as Voilà's own get does); signed in: the served folder only
+    # signed out: the sign-in page (as Voilà's own get does); signed in: the home page, or
+    # the served folder only
     if self.current_user is None:
         return await _voila_tree_get(self, "")
     if not is_root(path):
         raise HTTPError(404)
+    if served_notebook(self.contents_manager.root_dir, HOME_NOTEBOOK) == HOME_NOTEBOOK:
+        # base_url carries a Hub service's prefix (/services/cop/)
+        return self.redirect(url_path_join(self.base_url, "voila/render", HOME_NOTEBOOK))
     return await _voila_tree_get(self, "")
 
 

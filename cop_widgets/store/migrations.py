@@ -229,6 +229,11 @@ def _add_missing_columns(conn: Connection, table: str, columns: dict[str, str]) 
             conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
 
 
+def _feedback_seen(conn: Connection) -> None:
+    # released feedback is "new" for its author until they open the reflection
+    _add_missing_columns(conn, "review", {"author_seen_at": "VARCHAR(40)"})
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "people, reflections, answers, audit", _v1_initial),
     (2, "case discussions: roles, notes, actions, ratings", _v2_case_discussions),
@@ -240,6 +245,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (8, "accounts: sign-in links, passphrases, web sessions, failed tries", _v8_accounts),
     (9, "community scopes: members, reflection and discussion links", _community_scopes),
     (10, "anonymous answers unlinkable; the board's stepped snapshot", _unlinkable_answers),
+    (11, "released feedback marked new until its author opens it", _feedback_seen),
 )
 LATEST = MIGRATIONS[-1][0]
 

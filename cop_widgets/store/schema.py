@@ -254,6 +254,8 @@ review = Table(
     Column("depth_level", String(40)),
     Column("created_at", String(40), nullable=False),
     Column("released_at", String(40)),
+    # when the author last opened the reflection after its feedback was released ("new" until)
+    Column("author_seen_at", String(40)),
     CheckConstraint(
         f"depth_level IS NULL OR depth_level IN {DEPTH_LEVELS}", name="review_depth_known"
     ),

@@ -19,6 +19,8 @@ class DeidCheck(W.VBox):
         self.confirm = W.Checkbox(
             description="I have checked: what is highlighted does not identify anyone",
             indent=False,
+            # the whole sentence shows, wrapped on a narrow screen (never cut off with "…")
+            layout=W.Layout(width="auto", max_width="100%", height="auto"),
         )
         self.confirm.add_class("cop-confirm-deid")
         self._confirmed_for: frozenset = frozenset()
@@ -27,6 +29,16 @@ class DeidCheck(W.VBox):
         super().__init__(children=[self.findings, self.confirm], **kwargs)
         self.add_class("cop-deid-check")
         self.layout.display = "none"
+
+    def accept(self, texts: dict[str, str], names_mentioned=()) -> None:
+        """Count what `texts` holds now as already confirmed (a draft saved beyond "only me"
+        was checked when it was saved): reopened, it keeps its sharing choice, and only
+        identifiers typed afterwards are asked about again."""
+        self._confirmed_for = frozenset(
+            (label, f.kind, f.text)
+            for label, text in texts.items()
+            for f in find_identifiers(text, names_mentioned)
+        )
 
     def _confirmed(self, change) -> None:
         self._confirmed_for = self._shown_for if change["new"] else frozenset()

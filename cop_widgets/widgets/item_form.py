@@ -22,7 +22,12 @@ class ItemForm(W.VBox):
         ]
         for item in items.items:
             note = (
-                " (anonymous)" if item.anonymous else " (only you see this)" if item.private else ""
+                " (anonymous)"
+                if item.anonymous
+                else " (only you see this)"
+                # said once: a prompt may already say so itself
+                if item.private and "only you see this" not in item.prompt.lower()
+                else ""
             )
             if item.kind == "scale":
                 control = W.ToggleButtons(

@@ -143,6 +143,9 @@ class ReflectionStepper(W.VBox):
         for text, passed in self._inputs.values():
             text.disabled = passed.disabled = change["new"]
         self._visibility.disabled = change["new"]
+        # read only, the stepper shows no sharing control of its own: the author changes who
+        # reads a submitted reflection below it (one "Who can read this", not two)
+        self._visibility.layout.display = "none" if change["new"] else None
         self._edit_buttons.layout.display = "none" if change["new"] else None
 
     @property

@@ -62,13 +62,18 @@ def test_write_save_reload_continue_submit(page: Page, voila_server):
     assert page.locator(".cop-app input[type=text]").count() == 0
     page.locator(".cop-open").first.click()
     expect(page.locator(STATUS)).to_contain_text("Continuing your draft")
-    expect(answer).to_have_value(answers["what"])
-    page.locator(".cop-next").click()
-    on_stage(page, 2, "So what?")
-    expect(answer).to_have_value(answers["so_what"])
-    page.locator(".cop-next").click()
+    # every stage is answered, so it reopens where the writing stopped: the last stage
     on_stage(page, 3, "Now what?")
     expect(answer).to_have_value(answers["now_what"])
+    page.locator(".cop-back").click()
+    on_stage(page, 2, "So what?")
+    expect(answer).to_have_value(answers["so_what"])
+    page.locator(".cop-back").click()
+    on_stage(page, 1, "What?")
+    expect(answer).to_have_value(answers["what"])
+    page.locator(".cop-next").click()
+    page.locator(".cop-next").click()
+    on_stage(page, 3, "Now what?")
     answers["now_what"] += " And ask about a joint visit."
     answer.fill(answers["now_what"])
     page.locator(".cop-visibility select").select_option(label="Me and my supervisor")

@@ -30,6 +30,9 @@ from .conftest import REPO
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SERVED = served_notebooks(WORKBOOKS_DIR)
+# signed in, the served root and the tree lead to the home page (serving/launch.py)
+HOME_PAGE = "/voila/render/home.ipynb"
+HOME_REDIRECTS = ("/", "/voila/tree", "/voila/tree/")
 TEMPLATES = sorted(p.name for p in REPORTS_DIR.glob("*.ipynb"))
 
 # Every route of Voilà 0.5.13's app (voila/app.py init_handlers, tree mode) that takes a path,
@@ -282,6 +285,9 @@ def test_nothing_but_the_served_notebooks_is_served(voila_server, signed_in_cook
                 elif who == "signed-out":
                     if status != 302 or urlsplit(location).path != "/login":
                         problems.append(f"signed-out {url}: {status} {location}, not the sign-in")
+                elif url in HOME_REDIRECTS:  # signed in, the served root leads to the home page
+                    if status != 302 or urlsplit(location).path != HOME_PAGE:
+                        problems.append(f"signed-in {url}: {status} {location}, not home")
                 elif status != 200:
                     problems.append(f"signed-in {url}: {status}, expected the page")
         for url in respelled:
@@ -302,7 +308,8 @@ def test_nothing_but_the_served_notebooks_is_served(voila_server, signed_in_cook
     listing = json.loads(by_url[("signed-in", "/voila/api/contents")].body)
     assert sorted(item["name"] for item in listing["content"]) == SERVED
     assert all(item["type"] == "notebook" for item in listing["content"])
-    for url in ("/", "/voila/tree"):
+    for url in HOME_REDIRECTS:  # no file list: the home page instead
+        assert by_url[("signed-in", url)].location == HOME_PAGE, url
         page = by_url[("signed-in", url)].body.decode()
         assert set(re.findall(r"[\w.%-]+\.ipynb", page)) <= set(SERVED), url
         for hidden in ("reports", "supervisor_review", "cop.sqlite"):

@@ -1,0 +1,283 @@
+"""The home page (the served root): what this person can do, in plain words, and the next
+sessions of their communities.
+
+Every card is a plain link (or, for joining, a plain form) to a sibling page of
+/voila/render/home.ipynb, so it works with the keyboard, without the kernel, and under a Hub
+service's prefix. Which cards show follows the person's roles and communities (policy, through
+the services); no file name is shown as text.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+import ipywidgets as W
+
+from ..errors import CopWidgetsError, StoreBusy
+from ..services import sessions as X
+from ..services import supervision
+from ..services.identity import Person
+from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
+from ..store import Store, open_store
+from ._base import AppShell
+from ._startup import busy_start
+
+REVIEW_PORT = 8867
+REVIEW_PAGE = "/voila/render/supervisor_review.ipynb"
+UPCOMING_SHOWN = 8
+
+HOME_STYLE = """
+<style>
+.cop-home .cop-cards { list-style: none; margin: 0.6em 0; padding: 0; display: grid;
+  grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); gap: 0.8em; }
+.cop-home .cop-cards > li { margin: 0; min-width: 0; }
+.cop-home .cop-card { display: block; box-sizing: border-box; height: 100%; padding: 0.8em 1em;
+  border: 1px solid #9ca3af; border-radius: 8px; background: #fff; color: #1b1b1b;
+  text-decoration: none; overflow-wrap: anywhere; }
+.cop-home a.cop-card:hover { border-color: #1d4ed8; background: #f5f8ff; }
+.cop-home a.cop-card:focus-visible, .cop-home .cop-card input:focus-visible,
+.cop-home .cop-card button:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 2px; }
+.cop-home .cop-card-title { display: block; font-size: 1.15em; font-weight: 600;
+  color: #1d4ed8; text-decoration: underline; margin: 0 0 0.3em; }
+.cop-home .cop-card-text { display: block; color: #374151; }
+.cop-home .cop-badge { display: inline-block; margin-top: 0.4em; padding: 0 0.5em;
+  border-radius: 1em; background: #0b4d1f; color: #fff; font-weight: 600; }
+.cop-home .cop-join-card label { display: block; margin: 0.4em 0 0.2em; }
+.cop-home .cop-join-card .cop-join-row { display: flex; flex-wrap: wrap; gap: 0.4em; }
+.cop-home .cop-join-card input { font: inherit; font-size: 1.1em; letter-spacing: 0.08em;
+  text-transform: uppercase; width: 8em; min-width: 0; padding: 0.2em 0.4em;
+  border: 1px solid #6b7280; border-radius: 4px; }
+.cop-home .cop-join-card input::placeholder { text-transform: none; letter-spacing: normal;
+  color: #4b5563; }
+.cop-home .cop-join-card button { font: inherit; padding: 0.25em 1.2em; border-radius: 4px;
+  border: 1px solid #1d4ed8; background: #1d4ed8; color: #fff; cursor: pointer; }
+.cop-home .cop-upcoming { padding-left: 1.2em; }
+.cop-home .cop-upcoming li { margin: 0.3em 0; overflow-wrap: anywhere; }
+</style>
+"""
+
+
+@dataclass(frozen=True)
+class Card:
+    key: str  # a class name (cop-card-<key>): tests and styles find a card by it
+    title: str
+    text: str
+    href: str
+    badge: str = ""
+
+
+def review_url(settings: Settings, environ=None) -> str:
+    """The review server's page: COP_REVIEW_URL, or the same host as this page on port 8867.
+    Only an http(s) address or a path on this site is linked."""
+    configured = settings.review_url
+    if configured:
+        parts = urlsplit(configured)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return configured
+        if configured.startswith("/") and not configured.startswith("//") and not parts.scheme:
+            return configured
+        return ""
+    env = os.environ if environ is None else environ
+    host = (env.get("SERVER_NAME") or "127.0.0.1").strip("[]")
+    if not host or any(ch in host for ch in "/?#@ \\"):
+        host = "127.0.0.1"
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"http://{host}:{REVIEW_PORT}{REVIEW_PAGE}"
+
+
+def cards_for(
+    roles: set[str], runs_a_community: bool, in_a_community: bool, review: str, new_feedback: int
+) -> list[Card]:
+    """The link cards a person sees (the join card is a form of its own, shown to everyone)."""
+    feedback_badge = (
+        f"New feedback on {new_feedback} reflection{'s' if new_feedback != 1 else ''}"
+        if new_feedback
+        else ""
+    )
+    cards = [
+        Card(
+            "reflections",
+            "My reflections",
+            "Write a reflection step by step, continue a draft, and read the feedback you "
+            "were given.",
+            "reflection.ipynb",
+            feedback_badge,
+        ),
+        Card(
+            "discussions",
+            "Case discussions",
+            "Take part in a structured case discussion, or start one with a protocol.",
+            "case_discussion.ipynb",
+        ),
+    ]
+    if runs_a_community:
+        cards.append(
+            Card(
+                "community",
+                "Plan sessions",
+                "Your community: plan its sessions, share their join codes, and choose who "
+                "facilitates, presents, keeps time and takes notes.",
+                "community.ipynb",
+            )
+        )
+    else:
+        cards.append(
+            Card(
+                "community",
+                "My community",
+                "Your community's sessions and members."
+                if in_a_community
+                else "See your community's sessions, or start a community of your own.",
+                "community.ipynb",
+            )
+        )
+    cards.append(
+        Card(
+            "directory",
+            "Member directory",
+            "Find who can offer what, and list yourself if you choose.",
+            "directory.ipynb",
+        )
+    )
+    if "supervisor" in roles and review:
+        cards.append(
+            Card(
+                "review",
+                "Review reflections",
+                "Read what your supervisees shared with you and give them feedback.",
+                review,
+            )
+        )
+    if "coordinator" in roles:
+        cards.append(
+            Card(
+                "people",
+                "People and sign-in links",
+                "Add people and give each their personal sign-in link.",
+                "community.ipynb?panel=people",
+            )
+        )
+    return cards
+
+
+def card_html(card: Card) -> str:
+    badge = f'<span class="cop-badge">{html.escape(card.badge)}</span>' if card.badge else ""
+    return (
+        f'<li><a class="cop-card cop-card-{card.key}" href="{html.escape(card.href)}">'
+        f'<span class="cop-card-title">{html.escape(card.title)}</span>'
+        f'<span class="cop-card-text">{html.escape(card.text)}</span>{badge}</a></li>'
+    )
+
+
+# A plain form: the browser opens session.ipynb?code=… (the join page, which checks the code
+# and records attendance), with the keyboard too (Enter in the box, or the button).
+JOIN_CARD = """
+<li><form class="cop-card cop-join-card" action="session.ipynb" method="get"
+  aria-labelledby="cop-join-title">
+<span class="cop-card-title" id="cop-join-title">Join a session</span>
+<span class="cop-card-text">Type the code your facilitator gives you.</span>
+<label for="cop-home-code">Join code</label>
+<span class="cop-join-row"><input id="cop-home-code" name="code" type="text" required
+  maxlength="12" autocomplete="off" autocapitalize="characters" spellcheck="false"
+  placeholder="e.g. K7M2QX"><button type="submit" class="cop-home-join">Join</button></span>
+</form></li>
+"""
+
+
+class HomeApp(AppShell):
+    home_href = None  # this is home
+
+    def __init__(
+        self, store: Store | None, settings: Settings, environ=None, startup_error: str = ""
+    ):
+        self.store, self.settings, self.environ = store, settings, environ
+        self.person: Person | None = None
+        self.cards: list[Card] = []
+        self.cards_view = W.HTML()
+        self.cards_view.add_class("cop-home-cards")
+        self.upcoming_view = W.HTML()
+        self.upcoming_view.add_class("cop-home-upcoming")
+        super().__init__(HOME_STYLE + "<h1>CoP Workbook</h1>")
+        self.add_class("cop-home")
+        self.begin(startup_error, environ)
+
+    def _sign_in(self, person: Person) -> None:
+        self.person = person
+        roles = supervision.roles_of(self.store, person.id)
+        known = X.communities(self.store, person)
+        runs = any(X.runs_community(self.store, person, c.id) for c in known)
+        self.cards = cards_for(
+            roles,
+            runs,
+            bool(known),
+            review_url(self.settings, self.environ) if "supervisor" in roles else "",
+            len(supervision.new_feedback(self.store, person)),
+        )
+        self.cards_view.value = (
+            '<nav aria-label="What you can do"><ul class="cop-cards">'
+            + JOIN_CARD
+            + "".join(card_html(c) for c in self.cards)
+            + "</ul></nav>"
+        )
+        self.upcoming_view.value = self._upcoming_html(known)
+        self.body.children = [self.cards_view, self.upcoming_view]
+
+    def _upcoming_html(self, known: list[X.Community]) -> str:
+        """The next sessions of this person's communities (only those policy lets them see;
+        join codes only for those who run the community)."""
+        if not known:
+            return (
+                "<h2>Upcoming sessions</h2><p class='cop-meta'>You are not in a community yet: "
+                "join a session with the code your facilitator gives you.</p>"
+            )
+        now = datetime.now(UTC)
+        zone = ZoneInfo(self.settings.timezone)
+        found = []
+        for c in known:
+            upcoming, _past = X.sessions_of(self.store, self.person, c.id, now)
+            found += [(s, c) for s in upcoming]
+        found.sort(key=lambda pair: pair[0].starts_at)
+        if not found:
+            return (
+                "<h2>Upcoming sessions</h2><p class='cop-meta'>No sessions planned in your "
+                "communities yet.</p>"
+            )
+        items = []
+        for s, c in found[:UPCOMING_SHOWN]:
+            when = f"{s.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({self.settings.timezone})"
+            code = (
+                f" · join code <code>{html.escape(s.join_code)}</code> · "
+                f'<a href="session.ipynb?code={quote(s.join_code)}">join it</a>'
+                if s.join_code  # given only to those who run the community
+                else ""
+            )
+            items.append(
+                f"<li><strong><bdi>{html.escape(s.topic)}</bdi></strong> · "
+                f"<bdi>{html.escape(c.name)}</bdi> · {html.escape(when)}{code}</li>"
+            )
+        more = (
+            f"<p class='cop-meta'>And {len(found) - UPCOMING_SHOWN} more: see "
+            "<a href='community.ipynb'>your community</a>.</p>"
+            if len(found) > UPCOMING_SHOWN
+            else ""
+        )
+        return f"<h2>Upcoming sessions</h2><ul class='cop-upcoming'>{''.join(items)}</ul>{more}"
+
+
+def home_app(settings: Settings | None = None, environ=None) -> HomeApp:
+    store, error = None, ""
+    try:
+        settings = settings or load_settings(environ)
+        store = open_store(settings)
+    except StoreBusy:  # opened by itself once the store is free
+        error = busy_start(settings)
+    except CopWidgetsError as exc:
+        error = f"The workbook cannot open the store right now: {exc}"
+    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
+    return HomeApp(store, shown, environ, startup_error=error)
