@@ -1,12 +1,13 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+:
 #   make serve   create .venv if needed, prepare the store with demo content, serve the workbooks
-#   make test    create .venv if needed (and Debian's chromium when missing), run every test
+#   make test    create .venv if needed (and Debian's chromium when missing), run every test,
+#                then every benchmark in its small configuration (make bench-smoke)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test bench check clean-venv
+.PHONY: serve test bench bench-smoke check clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,7 @@ test: $(STAMP)
 	bash scripts/ensure-chromium
 	bash scripts/ensure-hub-proxy
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory bench-smoke
 
 bench: $(STAMP)
 	bash scripts/ensure-chromium
@@ -28,6 +30,16 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_saves.py
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_room.py
+
+# Every benchmark, small (a room of 4, 1 load, 1,000 rows, 1 report): fails only when one
+# breaks (an exception, a non-zero exit), never on a timing. `make test` runs it.
+bench-smoke: $(STAMP)
+	bash scripts/ensure-chromium
+	$(BIN)/python benchmarks/bench_review_queue.py --smoke
+	$(BIN)/python benchmarks/bench_saves.py --smoke
+	$(BIN)/python benchmarks/bench_reports.py --smoke
+	$(BIN)/python benchmarks/bench_reflection.py --smoke
+	$(BIN)/python benchmarks/bench_room.py --smoke
 
 check: $(STAMP)
 	$(BIN)/cop check

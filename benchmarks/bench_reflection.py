@@ -1,15 +1,20 @@
 """Benchmark (not a test): the reflection workbook against a bare ipywidgets notebook.
 
-Both are served the same way (cop_widgets.serving: same flags, template and preheated pool).
-Measures time-to-interactive (TTI) in headless Chromium and the RSS of the page's kernel.
+Both are served the same way (cop_widgets.serving: same flags, template, preheated pool and
+sign-in), each from a folder holding only its notebook, named reflection.ipynb (the serving
+gives its room-sized pool to the room notebooks by name). Every load is a browser already
+signed in (bench_signin.py: its `cop_session` cookie set before the page is opened). Measures
+time-to-interactive (TTI) in headless Chromium and the RSS of the page's kernel.
 
-    /tmp/venv0/bin/python benchmarks/bench_reflection.py
+    .venv/bin/python benchmarks/bench_reflection.py            # 5 loads each
+    .venv/bin/python benchmarks/bench_reflection.py --smoke    # 1 load each: does it work?
 
 Exit 0 whatever the figures; non-zero only if something broke (server, page).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -26,14 +31,19 @@ from pathlib import Path
 
 import nbformat
 import psutil
+from bench_signin import SignedInPerson, sign_in
 from playwright.sync_api import sync_playwright
 
 from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
 from cop_widgets.serving import WORKBOOKS_DIR, ServeOptions, voila_command, voila_environment
+from cop_widgets.settings import load_settings
+from cop_widgets.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_FILE = REPO / "benchmarks" / "results" / "bench_reflection.json"
+SMOKE_RESULTS_FILE = REPO / "benchmarks" / "results" / "smoke" / "bench_reflection.json"
 LOADS = 5
+SMOKE_LOADS = 1
 # One pre-executed kernel per load (+1 spare): the pool refills only after fill_delay (600 s),
 # so with a pool of 1 loads 2..5 would start cold kernels. Same pool for both servers.
 POOL_SIZE = LOADS + 1
@@ -48,7 +58,8 @@ b = w.Button(description="Click")
 t = w.Textarea()
 b.on_click(lambda _: setattr(t, 'value', 'clicked 1'))
 display(w.VBox([b, t]))"""
-READY_SELECTOR = {"bare": ".widget-button", "reflection": ".cop-name input"}
+# Usable: bare's button; the signed-in reflection home page's "start a new reflection".
+READY_SELECTOR = {"bare": ".widget-button", "reflection": ".cop-new"}
 
 
 class BenchError(RuntimeError):
@@ -173,8 +184,9 @@ def page_kernel_rss_mib(page, server: Server) -> float:
     raise server.failure(f"no kernel process for kernel {kernel_id}")
 
 
-def load_once(browser, server: Server, servers: list[Server]) -> dict:
+def load_once(browser, server: Server, servers: list[Server], who: SignedInPerson) -> dict:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies([who.playwright_cookie()])  # signed in earlier, outside the timing
     page = context.new_page()
     timeout_ms = PAGE_TIMEOUT_S * 1000
     try:
@@ -188,6 +200,8 @@ def load_once(browser, server: Server, servers: list[Server]) -> dict:
         )
         tti = time.perf_counter() - started
         machine_after, ours_after = cpu_seconds(servers)
+        if server.label == "reflection":  # the page knows who opened it
+            page.locator(".cop-whoami", has_text=who.name).wait_for(timeout=timeout_ms)
         others = (machine_after - machine_before) - (ours_after - ours_before)
         time.sleep(1)  # let the first render's widget messages settle before reading RSS
         return {
@@ -204,26 +218,35 @@ def load_once(browser, server: Server, servers: list[Server]) -> dict:
 
 
 def measure(tmp: Path) -> dict[str, list[dict]]:
-    bare_dir, data_dir = tmp / "bare", tmp / "data"
+    bare_dir, cop_dir, data_dir = tmp / "bare", tmp / "cop", tmp / "data"
     bare_dir.mkdir()
+    cop_dir.mkdir()
+    shutil.copy(WORKBOOKS_DIR / "reflection.ipynb", cop_dir / "reflection.ipynb")
     kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(
         nbformat.v4.new_notebook(
             cells=[nbformat.v4.new_code_cell(BARE_SOURCE)], metadata={"kernelspec": kernelspec}
         ),
-        bare_dir / "bare.ipynb",
+        # the reflection page's name: the same pool (room notebooks by name), the same URL
+        bare_dir / "reflection.ipynb",
     )
-    shutil.copytree(REPO / "data" / "frameworks", data_dir / "frameworks")
-    env = voila_environment()
+    shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
+    env = {k: v for k, v in voila_environment().items() if not k.startswith("COP_")}
     env["COP_DATA_DIR"] = str(data_dir)  # never touch the real data/cop.sqlite
-    env.pop("COP_DATABASE_URL", None)
-    env.pop("JUPYTERHUB_USER", None)  # standalone mode: the app asks for a display name
+    env.pop("JUPYTERHUB_USER", None)  # standalone mode: people sign in (serving/auth.py)
+    # Everyone signed in before the timing: one person per load (both servers read the same
+    # store, so the same cookie signs them in on either).
+    store = open_store(load_settings({"COP_DATA_DIR": str(data_dir)}))
+    try:
+        people = [sign_in(store, f"Reflection Bench {n:02d}") for n in range(1, LOADS + 1)]
+    finally:
+        store.dispose()
 
     servers: list[Server] = []
     runs: dict[str, list[dict]] = {"bare": [], "reflection": []}
     try:
-        servers.append(Server("bare", bare_dir, "bare.ipynb", env, tmp))
-        servers.append(Server("reflection", WORKBOOKS_DIR, "reflection.ipynb", env, tmp))
+        servers.append(Server("bare", bare_dir, "reflection.ipynb", env, tmp))
+        servers.append(Server("reflection", cop_dir, "reflection.ipynb", env, tmp))
         for server in servers:
             server.wait_answering()
         print(f"both pools of {POOL_SIZE} executed after {wait_pools_executed(servers):.1f} s")
@@ -239,7 +262,7 @@ def measure(tmp: Path) -> dict[str, list[dict]]:
                 # Interleaved, alternating who goes first, so drift hits both alike.
                 for server in servers if round_no % 2 else servers[::-1]:
                     wait_quiet(servers, timeout_s=60)  # Chromium works on after a load, too
-                    result = load_once(browser, server, servers)
+                    result = load_once(browser, server, servers, people[round_no - 1])
                     runs[server.label].append(result)
                     print(
                         f"  load {round_no} {server.label:10s} TTI {result['tti_s']:.3f} s  "
@@ -254,9 +277,10 @@ def measure(tmp: Path) -> dict[str, list[dict]]:
     return runs
 
 
-def summarise(runs: dict[str, list[dict]]) -> dict:
+def summarise(runs: dict[str, list[dict]], smoke: bool) -> dict:
     results: dict = {
         "setup": {
+            "smoke": smoke,
             "loads": LOADS,
             "pool_size": POOL_SIZE,
             "cpus": os.cpu_count(),
@@ -320,7 +344,20 @@ def print_report(results: dict) -> None:
         )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    global LOADS, POOL_SIZE
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"{SMOKE_LOADS} load each: checks that the benchmark works; figures go to "
+        "benchmarks/results/smoke/",
+    )
+    smoke = parser.parse_args(argv).smoke
+    results_file = SMOKE_RESULTS_FILE if smoke else RESULTS_FILE
+    if smoke:
+        LOADS = SMOKE_LOADS
+        POOL_SIZE = LOADS + 1
     # SIGTERM must unwind through the finally block that stops the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="bench-reflection-") as tmp:
@@ -329,11 +366,11 @@ def main() -> int:
         except BenchError as exc:
             print(f"benchmark broke: {exc}", file=sys.stderr)
             return 1
-    results = summarise(runs)
+    results = summarise(runs, smoke)
     print_report(results)
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps(results, indent=1))
-    print(f"wrote {RESULTS_FILE.relative_to(REPO)}")
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.write_text(json.dumps(results, indent=1))
+    print(f"wrote {results_file.relative_to(REPO)}")
     return 0
 
 

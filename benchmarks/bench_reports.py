@@ -16,7 +16,9 @@ by 200 practitioners over two years, plus 600 case discussions with roles and ra
 Targets (issue 6): community report over 100,000 reflections <= 6 s; a 40-person session report
 <= 3 s; a batch of 50 session reports <= 60 s. Prints figures and ratios against the bare CLI
 measured in the same run, writes benchmarks/results/bench_reports.json; never fails on timing.
-Run: .venv/bin/python benchmarks/bench_reports.py [--part all|community|sessions]
+Run: .venv/bin/python benchmarks/bench_reports.py [--part all|community|sessions] [--smoke]
+(--smoke: every step once, small: 1,000 reflections, 1 person report, 1 session of 5 people,
+no warm-ups; figures go to benchmarks/results/smoke/. Fails only if a step broke.)
 """
 
 from __future__ import annotations
@@ -38,8 +40,22 @@ import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "bench_reports.json"
+SMOKE_RESULTS = REPO / "benchmarks" / "results" / "smoke" / "bench_reports.json"
 N_REFLECTIONS, N_PEOPLE, N_DISCUSSIONS, N_BATCH = 100_000, 200, 600, 10
 ROOM, N_SESSIONS = 40, 50
+# runs of each timed step, and whether a first, unmeasured run warms the caches
+BARE_RUNS, COMMUNITY_RUNS, SESSION_RUNS, WARM_UP = 3, 3, 5, True
+SMOKE = dict(
+    N_REFLECTIONS=1_000,
+    N_DISCUSSIONS=20,
+    N_BATCH=1,
+    ROOM=5,
+    N_SESSIONS=1,
+    BARE_RUNS=1,
+    COMMUNITY_RUNS=1,
+    SESSION_RUNS=1,
+    WARM_UP=False,
+)
 START = datetime(2024, 1, 1, tzinfo=UTC)
 VISIBILITIES = ("community", "private", "aggregate_only", "supervisor")
 FRAMEWORKS = ("rolfe-2001", "gibbs-1988", "kolb-1984", "johns-msr", "brookfield-lenses")
@@ -206,7 +222,7 @@ def seed_sessions(data_dir: Path) -> list:
     return sessions
 
 
-def bare_cli(scratch: Path, runs: int = 3) -> list[float]:
+def bare_cli(scratch: Path, runs: int = BARE_RUNS) -> list[float]:
     """papermill + jupyter nbconvert --to html --no-input on a parameters cell and one print."""
     bin_dir = Path(sys.executable).parent
     src, out = scratch / "bare.ipynb", scratch / "bare_out.ipynb"
@@ -222,11 +238,11 @@ def bare_cli(scratch: Path, runs: int = 3) -> list[float]:
     papermill = [str(bin_dir / "papermill"), str(src), str(out), "-p", "session_id", "bench"]
     nbconvert = [str(bin_dir / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(out)]
     times = []
-    for i in range(runs + 1):  # the first is a warm-up
+    for i in range(runs + WARM_UP):  # the first is a warm-up
         t0 = time.perf_counter()
         for cmd in (papermill + ["--no-progress-bar"], nbconvert):
             subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-        if i:
+        if i >= WARM_UP:
             times.append(time.perf_counter() - t0)
     return times
 
@@ -257,13 +273,14 @@ def community_part(scratch: Path, figures: dict, bare: list[float]) -> None:
         f"{growth.totals['reflections']:,} reflections counted"
     )
     community = []
-    for i in range(3):
+    for i in range(COMMUNITY_RUNS):
         done = render_report("community_growth", period, out_dir / f"community-{i}.html")
         community.append(done.seconds)
-    cold, warm = community[0], statistics.median(community[1:])
+    cold = community[0]
+    warm = statistics.median(community[1:]) if len(community) > 1 else cold
     html_kib = (out_dir / "community-0.html").stat().st_size / 1024
     print(
-        f"community report, 100,000 reflections: first {cold:.2f} s (imports papermill), "
+        f"community report, {N_REFLECTIONS:,} reflections: first {cold:.2f} s (imports papermill), "
         f"then {warm:.2f} s (target <= 6 s); {html_kib:.0f} KiB HTML"
     )
     cli = [sys.executable, "-m", "cop_widgets.cli", "report", "community"]
@@ -318,7 +335,7 @@ def session_part(scratch: Path, figures: dict, bare: list[float]) -> None:
     )
     cop = [sys.executable, "-m", "cop_widgets.cli", "report"]
     one = []
-    for i in range(6):  # the first is a warm-up (disk cache); five measured
+    for i in range(SESSION_RUNS + WARM_UP):  # the first is a warm-up (disk cache)
         t0 = time.perf_counter()
         subprocess.run(
             [*cop, "session", sessions[-1].join_code, "--out", str(out_dir / f"one-{i}")],
@@ -327,9 +344,9 @@ def session_part(scratch: Path, figures: dict, bare: list[float]) -> None:
             timeout=300,
             env=env,
         )
-        if i:
+        if i >= WARM_UP:
             one.append(time.perf_counter() - t0)
-    page = next((out_dir / "one-1").glob("*.html"))
+    page = next((out_dir / f"one-{int(WARM_UP)}").glob("*.html"))
     print(
         f"`cop report session CODE`, {ROOM} people: median {statistics.median(one):.2f} s "
         f"(min {min(one):.2f}, max {max(one):.2f}; target <= 3 s); "
@@ -365,18 +382,25 @@ def session_part(scratch: Path, figures: dict, bare: list[float]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("all", "community", "sessions"), default="all")
-    part = parser.parse_args(argv).part
+    parser.add_argument("--smoke", action="store_true", help="every step once, small")
+    args = parser.parse_args(argv)
+    part, results_file = args.part, SMOKE_RESULTS if args.smoke else RESULTS
+    if args.smoke:
+        globals().update(SMOKE)
     scratch = Path(tempfile.mkdtemp(prefix="cop-bench-reports-"))
     data_dir = scratch / "data"
     shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
     os.environ["COP_DATA_DIR"] = str(data_dir)
     os.environ.pop("COP_DATABASE_URL", None)
     # a part run keeps the other part's last figures
-    figures: dict[str, object] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    figures: dict[str, object] = (
+        json.loads(results_file.read_text()) if results_file.exists() else {}
+    )
+    figures["smoke"] = args.smoke
     try:
         # a noisy machine makes every figure here slower: say how busy it was
         print(f"load average at start (1, 5, 15 min): {os.getloadavg()}")
-        bare = bare_cli(scratch)
+        bare = bare_cli(scratch, BARE_RUNS)
         figures["bare_cli_s"] = bare
         print(
             f"bare papermill + nbconvert CLI: median {statistics.median(bare):.2f} s "
@@ -390,9 +414,9 @@ def main(argv: list[str] | None = None) -> int:
         figures["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         figures["loadavg_end"] = os.getloadavg()
         print(f"load average at the end: {figures['loadavg_end']} (2 cores: above ~1 is noise)")
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(figures, indent=2))
-        print(f"figures written to {RESULTS}")
+        results_file.parent.mkdir(parents=True, exist_ok=True)
+        results_file.write_text(json.dumps(figures, indent=2))
+        print(f"figures written to {results_file}")
         return 0
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

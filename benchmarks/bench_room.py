@@ -5,7 +5,12 @@ pages, the rest plain HTTP GETs (the `mixed` scenario of PERFORMANCE.md §3: 30 
 2 cores measure Chromium, not the server). Targets: the median participant's time to
 interactive (TTI) <= 3 s with no failures; the board shows a saved check-out within 1 s (median).
 
-    /tmp/venv0/bin/python benchmarks/bench_room.py
+    .venv/bin/python benchmarks/bench_room.py            # the room of 30
+    .venv/bin/python benchmarks/bench_room.py --smoke    # a room of 4: does it still work?
+
+Everyone is signed in before the timed part (bench_signin.py: accounts and web sessions made
+through the services, the signed `cop_session` cookie put in each browser context and GET), as
+a room is when people have signed in earlier in the day.
 
 One run, one server at a time (60 preheated kernels at once would not fit 2 cores):
   1. the join page (`session.ipynb?code=CODE`) served by the project's own command line over a
@@ -20,6 +25,7 @@ Exit 0 whatever the figures; non-zero only if something broke (a server, a page,
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -41,6 +47,7 @@ from pathlib import Path
 import httpx
 import nbformat
 import psutil
+from bench_signin import SignedInPerson, sign_in
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from playwright.async_api import async_playwright
 from playwright.sync_api import sync_playwright
@@ -55,9 +62,12 @@ from cop_widgets.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_FILE = REPO / "benchmarks" / "results" / "bench_room.json"
+SMOKE_RESULTS_FILE = REPO / "benchmarks" / "results" / "smoke" / "bench_room.json"
 ROOM = 30
 BROWSER_PAGES = 3  # real Chromium pages in the room; the other 27 are plain HTTP GETs
 POOL_SIZE = ROOM  # one pre-executed kernel per person (the refill waits fill_delay: 600 s)
+# --smoke (make bench-smoke): the same run, small, to show that every part still works.
+SMOKE_ROOM, SMOKE_BROWSER_PAGES, SMOKE_BOARD_SAVES = 4, 2, 2
 PAGE_TIMEOUT_S = 180  # bare Voilà's default took ~19 s for this burst, 30 real pages ~2 min
 POOL_TIMEOUT_S = 360  # 30 kernels starting and executing on 2 cores
 # jupyter_client gives up on a kernel that died at start 5 times in a row (port clashes, seen in
@@ -81,6 +91,11 @@ display(w.VBox([b, t]))"""
 # Every GET must come back with the rendered widgets, not an error page.
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 FACILITATOR = "Room Facilitator"
+PARTICIPANT = "Room Participant {:02d}"
+# What shows the session page is usable: the joined session's topic (the app joins by itself
+# once it knows who opened the join link); the bare page's button.
+COP_READY = ".cop-app h2"
+BARE_READY = ".widget-button"
 CHECKOUT_ANSWERS = {"useful": 4, "safe": 5, "one_word": "clear"}
 # Installed in each room page before it loads: notes, on the page's own clock, the rendering
 # update in which the app's input first shows (an IntersectionObserver's entry time). Playwright's
@@ -337,10 +352,14 @@ class MemorySampler(threading.Thread):
 
 
 # -- the room -----------------------------------------------------------------------------------
-async def real_page(browser, url: str, ready: str, start: asyncio.Event) -> dict:
-    """One participant in a fresh context (cold cache). TTI: from just before goto until the
-    first rendering of `ready` in view, read from the page's own clock (READY_MARK_JS)."""
+async def real_page(
+    browser, url: str, ready: str, who: SignedInPerson, start: asyncio.Event
+) -> dict:
+    """One participant, already signed in (their cookie), in a fresh context (cold cache). TTI:
+    from just before goto until the first rendering of `ready` in view, read from the page's
+    own clock (READY_MARK_JS)."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    await context.add_cookies([who.playwright_cookie()])
     page = await context.new_page()
     await page.add_init_script(f"({READY_MARK_JS})({json.dumps(ready)})")
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
@@ -352,7 +371,7 @@ async def real_page(browser, url: str, ready: str, start: asyncio.Event) -> dict
         "websocket",
         lambda socket: "/channels" in socket.url and kernel_socket.append(time.perf_counter()),
     )
-    result: dict = {"ok": False, "page": page, "context": context}
+    result: dict = {"ok": False, "page": page, "context": context, "who": who}
     await start.wait()
     started, started_epoch = time.perf_counter(), time.time()
     try:
@@ -382,12 +401,16 @@ async def real_page(browser, url: str, ready: str, start: asyncio.Event) -> dict
     return result
 
 
-async def http_get(client: httpx.AsyncClient, url: str, start: asyncio.Event) -> dict:
-    """A participant whose browser is elsewhere: the server's work, until the page is complete."""
+async def http_get(
+    client: httpx.AsyncClient, url: str, who: SignedInPerson, start: asyncio.Event
+) -> dict:
+    """A participant whose browser is elsewhere, signed in (their cookie): the server's work,
+    until the page is complete. A redirect to the sign-in page is a failure."""
+    cookie = "; ".join(f"{k}={v}" for k, v in who.cookies().items())
     await start.wait()
     started = time.perf_counter()
     try:
-        response = await client.get(url, timeout=PAGE_TIMEOUT_S)
+        response = await client.get(url, headers={"Cookie": cookie}, timeout=PAGE_TIMEOUT_S)
         seconds = time.perf_counter() - started
         ok = response.status_code == 200 and WIDGET_MIME in response.text
         result = {"ok": ok, "get_s": seconds, "status": response.status_code}
@@ -399,14 +422,16 @@ async def http_get(client: httpx.AsyncClient, url: str, start: asyncio.Event) ->
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
 
 
-async def prove_live(page, label: str, n: int) -> float:
-    """After TTI: one action through the kernel (sign in and join / click), so a page that
-    shows widgets but has no live kernel counts as a failure."""
+async def prove_live(page, label: str, who: SignedInPerson) -> float:
+    """After TTI: one action through the kernel (open the check-out form / click), so a page
+    that shows widgets but has no live kernel counts as a failure. The session page must also
+    name its signed-in person and say it joined them."""
     started = time.perf_counter()
     if label == "cop":
-        await page.locator(".cop-name input").fill(f"Room Participant {n}")
-        await page.locator(".cop-start").click()
+        await page.locator(".cop-whoami", has_text=who.name).wait_for(timeout=60_000)
         await page.locator(".cop-status", has_text="Joined").wait_for(timeout=60_000)
+        await page.locator(".cop-checkout").click()
+        await page.locator(".cop-send-checkout").wait_for(timeout=60_000)
     else:
         await page.locator(".widget-button").first.click()
         await page.wait_for_function(
@@ -417,7 +442,7 @@ async def prove_live(page, label: str, n: int) -> float:
     return time.perf_counter() - started
 
 
-async def room_burst(server: Server, url: str, ready: str) -> dict:
+async def room_burst(server: Server, url: str, ready: str, people: list[SignedInPerson]) -> dict:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
@@ -430,12 +455,12 @@ async def room_burst(server: Server, url: str, ready: str) -> dict:
         async with httpx.AsyncClient(limits=limits) as client:
             start = asyncio.Event()
             pages = [
-                asyncio.create_task(real_page(browser, url, ready, start))
-                for _ in range(BROWSER_PAGES)
+                asyncio.create_task(real_page(browser, url, ready, who, start))
+                for who in people[:BROWSER_PAGES]
             ]
             gets = [
-                asyncio.create_task(http_get(client, url, start))
-                for _ in range(ROOM - BROWSER_PAGES)
+                asyncio.create_task(http_get(client, url, who, start))
+                for who in people[BROWSER_PAGES:ROOM]
             ]
             await asyncio.sleep(1.0)  # every context and page exists before the burst
             wait_quiet(60)
@@ -448,11 +473,11 @@ async def room_burst(server: Server, url: str, ready: str) -> dict:
             wall = time.perf_counter() - started
             parts_after = cpu_by_part(server.proc.pid)
             machine_after, ours_after = cpu_seconds()
-        for n, result in enumerate(page_results, 1):
-            page, context = result.pop("page"), result.pop("context")
+        for result in page_results:
+            page, context, who = result.pop("page"), result.pop("context"), result.pop("who")
             if result["ok"]:
                 try:
-                    result["live_action_s"] = await prove_live(page, server.label, n)
+                    result["live_action_s"] = await prove_live(page, server.label, who)
                 except Exception as exc:  # noqa: BLE001 - reported as a failed load
                     result["ok"] = False
                     result["error"] = f"not live: {type(exc).__name__}: {str(exc)[:150]}"
@@ -488,7 +513,15 @@ def start_room_server(label: str, folder: Path, env: dict, tmp: Path):
         attempt += 1
 
 
-def run_room(label: str, folder: Path, query: str, ready: str, env: dict, tmp: Path) -> dict:
+def run_room(
+    label: str,
+    folder: Path,
+    query: str,
+    ready: str,
+    people: list[SignedInPerson],
+    env: dict,
+    tmp: Path,
+) -> dict:
     notebook = next(folder.glob("*.ipynb")).name
     server, sampler, filled, starts = start_room_server(label, folder, env, tmp)
     try:
@@ -502,7 +535,7 @@ def run_room(label: str, folder: Path, query: str, ready: str, env: dict, tmp: P
         if clashes:
             print(f"{label}: {clashes} kernel(s) died at start on a port clash", flush=True)
         url = server.url(f"voila/render/{notebook}{query}")
-        burst = asyncio.run(room_burst(server, url, ready))
+        burst = asyncio.run(room_burst(server, url, ready, people))
     finally:
         memory = sampler.finish()
         stopped = server.stop()
@@ -544,7 +577,7 @@ def run_room(label: str, folder: Path, query: str, ready: str, env: dict, tmp: P
 
 
 # -- the board ----------------------------------------------------------------------------------
-def run_board(store, settings, session, env: dict, tmp: Path) -> dict:
+def run_board(store, settings, session, facilitator: SignedInPerson, env: dict, tmp: Path) -> dict:
     folder = tmp / "board"
     folder.mkdir()
     shutil.copy(WORKBOOKS_DIR / "board.ipynb", folder / "board.ipynb")
@@ -558,12 +591,13 @@ def run_board(store, settings, session, env: dict, tmp: Path) -> dict:
             browser = playwright.chromium.launch(
                 executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
             )
-            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.add_cookies([facilitator.playwright_cookie()])  # signed in earlier
+            page = context.new_page()
             page.set_default_timeout(60_000)
             page.on("dialog", lambda dialog: dialog.accept())
             page.goto(server.url("voila/render/board.ipynb"), wait_until="commit")
-            page.locator(".cop-name input").fill(FACILITATOR)
-            page.locator(".cop-start").click()
+            page.locator(".cop-whoami", has_text=FACILITATOR).wait_for()
             page.locator(".cop-board-code input").fill(session.join_code)
             page.locator(".cop-board-open").click()
             page.wait_for_function(BOARD_COUNT_JS, arg=0)
@@ -620,7 +654,7 @@ def prepare(tmp: Path) -> tuple[dict, Path, Path, Path]:
     )
     env = {k: v for k, v in voila_environment().items() if not k.startswith("COP_")}
     env["COP_DATA_DIR"] = str(data_dir)  # a scratch store: never the real data/cop.sqlite
-    env.pop("JUPYTERHUB_USER", None)  # standalone mode: the apps ask for a display name
+    env.pop("JUPYTERHUB_USER", None)  # standalone mode: people sign in (serving/auth.py)
     return env, data_dir, cop_dir, bare_dir
 
 
@@ -629,26 +663,43 @@ def measure(tmp: Path) -> dict:
     settings = load_settings({"COP_DATA_DIR": str(data_dir)})
     store = open_store(settings)
     try:
-        coordinator = find_or_add_person(store, "Room Coordinator")
+        coordinator = sign_in(store, "Room Coordinator", "coordinator").person
         community = sessions.create_community(store, coordinator, "Room bench CoP")
         session = sessions.plan_session(
             store, coordinator, community.id, datetime.now(UTC), "Room bench session"
         )
-        facilitator = find_or_add_person(store, FACILITATOR)
-        sessions.set_session_roles(store, coordinator, session.id, {"facilitator": facilitator.id})
+        facilitator = sign_in(store, FACILITATOR)
+        sessions.add_member(store, coordinator, community.id, facilitator.person.id, "facilitator")
+        sessions.set_session_roles(
+            store, coordinator, session.id, {"facilitator": facilitator.person.id}
+        )
+        # Signed in before the timed part, one person (and browser) each; the bare room's
+        # server reads the same cookies (same store), so both rooms pay for the same check.
+        people = [sign_in(store, PARTICIPANT.format(n)) for n in range(1, ROOM + 1)]
         query = f"?code={session.join_code}"
-        rooms = {"cop": (cop_dir, ".cop-name input"), "bare": (bare_dir, ".widget-button")}
+        rooms = {"cop": (cop_dir, COP_READY), "bare": (bare_dir, BARE_READY)}
         results = {}
         for label in ROOM_ORDER:
             folder, ready = rooms[label]
-            results[label] = run_room(label, folder, query, ready, env, tmp)
+            results[label] = run_room(label, folder, query, ready, people, env, tmp)
             if label == "cop":
-                results["cop"]["joined_in_store"] = len(sessions.attendees(store, session.id))
+                results["cop"]["joined_in_store"] = joined_in_store(store, session.id)
             wait_quiet(60)  # the server's kernels are gone before the next pool fills
-        results["board"] = run_board(store, settings, session, env, tmp)
+        results["board"] = run_board(store, settings, session, facilitator, env, tmp)
     finally:
         store.dispose()
     return results
+
+
+def joined_in_store(store, session_id: str, timeout_s: float = 30) -> int:
+    """Attendance recorded for the room: every page opened (a GET too) is a kernel that, told
+    who asked, joins them; the GETs' kernels do it after their page has been sent."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        joined = len(sessions.attendees(store, session_id))
+        if joined >= ROOM or time.monotonic() > deadline:
+            return joined
+        time.sleep(0.5)
 
 
 def print_report(results: dict) -> None:
@@ -656,10 +707,11 @@ def print_report(results: dict) -> None:
         return f"{figure[key]:8.2f}" if figure.get("n") else f"{'–':>8s}"
 
     print(
-        f"\nRoom of {ROOM} at once: {BROWSER_PAGES} Chromium pages (fresh contexts; TTI until the "
-        f"first rendering of the app's input) + {ROOM - BROWSER_PAGES} HTTP GETs (until the page "
-        f"is complete); pool_size={POOL_SIZE} preheated, {os.cpu_count()} cores. Seconds; 'load' "
-        "is the real pages' load event, median (page streamed, its scripts and styles loaded)."
+        f"\nRoom of {ROOM} at once, everyone signed in beforehand: {BROWSER_PAGES} Chromium pages "
+        "(fresh contexts with their sign-in cookie; TTI until the first rendering of the joined "
+        f"session's topic / bare's button) + {ROOM - BROWSER_PAGES} HTTP GETs (until the page is "
+        f"complete); pool_size={POOL_SIZE} preheated, {os.cpu_count()} cores. Seconds; 'load' is "
+        "the real pages' load event, median (page streamed, its scripts and styles loaded)."
     )
     print(
         f"{'':6s}{'TTI med':>8s}{'p95':>8s}{'max':>8s} |{'load':>8s} |{'GET med':>8s}{'p95':>8s}"
@@ -707,9 +759,10 @@ def print_report(results: dict) -> None:
             f"best tuned bare {BARE_BEST_TUNED_S} s: PERFORMANCE.md §3 mixed)"
         )
     print(
-        f"{results['cop']['joined_in_store']} of {BROWSER_PAGES} real pages signed in and joined "
-        f"(attendance in the store); after TTI that took "
-        f"{results['cop']['live_action'].get('median', float('nan')):.2f} s (median)"
+        f"{results['cop']['joined_in_store']} of {ROOM} signed-in participants joined "
+        f"(attendance in the store: pages and GETs); on the real pages, opening the check-out "
+        f"form after TTI took {results['cop']['live_action'].get('median', float('nan')):.2f} s "
+        "(median)"
     )
     board = results["board"]["latency"]
     print(
@@ -718,7 +771,7 @@ def print_report(results: dict) -> None:
         f"{'met' if board['median'] <= BOARD_TARGET_S else 'MISSED'}; the board ticks every 1 s)"
     )
     print(
-        "pool of 30 ready (kernels started and executed, machine quiet) after: "
+        f"pool of {POOL_SIZE} ready (kernels started and executed, machine quiet) after: "
         + ", ".join(f"{k} {results[k]['pool_executed_after_s']:.0f} s" for k in ("cop", "bare"))
         + "; servers stopped in: "
         + ", ".join(
@@ -753,7 +806,20 @@ def warm_file_cache() -> int:
     return read
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    global ROOM, BROWSER_PAGES, POOL_SIZE, BOARD_SAVES
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"a room of {SMOKE_ROOM} ({SMOKE_BROWSER_PAGES} pages), {SMOKE_BOARD_SAVES} board "
+        "saves: checks that the benchmark works; figures go to benchmarks/results/smoke/",
+    )
+    smoke = parser.parse_args(argv).smoke
+    results_file = SMOKE_RESULTS_FILE if smoke else RESULTS_FILE
+    if smoke:
+        ROOM, BROWSER_PAGES, BOARD_SAVES = SMOKE_ROOM, SMOKE_BROWSER_PAGES, SMOKE_BOARD_SAVES
+        POOL_SIZE = ROOM
     # SIGTERM must unwind through the finally blocks that stop the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"warmed the file cache: {warm_file_cache() / 2**20:.0f} MiB of Voilà's files read")
@@ -765,6 +831,7 @@ def main() -> int:
             return 1
     print_report(results)
     results["setup"] = {
+        "smoke": smoke,
         "room": ROOM,
         "browser_pages": BROWSER_PAGES,
         "pool_size": POOL_SIZE,
@@ -777,14 +844,21 @@ def main() -> int:
             "bare_best_s": BARE_BEST_TUNED_S,
         },
     }
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps(results, indent=1))
-    print(f"wrote {RESULTS_FILE.relative_to(REPO)}")
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.write_text(json.dumps(results, indent=1))
+    print(f"wrote {results_file.relative_to(REPO)}")
     failures = sum(
         results[k]["page_failures"] + results[k]["get_failures"] for k in ("cop", "bare")
     )
     if failures:
         print(f"benchmark broke: {failures} of {2 * ROOM} loads failed", file=sys.stderr)
+        return 1
+    if results["cop"]["joined_in_store"] < ROOM:
+        print(
+            f"benchmark broke: {results['cop']['joined_in_store']} of {ROOM} signed-in "
+            "participants joined the session",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

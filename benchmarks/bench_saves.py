@@ -5,15 +5,21 @@ times without pause (half new drafts, half updates of the draft just made: read-
 while a supervisor's review queue (10,000 reflections seeded) loads every 2 s. Runs twice in
 one go: with the write gate (what the apps use) and without it (SQLite's own busy handler
 only), so the figures sit side by side. Targets: 0 lost or "busy" saves, p95 < 50 ms,
-p99 < 250 ms, none > 5 s, integrity_check ok, WAL < 16 MB. Prints the figures; never fails.
-Run: .venv/bin/python benchmarks/bench_saves.py [--processes N] [--saves N]
+p99 < 250 ms, none > 5 s, integrity_check ok, WAL < 16 MB. Prints the figures and writes
+benchmarks/results/bench_saves.json; fails only if something broke (a writer or the reader
+crashed, a save failed other than "busy", a confirmed save lost, integrity not ok), never on a
+timing.
+Run: .venv/bin/python benchmarks/bench_saves.py [--processes N] [--saves N] [--smoke]
+(--smoke: 4 processes x 20 saves over 1,000 seeded reflections)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
+import queue
 import shutil
 import sqlite3
 import sys
@@ -26,6 +32,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 SEEDED_REFLECTIONS = 10_000  # for the reader: the review queue of 20 supervisees
+RESULTS_FILE = REPO / "benchmarks" / "results" / "bench_saves.json"
+SMOKE_RESULTS_FILE = REPO / "benchmarks" / "results" / "smoke" / "bench_saves.json"
+SMOKE = {"processes": 4, "saves": 20, "seeded": 1_000}
+# What a save may answer under this load without the benchmark being broken ("not saved yet").
+BUSY_ERRORS = {"StoreBusy"}
 
 from bench_review_queue import seed as seed_review_queue  # noqa: E402
 
@@ -85,7 +96,25 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(int(p * len(values)), len(values) - 1)]
 
 
-def run(processes: int, saves: int, gated: bool) -> dict:
+def _collect(out, procs, timeout_s: float) -> list:
+    """Every writer's figures; a writer that died (an exception, a broken barrier) is a broken
+    benchmark, not a wait of many minutes."""
+    results, deadline = [], time.monotonic() + timeout_s
+    while len(results) < len(procs):
+        try:
+            results.append(out.get(timeout=1))
+        except queue.Empty:
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if dead or time.monotonic() > deadline:
+                for p in procs:
+                    p.terminate()
+                raise RuntimeError(
+                    f"writers failed (exit codes {dead})" if dead else "writers timed out"
+                ) from None
+    return results
+
+
+def run(processes: int, saves: int, gated: bool, seeded: int = SEEDED_REFLECTIONS) -> dict:
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
 
@@ -94,9 +123,10 @@ def run(processes: int, saves: int, gated: bool) -> dict:
     shutil.copytree(REPO / "data" / "frameworks", data_dir / "frameworks")
     url = f"sqlite:///{data_dir / 'cop.sqlite'}"
     open_store(Settings(data_dir, url, 5000)).dispose()
-    seed_review_queue(data_dir, SEEDED_REFLECTIONS)
+    seed_review_queue(data_dir, seeded)
     ctx = multiprocessing.get_context("fork")
-    barrier, out, reads, stop = ctx.Barrier(processes), ctx.Queue(), ctx.Queue(), ctx.Event()
+    barrier = ctx.Barrier(processes, timeout=300)  # a writer that fails to start breaks it
+    out, reads, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     reader = ctx.Process(target=_reader, args=(url, str(data_dir), stop, reads))
     reader.start()
     procs = [
@@ -106,7 +136,12 @@ def run(processes: int, saves: int, gated: bool) -> dict:
     started = time.perf_counter()
     for p in procs:
         p.start()
-    results = [out.get(timeout=600) for _ in procs]
+    try:
+        results = _collect(out, procs, 600)
+    except BaseException:
+        stop.set()
+        reader.join(30)
+        raise
     wall = time.perf_counter() - started
     for p in procs:
         p.join()
@@ -124,6 +159,7 @@ def run(processes: int, saves: int, gated: bool) -> dict:
         "wall": wall,
         "saves": len(seconds),
         "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
         "lost": len(confirmed - stored),
         "p50": _pct(seconds, 0.50),
         "p95": _pct(seconds, 0.95),
@@ -135,14 +171,28 @@ def run(processes: int, saves: int, gated: bool) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--processes", type=int, default=40)
     ap.add_argument("--saves", type=int, default=200)
-    args = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true", help="a small run: does it work?")
+    args = ap.parse_args(argv)
+    seeded = SEEDED_REFLECTIONS
+    if args.smoke:
+        args.processes, args.saves, seeded = SMOKE["processes"], SMOKE["saves"], SMOKE["seeded"]
     print(f"{args.processes} processes x {args.saves} saves, {os.cpu_count()} cores")
+    figures: dict = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "smoke": args.smoke,
+        "processes": args.processes,
+        "saves_each": args.saves,
+        "seeded_reflections": seeded,
+        "loadavg_start": os.getloadavg(),
+    }
+    broken = []
     for gated in (True, False):
-        r = run(args.processes, args.saves, gated)
+        r = run(args.processes, args.saves, gated, seeded)
+        figures["with_gate" if gated else "sqlite_alone"] = r
         print(
             f"{'with the gate   ' if gated else 'SQLite alone    '} "
             f"{r['saves']} saves in {r['wall']:.1f} s, {r['errors']} not saved, {r['lost']} lost; "
@@ -151,7 +201,22 @@ def main() -> None:
             f"integrity {r['integrity']}; review-queue load p95 {r['reads_p95'] * 1000:.0f} ms; "
             f"WAL peak {r['wal_mib']:.1f} MiB"
         )
+        label = "with the gate" if gated else "SQLite alone"
+        unexpected = set(r["error_kinds"]) - BUSY_ERRORS
+        if unexpected:
+            broken.append(f"{label}: saves failed with {sorted(unexpected)}")
+        if r["lost"] or r["integrity"] != "ok":
+            broken.append(f"{label}: {r['lost']} lost, integrity {r['integrity']}")
+    figures["loadavg_end"] = os.getloadavg()
+    results_file = SMOKE_RESULTS_FILE if args.smoke else RESULTS_FILE
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.write_text(json.dumps(figures, indent=1))
+    print(f"wrote {results_file.relative_to(REPO)}")
+    if broken:
+        print("benchmark broke: " + "; ".join(broken), file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
