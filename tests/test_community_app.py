@@ -115,7 +115,7 @@ def test_a_coordinator_adds_a_person_and_their_link_signs_them_in(settings):
     assert not hasattr(app, "person_name")  # not a coordinator yet: no people panel
     supervision.grant_role(app.store, cora.id, "coordinator")
     sign_in_as(app, cora)
-    app.environ["VOILA_REQUEST_URL"] = "http://192.0.2.7:8866/voila/render/community.ipynb"
+    app.environ["HTTP_X_COP_SITE"] = "http://192.0.2.7:8866"  # set by the server per request
     app.person_name.value = "Nadia Newcomer"
     app.person_role.value = "facilitator"
     app._add_person()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 from datetime import UTC, datetime, time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import ipywidgets as W
@@ -18,7 +17,7 @@ from ..services import accounts
 from ..services import sessions as X
 from ..services.supervision import roles_of
 from ..store.schema import ROLES
-from ..services.identity import Person
+from ..services.identity import Person, page_site
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
 from ._base import AppShell
@@ -157,8 +156,7 @@ class CommunityApp(AppShell):
 
     def _site(self) -> str:
         """The address people open, from the page's own address (works from the room)."""
-        page = urlsplit((self.environ or os.environ).get("VOILA_REQUEST_URL", ""))
-        return f"{page.scheme}://{page.netloc}" if page.netloc else accounts.DEFAULT_URL
+        return page_site(self.environ, default=accounts.DEFAULT_URL)
 
     def _show_link(self, who: Person, token: str) -> None:
         self.link_out.value = accounts.sign_in_url(self._site(), token)

@@ -29,6 +29,10 @@ from ..text import clean_display_name, name_skeleton
 
 IDENTITY_HEADER = "X-Cop-Identity"
 IDENTITY_ENV = "HTTP_X_COP_IDENTITY"
+# The address the person's browser used for the page (scheme://host[:port]), set by the server:
+# links an app makes for others (sign-in links, join links) must work from the room.
+SITE_HEADER = "X-Cop-Site"
+SITE_ENV = "HTTP_X_COP_SITE"
 # A page request's assertion is used when the kernel runs the app, seconds after the request;
 # an older one is refused (a copied value is not a lasting key).
 ASSERTION_MAX_AGE_S = 600
@@ -82,6 +86,13 @@ def read_assertion(key: bytes, value: str, now: float) -> tuple[str, str | None]
     if not -60 <= now - issued <= ASSERTION_MAX_AGE_S:
         return None
     return parts[1], (None if parts[2] == "-" else parts[2])
+
+
+def page_site(environ: Mapping[str, str] | None = None, default: str = "") -> str:
+    """scheme://host[:port] of the page this kernel serves, as the server saw the request."""
+    env = os.environ if environ is None else environ
+    site = (env.get(SITE_ENV) or "").strip()
+    return site if site.startswith(("http://", "https://")) else default
 
 
 def current_person(store: Store, environ: Mapping[str, str] | None = None) -> Person:

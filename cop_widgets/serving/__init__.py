@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..services.identity import IDENTITY_HEADER
+from ..services.identity import IDENTITY_HEADER, SITE_HEADER
 
 JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter_data"
 WORKBOOKS_DIR = Path(__file__).resolve().parents[2] / "workbooks"
@@ -69,7 +69,7 @@ def voila_command(opts: ServeOptions) -> list[str]:
         # the server's signed assertion of who that is reaches the kernel as this header.
         "--Voila.identity_provider_class=cop_widgets.serving."
         + ("hub_auth.HubIdentityProvider" if opts.hub else "auth.StoreIdentityProvider"),
-        f"--VoilaConfiguration.http_header_envs=['{IDENTITY_HEADER}']",
+        f"--VoilaConfiguration.http_header_envs=['{IDENTITY_HEADER}', '{SITE_HEADER}']",
         # A page's kernel takes widget messages only: no execute, complete, inspect or history
         # request from a browser reaches it (Voilà runs the notebook itself, server side).
         f"--MappingKernelManager.allowed_message_types={list(BROWSER_MESSAGE_TYPES)}",

@@ -41,6 +41,7 @@ from voila.tornado.treehandler import TornadoVoilaTreeHandler  # noqa: E402
 from ..services.identity import (  # noqa: E402
     IDENTITY_ENV,
     IDENTITY_HEADER,
+    SITE_HEADER,
     make_assertion,
     read_assertion,
 )
@@ -185,6 +186,10 @@ def hand_identity_to_kernel(handler) -> None:
         _kernel_identity_key(), user.username, getattr(handler, "_cop_session_id", None),
         time.time(),
     )  # fmt: skip
+    # the address the browser used (behind a proxy: what it forwarded), for links apps make
+    scheme = handler.request.headers.get("X-Forwarded-Proto", handler.request.protocol)
+    scheme = scheme if scheme in ("http", "https") else "http"
+    handler.request.headers[SITE_HEADER] = f"{scheme}://{handler.request.host}"
 
 
 async def _get_generator(self, path=None):

@@ -37,13 +37,15 @@ def free_port() -> int:
 class VoilaServer:
     """`cop serve` (or `cop review`), exactly as the README runs it, on a free port."""
 
-    def __init__(self, data_dir: Path, log_path: Path, command: str = "serve"):
+    def __init__(
+        self, data_dir: Path, log_path: Path, command: str = "serve", extra: tuple[str, ...] = ()
+    ):
         self.data_dir = data_dir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, COP_DATA_DIR=str(data_dir))
         env.pop("JUPYTERHUB_USER", None)
-        args = [f"--port={self.port}"]
+        args = [f"--port={self.port}", *extra]
         if command == "serve":
             args.append("--pool-size=1")
             # a room of three is enough to show a summary in these tests (default 5)
