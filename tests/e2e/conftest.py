@@ -113,6 +113,23 @@ class VoilaServer:
         page.get_by_role("link", name="Not now: continue").click()
         page.locator(".cop-whoami").wait_for(state="visible", timeout=60_000)
 
+    def preheated_kernels(self, wanted: int, timeout: float = 60) -> int:
+        """How many kernels the pools started ahead (waiting up to `timeout` for `wanted`)."""
+        import psutil
+
+        deadline = time.monotonic() + timeout
+        while True:
+            found = 0
+            for proc in psutil.Process(self.proc.pid).children(recursive=True):
+                try:
+                    if "ipykernel_launcher" in " ".join(proc.cmdline()):
+                        found += proc.environ().get("VOILA_PREHEAT") == "True"
+                except psutil.Error:
+                    continue
+            if found >= wanted or time.monotonic() > deadline:
+                return found
+            time.sleep(0.5)
+
     def db(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.data_dir / "cop.sqlite")
         conn.row_factory = sqlite3.Row
@@ -135,8 +152,17 @@ def voila_server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("e2e") / "data"
     shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
     server = VoilaServer(data_dir, data_dir / "voila.log")
+    # counted before any test opens a page (a page's kernel is shut down when its tab closes)
+    server.preheated_at_start = server.preheated_kernels(wanted=len(served_notebooks()))
     yield server
     server.stop()
+
+
+def served_notebooks() -> list[str]:
+    from cop_widgets.serving import WORKBOOKS_DIR
+    from cop_widgets.serving.paths import served_notebooks as listed
+
+    return listed(WORKBOOKS_DIR)
 
 
 @pytest.fixture(scope="session")

@@ -33,23 +33,8 @@ def test_kernels_talk_to_the_server_over_unix_sockets_not_tcp_ports(voila_server
 def test_every_served_notebook_has_a_preheated_kernel(voila_server):
     """The pools start a kernel ahead for each served notebook (a room's joins then find one
     waiting); a path check that refuses the pool's own notebook names leaves every page cold."""
-    from cop_widgets.serving import WORKBOOKS_DIR
-    from cop_widgets.serving.paths import served_notebooks
+    from .conftest import served_notebooks
 
-    expected = len(served_notebooks(WORKBOOKS_DIR))
-    assert expected >= 6
-    server = psutil.Process(voila_server.proc.pid)
-    deadline = time.monotonic() + 60
-    while True:
-        preheated = []
-        for p in server.children(recursive=True):
-            try:
-                if "ipykernel_launcher" in " ".join(p.cmdline()):
-                    if p.environ().get("VOILA_PREHEAT") == "True":
-                        preheated.append(p)
-            except psutil.Error:
-                continue
-        if len(preheated) >= expected or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert len(preheated) >= expected, f"{len(preheated)} preheated kernels for {expected} apps"
+    apps = served_notebooks()
+    assert len(apps) >= 6
+    assert voila_server.preheated_at_start >= len(apps), (voila_server.preheated_at_start, apps)
