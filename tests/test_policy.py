@@ -189,3 +189,13 @@ def test_readme_carries_the_policy_table():
     readme = (Path(REPO) / "README.md").read_text(encoding="utf-8")
     assert policy.readme_table() in readme, "run: python -c 'from cop_widgets.services import " \
         "policy; print(policy.readme_table())' and paste it under “Who can see what”"
+
+
+@pytest.mark.parametrize(
+    ("shown_at", "now", "min_group", "moves"),
+    [(None, 4, 5, False), (None, 5, 5, True), (5, 9, 5, False), (5, 10, 5, True), (7, 12, 5, True)],
+)
+def test_small_groups_and_summaries_that_move_by_difference(shown_at, now, min_group, moves):
+    assert policy.may_move_on(shown_at, now, min_group) is moves
+    assert policy.figure_or_none(3, 4, 5) is None and policy.figure_or_none(3, 5, 5) == 3
+    assert policy.figure_or_none(0, 0, 5) == 0  # an empty group unmasks nobody

@@ -32,6 +32,7 @@ import pandas as pd
 from sqlalchemy import and_, distinct, exists, func, or_, select
 
 from ..errors import RecordNotFound
+from ..services import policy
 from ..services.identity import Person
 from ..store import Store
 from ..store.schema import (
@@ -333,8 +334,9 @@ SECONDARY = _Secondary()
 
 
 def shown(value: int, base: int, min_n: int) -> int | None:
-    """The figure, or None when it is built from 1 to min_n - 1 people (or discussions)."""
-    return int(value) if base == 0 or base >= min_n else None
+    """The figure, or None when it is built from 1 to min_n - 1 people (or discussions): the
+    policy's small-group rule."""
+    return policy.figure_or_none(value, base, min_n)
 
 
 def is_hidden(value: object) -> bool:
@@ -499,7 +501,11 @@ def community_growth(store: Store, period: Period, min_n: int = DEFAULT_MIN_N) -
             phase_id=phase,
             people=shown(people, people, min_n),
             ratings=shown(n, people, min_n),
-            counts=dict(sorted(by_phase[(pid, phase)].items())) if people >= min_n else None,
+            counts=(
+                dict(sorted(by_phase[(pid, phase)].items()))
+                if policy.large_enough(people, min_n)
+                else None
+            ),
         )
         for phase, pid, n, people in raters
     )
@@ -640,8 +646,12 @@ def session_growth(
             months.append(
                 {
                     "month": m,
-                    "before": round(float(mean_b), 2) if n_b >= min_n else None,
-                    "after": round(float(mean_a), 2) if n_a >= min_n else None,
+                    "before": round(float(mean_b), 2)
+                    if policy.large_enough(n_b, min_n)
+                    else None,
+                    "after": round(float(mean_a), 2)
+                    if policy.large_enough(n_a, min_n)
+                    else None,
                     "n_before": int(n_b),
                     "n_after": int(n_a),
                 }

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from ..deidentify import find_identifiers
 from ..errors import InvalidInput, RecordNotFound
 from ..protocols import ProtocolCatalogue
+from ..services import policy
 from ..services.board import top_words
 from ..session_items import ItemSet
 from ..settings import load_settings
@@ -177,7 +178,7 @@ class SessionReport:
 
 def _scale(item, values: list[int], min_n: int) -> Scale:
     counts = None
-    if values and len(values) >= min_n:
+    if values and policy.large_enough(len(values), min_n):
         tally = Counter(values)
         counts = {v: tally.get(v, 0) for v in range(item.min, item.max + 1)}
     return Scale(
@@ -380,7 +381,7 @@ def session_report(
             # sent it could have written any one answer, so that is the group that must be
             # at least min_n.
             answers = texts.get((CHECKOUT, item.id), [])
-            enough = answered.get(CHECKOUT, 0) >= min_n
+            enough = policy.large_enough(answered.get(CHECKOUT, 0), min_n)
             if item.report == "words":
                 themes_n += len(answers)
                 if answers and enough:
@@ -459,7 +460,11 @@ def session_report(
         resources=resources,
         resources_n=resources_n,
         commitments=commitments,
-        followups={t: followups.get(t, 0) for t in TRIED} if followups_n >= min_n else None,
+        followups=(
+            {t: followups.get(t, 0) for t in TRIED}
+            if policy.large_enough(followups_n, min_n)
+            else None
+        ),
         followups_n=followups_n,
         discussions=tuple(runs_out),
         insights=tuple(insight_out),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from ..deidentify import find_identifiers
 from ..session_items import ItemSet
 from ..store import Store
 from ..store.schema import (
@@ -23,7 +24,6 @@ from ..store.schema import (
     session_answered,
     session_response,
 )
-from ..deidentify import find_identifiers
 from . import policy
 from .identity import Person
 
@@ -101,7 +101,7 @@ def _live(conn: Connection, session_id: str, sets: list[ItemSet], min_group: int
                     session_response.c.person_id.is_(None),
                 )
             ).all()
-            shown = len(rows) >= min_group
+            shown = policy.large_enough(len(rows), min_group)
             summaries.append(
                 ItemSummary(
                     item_id=item.id,
@@ -138,9 +138,9 @@ def _moves_on(shown: tuple[int, dict] | None, live: ItemSummary, min_group: int)
     """A summary is (re)taken only when it holds at least the minimum group and, if one was
     shown before, at least the minimum group of answers more: the difference between two
     summaries the room saw is then itself a summary of at least that many people."""
-    if not live.shown or live.answers < min_group:
+    if not live.shown:
         return False
-    return shown is None or live.answers - shown[0] >= min_group
+    return policy.may_move_on(None if shown is None else shown[0], live.answers, min_group)
 
 
 def shown_state(

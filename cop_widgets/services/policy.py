@@ -265,6 +265,28 @@ def communities_visible_to(conn: Connection, viewer: Person) -> ColumnElement[bo
     return _member_of(community.c.id, viewer.id)
 
 
+# -- small groups ------------------------------------------------------------------------------
+# A summary of fewer than the minimum group (COP_MIN_GROUP on screens, --min-n in reports) could
+# unmask someone; a figure that moves in steps smaller than it unmasks by difference.
+def large_enough(people: int, min_group: int) -> bool:
+    """Whether a summary built from `people` answers (or people) may be shown."""
+    return people >= min_group
+
+
+def figure_or_none(value: int, base: int, min_group: int) -> int | None:
+    """A count to show, or None when the group it comes from has 1 to min_group - 1 people
+    (an empty group shows 0: nothing to unmask)."""
+    return int(value) if base == 0 or large_enough(base, min_group) else None
+
+
+def may_move_on(shown_at: int | None, answers_now: int, min_group: int) -> bool:
+    """Secondary suppression: a shown summary is replaced only by one of at least the minimum
+    group more answers, so the difference between two summaries is itself a large group."""
+    if not large_enough(answers_now, min_group):
+        return False
+    return shown_at is None or large_enough(answers_now - shown_at, min_group)
+
+
 # -- the table of actions: the matrix test and the README are made from it --------------------
 @dataclass(frozen=True)
 class Rule:
