@@ -38,3 +38,46 @@ def test_every_served_notebook_has_a_preheated_kernel(voila_server):
     apps = served_notebooks()
     assert len(apps) >= 6
     assert voila_server.preheated_at_start >= len(apps), (voila_server.preheated_at_start, apps)
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_stopping_cop_serve_stops_the_voila_server(tmp_path, stop):
+    """SIGTERM or Ctrl-C to the `cop` process ends the Voilà server it started: nothing is
+    left listening."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from .conftest import REPO, free_port
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
+    port = free_port()
+    env = dict(os.environ, COP_DATA_DIR=str(data_dir))
+    cop = subprocess.Popen(
+        [sys.executable, "-m", "cop_widgets.cli", "serve", f"--port={port}", "--pool-size=0"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2)  # noqa: S310
+                break
+            except OSError:
+                time.sleep(0.3)
+        children = psutil.Process(cop.pid).children(recursive=True)
+        assert children, "cop serve started Voilà"
+        cop.send_signal(getattr(signal, stop))
+        assert cop.wait(timeout=20) is not None
+        gone, alive = psutil.wait_procs(children, timeout=20)
+        assert not alive, f"still running after {stop}: {alive}"
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2)  # noqa: S310
+    finally:
+        for proc in psutil.Process(cop.pid).children(recursive=True) if cop.poll() is None else []:
+            proc.kill()
+        cop.kill()
