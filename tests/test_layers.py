@@ -1,0 +1,65 @@
+"""The layers point downward only (ARCHITECTURE.md): widgets never import the store or the
+services, services never import apps, widgets, serving or reports, the store imports no service.
+Read from the code with `ast`, so a new import that breaks a layer fails here."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "cop_widgets"
+
+FORBIDDEN = {
+    "widgets": {"store", "services", "apps", "serving", "cli", "reports"},
+    "services": {"apps", "widgets", "serving", "cli", "reports"},
+    "store": {"services", "apps", "widgets", "serving", "reports", "cli"},
+}
+# Known and named, to be moved (issue 14: the clock's pure model leaves services/).
+KNOWN = {("cop_widgets.widgets.phase_timer", "cop_widgets.services.discussion_clock")}
+
+
+def _imports() -> set[tuple[str, str]]:
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        is_init = parts[-1] == "__init__"
+        module = ".".join(parts[:-1] if is_init else parts)
+        here = parts[:-1]  # the package a relative import starts from
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = here[: len(here) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                # `from x.y import z`: z may be a module or a name in one; x.y.z names both
+                for alias in node.names:
+                    name = f"{target}.{alias.name}"
+                    if name.startswith("cop_widgets."):
+                        found.add((module, name))
+            elif isinstance(node, ast.Import):
+                found |= {(module, a.name) for a in node.names if a.name.startswith("cop_widgets.")}
+    return found
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_imports_point_downward_only():
+    edges = _imports()
+    assert len(edges) > 100  # the reader sees the code's imports
+    broken = {
+        (a, b)
+        for a, b in edges
+        if _layer(b) in FORBIDDEN.get(_layer(a), set())
+    }
+    broken = {(a, b) for a, b in broken if not any(a == k[0] and b.startswith(k[1]) for k in KNOWN)}
+    assert not broken, "\n".join(f"{a} imports {b}" for a, b in sorted(broken))
+
+
+def test_known_exceptions_are_still_real():
+    edges = _imports()
+    for importer, imported in KNOWN:
+        assert any(a == importer and b.startswith(imported) for a, b in edges), (
+            f"{importer} no longer imports {imported}: remove it from KNOWN"
+        )
