@@ -37,7 +37,19 @@ COOKIE = "cop_session"
 CACHE_SECONDS = 10.0
 
 
-class StoreIdentityProvider(IdentityProvider):
+class SignedInOnly(IdentityProvider):
+    """Every page needs a signed-in person; there is a way to sign in (both our providers)."""
+
+    @property
+    def auth_enabled(self) -> bool:
+        return True
+
+    @property
+    def login_available(self) -> bool:
+        return True
+
+
+class StoreIdentityProvider(SignedInOnly):
     """Identity from the store's accounts (see module docstring)."""
 
     cookie_name = Unicode(COOKIE, config=True)
@@ -53,14 +65,6 @@ class StoreIdentityProvider(IdentityProvider):
         self._cache: dict[str, tuple[float, accounts.ActiveSession]] = {}
 
     # -- Jupyter Server's identity API ----------------------------------------------------------
-    @property
-    def auth_enabled(self) -> bool:
-        return True
-
-    @property
-    def login_available(self) -> bool:
-        return True
-
     def validate_security(self, app, ssl_options=None) -> None:
         if ssl_options is None and app.ip not in ("127.0.0.1", "localhost", "::1"):
             app.log.warning(

@@ -20,10 +20,9 @@ import asyncio
 import html
 import os
 import time
-from unittest import mock
 from urllib.parse import urlsplit
 
-from jupyter_server.auth.identity import IdentityProvider, User
+from jupyter_server.auth.identity import User
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
@@ -37,6 +36,7 @@ from ..services.hub_identity import group_roles_from_env, hub_person, roles_for_
 from ..services.identity import Person
 from ..settings import load_settings
 from ..store import open_store
+from .auth import SignedInOnly
 
 # Kept out of the environment kernels inherit (see module docstring).
 SECRET_ENV = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_USER")
@@ -52,7 +52,7 @@ def take_hub_secrets(environ: dict | None = None) -> None:
             _taken.setdefault(name, value)
 
 
-class HubIdentityProvider(IdentityProvider):
+class HubIdentityProvider(SignedInOnly):
     """Identity from the Hub's OAuth, person and roles from the store (see module docstring)."""
 
     hub_auth = Instance(HubOAuth)
@@ -87,14 +87,6 @@ class HubIdentityProvider(IdentityProvider):
         return self.hub_auth.base_url  # JUPYTERHUB_SERVICE_PREFIX, e.g. /services/cop/
 
     # -- Jupyter Server's identity API ----------------------------------------------------------
-    @property
-    def auth_enabled(self) -> bool:
-        return True
-
-    @property
-    def login_available(self) -> bool:
-        return True
-
     def validate_security(self, app, ssl_options=None) -> None:
         return  # the Hub's proxy is what browsers reach
 
@@ -192,10 +184,13 @@ class HubIdentityProvider(IdentityProvider):
         def get_login_url() -> str:
             if cached:
                 return cached[0]
-            with mock.patch.dict(
-                handler.application.settings, {"login_url": self.hub_auth.login_url}
-            ):
+            settings = handler.application.settings
+            ours = settings.get("login_url")
+            settings["login_url"] = self.hub_auth.login_url  # for this one call (one thread)
+            try:
                 login_url = original()  # an API handler raises 403 here instead
+            finally:
+                settings["login_url"] = ours
             params = {}
             code_verifier = None
             if getattr(self.hub_auth, "pkce_enabled", False):
