@@ -244,7 +244,7 @@ _voila_tree_get = TornadoVoilaTreeHandler.get
 
 
 # The served folder's home page: `/` and `/voila/tree` lead a signed-in person to it instead of
-# Voilà's file list (a folder without one, such as the review server's, keeps the list).
+# Voilà's file list; a folder with a single notebook (the review server's) leads to it.
 HOME_NOTEBOOK = "home.ipynb"
 
 
@@ -255,9 +255,17 @@ async def _tree_get(self, path=""):
         return await _voila_tree_get(self, "")
     if not is_root(path):
         raise HTTPError(404)
-    if served_notebook(self.contents_manager.root_dir, HOME_NOTEBOOK) == HOME_NOTEBOOK:
+    root = self.contents_manager.root_dir
+    landing = (
+        HOME_NOTEBOOK
+        if served_notebook(root, HOME_NOTEBOOK) == HOME_NOTEBOOK
+        else next(iter(served_notebooks(root)), None)
+        if len(served_notebooks(root)) == 1  # the review server: its one app, not a list
+        else None
+    )
+    if landing is not None:
         # base_url carries a Hub service's prefix (/services/cop/)
-        return self.redirect(url_path_join(self.base_url, "voila/render", HOME_NOTEBOOK))
+        return self.redirect(url_path_join(self.base_url, "voila/render", landing))
     return await _voila_tree_get(self, "")
 
 

@@ -139,3 +139,12 @@ def test_payloads_are_shown_as_text_and_never_run(page: Page, review_server, see
     assert flags == []
     assert checked >= 50
     assert any(n[:20] in seen_names for n in NAMES)
+
+
+def test_the_review_servers_address_opens_the_review_app(page: Page, review_server, seeded):
+    """`cop review` prints an address; its root leads a signed-in supervisor to the app, not to
+    Voilà's file list (which loads a stylesheet from the internet: the fixture fails on that)."""
+    review_server.sign_in(page, "Xena Supervisor", "supervisor", app="supervisor_review.ipynb")
+    page.goto(review_server.base + "/")
+    page.wait_for_url("**/voila/render/supervisor_review.ipynb")
+    page.locator(".cop-whoami").wait_for(state="visible", timeout=60_000)
