@@ -35,6 +35,15 @@ def _when(iso: str | None) -> str:
     return datetime.fromisoformat(iso).strftime("%d %b %Y %H:%M UTC")
 
 
+def _list_row(button: W.Button, head_html: str, preview: str) -> W.HBox:
+    """One reflection in a list: its button, a line about it, and the start of its text."""
+    label = W.HTML(
+        f"<div>{head_html}<br><bdi>{html.escape(preview)}</bdi></div>",
+        layout=W.Layout(flex="1 1 auto"),
+    )
+    return W.HBox([button, label], layout=W.Layout(align_items="center"))
+
+
 def _frameworks_problem_text(catalogue: Catalogue) -> str:
     if not catalogue.problems:
         return ""
@@ -123,17 +132,15 @@ class ReflectionApp(AppShell):
             fw = self.catalogue.get(item.framework_id)
             name = fw.name if fw else item.framework_id
             whom = "the community" if item.visibility == "community" else "you, as facilitator"
-            label = W.HTML(
-                f"<div><strong>{html.escape(name)}</strong> by <bdi>"
-                f"{html.escape(item.author_name)}</bdi> · shared with {whom} · "
-                f'<span class="cop-meta">{_when(item.submitted_at)}</span><br>'
-                f"<bdi>{html.escape(item.preview)}</bdi></div>",
-                layout=W.Layout(flex="1 1 auto"),
+            head = (
+                f"<strong>{html.escape(name)}</strong> by <bdi>{html.escape(item.author_name)}"
+                f"</bdi> · shared with {whom} · "
+                f'<span class="cop-meta">{_when(item.submitted_at)}</span>'
             )
             button = W.Button(description="Read", tooltip=f"{name} by {item.author_name}")
             button.add_class("cop-read-shared")
             button.on_click(lambda _, rid=item.id: self._guard(self.read_shared, rid))
-            rows.append(W.HBox([button, label], layout=W.Layout(align_items="center")))
+            rows.append(_list_row(button, head, item.preview))
         return [W.HTML("<h2>Shared with me</h2>"), W.VBox(rows)]
 
     def read_shared(self, reflection_id: str) -> None:
@@ -166,12 +173,10 @@ class ReflectionApp(AppShell):
                 if item.id in with_new
                 else ""
             )
-            label = W.HTML(
-                f"<div>{new}<strong>{html.escape(name)}</strong> · {state} · "
+            head = (
+                f"{new}<strong>{html.escape(name)}</strong> · {state} · "
                 f'<span class="cop-meta">{_when(item.updated_at)}, '
-                f"{item.answered_stages} stage(s) answered</span><br>"
-                f"<bdi>{html.escape(item.preview)}</bdi></div>",
-                layout=W.Layout(flex="1 1 auto"),
+                f"{item.answered_stages} stage(s) answered</span>"
             )
             button = W.Button(
                 description="Continue" if item.status == "draft" else "Read",
@@ -180,7 +185,7 @@ class ReflectionApp(AppShell):
             )
             button.add_class("cop-open")
             button.on_click(lambda _, rid=item.id: self._guard(self.open_reflection, rid))
-            rows.append(W.HBox([button, label], layout=W.Layout(align_items="center")))
+            rows.append(_list_row(button, head, item.preview))
         return W.VBox(rows)
 
     # -- the stepper ---------------------------------------------------------------------------

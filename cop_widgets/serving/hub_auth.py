@@ -36,7 +36,7 @@ from ..services.hub_identity import group_roles_from_env, hub_person, roles_for_
 from ..services.identity import Person
 from ..settings import load_settings
 from ..store import open_store
-from .auth import SignedInOnly
+from .auth import PAGE, SignedInOnly
 
 # Kept out of the environment kernels inherit (see module docstring).
 SECRET_ENV = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_USER")
@@ -244,28 +244,14 @@ class RoleRequired(CopWidgetsError):
         )
 
 
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · CoP Workbook</title>
-<style>
-body {{ font: 16px/1.5 system-ui, sans-serif; color: #1b1b1b; margin: 0; background: #f7f7f8; }}
-main {{ max-width: 30rem; margin: 2rem auto; padding: 1.2rem 1.4rem; background: #fff;
-  border: 1px solid #d1d5db; border-radius: 8px; }}
-h1 {{ font-size: 1.4rem; margin: 0 0 0.6rem; }}
-.error {{ background: #fde8e8; border-left: 4px solid #b91c1c; padding: 0.5rem 0.7rem; }}
-a {{ color: #1d4ed8; }}
-</style></head>
-<body><main><h1>{title}</h1><p class="error" role="alert">{message}</p>
-<p><a href="{sign_out}">Sign out</a> to sign in as someone else.</p></main></body></html>"""
-
-
 def refusal_page(message: str, sign_out: str, title: str = "No access") -> str:
-    return PAGE.format(
-        title=html.escape(title),
-        message=html.escape(message, quote=True),
-        sign_out=html.escape(sign_out, quote=True),
+    """The sign-in pages' own layout (serving/auth.py), with the reason and a way out."""
+    body = (
+        f'<p class="error" role="alert">{html.escape(message, quote=True)}</p>'
+        f'<p><a href="{html.escape(sign_out, quote=True)}">Sign out</a> to sign in as someone '
+        "else.</p>"
     )
+    return PAGE.format(title=html.escape(title), body=body)
 
 
 class HubCallbackHandler(HubOAuthCallbackHandler):
