@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+:
 #   make serve   create .venv if needed, prepare the store with demo content, serve the workbooks
-#   make test    create .venv if needed (and Debian's chromium when missing), run every test,
+#   make test    create .venv if needed (and Debian's chromium and postgresql when missing), run
+#                every test (the store tests on SQLite and on a PostgreSQL server of their own),
 #                then every benchmark in its small configuration (make bench-smoke)
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,postgres]'
 	touch $(STAMP)
 
 serve: $(STAMP)
@@ -20,6 +21,7 @@ serve: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure-chromium
 	bash scripts/ensure-hub-proxy
+	bash scripts/ensure-postgresql
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory bench-smoke
 

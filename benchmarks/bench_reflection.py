@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from bench_signin import SignedInPerson, sign_in
 from playwright.sync_api import sync_playwright
 
 from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
+from cop_widgets.roomload import free_port, kernel_processes, process_tree
 from cop_widgets.serving import WORKBOOKS_DIR, ServeOptions, voila_command, voila_environment
 from cop_widgets.settings import load_settings
 from cop_widgets.store import open_store
@@ -64,28 +64,6 @@ READY_SELECTOR = {"bare": ".widget-button", "reflection": ".cop-new"}
 
 class BenchError(RuntimeError):
     """Something broke: the run has no valid figures."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def process_tree(pid: int) -> list[psutil.Process]:
-    with suppress(psutil.NoSuchProcess):
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    return []
-
-
-def kernel_processes(server_pid: int) -> list[psutil.Process]:
-    kernels = []
-    for proc in process_tree(server_pid)[1:]:
-        with suppress(psutil.Error):
-            if any("ipykernel" in arg for arg in proc.cmdline()):
-                kernels.append(proc)
-    return kernels
 
 
 class Server:

@@ -32,33 +32,42 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import nbformat
-import psutil
 from bench_signin import SignedInPerson, sign_in
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from playwright.async_api import async_playwright
 from playwright.sync_api import sync_playwright
+from sqlalchemy import func, select
 
 from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
+from cop_widgets.roomload import (
+    OTHERS_CPU_NOISY_PERCENT,
+    MemorySampler,
+    PoolIncomplete,
+    RoomServer,
+    cpu_by_part,
+    cpu_seconds,
+    kernel_processes,
+    stats,
+    wait_quiet,
+)
+from cop_widgets.roomload import ServerFailed as BenchError  # something broke: no figures
 from cop_widgets.services import checkins, sessions
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.serving import WORKBOOKS_DIR, ServeOptions, voila_command, voila_environment
+from cop_widgets.serving import WORKBOOKS_DIR, voila_environment
 from cop_widgets.session_items import load_item_sets
 from cop_widgets.settings import load_settings
 from cop_widgets.store import open_store
+from cop_widgets.store.schema import attendance
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_FILE = REPO / "benchmarks" / "results" / "bench_room.json"
@@ -82,7 +91,6 @@ ROOM_ORDER = tuple(os.environ.get("BENCH_ROOM_ORDER", "cop,bare").split(","))
 BOARD_TARGET_S = 1.0
 # PERFORMANCE.md §3, `mixed`, 30 loads with 3 real pages, heavy notebook, plain `voila`.
 BARE_DEFAULT_S, BARE_BEST_TUNED_S = 19.2, 3.36
-OTHERS_CPU_NOISY_PERCENT = 20
 BARE_SOURCE = """import ipywidgets as w
 b = w.Button(description="Click")
 t = w.Textarea()
@@ -139,216 +147,16 @@ BOARD_COUNT_JS = """n => {
 }"""
 
 
-class BenchError(RuntimeError):
-    """Something broke: the run has no valid figures."""
-
-
-class PoolIncomplete(BenchError):
-    """The pool lost a kernel for good at start: that server is not the one to measure."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def process_tree(pid: int) -> list[psutil.Process]:
-    with suppress(psutil.NoSuchProcess):
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    return []
-
-
-def kernel_processes(server_pid: int) -> list[psutil.Process]:
-    kernels = []
-    for proc in process_tree(server_pid)[1:]:
-        with suppress(psutil.Error):
-            if any("ipykernel" in arg for arg in proc.cmdline()):
-                kernels.append(proc)
-    return kernels
-
-
-def stats(values: list[float]) -> dict:
-    if not values:
-        return {"n": 0}
-    v = sorted(values)
-    return {
-        "n": len(v),
-        "median": statistics.median(v),
-        "p95": v[min(len(v) - 1, max(0, round(0.95 * len(v)) - 1))],
-        "min": v[0],
-        "max": v[-1],
-    }
-
-
-class Server:
-    """One Voilà server over a folder, started with the project's own command line."""
+class Server(RoomServer):
+    """One Voilà server over a folder, started with the project's own command line
+    (cop_widgets.roomload, shared with `cop rehearse`), with a pool of `pool_size` kernels."""
 
     def __init__(self, label: str, folder: Path, pool_size: int, env: dict, log_dir: Path):
-        self.label, self.pool_size = label, pool_size
-        self.port = free_port()
-        self.log_path = log_dir / f"voila-{label}.log"
-        opts = ServeOptions(workbooks=folder, port=self.port, pool_size=pool_size)
-        self.started = time.monotonic()
-        with open(self.log_path, "w") as log:
-            # Own session: a terminal's Ctrl-C reaches only us, and we stop the server ourselves.
-            self.proc = subprocess.Popen(  # noqa: S603 - our own fixed command line
-                voila_command(opts),
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def url(self, path: str = "") -> str:
-        return f"http://127.0.0.1:{self.port}/{path}"
-
-    def failure(self, what: str) -> BenchError:
-        log_tail = self.log_path.read_text(errors="replace").splitlines()[-15:]
-        return BenchError(f"{self.label}: {what}\n" + "\n".join(log_tail))
-
-    def wait_answering(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise self.failure(f"server exited with {self.proc.returncode}")
-            with suppress(OSError):
-                urllib.request.urlopen(self.url(), timeout=2).read()  # noqa: S310
-                return
-            time.sleep(0.2)
-        raise self.failure(f"server did not answer on / in {timeout_s} s")
+        self.pool_size = pool_size
+        super().__init__(label, env, log_dir, workbooks=folder, pool_size=pool_size)
 
     def wait_pool_executed(self) -> float:
-        """The 'pool filled' log line comes before the notebooks run (PERFORMANCE.md gotcha 2):
-        wait for the kernels to exist, then for the whole tree to go quiet. A kernel that dies
-        at start (see port_clashes) is restarted by jupyter_client a few seconds later, so a
-        quiet pool that is one short is waited on again, until the deadline or until
-        jupyter_client gives the kernel up."""
-        deadline = self.started + POOL_TIMEOUT_S
-        while True:
-            while len(kernel_processes(self.proc.pid)) < self.pool_size:
-                if self.proc.poll() is not None:
-                    raise self.failure(f"server exited with {self.proc.returncode}")
-                if "died, removing from map" in self.log_path.read_text(errors="replace"):
-                    raise PoolIncomplete(f"{self.label}: a pool kernel died for good at start")
-                if time.monotonic() > deadline:
-                    raise PoolIncomplete(
-                        str(self.failure(f"the pool never reached {self.pool_size} kernels"))
-                    )
-                time.sleep(0.5)
-            wait_quiet(deadline - time.monotonic())
-            if len(kernel_processes(self.proc.pid)) >= self.pool_size:
-                return time.monotonic() - self.started
-
-    def port_clashes(self) -> int:
-        """Kernels that died at start because another process took the port jupyter_client had
-        picked for them (30 kernels starting at once on a busy machine)."""
-        return self.log_path.read_text(errors="replace").count("Address already in use")
-
-    def stop(self) -> dict:
-        """SIGTERM, then SIGKILL after 30 s; then any kernels left behind, by their own PIDs."""
-        children = process_tree(self.proc.pid)[1:]
-        started, killed = time.monotonic(), False
-        with suppress(ProcessLookupError):
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)  # it shuts its (up to 30) kernels down first
-        except subprocess.TimeoutExpired:
-            killed = True
-            self.proc.kill()
-            self.proc.wait()
-        _, leftovers = psutil.wait_procs(children, timeout=10)
-        for proc in leftovers:  # kernels outliving the server, stopped by their own PID
-            with suppress(psutil.NoSuchProcess):
-                proc.kill()
-        psutil.wait_procs(leftovers, timeout=10)
-        return {
-            "stop_s": time.monotonic() - started,
-            "killed_after_sigterm": killed,
-            "kernels_left_behind": len(leftovers),
-        }
-
-
-def cpu_seconds(with_self: bool = True) -> tuple[float, float]:
-    """(busy CPU seconds of the machine, of our tree: servers, kernels, Chromium) so far.
-    with_self=False leaves this process out (its sampler and polling are not load to wait on)."""
-    machine = psutil.cpu_times()
-    ours = 0.0
-    # The servers are our children (own session, same process tree).
-    for proc in process_tree(os.getpid())[0 if with_self else 1 :]:
-        with suppress(psutil.NoSuchProcess):
-            ours += sum(proc.cpu_times()[:2])  # user + system
-    return machine.user + machine.nice + machine.system + machine.irq + machine.softirq, ours
-
-
-def cpu_by_part(server_pid: int) -> dict[str, float]:
-    """CPU seconds so far of the room's parts: the server, its kernels, the browser (Chromium
-    and Playwright's driver) and this process."""
-    parts = dict.fromkeys(("browser", "kernels", "server", "bench"), 0.0)
-    server = {p.pid for p in process_tree(server_pid)}
-    kernels = {p.pid for p in kernel_processes(server_pid)}
-    for proc in process_tree(os.getpid()):
-        if proc.pid == os.getpid():
-            part = "bench"
-        elif proc.pid in kernels:
-            part = "kernels"
-        elif proc.pid in server:
-            part = "server"
-        else:
-            part = "browser"
-        with suppress(psutil.NoSuchProcess):
-            parts[part] += sum(proc.cpu_times()[:2])
-    return parts
-
-
-def wait_quiet(timeout_s: float, patience_for_others_s: float = 10) -> None:
-    """Wait until our processes idle (< 5 % of a core over 0.5 s), and for a while for others."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout_s:
-        machine_before, ours_before = cpu_seconds(with_self=False)
-        time.sleep(0.5)
-        machine_after, ours_after = cpu_seconds(with_self=False)
-        ours_percent = (ours_after - ours_before) / 0.5 * 100
-        others_percent = (machine_after - machine_before) / 0.5 * 100 - ours_percent
-        if ours_percent < 5 and (
-            others_percent < OTHERS_CPU_NOISY_PERCENT
-            or time.monotonic() - start > patience_for_others_s
-        ):
-            return
-    raise BenchError(f"our processes were still busy after {timeout_s:.0f} s")
-
-
-class MemorySampler(threading.Thread):
-    """Peak RSS (every 1 s) of the server's kernels, summed, and of Chromium, summed."""
-
-    def __init__(self, server_pid: int):
-        super().__init__(daemon=True)
-        self.server_pid = server_pid
-        self.done = threading.Event()
-        self.peak = {"kernels": 0, "kernels_rss_mib": 0.0, "chromium_rss_mib": 0.0}
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            kernels = chromium = 0.0
-            count = 0
-            for proc in kernel_processes(self.server_pid):
-                with suppress(psutil.Error):
-                    kernels += proc.memory_info().rss / 2**20
-                    count += 1
-            for proc in process_tree(os.getpid()):
-                with suppress(psutil.Error):
-                    if "chrom" in proc.name():
-                        chromium += proc.memory_info().rss / 2**20
-            self.peak["kernels"] = max(self.peak["kernels"], count)
-            self.peak["kernels_rss_mib"] = max(self.peak["kernels_rss_mib"], kernels)
-            self.peak["chromium_rss_mib"] = max(self.peak["chromium_rss_mib"], chromium)
-            self.done.wait(1.0)
-
-    def finish(self) -> dict:
-        self.done.set()
-        self.join()
-        return dict(self.peak)
+        return super().wait_pool_executed(self.pool_size, POOL_TIMEOUT_S)
 
 
 # -- the room -----------------------------------------------------------------------------------
@@ -673,6 +481,8 @@ def measure(tmp: Path) -> dict:
         sessions.set_session_roles(
             store, coordinator, session.id, {"facilitator": facilitator.person.id}
         )
+        # the room's check-out is open: each page proves its kernel live by opening the form
+        sessions.open_checkout(store, coordinator, session.id)
         # Signed in before the timed part, one person (and browser) each; the bare room's
         # server reads the same cookies (same store), so both rooms pay for the same check.
         people = [sign_in(store, PARTICIPANT.format(n)) for n in range(1, ROOM + 1)]
@@ -696,7 +506,10 @@ def joined_in_store(store, session_id: str, timeout_s: float = 30) -> int:
     who asked, joins them; the GETs' kernels do it after their page has been sent."""
     deadline = time.monotonic() + timeout_s
     while True:
-        joined = len(sessions.attendees(store, session_id))
+        with store.read() as conn:  # the operator's count, not a person's view
+            joined = conn.execute(
+                select(func.count()).where(attendance.c.session_id == session_id)
+            ).scalar()
         if joined >= ROOM or time.monotonic() > deadline:
             return joined
         time.sleep(0.5)

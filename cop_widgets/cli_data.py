@@ -8,6 +8,9 @@
                                                Ctrl-C or SIGTERM)
     cop data restore FILE [--force]            put a backup in place of the store (refused while
                                                a server uses it); the old files are moved aside
+    cop data migrate --to URL [--force]        copy the whole store to another database (SQLite
+                                               to PostgreSQL and back); a target that is not
+                                               empty is refused, or with --force emptied first
 
 X is a person id, a display name (any case) or hub:<user>. Output names people by id only.
 Default folders are exports/ and backups/ inside COP_DATA_DIR. Errors are CopWidgetsError, which
@@ -28,6 +31,12 @@ from pathlib import Path
 
 from .errors import InvalidInput
 
+# What an erasure or retention run on PostgreSQL leaves to the operator (README, PostgreSQL).
+POSTGRES_SCRUB_NOTE = (
+    "note: on PostgreSQL the deleted rows' bytes stay in the database's files until VACUUM FULL "
+    "rewrites them (run `vacuumdb --full` on the store's database when it is quiet), and in its "
+    "write-ahead log, replicas and backups until those expire."
+)
 
 
 def add_data_commands(subparsers) -> None:
@@ -82,6 +91,19 @@ def add_data_commands(subparsers) -> None:
         "--force", action="store_true", help="restore even though a server seems to use the store"
     )
     res.set_defaults(func=cmd_restore)
+
+    mig = dsub.add_parser(
+        "migrate", help="copy the whole store to another database (SQLite <-> PostgreSQL)"
+    )
+    mig.add_argument(
+        "--to", required=True, metavar="URL",
+        help="the new store, e.g. postgresql://cop@db.example/cop or sqlite:////srv/cop/cop.sqlite",
+    )  # fmt: skip
+    mig.add_argument(
+        "--force", action="store_true",
+        help="the new store is not empty: delete everything in it first (in the same transaction)",
+    )  # fmt: skip
+    mig.set_defaults(func=cmd_migrate)
 
 
 def _open():
@@ -145,6 +167,7 @@ def cmd_erase(args) -> int:
             return 1
         counts = DR.erase_person(store, who.id)
         exports = args.exports or store.settings.data_dir / "exports"
+        on_postgres = store.is_postgres
     finally:
         store.dispose()
     folder = DR.export_folder(exports, who.id)
@@ -172,6 +195,8 @@ def cmd_erase(args) -> int:
             "file until the next erase or retention run; run `cop data retain` when it is quiet.",
             file=sys.stderr,
         )
+    if on_postgres:
+        print(POSTGRES_SCRUB_NOTE, file=sys.stderr)
     print("note: backups made before now still hold this person's data until they expire.")
     return 0
 
@@ -235,6 +260,7 @@ def cmd_retain(args) -> int:
     store = _open()
     try:
         counts = DR.apply_retention(store, periods, now, dry_run=args.dry_run)
+        on_postgres = store.is_postgres
     finally:
         store.dispose()
     rows = {k: v for k, v in counts.items() if k not in ("vacuumed", "wal_truncated")}
@@ -244,6 +270,8 @@ def cmd_retain(args) -> int:
         f"retention at {now.isoformat()}: {verb} {_counts(rows)}"
         + (f" (kept for ever: {'; '.join(kept)})" if kept else "")
     )
+    if on_postgres and not args.dry_run and any(rows.values()):
+        print(POSTGRES_SCRUB_NOTE, file=sys.stderr)
     return 0
 
 
@@ -264,7 +292,9 @@ def _backup_once(out: Path | None) -> Path:
         path = DR.backup(store, out or store.settings.data_dir / "backups")
     finally:
         store.dispose()
-    print(f"backup written and integrity-checked: {path} ({path.stat().st_size:,} bytes)", flush=True)
+    print(
+        f"backup written and integrity-checked: {path} ({path.stat().st_size:,} bytes)", flush=True
+    )
     return path
 
 
@@ -351,5 +381,61 @@ def cmd_restore(args) -> int:
     print(
         f"restored {done.backup} (schema version {done.schema_version}) to {done.store}; "
         "integrity checked. Start the servers again."
+    )
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    """Copy the configured store to --to (store/transfer.py), with a progress bar on stderr."""
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from .errors import StoreUnavailable
+    from .settings import load_settings
+    from .store import open_store
+    from .store import transfer as T
+
+    settings = load_settings()
+    source_url, target_url = settings.database_url, args.to
+    for name, url in (("COP_DATABASE_URL", source_url), ("--to", target_url)):
+        if not T.usable_url(url):
+            raise InvalidInput(
+                "to" if name == "--to" else "store",
+                f"{name} is not a database URL; write e.g. postgresql://user:password@host/cop "
+                "or sqlite:////srv/cop/cop.sqlite. Nothing was changed.",
+            )
+    if T.same_store(source_url, target_url):
+        raise InvalidInput(
+            "to", f"--to names the store itself ({T.describe(target_url)}); give another database."
+        )
+    for what, url in (("store", source_url), ("target", target_url)):
+        busy = T.in_use(url)
+        if busy:
+            raise StoreUnavailable(
+                f"Not copied: the {what} {T.describe(url)} is in use ({busy}). Stop `cop serve` "
+                "and `cop review` (and any other program using it) first. Nothing was changed."
+            )
+    source = open_store(settings)
+    try:
+        target = open_store(replace(settings, database_url=target_url))
+        try:
+            tables = T.check_target(source, target, replace=args.force)
+            total = sum(T.row_counts(source, tables).values())
+            with tqdm(total=total, unit=" rows", file=sys.stderr, desc="copying") as bar:
+
+                def step(table: str, rows: int) -> None:
+                    bar.set_postfix_str(table, refresh=False)
+                    bar.update(rows)
+
+                done = T.copy_store(source, target, replace=args.force, progress=step)
+        finally:
+            target.dispose()
+    finally:
+        source.dispose()
+    print(
+        f"copied {done.total:,} rows of {len(done.rows)} tables from {source.url} to "
+        f"{target.url} (schema version {done.schema_version}). Set COP_DATABASE_URL to the new "
+        "store, then start the servers again."
     )
     return 0

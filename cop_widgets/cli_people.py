@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 
 from .errors import CopWidgetsError, InvalidInput
-from .store.schema import ROLES
-
 from .services.accounts import DEFAULT_URL, sign_in_url
+from .store.schema import ROLES
 
 
 def _store():
@@ -52,8 +51,10 @@ def print_sign_in_help(base: str, demo: bool) -> None:
         ]
         if any(accounts.can_sign_in(store, p.id) for p in coordinators):
             return
-        first = coordinators[0] if coordinators else accounts.add_person(
-            store, "Coordinator", "coordinator"
+        first = (
+            coordinators[0]
+            if coordinators
+            else accounts.add_person(store, "Coordinator", "coordinator")
         )
         link = sign_in_url(base, accounts.issue_link(store, first.id))
         print(f"First sign-in, as the coordinator “{first.display_name}” (works once): {link}")

@@ -1,16 +1,19 @@
 """`cop report ...`: render reports to HTML (and PDF) from the shared store.
 
     cop report person PERSON... --from DATE --to DATE [--out DIR] [--pdf]
-    cop report community --from DATE --to DATE [--min-n 5] [--out DIR] [--pdf]
+    cop report community --from DATE --to DATE [--community NAME] [--min-n 5] [--out DIR] [--pdf]
     cop report session SESSION [--min-n 5] [--out DIR] [--pdf]
     cop report all-sessions --from DATE --to DATE [--min-n 5] [--out DIR] [--pdf]
 
 PERSON is a person id, a display name (any case) or hub:<user>; several people give one report
 each, rendered in one kernel. SESSION is a session id or its join code; all-sessions renders
 every session that started in the period in one kernel, with a progress bar on stderr. Dates
-are YYYY-MM-DD, both days included. Files are named by ids and dates only, written to
-reports/ at the repository root unless --out says otherwise, readable by the owner and group
-only. Errors are CopWidgetsError: `cop` prints the message, exits 2.
+are YYYY-MM-DD, both days included. Files are named readably, never by ids (community, date
+and topic; community or person and period: reports.render.report_filename), with -2, -3 ...
+added rather than replacing a file already there; written to reports/ at the repository root
+unless --out says otherwise, readable by the owner and group only. The apps make the same
+reports for those allowed (apps/_reports.py). Errors are CopWidgetsError: `cop` prints the
+message, exits 2.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ def add_report_commands(subparsers) -> None:
     person.set_defaults(func=cmd_person)
 
     community = rsub.add_parser("community", help="participation in the community over a period")
+    community.add_argument(
+        "--community", default=None, metavar="NAME", help="one community (name or id); default: all"
+    )
     _common(community)
     _min_n(community, "people or discussions")
     community.set_defaults(func=cmd_community)
@@ -108,10 +114,22 @@ def _render(
 
     folder = out_dir or DEFAULT_OUT
     spec = render.report_spec(template)
-    jobs = [
-        (template, params, folder / render.report_filename(spec, render.check_params(spec, params)))
-        for params in param_sets
-    ]
+    taken: set[str] = set()
+    store = _open_store()
+    try:
+        jobs = [
+            (
+                template,
+                params,
+                folder
+                / render.report_filename(
+                    spec, render.check_params(spec, params), store, folder, taken
+                ),
+            )
+            for params in param_sets
+        ]
+    finally:
+        store.dispose()
     if len(jobs) == 1 and not progress:
         done = [render.render_report(*jobs[0], pdf=pdf, kernel=kernel)]
     elif progress:
@@ -151,7 +169,36 @@ def cmd_community(args) -> int:
 
     params = {**_period(args), "min_n": P.check_min_n(args.min_n)}
     with _booting_kernel() as kernel:
+        if args.community:
+            store = _open_store()
+            try:
+                params["community_id"] = _find_community(store, args.community)
+            finally:
+                store.dispose()
         return _render("community_growth", [params], args.out, args.pdf, kernel)
+
+
+def _find_community(store, name_or_id: str) -> str:
+    from sqlalchemy import func, select
+
+    from .errors import InvalidInput
+    from .store.schema import community
+
+    text = name_or_id.strip()
+    with store.read() as conn:
+        rows = conn.execute(
+            select(community.c.id).where(
+                (community.c.id == text.lower()) | (func.lower(community.c.name) == text.lower())
+            )
+        ).all()
+    if len(rows) != 1:
+        raise InvalidInput(
+            "community",
+            f"No single community is named {text!r}"
+            + (" (several are: give its id)." if rows else ".")
+            + " The community app lists them.",
+        )
+    return rows[0].id
 
 
 def _open_store():

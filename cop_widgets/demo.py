@@ -76,8 +76,9 @@ def seed_demo(store: Store, catalogue: Catalogue) -> bool:
 
 
 def seed_demo_community(store: Store, settings, now: datetime | None = None) -> bool:
-    """A demo CoP with last week's session (closed, with answers and a linked discussion) and
-    next week's; only into a store that has no community yet."""
+    """A demo CoP with last week's session (closed, with answers and a linked discussion),
+    today's (starting in about half an hour) and next week's; only into a store that has no
+    community yet."""
     from .protocols import load_protocols
     from .services import checkins, discussions
     from .services import sessions as X
@@ -120,6 +121,17 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
         "Working with neglect",
         "What helps a family notice the small changes?",
         "tuning",
+    )
+    # today's, starting soon: a newcomer can open its run sheet from the home page at once
+    soon = now + timedelta(minutes=30)
+    X.plan_session(
+        store,
+        host,
+        cop.id,
+        soon.replace(minute=soon.minute - soon.minute % 5, second=0, microsecond=0),
+        "Today's practice session",
+        "Bring a case where the family's own words changed the plan.",
+        consultancy.id,
     )
     for who in members[1:]:  # the demo community's members, added by its coordinator
         X.add_member(store, host, cop.id, who.id, "member")

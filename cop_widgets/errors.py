@@ -82,6 +82,26 @@ class StoreBusy(StoreFailure):
         )
 
 
+class StoreOffline(StoreBusy):
+    """The database server does not answer (stopped, restarting, network down): nothing was
+    written. A kind of busy, so every path that waits out a busy store (Autosave, an app
+    opening the store, the Hub sign-in) waits this out too. `problem`, when given, is the
+    operator's message (what `cop` prints at start): it names the server and what to fix."""
+
+    def __init__(self, problem: str = "") -> None:
+        StoreFailure.__init__(
+            self, "the database server does not answer just now", "try again in a moment"
+        )
+        if problem:
+            Exception.__init__(self, problem)
+
+    def kept_message(self) -> str:
+        return (
+            "The database server does not answer just now — your text is kept and is saved as "
+            "soon as it is back."
+        )
+
+
 class StoreFull(StoreFailure):
     """SQLite said "database or disk is full": the disk (or the store's size limit) is full."""
 

@@ -10,6 +10,11 @@ COP_MIN_GROUP        fewest answers before any summary of them is shown (default
 COP_SIGN_IN_HOURS    how long a sign-in lasts in one browser (default 10: a working day)
 COP_REVIEW_URL       the review server's page, linked from supervisors' home page (default: on
                      the host the page was opened on, :8867/voila/render/supervisor_review.ipynb)
+COP_HOME_URL         the participants' home page, linked from the review app's header (default:
+                     COP_PUBLIC_URL, else the host the page was opened on, :8866/)
+COP_PUBLIC_URL       the address people in the room open (scheme, host, port), used for join links
+                     and QR codes; `cop serve --room` sets it to this machine's local-network
+                     address (default: the address the facilitator's browser used)
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ class Settings:
     min_group: int = 5
     sign_in_hours: float = 10.0
     review_url: str = ""
+    public_url: str = ""
+    home_url: str = ""
 
     @property
     def frameworks_dir(self) -> Path:
@@ -80,7 +87,24 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         min_group=_min_group(env.get("COP_MIN_GROUP") or "5"),
         sign_in_hours=_sign_in_hours(env.get("COP_SIGN_IN_HOURS") or "10"),
         review_url=(env.get("COP_REVIEW_URL") or "").strip(),
+        public_url=_public_url(env.get("COP_PUBLIC_URL") or ""),
+        home_url=(env.get("COP_HOME_URL") or "").strip(),
     )
+
+
+def _public_url(raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    raw = raw.strip().rstrip("/")
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+        raise StoreUnavailable(
+            f"COP_PUBLIC_URL is {raw!r}; set the address people open, scheme, host and port "
+            "only, such as http://192.168.1.20:8866."
+        )
+    return raw
 
 
 def _sign_in_hours(raw: str) -> float:

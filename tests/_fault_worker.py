@@ -43,7 +43,7 @@ PIECES = (
 
 def text(rng: random.Random, tag: str) -> str:
     body = " ".join(rng.choice(PIECES) for _ in range(rng.randint(1, 40)))
-    return f"{tag} {body}"[: 50_000]
+    return f"{tag} {body}"[:50_000]
 
 
 def main() -> None:
@@ -67,9 +67,7 @@ def main() -> None:
             record = {"kind": kind, "person": who.id, "id": rid, "text": written}
         elif kind == "note":
             note_id = str(uuid.uuid4())
-            D.save_note(
-                store, facilitator, note_id, setup["discussion"], setup["phase"], written
-            )
+            D.save_note(store, facilitator, note_id, setup["discussion"], setup["phase"], written)
             record = {"kind": kind, "id": note_id, "text": written}
         else:
             written = written[:300].strip()  # answers are stored stripped

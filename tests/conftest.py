@@ -11,6 +11,8 @@ from cop_widgets.content import load_frameworks
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store
 
+from .pg import backend_settings, parametrize_backends, pg_settings, postgres_server  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 FRAMEWORKS = REPO / "data" / "frameworks"
 
@@ -24,8 +26,13 @@ def data_dir(tmp_path) -> Path:
 
 
 @pytest.fixture
-def settings(data_dir) -> Settings:
-    return Settings(data_dir, f"sqlite:///{data_dir / 'cop.sqlite'}", 5000)
+def settings(data_dir, request) -> Settings:
+    """SQLite in data_dir; in the modules of tests/pg.py BOTH_BACKENDS also PostgreSQL."""
+    return backend_settings(request, data_dir)
+
+
+def pytest_generate_tests(metafunc):
+    parametrize_backends(metafunc)
 
 
 @pytest.fixture

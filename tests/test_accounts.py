@@ -25,7 +25,9 @@ def _count(store, table, *where) -> int:
 
 def _actions(store) -> list[str]:
     with store.read() as conn:
-        return list(conn.execute(select(audit_event.c.action).order_by(audit_event.c.seq)).scalars())
+        return list(
+            conn.execute(select(audit_event.c.action).order_by(audit_event.c.seq)).scalars()
+        )
 
 
 # -- names ---------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from cop_widgets.services import sessions as X
 from cop_widgets.services import supervision as S
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.session_items import load_item_sets
+from tests.signin import sign_in_as
 
 from .conftest import REPO
-from tests.signin import sign_in_as
 
 SETS, _ = load_item_sets(REPO / "data" / "session_items")
 
@@ -45,15 +45,15 @@ def _answer(store, session, name, useful, word):
 
 
 def test_summaries_wait_for_the_minimum_group(store, room):
-    session, _ = room
+    session, fac = room
     for n in range(4):
         _answer(store, session, f"P{n}", 4, "hopeful")
-    state = B.board_state(store, session.id, list(SETS.values()), 5)
+    state = B.board_state(store, fac, session.id, list(SETS.values()), 5)
     useful = next(i for i in state.items if i.item_id == "useful")
     assert state.joined == 4 and state.answered["checkout"] == 4
     assert useful.answers == 4 and not useful.shown and useful.values == ()
     _answer(store, session, "P4", 2, "Tired, hopeful")
-    state = B.board_state(store, session.id, list(SETS.values()), 5)
+    state = B.board_state(store, fac, session.id, list(SETS.values()), 5)
     useful = next(i for i in state.items if i.item_id == "useful")
     words = next(i for i in state.items if i.item_id == "one_word")
     assert useful.shown and useful.values == (2, 4, 4, 4, 4)
@@ -127,27 +127,27 @@ def _item(state, item_id):
 
 
 def test_latecomer_does_not_change_the_snapshot_until_a_whole_group_more(store, small_room):
-    session, _ = small_room
+    session, fac = small_room
     sets = [SETS["checkin"], SETS["checkout"]]
     for n, score in enumerate((4, 4, 3, 5, 4)):
         _check_in(store, session, f"P{n}", score)
-    revealed, changed = B.shown_state(store, session.id, sets, 5)  # "Reveal"
+    revealed, changed = B.shown_state(store, fac, session.id, sets, 5)  # "Reveal"
     assert changed and _item(revealed, "wellbeing").values == (3, 4, 4, 4, 5)
     _check_in(store, session, "Late", 1)  # the latecomer, with a score nobody else gave
-    later, changed = B.shown_state(store, session.id, sets, 5)
+    later, changed = B.shown_state(store, fac, session.id, sets, 5)
     assert not changed and later.items == revealed.items  # the snapshot did not move
     assert later.answered["checkin"] == 6 and later.joined == 6  # counts are live
     assert _item(later, "wellbeing").answers == 5  # no live count of the item either
     for n in range(3):
         _check_in(store, session, f"Q{n}", 2)
-        state, changed = B.shown_state(store, session.id, sets, 5)
+        state, changed = B.shown_state(store, fac, session.id, sets, 5)
         assert not changed and state.items == later.items
     _check_in(store, session, "Q3", 2)  # five new since the snapshot: it moves on
-    stepped, changed = B.shown_state(store, session.id, sets, 5)
+    stepped, changed = B.shown_state(store, fac, session.id, sets, 5)
     assert changed and _item(stepped, "wellbeing").values == (1, 2, 2, 2, 2, 3, 4, 4, 4, 5)
     # A second board (another facilitator, a reload) shows the same snapshot, not a fresh one.
     _check_in(store, session, "Q4", 5)
-    state, changed = B.shown_state(store, session.id, sets, 5)
+    state, changed = B.shown_state(store, fac, session.id, sets, 5)
     assert not changed and state.items == stepped.items
 
 

@@ -4,8 +4,8 @@ RELIABILITY.md test table rows 16 (erasure of one person) and 17 (export and ret
 """
 
 import argparse
-import html
 import csv
+import html
 import json
 import os
 import sqlite3
@@ -68,6 +68,7 @@ class World:
     feedback_y_on_z: str
     canaries: dict[str, str] = field(default_factory=dict)  # X's text, must vanish on erasure
     others: dict[str, str] = field(default_factory=dict)  # others' text, never in X's export
+    x_entries: list[str] = field(default_factory=list)  # X's practice library entries
 
 
 def seed(store, rolfe) -> World:
@@ -75,7 +76,11 @@ def seed(store, rolfe) -> World:
     c = {k: _tag(k) for k in ("answer", "draft", "note", "summary", "content", "feedback")}
     o = {k: _tag(k) for k in ("y_answer", "z_answer", "y_note", "y_action", "y_feedback")}
     fb_text = _tag("feedback_about_x")
-    x, y, z = find_or_add_person(store, X_NAME), find_or_add_person(store, "Yan"), find_or_add_person(store, "Zeynep")
+    x, y, z = (
+        find_or_add_person(store, X_NAME),
+        find_or_add_person(store, "Yan"),
+        find_or_add_person(store, "Zeynep"),
+    )
     r1, r2, ry, rz = (str(uuid.uuid4()) for _ in range(4))
     # X's draft first holds a canary, then is rewritten (longer) without it: the old version
     # is freed space in the file (see test_without_vacuum_an_older_version_can_survive).
@@ -166,6 +171,7 @@ def seed(store, rolfe) -> World:
             if table is S.feedback:
                 extra["kind"] = "deepening_question"
             conn.execute(insert(table), [{**v, **extra} for v in values])
+    x_entries = _library(store, x, y, c, o)
     return World(
         x=x,
         y=y,
@@ -183,7 +189,33 @@ def seed(store, rolfe) -> World:
         feedback_y_on_z=fb_y_z,
         canaries=c,
         others=o,
+        x_entries=x_entries,
     )
+
+
+def _library(store, x, y, c: dict, o: dict) -> list[str]:
+    """Y's open community: X joins, writes an entry (then revises it), endorses and comments on
+    Y's entry, and asks to join a community that is by request."""
+    from cop_widgets.services import library as L
+    from cop_widgets.services import membership as M
+    from cop_widgets.services import sessions as X
+
+    c["library"], c["comment"] = _tag("library"), _tag("comment")
+    o["y_entry"] = _tag("y_entry")
+    cop = X.create_community(store, y, "Yan's CoP")
+    M.set_join_policy(store, y, cop.id, "open", True)
+    M.join(store, x, cop.id)
+    M.request_to_join(store, x, X.create_community(store, y, "By request").id)
+    mine = L.contribute(
+        store, x, str(uuid.uuid4()), cop.id, "story", "X's story",
+        f"{c['library']} {UNICODE}", free_tags="fathers", confirmed=True,
+    )  # fmt: skip
+    L.revise(store, x, mine.id, "story", "X's story", f"{c['library']} and more",
+             expected_revision=1, free_tags="fathers, groups")  # fmt: skip
+    theirs = L.contribute(store, y, str(uuid.uuid4()), cop.id, "tool", "Y's tool", o["y_entry"])
+    L.endorse(store, x, theirs.id)
+    L.add_comment(store, x, str(uuid.uuid4()), theirs.id, c["comment"])
+    return [mine.id]
 
 
 @pytest.fixture
@@ -217,6 +249,14 @@ def is_x(table_name: str, row, w: World, x_key: str) -> bool:
         "supervisor_preference": lambda: m["supervisor_id"] == xid,
         "comment_bank": lambda: m["supervisor_id"] == xid,
         "audit_event": lambda: m["actor_id"] == xid,
+        "community": lambda: False,
+        "community_member": lambda: m["person_id"] == xid,
+        "membership_request": lambda: m["person_id"] == xid,
+        "library_entry": lambda: m["author_id"] == xid,
+        "library_revision": lambda: m["entry_id"] in w.x_entries,
+        "library_tag": lambda: m["entry_id"] in w.x_entries,
+        "library_endorsement": lambda: m["person_id"] == xid,
+        "library_comment": lambda: m["author_id"] == xid,
         "schema_migrations": lambda: False,
     }[table_name]()
 
@@ -467,9 +507,9 @@ def test_erasure_leaves_no_row_and_no_byte_of_x(store, rolfe, build_default):
     assert {k: counts[k] for k in deleted} == deleted
     assert counts[DR.DISCUSSION_KEPT] == 1
     # The shared discussion still works for the others.
-    assert D.get(store, w.shared_discussion).case_summary == ""
-    assert [n.author_id for n in D.notes(store, w.shared_discussion)] == [w.y.id]
-    assert D.ratings(store, w.shared_discussion, "scale") == [6]
+    assert D.get(store, w.y, w.shared_discussion).case_summary == ""
+    assert [n.author_id for n in D.notes(store, w.y, w.shared_discussion)] == [w.y.id]
+    assert D.ratings(store, w.y, w.shared_discussion, "scale") == [6]
     listed = {d.id: d.facilitator_name for d in D.list_discussions(store, w.y)}
     assert listed[w.shared_discussion] == DR.ERASED_NAME
     assert w.solo_discussion not in listed
@@ -520,7 +560,7 @@ def test_placeholder_is_made_once_and_cannot_be_erased(store, world, rolfe):
             select(S.person.c.id).where(S.person.c.identity_key == DR.ERASED_KEY)
         ).all()
     assert len(rows) == 1
-    assert D.get(store, d.id).facilitator_id == rows[0].id
+    assert D.get(store, world.z, d.id).facilitator_id == rows[0].id
     with pytest.raises(InvalidInput, match="placeholder"):
         DR.erase_person(store, rows[0].id)
     with pytest.raises(RecordNotFound):
@@ -540,7 +580,7 @@ def test_a_role_name_shared_with_someone_else_is_left_alone(store, world):
     twin = current_person(store, {"JUPYTERHUB_USER": X_NAME})
     assert twin.display_name.casefold() == X_NAME.casefold()
     DR.erase_person(store, world.x.id)
-    assert D.get(store, world.y_discussion).holders("note_taker") == [X_NAME]
+    assert D.get(store, world.y, world.y_discussion).holders("note_taker") == [X_NAME]
 
 
 # -- retention -----------------------------------------------------------------------------------
@@ -767,9 +807,12 @@ def test_cli_erase_with_yes_erases_and_removes_the_export(
         DR.find_person(store, world.x.id)
     y_record = reports / f"person-record_{world.y.id}.html"
     y_record.write_text("<p>their reflections</p>")
-    assert cop_data(
-        "erase", "--person", world.y.id, "--yes", "--reports", str(reports), "--delete-reports"
-    ) == 0
+    assert (
+        cop_data(
+            "erase", "--person", world.y.id, "--yes", "--reports", str(reports), "--delete-reports"
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"removed report {y_record}" in out and not y_record.exists()
     assert record.exists() and unrelated.exists()  # another person's file and a count-only one
@@ -843,16 +886,22 @@ def test_retention_covers_every_class_of_personal_data(store):
         "consultancy"), "canary-summary", "canary-note")  # fmt: skip
     D.add_action(store, ana, d.id, "canary-action", "Ana", None)
     DIR.save_profile(store, ana, True, "canary-offers", "canary-wants")
-    for table, key in ((S.discussion, "updated_at"), (S.discussion_action, "created_at"),
-                       (S.commitment, "created_at"), (S.member_profile, "updated_at")):
+    for table, key in (
+        (S.discussion, "updated_at"),
+        (S.discussion_action, "created_at"),
+        (S.commitment, "created_at"),
+        (S.member_profile, "updated_at"),
+    ):
         _age(store, table, key, 400)  # fmt: skip
     with store.write() as conn:
         conn.execute(update(S.session_response).values(answered_on="2025-01-01"))
         old_audit = conn.execute(select(func.count()).select_from(S.audit_event)).scalar()
         conn.execute(text("DROP TRIGGER audit_event_no_update"))
         conn.execute(update(S.audit_event).values(at="2019-01-01T00:00:00.000000+00:00"))
-        conn.execute(text("CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
-                          "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END"))  # fmt: skip
+        conn.execute(text(
+            "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
+            "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END"
+        ))  # fmt: skip
 
     def dump() -> str:
         with store.read() as conn:
@@ -891,7 +940,7 @@ def test_erasure_takes_their_name_off_actions_others_recorded(store):
     D.add_action(store, pat, d.id, "Book the room", "Pat", None)
     counts = DR.erase_person(store, nadia.id, vacuum=False)
     assert counts[DR.OWNER_REPLACED] == 1
-    owners = {a.description: a.owner for a in D.actions(store, d.id)}
+    owners = {a.description: a.owner for a in D.actions(store, pat, d.id)}
     assert owners == {"Call the school": DR.ERASED_NAME, "Book the room": "Pat"}
     # a new person of the same name inherits nothing
     again = find_or_add_person(store, "Nadia Nguyen")

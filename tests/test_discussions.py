@@ -84,7 +84,7 @@ def test_a_discussion_started_by_an_attendee_is_linked_to_the_session(
     _, held_in = cop_session_now
     X.join(store, people["Fran"], held_in.join_code, SESSION_START)
     started = D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id)
-    assert started.session_id == held_in.id == D.get(store, started.id).session_id
+    assert started.session_id == held_in.id == D.get(store, people["Fran"], started.id).session_id
     with store.read() as conn:
         stored = conn.execute(select(discussion.c.session_id)).scalar_one()
     assert stored == held_in.id
@@ -130,7 +130,7 @@ def test_removing_the_session_keeps_the_discussion_unlinked(
     started = D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id)
     with store.write() as conn:
         conn.execute(delete(cop_session).where(cop_session.c.id == held_in.id))
-    kept = D.get(store, started.id)
+    kept = D.get(store, people["Fran"], started.id)
     assert kept.session_id is None and kept.case_summary == SUMMARY
 
 
@@ -155,7 +155,7 @@ def test_pause_extend_are_shared_through_the_store(store, started, people, consu
     D.run_clock(store, fran, started.id, "start", n, now=0)
     D.run_clock(store, fran, started.id, "extend", n, minutes=2, now=30)
     D.run_clock(store, fran, started.id, "pause", n, now=60)
-    seen_elsewhere = D.get(store, started.id).clock
+    seen_elsewhere = D.get(store, people["Fran"], started.id).clock
     minutes = consultancy.phases[0].minutes
     assert seen_elsewhere.status == C.PAUSED
     assert seen_elsewhere.remaining(minutes, now=9999) == minutes * 60 + 120 - 60
@@ -169,7 +169,7 @@ def test_two_note_takers_keep_both_texts(store, started, people):
     )
     a = D.save_note(store, people["Nadia"], str(uuid.uuid4()), started.id, phase, "Nadia's notes")
     b = D.save_note(store, people["Sam"], str(uuid.uuid4()), started.id, phase, "Sam's notes")
-    texts = {n.author_name: n.text for n in D.notes(store, started.id, phase)}
+    texts = {n.author_name: n.text for n in D.notes(store, people["Fran"], started.id, phase)}
     assert texts == {"Nadia": "Nadia's notes", "Sam": "Sam's notes"}
     with pytest.raises(RecordNotFound):  # Sam cannot write into Nadia's note
         D.save_note(store, people["Sam"], a.id, started.id, phase, "overwrite")
@@ -199,7 +199,7 @@ def test_same_note_from_two_tabs_is_a_reported_conflict(store, started, people):
             "tab two",
             expected_revision=first.revision,
         )
-    assert D.notes(store, started.id, phase)[0].text == "tab one, more"
+    assert D.notes(store, people["Fran"], started.id, phase)[0].text == "tab one, more"
 
 
 def test_presenter_cannot_take_notes(store, started, people):
@@ -220,7 +220,7 @@ def test_actions_keep_description_owner_and_due_date(store, started, people):
     )
     with pytest.raises(InvalidInput, match="owns"):
         D.add_action(store, people["Nadia"], started.id, "No owner", "  ", None)
-    [action] = D.actions(store, started.id)
+    [action] = D.actions(store, people["Fran"], started.id)
     assert (action.description, action.owner, action.due_date) == (
         "Ask about a joint visit",
         "Presenter",
@@ -231,10 +231,11 @@ def test_actions_keep_description_owner_and_due_date(store, started, people):
 def test_each_rating_is_kept_and_replaced_not_added(store, people):
     mapping = PROTOCOLS.get("three_column_mapping")
     scale_phase = next(p for p in mapping.phases if p.scale is not None)
-    d = D.start_discussion(store, people["Fran"], mapping, "A family with a new baby.")
+    holders = {"note_taker": ["Nadia", "Sam"], "timekeeper": ["Pat"]}
+    d = D.start_discussion(store, people["Fran"], mapping, "A family with a new baby.", "", holders)
     for name, value in (("Fran", 3), ("Nadia", 6), ("Sam", 6), ("Pat", 9), ("Fran", 4)):
         D.rate(store, people[name], d.id, scale_phase, value)
-    assert D.ratings(store, d.id, scale_phase.id) == [4, 6, 6, 9]
+    assert D.ratings(store, people["Fran"], d.id, scale_phase.id) == [4, 6, 6, 9]
     with pytest.raises(InvalidInput, match="from 0 to 10"):
         D.rate(store, people["Sam"], d.id, scale_phase, 11)
 
@@ -246,7 +247,9 @@ def test_closed_discussion_refuses_notes_then_reopens(store, started, people):
         D.save_note(store, people["Nadia"], str(uuid.uuid4()), started.id, phase, "late")
     D.set_status(store, people["Fran"], started.id, "open")
     D.save_note(store, people["Nadia"], str(uuid.uuid4()), started.id, phase, "after reopening")
-    assert [n.text for n in D.notes(store, started.id, phase)] == ["after reopening"]
+    assert [n.text for n in D.notes(store, people["Fran"], started.id, phase)] == [
+        "after reopening"
+    ]
 
 
 def test_an_existing_version_one_store_is_migrated(tmp_path, monkeypatch, data_dir):
@@ -277,7 +280,7 @@ def _note_taker(db_url, data_dir, name, discussion_id, phase_id, barrier, out):
     out.put(name)
 
 
-def test_note_takers_saving_at_the_same_moment_lose_nothing(store, settings, started):
+def test_note_takers_saving_at_the_same_moment_lose_nothing(store, settings, started, people):
     phase = PROTOCOLS.get("consultancy").phases[0].id
     ctx = multiprocessing.get_context("fork")
     barrier, out = ctx.Barrier(2), ctx.Queue()
@@ -301,5 +304,5 @@ def test_note_takers_saving_at_the_same_moment_lose_nothing(store, settings, sta
     assert sorted(out.get(timeout=60) for _ in procs) == ["Nadia", "Sam"]
     for p in procs:
         p.join(timeout=10)
-    texts = {n.author_name: n.text for n in D.notes(store, started.id, phase)}
+    texts = {n.author_name: n.text for n in D.notes(store, people["Fran"], started.id, phase)}
     assert texts == {"Nadia": "Nadia line 29", "Sam": "Sam line 29"}

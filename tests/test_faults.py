@@ -139,7 +139,8 @@ def _missing(path: Path, saves: list[dict]) -> list[str]:
                     "SELECT text FROM commitment WHERE person_id=?", (s["person"],)
                 ).fetchall()
                 debrief = conn.execute(
-                    "SELECT value_text FROM session_response WHERE person_id=? AND item_id='debrief'",
+                    "SELECT value_text FROM session_response "
+                    "WHERE person_id=? AND item_id='debrief'",
                     (s["person"],),
                 ).fetchall()
                 word = conn.execute(
@@ -409,7 +410,7 @@ def _malformed(kind: int, rng: random.Random, sentinel: Path) -> tuple[bytes, bo
                 f'!!python/object/apply:subprocess.call [["touch", "{sentinel}"]]',
                 "!!python/name:os.system",
                 "!!python/object/new:type [x, [], {}]",
-                '!!python/module:os',
+                "!!python/module:os",
             ]
         )
         return f"schema_version: 1\nid: tag\nname: {tag}\n".encode(), True
@@ -419,7 +420,9 @@ def _malformed(kind: int, rng: random.Random, sentinel: Path) -> tuple[bytes, bo
     if kind == 5:  # huge file
         return b"name: '" + b"x" * (256 * 1024 + rng.randint(1, 10**5)) + b"'\n", False
     if kind == 6:  # not UTF-8
-        return b"schema_version: 1\nname: " + bytes([rng.randint(0x80, 0xFF)]) + b"\xff\xfe\n", False
+        return b"schema_version: 1\nname: " + bytes(
+            [rng.randint(0x80, 0xFF)]
+        ) + b"\xff\xfe\n", False
     if kind == 7:  # YAML syntax errors
         return rng.choice(
             [b"name: 'unclosed\n", b"a:\n  - b\n c: d\n", b"{a: 1\n", b"a: b: c\n", b"- a\nb: c\n"]
@@ -470,7 +473,9 @@ def test_a_thousand_malformed_data_files_are_refused_and_nothing_runs(tmp_path):
     assert not sentinel.exists(), "a YAML tag ran code"
     assert escaped == [], escaped[:5]
     assert unnamed == [], unnamed[:5]
-    assert slowest < 2.0, f"slowest file took {slowest:.2f} s"
+    # an expanding alias ("billion laughs") would run for minutes; a loaded 2-core CI machine
+    # can take a few seconds over an ordinary file, which is no fault
+    assert slowest < 15.0, f"slowest file took {slowest:.2f} s"
 
 
 # -- versions that close known advisories ------------------------------------------------------

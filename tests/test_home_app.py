@@ -65,13 +65,17 @@ def test_a_practitioner_sees_the_everyday_cards_and_no_role_cards(store, setting
     app = _home(settings, "Ana Practitioner")
     cards = _cards(app)
     assert cards == {
+        "mine": "my_page.ipynb",
         "reflections": "reflection.ipynb",
         "discussions": "case_discussion.ipynb",
         "community": "community.ipynb",
+        "communities": "communities.ipynb",
+        "library": "library.ipynb",
         "directory": "directory.ipynb",
     }
     assert _titles(app) == [
-        "Join a session", "My reflections", "Case discussions", "My community", "Member directory",
+        "Join a session", "My page", "My reflections", "Case discussions", "My community",
+        "Communities", "Practice library", "Member directory",
     ]  # fmt: skip
     # no file name is shown as text, anywhere on the page
     shown = "".join(_parse(app.cards_view.value + app.upcoming_view.value).text)

@@ -53,7 +53,9 @@ def scene(store, rolfe):
     author = find_or_add_person(store, "Author")
     S.assign_supervisee(store, sup.id, author.id)
     shared = str(uuid.uuid4())
-    R.submit(store, author, shared, rolfe, {s.id: R.Answer("x") for s in rolfe.stages}, "supervisor")
+    R.submit(
+        store, author, shared, rolfe, {s.id: R.Answer("x") for s in rolfe.stages}, "supervisor"
+    )
     checkout = load_item_sets(REPO / "data" / "session_items")[0]["checkout"]
     return {
         "host": host, "sup": sup, "cop": cop, "session": session, "discussion": discussion,

@@ -48,11 +48,7 @@ def _layer(module: str) -> str:
 def test_imports_point_downward_only():
     edges = _imports()
     assert len(edges) > 100  # the reader sees the code's imports
-    broken = {
-        (a, b)
-        for a, b in edges
-        if _layer(b) in FORBIDDEN.get(_layer(a), set())
-    }
+    broken = {(a, b) for a, b in edges if _layer(b) in FORBIDDEN.get(_layer(a), set())}
     broken = {(a, b) for a, b in broken if not any(a == k[0] and b.startswith(k[1]) for k in KNOWN)}
     assert not broken, "\n".join(f"{a} imports {b}" for a, b in sorted(broken))
 

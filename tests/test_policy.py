@@ -11,6 +11,8 @@ from sqlalchemy import select
 from cop_widgets.errors import NotAllowed
 from cop_widgets.protocols import load_protocols
 from cop_widgets.services import discussions as D
+from cop_widgets.services import library as L
+from cop_widgets.services import membership as M
 from cop_widgets.services import policy
 from cop_widgets.services import reflections as R
 from cop_widgets.services import sessions as X
@@ -67,10 +69,16 @@ def world(store, rolfe):
     refl["draft community"] = draft
     with store.write() as conn:  # the author wrote them for session A1, shared with community A
         conn.execute(reflection.update().values(session_id=session.id, community_id=cop_a.id))
+    M.set_join_policy(store, p["other community"], cop_b.id, "open", False)  # A: by request
+    entry = L.contribute(
+        store, p["author"], "00000000-0000-4000-8000-0000000000e1", cop_a.id, "story",
+        "What helped", "A practice story.",
+    ).id  # fmt: skip
     records = {
         "community.create": {"-": None},
         "community.view": {"own community": cop_a.id, "other community": cop_b.id},
         "community.manage": {"own community": cop_a.id, "other community": cop_b.id},
+        "session.view": {"session A1": session.id},
         "session.manage": {"session A1": session.id},
         "discussion.read": {"held in A1": in_session.id, "not in a session": solo.id},
         "discussion.end_access": {"held in A1": in_session.id},
@@ -78,6 +86,24 @@ def world(store, rolfe):
         "reflection.review": refl,
         "review.open": {"-": None},
         "people.manage": {"-": None},
+        "person.export": {
+            "the author's data": p["author"].id,
+            "a coordinator's own data": p["global coordinator"].id,
+        },
+        "report.session": {"session A1": session.id},
+        "report.community": {"own community": cop_a.id, "other community": cop_b.id},
+        "report.person": {"author's record": p["author"].id},
+        "community.browse": {"-": None},
+        "community.join": {"open community": cop_b.id, "by-request community": cop_a.id},
+        "community.request": {"open community": cop_b.id, "by-request community": cop_a.id},
+        "community.approve": {"own community": cop_a.id, "other community": cop_b.id},
+        "community.leave": {"own community": cop_a.id, "other community": cop_b.id},
+        "library.contribute": {"own community": cop_a.id, "other community": cop_b.id},
+        "library.read": {"entry in A": entry},
+        "library.revise": {"entry in A": entry},
+        "library.endorse": {"entry in A": entry},
+        "library.comment": {"entry in A": entry},
+        "library.mark": {"entry in A": entry},
     }
     return p, records
 
@@ -91,6 +117,7 @@ EXPECTED = {
     ("community.view", "other community"): (Y, N, N, N, N, N, N, Y, N, N),
     ("community.manage", "own community"): (Y, Y, Y, N, N, N, N, N, N, N),
     ("community.manage", "other community"): (Y, N, N, N, N, N, N, Y, N, N),
+    ("session.view", "session A1"): (Y, Y, Y, Y, Y, Y, N, N, N, N),
     ("session.manage", "session A1"): (Y, Y, Y, Y, N, N, N, N, N, N),
     ("discussion.read", "held in A1"): (N, Y, N, Y, Y, Y, N, N, N, N),
     ("discussion.read", "not in a session"): (N, N, N, N, N, Y, N, N, Y, N),
@@ -109,15 +136,37 @@ EXPECTED = {
     ("reflection.review", "draft community"): (N,) * 10,
     ("review.open", "-"): (N, N, N, N, N, N, Y, N, N, N),
     ("people.manage", "-"): (Y, N, N, N, N, N, N, N, N, N),
+    # self only: a coordinator exports another person's data with `cop data export`
+    ("person.export", "the author's data"): (N, N, N, N, N, Y, N, N, N, N),
+    ("person.export", "a coordinator's own data"): (Y, N, N, N, N, N, N, N, N, N),
+    ("report.session", "session A1"): (Y, Y, Y, Y, N, N, N, N, N, N),
+    ("report.community", "own community"): (Y, Y, N, N, N, N, N, N, N, N),
+    ("report.community", "other community"): (Y, N, N, N, N, N, N, Y, N, N),
+    ("report.person", "author's record"): (N, N, N, N, N, Y, N, N, N, N),
+    # the hub lists every community; joining an open one needs nothing more
+    ("community.browse", "-"): (Y, Y, Y, Y, Y, Y, Y, Y, Y, N),
+    ("community.join", "open community"): (Y, Y, Y, Y, Y, Y, Y, Y, Y, N),
+    ("community.join", "by-request community"): (N,) * 10,
+    ("community.request", "open community"): (N,) * 10,
+    ("community.request", "by-request community"): (Y, N, N, N, N, N, Y, Y, Y, N),
+    ("community.approve", "own community"): (Y, Y, N, N, N, N, N, N, N, N),
+    ("community.approve", "other community"): (Y, N, N, N, N, N, N, Y, N, N),
+    ("community.leave", "own community"): (N, Y, Y, Y, Y, Y, N, N, N, N),
+    ("community.leave", "other community"): (N, N, N, N, N, N, N, Y, N, N),
+    ("library.contribute", "own community"): (N, Y, Y, Y, Y, Y, N, N, N, N),
+    ("library.contribute", "other community"): (N, N, N, N, N, N, N, Y, N, N),
+    ("library.read", "entry in A"): (Y, Y, Y, Y, Y, Y, N, N, N, N),
+    ("library.revise", "entry in A"): (N, N, N, N, N, Y, N, N, N, N),
+    ("library.endorse", "entry in A"): (N, Y, Y, Y, Y, N, N, N, N, N),
+    ("library.comment", "entry in A"): (N, Y, Y, Y, Y, Y, N, N, N, N),
+    ("library.mark", "entry in A"): (Y, Y, Y, N, N, N, N, N, N, N),
 }
 
 
 def test_every_rule_has_rows_in_the_matrix(world):
     _, records = world
     assert set(records) == set(policy.RULES)
-    assert {(rule, state) for rule, states in records.items() for state in states} == set(
-        EXPECTED
-    )
+    assert {(rule, state) for rule, states in records.items() for state in states} == set(EXPECTED)
 
 
 def test_permission_matrix(store, world, capsys):
@@ -146,8 +195,10 @@ def test_a_refusal_is_audited_and_changes_nothing(store, world):
     with pytest.raises(NotAllowed):
         X.set_session_roles(store, member, session_id, {"facilitator": member.id})
     with pytest.raises(NotAllowed):
-        X.session_by_code(store, member, X.get_session(store, session_id).join_code)
-    assert X.get_session(store, session_id).status != "closed"
+        X.session_by_code(
+            store, member, X.get_session(store, people["global coordinator"], session_id).join_code
+        )
+    assert X.get_session(store, member, session_id).status != "closed"
     with store.read() as conn:
         refused = conn.execute(
             select(audit_event.c.action, audit_event.c.target_id).where(
@@ -187,8 +238,10 @@ def test_the_facilitator_ends_attendees_access_to_the_case(store, world):
 
 def test_readme_carries_the_policy_table():
     readme = (Path(REPO) / "README.md").read_text(encoding="utf-8")
-    assert policy.readme_table() in readme, "run: python -c 'from cop_widgets.services import " \
+    assert policy.readme_table() in readme, (
+        "run: python -c 'from cop_widgets.services import "
         "policy; print(policy.readme_table())' and paste it under “Who can see what”"
+    )
 
 
 @pytest.mark.parametrize(

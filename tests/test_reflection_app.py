@@ -13,9 +13,9 @@ from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store.schema import reflection, reflection_answer
 from cop_widgets.widgets import ReflectionStepper
+from tests.signin import sign_in_as
 
 from .conftest import another_process_holds_the_write_lock
-from tests.signin import sign_in_as
 
 
 @pytest.fixture

@@ -117,7 +117,11 @@ def seed(store, fw) -> dict:
     )
     summary = "CASE-SUMMARY-MARKER a de-identified case"
     d1 = D.start_discussion(
-        store, p["Ana"], mapping, summary, roles={"facilitator": ["Ana"], "note_taker": ["Ben"]}
+        store,
+        p["Ana"],
+        mapping,
+        summary,
+        roles={"facilitator": ["Ana"], "note_taker": ["Ben"], "advisor": ["Cara"]},
     )
     D.add_action(store, p["Ana"], d1.id, "ANA-RECORDED-ACTION book a joint visit", "Ben", None)
     scale = mapping.phase("scale")
@@ -299,7 +303,7 @@ def test_community_report_figures_match_the_store(seeded, store, tmp_path, capsy
     assert rc == 0, capsys.readouterr().err
     written = capsys.readouterr().out.split()
     out = Path(written[-1])
-    assert out.name == "community-growth_2026-01-01_2026-03-31_min-n-2.html"
+    assert out.name == "all-communities_2026-01-01_2026-03-31_community-report.html"
     html = out.read_text()
     _self_contained(html)
     for marker in MARKERS_NEVER_IN_COMMUNITY + ("ANA-COMMUNITY-MARKER", "TEXT-MARKER"):
@@ -507,6 +511,9 @@ def test_atomic_write_leaves_nothing_when_the_pdf_fails(monkeypatch, tmp_path):
             raise render.CopWidgetsError("the PDF could not be printed: printer on fire")
 
     class Executed:  # the kernel seam: the notebook as if it had run
+        def __init__(self, env=None):
+            self.env = env
+
         def execute(self, spec, params):
             return nb
 

@@ -1,6 +1,7 @@
 """The review app and the author's view of released feedback, driven headlessly."""
 
 import uuid
+from dataclasses import replace
 
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.supervisor_review import review_app
@@ -114,3 +115,16 @@ def test_author_raising_visibility_reruns_the_check(store, settings, rolfe):
     app.deid.confirm.value = True
     app._change_visibility(rid, "community")
     assert R.get_mine(store, ana, rid).visibility == "community"
+
+
+def test_the_review_apps_header_leads_home_to_the_participants_server(store, settings, rolfe):
+    _setup(store, rolfe)
+    app = review_app(settings=settings)
+    sign_in_as(app, "Sue Supervisor")
+    assert 'href="http://127.0.0.1:8866/"' in app.header.value and ">Home</a>" in app.header.value
+    room = review_app(settings=replace(settings, public_url="https://10.1.2.3:8866"))
+    sign_in_as(room, "Sue Supervisor")
+    assert 'href="https://10.1.2.3:8866/"' in room.header.value
+    odd = review_app(settings=replace(settings, home_url="javascript:alert(1)"))
+    sign_in_as(odd, "Sue Supervisor")
+    assert "javascript" not in odd.header.value and "Home" not in odd.header.value

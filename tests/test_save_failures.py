@@ -292,7 +292,10 @@ def test_every_store_failure_has_a_plain_message(message, errorname, expected, w
 
 
 def test_an_integrity_error_stays_the_callers_to_handle():
-    assert store_failure(_driver_error(IntegrityError, "UNIQUE constraint", "SQLITE_CONSTRAINT")) is None
+    assert (
+        store_failure(_driver_error(IntegrityError, "UNIQUE constraint", "SQLITE_CONSTRAINT"))
+        is None
+    )
 
 
 # -- a button that takes a field's text ------------------------------------------------------------

@@ -194,8 +194,9 @@ def test_release_is_refused_while_the_box_holds_feedback_not_added(review, store
 # -- session app: check-out answers and commitment follow-ups ------------------------------------
 @pytest.fixture
 def joined(settings, two_sessions):  # noqa: F811
-    _, first, second = two_sessions
+    coord, first, second = two_sessions
     app = session_app(settings=settings)
+    X.open_checkout(app.store, coord, first.id)  # the facilitator opens check-out
     _short_busy_timeout(app.store)
     app.query = f"code={first.join_code}"
     sign_in_as(app, "Ana")

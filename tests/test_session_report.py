@@ -24,6 +24,7 @@ from cop_widgets.services import checkins as K
 from cop_widgets.services import discussions as D
 from cop_widgets.services import sessions as X
 from cop_widgets.services.identity import find_or_add_person
+from cop_widgets.services.report_access import slug
 from cop_widgets.session_items import load_item_sets
 
 from .conftest import REPO
@@ -145,7 +146,7 @@ def _rows(db: Path, sql: str, *args):
 
 def _render(code: str, out: Path, *extra: str) -> str:
     assert cop_main(["report", "session", code, "--out", str(out), *extra]) == 0
-    (page,) = out.glob("session-report_*.html")
+    (page,) = out.glob("*_session-report.html")
     return page.read_text(encoding="utf-8")
 
 
@@ -300,8 +301,13 @@ def test_all_sessions_renders_each_session_of_the_period_in_one_batch(room, tmp_
     )
     captured = capsys.readouterr()
     written = sorted(p.name for p in out.glob("*.html"))
-    expected = sorted(f"session-report_{room[k].id}_min-n-5.html" for k in ("past", "today"))
-    assert written == expected  # the future session is outside the period
+    expected = sorted(
+        f"family-support-cop_{room[k].starts_at.date().isoformat()}_{slug(room[k].topic)}"
+        "_session-report.html"
+        for k in ("past", "today")
+    )
+    assert expected[0].count("_working-with-fathers_") + expected[1].count("_neglect-") == 2
+    assert written == expected  # the future session is outside the period; no ids in names
     assert captured.out.count("wrote ") == 2
     assert "2/2" in captured.err  # the progress bar, on stderr
     empty = tmp_path / "none"
@@ -355,7 +361,7 @@ def test_community_report_shows_sessions_roles_and_confidence_from_the_store(
     day = datetime.now(UTC).date()
     first, last = (day - timedelta(days=40)).isoformat(), day.isoformat()
     assert cop_main(["report", "community", "--from", first, "--to", last, "--out", str(out)]) == 0
-    html = next(out.glob("community-growth_*.html")).read_text(encoding="utf-8")
+    html = next(out.glob("*_community-report.html")).read_text(encoding="utf-8")
     tables = _Tables(html).tables
     db = data_dir / "cop.sqlite"
     now = datetime.now(UTC).isoformat()
@@ -455,7 +461,7 @@ def test_person_record_lists_their_sessions_roles_and_commitments_only(room, tmp
         )
         == 0
     )
-    html = next(out.glob("person-record_*.html")).read_text(encoding="utf-8")
+    html = next(out.glob("*_cpd-record.html")).read_text(encoding="utf-8")
     tables = _Tables(html).tables
     past, today = room["past"], room["today"]
     assert list(tables["person-sessions"]) == [past.id, today.id]

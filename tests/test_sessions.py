@@ -39,13 +39,13 @@ def test_codes_are_short_unambiguous_and_unique(series):
 
 
 def test_joining_records_attendance_once(store, series):
-    _, _, first, _ = series
+    coord, _, first, _ = series
     ana = find_or_add_person(store, "Ana")
     X.join(store, ana, first.join_code.lower(), NOW)
     X.join(store, ana, f" {first.join_code[:3]}-{first.join_code[3:]} ", NOW)
     with store.read() as conn:
         assert conn.execute(select(func.count()).select_from(attendance)).scalar() == 1
-    assert X.attendees(store, first.id) == [(ana.id, "Ana")]
+    assert X.attendees(store, coord, first.id) == [(ana.id, "Ana")]
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,9 @@ def test_joining_records_attendance_once(store, series):
 def test_wrong_expired_or_early_codes_get_a_clear_message(store, series, code, when, message):
     _, _, first, _ = series
     with pytest.raises(InvalidInput, match=message):
-        X.join(store, find_or_add_person(store, "Ana"), first.join_code if code is None else code, when)
+        X.join(
+            store, find_or_add_person(store, "Ana"), first.join_code if code is None else code, when
+        )
 
 
 def test_closed_session_code_has_ended(store, series):
@@ -116,7 +118,9 @@ def test_rotation_over_a_series_spreads_the_facilitator_role(store, series):
         s = X.plan_session(store, coord, cop.id, NOW + timedelta(days=7 * week), f"W{week}")
         for p in people:
             X.join(store, p, s.join_code, s.starts_at)
-        chosen = X.suggest_roles(X.attendees(store, s.id), X.role_history(store, cop.id))
+        chosen = X.suggest_roles(
+            X.attendees(store, coord, s.id), X.role_history(store, coord, cop.id)
+        )
         X.set_session_roles(store, coord, s.id, chosen)
         held[chosen["facilitator"]] += 1
     assert sorted(held.values()) == [2, 2, 2, 2]

@@ -84,7 +84,10 @@ def test_cop_check_checks_the_store_and_fails_on_each_problem(data_dir):
     # an older schema and a damage marker are problems too
     db = data_dir / "cop.sqlite"
     with closing(sqlite3.connect(db)) as conn:
-        conn.execute("DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)")  # noqa: E501
+        conn.execute(
+            "DELETE FROM schema_migrations "
+            "WHERE version = (SELECT max(version) FROM schema_migrations)"
+        )
         conn.commit()
     stale = _cop("check", data_dir=data_dir)
     assert stale.returncode == 1 and "run `cop init`" in stale.stdout

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.services import policy
-from cop_widgets.services import sessions as X
 from cop_widgets.services import reflections as R
+from cop_widgets.services import sessions as X
 from cop_widgets.services import supervision as S
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, reflection

@@ -52,6 +52,17 @@ STYLE = """
 .cop-app .widget-checkbox label, .cop-app .widget-checkbox .widget-label-basic,
 .cop-app .widget-checkbox .widget-label-basic span {
   white-space: normal; overflow: visible; text-overflow: clip; height: auto; }
+/* phones (390 px): no control reaches past the screen. A labelled control wraps its label
+   above it when the line is short; long option texts and button labels wrap or shrink. */
+.cop-app .widget-inline-hbox { max-width: 100%; min-width: 0; box-sizing: border-box;
+  flex-wrap: wrap; height: auto; }
+.cop-app .widget-inline-hbox > select, .cop-app .widget-inline-hbox > input,
+.cop-app .widget-inline-hbox > textarea { min-width: 0; max-width: 100%; flex: 1 1 8rem; }
+.cop-app .widget-textarea, .cop-app .widget-text, .cop-app .widget-dropdown,
+.cop-app .widget-select, .cop-app .widget-datepicker { max-width: 100%; }
+.cop-app .widget-hbox { flex-wrap: wrap; max-width: 100%; }
+.cop-app .widget-button { max-width: 100%; white-space: normal; height: auto;
+  min-height: var(--jp-widgets-inline-height, 28px); }
 /* the status line stays in view at the foot of the window, however long the page (the page
    scrolls in #rendered_cells: the output boxes between it and the app must not clip) */
 .cop-app, .jp-OutputArea:has(.cop-app), .jp-OutputArea-child:has(.cop-app),

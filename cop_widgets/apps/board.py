@@ -10,7 +10,6 @@ ticker or "Refresh results"), so the room never sees one latecomer's answer appe
 from __future__ import annotations
 
 import html
-
 from urllib.parse import parse_qs
 
 import ipywidgets as W
@@ -28,6 +27,116 @@ from ._base import AppShell
 from ._startup import busy_start
 
 
+class BoardPanel(W.VBox):
+    """One session's board: live counts, and the results once revealed. Shown by the board app
+    and embedded in the run sheet (apps/run_sheet.py); whoever shows it calls refresh() on its
+    ticker. `shell` is the page (its status line and guarded handlers)."""
+
+    def __init__(self, shell: AppShell, session: X.Session, sets: list[ItemSet], min_group: int):
+        self.shell, self.session, self.sets, self.min_group = shell, session, sets, min_group
+        self.revealed = False
+        self.reveal = W.ToggleButton(
+            description="Reveal results", value=False, tooltip="Show the summaries to the room"
+        )
+        self.reveal.add_class("cop-board-reveal")
+        self.reveal.observe(lambda c: shell._guard(self._set_revealed, c["new"]), "value")
+        self.refresh_button = W.Button(
+            description="Refresh results",
+            tooltip="Update the results shown, if enough new answers have arrived",
+        )
+        self.refresh_button.add_class("cop-board-refresh")
+        self.refresh_button.on_click(lambda _: shell._guard(self.refresh_results))
+        self.counts = W.HTML()
+        self.results = W.HTML()
+        super().__init__(
+            [
+                W.HBox([self.reveal, self.refresh_button], layout=W.Layout(flex_flow="row wrap")),
+                self.counts,
+                self.results,
+            ]
+        )
+        self.add_class("cop-board")
+        self.refresh()
+
+    def _set_revealed(self, value: bool) -> None:
+        self.revealed = value
+        self.reveal.description = "Hide results" if value else "Reveal results"
+        self.refresh()
+
+    def refresh_results(self) -> None:
+        """The facilitator's "Refresh results": the same rule as the ticker's, said aloud."""
+        if not self.revealed:
+            self.reveal.value = True  # reveals (and refreshes)
+            return
+        if self.refresh():
+            self.shell.status.show("Results updated.")
+        else:
+            self.shell.status.show(
+                "No change: the results move on once at least "
+                f"{self.min_group} more answers have arrived since they were shown, "
+                "so that nobody's answer shows on its own."
+            )
+
+    def _small_room(self, answered: dict[str, int]) -> str:
+        """Below the minimum group: why nothing is shown, and what is."""
+        m = self.min_group
+        if any(n >= m for n in answered.values()):
+            return ""
+        return (
+            "<p class='cop-board-small'>Nothing from the answers is shown yet: each summary "
+            f"needs answers from at least {m} people, so that in a small room nobody's answer "
+            "can be picked out. Until then the board shows how many have joined and how many "
+            "have sent their check-in and check-out (above).</p>"
+        )
+
+    def refresh(self) -> bool:
+        """Counts live; results (once revealed) as the stored snapshot, which moves on only in
+        steps of at least the minimum group (services/board.shown_state). True if it moved."""
+        store, session_id = self.shell.store, self.session.id
+        changed = False
+        if self.revealed:
+            state, changed = B.shown_state(
+                store, self.shell.person, session_id, self.sets, self.min_group
+            )
+        else:
+            state = B.board_state(store, self.shell.person, session_id, self.sets, self.min_group)
+        sent = " · ".join(
+            f"{html.escape(s.name)}: {state.answered.get(s.id, 0)}" for s in self.sets
+        )
+        counts = f"<p class='cop-board-counts'><strong>{state.joined}</strong> joined · {sent}</p>"
+        if counts != self.counts.value:
+            self.counts.value = counts
+        small = self._small_room(state.answered)
+        if not self.revealed:
+            results = small + "<p class='cop-meta'>Results are hidden until you reveal them.</p>"
+        else:
+            parts = [small]
+            if any(item.shown for item in state.items):
+                parts.append(
+                    "<p class='cop-meta cop-board-snapshot'>A snapshot: the results change only "
+                    f"when at least {self.min_group} more answers have arrived, so "
+                    "nobody's answer shows on its own.</p>"
+                )
+            for item in state.items:
+                title = f"<h3>{html.escape(item.prompt)}</h3>"
+                if not item.shown:
+                    # no count of its own: a live count would show when someone answered it
+                    parts.append(
+                        f"{title}<p class='cop-meta'>Answers so far: fewer "
+                        f"than {self.min_group}, not shown.</p>"
+                    )
+                elif item.kind == "scale":
+                    spec = next(i for s in self.sets for i in s.items if i.id == item.item_id)
+                    parts.append(title + spread_html(item.values, spec.min, spec.max))
+                else:
+                    words = ", ".join(f"{html.escape(w)} ({n})" for w, n in item.words)
+                    parts.append(f"{title}<p class='cop-words'>{words or '—'}</p>")
+            results = "".join(parts)
+        if results != self.results.value:
+            self.results.value = results
+        return changed
+
+
 class BoardApp(AppShell):
     def __init__(
         self,
@@ -39,10 +148,10 @@ class BoardApp(AppShell):
         startup_error: str = "",
     ):
         self.store, self.settings, self.environ = store, settings, environ
-        self.sets = [item_sets[k] for k in ("checkin", "checkout") if k in item_sets]
+        self.sets = board_sets(item_sets)
         self.person: Person | None = None
         self.session: X.Session | None = None
-        self.revealed = False
+        self.panel: BoardPanel | None = None
         self.ticker = Ticker(lambda: self._guard(self.refresh), every=tick_seconds)
         self.code = W.Text(
             description="Session join code",
@@ -69,112 +178,35 @@ class BoardApp(AppShell):
         # coordinators) get past this: services/policy.py
         found = X.session_by_code(self.store, self.person, self.code.value)
         self.session = found
-        self.reveal = W.ToggleButton(
-            description="Reveal results", value=False, tooltip="Show the summaries to the room"
-        )
-        self.reveal.add_class("cop-board-reveal")
-        self.reveal.observe(lambda c: self._guard(self._set_revealed, c["new"]), "value")
-        self.refresh_button = W.Button(
-            description="Refresh results",
-            tooltip="Update the results shown, if enough new answers have arrived",
-        )
-        self.refresh_button.add_class("cop-board-refresh")
-        self.refresh_button.on_click(lambda _: self._guard(self.refresh_results))
-        self.counts = W.HTML()
-        self.results = W.HTML()
+        self.panel = BoardPanel(self, found, self.sets, self.settings.min_group)
         self.body.children = [
             W.HTML(
-                f"<h2>{html.escape(found.topic)}</h2><p class='cop-meta'>Join code "
+                f"<h2><bdi>{html.escape(found.topic)}</bdi></h2><p class='cop-meta'>Join code "
                 f"<strong>{found.join_code}</strong> · summaries need at least "
                 f"{self.settings.min_group} answers</p>"
             ),
-            W.HBox([self.reveal, self.refresh_button]),
-            self.counts,
-            self.results,
+            self.panel,
         ]
-        self.refresh()
         self.ticker.start()
 
-    def _set_revealed(self, value: bool) -> None:
-        self.revealed = value
-        self.reveal.description = "Hide results" if value else "Reveal results"
-        self.refresh()
+    # the panel's parts, as the page's own (tests and the ticker reach them here)
+    reveal = property(lambda self: self.panel.reveal)
+    refresh_button = property(lambda self: self.panel.refresh_button)
+    counts = property(lambda self: self.panel.counts)
+    results = property(lambda self: self.panel.results)
+    revealed = property(lambda self: self.panel is not None and self.panel.revealed)
 
     def refresh_results(self) -> None:
-        """The facilitator's "Refresh results": the same rule as the ticker's, said aloud."""
-        if self.session is None:
-            return
-        if not self.revealed:
-            self.reveal.value = True  # reveals (and refreshes)
-            return
-        if self.refresh():
-            self.status.show("Results updated.")
-        else:
-            self.status.show(
-                "No change: the results move on once at least "
-                f"{self.settings.min_group} more answers have arrived since they were shown, "
-                "so that nobody's answer shows on its own."
-            )
-
-    def _small_room(self, answered: dict[str, int]) -> str:
-        """Below the minimum group: why nothing is shown, and what is."""
-        m = self.settings.min_group
-        if any(n >= m for n in answered.values()):
-            return ""
-        return (
-            "<p class='cop-board-small'>Nothing from the answers is shown yet: each summary "
-            f"needs answers from at least {m} people, so that in a small room nobody's answer "
-            "can be picked out. Until then the board shows how many have joined and how many "
-            "have sent their check-in and check-out (above).</p>"
-        )
+        if self.panel is not None:
+            self.panel.refresh_results()
 
     def refresh(self) -> bool:
-        """Counts live; results (once revealed) as the stored snapshot, which moves on only in
-        steps of at least the minimum group (services/board.shown_state). True if it moved."""
-        if self.session is None:
-            return False
-        changed = False
-        if self.revealed:
-            state, changed = B.shown_state(
-                self.store, self.session.id, self.sets, self.settings.min_group
-            )
-        else:
-            state = B.board_state(self.store, self.session.id, self.sets, self.settings.min_group)
-        sent = " · ".join(
-            f"{html.escape(s.name)}: {state.answered.get(s.id, 0)}" for s in self.sets
-        )
-        counts = f"<p class='cop-board-counts'><strong>{state.joined}</strong> joined · {sent}</p>"
-        if counts != self.counts.value:
-            self.counts.value = counts
-        small = self._small_room(state.answered)
-        if not self.revealed:
-            results = small + "<p class='cop-meta'>Results are hidden until you reveal them.</p>"
-        else:
-            parts = [small]
-            if any(item.shown for item in state.items):
-                parts.append(
-                    "<p class='cop-meta cop-board-snapshot'>A snapshot: the results change only "
-                    f"when at least {self.settings.min_group} more answers have arrived, so "
-                    "nobody's answer shows on its own.</p>"
-                )
-            for item in state.items:
-                title = f"<h3>{html.escape(item.prompt)}</h3>"
-                if not item.shown:
-                    # no count of its own: a live count would show when someone answered it
-                    parts.append(
-                        f"{title}<p class='cop-meta'>Answers so far: fewer "
-                        f"than {self.settings.min_group}, not shown.</p>"
-                    )
-                elif item.kind == "scale":
-                    spec = next(i for s in self.sets for i in s.items if i.id == item.item_id)
-                    parts.append(title + spread_html(item.values, spec.min, spec.max))
-                else:
-                    words = ", ".join(f"{html.escape(w)} ({n})" for w, n in item.words)
-                    parts.append(f"{title}<p class='cop-words'>{words or '—'}</p>")
-            results = "".join(parts)
-        if results != self.results.value:
-            self.results.value = results
-        return changed
+        return self.panel.refresh() if self.panel is not None else False
+
+
+def board_sets(item_sets: dict[str, ItemSet]) -> list[ItemSet]:
+    """The item sets a board summarises: check-in, then check-out."""
+    return [item_sets[k] for k in ("checkin", "checkout") if k in item_sets]
 
 
 def board_app(

@@ -12,11 +12,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, InvalidInput, RecordNotFound, StoreBusy
+from ..errors import CopWidgetsError, InvalidInput, NotAllowed, RecordNotFound, StoreBusy
 from ..protocols import Protocol, ProtocolCatalogue, load_protocols
 from ..services import discussion_clock as C
 from ..services import discussions as D
@@ -263,8 +264,8 @@ class DiscussionView(W.VBox):
         if self.discussion.session_id is None:
             return ""
         try:
-            held_in = X.get_session(self.app.store, self.discussion.session_id)
-        except RecordNotFound:  # removed meanwhile; the link is cleared with it
+            held_in = X.get_session(self.app.store, self.me, self.discussion.session_id)
+        except (RecordNotFound, NotAllowed):  # removed meanwhile, or not this reader's to see
             return ""
         return (
             '<p class="cop-meta cop-discussion-session">Part of the session '
@@ -302,7 +303,7 @@ class DiscussionView(W.VBox):
 
     # -- shared state ------------------------------------------------------------------------
     def refresh(self) -> None:
-        self.discussion = D.get(self.app.store, self.discussion.id)
+        self.discussion = D.get(self.app.store, self.me, self.discussion.id)
         d = self.discussion
         self.timer.show(d.clock, time.time())
         open_ = d.status == "open"
@@ -317,7 +318,9 @@ class DiscussionView(W.VBox):
         phase = self.timer.phase
         mine = set(self._note_boxes)
         others = [
-            n for n in D.notes(self.app.store, self.discussion.id, phase.id) if n.id not in mine
+            n
+            for n in D.notes(self.app.store, self.me, self.discussion.id, phase.id)
+            if n.id not in mine
         ]
         text = "".join(
             f"<div class='cop-other-note'><strong><bdi>{html.escape(n.author_name)}</bdi>"
@@ -330,7 +333,9 @@ class DiscussionView(W.VBox):
         if self.others_notes.value != value:
             self.others_notes.value = value
         if self.ratings_widget is not None:
-            self.ratings_widget.show_spread(D.ratings(self.app.store, self.discussion.id, phase.id))
+            self.ratings_widget.show_spread(
+                D.ratings(self.app.store, self.me, self.discussion.id, phase.id)
+            )
         self._show_actions()
 
     def _column_label(self, column_id: str) -> str:
@@ -361,7 +366,7 @@ class DiscussionView(W.VBox):
         if phase.notes and self.discussion.may_take_notes(self.me):
             existing = {
                 n.column_id: n
-                for n in D.notes(self.app.store, self.discussion.id, phase.id)
+                for n in D.notes(self.app.store, self.me, self.discussion.id, phase.id)
                 if n.author_id == self.me.id
             }
             columns = [(c.id, c.label) for c in phase.columns] or [("", "Notes")]
@@ -461,7 +466,7 @@ class DiscussionView(W.VBox):
         self._refresh_shared()
 
     def _show_actions(self) -> None:
-        items = D.actions(self.app.store, self.discussion.id)
+        items = D.actions(self.app.store, self.me, self.discussion.id)
         listing = W.HTML(
             "<ul class='cop-actions'>"
             + "".join(
@@ -578,6 +583,11 @@ class CaseDiscussionApp(AppShell):
     def _sign_in(self, person: Person) -> None:
         self.person = person
         self.show_home()
+        # case_discussion.ipynb?discussion=… (the join page, the run sheet) only chooses which
+        # one to open; open_discussion checks that this person may read it
+        wanted = (parse_qs(self.query).get("discussion") or [""])[0]
+        if wanted:
+            self.open_discussion(wanted)
 
     def show_home(self) -> None:
         if self.view is not None:

@@ -6,20 +6,20 @@ from __future__ import annotations
 import base64
 import html
 from datetime import UTC, datetime, time
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
 from ..errors import CopWidgetsError, InvalidInput, StoreBusy
 from ..protocols import ProtocolCatalogue, load_protocols
-from ..services import accounts
+from ..services import accounts, report_access
 from ..services import sessions as X
-from ..services.supervision import roles_of
-from ..store.schema import ROLES
 from ..services.identity import Person, page_site
+from ..services.supervision import roles_of
 from ..settings import Settings, load_settings
 from ..store import Store, open_store
+from ..store.schema import ROLES
 from ._base import AppShell
 from ._fields import TakenText
 from ._startup import busy_start
@@ -208,7 +208,7 @@ class CommunityApp(AppShell):
             return
         now = datetime.now(UTC)
         upcoming, past = X.sessions_of(self.store, self.person, chosen.id, now)
-        counts = X.attendance_counts(self.store, chosen.id)
+        counts = X.attendance_counts(self.store, self.person, chosen.id)
         runs = X.runs_community(self.store, self.person, chosen.id)
 
         def rows(items, label):
@@ -216,7 +216,8 @@ class CommunityApp(AppShell):
             if not items:
                 out.append(W.HTML("<p class='cop-meta'>None.</p>"))
             for s in items:
-                line = W.HTML(self._session_html(s, counts.get(s.id, 0)))
+                sheet = runs or X.runs_session(self.store, self.person, s.id)
+                line = W.HTML(self._session_html(s, counts.get(s.id, 0), sheet))
                 if not runs:  # members see the series; codes, roles and closing are the hosts'
                     out.append(line)
                     continue
@@ -243,8 +244,25 @@ class CommunityApp(AppShell):
             *rows(past, "Past sessions"),
             self.roles_box,
             *(self._members_panel(chosen) if runs else []),
-            *([self._plan_box if hasattr(self, "_plan_box") else self._plan_form()] if runs else []),
+            *(
+                [self._plan_box if hasattr(self, "_plan_box") else self._plan_form()]
+                if runs
+                else []
+            ),
+            *self._report_panel(chosen),
         ]
+
+    def _report_panel(self, chosen: X.Community) -> list[W.Widget]:
+        """The community report, for its coordinators (kept per community: a report being
+        made survives the page being redrawn)."""
+        if not report_access.may_make(self.store, self.person, "community", chosen.id):
+            return []
+        from ._reports import report_panel  # only for coordinators: others never load it
+
+        panels = self.__dict__.setdefault("_report_panels", {})
+        if chosen.id not in panels:
+            panels[chosen.id] = report_panel(self, "community", chosen.id, period=True)
+        return [W.HTML("<h3>Community report</h3>"), panels[chosen.id]]
 
     # -- the community's members (its facilitators and coordinators) ------------------------------
     def _members_panel(self, chosen: X.Community) -> list[W.Widget]:
@@ -267,12 +285,17 @@ class CommunityApp(AppShell):
             style=LABEL,
         )  # fmt: skip
         add = W.Button(description="Add to the community")
-        for name, w in (("member-person", self.member_pick), ("member-role", self.member_role),
-                        ("member-add", add)):
+        for name, w in (
+            ("member-person", self.member_pick),
+            ("member-role", self.member_role),
+            ("member-add", add),
+        ):
             w.add_class(f"cop-{name}")  # fmt: skip
         add.on_click(lambda _: self._guard(self._add_member, chosen.id))
         return [
-            W.HTML(f"<h3>Members</h3><ul class='cop-members'>{listed or '<li>None yet.</li>'}</ul>"),
+            W.HTML(
+                f"<h3>Members</h3><ul class='cop-members'>{listed or '<li>None yet.</li>'}</ul>"
+            ),
             W.HBox([self.member_pick, self.member_role, add]),
         ]
 
@@ -285,7 +308,7 @@ class CommunityApp(AppShell):
         self.status.show(f"{self.member_pick.label} added to the community.", "ok")
         self._show_community()
 
-    def _session_html(self, s: X.Session, joined: int) -> str:
+    def _session_html(self, s: X.Session, joined: int, run_sheet: bool = False) -> str:
         protocol = self.protocols.get(s.protocol_id) if s.protocol_id else None
         parts = [
             f"<strong>{html.escape(s.topic)}</strong>",
@@ -301,8 +324,15 @@ class CommunityApp(AppShell):
             if s.join_code  # only those who run the community are given codes
             else ""
         )
+        # the whole session on one page, for whoever runs it (apps/run_sheet.py)
+        sheet = (
+            f"<a href='run_sheet.ipynb?session={quote(s.id)}' class='cop-run-sheet-link'>"
+            "Run sheet</a> · "
+            if run_sheet
+            else ""
+        )
         return (
-            f"<div class='cop-session'>{' · '.join(parts)}<br>{code}{joined} joined"
+            f"<div class='cop-session'>{' · '.join(parts)}<br>{sheet}{code}{joined} joined"
             f"{closed}{focus}</div>"
         )
 
@@ -386,13 +416,13 @@ class CommunityApp(AppShell):
 
     # -- rotation ----------------------------------------------------------------------------------
     def show_roles(self, session_id: str) -> None:
-        session = X.get_session(self.store, session_id)
+        session = X.get_session(self.store, self.person, session_id)
         cid = session.community_id
-        people = {pid: name for pid, name in X.members(self.store, cid)}
-        people.update(dict(X.attendees(self.store, session_id)))
-        history = X.role_history(self.store, cid)
-        current = X.session_roles(self.store, session_id)
-        pool = X.attendees(self.store, session_id) or list(people.items())
+        people = {pid: name for pid, name in X.members(self.store, self.person, cid)}
+        people.update(dict(X.attendees(self.store, self.person, session_id)))
+        history = X.role_history(self.store, self.person, cid)
+        current = X.session_roles(self.store, self.person, session_id)
+        pool = X.attendees(self.store, self.person, session_id) or list(people.items())
         suggested = X.suggest_roles(pool, history)
         options = [("(nobody)", "")] + sorted(
             ((n, p) for p, n in people.items()), key=lambda o: o[0].casefold()
@@ -440,49 +470,7 @@ class CommunityApp(AppShell):
     def _close_box(self, session: X.Session) -> W.Widget:
         """Closing a session, apart from the roles (below their history, under a heading of
         its own) and asked twice: it cannot be undone here."""
-        close = W.Button(
-            description="Close this session…",
-            tooltip="After closing, the join code stops working and answers are no longer taken",
-            disabled=session.status == "closed",
-        )
-        close.add_class("cop-close-session")
-        sure = W.Button(description="Yes, close it", button_style="danger")
-        sure.add_class("cop-close-session-confirm")
-        keep = W.Button(description="No, keep it open")
-        keep.add_class("cop-close-session-cancel")
-        question = W.HTML(
-            f"<p role='alert'><strong>Close “<bdi>{html.escape(session.topic)}</bdi>”?</strong> "
-            "Its join code stops working and no more check-ins or check-outs are taken.</p>"
-        )
-        confirm = W.VBox([question, W.HBox([sure, keep])])
-        confirm.layout.display = "none"
-        confirm.add_class("cop-close-confirm")
-
-        def ask(_=None) -> None:
-            confirm.layout.display = None
-            close.layout.display = "none"
-
-        def cancel(_=None) -> None:
-            confirm.layout.display = "none"
-            close.layout.display = None
-            self.status.show("The session stays open.", "info")
-
-        close.on_click(ask)
-        keep.on_click(cancel)
-        sure.on_click(lambda _: self._guard(self._close_session, session.id))
-        box = W.VBox(
-            [
-                W.HTML(
-                    "<h4>Close the session</h4><p class='cop-meta'>When it is over: the join "
-                    "code stops working.</p>"
-                ),
-                close,
-                confirm,
-            ],
-            layout=W.Layout(margin="1.5em 0 0 0", border_top="1px solid #9ca3af"),
-        )
-        box.add_class("cop-close-area")
-        return box
+        return close_session_box(self, session, lambda: self._close_session(session.id))
 
     def _close_session(self, session_id: str) -> None:
         X.close_session(self.store, self.person, session_id)
@@ -493,6 +481,54 @@ class CommunityApp(AppShell):
         X.set_session_roles(self.store, self.person, session_id, roles)
         self.status.show("Roles saved.", "ok")
         self.show_roles(session_id)
+
+
+def close_session_box(
+    shell: AppShell,
+    session: X.Session,
+    close,
+    heading: str = "<h4>Close the session</h4>",
+    intro: str = "When it is over: the join code stops working.",
+) -> W.Widget:
+    """A session's "Close…", set apart (a rule above it) and asked twice, as it cannot be
+    undone here: `close()` runs (guarded) only after "Yes, close it". Used by the community
+    app and the run sheet."""
+    close_button = W.Button(
+        description="Close this session…",
+        tooltip="After closing, the join code stops working and answers are no longer taken",
+        disabled=session.status == "closed",
+    )
+    close_button.add_class("cop-close-session")
+    sure = W.Button(description="Yes, close it", button_style="danger")
+    sure.add_class("cop-close-session-confirm")
+    keep = W.Button(description="No, keep it open")
+    keep.add_class("cop-close-session-cancel")
+    question = W.HTML(
+        f"<p role='alert'><strong>Close “<bdi>{html.escape(session.topic)}</bdi>”?</strong> "
+        "Its join code stops working and no more check-ins or check-outs are taken.</p>"
+    )
+    confirm = W.VBox([question, W.HBox([sure, keep], layout=W.Layout(flex_flow="row wrap"))])
+    confirm.layout.display = "none"
+    confirm.add_class("cop-close-confirm")
+
+    def ask(_=None) -> None:
+        confirm.layout.display = None
+        close_button.layout.display = "none"
+
+    def cancel(_=None) -> None:
+        confirm.layout.display = "none"
+        close_button.layout.display = None
+        shell.status.show("The session stays open.", "info")
+
+    close_button.on_click(ask)
+    keep.on_click(cancel)
+    sure.on_click(lambda _: shell._guard(close))
+    box = W.VBox(
+        [W.HTML(f"{heading}<p class='cop-meta'>{intro}</p>"), close_button, confirm],
+        layout=W.Layout(margin="1.5em 0 0 0", border_top="1px solid #9ca3af"),
+    )
+    box.add_class("cop-close-area")
+    return box
 
 
 def community_app(settings: Settings | None = None, environ=None) -> CommunityApp:

@@ -76,7 +76,10 @@ class DirectoryApp(AppShell):
         self.show_listing()
 
     def save(self) -> None:
-        texts = {"What I can offer others": self.offers.value, "What I want to learn": self.wants.value}
+        texts = {
+            "What I can offer others": self.offers.value,
+            "What I want to learn": self.wants.value,
+        }
         checked = not self.listed.value or self.deid.review(texts)
         D.save_profile(
             self.store, self.person, self.listed.value and checked, self.offers.value,

@@ -28,8 +28,10 @@ from ._base import AppShell
 from ._startup import busy_start
 
 REVIEW_PORT = 8867
+PARTICIPANTS_PORT = 8866
 REVIEW_PAGE = "/voila/render/supervisor_review.ipynb"
 UPCOMING_SHOWN = 8
+RUN_TODAY_SHOWN = 3
 
 HOME_STYLE = """
 <style>
@@ -71,24 +73,41 @@ class Card:
     badge: str = ""
 
 
-def review_url(settings: Settings, environ=None) -> str:
-    """The review server's page: COP_REVIEW_URL, or the same host as this page on port 8867.
-    Only an http(s) address or a path on this site is linked."""
-    configured = settings.review_url
-    if configured:
-        parts = urlsplit(configured)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            return configured
-        if configured.startswith("/") and not configured.startswith("//") and not parts.scheme:
-            return configured
-        return ""
+def _linkable(configured: str) -> str:
+    """Only an http(s) address or a path on this site is linked."""
+    parts = urlsplit(configured)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return configured
+    if configured.startswith("/") and not configured.startswith("//") and not parts.scheme:
+        return configured
+    return ""
+
+
+def _on_this_host(port: int, path: str, environ=None) -> str:
     env = os.environ if environ is None else environ
     host = (env.get("SERVER_NAME") or "127.0.0.1").strip("[]")
     if not host or any(ch in host for ch in "/?#@ \\"):
         host = "127.0.0.1"
     if ":" in host:  # an IPv6 address
         host = f"[{host}]"
-    return f"http://{host}:{REVIEW_PORT}{REVIEW_PAGE}"
+    return f"http://{host}:{port}{path}"
+
+
+def review_url(settings: Settings, environ=None) -> str:
+    """The review server's page: COP_REVIEW_URL, or the same host as this page on port 8867."""
+    if settings.review_url:
+        return _linkable(settings.review_url)
+    return _on_this_host(REVIEW_PORT, REVIEW_PAGE, environ)
+
+
+def home_url(settings: Settings, environ=None) -> str:
+    """The participants' home page, for the review server's header: COP_HOME_URL, else the
+    room's address (COP_PUBLIC_URL), else the same host as this page on port 8866."""
+    if settings.home_url:
+        return _linkable(settings.home_url)
+    if settings.public_url:
+        return settings.public_url + "/"
+    return _on_this_host(PARTICIPANTS_PORT, "/", environ)
 
 
 def cards_for(
@@ -101,6 +120,13 @@ def cards_for(
         else ""
     )
     cards = [
+        Card(
+            "mine",
+            "My page",
+            "Your next sessions, your commitments, drafts and new feedback, your CPD record "
+            "and your data.",
+            "my_page.ipynb",
+        ),
         Card(
             "reflections",
             "My reflections",
@@ -137,6 +163,21 @@ def cards_for(
                 "community.ipynb",
             )
         )
+    cards += [
+        Card(
+            "communities",
+            "Communities",
+            "Find communities of practice, join one, or ask to join.",
+            "communities.ipynb",
+        ),
+        Card(
+            "library",
+            "Practice library",
+            "Stories, tools and approaches your communities found useful: search them, "
+            "endorse them, add your own.",
+            "library.ipynb",
+        ),
+    ]
     cards.append(
         Card(
             "directory",
@@ -164,6 +205,32 @@ def cards_for(
             )
         )
     return cards
+
+
+def run_today_cards(
+    store: Store, person: Person, settings: Settings, known: list, now: datetime | None = None
+) -> list[Card]:
+    """The "Run today's session" cards: the run sheet (apps/run_sheet.py) of each session of
+    today (in the settings' time zone), not yet over, that this person runs; soonest first."""
+    now = now or datetime.now(UTC)
+    zone = ZoneInfo(settings.timezone)
+    day = now.astimezone(zone).date()
+    today = []
+    for c in known:
+        upcoming, _past = X.sessions_of(store, person, c.id, now)
+        today += [s for s in upcoming if s.starts_at.astimezone(zone).date() == day]
+    today.sort(key=lambda s: s.starts_at)
+    mine = [s for s in today if X.runs_session(store, person, s.id)][:RUN_TODAY_SHOWN]
+    return [
+        Card(
+            "run-today",
+            "Run today's session",
+            f"Today at {s.starts_at.astimezone(zone):%H:%M}: the join address, who has joined, "
+            "roles, the board, check-out and the report, on one page.",
+            f"run_sheet.ipynb?session={quote(s.id)}",
+        )
+        for s in mine
+    ]
 
 
 def card_html(card: Card) -> str:
@@ -212,7 +279,7 @@ class HomeApp(AppShell):
         roles = supervision.roles_of(self.store, person.id)
         known = X.communities(self.store, person)
         runs = any(X.runs_community(self.store, person, c.id) for c in known)
-        self.cards = cards_for(
+        self.cards = run_today_cards(self.store, person, self.settings, known) + cards_for(
             roles,
             runs,
             bool(known),
@@ -229,45 +296,78 @@ class HomeApp(AppShell):
         self.body.children = [self.cards_view, self.upcoming_view]
 
     def _upcoming_html(self, known: list[X.Community]) -> str:
-        """The next sessions of this person's communities (only those policy lets them see;
-        join codes only for those who run the community)."""
-        if not known:
-            return (
-                "<h2>Upcoming sessions</h2><p class='cop-meta'>You are not in a community yet: "
-                "join a session with the code your facilitator gives you.</p>"
-            )
-        now = datetime.now(UTC)
-        zone = ZoneInfo(self.settings.timezone)
-        found = []
-        for c in known:
-            upcoming, _past = X.sessions_of(self.store, self.person, c.id, now)
-            found += [(s, c) for s in upcoming]
-        found.sort(key=lambda pair: pair[0].starts_at)
-        if not found:
-            return (
-                "<h2>Upcoming sessions</h2><p class='cop-meta'>No sessions planned in your "
-                "communities yet.</p>"
-            )
-        items = []
-        for s, c in found[:UPCOMING_SHOWN]:
-            when = f"{s.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({self.settings.timezone})"
-            code = (
-                f" · join code <code>{html.escape(s.join_code)}</code> · "
-                f'<a href="session.ipynb?code={quote(s.join_code)}">join it</a>'
-                if s.join_code  # given only to those who run the community
-                else ""
-            )
-            items.append(
-                f"<li><strong><bdi>{html.escape(s.topic)}</bdi></strong> · "
-                f"<bdi>{html.escape(c.name)}</bdi> · {html.escape(when)}{code}</li>"
-            )
-        more = (
-            f"<p class='cop-meta'>And {len(found) - UPCOMING_SHOWN} more: see "
-            "<a href='community.ipynb'>your community</a>.</p>"
-            if len(found) > UPCOMING_SHOWN
+        return upcoming_html(self.store, self.person, self.settings, known)
+
+
+def upcoming_sessions(
+    store: Store, person: Person, known: list[X.Community], now: datetime
+) -> list[tuple[X.Session, X.Community]]:
+    """The next sessions of `known` (this person's communities) that policy lets them see,
+    soonest first (join codes only for those who run the community)."""
+    found = []
+    for c in known:
+        upcoming, _past = X.sessions_of(store, person, c.id, now)
+        found += [(s, c) for s in upcoming]
+    found.sort(key=lambda pair: pair[0].starts_at)
+    return found
+
+
+def on_now(session: X.Session, now: datetime) -> bool:
+    """The session is on (or the group is gathering: from an hour before it starts)."""
+    return session.status != "closed" and (
+        session.starts_at - X.LINK_MARGIN <= now <= session.ends_at
+    )
+
+
+def upcoming_html(
+    store: Store,
+    person: Person,
+    settings: Settings,
+    known: list[X.Community],
+    now: datetime | None = None,
+    *,
+    join_links: str = "always",
+) -> str:
+    """ "Upcoming sessions": the next sessions of this person's communities (the home page and
+    My page). join_links "always": the join code and link wherever the person sees the code
+    (those who run the community); "open_now": sessions on now are marked so, and the link is
+    given only for those."""
+    if not known:
+        return (
+            "<h2>Upcoming sessions</h2><p class='cop-meta'>You are not in a community yet: "
+            "join a session with the code your facilitator gives you.</p>"
+        )
+    now = now or datetime.now(UTC)
+    zone = ZoneInfo(settings.timezone)
+    found = upcoming_sessions(store, person, known, now)
+    if not found:
+        return (
+            "<h2>Upcoming sessions</h2><p class='cop-meta'>No sessions planned in your "
+            "communities yet.</p>"
+        )
+    items = []
+    for s, c in found[:UPCOMING_SHOWN]:
+        when = f"{s.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({settings.timezone})"
+        live = join_links == "open_now" and on_now(s, now)
+        code = (
+            f" · join code <code>{html.escape(s.join_code)}</code> · "
+            f'<a href="session.ipynb?code={quote(s.join_code)}">join it</a>'
+            # given only to those who run the community
+            if s.join_code and (join_links == "always" or live)
             else ""
         )
-        return f"<h2>Upcoming sessions</h2><ul class='cop-upcoming'>{''.join(items)}</ul>{more}"
+        mark = '<strong class="cop-on-now">On now</strong> · ' if live else ""
+        items.append(
+            f"<li>{mark}<strong><bdi>{html.escape(s.topic)}</bdi></strong> · "
+            f"<bdi>{html.escape(c.name)}</bdi> · {html.escape(when)}{code}</li>"
+        )
+    more = (
+        f"<p class='cop-meta'>And {len(found) - UPCOMING_SHOWN} more: see "
+        "<a href='community.ipynb'>your community</a>.</p>"
+        if len(found) > UPCOMING_SHOWN
+        else ""
+    )
+    return f"<h2>Upcoming sessions</h2><ul class='cop-upcoming'>{''.join(items)}</ul>{more}"
 
 
 def home_app(settings: Settings | None = None, environ=None) -> HomeApp:

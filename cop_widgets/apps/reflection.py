@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import uuid
 from datetime import datetime
+from urllib.parse import parse_qs
 
 import ipywidgets as W
 
@@ -20,7 +21,6 @@ from ..widgets.reflection_stepper import VISIBILITY_CHOICES
 from ._autosave import Autosave
 from ._base import AppShell
 from ._startup import busy_start
-
 
 _EMPTY = reflections.Answer("")
 
@@ -83,6 +83,11 @@ class ReflectionApp(AppShell):
     def _sign_in(self, person: Person) -> None:
         self.person = person
         self.show_home()
+        # ?reflection=<id> (the links of My page): open that reflection of this person's, a
+        # draft where they stopped; get_mine refuses (and audits) anyone else's.
+        wanted = (parse_qs(self.query).get("reflection") or [""])[0]
+        if wanted:
+            self._guard(self.open_reflection, wanted[:64])
 
     # -- home: start new, my reflections --------------------------------------------------------
     def show_home(self) -> None:
@@ -219,11 +224,7 @@ class ReflectionApp(AppShell):
             stages = framework.stages
             self.stepper.go(
                 next(
-                    (
-                        i
-                        for i, st in enumerate(stages)
-                        if not _done(answered.get(st.id, _EMPTY))
-                    ),
+                    (i for i, st in enumerate(stages) if not _done(answered.get(st.id, _EMPTY))),
                     len(stages) - 1,
                 )
             )

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
 from ..errors import CopWidgetsError, InvalidInput, StoreBusy
 from ..services import checkins as K
+from ..services import discussions as D
 from ..services import sessions as X
 from ..services.identity import Person
 from ..session_items import ItemSet, load_item_sets
 from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
 from ..store import Store, open_store
 from ..widgets.item_form import ItemForm
+from ._autosave import Ticker
 from ._base import AppShell
 from ._startup import busy_start
 
@@ -29,8 +31,12 @@ class SessionApp(AppShell):
         environ=None,
         startup_error: str = "",
         item_sets: dict[str, ItemSet] | None = None,
+        tick_seconds: float = 3.0,
     ):
         self.store, self.settings, self.environ = store, settings, environ
+        # Every few seconds: has the facilitator opened check-out, or started the session's
+        # case discussion? (two small reads; the page then shows it with no reload)
+        self.ticker = Ticker(lambda: self._guard(self.poll), every=tick_seconds)
         self.item_sets = item_sets or {}
         self.person: Person | None = None
         self.joined: X.Session | None = None
@@ -69,7 +75,10 @@ class SessionApp(AppShell):
         self.joined = session
         zone = ZoneInfo(self.settings.timezone)
         when = f"{session.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({self.settings.timezone})"
-        cop = next((c for c in X.communities(self.store, self.person) if c.id == session.community_id), None)
+        cop = next(
+            (c for c in X.communities(self.store, self.person) if c.id == session.community_id),
+            None,
+        )
         focus = (
             f"<p><strong>Focus question:</strong> {html.escape(session.focus_question)}</p>"
             if session.focus_question
@@ -79,27 +88,72 @@ class SessionApp(AppShell):
             f"<h2>{html.escape(session.topic)}</h2>"
             f"<p class='cop-meta'>{html.escape(cop.name if cop else '')} · {html.escape(when)}"
             f"</p>{focus}<p>You are in: your attendance is recorded.</p>"
-            # sibling pages of /voila/render/session.ipynb (relative: also under a Hub prefix),
-            # in a new tab, so that this page stays open for the check-out
+        )
+        self.next_view = W.HTML()
+        self.next_view.add_class("cop-join-next-box")
+        self.followups = W.VBox()
+        self.form_box = W.VBox()
+        self.checkout_note = W.HTML()
+        self.checkout_note.add_class("cop-checkout-note")
+        self.checkout_button = W.Button(description="Check out")
+        self.checkout_button.add_class("cop-checkout")
+        self.checkout_button.on_click(lambda _: self._guard(self._show_form, "checkout"))
+        self.body.children = [
+            self.info,
+            self.next_view,
+            self.followups,
+            self.form_box,
+            self.checkout_note,
+            self.checkout_button,
+        ]
+        self._show_followups()
+        self._show_form("checkin")
+        self.poll()
+        self.ticker.start()
+        self.status.show(f"Joined “{session.topic}”.", "ok")
+
+    # -- what the facilitator opens for the room ------------------------------------------------
+    def poll(self) -> None:
+        """Show the session's case discussion once started, and the check-out once the
+        facilitator opens it (the ticker's job; widgets change only when something did)."""
+        if self.joined is None:
+            return
+        started = D.session_discussions(self.store, self.person, self.joined.id)
+        # sibling pages of /voila/render/session.ipynb (relative: also under a Hub prefix),
+        # in a new tab, so that this page stays open for the check-out
+        discussion = (
+            f"case_discussion.ipynb?discussion={quote(started[0].id)}"
+            if started
+            else "case_discussion.ipynb"
+        )
+        shown = (
             "<p class='cop-join-next'>When the facilitator asks: "
-            "<a href='case_discussion.ipynb' target='_blank' rel='noopener' "
+            f"<a href='{discussion}' target='_blank' rel='noopener' "
             "class='cop-open-discussion-link'>open the case discussion</a> or "
             "<a href='reflection.ipynb' target='_blank' rel='noopener' "
             "class='cop-open-reflection-link'>write your reflection</a> "
             "(each opens in a new tab; this page stays open for the check-out).</p>"
         )
-        self.followups = W.VBox()
-        self.form_box = W.VBox()
-        self.checkout_button = W.Button(description="Check out")
-        self.checkout_button.add_class("cop-checkout")
-        self.checkout_button.on_click(lambda _: self._guard(self._show_form, "checkout"))
-        self.body.children = [self.info, self.followups, self.form_box, self.checkout_button]
-        self._show_followups()
-        self._show_form("checkin")
-        self.status.show(f"Joined “{session.topic}”.", "ok")
+        if shown != self.next_view.value:
+            self.next_view.value = shown
+        is_open = X.checkout_open(self.store, self.person, self.joined.id)
+        note = (
+            ""
+            if is_open
+            else "<p class='cop-meta'>Check-out opens when the facilitator opens it for the "
+            "room; it appears here then.</p>"
+        )
+        if note != self.checkout_note.value:
+            self.checkout_note.value = note
+        self.checkout_button.layout.display = None if is_open else "none"
 
     # -- check-in, check-out, follow-through --------------------------------------------------
     def _show_form(self, set_id: str) -> None:
+        if set_id == "checkout" and not X.checkout_open(self.store, self.person, self.joined.id):
+            self.poll()
+            raise InvalidInput(
+                "check-out", "Check-out is not open yet: it opens when the facilitator opens it."
+            )
         items = self.item_sets.get(set_id)
         if items is None:
             self.form_box.children = []
@@ -115,9 +169,7 @@ class SessionApp(AppShell):
         # Typed answers are unsaved until the store confirms them; the fields send their
         # value when the person leaves them, ahead of the click (continuous_update=False).
         form.saver = self.saver(*texts)
-        form.send.on_click(
-            lambda _: self._guard(form.saver.run, lambda: self._send_answers(form))
-        )
+        form.send.on_click(lambda _: self._guard(form.saver.run, lambda: self._send_answers(form)))
         self.form = form
         self.form_box.children = [form]
 

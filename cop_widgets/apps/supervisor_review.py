@@ -21,6 +21,7 @@ from ._autosave import Autosave
 from ._base import AppShell
 from ._fields import TakenText
 from ._startup import busy_start
+from .home import home_url
 
 LABEL = {"description_width": "initial"}
 BRIEF_CHARS = 80
@@ -41,18 +42,28 @@ def coverage(text: str, passed: bool) -> str:
 
 
 class ReviewApp(AppShell):
-    home_href = None  # served by the review server, which has no home page
-
     def __init__(
-        self, store: Store | None, catalogue: Catalogue, environ=None, startup_error: str = ""
+        self,
+        store: Store | None,
+        catalogue: Catalogue,
+        environ=None,
+        startup_error: str = "",
+        settings: Settings | None = None,
     ):
         self.store, self.catalogue, self.environ = store, catalogue, environ
+        self.settings = settings
         self.person: Person | None = None
         self.page = 1
         self.current: S.ReviewView | None = None
         self.fb_saver: Autosave | None = None  # the open feedback form's unsaved text
         super().__init__("<h1>Supervision review</h1>")
         self.begin(startup_error, environ)
+
+    @property
+    def home_href(self) -> str | None:
+        # The review server has no home page: Home is the participants' server's (read when
+        # the page is requested, so it names the host the supervisor's browser used).
+        return home_url(self.settings, self.environ) if self.settings else None
 
     def _sign_in(self, who: Person) -> None:
         S.require_supervisor(self.store, who)  # before any supervisee data is read
@@ -368,7 +379,9 @@ class ReviewApp(AppShell):
                 "Not released: a feedback is not saved yet (retrying). Release it once it says "
                 "added."
             )
-        if self.fb_text.value.strip():
+        # no review open on this page (a stale button or a forged message): the service decides
+        typed = getattr(self, "fb_text", None)
+        if typed is not None and typed.value.strip():
             return (
                 "Not released: the feedback box still has text that is not added. Press Add "
                 "feedback (or empty the box) first."
@@ -416,4 +429,4 @@ def review_app(settings: Settings | None = None, environ=None) -> ReviewApp:
         error = busy_start(settings)
     except CopWidgetsError as exc:
         error = f"The review app cannot open the store: {exc}"
-    return ReviewApp(store, catalogue, environ, startup_error=error)
+    return ReviewApp(store, catalogue, environ, startup_error=error, settings=settings)

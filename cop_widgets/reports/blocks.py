@@ -28,12 +28,14 @@ from .html import (  # noqa: F401 - Block and esc are part of what the templates
     Series,
     chart,
     esc,
+    isolated_plain,
     line_svg,
     para,
     png,
     produced,
     suppressed,
     table,
+    user,
 )
 
 VISIBILITY_LABELS = {
@@ -63,10 +65,47 @@ def bar_chart(
 ) -> str:
     """A bar chart as base64 PNG. A hidden value draws no bar, only a mark: '<N' for fewer
     than N, '*' for hidden so that another cannot be worked out."""
+    return png(bar_figure(labels, values, ylabel, min_n))
+
+
+LABEL_GAP_PX = 6
+
+
+def _labels_overlap(fig, ax) -> bool:
+    """Whether any two drawn x tick labels touch (measured as matplotlib lays them out)."""
+    renderer = fig.canvas.get_renderer()
+    boxes = sorted(
+        (t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()),
+        key=lambda b: b.x0,
+    )
+    return any(a.x1 + LABEL_GAP_PX > b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
+
+
+def fit_tick_labels(fig, ax, xs: Sequence[int], labels: Sequence[str]) -> int:
+    """Label every category, or every step-th one, whichever is the first whose labels do
+    not touch; returns the step. Horizontal labels, read without turning the head."""
+    fig.canvas.draw()
+    for step in range(1, max(2, len(labels) + 1)):
+        ax.set_xticks(xs[::step], [labels[i] for i in xs[::step]])
+        fig.canvas.draw()
+        if not _labels_overlap(fig, ax):
+            return step
+    return step
+
+
+def bar_figure(
+    labels: Sequence[str],
+    values: Sequence[object],
+    ylabel: str,
+    min_n: int | None = None,
+):
+    """The matplotlib figure of ``bar_chart``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure  # no pyplot: the kernel's backend is left alone
 
     width = min(11.0, max(4.0, 0.55 * len(labels) + 1.5))
     fig = Figure(figsize=(width, 2.9))
+    FigureCanvasAgg(fig)  # a renderer to measure the labels with
     ax = fig.add_subplot()
     xs = list(range(len(labels)))
     heights = [0 if R.is_hidden(v) else v for v in values]
@@ -76,22 +115,26 @@ def bar_chart(
         if R.is_hidden(v):
             mark = f"<{min_n}" if v is None else "*"
             ax.text(x, top * 0.02, mark, ha="center", va="bottom", fontsize=8, color="#444")
-    step = max(1, len(labels) // 18)
-    ax.set_xticks(xs[::step], [labels[i] for i in xs[::step]])
-    if len(labels) > 6 and max(len(label) for label in labels) > 3:
-        for tick in ax.get_xticklabels():
-            tick.set_rotation(45)
-            tick.set_horizontalalignment("right")
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, top * 1.15)
     ax.yaxis.get_major_locator().set_params(integer=True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    return png(fig)
+    fit_tick_labels(fig, ax, xs, labels)
+    return fig
 
 
 def _short_month(month: str) -> str:
     return R.month_label(month)[:3] + " " + month[:4]
+
+
+def month_ticks(months: Sequence[str]) -> list[str]:
+    """Short month labels for a chart's axis: 'Jan', with the year below the first month and
+    each January ('Jan\n2027'), so that twelve fit side by side."""
+    return [
+        R.month_label(m)[:3] + (f"\n{m[:4]}" if i == 0 or m.endswith("-01") else "")
+        for i, m in enumerate(months)
+    ]
 
 
 def _busiest(months: Sequence[str], values: Sequence[object], what: str) -> str:
@@ -117,14 +160,20 @@ def monthly_chart(
         hidden += f" Months marked * are not drawn: their figure is {SECONDARY_TEXT}."
     alt = f"Bar chart of {what} per month, {span}. The figures are in the table below the chart."
     caption = f"{what.capitalize()} per month, {span}.{_busiest(months, values, what)}{hidden}"
-    png = bar_chart([_short_month(m) for m in months], values, what.capitalize(), min_n)
+    png = bar_chart(month_ticks(months), values, what.capitalize(), min_n)
     return chart(png, alt + hidden, caption)
 
 
-def _header(title: str, period: R.Period, notes: Sequence[str]) -> Block:
+def _header(
+    title: str, period: R.Period, notes: Sequence[str], subject: str | None = None
+) -> Block:
+    """The report's heading; `subject` (a person's or community's name) is typed text."""
     body = "".join(para(esc(n), "cop-note") for n in notes)
+    heading = esc(title) + (f": {user(subject)}" if subject is not None else "")
+    if subject is not None:
+        title = f"{title}: {isolated_plain(subject)}"
     return Block(
-        f'<header class="cop-report-head"><h1>{esc(title)}</h1>'
+        f'<header class="cop-report-head"><h1>{heading}</h1>'
         f'<p class="cop-period">Period: <span data-figure="period">{esc(period.label)}</span>'
         f"</p>{body}"
         f'<p class="cop-produced">Produced {esc(produced())} by CoP Workbook '
@@ -145,7 +194,7 @@ def person_header(who, period: R.Period) -> Block:
             ],
         )
     return _header(
-        f"CPD record: {who.display_name}",
+        "CPD record",
         period,
         [
             "Your own submitted reflections of this period with the feedback released to "
@@ -153,6 +202,7 @@ def person_header(who, period: R.Period) -> Block:
             "recorded. Nobody else's writing is included. Keep this record as carefully as "
             "the reflections themselves.",
         ],
+        who.display_name,
     )
 
 
@@ -230,7 +280,7 @@ def person_entries(record: R.PersonRecord, frameworks: Catalogue) -> Block:
         for stage_id, label in _stage_order(fw, answers):
             a = by_stage.get(stage_id)
             if a is not None and str(a.text).strip():
-                text = f'<dd class="cop-text">{esc(a.text)}</dd>'
+                text = f'<dd class="cop-text">{user(a.text)}</dd>'
             elif a is not None and bool(a.passed):
                 text = '<dd class="cop-passed">(passed)</dd>'
             else:
@@ -244,9 +294,9 @@ def person_entries(record: R.PersonRecord, frameworks: Catalogue) -> Block:
             for f in fb.itertuples(index=False):
                 out.append(
                     f"<li><strong>{esc(KIND_LABELS.get(f.kind, f.kind))}</strong> from "
-                    f"{esc(f.supervisor_name)}, released "
+                    f"{user(f.supervisor_name)}, released "
                     f"{esc(R.long_date(_day(f.released_at)))}:"
-                    f'<div class="cop-text">{esc(f.text)}</div></li>'
+                    f'<div class="cop-text">{user(f.text)}</div></li>'
                 )
                 if _given(f.depth_level) and (f.supervisor_name, f.depth_level) not in depths:
                     depths.append((f.supervisor_name, f.depth_level))
@@ -254,7 +304,7 @@ def person_entries(record: R.PersonRecord, frameworks: Catalogue) -> Block:
             for who, level in depths:
                 out.append(
                     para(
-                        f"Depth of reflection noted by {esc(who)} (Hatton &amp; Smith, for "
+                        f"Depth of reflection noted by {user(who)} (Hatton &amp; Smith, for "
                         f"discussion, never a ranking): {esc(DEPTH_LABELS.get(level, level))}.",
                         "cop-meta",
                     )
@@ -334,7 +384,7 @@ def person_discussions(record: R.PersonRecord, protocols: ProtocolCatalogue) -> 
                     a.id,
                     a.description,
                     {
-                        "owner": esc(a.owner),
+                        "owner": user(a.owner),
                         "due": esc(
                             R.long_date(_day(a.due_date)) if _given(a.due_date) else "no date"
                         ),
@@ -367,7 +417,8 @@ def person_discussions(record: R.PersonRecord, protocols: ProtocolCatalogue) -> 
 
 
 # -- community growth ---------------------------------------------------------------------------
-def community_header(period: R.Period, min_n: int) -> Block:
+def community_header(period: R.Period, min_n: int, community: str | None = None) -> Block:
+    """`community`: the name of the one community the report covers (None: every one)."""
     return _header(
         "Community growth",
         period,
@@ -385,6 +436,7 @@ def community_header(period: R.Period, min_n: int) -> Block:
                 else "Minimum N is 1: no figure is suppressed. Share this report with care."
             ),
         ],
+        community,
     )
 
 
@@ -767,8 +819,8 @@ def person_sessions(sessions: R.PersonSessions, who) -> Block:
                         r.session_id,
                         R.long_date(_day(r.starts_at)),
                         {
-                            "community": esc(r.community),
-                            "topic": esc(r.topic),
+                            "community": user(r.community),
+                            "topic": user(r.topic),
                             "roles": esc(
                                 ", ".join(labels.get(x, x) for x in r.roles) or "participant"
                             ),
@@ -794,9 +846,9 @@ def person_sessions(sessions: R.PersonSessions, who) -> Block:
                         str(k),
                         r.text,
                         {
-                            "session": esc(f"{r.topic}, {R.long_date(_day(r.made_at))}"),
+                            "session": f"{user(r.topic)}, {esc(R.long_date(_day(r.made_at)))}",
                             "tried": esc(TRIED_LABELS.get(r.tried, "not asked yet")),
-                            "happened": esc(r.followup_text or ""),
+                            "happened": user(r.followup_text or ""),
                         },
                     )
                     for k, r in enumerate(sessions.commitments.itertuples(index=False), 1)

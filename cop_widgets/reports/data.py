@@ -356,13 +356,55 @@ def protect_sum(values: list) -> list:
     return out
 
 
-def _counted(period: Period):
+def _counted(period: Period, community_id: str | None = None):
     r = reflection.c
     return and_(
         r.status == "submitted",
         r.visibility.in_(COUNTED_VISIBILITIES),
         period.where(r.submitted_at),
+        *([_reflection_in(community_id)] if community_id else []),
     )
+
+
+def _reflection_in(community_id: str):
+    """SQL: a reflection belongs to the community it is shared with or, when it names none,
+    to each of its author's communities (as the visibility ladder reads it)."""
+    from ..store.schema import community_member
+
+    r = reflection.c
+    author = community_member.alias("author_membership")
+    return or_(
+        r.community_id == community_id,
+        and_(
+            r.community_id.is_(None),
+            exists().where(
+                author.c.person_id == r.person_id, author.c.community_id == community_id
+            ),
+        ),
+    )
+
+
+def _discussion_in(community_id: str):
+    """SQL: a discussion held in one of the community's sessions."""
+    from ..store.schema import cop_session
+
+    return discussion.c.session_id.in_(
+        select(cop_session.c.id).where(cop_session.c.community_id == community_id)
+    )
+
+
+def community_name(store: Store, community_id: object) -> str | None:
+    """The name of the community a report is scoped to (None: every community)."""
+    from ..store.schema import community
+
+    if not community_id:
+        return None
+    cid = check_id(community_id, "community_id")
+    with store.read() as conn:
+        name = conn.execute(select(community.c.name).where(community.c.id == cid)).scalar()
+    if name is None:
+        raise RecordNotFound(f"No community has the id {cid}.")
+    return name
 
 
 def _ordered(rows: list[dict], figure: str, key: str) -> pd.DataFrame:
@@ -378,16 +420,23 @@ def _protect_column(rows: list[dict], column: str) -> None:
         row[column] = value
 
 
-def community_growth(store: Store, period: Period, min_n: int = DEFAULT_MIN_N) -> CommunityGrowth:
-    """Participation over the period, with every small figure already suppressed."""
+def community_growth(
+    store: Store, period: Period, min_n: int = DEFAULT_MIN_N, community_id: str | None = None
+) -> CommunityGrowth:
+    """Participation over the period, with every small figure already suppressed; one
+    community's when community_id is given (its sessions' discussions, its reflections)."""
     min_n = check_min_n(min_n)
     r, d = reflection.c, discussion.c
     month = func.substr(r.submitted_at, 1, 7)
     dmonth = func.substr(d.created_at, 1, 7)
-    in_period = period.where(d.created_at)
+    in_period = and_(
+        period.where(d.created_at), *([_discussion_in(community_id)] if community_id else [])
+    )
     with store.read() as conn:
         refl_total = conn.execute(
-            select(func.count(), func.count(distinct(r.person_id))).where(_counted(period))
+            select(func.count(), func.count(distinct(r.person_id))).where(
+                _counted(period, community_id)
+            )
         ).one()
         refl_months = {
             row.month: row
@@ -397,13 +446,13 @@ def community_growth(store: Store, period: Period, min_n: int = DEFAULT_MIN_N) -
                     func.count().label("n"),
                     func.count(distinct(r.person_id)).label("people"),
                 )
-                .where(_counted(period))
+                .where(_counted(period, community_id))
                 .group_by(month)
             ).all()
         }
         fw_rows = conn.execute(
             select(r.framework_id, func.count(), func.count(distinct(r.person_id)))
-            .where(_counted(period))
+            .where(_counted(period, community_id))
             .group_by(r.framework_id)
         ).all()
         disc_months = dict(
@@ -555,7 +604,11 @@ class SessionGrowth:
 
 
 def session_growth(
-    store: Store, period: Period, item_sets: dict, min_n: int = DEFAULT_MIN_N
+    store: Store,
+    period: Period,
+    item_sets: dict,
+    min_n: int = DEFAULT_MIN_N,
+    community_id: str | None = None,
 ) -> SessionGrowth:
     """Sessions held, attendance and the rotation of session roles per month, and the mean
     confidence before (check-in, looking back) and after (check-out) per month. A mean from
@@ -565,7 +618,11 @@ def session_growth(
     min_n = check_min_n(min_n)
     s = cop_session.c
     month = func.substr(s.starts_at, 1, 7)
-    held = and_(period.where(s.starts_at), s.starts_at <= _now_iso())
+    held = and_(
+        period.where(s.starts_at),
+        s.starts_at <= _now_iso(),
+        *([s.community_id == community_id] if community_id else []),
+    )
     with store.read() as conn:
         sessions = dict(conn.execute(select(month, func.count()).where(held).group_by(month)).all())
         attended = {
@@ -646,12 +703,8 @@ def session_growth(
             months.append(
                 {
                     "month": m,
-                    "before": round(float(mean_b), 2)
-                    if policy.large_enough(n_b, min_n)
-                    else None,
-                    "after": round(float(mean_a), 2)
-                    if policy.large_enough(n_a, min_n)
-                    else None,
+                    "before": round(float(mean_b), 2) if policy.large_enough(n_b, min_n) else None,
+                    "after": round(float(mean_a), 2) if policy.large_enough(n_a, min_n) else None,
                     "n_before": int(n_b),
                     "n_after": int(n_a),
                 }
@@ -681,7 +734,13 @@ def _now_iso() -> str:
 VALUE_STORY = "value-creation-story"  # the framework whose steps are the cycles of value
 
 
-def value_stories(store: Store, period: Period, framework, min_n: int = DEFAULT_MIN_N):
+def value_stories(
+    store: Store,
+    period: Period,
+    framework,
+    min_n: int = DEFAULT_MIN_N,
+    community_id: str | None = None,
+):
     """Stories shared with the community (or as aggregates) in the period, by the cycles they
     reach: a story reaches a cycle when that step has an answer (not passed, not blank).
     Cumulative, so figures do not add up to a total; a row from fewer than min_n people is
@@ -695,7 +754,7 @@ def value_stories(store: Store, period: Period, framework, min_n: int = DEFAULT_
         rows = conn.execute(
             select(r.id, r.person_id, a.stage_id, a.text, a.passed)
             .join(reflection_answer, a.reflection_id == r.id)
-            .where(_counted(period), r.framework_id == VALUE_STORY)
+            .where(_counted(period, community_id), r.framework_id == VALUE_STORY)
         ).all()
     order = {step.id: i for i, step in enumerate(framework.stages)}
     furthest: dict[str, tuple[str, int]] = {}

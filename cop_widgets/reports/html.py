@@ -1,7 +1,10 @@
 """The pieces every report page is built from: escaped text, tables, embedded charts, blocks.
 
 Kept light (no pandas, no matplotlib at import) so that a report template that needs only these
-starts fast. Every value that comes from the store or a content file goes through ``esc``.
+starts fast. Every value that comes from the store or a content file goes through ``esc``;
+whatever a person typed (names, topics, reflections, notes) goes through ``user``, which also
+isolates its direction (``<bdi>``), so a right-to-left override in a topic cannot reverse the
+report's own words and dates around it.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +21,9 @@ from .params import long_date
 
 TITLE_KEY = "cop_report"  # output metadata: {"cop_report": {"title": ...}} names the report
 BAR_COLOUR = "#1f5f8b"
+# The report CSS's font stack (templates/cop_report/report.css) for the hand-drawn charts:
+# Debian's Noto fonts cover what people type (CJK, full-width brackets), DejaVu the rest.
+CHART_FONTS = "Noto Sans, Noto Sans CJK JP, DejaVu Sans, Arial, sans-serif"
 
 
 class Block:
@@ -39,6 +46,23 @@ class Block:
 
 def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
+
+
+def user(value: object) -> str:
+    """Text a person typed, escaped and isolated for direction."""
+    return f"<bdi>{esc(value)}</bdi>"
+
+
+_BIDI_OPENERS = {"LRE", "RLE", "LRO", "RLO", "LRI", "RLI", "FSI"}
+
+
+def isolated_plain(value: object) -> str:
+    """Typed text inside plain text (a page title, a file's metadata), isolated with FSI ... PDI
+    when it carries right-to-left letters or direction controls; unchanged otherwise."""
+    text = str(value)
+    if any(unicodedata.bidirectional(ch) in _BIDI_OPENERS | {"R", "AL"} for ch in text):
+        return f"\u2068{text}\u2069"
+    return text
 
 
 def suppressed(min_n: int) -> str:
@@ -66,7 +90,8 @@ def table(
         tds = "".join(
             f'<td data-col="{esc(col)}">{cells.get(col, "")}</td>' for col, _ in columns[1:]
         )
-        body.append(f'<tr data-row="{esc(key)}"><th scope="row">{esc(label)}</th>{tds}</tr>')
+        # a row heading may be typed text (an action, a commitment, a word): isolated
+        body.append(f'<tr data-row="{esc(key)}"><th scope="row">{user(label)}</th>{tds}</tr>')
     return (
         f'<table class="cop-table" data-table="{esc(name)}"><caption>{esc(caption)}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -85,6 +110,26 @@ def chart(image: str, alt: str, caption: str, mime: str = "image/png") -> str:
         f'<figure class="cop-chart"><img src="data:{mime};base64,{image}" alt="{esc(alt)}">'
         f"<figcaption>{esc(caption)}</figcaption></figure>"
     )
+
+
+LABEL_FONT_PX = 11
+# Widest advance of a character of the chart font at 11 px, over the width of the font size:
+# digits and capitals of Noto Sans and DejaVu Sans are at most 0.72 em (W, M), most are 0.55.
+CHAR_EM = 0.72
+LABEL_GAP_PX = 8
+
+
+def label_width(text: str, font_px: float = LABEL_FONT_PX) -> float:
+    """An upper bound of a label's drawn width (wide characters count double)."""
+    wide = sum(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+    return (len(text) + wide) * CHAR_EM * font_px
+
+
+def label_step(categories: Sequence[str], slot: float) -> int:
+    """Label every step-th category so that no two labels drawn centred on their slots can
+    touch: labels `step` slots apart are further apart than the widest is wide."""
+    widest = max((label_width(c) for c in categories), default=0.0) + LABEL_GAP_PX
+    return max(1, -(-int(widest) // max(1, int(slot))))
 
 
 @dataclass(frozen=True)
@@ -107,7 +152,8 @@ def bar_svg(categories: Sequence[str], series: Sequence[Series], x_title: str) -
     y_max = step * -(-peak // step)
     slot = plot_w / max(1, len(categories))
     bar_w = slot * 0.7 / max(1, len(series))
-    font = 'font-family="DejaVu Sans, Arial, sans-serif" font-size="11" fill="#1b1b1b"'
+    step = label_step(categories, slot)
+    font = f'font-family="{CHART_FONTS}" font-size="11" fill="#1b1b1b"'
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}">',
@@ -143,10 +189,11 @@ def bar_svg(categories: Sequence[str], series: Sequence[Series], x_title: str) -
                 f'<text x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" '
                 f"{font}>{value}</text>"
             )
-        out.append(
-            f'<text x="{left + slot * (i + 0.5):.1f}" y="{top + plot_h + 15}" '
-            f'text-anchor="middle" {font}>{esc(category)}</text>'
-        )
+        if i % step == 0:
+            out.append(
+                f'<text x="{left + slot * (i + 0.5):.1f}" y="{top + plot_h + 15}" '
+                f'text-anchor="middle" {font}>{esc(category)}</text>'
+            )
     out.append(
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
         'stroke="#1b1b1b" stroke-width="1"/>'
@@ -167,7 +214,7 @@ def bar_svg(categories: Sequence[str], series: Sequence[Series], x_title: str) -
                 )
                 + f'<text x="{x + 20}" y="18" {font}>{esc(s.label)}</text>'
             )
-            x += 30 + 7 * len(s.label)
+            x += 30 + label_width(s.label)
     out.append("</svg>")
     return base64.b64encode("".join(out).encode("utf-8")).decode("ascii")
 
@@ -189,7 +236,7 @@ def line_svg(
     left, right, top, bottom = 44, 12, 30, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / max(1, len(categories))
-    font = 'font-family="DejaVu Sans, Arial, sans-serif" font-size="11" fill="#1b1b1b"'
+    font = f'font-family="{CHART_FONTS}" font-size="11" fill="#1b1b1b"'
 
     def y_of(value: float) -> float:
         return top + plot_h - plot_h * (value - low) / (high - low)
@@ -205,7 +252,7 @@ def line_svg(
             f'stroke="#d1d5db" stroke-width="1"/>'
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" {font}>{tick}</text>'
         )
-    step = -(-len(categories) // max(1, plot_w // 64))  # labels at least 64 px apart
+    step = label_step(categories, slot)
     for i, category in enumerate(categories):
         if i % step == 0:
             out.append(
@@ -246,7 +293,7 @@ def line_svg(
             f'<line x1="{x}" y1="14" x2="{x + 22}" y2="14" stroke="{esc(s.colour)}" '
             f'stroke-width="2"{dash}/><text x="{x + 28}" y="18" {font}>{esc(s.label)}</text>'
         )
-        x += 40 + 7 * len(s.label)
+        x += 40 + label_width(s.label)
     out.append("</svg>")
     return base64.b64encode("".join(out).encode("utf-8")).decode("ascii")
 

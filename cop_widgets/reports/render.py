@@ -20,6 +20,11 @@ reach them.
   the report, its parameters and the cell.
 - ``pdf=True`` prints the HTML with headless Debian Chromium through Playwright, JavaScript
   off and every network request refused (never ``playwright install``).
+- ``report_filename`` names a file readably (community, date, topic; a person's name and the
+  period; never an id), with a numeric suffix where it would meet a file already there or one
+  named earlier in the same batch: a report never silently replaces another.
+- ``render_in_memory`` (the apps' way) renders into a private temporary folder, reads the
+  HTML and PDF back and deletes the folder: nothing is left on the server.
 
 A new report is one template here (with its ``cop_report`` metadata) and one CLI command.
 """
@@ -160,15 +165,42 @@ def check_params(spec: ReportSpec, params: Mapping[str, object]) -> dict[str, ob
     return clean
 
 
-def report_filename(spec: ReportSpec, params: Mapping[str, object]) -> str:
-    """e.g. person-record_<id>_2026-01-01_2026-03-31.html: ids and dates only, never names."""
-    parts = [spec.name.replace("_", "-")]
-    # ids and dates first, then whole numbers (named): the same order whatever the metadata's
-    for name in sorted(spec.parameters, key=lambda n: spec.parameters[n] == "int"):
-        if name in params:
-            value = params[name]
-            parts.append(f"{name.replace('_', '-')}-{value}" if isinstance(value, int) else value)
-    return "_".join(str(p) for p in parts) + ".html"
+def report_filename(
+    spec: ReportSpec,
+    params: Mapping[str, object],
+    store=None,
+    folder: Path | str | None = None,
+    taken: set[str] | None = None,
+) -> str:
+    """A readable name, e.g. family-support-cop_2026-11-27_safety-planning_session-report.html
+    or ana-r_2026-01-01_2026-03-31_cpd-record.html: names and dates from the store, no ids.
+    When that name (or its .pdf) is in `folder` already, or in `taken` (names given earlier in
+    a batch, which this adds to), '-2', '-3' ... is added before the extension."""
+    from ..services.report_access import report_stem, slug
+
+    if store is not None:
+        stem = report_stem(store, spec.name, dict(params))
+    else:  # no store to name it from: what it is and its dates
+        dates = [str(params[k]) for k in ("date_from", "date_to") if params.get(k)]
+        stem = "_".join([*dates, slug(spec.name)])
+    taken = taken if taken is not None else set()
+    where = Path(folder) if folder is not None else None
+    for n in range(1, 10_000):
+        name = stem if n == 1 else f"{stem}-{n}"
+        clash = name in taken or (
+            where is not None
+            and any((where / f"{name}{ext}").exists() for ext in (".html", ".pdf"))
+        )
+        if not clash:
+            taken.add(name)
+            return f"{name}.html"
+    raise InvalidInput("out", f"Too many reports named {stem} in {where}: choose another --out.")
+
+
+def kernel_env(settings) -> dict[str, str]:
+    """What a report kernel needs to open the same store as the caller (the kernel is a
+    process of its own and reads COP_DATA_DIR / COP_DATABASE_URL)."""
+    return {"COP_DATA_DIR": str(settings.data_dir), "COP_DATABASE_URL": settings.database_url}
 
 
 # -- execution ----------------------------------------------------------------------------------
@@ -202,13 +234,16 @@ class ReportKernel:
         "if not name.startswith('_') and name not in get_ipython().user_ns_hidden]"
     )
 
-    def __init__(self) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
         self._run_sync = run_sync
         self.km = AsyncKernelManager(kernel_name=KERNEL)
-        run_sync(self.km.start_kernel)(cwd=str(REPORTS_DIR), extra_arguments=list(KERNEL_ARGS))
+        extra = {"env": {**os.environ, **env}} if env else {}
+        run_sync(self.km.start_kernel)(
+            cwd=str(REPORTS_DIR), extra_arguments=list(KERNEL_ARGS), **extra
+        )
         self.used = self.closed = False
         self.kc = None
 
@@ -444,9 +479,42 @@ def render_report(
     out_html: Path | str,
     pdf: bool = False,
     kernel: ReportKernel | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Rendered:
-    """Run one template, write its HTML (and PDF) atomically."""
-    return render_reports([(template, params, out_html)], pdf=pdf, kernel=kernel)[0]
+    """Run one template, write its HTML (and PDF) atomically. `env`: variables for a kernel
+    started here (``kernel_env(store.settings)``)."""
+    return render_reports([(template, params, out_html)], pdf=pdf, kernel=kernel, env=env)[0]
+
+
+@dataclass(frozen=True)
+class InMemory:
+    html: bytes
+    pdf: bytes | None
+    pdf_problem: str  # why there is no PDF ("" when there is one, or none was asked for)
+    seconds: float
+
+
+def render_in_memory(
+    template: str,
+    params: Mapping[str, object],
+    pdf: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> InMemory:
+    """Render into a private temporary folder (mode 0700), read the files back, delete the
+    folder. A PDF that cannot be printed (no Chromium) still gives the HTML, with the reason."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="cop-report-") as folder:
+        out = Path(folder) / "report.html"
+        render_report(template, params, out, env=env)
+        html = out.read_bytes()
+    printed, problem = None, ""
+    if pdf:
+        try:
+            with PdfPrinter() as printer:
+                printed = printer.print(html.decode("utf-8"))
+        except CopWidgetsError as exc:
+            problem = str(exc)
+    return InMemory(html, printed, problem, time.perf_counter() - started)
 
 
 def render_reports(
@@ -454,6 +522,7 @@ def render_reports(
     pdf: bool = False,
     on_done: Callable[[Rendered], None] | None = None,
     kernel: ReportKernel | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> list[Rendered]:
     """Reports in one kernel (and one Chromium for PDFs). Every job is checked before any
     runs; a failing job raises ReportFailed, and the reports written before it stay. on_done
@@ -474,7 +543,7 @@ def render_reports(
             kernel.close()
         raise
     warming = _prepare_exporter_in_background()
-    kernel = kernel or ReportKernel()
+    kernel = kernel or ReportKernel(env)
     try:
         printer = PdfPrinter().__enter__() if pdf else None
         try:

@@ -21,10 +21,12 @@ from .html import (
     bar_svg,
     chart,
     esc,
+    isolated_plain,
     para,
     produced,
     suppressed,
     table,
+    user,
 )
 from .params import long_date
 
@@ -62,11 +64,11 @@ def _minutes_between(start: str, end: str) -> int:
 def header(report: S.SessionReport, zone: str) -> Block:
     r = report
     meta = (
-        f"{esc(r.community_name)} · session {r.number} of {r.series_length} · "
+        f"{user(r.community_name)} · session {r.number} of {r.series_length} · "
         f"{esc(_when(r, zone))} · {r.duration_minutes} minutes"
     )
     focus = (
-        para(f"<strong>Focus question:</strong> {esc(r.focus_question)}")
+        para(f"<strong>Focus question:</strong> {user(r.focus_question)}")
         if r.focus_question
         else ""
     )
@@ -76,11 +78,11 @@ def header(report: S.SessionReport, zone: str) -> Block:
         else para("This session has not been closed yet: answers may still arrive.", "cop-note")
     )
     return Block(
-        f'<header class="cop-report-head"><h1>Session report: {esc(r.topic)}</h1>'
+        f'<header class="cop-report-head"><h1>Session report: {user(r.topic)}</h1>'
         f'<p class="cop-period">{meta}</p>{focus}{status}'
         f'<p class="cop-produced">Produced {esc(produced())} by CoP Workbook '
         f"{esc(__version__)}.</p></header>",
-        title=f"Session report · {r.topic} · {r.starts_at.date().isoformat()}",
+        title=f"Session report · {isolated_plain(r.topic)} · {r.starts_at.date().isoformat()}",
     )
 
 
@@ -97,7 +99,7 @@ def confidentiality(report: S.SessionReport) -> Block:
         '<section class="cop-section cop-confidential" aria-label="Confidentiality">'
         "<h2>Confidentiality</h2>"
         + para(
-            f"For the members of {esc(report.community_name)}. What was said in the session "
+            f"For the members of {user(report.community_name)}. What was said in the session "
             "stays there; only agreed, de-identified learning leaves the room. This report "
             "holds no case summary, no one's check-in, no private debrief and no name except "
             "those who held a role. Anonymous answers are shown only as totals. Do not forward "
@@ -130,7 +132,7 @@ def people(report: S.SessionReport) -> Block:
     )
     if r.roles:
         rows = [
-            (role, ROLE_NAMES.get(role, role.replace("_", " ").capitalize()), {"who": esc(name)})
+            (role, ROLE_NAMES.get(role, role.replace("_", " ").capitalize()), {"who": user(name)})
             for role, name in r.roles.items()
         ]
         out.append(
@@ -186,7 +188,7 @@ def process(report: S.SessionReport, zone: str) -> Block:
                     {
                         "time": esc(span),
                         "phases": esc(reached),
-                        "warning": esc(run.content_note) or "none",
+                        "warning": user(run.content_note) if run.content_note else "none",
                         "checked": "yes" if run.summary_checked else "no",
                     },
                 )
@@ -267,7 +269,7 @@ def _insights_and_actions(r: S.SessionReport) -> str:
         for i in r.insights:
             out.append(
                 f'<li data-insight><span class="cop-meta">{esc(i.protocol_name)} · '
-                f"{esc(i.phase_label)}:</span> {esc(i.text)}</li>"
+                f"{esc(i.phase_label)}:</span> {user(i.text)}</li>"
             )
         out.append("</ul>")
     else:
@@ -282,7 +284,7 @@ def _insights_and_actions(r: S.SessionReport) -> str:
                 "Actions agreed, with their owners",
                 [("action", "Action"), ("owner", "Owner"), ("due", "Due")],
                 [
-                    (str(k), a.description, {"owner": esc(a.owner), "due": esc(a.due_date or "—")})
+                    (str(k), a.description, {"owner": user(a.owner), "due": esc(a.due_date or "—")})
                     for k, a in enumerate(r.actions, 1)
                 ],
             )
@@ -301,7 +303,7 @@ def _resources(r: S.SessionReport) -> str:
         out.append(why)
     else:
         out.append('<ul class="cop-resources">')
-        out.extend(f"<li data-resource>{esc(x)}</li>" for x in r.resources)
+        out.extend(f"<li data-resource>{user(x)}</li>" for x in r.resources)
         out.append("</ul>")
     out.append("</section>")
     return "".join(out)
@@ -455,7 +457,7 @@ def follow_through(report: S.SessionReport, zone: str) -> Block:
         local = when.astimezone(ZoneInfo(zone))
         out.append(
             para(
-                f"Next session: <strong>{esc(topic)}</strong>, {esc(long_date(local.date()))} at "
+                f"Next session: <strong>{user(topic)}</strong>, {esc(long_date(local.date()))} at "
                 f"{local:%H:%M} ({esc(zone)})."
             )
         )

@@ -98,7 +98,9 @@ def _person(row) -> Person:
     return Person(row.id, row.display_name, row.role)
 
 
-def add_person(store: Store, name: str, role: str = "practitioner", by: str | None = None) -> Person:
+def add_person(
+    store: Store, name: str, role: str = "practitioner", by: str | None = None
+) -> Person:
     """Add a person who can then be given a sign-in link. A name that is taken, or that looks
     the same as one that is (other letters, accents, invisible characters), is refused."""
     if role not in ROLES:
@@ -248,9 +250,7 @@ def use_link(store: Store, token: str, client: str, hours: float) -> SignedIn:
         ).first()
         if row is not None:
             conn.execute(
-                update(sign_in_link)
-                .where(sign_in_link.c.id == row.id)
-                .values(used_at=_iso(_now()))
+                update(sign_in_link).where(sign_in_link.c.id == row.id).values(used_at=_iso(_now()))
             )
             return _open_session(store, conn, row.person_id, "link", hours)
     record_failure(store, keys, action="sign_in_failed")
@@ -496,9 +496,7 @@ def record_failure(
 
 def record_join_code_failure(store: Store, person_id: str) -> None:
     """A wrong join code typed by a signed-in person (counted with their sign-in failures)."""
-    record_failure(
-        store, [_failure_key(store, "person", person_id)], "join_code_failed", person_id
-    )
+    record_failure(store, [_failure_key(store, "person", person_id)], "join_code_failed", person_id)
 
 
 def check_join_tries(store: Store, person_id: str) -> None:

@@ -70,9 +70,12 @@ def top_words(texts: list[str], limit: int = 12) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
-def board_state(store: Store, session_id: str, sets: list[ItemSet], min_group: int) -> BoardState:
-    """Live counts and live summaries (each only past the minimum group). Not for the room's
-    screen: there, shown_state() keeps the summaries as a stepped snapshot."""
+def board_state(
+    store: Store, who: Person, session_id: str, sets: list[ItemSet], min_group: int
+) -> BoardState:
+    """Live counts and live summaries (each only past the minimum group), for whoever runs the
+    session. Not for the room's screen: there, shown_state() keeps them as a stepped snapshot."""
+    policy.require(store, who, "session.manage", session_id)
     with store.read() as conn:
         return _live(conn, session_id, sets, min_group)
 
@@ -144,7 +147,7 @@ def _moves_on(shown: tuple[int, dict] | None, live: ItemSummary, min_group: int)
 
 
 def shown_state(
-    store: Store, session_id: str, sets: list[ItemSet], min_group: int
+    store: Store, who: Person, session_id: str, sets: list[ItemSet], min_group: int
 ) -> tuple[BoardState, bool]:
     """What the board shows once results are revealed, and whether it changed just now.
 
@@ -155,6 +158,7 @@ def shown_state(
     it saw. An item without a snapshot is not shown, with no count of its own (a live count of
     the wellbeing item, say, would tell the room when a latecomer answered it).
     """
+    policy.require(store, who, "session.manage", session_id)
     with store.read() as conn:
         live = _live(conn, session_id, sets, min_group)
         stored = _stored(conn, session_id)

@@ -234,8 +234,15 @@ def open_commitments(store: Store, who: Person, before_session_id: str) -> list[
 
 
 def follow_up(
-    store: Store, who: Person, commitment_id: str, session_id: str, tried: str, what_happened: str
+    store: Store,
+    who: Person,
+    commitment_id: str,
+    session_id: str | None,
+    tried: str,
+    what_happened: str,
 ) -> None:
+    """Record whether `who` tried their commitment and what happened: at a later session's
+    check-in (session_id) or on their own page (None). Only the author's own, once."""
     if tried not in TRIED:
         raise InvalidInput("tried", "Choose yes, partly or no.")
     text = check_answer(what_happened or "", "What happened", limit=2000).strip()
@@ -258,14 +265,40 @@ def follow_up(
         raise RecordNotFound("commitment", commitment_id)
 
 
-def scale_answers(store: Store, session_id: str, item_id: str) -> list[int]:
+@dataclass(frozen=True)
+class CommitmentRecord:
+    """One of a person's commitments with its follow-up (tried is None while it is open)."""
+
+    id: str
+    session_id: str
+    text: str
+    created_at: str
+    session_topic: str
+    session_starts_at: str
+    tried: str | None
+    followup_text: str | None
+    followed_up_at: str | None
+
+    @property
+    def open(self) -> bool:
+        return self.followed_up_at is None
+
+
+def my_commitments(store: Store, who: Person, limit: int = 40) -> list[CommitmentRecord]:
+    """`who`'s own commitments (nobody else's): the open ones first, oldest first, then the
+    followed-up ones, most recent follow-up first; at most `limit` (filtered in SQL)."""
+    c = commitment.c
     with store.read() as conn:
-        return sorted(
-            conn.execute(
-                select(session_response.c.value_int).where(
-                    session_response.c.session_id == session_id,
-                    session_response.c.item_id == item_id,
-                    session_response.c.value_int.is_not(None),
-                )
-            ).scalars()
-        )
+        rows = conn.execute(
+            select(
+                c.id, c.session_id, c.text, c.created_at, cop_session.c.topic,
+                cop_session.c.starts_at, c.tried, c.followup_text, c.followed_up_at,
+            )
+            .join(cop_session, cop_session.c.id == c.session_id)
+            .where(c.person_id == who.id)
+            .order_by(
+                c.followed_up_at.is_not(None), c.followed_up_at.desc(), c.created_at, c.id
+            )
+            .limit(limit)
+        ).all()  # fmt: skip
+    return [CommitmentRecord(*r) for r in rows]

@@ -23,6 +23,7 @@ whose the row is, so it is neither exported nor erased.
 
 from __future__ import annotations
 
+import base64
 import csv
 import html
 import io
@@ -31,6 +32,7 @@ import os
 import re
 import sqlite3
 import uuid
+import zipfile
 from collections.abc import Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
@@ -57,6 +59,7 @@ from ..store import Store, migrations
 from ..store import schema as S
 from ..store.db import utc_now
 from ..text import clean_display_name
+from . import library, policy
 from .identity import Person
 
 ERASED_KEY = "erased:"
@@ -87,6 +90,16 @@ PERSON_TABLES = (
     "session_answered",
     "commitment",
     "member_profile",
+    # the practice library: an entry's text is its author's, so erasing them deletes their
+    # entries (with every version, tag, attachment, and others' endorsements and comments on
+    # them), their comments and endorsements elsewhere; a mark they set is kept, unattributed
+    "library_attachment",
+    "library_comment",
+    "library_endorsement",
+    "library_tag",
+    "library_revision",
+    "library_entry",
+    "membership_request",
     "discussion_note",
     "discussion_action",
     "discussion_role",
@@ -187,6 +200,7 @@ def _ownership(conn: Connection, row) -> dict[str, ColumnElement]:
     """For each table, the WHERE clause selecting this person's rows (export and erasure)."""
     pid = row.id
     own = select(S.reflection.c.id).where(S.reflection.c.person_id == pid).scalar_subquery()
+    entries = _library_entries_of(pid)
     key = _role_key(conn, row)
     return {
         # Feedback and reviews on their reflections (about them) and those they wrote (theirs).
@@ -202,6 +216,13 @@ def _ownership(conn: Connection, row) -> dict[str, ColumnElement]:
         "session_answered": S.session_answered.c.person_id == pid,
         "commitment": S.commitment.c.person_id == pid,
         "member_profile": S.member_profile.c.person_id == pid,
+        "library_attachment": S.library_attachment.c.entry_id.in_(entries),
+        "library_comment": S.library_comment.c.author_id == pid,
+        "library_endorsement": S.library_endorsement.c.person_id == pid,
+        "library_tag": S.library_tag.c.entry_id.in_(entries),
+        "library_revision": S.library_revision.c.entry_id.in_(entries),
+        "library_entry": S.library_entry.c.author_id == pid,
+        "membership_request": S.membership_request.c.person_id == pid,
         "discussion_note": S.discussion_note.c.author_id == pid,
         "discussion_action": S.discussion_action.c.created_by == pid,
         "discussion_role": (S.discussion_role.c.holder_key == key) if key else false(),
@@ -221,6 +242,21 @@ def _ownership(conn: Connection, row) -> dict[str, ColumnElement]:
     }
 
 
+def _library_entries_of(person_id: str):
+    return (
+        select(S.library_entry.c.id)
+        .where(S.library_entry.c.author_id == person_id)
+        .scalar_subquery()
+    )
+
+
+def _exported(value: Any) -> Any:
+    # an attachment's bytes: base64 text, so that export.json and the CSV files hold them
+    if isinstance(value, bytes | memoryview):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
 def _table(name: str) -> Table:
     return S.metadata.tables[name]
 
@@ -228,11 +264,12 @@ def _table(name: str) -> Table:
 # -- export ------------------------------------------------------------------------------------
 
 
-def export_person(store: Store, person_id: str) -> dict[str, Any]:
+def export_person(store: Store, person_id: str, actor_id: str | None = None) -> dict[str, Any]:
     """Everything of this person's, as plain JSON-ready values: ``{"tables": {name: [row]}}``.
 
-    The export is audited ("person_exported"); the audit rows in it are those where the person
-    is the actor, read before that event is written.
+    The export is audited ("person_exported", by `actor_id`: None for the operator's command);
+    the audit rows in it are those where the person is the actor, read before that event is
+    written.
     """
     with store.read() as conn:
         row = _person_row(conn, person_id)
@@ -244,12 +281,13 @@ def export_person(store: Store, person_id: str) -> dict[str, Any]:
                 select(table).where(where[name]).order_by(*table.primary_key.columns)
             ).all()
             tables[name] = [
-                {k: v for k, v in r._mapping.items() if k not in _NOT_EXPORTED} for r in rows
+                {k: _exported(v) for k, v in r._mapping.items() if k not in _NOT_EXPORTED}
+                for r in rows
             ]
     with store.write() as conn:
         store.audit(
             conn,
-            actor_id=None,
+            actor_id=actor_id,
             action="person_exported",
             target_kind="person",
             target_id=person_id,
@@ -313,27 +351,47 @@ def export_folder(out_dir: Path | str, person_id: str) -> Path:
     return Path(out_dir) / person_id
 
 
-def write_export(export: dict[str, Any], out_dir: Path | str) -> list[Path]:
-    """Write ``<out_dir>/<person id>/export.json`` and one ``<table>.csv`` per table.
+def export_files(export: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of an export: ``export.json``, then one ``<table>.csv`` per table.
 
-    UTF-8 without escaping, keys sorted, files mode 0600 in a folder mode 0700. export.json
-    keeps every value byte for byte; in the CSV files a text that a spreadsheet would run as a
-    formula (starting with = + - @, a tab or a carriage return) gets a leading apostrophe.
+    UTF-8 without escaping, keys sorted. export.json keeps every value byte for byte; in the
+    CSV files a text that a spreadsheet would run as a formula (starting with = + - @, a tab or
+    a carriage return) gets a leading apostrophe.
     """
+    body = json.dumps(export, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+    files = [(EXPORT_JSON, body.encode("utf-8"))]
+    for name, rows in sorted(export["tables"].items()):
+        files.append((f"{name}.csv", _csv_bytes(export_columns(name, rows), rows)))
+    return files
+
+
+def write_export(export: dict[str, Any], out_dir: Path | str) -> list[Path]:
+    """Write ``<out_dir>/<person id>/`` with export_files(export): files mode 0600 in a folder
+    mode 0700."""
     folder = export_folder(out_dir, export["person_id"])
     Path(out_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
     folder.mkdir(exist_ok=True, mode=0o700)
     os.chmod(folder, 0o700)
     written: list[Path] = []
-    body = json.dumps(export, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
-    path = folder / EXPORT_JSON
-    _write_private(path, body.encode("utf-8"))
-    written.append(path)
-    for name, rows in sorted(export["tables"].items()):
-        path = folder / f"{name}.csv"
-        _write_private(path, _csv_bytes(export_columns(name, rows), rows))
+    for name, data in export_files(export):
+        path = folder / name
+        _write_private(path, data)
         written.append(path)
     return written
+
+
+def export_my_data(store: Store, who: Person | None, person_id: str | None = None) -> bytes:
+    """A zip (in memory, nothing written to disk) of everything of `who`'s own: the same
+    files as `cop data export`. Policy "person.export": a person's own data only (person_id
+    defaults to theirs; anyone else's is refused and audited)."""
+    target = person_id if person_id is not None else (who.id if who else None)
+    policy.require(store, who, "person.export", target)
+    export = export_person(store, target, actor_id=who.id)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in export_files(export):
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 # -- scrubbing freed pages (SQLite) ------------------------------------------------------------
@@ -438,6 +496,12 @@ def _erasure(conn: Connection, row, *, dry_run: bool) -> dict[str, int]:
         where["discussion_role"] = or_(
             where["discussion_role"], S.discussion_role.c.discussion_id.in_(solo)
         )
+    # Their entries go whole: with others' comments and endorsements on them (not exported:
+    # those are the others' own).
+    entries = _library_entries_of(row.id)
+    for name in ("library_comment", "library_endorsement"):
+        table = _table(name)
+        where[name] = or_(where[name], table.c.entry_id.in_(entries))
     counts: dict[str, int] = {}
     for name in PERSON_TABLES:
         if name == "audit_event":
@@ -451,6 +515,8 @@ def _erasure(conn: Connection, row, *, dry_run: bool) -> dict[str, int]:
             counts[name] = conn.execute(delete(table).where(where[name])).rowcount
         if name == "discussion" and shared and not dry_run:
             _blank_discussions(conn, shared)  # before the person row goes (foreign key)
+        if name == "library_entry" and counts[name] and not dry_run:
+            library.purge_search_index(conn)  # no word of theirs stays in the search index
     counts[DISCUSSION_KEPT] = len(shared)
     counts[OWNER_REPLACED] = _replace_owner_name(conn, row, dry_run)
     return counts
@@ -650,8 +716,9 @@ def _retention_steps(cuts: dict[str, str]) -> list[tuple[str, ColumnElement, dic
                       None))  # fmt: skip
     if "case_summaries" in cuts:
         d = S.discussion.c
-        old = and_(d.updated_at < cuts["case_summaries"], or_(d.case_summary != "",
-                                                               d.content_note != ""))
+        old = and_(
+            d.updated_at < cuts["case_summaries"], or_(d.case_summary != "", d.content_note != "")
+        )
         steps.append(("discussion", old, {"case_summary": "", "content_note": ""}))
     if "actions" in cuts:
         steps.append(("discussion_action", S.discussion_action.c.created_at < cuts["actions"],
@@ -699,9 +766,12 @@ def apply_retention(
     if dry_run:
         with store.read() as conn:
             for table, rows, blank in steps:
-                counts[key(table, blank)] = counts.get(key(table, blank), 0) + conn.execute(
-                    select(func.count()).select_from(_table(table)).where(rows)
-                ).scalar_one()
+                counts[key(table, blank)] = (
+                    counts.get(key(table, blank), 0)
+                    + conn.execute(
+                        select(func.count()).select_from(_table(table)).where(rows)
+                    ).scalar_one()
+                )
         return counts
     with store.write() as conn:
         _secure_delete_on(store, conn)

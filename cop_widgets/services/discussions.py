@@ -144,7 +144,9 @@ def _load(conn: Connection, discussion_id: str) -> Discussion:
     )
 
 
-def get(store: Store, discussion_id: str) -> Discussion:
+def get(store: Store, who: Person, discussion_id: str) -> Discussion:
+    """The discussion as it stands now, for someone who may read it."""
+    policy.require(store, who, "discussion.read", discussion_id)
     with store.read() as conn:
         return _load(conn, discussion_id)
 
@@ -162,7 +164,8 @@ def _clean_roles(protocol, roles: Mapping[str, Sequence[str]]) -> list[tuple[str
 
 
 def _check_session_link(conn: Connection, who: Person, session_id: str) -> None:
-    """A discussion joins a session only if its starter attended it and it is not closed."""
+    """A discussion joins a session only if its starter attended it or runs it (the run
+    sheet starts it) and it is not closed."""
     found = conn.execute(
         select(cop_session.c.topic, cop_session.c.status).where(cop_session.c.id == session_id)
     ).first()
@@ -177,7 +180,7 @@ def _check_session_link(conn: Connection, who: Person, session_id: str) -> None:
             attendance.c.session_id == session_id, attendance.c.person_id == who.id
         )
     ).first()
-    if attended is None:
+    if attended is None and not policy.allowed(conn, who, "session.manage", session_id):
         raise InvalidInput(
             "session",
             f"You have not joined the session “{found.topic}”. Join it with its code in the "
@@ -258,6 +261,7 @@ def set_roles(
 ) -> Discussion:
     """Replace the role holders (facilitators only)."""
     holders = _clean_roles(protocol, roles)
+    policy.require(store, who, "discussion.read", discussion_id)
     with store.write() as conn:
         current = _load(conn, discussion_id)
         _require(current.may_run_clock(who), "change roles")
@@ -283,8 +287,7 @@ def _require(allowed: bool, what: str) -> None:
 
 def open_discussion(store: Store, who: Person, discussion_id: str) -> Discussion:
     """A discussion `who` may read (services/policy.py: "discussion.read")."""
-    policy.require(store, who, "discussion.read", discussion_id)
-    return get(store, discussion_id)
+    return get(store, who, discussion_id)
 
 
 def may_end_attendee_access(store: Store, who: Person, discussion: Discussion) -> bool:
@@ -334,6 +337,25 @@ def list_discussions(store: Store, who: Person, limit: int = 30) -> list[Discuss
         return [DiscussionSummary(*row) for row in conn.execute(query).all()]
 
 
+def session_discussions(store: Store, who: Person, session_id: str) -> list[DiscussionSummary]:
+    """The discussions held in a session that `who` may read, newest first: what its join
+    page links to."""
+    query = (
+        select(
+            discussion.c.id,
+            discussion.c.protocol_id,
+            person.c.display_name,
+            discussion.c.status,
+            discussion.c.created_at,
+        )
+        .join(person, person.c.id == discussion.c.facilitator_id)
+        .where(discussion.c.session_id == session_id, policy.discussions_readable_by(who))
+        .order_by(discussion.c.created_at.desc())
+    )
+    with store.read() as conn:
+        return [DiscussionSummary(*row) for row in conn.execute(query).all()]
+
+
 CLOCK_ACTIONS = ("start", "pause", "resume", "extend", "next")
 
 
@@ -351,6 +373,7 @@ def run_clock(
     if action not in CLOCK_ACTIONS:
         raise InvalidInput("clock", f"Unknown clock action {action!r}.")
     now = time.time() if now is None else now
+    policy.require(store, who, "discussion.read", discussion_id)
     with store.write() as conn:
         current = _load(conn, discussion_id)
         if current.status != "open":
@@ -390,6 +413,7 @@ def set_status(store: Store, who: Person, discussion_id: str, status: str) -> Di
     """Close a discussion (no more notes or clock) or reopen it."""
     if status not in ("open", "closed"):
         raise InvalidInput("status", f"Unknown discussion status {status!r}.")
+    policy.require(store, who, "discussion.read", discussion_id)
     with store.write() as conn:
         current = _load(conn, discussion_id)
         _require(current.may_run_clock(who), "close or reopen the discussion")
@@ -426,6 +450,7 @@ def save_note(
     note changed elsewhere since `expected_revision` is refused as a conflict, text kept."""
     body = check_answer(text, "Notes")
     now = utc_now()
+    policy.require(store, who, "discussion.read", discussion_id)
     with store.write() as conn:
         current = _load(conn, discussion_id)
         if current.status != "open":
@@ -487,7 +512,9 @@ def _note(row) -> Note:
     )
 
 
-def notes(store: Store, discussion_id: str, phase_id: str | None = None) -> list[Note]:
+def notes(store: Store, who: Person, discussion_id: str, phase_id: str | None = None) -> list[Note]:
+    """Everyone's notes (of one phase), for someone who may read the discussion."""
+    policy.require(store, who, "discussion.read", discussion_id)
     query = (
         select(discussion_note, person.c.display_name)
         .join(person, person.c.id == discussion_note.c.author_id)
@@ -519,6 +546,7 @@ def add_action(
     action = Action(
         str(uuid.uuid4()), text, owner_name, due_date.isoformat() if due_date else None, utc_now()
     )
+    policy.require(store, who, "discussion.read", discussion_id)
     with store.write() as conn:
         current = _load(conn, discussion_id)
         if current.status != "open":
@@ -548,6 +576,7 @@ def amend_action(
     owner_name = clean_display_name(owner) if owner and owner.strip() else ""
     if not text or not owner_name:
         raise InvalidInput("action", "Describe the action and name who owns it.")
+    policy.require(store, who, "discussion.read", discussion_id)
     with store.write() as conn:
         current = _load(conn, discussion_id)
         if current.status != "open":
@@ -565,7 +594,8 @@ def amend_action(
         raise RecordNotFound("action", action_id)
 
 
-def actions(store: Store, discussion_id: str) -> list[Action]:
+def actions(store: Store, who: Person, discussion_id: str) -> list[Action]:
+    policy.require(store, who, "discussion.read", discussion_id)
     with store.read() as conn:
         rows = conn.execute(
             select(
@@ -594,6 +624,7 @@ def rate(store: Store, who: Person, discussion_id: str, phase, value: int) -> No
         discussion_rating.c.phase_id == phase.id,
         discussion_rating.c.person_id == who.id,
     )
+    policy.require(store, who, "discussion.read", discussion_id)
     with store.write() as conn:
         if _load(conn, discussion_id).status != "open":
             raise RecordLocked("discussion", discussion_id, "it is closed")
@@ -611,7 +642,8 @@ def rate(store: Store, who: Person, discussion_id: str, phase, value: int) -> No
             conn.execute(update(discussion_rating).where(key).values(value=value, updated_at=now))
 
 
-def ratings(store: Store, discussion_id: str, phase_id: str) -> list[int]:
+def ratings(store: Store, who: Person, discussion_id: str, phase_id: str) -> list[int]:
+    policy.require(store, who, "discussion.read", discussion_id)
     with store.read() as conn:
         return sorted(
             conn.execute(

@@ -20,6 +20,14 @@ facilitator of the session the reflection is linked to, once submitted; communit
 members of the community it is shared with (when it names none: of the author's communities),
 once submitted; aggregate_only — the author only, counted in summaries.
 
+Joining. Every community is listed to everyone signed in (name, domain, purpose, size, next
+date). An open one is joined by anyone signed in; one by request is asked to join, and its
+coordinators approve. A member may leave (the service refuses the last coordinator).
+
+The practice library. A community's entries are read by its members (and global
+coordinators); its members contribute, comment and endorse (not their own entries); the author
+revises or withdraws; its facilitators and coordinators mark its endorsed practice.
+
 Every refusal raises NotAllowed and is audited (actor, action, target; never text).
 """
 
@@ -35,10 +43,12 @@ from ..store import Store
 from ..store.db import utc_now
 from ..store.schema import (
     attendance,
+    community,
     community_member,
     cop_session,
     discussion,
     discussion_role,
+    library_entry,
     person_role,
     reflection,
     session_role,
@@ -128,6 +138,18 @@ def may_manage_session(conn: Connection, who: Person, session_id: str) -> bool:
     )
 
 
+def may_view_session(conn: Connection, who: Person, session_id: str) -> bool:
+    """Its time, topic and role holders: whoever may see its community, or attended it."""
+    community_id = _session_community(conn, session_id)
+    if community_id is None:
+        return False
+    return (
+        may_view_community(conn, who, community_id)
+        or _attended(conn, who.id, session_id)
+        or _facilitates_session(conn, who.id, session_id)
+    )
+
+
 def may_read_discussion(conn: Connection, who: Person, discussion_id: str) -> bool:
     return (
         conn.execute(
@@ -160,9 +182,7 @@ def may_read_reflection(conn: Connection, who: Person, reflection_id: str) -> bo
 
 
 def may_review_reflection(conn: Connection, who: Person, reflection_id: str) -> bool:
-    query = select(reflection.c.id).where(
-        reflection.c.id == reflection_id, shared_for_review(who)
-    )
+    query = select(reflection.c.id).where(reflection.c.id == reflection_id, shared_for_review(who))
     return conn.execute(query).first() is not None
 
 
@@ -172,6 +192,115 @@ def may_use_review(conn: Connection, who: Person, _target: str | None = None) ->
 
 def may_manage_people(conn: Connection, who: Person, _target: str | None = None) -> bool:
     return "coordinator" in global_roles(conn, who.id)
+
+
+def may_export_person(conn: Connection, who: Person, person_id: str | None) -> bool:
+    # From the app, a person takes away their own data only; an operator exports anyone's
+    # with `cop data export` where the store is, not through a page.
+    return person_id is not None and person_id == who.id
+
+
+def _coordinates(conn: Connection, who: Person, community_id: str | None) -> bool:
+    """A coordinator of that (existing) community, or a global coordinator."""
+    if (
+        community_id is None
+        or not conn.execute(select(community.c.id).where(community.c.id == community_id)).first()
+    ):
+        return False
+    return "coordinator" in global_roles(conn, who.id) or "coordinator" in community_roles(
+        conn, who.id, community_id
+    )
+
+
+def may_report_session(conn: Connection, who: Person, session_id: str) -> bool:
+    """The session report: whoever runs the session (the run sheet ends with it)."""
+    return may_manage_session(conn, who, session_id)
+
+
+def may_report_community(conn: Connection, who: Person, community_id: str) -> bool:
+    return _coordinates(conn, who, community_id)
+
+
+def may_report_person(conn: Connection, who: Person, person_id: str) -> bool:
+    # A CPD record holds a person's own writing and feedback: theirs alone to print.
+    return person_id == who.id
+
+
+# -- joining and leaving a community (the Communities page) ---------------------------------
+def _join_policy(conn: Connection, community_id: str | None) -> str | None:
+    return conn.execute(
+        select(community.c.join_policy).where(community.c.id == community_id)
+    ).scalar()
+
+
+def may_browse_communities(conn: Connection, who: Person, _target: str | None = None) -> bool:
+    # How people find a community: its name, domain, purpose, next date and size (never its
+    # members' names, sessions' topics or join codes) are listed to everyone signed in.
+    return True
+
+
+def may_join_community(conn: Connection, who: Person, community_id: str) -> bool:
+    return _join_policy(conn, community_id) == "open"
+
+
+def may_request_to_join(conn: Connection, who: Person, community_id: str) -> bool:
+    return _join_policy(conn, community_id) == "request" and not community_roles(
+        conn, who.id, community_id
+    )
+
+
+def may_approve_members(conn: Connection, who: Person, community_id: str) -> bool:
+    """Approve or decline requests to join, and choose how people join: coordinators."""
+    return _coordinates(conn, who, community_id)
+
+
+def may_leave_community(conn: Connection, who: Person, community_id: str) -> bool:
+    # (leaving as its last coordinator is refused by the service, with what to do instead)
+    return bool(community_roles(conn, who.id, community_id))
+
+
+# -- the practice library -------------------------------------------------------------------
+def _entry(conn: Connection, entry_id: str | None):
+    return conn.execute(
+        select(library_entry.c.community_id, library_entry.c.author_id).where(
+            library_entry.c.id == entry_id
+        )
+    ).first()
+
+
+def may_contribute_to_library(conn: Connection, who: Person, community_id: str) -> bool:
+    return bool(community_roles(conn, who.id, community_id))
+
+
+def may_read_library_entry(conn: Connection, who: Person, entry_id: str) -> bool:
+    row = _entry(conn, entry_id)
+    return row is not None and may_view_community(conn, who, row.community_id)
+
+
+def may_revise_library_entry(conn: Connection, who: Person, entry_id: str) -> bool:
+    row = _entry(conn, entry_id)
+    return row is not None and row.author_id == who.id
+
+
+def may_endorse_library_entry(conn: Connection, who: Person, entry_id: str) -> bool:
+    # "This helped my practice" comes from other members: an author's own vote would only
+    # move their entry up the "most endorsed" list.
+    row = _entry(conn, entry_id)
+    return (
+        row is not None
+        and row.author_id != who.id
+        and bool(community_roles(conn, who.id, row.community_id))
+    )
+
+
+def may_comment_on_library_entry(conn: Connection, who: Person, entry_id: str) -> bool:
+    row = _entry(conn, entry_id)
+    return row is not None and bool(community_roles(conn, who.id, row.community_id))
+
+
+def may_mark_library_entry(conn: Connection, who: Person, entry_id: str) -> bool:
+    row = _entry(conn, entry_id)
+    return row is not None and may_manage_community(conn, who, row.community_id)
 
 
 # -- the same rules as SQL, for lists ----------------------------------------------------------
@@ -216,7 +345,9 @@ def _shares_community(viewer_id: str) -> ColumnElement[bool]:
         community_member.c.person_id == viewer_id,
     )
     return or_(
-        and_(reflection.c.community_id.is_not(None), _member_of(reflection.c.community_id, viewer_id)),
+        and_(
+            reflection.c.community_id.is_not(None), _member_of(reflection.c.community_id, viewer_id)
+        ),
         and_(reflection.c.community_id.is_(None), shared_with_author),
     )
 
@@ -263,6 +394,14 @@ def communities_visible_to(conn: Connection, viewer: Person) -> ColumnElement[bo
     if "coordinator" in global_roles(conn, viewer.id):
         return None
     return _member_of(community.c.id, viewer.id)
+
+
+def library_readable_by(conn: Connection, viewer: Person) -> ColumnElement[bool] | None:
+    """A WHERE clause on `library_entry` (rule "library.read"): entries of the viewer's
+    communities (None: every entry, for a global coordinator)."""
+    if "coordinator" in global_roles(conn, viewer.id):
+        return None
+    return _member_of(library_entry.c.community_id, viewer.id)
 
 
 # -- small groups ------------------------------------------------------------------------------
@@ -322,6 +461,13 @@ RULES: dict[str, Rule] = {
             "its facilitators and coordinators; global coordinators",
         ),
         Rule(
+            "session.view",
+            "see a session and who holds its roles",
+            "session",
+            may_view_session,
+            "whoever may see its community; its attendees",
+        ),
+        Rule(
             "session.manage",
             "run a session (join code, roles, board, close)",
             "session",
@@ -368,6 +514,113 @@ RULES: dict[str, Rule] = {
             "person",
             may_manage_people,
             "global coordinators",
+        ),
+        Rule(
+            "person.export",
+            "download a person's data",
+            "person",
+            may_export_person,
+            "that person only (operators use `cop data export`)",
+        ),
+        Rule(
+            "report.session",
+            "make the report of a session",
+            "session",
+            may_report_session,
+            "whoever runs the session: its facilitator, its community's facilitators and "
+            "coordinators; global coordinators",
+        ),
+        Rule(
+            "report.community",
+            "make a community's report",
+            "community",
+            may_report_community,
+            "its coordinators; global coordinators",
+        ),
+        Rule(
+            "report.person",
+            "make a person's CPD record",
+            "person",
+            may_report_person,
+            "that person only",
+        ),
+        Rule(
+            "community.browse",
+            "see the list of communities",
+            "community",
+            may_browse_communities,
+            "anyone signed in (name, domain, purpose, next date and size; not its members, "
+            "topics or join codes)",
+        ),
+        Rule(
+            "community.join",
+            "join this community",
+            "community",
+            may_join_community,
+            "anyone signed in, when the community is open (or with a session's join code)",
+        ),
+        Rule(
+            "community.request",
+            "ask to join this community",
+            "community",
+            may_request_to_join,
+            "anyone signed in who is not a member, when the community is by request",
+        ),
+        Rule(
+            "community.approve",
+            "approve requests to join a community or change how people join it",
+            "community",
+            may_approve_members,
+            "its coordinators; global coordinators",
+        ),
+        Rule(
+            "community.leave",
+            "leave a community",
+            "community",
+            may_leave_community,
+            "its members themselves (not its last coordinator)",
+        ),
+        Rule(
+            "library.contribute",
+            "add to a community's practice library",
+            "community",
+            may_contribute_to_library,
+            "its members",
+        ),
+        Rule(
+            "library.read",
+            "read a practice library entry",
+            "library_entry",
+            may_read_library_entry,
+            "the members of its community; global coordinators",
+        ),
+        Rule(
+            "library.revise",
+            "revise or withdraw a practice library entry",
+            "library_entry",
+            may_revise_library_entry,
+            "its author",
+        ),
+        Rule(
+            "library.endorse",
+            "endorse a practice library entry",
+            "library_entry",
+            may_endorse_library_entry,
+            "the members of its community other than its author",
+        ),
+        Rule(
+            "library.comment",
+            "comment on a practice library entry",
+            "library_entry",
+            may_comment_on_library_entry,
+            "the members of its community",
+        ),
+        Rule(
+            "library.mark",
+            "mark an entry as the community's endorsed practice",
+            "library_entry",
+            may_mark_library_entry,
+            "its community's facilitators and coordinators; global coordinators",
         ),
     )
 }

@@ -214,7 +214,11 @@ def _written_in(conn: Connection, who: Person, now: str) -> tuple[str | None, st
     ).all()  # fmt: skip
     for sid, cid, starts, minutes in joined:
         begins = datetime.fromisoformat(starts)
-        if begins - SESSION_MARGIN <= moment <= begins + timedelta(minutes=minutes) + SESSION_MARGIN:
+        if (
+            begins - SESSION_MARGIN
+            <= moment
+            <= begins + timedelta(minutes=minutes) + SESSION_MARGIN
+        ):
             return sid, cid
     mine = set(
         conn.execute(
@@ -352,8 +356,11 @@ def get_mine(store: Store, who: Person, reflection_id: str) -> Reflection:
     raise RecordNotFound("reflection", reflection_id)
 
 
-def list_mine(store: Store, who: Person, limit: int = 50) -> list[ReflectionSummary]:
-    """The person's reflections, most recently changed first (filtered and limited in SQL)."""
+def list_mine(
+    store: Store, who: Person, limit: int = 50, status: str | None = None
+) -> list[ReflectionSummary]:
+    """The person's reflections, most recently changed first (filtered and limited in SQL);
+    `status` ("draft", "submitted") keeps only those."""
     answered = (
         select(
             reflection_answer.c.reflection_id,
@@ -370,6 +377,8 @@ def list_mine(store: Store, who: Person, limit: int = 50) -> list[ReflectionSumm
         .order_by(reflection.c.updated_at.desc(), reflection.c.id)
         .limit(limit)
     )
+    if status is not None:
+        query = query.where(reflection.c.status == status)
     with store.read() as conn:
         rows = conn.execute(query).all()
         previews = _previews(conn, [r.id for r in rows])

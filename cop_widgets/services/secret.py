@@ -30,9 +30,7 @@ def server_secret_key(store: Store, purpose: str) -> bytes:
                 if value is None:
                     value = secrets.token_hex(32)
                     conn.execute(
-                        insert(server_secret).values(
-                            name="main", value=value, created_at=utc_now()
-                        )
+                        insert(server_secret).values(name="main", value=value, created_at=utc_now())
                     )
         except IntegrityError:  # another server made it first (PostgreSQL)
             return server_secret_key(store, purpose)

@@ -68,6 +68,7 @@ class Session:
     protocol_id: str | None
     join_code: str
     status: str
+    checkout_opened_at: str | None = None  # UTC; participants' check-out shows from then
 
     @property
     def ends_at(self) -> datetime:
@@ -85,6 +86,7 @@ def _session(row) -> Session:
         row.protocol_id,
         row.join_code,
         row.status,
+        row.checkout_opened_at,
     )
 
 
@@ -146,6 +148,12 @@ def runs_community(store: Store, who: Person, community_id: str) -> bool:
     """Whether `who` plans, assigns roles and sees join codes here (policy "community.manage")."""
     with store.read() as conn:
         return policy.allowed(conn, who, "community.manage", community_id)
+
+
+def runs_session(store: Store, who: Person, session_id: str) -> bool:
+    """Whether `who` runs this session (policy "session.manage"): the run sheet is theirs."""
+    with store.read() as conn:
+        return policy.allowed(conn, who, "session.manage", session_id)
 
 
 def member_roles(store: Store, who: Person, community_id: str) -> list[tuple[str, str, str]]:
@@ -238,7 +246,7 @@ def plan_session(
                     target_kind="session",
                     target_id=sid,
                 )
-            return get_session(store, sid)
+            return _get_session(store, sid)
         except IntegrityError:
             continue
     raise RecordLocked("session", community_id, "no free join code was found; try again")
@@ -255,7 +263,16 @@ def session_by_code(store: Store, who: Person, code: str) -> Session:
     return _session(row)
 
 
-def get_session(store: Store, session_id: str) -> Session:
+def get_session(store: Store, who: Person, session_id: str) -> Session:
+    """The session's time, topic and state; the join code only for those who run it."""
+    policy.require(store, who, "session.view", session_id)
+    found = _get_session(store, session_id)
+    with store.read() as conn:
+        runs = policy.may_manage_session(conn, who, session_id)
+    return found if runs else replace(found, join_code="")
+
+
+def _get_session(store: Store, session_id: str) -> Session:
     with store.read() as conn:
         row = conn.execute(select(cop_session).where(cop_session.c.id == session_id)).first()
     if row is None:
@@ -263,9 +280,7 @@ def get_session(store: Store, session_id: str) -> Session:
     return _session(row)
 
 
-def sessions_of(
-    store: Store, who: Person, community_id: str, now: datetime
-) -> tuple[list, list]:
+def sessions_of(store: Store, who: Person, community_id: str, now: datetime) -> tuple[list, list]:
     """(upcoming, past) sessions of a community `who` may see: upcoming soonest first, past
     most recent first. Join codes are shown only to those who run the community (for the
     others the code is "")."""
@@ -298,6 +313,76 @@ def close_session(store: Store, who: Person, session_id: str) -> None:
             target_kind="session",
             target_id=session_id,
         )
+
+
+# -- the run sheet: one session, run by its facilitator -------------------------------------
+def session_to_run(store: Store, who: Person, session_id: str) -> Session:
+    """The session with its join code, for someone who runs it (the run sheet); anyone else
+    is refused (audited), whatever id they give."""
+    policy.require(store, who, "session.manage", session_id)
+    return _get_session(store, session_id)
+
+
+def open_checkout(store: Store, who: Person, session_id: str) -> Session:
+    """The facilitator opens check-out for the room: from now on the join page offers each
+    participant their check-out. Opening it again keeps the first time."""
+    policy.require(store, who, "session.manage", session_id)
+    with store.write() as conn:
+        row = conn.execute(
+            select(cop_session.c.status, cop_session.c.topic).where(cop_session.c.id == session_id)
+        ).first()
+        if row is None:
+            raise RecordNotFound("session", session_id)
+        if row.status == "closed":
+            raise InvalidInput(
+                "check-out",
+                f"“{row.topic}” is closed, so no check-out can be taken any more.",
+            )
+        opened = conn.execute(
+            update(cop_session)
+            .where(cop_session.c.id == session_id, cop_session.c.checkout_opened_at.is_(None))
+            .values(checkout_opened_at=utc_now())
+        ).rowcount
+        if opened:
+            store.audit(
+                conn,
+                actor_id=who.id,
+                action="session_checkout_opened",
+                target_kind="session",
+                target_id=session_id,
+            )
+    return _get_session(store, session_id)
+
+
+def checkout_open(store: Store, who: Person, session_id: str) -> bool:
+    """Whether the facilitator has opened check-out (asked by the join page every few
+    seconds, so one small read), for anyone who may see the session."""
+    policy.require(store, who, "session.view", session_id)
+    with store.read() as conn:
+        opened = conn.execute(
+            select(cop_session.c.checkout_opened_at).where(cop_session.c.id == session_id)
+        ).scalar()
+    return opened is not None
+
+
+def role_candidates(store: Store, who: Person, session_id: str) -> list[tuple[str, str]]:
+    """(person id, name) of whoever may take a role in the session: the community's members
+    (so roles can be given before anyone joins) and its attendees, by name."""
+    policy.require(store, who, "session.manage", session_id)
+    with store.read() as conn:
+        community_id = conn.execute(
+            select(cop_session.c.community_id).where(cop_session.c.id == session_id)
+        ).scalar()
+        in_community = select(community_member.c.person_id).where(
+            community_member.c.community_id == community_id
+        )
+        came = select(attendance.c.person_id).where(attendance.c.session_id == session_id)
+        rows = conn.execute(
+            select(person.c.id, person.c.display_name).where(
+                person.c.id.in_(in_community) | person.c.id.in_(came)
+            )
+        ).all()
+    return sorted(((r.id, r.display_name) for r in rows), key=lambda c: c[1].casefold())
 
 
 def normalise_code(code: str) -> str:
@@ -365,7 +450,9 @@ def join(store: Store, who: Person, code: str, now: datetime) -> Session:
         return found
 
 
-def attendees(store: Store, session_id: str) -> list[tuple[str, str]]:
+def attendees(store: Store, who: Person, session_id: str) -> list[tuple[str, str]]:
+    """(person id, name) of who joined, first first: for those who run the session."""
+    policy.require(store, who, "session.manage", session_id)
     with store.read() as conn:
         return [
             tuple(r)
@@ -394,8 +481,9 @@ def sessions_to_link_now(store: Store, who: Person, now: datetime) -> list[Sessi
     return sorted(current, key=lambda s: s.starts_at, reverse=True)
 
 
-def members(store: Store, community_id: str) -> list[tuple[str, str]]:
+def members(store: Store, who: Person, community_id: str) -> list[tuple[str, str]]:
     """Everyone who belongs to the community (added, or joined one of its sessions)."""
+    policy.require(store, who, "community.view", community_id)
     with store.read() as conn:
         ids = set(
             conn.execute(
@@ -416,8 +504,9 @@ def members(store: Store, community_id: str) -> list[tuple[str, str]]:
         ]
 
 
-def role_history(store: Store, community_id: str) -> dict[str, Counter]:
+def role_history(store: Store, who: Person, community_id: str) -> dict[str, Counter]:
     """person id -> Counter of role ids held in this community's sessions."""
+    policy.require(store, who, "community.view", community_id)
     in_community = select(cop_session.c.id).where(cop_session.c.community_id == community_id)
     with store.read() as conn:
         rows = conn.execute(
@@ -491,7 +580,9 @@ def set_session_roles(store: Store, who: Person, session_id: str, roles: dict[st
         )
 
 
-def session_roles(store: Store, session_id: str) -> dict[str, str]:
+def session_roles(store: Store, who: Person, session_id: str) -> dict[str, str]:
+    """role id -> person id of the session's role holders."""
+    policy.require(store, who, "session.view", session_id)
     with store.read() as conn:
         return dict(
             conn.execute(
@@ -502,7 +593,9 @@ def session_roles(store: Store, session_id: str) -> dict[str, str]:
         )
 
 
-def attendance_counts(store: Store, community_id: str) -> dict[str, int]:
+def attendance_counts(store: Store, who: Person, community_id: str) -> dict[str, int]:
+    """session id -> how many joined it (counts only, for whoever may see the community)."""
+    policy.require(store, who, "community.view", community_id)
     with store.read() as conn:
         return dict(
             conn.execute(

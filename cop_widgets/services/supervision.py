@@ -521,6 +521,50 @@ def new_feedback(store: Store, author: Person) -> set[str]:
         )
 
 
+@dataclass(frozen=True)
+class FeedbackNotice:
+    """Released feedback on one of the author's reflections: who gave it, when, and whether
+    the author has opened that reflection since (new until then)."""
+
+    reflection_id: str
+    framework_id: str
+    released_at: str
+    supervisor_names: tuple[str, ...]
+    new: bool
+
+
+def feedback_on_mine(store: Store, author: Person, limit: int = 20) -> list[FeedbackNotice]:
+    """The author's own reflections with released feedback, the new ones first, then the most
+    recently released (filtered and limited in SQL; only released feedback, only theirs)."""
+    unseen = _unseen_feedback(author)
+    with store.read() as conn:
+        rows = conn.execute(
+            select(
+                review.c.reflection_id,
+                reflection.c.framework_id,
+                review.c.released_at,
+                person.c.display_name,
+                unseen.label("new"),
+            )
+            .join(reflection, reflection.c.id == review.c.reflection_id)
+            .join(person, person.c.id == review.c.supervisor_id)
+            .where(reflection.c.person_id == author.id, review.c.released_at.is_not(None))
+            .order_by(unseen.desc(), review.c.released_at.desc(), review.c.reflection_id)
+            .limit(limit)
+        ).all()
+    found: dict[str, FeedbackNotice] = {}
+    for rid, framework_id, released_at, name, new in rows:
+        seen = found.get(rid)
+        if seen is None:
+            found[rid] = FeedbackNotice(rid, framework_id, released_at, (name,), bool(new))
+        else:  # a second supervisor's feedback on the same reflection
+            found[rid] = FeedbackNotice(
+                rid, framework_id, max(seen.released_at, released_at),
+                (*seen.supervisor_names, name), seen.new or bool(new),
+            )  # fmt: skip
+    return list(found.values())
+
+
 def mark_feedback_seen(store: Store, author: Person, reflection_id: str) -> None:
     """The author opened the reflection: its released feedback is no longer new (only the
     author's own reflection is marked; nothing is written when nothing was new)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,11 +36,20 @@ class ServeOptions:
     ip: str = "127.0.0.1"
     # Kernels started ahead of time per notebook: set it to the room size.
     pool_size: int = 4
+    # Room mode: (notebook, kernels started ahead) overriding pool_size for those notebooks
+    # (room.room_pools: the join page one per person expected).
+    pool_sizes: tuple[tuple[str, int], ...] = ()
     # Refill the pool long after a burst of joins, not 1 s later (PERFORMANCE.md gotcha 3).
     fill_delay: float = 600.0
-    # Kernels with no open page are shut down after this long (closed tabs leak otherwise).
-    cull_idle_timeout: int = 600
-    cull_interval: int = 60
+    # A kernel with no open page (its tab closed, the browser killed before Voilà's unload
+    # beacon) is shut down once it has had no connection for this long, checked every
+    # cull_interval: gone within about 45 s. An open tab, however idle, stays connected and
+    # keeps its kernel (serving/launch.py, ClosedTabsLetGo).
+    cull_idle_timeout: int = 40
+    cull_interval: int = 5
+    # HTTPS (`cop serve --certfile/--keyfile`): PEM files; "" for plain HTTP.
+    certfile: str = ""
+    keyfile: str = ""
     # `cop serve --hub` / `cop review --hub`: one shared JupyterHub service; the Hub signs
     # people in (serving/hub_auth.py) and browsers reach it under the service's prefix.
     hub: bool = False
@@ -75,11 +85,16 @@ def voila_command(opts: ServeOptions) -> list[str]:
         f"--MappingKernelManager.allowed_message_types={list(BROWSER_MESSAGE_TYPES)}",
         f"--MappingKernelManager.cull_idle_timeout={opts.cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={opts.cull_interval}",
+        "--MappingKernelManager.cull_connected=False",
         # Kernels talk to the server over Unix sockets named after each kernel, not TCP ports:
         # a port is picked free, released, then bound by the kernel, and with a room's pool of
         # 30 starting at once two kernels now and then get the same one ("Address already in
         # use", a kernel dies and the pool comes up short).
         "--KernelManager.transport=ipc",
+        # ... which live in the connection folder: a socket's path holds at most 104-108
+        # bytes, and a long temporary folder (macOS's, or a TMPDIR set deep) leaves too few
+        # for <folder>/voila_<random>/kernel-<uuid>-ipc-<n>; a kernel then never starts.
+        f"--Voila.connection_dir_root={_socket_folder()}",
         # Front-end extensions: the widget managers only (no code is shown, so no syntax
         # highlighting); every page of a room fetches and runs what is listed here.
         "--VoilaConfiguration.extension_allowlist="
@@ -88,15 +103,22 @@ def voila_command(opts: ServeOptions) -> list[str]:
     if opts.pool_size > 0:
         # The room opens these at once; the others (board, community, directory) are opened
         # by one or two people and keep a single warm kernel each.
-        pools = {"default": {"pool_size": 1}} | {
-            name: {"pool_size": opts.pool_size} for name in ROOM_NOTEBOOKS
-        }
+        pools = (
+            {"default": {"pool_size": 1}}
+            | {name: {"pool_size": opts.pool_size} for name in ROOM_NOTEBOOKS}
+            | {name: {"pool_size": size} for name, size in opts.pool_sizes}
+        )
         cmd += [
             "--preheat_kernel=True",
             f"--pool_size={opts.pool_size}",
             f"--VoilaKernelManager.kernel_pools_config={json.dumps(pools)}",
             f"--VoilaKernelManager.fill_delay={opts.fill_delay}",
         ]
+    if opts.certfile:
+        # Voilà's own server speaks plain HTTP only; serving/launch.py's CopVoila adds these.
+        cmd.append(f"--CopVoila.certfile={opts.certfile}")
+        if opts.keyfile:
+            cmd.append(f"--CopVoila.keyfile={opts.keyfile}")
     if opts.hub:
         # Behind the Hub's proxy every URL carries the service prefix, the kernels' and
         # widgets' too (voila#478): the server routes it and the pages link with it.
@@ -104,6 +126,11 @@ def voila_command(opts: ServeOptions) -> list[str]:
         if opts.hub_required_role:
             cmd.append(f"--HubIdentityProvider.required_role={opts.hub_required_role}")
     return cmd
+
+
+def _socket_folder() -> str:
+    folder = tempfile.gettempdir()
+    return folder if len(folder) <= 40 or not os.path.isdir("/tmp") else "/tmp"  # noqa: S108
 
 
 # What a standalone server's kernels must never inherit: run from a terminal inside a Hub

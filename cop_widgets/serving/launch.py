@@ -27,10 +27,11 @@ skip_unused_iri_checker()  # before Voilà imports jsonschema (through nbformat,
 
 import voila.app as voila_app  # noqa: E402
 import voila.handler as voila_handler  # noqa: E402
-from tornado.web import HTTPError  # noqa: E402
-
+from jupyter_core.utils import ensure_async  # noqa: E402
 from jupyter_server.services.kernels.handlers import KernelHandler  # noqa: E402
 from jupyter_server.utils import url_path_join  # noqa: E402
+from tornado.web import HTTPError  # noqa: E402
+from traitlets import Unicode  # noqa: E402
 from voila.request_info_handler import RequestInfoSocketHandler  # noqa: E402
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler  # noqa: E402
 from voila.static_file_handler import TemplateStaticFileHandler  # noqa: E402
@@ -50,6 +51,16 @@ from .paths import is_root, served_notebook, served_notebooks  # noqa: E402
 _voila_factory = voila_app.voila_kernel_manager_factory
 
 
+# kernel id -> when the culler first found no page connected to it (_clock())
+UNCONNECTED_SINCE: dict[str, float] = {}
+# Kernels a page has been seen connected to. A kernel handed to a page whose browser has not
+# connected yet (its scripts still loading on a slow phone or a busy server) gets longer:
+# culling it would leave that person a page that never starts.
+SEEN_CONNECTED: set[str] = set()
+NEVER_CONNECTED_GRACE_S = 180
+_clock = time.monotonic
+
+
 def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_config_hook=None):
     voila_class = _voila_factory(base_class, preheat_kernel, default_pool_size, page_config_hook)
 
@@ -60,9 +71,59 @@ def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_
             _claim(kernel_id, (kwargs.get("env") or {}).get(IDENTITY_ENV))
             return kernel_id
 
+    class ClosedTabsLetGo(KernelsKnowTheirPerson):
+        """A page's kernel is shut down once no browser has been connected to it for
+        cull_idle_timeout seconds (checked every cull_interval), whatever it is doing: a tab
+        closed without Voilà's unload beacon (the browser killed, a phone's battery out) frees
+        its kernel within a minute. Jupyter Server's own culler counts idleness from the
+        kernel's last message, so a kernel that keeps sending (the discussion clock, the live
+        board) would outlive its closed tab. Kernels waiting in a pool, starting or running a
+        notebook are left alone; an open tab, however idle, stays connected."""
+
+        async def cull_kernel_if_idle(self, kernel_id):
+            waiting = UNCONNECTED_SINCE
+            if len(waiting) > len(self._kernels):  # kernels shut down since (a tab's beacon)
+                for gone in [k for k in waiting if k not in self._kernels]:
+                    del waiting[gone]
+            SEEN_CONNECTED.intersection_update(self._kernels)
+            kernel = self._kernels.get(kernel_id)
+            connected = self._kernel_connections.get(kernel_id, 0)
+            if connected:
+                SEEN_CONNECTED.add(kernel_id)
+            limit = (
+                self.cull_idle_timeout if kernel_id in SEEN_CONNECTED else NEVER_CONNECTED_GRACE_S
+            )
+            if (
+                kernel is None
+                or connected
+                or self._in_pool(kernel_id)
+                or getattr(kernel, "execution_state", "") in ("starting", "busy", "restarting")
+            ):
+                waiting.pop(kernel_id, None)
+            else:
+                now = _clock()
+                if now - waiting.setdefault(kernel_id, now) >= limit:
+                    waiting.pop(kernel_id, None)
+                    self.log.warning(
+                        "Culling kernel %s: no page connected for %d s (its tab was closed).",
+                        kernel_id,
+                        limit,
+                    )
+                    await ensure_async(self.shutdown_kernel(kernel_id))
+                    return
+            return await super().cull_kernel_if_idle(kernel_id)
+
+        def _in_pool(self, kernel_id) -> bool:
+            for pool in getattr(self, "_pools", {}).values():
+                for task in pool:
+                    if task.done() and not task.cancelled() and task.exception() is None:
+                        if task.result().get("kernel_id") == kernel_id:
+                            return True
+            return False
+
     if not preheat_kernel:
-        return KernelsKnowTheirPerson
-    manager_class = KernelsKnowTheirPerson
+        return ClosedTabsLetGo
+    manager_class = ClosedTabsLetGo
 
     class PoolCountsStartedKernels(manager_class):
         def fill_if_needed(self, delay=None, notebook_name=None, **kwargs):
@@ -301,8 +362,35 @@ async def _template_static_get(self, path, include_body=True):
 
 TemplateStaticFileHandler.get = _template_static_get
 
+
+# -- HTTPS ---------------------------------------------------------------------------------------
+class CopVoila(voila_app.Voila):
+    """Voilà, able to serve HTTPS (`cop serve --certfile/--keyfile`): its own server speaks
+    plain HTTP only (Voilà 0.5 leaves certfile as a TODO), so the certificate is handed to
+    Tornado's server here. Cookies are then marked Secure (serving/auth.py)."""
+
+    certfile = Unicode("", config=True, help="PEM certificate (chain): serve HTTPS")
+    keyfile = Unicode("", config=True, help="PEM private key of certfile ('' if it holds it)")
+
+    def listen(self):
+        if self.certfile:
+            import ssl
+
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.certfile, self.keyfile or None)
+            plain = self.app.listen
+            self.app.listen = lambda port, address="", **kw: plain(
+                port, address, ssl_options=context, **kw
+            )
+        return super().listen()
+
+    def _url(self, ip):
+        url = super()._url(ip)
+        return "https" + url.removeprefix("http") if self.certfile else url
+
+
 if __name__ == "__main__":
     from ..store.maintenance import watch_configured_store
 
     watch_configured_store()  # quick_check now and every 10 minutes; damage stops all saves
-    voila_app.main()
+    CopVoila.launch_instance()

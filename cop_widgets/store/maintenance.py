@@ -14,7 +14,9 @@ gone without a word. Here, before the store is opened:
 While a server runs, `quick_check` runs at start and every CHECK_EVERY_SECONDS (StoreWatch);
 when it fails, the damage marker `<store>-damaged` is written and every process on the store
 refuses saves (Store.write) until the store is restored. `store_health` is what `cop check`
-prints; `restore` is `cop data restore`. SQLite only: other databases have their own tools.
+prints (server_store_health for PostgreSQL: can it be reached, schema version; its files are
+the server's to check); `restore` is `cop data restore`. SQLite only: PostgreSQL has its own
+tools.
 """
 
 from __future__ import annotations
@@ -427,6 +429,94 @@ class Health:
     ok: bool
     name: str
     text: str
+    note: bool = False  # worth saying, not a check (`cop check` prints "note")
+
+
+def check_store(settings) -> list[Health]:
+    """What `cop check` says about the configured store: a SQLite file's checks
+    (store_health), or a database server's (server_store_health). A store not created yet, or
+    a setting that cannot be used, is one line, never a traceback."""
+    from sqlalchemy.exc import ArgumentError
+
+    from .db import store_url
+
+    try:
+        url = store_url(settings.database_url)
+    except ArgumentError as exc:
+        return [
+            Health(False, "setting", f"COP_DATABASE_URL is not a usable URL ({exc}). Example: "
+                   "sqlite:////srv/cop/cop.sqlite or postgresql://user:password@host/cop")
+        ]  # fmt: skip
+    if url.get_backend_name() != "sqlite":
+        return server_store_health(settings)
+    if not url.database or url.database == ":memory:":
+        return [Health(True, "store", "in memory, nothing to check", note=True)]
+    if not os.path.exists(url.database):
+        return [
+            Health(True, "store", f"{url.database} does not exist yet (`cop init` creates it)",
+                   note=True)
+        ]  # fmt: skip
+    return store_health(url.database)
+
+
+def _schema_health(version, why: str = "") -> Health:
+    from .migrations import LATEST
+
+    if version == LATEST:
+        return Health(True, "schema", f"version {version} (latest)")
+    if isinstance(version, int) and version < LATEST:
+        return Health(
+            False, "schema", f"version {version}, software expects {LATEST}: run `cop init`"
+        )
+    return Health(False, "schema", f"version {version!r} ({why or 'newer than this software'});"
+                  f" this software knows up to {LATEST}")  # fmt: skip
+
+
+def server_store_health(settings) -> list[Health]:
+    """`cop check` for a store on a database server (PostgreSQL): can it be reached with
+    these settings (one plain line if not: db.connection_problem), its schema version, and how
+    it sorts text. The checks of a SQLite file (integrity, WAL, free disk, backups) are named
+    as skipped: the server has its own tools."""
+    from ..errors import CopWidgetsError
+    from .db import open_store
+    from .migrations import applied_versions
+
+    try:
+        store = open_store(settings, migrate=False)
+    except CopWidgetsError as exc:
+        return [Health(False, "server", str(exc))]
+    try:
+        with store.read() as conn:
+            applied = applied_versions(conn)
+            server = collate = None
+            if store.is_postgres:
+                server = conn.exec_driver_sql("SHOW server_version").scalar()
+                collate = conn.exec_driver_sql(
+                    "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+                ).scalar()
+    except CopWidgetsError as exc:
+        return [Health(False, "server", f"{store.url}: {exc}")]
+    finally:
+        store.dispose()
+    kind = f"PostgreSQL {server}" if server else store.engine.dialect.name
+    out = [Health(True, "server", f"{kind} at {store.url} answers")]
+    if not applied:
+        out.append(Health(True, "schema", "no CoP Workbook tables yet (`cop init` creates them)",
+                          note=True))  # fmt: skip
+    else:
+        out.append(_schema_health(max(applied)))
+    if collate is not None and collate not in ("C", "POSIX", "C.UTF-8", "C.utf8"):
+        out.append(
+            Health(True, "collation", f"{collate}: lists sort by its language's rules, not "
+                   "byte by byte as on SQLite (for the same order: createdb --locale=C)",
+                   note=True)
+        )  # fmt: skip
+    out.append(
+        Health(True, "checks", "integrity, WAL, free disk and backup age are checks of a SQLite "
+               "file, skipped here: use the server's own (pg_amcheck; backups with pg_dump or "
+               "your provider's, and their retention)", note=True)
+    )  # fmt: skip
+    return out
 
 
 def newest_backup(folder: Path) -> Path | None:
@@ -447,8 +537,6 @@ def backup_max_age_hours(env=None) -> float:
 def store_health(db_path: str | Path, backup_folder: Path | None = None) -> list[Health]:
     """One line per check of the store file: file, damage marker, integrity, schema version,
     WAL size, free disk space, newest backup's age."""
-    from .migrations import LATEST
-
     db = Path(db_path)
     out: list[Health] = []
     try:
@@ -470,17 +558,7 @@ def store_health(db_path: str | Path, backup_folder: Path | None = None) -> list
         version, why = None, str(exc)
     else:
         why = ""
-    if version == LATEST:
-        out.append(Health(True, "schema", f"version {version} (latest)"))
-    elif isinstance(version, int) and version < LATEST:
-        out.append(
-            Health(False, "schema", f"version {version}, software expects {LATEST}: run `cop init`")
-        )
-    else:
-        out.append(
-            Health(False, "schema", f"version {version!r} ({why or 'newer than this software'});"
-                   f" this software knows up to {LATEST}")
-        )  # fmt: skip
+    out.append(_schema_health(version, why))
     wal = Path(str(db) + "-wal")
     wal_size = wal.stat().st_size if wal.exists() else 0
     head = _wal_head(wal)

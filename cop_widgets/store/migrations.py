@@ -234,6 +234,74 @@ def _feedback_seen(conn: Connection) -> None:
     _add_missing_columns(conn, "review", {"author_seen_at": "VARCHAR(40)"})
 
 
+def _checkout_opened(conn: Connection) -> None:
+    # the facilitator opens check-out for the room; until then the join page does not offer it
+    _add_missing_columns(conn, "cop_session", {"checkout_opened_at": "VARCHAR(40)"})
+
+
+# The library's full-text index on SQLite: an FTS5 table keyed by library_entry.search_key and
+# kept in step with the entry by triggers, so that every change (a save, a revision, an
+# erasure, a cascade from a removed community) updates it in the same transaction.
+LIBRARY_SEARCH_SQLITE = (
+    "CREATE VIRTUAL TABLE library_search USING fts5(title, body, tags, "
+    "tokenize = 'porter unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER library_search_insert AFTER INSERT ON library_entry "
+    "WHEN new.search_key IS NOT NULL BEGIN "
+    "INSERT INTO library_search (rowid, title, body, tags) "
+    "VALUES (new.search_key, new.title, new.body, new.tag_text); END",
+    "CREATE TRIGGER library_search_update AFTER UPDATE OF title, body, tag_text, search_key "
+    "ON library_entry BEGIN "
+    "DELETE FROM library_search WHERE rowid = old.search_key; "
+    "INSERT INTO library_search (rowid, title, body, tags) "
+    "SELECT new.search_key, new.title, new.body, new.tag_text "
+    "WHERE new.search_key IS NOT NULL; END",
+    "CREATE TRIGGER library_search_delete AFTER DELETE ON library_entry BEGIN "
+    "DELETE FROM library_search WHERE rowid = old.search_key; END",
+)
+# PostgreSQL searches the entry's own columns (services/library.py uses the same expression,
+# so that this index serves it).
+LIBRARY_SEARCH_POSTGRES = (
+    "CREATE INDEX library_entry_search ON library_entry USING GIN "
+    "(to_tsvector('english', title || ' ' || body || ' ' || tag_text))"
+)
+
+
+def _membership_and_library(conn: Connection) -> None:
+    """How people join a community (open, or by request approved by its coordinators; whether
+    it is cross-agency), pending requests, and the practice library.
+
+    Communities made before this step are "by request": until now nobody could join one
+    except through its coordinators or a session's join code, and its members may have shared
+    reflections with "the community" on that understanding; opening it is their
+    coordinators' choice (on the Communities page), not this upgrade's."""
+    _add_missing_columns(
+        conn,
+        "community",
+        {
+            "join_policy": "VARCHAR(10) NOT NULL DEFAULT 'request' "
+            "CHECK (join_policy IN ('open', 'request'))",
+            "cross_agency": "BOOLEAN NOT NULL DEFAULT '0'",
+        },
+    )
+    schema.metadata.create_all(
+        conn,
+        tables=[
+            schema.membership_request,
+            schema.library_entry,
+            schema.library_revision,
+            schema.library_tag,
+            schema.library_endorsement,
+            schema.library_comment,
+            schema.library_attachment,
+        ],
+    )
+    if conn.dialect.name == "sqlite":
+        for statement in LIBRARY_SEARCH_SQLITE:
+            conn.exec_driver_sql(statement)
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(LIBRARY_SEARCH_POSTGRES)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "people, reflections, answers, audit", _v1_initial),
     (2, "case discussions: roles, notes, actions, ratings", _v2_case_discussions),
@@ -246,6 +314,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (9, "community scopes: members, reflection and discussion links", _community_scopes),
     (10, "anonymous answers unlinkable; the board's stepped snapshot", _unlinkable_answers),
     (11, "released feedback marked new until its author opens it", _feedback_seen),
+    (12, "check-out opened for the room by the facilitator", _checkout_opened),
+    (13, "joining communities (open or by request); the practice library", _membership_and_library),
 )
 LATEST = MIGRATIONS[-1][0]
 
@@ -256,24 +326,53 @@ def applied_versions(conn: Connection) -> set[int]:
     return set(conn.execute(select(schema.schema_migrations.c.version)).scalars())
 
 
-def migrate(begin_write: Callable) -> list[int]:
-    """Apply every pending migration; return the versions applied now.
+def _known() -> int:
+    # the newest step this code has (read at call time: tests shorten MIGRATIONS)
+    return max(version for version, _name, _step in MIGRATIONS)
 
-    begin_write() must open a write transaction (BEGIN IMMEDIATE on SQLite), so two processes
-    starting at once cannot both apply the same step.
+
+def _refuse_newer(store, applied: set[int]) -> None:
+    from ..errors import StoreUnavailable
+
+    newest = max(applied, default=0)
+    if newest > _known():
+        raise StoreUnavailable(
+            f"The store at {store.url} has schema version {newest}, newer than this version of "
+            f"CoP Workbook knows (up to {_known()}): a newer CoP Workbook has used it. Update "
+            "CoP Workbook here (every server on one store runs the same version). Nothing was "
+            "changed."
+        )
+
+
+def migrate(store) -> list[int]:
+    """Apply every pending migration to `store` (a db.Store); return the versions applied now.
+
+    The first look is one write transaction (so opening a store that another process keeps
+    locked is StoreBusy, which apps wait out). With something pending, store.migration_lock()
+    is held across all the steps (SQLite: the write gate; PostgreSQL: an advisory lock), so
+    that of several servers starting together one migrates and the others, let in after it,
+    find every step applied. Each step is one write transaction of its own (store.write():
+    BEGIN IMMEDIATE on SQLite) that looks again whether it is applied. A store at a newer
+    version than this code knows is refused (StoreUnavailable naming both versions) and left
+    as it was.
     """
-    done: list[int] = []
-    with begin_write() as conn:
+    with store.write() as conn:
         schema.metadata.create_all(conn, tables=[schema.schema_migrations])
-    for version, name, step in MIGRATIONS:
-        with begin_write() as conn:
-            if version in applied_versions(conn):
-                continue
-            step(conn)
-            conn.execute(
-                insert(schema.schema_migrations).values(
-                    version=version, name=name, applied_at=datetime.now(UTC).isoformat()
+        applied = applied_versions(conn)
+    _refuse_newer(store, applied)
+    if all(version in applied for version, _name, _step in MIGRATIONS):
+        return []
+    done: list[int] = []
+    with store.migration_lock():
+        for version, name, step in MIGRATIONS:
+            with store.write() as conn:
+                if version in applied_versions(conn):
+                    continue
+                step(conn)
+                conn.execute(
+                    insert(schema.schema_migrations).values(
+                        version=version, name=name, applied_at=datetime.now(UTC).isoformat()
+                    )
                 )
-            )
-            done.append(version)
+                done.append(version)
     return done

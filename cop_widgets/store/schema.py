@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -302,6 +303,7 @@ supervisor_preference = Table(
 
 # -- communities, session series and attendance (migration 4) ---------------------------------
 SESSION_STATUSES = ("planned", "closed")
+JOIN_POLICIES = ("open", "request")
 
 community = Table(
     "community",
@@ -313,6 +315,11 @@ community = Table(
     # The group's record, not its creator's: erasing the creator leaves it, unattributed.
     Column("created_by", String(36), ForeignKey("person.id", ondelete="SET NULL")),
     Column("created_at", String(40), nullable=False),
+    # added by migration 13: how people join (open: anyone signed in; request: its
+    # coordinators approve), and whether its members come from more than one agency
+    Column("join_policy", String(10), nullable=False, server_default="request"),
+    Column("cross_agency", Boolean, nullable=False, server_default="0"),
+    CheckConstraint(f"join_policy IN {JOIN_POLICIES}", name="community_join_policy_known"),
 )
 
 cop_session = Table(
@@ -330,6 +337,8 @@ cop_session = Table(
     Column("join_code", String(12), nullable=False, unique=True),
     Column("status", String(12), nullable=False, server_default="planned"),
     Column("created_at", String(40), nullable=False),
+    # when the facilitator opened check-out for the room (UTC): participants' forms show then
+    Column("checkout_opened_at", String(40)),
     CheckConstraint(f"status IN {SESSION_STATUSES}", name="cop_session_status_known"),
 )
 Index("cop_session_by_community", cop_session.c.community_id, cop_session.c.starts_at)
@@ -509,3 +518,124 @@ sign_in_failure = Table(
     Column("at", String(40), nullable=False),
 )
 Index("sign_in_failure_by_key", sign_in_failure.c.key_hash, sign_in_failure.c.at)
+
+
+# -- membership requests and the practice library (migration 13) -------------------------------
+# A request to join a community that its coordinators approve; only pending ones are kept (an
+# approval makes a member row, a decline or withdrawal deletes the request).
+membership_request = Table(
+    "membership_request",
+    metadata,
+    Column(
+        "community_id", String(36), ForeignKey("community.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
+    Column("requested_at", String(40), nullable=False),
+)
+
+LIBRARY_KINDS = ("story", "tool", "approach", "summary", "link")
+
+# An entry of a community's shared repertoire, as it reads now (its latest revision). Its text
+# is its author's: erasing the author deletes it (data_rights). On SQLite a full-text index
+# (library_search, FTS5, made by migration 13) follows title, body and tag_text through
+# triggers, keyed by search_key: an explicit number, as VACUUM may renumber plain rowids.
+library_entry = Table(
+    "library_entry",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "community_id", String(36), ForeignKey("community.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("author_id", String(36), ForeignKey("person.id"), nullable=False),
+    # the session it came from, if any; removing the session keeps the entry
+    Column("session_id", String(36), ForeignKey("cop_session.id", ondelete="SET NULL")),
+    Column("kind", String(20), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False, server_default=""),
+    Column("url", String(2000), nullable=False, server_default=""),
+    # the tags as words (topic labels and free tags, one per line): what search matches
+    Column("tag_text", Text, nullable=False, server_default=""),
+    Column("revision", Integer, nullable=False, server_default="1"),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    # marked as the community's endorsed practice by one of its facilitators or coordinators
+    Column("marked_at", String(40)),
+    Column("marked_by", String(36), ForeignKey("person.id", ondelete="SET NULL")),
+    Column("search_key", Integer, unique=True),
+    CheckConstraint(f"kind IN {LIBRARY_KINDS}", name="library_entry_kind_known"),
+)
+Index("library_entry_by_community", library_entry.c.community_id, library_entry.c.created_at)
+Index("library_entry_by_author", library_entry.c.author_id)
+
+# Every version of an entry, the first included: the entry's "History".
+library_revision = Table(
+    "library_revision",
+    metadata,
+    Column(
+        "entry_id", String(36), ForeignKey("library_entry.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("revision", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(20), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False, server_default=""),
+    Column("url", String(2000), nullable=False, server_default=""),
+    Column("tag_text", Text, nullable=False, server_default=""),
+    # how many likely identifiers the author confirmed do not identify anyone (0: none found)
+    Column("confirmed_findings", Integer, nullable=False, server_default="0"),
+    Column("created_at", String(40), nullable=False),
+)
+
+# An entry's tags: a topic's id (data/library_topics.yaml) or a free tag, in lower case.
+library_tag = Table(
+    "library_tag",
+    metadata,
+    Column(
+        "entry_id", String(36), ForeignKey("library_entry.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("tag", String(60), primary_key=True),
+    Column("topic", Boolean, nullable=False, server_default="0"),
+)
+Index("library_tag_by_tag", library_tag.c.tag)
+
+# "This helped my practice": one per person and entry, and it can be taken back.
+library_endorsement = Table(
+    "library_endorsement",
+    metadata,
+    Column(
+        "entry_id", String(36), ForeignKey("library_entry.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("person_id", String(36), ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", String(40), nullable=False),
+)
+
+library_comment = Table(
+    "library_comment",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "entry_id", String(36), ForeignKey("library_entry.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("author_id", String(36), ForeignKey("person.id"), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("confirmed_findings", Integer, nullable=False, server_default="0"),
+    Column("created_at", String(40), nullable=False),
+)
+Index("library_comment_by_entry", library_comment.c.entry_id, library_comment.c.created_at)
+
+# Small files attached to an entry, kept in the store itself so that they go with backup,
+# export and erasure; their type is checked from their first bytes, not their name.
+library_attachment = Table(
+    "library_attachment",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "entry_id", String(36), ForeignKey("library_entry.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("file_name", String(200), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+Index("library_attachment_by_entry", library_attachment.c.entry_id)

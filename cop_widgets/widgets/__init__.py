@@ -1,6 +1,49 @@
-"""Reusable UI pieces. They know nothing of SQL: they are handed data and emit events."""
+"""Reusable UI pieces. They know nothing of SQL: they are handed data and emit events.
 
-from .reflection_stepper import ReflectionStepper
-from .status_line import StatusLine
+Each keeps its state in declared traits (`value`, `disabled`, …) and offers its actions as
+methods (`rate()`, `step_out()`, `start()`, …) that the apps and the tests call.
 
-__all__ = ["ReflectionStepper", "StatusLine"]
+Exported lazily: a page that never checks for identifiers does not load the checker's
+phone-number tables into its kernel (the participant kernel has a memory budget).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_HOME = {
+    "DeidCheck": "deid_check",
+    "ItemForm": "item_form",
+    "PhaseTimer": "phase_timer",
+    "ReflectionStepper": "reflection_stepper",
+    "SafetyBanner": "safety_banner",
+    "ScaleRating": "scale_rating",
+    "StatusLine": "status_line",
+    "spread_html": "scale_rating",
+}
+__all__ = [
+    "DeidCheck",
+    "ItemForm",
+    "PhaseTimer",
+    "ReflectionStepper",
+    "SafetyBanner",
+    "ScaleRating",
+    "StatusLine",
+    "spread_html",
+]
+
+if TYPE_CHECKING:
+    from .deid_check import DeidCheck
+    from .item_form import ItemForm
+    from .phase_timer import PhaseTimer
+    from .reflection_stepper import ReflectionStepper
+    from .safety_banner import SafetyBanner
+    from .scale_rating import ScaleRating, spread_html
+    from .status_line import StatusLine
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)

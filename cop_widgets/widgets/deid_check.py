@@ -9,11 +9,17 @@ from __future__ import annotations
 import html
 
 import ipywidgets as W
+from traitlets import Bool
 
 from ..deidentify import find_identifiers, highlight_html
 
 
 class DeidCheck(W.VBox):
+    """Hidden while nothing is found; review(texts) shows findings and says whether the author
+    may go on (nothing found, or these very findings confirmed)."""
+
+    confirmed = Bool(False, help="True when the author confirmed the findings now shown.")
+
     def __init__(self, **kwargs):
         self.findings = W.HTML()
         self.confirm = W.Checkbox(
@@ -42,6 +48,7 @@ class DeidCheck(W.VBox):
 
     def _confirmed(self, change) -> None:
         self._confirmed_for = self._shown_for if change["new"] else frozenset()
+        self.confirmed = bool(change["new"]) and bool(self._shown_for)
 
     def review(self, texts: dict[str, str], names_mentioned=()) -> bool:
         """True when nothing is found or the author confirmed these very findings."""
@@ -53,6 +60,7 @@ class DeidCheck(W.VBox):
         key = frozenset((label, f.kind, f.text) for label, hits in found.items() for f in hits)
         if not found:
             self.layout.display = "none"
+            self.confirmed = False
             return True
         if key != self._shown_for:
             self._shown_for = key
@@ -71,4 +79,5 @@ class DeidCheck(W.VBox):
             )
             self.confirm.value = key <= self._confirmed_for and bool(self._confirmed_for)
         self.layout.display = None
-        return key <= self._confirmed_for and bool(self._confirmed_for)
+        self.confirmed = key <= self._confirmed_for and bool(self._confirmed_for)
+        return self.confirmed

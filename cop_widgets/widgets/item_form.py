@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 import ipywidgets as W
+from traitlets import Bool, Dict, observe
 
 from ..session_items import ItemSet
 
@@ -13,6 +14,9 @@ LABEL = {"description_width": "initial"}
 
 class ItemForm(W.VBox):
     """One control per item; answers() gives {item id: int | str | None}."""
+
+    value = Dict(help="The answers as typed so far: {item id: int | str | None}.")
+    disabled = Bool(False, help="True once sent (or while sending): nothing can be changed.")
 
     def __init__(self, items: ItemSet, **kwargs):
         self.items = items
@@ -52,12 +56,27 @@ class ItemForm(W.VBox):
                     continuous_update=False,
                 )
             control.add_class(f"cop-item-{item.id}")
+            control.observe(self._changed, "value")
             self.controls[item.id] = control
             parts.append(control)
         self.send = W.Button(description=f"Send my {items.name.lower()}", button_style="primary")
         self.send.add_class(f"cop-send-{items.id}")
         parts.append(self.send)
         super().__init__(children=parts, **kwargs)
+        self.value = self.answers()
+
+    def answer(self, item_id: str, value: object) -> None:
+        """Answer one item, as typing or pressing a point does (a scale takes an int)."""
+        control = self.controls[item_id]
+        control.value = str(value) if isinstance(value, int) else value
+
+    def _changed(self, _change) -> None:
+        self.value = self.answers()
+
+    @observe("disabled")
+    def _disable(self, change) -> None:
+        for control in [*self.controls.values(), self.send]:
+            control.disabled = change["new"]
 
     def answers(self) -> dict[str, object]:
         out: dict[str, object] = {}

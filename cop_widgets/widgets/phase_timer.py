@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import ipywidgets as W
+from traitlets import Bool, Int, observe
 
 from ..services import discussion_clock as C
 
@@ -17,6 +18,9 @@ NEXT_REPEAT_SECONDS = 1.0
 
 class PhaseTimer(W.VBox):
     """Shows a Clock for a protocol; emits on_action(action, from_index, minutes)."""
+
+    phase_index = Int(0, help="Index of the phase the shared clock is in.")
+    may_control = Bool(False, help="True for whoever runs the clock: the controls show.")
 
     def __init__(self, phases, may_control: bool, **kwargs):
         self.phases = phases
@@ -37,18 +41,34 @@ class PhaseTimer(W.VBox):
             ("next", self.next_button),
         ):
             button.add_class(f"cop-timer-{name}")
-        self.start_button.on_click(lambda _: self._emit("start"))
-        self.pause_button.on_click(
-            lambda _: self._emit("resume" if self.clock.status == C.PAUSED else "pause")
-        )
-        self.extend_button.on_click(lambda _: self._emit("extend", minutes=1))
-        self.next_button.on_click(lambda _: self._next())
+        self.start_button.on_click(lambda _: self.start())
+        self.pause_button.on_click(lambda _: self.pause_or_resume())
+        self.extend_button.on_click(lambda _: self.extend())
+        self.next_button.on_click(lambda _: self.next_phase())
         self.controls = W.HBox(
             [self.start_button, self.pause_button, self.extend_button, self.next_button]
         )
-        self.controls.layout.display = None if may_control else "none"
         super().__init__(children=[self.heading, self.countdown, self.controls], **kwargs)
         self.add_class("cop-timer")
+        self.may_control = may_control
+        self.controls.layout.display = None if may_control else "none"
+
+    @observe("may_control")
+    def _show_controls(self, change) -> None:
+        self.controls.layout.display = None if change["new"] else "none"
+
+    # the facilitator's actions, as the buttons do them
+    def start(self) -> None:
+        self._emit("start")
+
+    def pause_or_resume(self) -> None:
+        self._emit("resume" if self.clock.status == C.PAUSED else "pause")
+
+    def extend(self, minutes: int = 1) -> None:
+        self._emit("extend", minutes=minutes)
+
+    def next_phase(self) -> None:
+        self._next()
 
     def on_action(self, callback: Callable, remove: bool = False) -> None:
         self._handlers.register_callback(callback, remove=remove)
@@ -71,6 +91,7 @@ class PhaseTimer(W.VBox):
 
     def show(self, clock: C.Clock, now: float) -> None:
         self.clock = clock
+        self.phase_index = clock.phase_index
         phase, n = self.phase, len(self.phases)
         self.heading.value = (
             f"<h3>Phase {clock.phase_index + 1} of {n}: {html.escape(phase.label)} "

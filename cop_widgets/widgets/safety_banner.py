@@ -11,6 +11,7 @@ from collections.abc import Callable
 from urllib.parse import urlparse
 
 import ipywidgets as W
+from traitlets import Bool, observe
 
 REMINDER = (
     "This workbook is not a way to report concerns about a child. If anything you are "
@@ -29,6 +30,8 @@ def safe_link(url: str) -> str:
 class SafetyBanner(W.VBox):
     """Reminder text, the jurisdiction's procedure link, and a Step out / Step back in toggle."""
 
+    stepped_out = Bool(False, help="True while the person has stepped out: case material hidden.")
+
     def __init__(self, procedure_url: str, procedure_label: str, **kwargs):
         link = safe_link(procedure_url)
         more = (
@@ -38,7 +41,6 @@ class SafetyBanner(W.VBox):
             else ""
         )
         self._handlers = W.CallbackDispatcher()
-        self.stepped_out = False
         self.toggle = W.Button(
             description="Step out",
             tooltip="Hide the case material for a while. No reason needed; nothing is recorded.",
@@ -60,8 +62,18 @@ class SafetyBanner(W.VBox):
     def on_change(self, callback: Callable[[bool], None], remove: bool = False) -> None:
         self._handlers.register_callback(callback, remove=remove)
 
+    def step_out(self) -> None:
+        self.stepped_out = True
+
+    def step_back_in(self) -> None:
+        self.stepped_out = False
+
     def set_stepped_out(self, value: bool) -> None:
-        self.stepped_out = value
+        self.stepped_out = bool(value)
+
+    @observe("stepped_out")
+    def _show(self, change) -> None:
+        value = change["new"]
         self.toggle.description = "Step back in" if value else "Step out"
         self.message.value = (
             "<p>You have stepped out. Take the time you need; the case is hidden on your "

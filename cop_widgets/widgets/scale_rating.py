@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 import ipywidgets as W
+from traitlets import Bool, Int, observe
 
 
 def spread_html(values: Sequence[int], low: int, high: int) -> str:
@@ -35,6 +36,9 @@ def spread_html(values: Sequence[int], low: int, high: int) -> str:
 
 class ScaleRating(W.VBox):
     """The question, labelled ends, one button per point; on_rate(value) when a point is picked."""
+
+    value = Int(None, allow_none=True, help="This person's rating, or None before they pick.")
+    disabled = Bool(False, help="True while rating is closed: the points cannot be pressed.")
 
     def __init__(self, scale, **kwargs):
         self.scale = scale
@@ -64,9 +68,22 @@ class ScaleRating(W.VBox):
     def on_rate(self, callback: Callable[[int], None], remove: bool = False) -> None:
         self._handlers.register_callback(callback, remove=remove)
 
+    def rate(self, value: int) -> None:
+        """Pick a point, as pressing its button does (on_rate callbacks run)."""
+        if self.disabled:
+            return
+        if not self.scale.min <= value <= self.scale.max:
+            raise ValueError(f"A rating is from {self.scale.min} to {self.scale.max}.")
+        self.points.value = str(value)
+
     def _picked(self, change) -> None:
         if change["new"] is not None:
-            self._handlers(int(change["new"]))
+            self.value = int(change["new"])
+            self._handlers(self.value)
+
+    @observe("disabled")
+    def _disable(self, change) -> None:
+        self.points.disabled = change["new"]
 
     def show_spread(self, values: Sequence[int]) -> None:
         self.spread.value = spread_html(values, self.scale.min, self.scale.max)

@@ -25,6 +25,7 @@ def test_last_sessions_commitment_comes_back_and_the_answer_is_kept(browser, voi
     now = datetime.now(UTC)
     first = X.plan_session(store, coord, cop.id, now - timedelta(hours=2), "Engaging fathers")
     second = X.plan_session(store, coord, cop.id, now, "Engaging fathers, part two")
+    X.open_checkout(store, coord, first.id)  # the facilitator opens the first one's check-out
 
     page = browser.new_context().new_page()
     page.on("dialog", lambda d: d.accept())

@@ -8,24 +8,12 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import REPO
+from .pagecheck import PHONE, SHOTS, fit_problems
+from .pagecheck import serious_violations as _serious
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 HOME = "/voila/render/home.ipynb"
-SHOTS = REPO / "build" / "screenshots"
-PHONE = {"width": 390, "height": 844}
-
-
-def _serious(page: Page, where: str) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    result = Axe().run(page)
-    return [
-        f"{where}: {v['id']} ({v['impact']}): {v['nodes'][0]['html'][:120]}"
-        for v in result.response["violations"]
-        if v["impact"] in ("critical", "serious")
-    ]
 
 
 def _open_home_from_root(page: Page, server) -> None:
@@ -57,8 +45,7 @@ def _plan_a_session_now(server) -> str:
 
 
 def _no_sideways_scroll(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page is {width} px wide at {PHONE['width']} px"
+    assert fit_problems(page, "home") == []
 
 
 def test_a_practitioner_finds_their_way_from_the_home_page(page: Page, voila_server):
@@ -67,7 +54,8 @@ def test_a_practitioner_finds_their_way_from_the_home_page(page: Page, voila_ser
     _open_home_from_root(page, voila_server)
     expect(page.locator(".cop-whoami")).to_contain_text("Signed in as Pia Practitioner")
     assert _card_titles(page) == [
-        "Join a session", "My reflections", "Case discussions", "My community", "Member directory",
+        "Join a session", "My page", "My reflections", "Case discussions", "My community",
+        "Communities", "Practice library", "Member directory",
     ]  # fmt: skip
     expect(page.locator(".cop-card-people, .cop-card-review")).to_have_count(0)
     assert ".ipynb" not in page.locator(".cop-app").inner_text()

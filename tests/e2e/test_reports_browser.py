@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +125,34 @@ def test_session_report_in_chromium_shows_markup_as_text_and_prints_whole(
         assert counts[1] <= 2 < counts[0]  # the report of a session nobody answered is short
     finally:
         context.close()
+
+
+def test_a_coordinator_makes_the_community_report_in_the_community_app(page, voila_server):
+    """The community app's "Community report": the button, the progress line while the report
+    is made in the page's kernel, then the two downloads with readable names."""
+    from cop_widgets.services import accounts
+    from cop_widgets.services import sessions as X
+
+    link = voila_server.sign_in_link("Rhea Coordinator")  # adds her
+    store = voila_server.open_store()
+    try:
+        rhea = accounts.find_by_name(store, "Rhea Coordinator")
+        X.create_community(store, rhea, "Kinship Carers CoP")
+    finally:
+        store.dispose()
+    assert link
+    voila_server.sign_in(page, "Rhea Coordinator", app="community.ipynb")
+    page.get_by_role("heading", name="Community report").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Make the report").click()
+    page.get_by_text("Making the report…").wait_for(timeout=30_000)
+    html_link = page.locator("a.cop-report-download").first
+    html_link.wait_for(timeout=120_000)
+    name = html_link.get_attribute("download")
+    assert name.startswith("kinship-carers-cop_") and name.endswith("_community-report.html")
+    pdf = page.locator('a.cop-report-download[download$=".pdf"]')
+    assert pdf.get_attribute("download") == name.replace(".html", ".pdf")
+    with page.expect_download() as got:
+        html_link.click()
+    body = Path(got.value.path()).read_text(encoding="utf-8")
+    assert "Community growth: <bdi>Kinship Carers CoP</bdi>" in body
+    assert page.get_by_role("button", name="Make the report").is_enabled()

@@ -90,6 +90,7 @@ def test_board_updates_after_reveal_and_only_past_the_minimum_group(browser, voi
     fran = find_or_add_person(store, "Board Facilitator")
     X.add_member(store, coord, cop.id, fran.id, "member")  # roles go to the community's members
     X.set_session_roles(store, coord, session.id, {"facilitator": fran.id})
+    X.open_checkout(store, coord, session.id)  # the room goes straight to its check-out
     store.dispose()
 
     board = new_page(browser)

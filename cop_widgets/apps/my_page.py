@@ -1,0 +1,394 @@
+"""My page: one person's own overview — the next sessions of their communities, the
+commitments they made at check-out (and their follow-up, recorded here too), their unfinished
+drafts, feedback released to them, their CPD record and their data to take away.
+
+Everything shown is the signed-in person's own, read through services that take the person
+and ask the policy; nothing here decides access. Links lead to sibling pages of
+/voila/render/my_page.ipynb (relative, so they also work under a Hub service's prefix).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import ipywidgets as W
+
+from ..content import Catalogue, load_frameworks
+from ..errors import CopWidgetsError, InvalidInput, StoreBusy, StoreFailure
+from ..services import checkins as K
+from ..services import data_rights as DR
+from ..services import reflections as R
+from ..services import sessions as X
+from ..services import supervision
+from ..services.identity import Person
+from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
+from ..store import Store, open_store
+from ._base import AppShell
+from ._reports import report_panel
+from ._startup import busy_start
+from .home import on_now, upcoming_html, upcoming_sessions
+
+DRAFTS_SHOWN = 20
+FEEDBACK_SHOWN = 20
+COMMITMENTS_SHOWN = 40
+TRIED_CHOICES = [("Yes", "yes"), ("Partly", "partly"), ("No, not yet", "no")]
+TRIED_SHOWN = {"yes": "Tried it", "partly": "Tried it partly", "no": "Not tried yet"}
+LABEL = {"description_width": "initial"}
+CHOOSE_FIRST = "Choose yes, partly or not yet first (your text is kept)."
+
+MY_STYLE = """
+<style>
+.cop-my-page .cop-my-section { border-top: 1px solid #d1d5db; margin-top: 0.8em;
+  min-width: 0; max-width: 100%; }
+.cop-my-page .cop-my-list, .cop-my-page .cop-upcoming { padding-left: 1.2em; margin: 0.3em 0; }
+.cop-my-page .cop-my-list li, .cop-my-page .cop-upcoming li { margin: 0.35em 0;
+  overflow-wrap: anywhere; }
+.cop-my-page .cop-tag { display: inline-block; padding: 0 0.5em; border-radius: 1em;
+  background: #0b4d1f; color: #fff; font-weight: 600; }
+.cop-my-page .cop-on-now { color: #0b4d1f; }
+.cop-my-page .cop-my-commitment { border-left: 4px solid #3730a3; padding: 0.2em 0 0.4em 0.6em;
+  margin: 0.5em 0; max-width: 40rem; }
+.cop-my-page .cop-my-commitment p { margin: 0.2em 0; overflow-wrap: anywhere; }
+.cop-my-page .widget-textarea, .cop-my-page .widget-radio { max-width: 100%; }
+/* the note's label above its box: a phone's width leaves no room beside it */
+.cop-my-page .cop-followup-text { flex-wrap: wrap; }
+.cop-my-page .cop-followup-text textarea { flex: 1 1 100%; min-width: 0; min-height: 4.5em;
+  box-sizing: border-box; }
+.cop-my-page .cop-my-join label { display: block; margin: 0.3em 0 0.2em; }
+.cop-my-page .cop-my-join input { font: inherit; width: 8em; max-width: 100%;
+  text-transform: uppercase; padding: 0.2em 0.4em; border: 1px solid #6b7280;
+  border-radius: 4px; }
+.cop-my-page .cop-my-join button { font: inherit; padding: 0.25em 1.2em; border-radius: 4px;
+  border: 1px solid #1d4ed8; background: #1d4ed8; color: #fff; cursor: pointer; }
+.cop-my-page .cop-my-section a { color: #1d4ed8; text-decoration: underline; }
+.cop-my-page .cop-my-download a { font-weight: 600; }
+.cop-my-page .cop-note:empty { display: none; }
+</style>
+"""
+
+
+def _when(iso: str | None, zone: ZoneInfo, zone_name: str) -> str:
+    if not iso:
+        return ""
+    return f"{datetime.fromisoformat(iso).astimezone(zone):%d %b %Y, %H:%M} ({zone_name})"
+
+
+def _note(message: str, kind: str = "info") -> str:
+    """A message shown next to the control it is about (also said in the status line)."""
+    if not message:
+        return ""
+    return (
+        f'<p role="status" class="cop-note cop-note-{kind}">{html.escape(message)}</p>'
+        if kind != "error"
+        else f'<p role="alert" class="cop-note cop-note-error">{html.escape(message)}</p>'
+    )
+
+
+# A session on now whose code only its runners see: the join box of the home page, here.
+JOIN_FORM = """
+<form class="cop-my-join" action="session.ipynb" method="get" aria-label="Join a session">
+<label for="cop-my-code">A session is on now: type the code your facilitator shows</label>
+<input id="cop-my-code" name="code" type="text" required maxlength="12" autocomplete="off"
+  autocapitalize="characters" spellcheck="false" placeholder="e.g. K7M2QX">
+<button type="submit">Join</button></form>
+"""
+
+
+class MyPageApp(AppShell):
+    def __init__(
+        self,
+        store: Store | None,
+        settings: Settings,
+        catalogue: Catalogue | None = None,
+        environ=None,
+        startup_error: str = "",
+    ):
+        self.store, self.settings, self.environ = store, settings, environ
+        self.catalogue = catalogue or Catalogue((), ())
+        self.person: Person | None = None
+        self.zone = ZoneInfo(settings.timezone)
+        self.upcoming_view = W.HTML()
+        self.commitments_box = W.VBox()
+        self.drafts_view = W.HTML()
+        self.feedback_view = W.HTML()
+        self.record_box = W.VBox()
+        self.export_box = W.VBox()
+        self._followup_rows: dict[str, W.VBox] = {}
+        super().__init__(MY_STYLE + "<h1>My page</h1>")
+        self.add_class("cop-my-page")
+        self.begin(startup_error, environ)
+
+    # -- the page ------------------------------------------------------------------------------
+    def _sign_in(self, person: Person) -> None:
+        self.person = person
+        self.status.clear()  # signed in now: an earlier "not signed in" no longer holds
+        sections = (
+            ("upcoming", self.upcoming_view),
+            ("commitments", self.commitments_box),
+            ("drafts", self.drafts_view),
+            ("feedback", self.feedback_view),
+            ("record", self.record_box),
+            ("export", self.export_box),
+        )
+        boxes = []
+        for key, content in sections:
+            box = W.VBox([content])
+            box.add_class("cop-my-section")
+            box.add_class(f"cop-my-{key}")
+            boxes.append(box)
+        self.body.children = boxes
+        # each section on its own: one that cannot be read says so, the others still show
+        for show in (
+            self.show_upcoming,
+            self.show_commitments,
+            self.show_drafts,
+            self.show_feedback,
+            self.show_record,
+            self.show_export,
+        ):
+            self._guard(show)
+
+    def _name_of(self, framework_id: str) -> str:
+        framework = self.catalogue.get(framework_id)
+        return framework.name if framework else framework_id
+
+    # -- upcoming sessions (the home page's list; the join link while a session is on) ---------
+    def show_upcoming(self) -> None:
+        now = datetime.now(UTC)
+        known = X.communities(self.store, self.person)
+        shown = upcoming_html(
+            self.store, self.person, self.settings, known, now, join_links="open_now"
+        )
+        # a session on now whose code this person does not see: they type it, as on home
+        codeless_now = any(
+            on_now(s, now) and not s.join_code
+            for s, _c in upcoming_sessions(self.store, self.person, known, now)
+        )
+        self.upcoming_view.value = shown + (JOIN_FORM if codeless_now else "")
+
+    # -- commitments and their follow-up -------------------------------------------------------
+    def show_commitments(self) -> None:
+        for row in self._followup_rows.values():
+            self.drop_saver(row.saver)  # kept if a refused save of it is still retrying
+        self._followup_rows = {}
+        mine = K.my_commitments(self.store, self.person, limit=COMMITMENTS_SHOWN)
+        heading = W.HTML(
+            "<h2>My commitments</h2><p class='cop-meta'>What you said at check-out you would "
+            "do differently. Say here whether you tried it; it is also asked at your next "
+            "session.</p>"
+        )
+        if not mine:
+            self.commitments_box.children = [
+                heading,
+                W.HTML("<p>No commitments yet. You make one at the check-out of a session.</p>"),
+            ]
+            return
+        rows: list[W.Widget] = []
+        for c in mine:
+            if c.open:
+                rows.append(self._open_commitment(c))
+            else:
+                rows.append(W.HTML(self._done_html(c)))
+        self.commitments_box.children = [heading, *rows]
+
+    def _said_html(self, c: K.CommitmentRecord) -> str:
+        when = _when(c.session_starts_at, self.zone, self.settings.timezone)
+        return (
+            f"<p>At “<bdi>{html.escape(c.session_topic)}</bdi>” ({html.escape(when)}) you said "
+            f"you would: <strong><bdi>{html.escape(c.text)}</bdi></strong></p>"
+        )
+
+    def _done_html(self, c: K.CommitmentRecord) -> str:
+        note = (
+            f"<p>What happened: <bdi style='white-space:pre-wrap'>"
+            f"{html.escape(c.followup_text)}</bdi></p>"
+            if c.followup_text
+            else ""
+        )
+        when = _when(c.followed_up_at, self.zone, self.settings.timezone)
+        return (
+            f'<div class="cop-my-commitment cop-my-commitment-done">{self._said_html(c)}'
+            f'<p><strong class="cop-followup-state">{TRIED_SHOWN.get(c.tried or "", "")}'
+            f"</strong> · <span class='cop-meta'>followed up {html.escape(when)}</span></p>"
+            f"{note}</div>"
+        )
+
+    def _open_commitment(self, c: K.CommitmentRecord) -> W.VBox:
+        tried = W.RadioButtons(
+            options=TRIED_CHOICES, value=None, description="Did you try it?", style=LABEL
+        )
+        happened = W.Textarea(
+            description="What happened? (a note, if you like)",
+            continuous_update=False,
+            style=LABEL,
+            layout=W.Layout(width="100%", max_width="40rem"),
+        )
+        keep = W.Button(description="Save follow-up", layout=W.Layout(align_self="flex-start"))
+        note = W.HTML()
+        tried.add_class("cop-followup-tried")
+        happened.add_class("cop-followup-text")
+        keep.add_class("cop-followup-save")
+        note.add_class("cop-followup-note")
+        row = W.VBox(
+            [
+                W.HTML(
+                    self._said_html(c) + "<p><strong class='cop-followup-state'>Open</strong></p>"
+                ),
+                tried,
+                happened,
+                keep,
+                note,
+            ]
+        )
+        row.add_class("cop-my-commitment")
+        row.commitment, row.tried, row.happened, row.note = c, tried, happened, note
+        # Typed text is unsaved until the store confirms it; a refused save stays on the page,
+        # marked unsaved, and is retried in the background until the store takes it.
+        row.saver = self.saver(happened)
+        row.saver.on_failure = lambda exc, r=row: self._follow_up_refused(r, exc)
+        keep.on_click(lambda _, r=row: self._guard(self.send_follow_up, r))
+        self._followup_rows[c.id] = row
+        return row
+
+    def send_follow_up(self, row: W.VBox) -> None:
+        if row.tried.value is None:
+            row.note.value = _note(CHOOSE_FIRST, "error")
+            raise InvalidInput("tried", CHOOSE_FIRST)
+        row.note.value = ""
+        # the retried action reads the row as it is then (the person may have added to it)
+        row.saver.run(lambda: self._follow_up(row))
+
+    def _follow_up(self, row: W.VBox) -> None:
+        if row.tried.value is None:
+            raise InvalidInput("tried", CHOOSE_FIRST)
+        c: K.CommitmentRecord = row.commitment
+        K.follow_up(self.store, self.person, c.id, None, row.tried.value, row.happened.value)
+        row.saver.cancel()
+        self._followup_rows.pop(c.id, None)
+        done = K.CommitmentRecord(
+            c.id, c.session_id, c.text, c.created_at, c.session_topic, c.session_starts_at,
+            row.tried.value, row.happened.value.strip(), datetime.now(UTC).isoformat(),
+        )  # fmt: skip
+        # only this commitment's row changes: what is typed in the others stays
+        row.children = [W.HTML(self._done_html(done) + _note("Saved.", "ok"))]
+        self.status.show("Thank you: your follow-up is saved.", "ok")
+
+    def _follow_up_refused(self, row: W.VBox, exc: Exception) -> None:
+        self._not_saved_yet(exc)
+        if isinstance(exc, StoreFailure):
+            row.note.value = _note(f"Not saved yet — retrying. {exc.kept_message()}", "error")
+        else:
+            row.note.value = _note(str(exc), "error")
+
+    # -- drafts ---------------------------------------------------------------------------------
+    def show_drafts(self) -> None:
+        drafts = R.list_mine(self.store, self.person, limit=DRAFTS_SHOWN, status="draft")
+        if not drafts:
+            self.drafts_view.value = "<h2>My drafts</h2><p>No drafts.</p>"
+            return
+        items = []
+        for d in drafts:
+            name = self._name_of(d.framework_id)
+            when = _when(d.updated_at, self.zone, self.settings.timezone)
+            preview = f"<br><bdi>{html.escape(d.preview)}</bdi>" if d.preview else ""
+            items.append(
+                f'<li><a class="cop-my-draft-link" href="reflection.ipynb?reflection='
+                f'{html.escape(d.id)}">Continue: {html.escape(name)}</a> · '
+                f"<span class='cop-meta'>last changed {html.escape(when)}, "
+                f"{d.answered_stages} stage(s) answered</span>{preview}</li>"
+            )
+        self.drafts_view.value = (
+            "<h2>My drafts</h2><p class='cop-meta'>Unfinished reflections: each opens where "
+            f"you stopped.</p><ul class='cop-my-list'>{''.join(items)}</ul>"
+        )
+
+    # -- feedback -------------------------------------------------------------------------------
+    def show_feedback(self) -> None:
+        notices = supervision.feedback_on_mine(self.store, self.person, limit=FEEDBACK_SHOWN)
+        if not notices:
+            self.feedback_view.value = "<h2>Feedback</h2><p>No feedback yet.</p>"
+            return
+        items = []
+        for n in notices:
+            name = self._name_of(n.framework_id)
+            whom = ", ".join(f"<bdi>{html.escape(s)}</bdi>" for s in n.supervisor_names)
+            when = _when(n.released_at, self.zone, self.settings.timezone)
+            new = '<strong class="cop-tag cop-new-feedback">New</strong> ' if n.new else ""
+            items.append(
+                f"<li>{new}<a class='cop-my-feedback-link' href='reflection.ipynb?reflection="
+                f"{html.escape(n.reflection_id)}'>Read the feedback on your "
+                f"{html.escape(name)} reflection</a> · from {whom} · "
+                f"<span class='cop-meta'>{html.escape(when)}</span></li>"
+            )
+        fresh = sum(n.new for n in notices)
+        summary = (
+            f"<p>{fresh} new: marked new until you open it.</p>" if fresh else
+            "<p class='cop-meta'>Nothing new since you last read your feedback.</p>"
+        )  # fmt: skip
+        self.feedback_view.value = (
+            f"<h2>Feedback</h2>{summary}<ul class='cop-my-list'>{''.join(items)}</ul>"
+        )
+
+    # -- my CPD record (the person report, made on demand) -------------------------------------
+    def show_record(self) -> None:
+        heading = W.HTML(
+            "<h2>My CPD record</h2><p class='cop-meta'>Your reflections with their feedback, "
+            "the sessions and case discussions you took part in, and your commitments: a "
+            "record for your continuing professional development.</p>"
+        )
+        panel = report_panel(self, "person", self.person.id, label="My CPD record", period=True)
+        self.record_box.children = [heading, panel]
+
+    # -- my data ----------------------------------------------------------------------------------
+    def show_export(self) -> None:
+        self.export_button = W.Button(
+            description="Prepare my data export", layout=W.Layout(align_self="flex-start")
+        )
+        self.export_button.add_class("cop-my-export-button")
+        self.export_button.on_click(lambda _: self._guard(self.export))
+        self.export_link = W.HTML()
+        self.export_link.add_class("cop-my-download")
+        self.export_box.children = [
+            W.HTML(
+                "<h2>My data</h2><p class='cop-meta'>Everything of yours in the workbook, to "
+                "keep or take elsewhere: a zip file of JSON and spreadsheet (CSV) files. It "
+                "holds nothing written by anyone else.</p>"
+            ),
+            self.export_button,
+            self.export_link,
+        ]
+
+    def export(self) -> None:
+        try:
+            data = DR.export_my_data(self.store, self.person)
+        except StoreFailure as exc:
+            message = f"Your export was not made: {exc.reason}. Press the button again in a moment."
+            self.export_link.value = _note(message, "error")
+            self.status.show(message, "error")
+            return
+        day = datetime.now(UTC).astimezone(self.zone).date().isoformat()
+        name = f"my-cop-workbook-data_{day}.zip"
+        size = max(1, round(len(data) / 1024))
+        self.export_link.value = (
+            f'<p><a download="{name}" class="cop-my-export-link" '
+            f'href="data:application/zip;base64,{base64.b64encode(data).decode("ascii")}">'
+            f"Download my data ({size} KB zip)</a></p>"
+        )
+        self.status.show("Your data export is ready: use the download link.", "ok")
+
+
+def my_page_app(settings: Settings | None = None, environ=None) -> MyPageApp:
+    store, error, catalogue = None, "", None
+    try:
+        settings = settings or load_settings(environ)
+        catalogue = load_frameworks(settings.frameworks_dir)  # for the models' names only
+        store = open_store(settings)
+    except StoreBusy:  # opened by itself once the store is free
+        error = busy_start(settings)
+    except CopWidgetsError as exc:
+        error = f"The workbook cannot open the store right now: {exc}"
+    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
+    return MyPageApp(store, shown, catalogue, environ, startup_error=error)

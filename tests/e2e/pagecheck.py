@@ -1,0 +1,72 @@
+"""Checks every browser test can make of a page: axe's serious findings, and whether the page
+fits a screen (no sideways scrolling, no control beyond the edge)."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+from .conftest import REPO
+
+SHOTS = REPO / "build" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+# Controls whose box reaches past the window's sides. Only a box the app marks as scrolling
+# sideways on purpose (class cop-scroll-x, e.g. a wide table) excuses a control in it: widget
+# boxes scroll by default (overflow: auto), which on a phone hides the end of a control.
+_OUTSIDE = """() => {
+  const width = document.documentElement.clientWidth;
+  const scrolls = (el) => {
+    const box = el.closest('.cop-scroll-x');
+    return !!box && box.scrollWidth > box.clientWidth;
+  };
+  return [...document.querySelectorAll(
+      '.cop-app button, .cop-app input, .cop-app select, .cop-app textarea, .cop-app a[href]')]
+    .filter((el) => el.getClientRects().length)
+    .filter((el) => { const r = el.getBoundingClientRect(); return r.width && r.height
+      && (r.left < -1 || r.right > width + 1) && !scrolls(el); })
+    .map((el) => (el.getAttribute('aria-label') || el.innerText || el.value || el.name
+                  || el.outerHTML).slice(0, 60) + ` (${el.tagName.toLowerCase()})`);
+}"""
+
+# The widest box that scrolls the page sideways: the document, or any box around the app that
+# lets its content scroll (Voilà's #rendered_cells).
+_PAGE_WIDTH = """() => {
+  let widest = document.documentElement.scrollWidth;
+  const app = document.querySelector('.cop-app');
+  for (let p = app && app.parentElement; p; p = p.parentElement) {
+    const x = getComputedStyle(p).overflowX;
+    if (x !== 'hidden' && x !== 'clip' && p.scrollWidth > p.clientWidth)
+      widest = Math.max(
+        widest, p.scrollWidth - p.clientWidth + document.documentElement.clientWidth);
+  }
+  return widest;
+}"""
+
+
+def serious_violations(page: Page, where: str) -> list[str]:
+    """axe's critical and serious findings, one line each, naming the page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    result = Axe().run(page)
+    return [
+        f"{where}: {v['id']} ({v['impact']}): {v['nodes'][0]['html'][:120]}"
+        for v in result.response["violations"]
+        if v["impact"] in ("critical", "serious")
+    ]
+
+
+def fit_problems(page: Page, where: str) -> list[str]:
+    """Sideways scrolling, and controls beyond the window's edge, at the current size."""
+    width = page.viewport_size["width"]
+    problems = []
+    scroll = page.evaluate(_PAGE_WIDTH)
+    if scroll > width:
+        problems.append(f"{where}: the page is {scroll} px wide in a {width} px window")
+    problems += [f"{where}: control outside the window: {c!r}" for c in page.evaluate(_OUTSIDE)]
+    return problems
+
+
+def screenshot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

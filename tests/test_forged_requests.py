@@ -1,0 +1,276 @@
+"""Forged requests: another person's ids sent to each app's handlers (as a crafted widget message
+or a stale button would) and each service called by an actor without the right. Nothing in the
+store changes, the person sees a plain refusal, and a refusal of a policy rule is audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from cop_widgets.apps.case_discussion import case_discussion_app
+from cop_widgets.apps.community import community_app
+from cop_widgets.apps.reflection import reflection_app
+from cop_widgets.apps.run_sheet import run_sheet_app
+from cop_widgets.apps.supervisor_review import review_app
+from cop_widgets.errors import CopWidgetsError, NotAllowed
+from cop_widgets.protocols import load_protocols
+from cop_widgets.services import board as B
+from cop_widgets.services import checkins as K
+from cop_widgets.services import data_rights as DR
+from cop_widgets.services import discussions as D
+from cop_widgets.services import reflections as R
+from cop_widgets.services import report_access as RA
+from cop_widgets.services import sessions as X
+from cop_widgets.services import supervision as S
+from cop_widgets.services.identity import find_or_add_person
+from cop_widgets.session_items import load_item_sets
+from cop_widgets.store import schema
+from tests.conftest import REPO
+from tests.signin import sign_in_as
+
+CONSULTANCY = load_protocols(REPO / "data" / "protocols").get("consultancy")
+ITEM_SETS = list(load_item_sets(REPO / "data" / "session_items")[0].values())
+
+
+class World:
+    """Community A with a session, a discussion held in it and Ana's reflections; Sam runs
+    community B, is a supervisor (not Ana's) and a coordinator of nothing else."""
+
+    def __init__(self, store, rolfe):
+        now = datetime.now(UTC)
+        self.cora = find_or_add_person(store, "Cora Coordinator")
+        self.ana = find_or_add_person(store, "Ana Author")
+        self.sam = find_or_add_person(store, "Sam Stranger")
+        S.grant_role(store, self.sam.id, "supervisor")
+        sue = find_or_add_person(store, "Sue Supervisor")
+        S.assign_supervisee(store, sue.id, self.ana.id)
+        self.cop_a = X.create_community(store, self.cora, "Community A")
+        self.cop_b = X.create_community(store, self.sam, "Community B")
+        self.session = X.plan_session(
+            store, self.cora, self.cop_a.id, now + timedelta(minutes=5), "Session A1"
+        )
+        X.join(store, self.ana, self.session.join_code, now)
+        self.discussion = D.start_discussion(
+            store,
+            self.ana,
+            CONSULTANCY,
+            "A de-identified case.",
+            roles={"note_taker": ["Ana Author"]},
+            session_id=self.session.id,
+        )
+        answers = {s.id: R.Answer("Ana's own words.") for s in rolfe.stages}
+        self.draft = str(uuid.uuid4())
+        R.save_draft(store, self.ana, self.draft, rolfe, answers, "private")
+        self.private = str(uuid.uuid4())
+        R.submit(store, self.ana, self.private, rolfe, answers, "private")
+        self.for_supervisor = str(uuid.uuid4())
+        R.submit(store, self.ana, self.for_supervisor, rolfe, answers, "supervisor")
+        X.open_checkout(store, self.cora, self.session.id)
+        checkout = next(s for s in ITEM_SETS if s.id == "checkout")
+        K.submit_answers(store, self.ana, self.session.id, checkout, {"commitment": "Ask first"})
+        [self.commitment] = K.my_commitments(store, self.ana)
+
+
+@pytest.fixture
+def world(store, rolfe):
+    return World(store, rolfe)
+
+
+def _rows(store) -> dict[str, list[tuple]]:
+    """Every row of every table but the audit log (which records the refusals)."""
+    with store.read() as conn:
+        return {
+            t.name: sorted(map(repr, conn.execute(select(t)).all()))
+            for t in schema.metadata.sorted_tables
+            if t.name != "audit_event"
+        }
+
+
+def _refusals(store, actor_id: str) -> list[tuple[str, str]]:
+    with store.read() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                select(schema.audit_event.c.action, schema.audit_event.c.target_id).where(
+                    schema.audit_event.c.actor_id == actor_id,
+                    schema.audit_event.c.outcome == "refused",
+                )
+            ).all()
+        ]
+
+
+# -- each app's handlers, given another person's ids --------------------------------------------
+def _community(settings, w):
+    app = community_app(settings=settings, environ={})
+    sign_in_as(app, w.sam)
+    start = datetime.now(UTC) + timedelta(days=1)
+    return app, [
+        ("show_roles", (w.session.id,), ("session.view", w.session.id)),
+        ("_close_session", (w.session.id,), ("session.manage", w.session.id)),
+        (
+            "_save_roles",
+            (w.session.id, {"facilitator": w.sam.id}),
+            ("session.manage", w.session.id),
+        ),
+        (
+            "_store_plan",
+            (w.cop_a.id, start, ("Forged topic", ""), "consultancy", 60),
+            ("community.manage", w.cop_a.id),
+        ),
+    ]
+
+
+def _discussion(settings, w):
+    app = case_discussion_app(settings=settings, environ={})
+    sign_in_as(app, w.sam)
+    return app, [("open_discussion", (w.discussion.id,), ("discussion.read", w.discussion.id))]
+
+
+def _reflection(settings, w):
+    app = reflection_app(settings=settings, environ={})
+    sign_in_as(app, w.sam)
+    return app, [
+        ("open_reflection", (w.draft,), None),
+        ("read_shared", (w.private,), ("reflection.read", w.private)),
+        ("_change_visibility", (w.private, "private"), None),
+        ("_revise", (w.private,), None),
+    ]
+
+
+def _review(settings, w):
+    app = review_app(settings=settings, environ={})
+    sign_in_as(app, w.sam)
+    return app, [
+        ("open_reflection", (w.for_supervisor,), None),
+        ("_depth", (w.for_supervisor, "descriptive_reflection"), None),
+        ("_release", (w.for_supervisor,), None),
+    ]
+
+
+def _run_sheet(settings, w):
+    app = run_sheet_app(settings=settings, environ={})
+    app.query = f"session={w.session.id}"  # the query string only chooses a record
+    sign_in_as(app, w.sam)
+    return app, [
+        ("open_checkout", (), None),
+        ("save_roles", (), None),
+        ("start_discussion", (), None),
+        ("close_session", (), None),
+    ]
+
+
+@pytest.mark.parametrize("make_app", [_community, _discussion, _reflection, _review, _run_sheet])
+def test_an_apps_handlers_refuse_another_persons_ids(store, settings, world, make_app):
+    app, calls = make_app(settings, world)
+    for name, args, audited in calls:
+        before = _rows(store)
+        refused_before = _refusals(store, world.sam.id)
+        app.status.clear()
+        app._guard(getattr(app, name), *args)
+        message = app.status.message
+        assert "You may not" in message or "No " in message, (name, message)
+        assert "Traceback" not in message and "Something went wrong" not in message, name
+        assert _rows(store) == before, f"{name} changed the store"
+        if audited:
+            assert _refusals(store, world.sam.id)[len(refused_before) :] == [audited], name
+    # the refused ids' material never reached the stranger's page
+    assert "Ana's own words." not in repr(app.body.children)
+    assert "A de-identified case." not in repr(app.body.children)
+
+
+# -- each service, called by an actor who lacks the right -------------------------------------
+def _service_calls(w):
+    s, a, d = w.session.id, w.cop_a.id, w.discussion.id
+    phase = CONSULTANCY.phases[0]
+    later = datetime.now(UTC) + timedelta(days=2)
+    return [
+        ("session.manage", s, lambda st, who: X.close_session(st, who, s)),
+        ("session.manage", s, lambda st, who: X.set_session_roles(st, who, s, {})),
+        ("session.manage", s, lambda st, who: X.attendees(st, who, s)),
+        ("session.view", s, lambda st, who: X.get_session(st, who, s)),
+        ("session.view", s, lambda st, who: X.session_roles(st, who, s)),
+        ("community.view", a, lambda st, who: X.members(st, who, a)),
+        ("community.view", a, lambda st, who: X.role_history(st, who, a)),
+        ("community.view", a, lambda st, who: X.attendance_counts(st, who, a)),
+        ("community.manage", a, lambda st, who: X.plan_session(st, who, a, later, "Forged")),
+        ("community.manage", a, lambda st, who: X.add_member(st, who, a, who.id, "member")),
+        ("discussion.read", d, lambda st, who: D.get(st, who, d)),
+        ("discussion.read", d, lambda st, who: D.notes(st, who, d)),
+        ("discussion.read", d, lambda st, who: D.actions(st, who, d)),
+        ("discussion.read", d, lambda st, who: D.ratings(st, who, d, phase.id)),
+        (
+            "discussion.read",
+            d,
+            lambda st, who: D.save_note(st, who, str(uuid.uuid4()), d, phase.id, "forged"),
+        ),
+        (
+            "discussion.read",
+            d,
+            lambda st, who: D.add_action(st, who, d, "Forged", "Sam", dt.date(2027, 1, 1)),
+        ),
+        ("discussion.read", d, lambda st, who: D.set_status(st, who, d, "closed")),
+        (
+            "discussion.read",
+            d,
+            lambda st, who: D.run_clock(st, who, d, "start", len(CONSULTANCY.phases)),
+        ),
+        (
+            "discussion.read",
+            d,
+            lambda st, who: D.set_roles(st, who, d, CONSULTANCY, {"facilitator": ["Sam"]}),
+        ),
+        ("discussion.end_access", d, lambda st, who: D.end_attendee_access(st, who, d)),
+        ("reflection.read", w.private, lambda st, who: R.read_shared(st, who, w.private)),
+        ("session.manage", s, lambda st, who: X.open_checkout(st, who, s)),
+        ("session.manage", s, lambda st, who: X.session_to_run(st, who, s)),
+        ("session.manage", s, lambda st, who: B.board_state(st, who, s, ITEM_SETS, 3)),
+        ("session.manage", s, lambda st, who: B.shown_state(st, who, s, ITEM_SETS, 3)),
+        ("report.session", s, lambda st, who: RA.session_report(st, who, s)),
+        (
+            "report.community",
+            a,
+            lambda st, who: RA.community_report(st, who, a, "2026-01-01", "2026-12-31"),
+        ),
+        (
+            "report.person",
+            w.ana.id,
+            lambda st, who: RA.person_record(st, who, w.ana.id, "2026-01-01", "2026-12-31"),
+        ),
+        ("person.export", w.ana.id, lambda st, who: DR.export_my_data(st, who, w.ana.id)),
+    ]
+
+
+def test_every_service_refuses_an_actor_without_the_right_and_audits_it(store, world):
+    for rule, target, call in _service_calls(world):
+        before = _rows(store)
+        refused_before = _refusals(store, world.sam.id)
+        with pytest.raises(NotAllowed):
+            call(store, world.sam)
+        assert _rows(store) == before, f"{rule} on {target} changed the store"
+        assert _refusals(store, world.sam.id)[len(refused_before) :] == [(rule, target)], rule
+
+
+def test_owned_records_answer_not_found_to_anyone_else(store, world):
+    """A person's own drafts and reviews are looked up by owner: another person's id is simply
+    not found, so a forged id does not even reveal that the record exists."""
+    for call in (
+        lambda: R.get_mine(store, world.sam, world.draft),
+        lambda: S.change_visibility(store, world.sam, world.private, "community"),
+        lambda: S.new_version(store, world.sam, world.private),
+        lambda: S.open_for_review(store, world.sam, world.for_supervisor),
+        lambda: S.set_depth(store, world.sam, world.for_supervisor, "descriptive_reflection"),
+        lambda: S.release(store, world.sam, world.for_supervisor),
+        lambda: S.add_feedback(store, world.sam, world.for_supervisor, "strength", "forged"),
+        lambda: K.follow_up(store, world.sam, world.commitment.id, None, "yes", "forged"),
+    ):
+        before = _rows(store)
+        with pytest.raises(CopWidgetsError) as caught:
+            call()
+        assert any(
+            w in str(caught.value) for w in ("No reflection", "No commitment", "You may not")
+        )
+        assert _rows(store) == before
