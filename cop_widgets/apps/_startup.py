@@ -12,8 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from ..errors import CopWidgetsError, StoreBusy
+from ..settings import Settings
+from ..store import Store
 from ._autosave import running_loop
 
 log = logging.getLogger("cop_widgets.apps")
@@ -38,6 +42,43 @@ def busy_start(settings) -> BusyStart:
     from ..store import open_store
 
     return BusyStart(lambda: open_store(settings))
+
+
+@dataclass
+class Opened:
+    """What an app factory starts from: the settings (the defaults when the configured ones
+    could not be read, so a page can still say what is wrong), the store or None, a start-up
+    message ("" when all is well; a BusyStart when the store was busy), and what `load` read."""
+
+    settings: Settings
+    store: Store | None
+    error: str
+    loaded: Any = None
+
+
+def open_for_app(
+    settings: Settings | None,
+    environ,
+    what: str,
+    load: Callable[[Settings], Any] | None = None,
+) -> Opened:
+    """The one way an app opens what it needs: settings, then its data files (`load`, e.g. the
+    reflective models), then the store. A problem becomes a message naming `what` ("The
+    review app") and the app still builds; a busy store is opened again by itself."""
+    from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, load_settings
+    from ..store import open_store
+
+    loaded, store, error = None, None, ""
+    try:
+        settings = settings or load_settings(environ)
+        loaded = load(settings) if load else None
+        store = open_store(settings)
+    except StoreBusy:  # opened by itself once the store is free
+        error = busy_start(settings)
+    except CopWidgetsError as exc:
+        error = f"{what} cannot save right now: {exc}"
+    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
+    return Opened(shown, store, error, loaded)
 
 
 def retry_opening(app, start: BusyStart, then: Callable[[], None]) -> asyncio.Task | None:

@@ -14,17 +14,16 @@ from urllib.parse import parse_qs
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, StoreBusy
 from ..services import board as B
 from ..services import sessions as X
 from ..services.identity import Person
 from ..session_items import ItemSet, load_item_sets
-from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
-from ..store import Store, open_store
+from ..settings import Settings
+from ..store import Store
 from ..widgets.scale_rating import spread_html
 from ._autosave import Ticker
 from ._base import AppShell
-from ._startup import busy_start
+from ._startup import open_for_app
 
 
 class BoardPanel(W.VBox):
@@ -212,14 +211,14 @@ def board_sets(item_sets: dict[str, ItemSet]) -> list[ItemSet]:
 def board_app(
     settings: Settings | None = None, environ=None, tick_seconds: float = 1.0
 ) -> BoardApp:
-    store, error, sets = None, "", {}
-    try:
-        settings = settings or load_settings(environ)
-        sets, _problems = load_item_sets(settings.data_dir / "session_items")
-        store = open_store(settings)
-    except StoreBusy:  # opened by itself once the store is free
-        error = busy_start(settings)
-    except CopWidgetsError as exc:
-        error = f"The board cannot open the store: {exc}"
-    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
-    return BoardApp(store, shown, sets, environ, tick_seconds, startup_error=error)
+    opened = open_for_app(
+        settings, environ, "The board", lambda s: load_item_sets(s.data_dir / "session_items")[0]
+    )
+    return BoardApp(
+        opened.store,
+        opened.settings,
+        opened.loaded or {},
+        environ,
+        tick_seconds,
+        startup_error=opened.error,
+    )

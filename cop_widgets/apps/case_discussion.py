@@ -17,14 +17,14 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, InvalidInput, NotAllowed, RecordNotFound, StoreBusy
+from ..errors import CopWidgetsError, InvalidInput, NotAllowed, RecordNotFound
 from ..protocols import Protocol, ProtocolCatalogue, load_protocols
 from ..services import discussion_clock as C
 from ..services import discussions as D
 from ..services import sessions as X
 from ..services.identity import Person
-from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
-from ..store import Store, open_store
+from ..settings import Settings
+from ..store import Store
 from ..widgets.deid_check import DeidCheck
 from ..widgets.phase_timer import PhaseTimer
 from ..widgets.safety_banner import SafetyBanner
@@ -32,7 +32,7 @@ from ..widgets.scale_rating import ScaleRating
 from ._autosave import Autosave, Ticker
 from ._base import AppShell
 from ._fields import TakenText
-from ._startup import busy_start
+from ._startup import open_for_app
 
 WIDE = W.Layout(width="auto", flex="1 1 auto")
 LABEL = {"description_width": "initial"}
@@ -690,17 +690,12 @@ class CaseDiscussionApp(AppShell):
 def case_discussion_app(
     settings: Settings | None = None, environ=None, tick_seconds: float = 1.0
 ) -> CaseDiscussionApp:
-    """Build the app from the configured data folder and store; problems become messages."""
-    store, error = None, ""
-    catalogue = ProtocolCatalogue((), ())
-    try:
-        settings = settings or load_settings(environ)
-        catalogue = load_protocols(settings.protocols_dir)
-        store = open_store(settings)
-    except StoreBusy:  # opened by itself once the store is free
-        error = busy_start(settings)
-    except CopWidgetsError as exc:
-        error = f"The workbook cannot save right now: {exc}"
-    # Without settings the banner still shows, with the default reporting link.
-    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
-    return CaseDiscussionApp(store, catalogue, shown, environ, tick_seconds, startup_error=error)
+    """Build the app from the configured data folder and store; problems become messages.
+    Without settings the banner still shows, with the default reporting link."""
+    opened = open_for_app(
+        settings, environ, "The workbook", lambda s: load_protocols(s.protocols_dir)
+    )
+    catalogue = opened.loaded or ProtocolCatalogue((), ())
+    return CaseDiscussionApp(
+        opened.store, catalogue, opened.settings, environ, tick_seconds, startup_error=opened.error
+    )

@@ -17,13 +17,12 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, StoreBusy
 from ..services import membership as M
 from ..services.identity import Person
-from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
-from ..store import Store, open_store
+from ..settings import Settings
+from ..store import Store
 from ._base import AppShell
-from ._startup import busy_start
+from ._startup import open_for_app
 
 LABEL = {"description_width": "initial"}
 ROLE_WORDS = {"member": "member", "facilitator": "facilitator", "coordinator": "coordinator"}
@@ -273,13 +272,5 @@ class CommunitiesApp(AppShell):
 
 
 def communities_app(settings: Settings | None = None, environ=None) -> CommunitiesApp:
-    store, error = None, ""
-    try:
-        settings = settings or load_settings(environ)
-        store = open_store(settings)
-    except StoreBusy:  # opened by itself once the store is free
-        error = busy_start(settings)
-    except CopWidgetsError as exc:
-        error = f"The Communities page cannot open the store right now: {exc}"
-    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
-    return CommunitiesApp(store, shown, environ, startup_error=error)
+    opened = open_for_app(settings, environ, "The Communities page")
+    return CommunitiesApp(opened.store, opened.settings, environ, startup_error=opened.error)

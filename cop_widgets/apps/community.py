@@ -11,18 +11,18 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, InvalidInput, StoreBusy
+from ..errors import InvalidInput
 from ..protocols import ProtocolCatalogue, load_protocols
 from ..services import accounts, report_access
 from ..services import sessions as X
 from ..services.identity import Person, page_site
 from ..services.supervision import roles_of
-from ..settings import Settings, load_settings
-from ..store import Store, open_store
+from ..settings import Settings
+from ..store import Store
 from ..store.schema import ROLES
 from ._base import AppShell
 from ._fields import TakenText
-from ._startup import busy_start
+from ._startup import open_for_app
 
 LABEL = {"description_width": "initial"}
 JOIN_PATH = "/voila/render/session.ipynb"
@@ -532,16 +532,10 @@ def close_session_box(
 
 
 def community_app(settings: Settings | None = None, environ=None) -> CommunityApp:
-    store, error, protocols = None, "", ProtocolCatalogue((), ())
-    try:
-        settings = settings or load_settings(environ)
-        protocols = load_protocols(settings.protocols_dir)
-        store = open_store(settings)
-    except StoreBusy:  # opened by itself once the store is free
-        error = busy_start(settings)
-    except CopWidgetsError as exc:
-        error = f"The workbook cannot save right now: {exc}"
-    from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR
-
-    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
-    return CommunityApp(store, protocols, shown, environ, startup_error=error)
+    opened = open_for_app(
+        settings, environ, "The workbook", lambda s: load_protocols(s.protocols_dir)
+    )
+    protocols = opened.loaded or ProtocolCatalogue((), ())
+    return CommunityApp(
+        opened.store, protocols, opened.settings, environ, startup_error=opened.error
+    )

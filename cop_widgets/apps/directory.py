@@ -6,14 +6,13 @@ import html
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, StoreBusy
 from ..services import directory as D
 from ..services.identity import Person
-from ..settings import Settings, load_settings
-from ..store import Store, open_store
+from ..settings import Settings
+from ..store import Store
 from ..widgets.deid_check import DeidCheck
 from ._base import AppShell
-from ._startup import busy_start
+from ._startup import open_for_app
 
 LABEL = {"description_width": "initial"}
 
@@ -115,11 +114,5 @@ class DirectoryApp(AppShell):
 
 
 def directory_app(settings: Settings | None = None, environ=None) -> DirectoryApp:
-    store, error = None, ""
-    try:
-        store = open_store(settings or load_settings(environ))
-    except StoreBusy:  # opened by itself once the store is free
-        error = busy_start(settings or load_settings(environ))
-    except CopWidgetsError as exc:
-        error = f"The directory cannot open the store: {exc}"
-    return DirectoryApp(store, environ, startup_error=error)
+    opened = open_for_app(settings, environ, "The directory")
+    return DirectoryApp(opened.store, environ, startup_error=opened.error)

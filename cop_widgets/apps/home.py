@@ -18,14 +18,13 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, StoreBusy
 from ..services import sessions as X
 from ..services import supervision
 from ..services.identity import Person
-from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
-from ..store import Store, open_store
+from ..settings import Settings
+from ..store import Store
 from ._base import AppShell
-from ._startup import busy_start
+from ._startup import open_for_app
 
 REVIEW_PORT = 8867
 PARTICIPANTS_PORT = 8866
@@ -371,13 +370,5 @@ def upcoming_html(
 
 
 def home_app(settings: Settings | None = None, environ=None) -> HomeApp:
-    store, error = None, ""
-    try:
-        settings = settings or load_settings(environ)
-        store = open_store(settings)
-    except StoreBusy:  # opened by itself once the store is free
-        error = busy_start(settings)
-    except CopWidgetsError as exc:
-        error = f"The workbook cannot open the store right now: {exc}"
-    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
-    return HomeApp(store, shown, environ, startup_error=error)
+    opened = open_for_app(settings, environ, "The workbook")
+    return HomeApp(opened.store, opened.settings, environ, startup_error=opened.error)

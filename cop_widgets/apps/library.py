@@ -19,18 +19,18 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, DataFileError, InvalidInput, StoreBusy
+from ..errors import DataFileError, InvalidInput
 from ..library_topics import EMPTY, TOPICS_FILE, TopicList, load_topics
 from ..services import library as L
 from ..services import membership as M
 from ..services import sessions as X
 from ..services.identity import Person
-from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
-from ..store import Store, open_store
+from ..settings import Settings
+from ..store import Store
 from ..widgets.deid_check import DeidCheck
 from ._base import AppShell
 from ._fields import TakenText
-from ._startup import busy_start
+from ._startup import open_for_app
 
 LABEL = {"description_width": "initial"}
 WIDE = W.Layout(width="40rem")
@@ -766,20 +766,20 @@ class LibraryApp(AppShell):
 
 
 def library_app(settings: Settings | None = None, environ=None) -> LibraryApp:
-    store, error, topics, problem = None, "", EMPTY, ""
-    try:
-        settings = settings or load_settings(environ)
+    problem = ""
+
+    def topics_of(s: Settings):
+        nonlocal problem
         try:
-            topics = load_topics(settings.data_dir / TOPICS_FILE)
+            return load_topics(s.data_dir / TOPICS_FILE)
         except DataFileError as exc:  # the library still works, with free tags only
             problem = f"The topic list could not be loaded ({exc}); free tags still work."
-        store = open_store(settings)
-    except StoreBusy:  # opened by itself once the store is free
-        error = busy_start(settings)
-    except CopWidgetsError as exc:
-        error = f"The library cannot open the store right now: {exc}"
-    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
-    app = LibraryApp(store, shown, topics, environ, startup_error=error)
-    if problem and store is not None:
+            return EMPTY
+
+    opened = open_for_app(settings, environ, "The library", topics_of)
+    app = LibraryApp(
+        opened.store, opened.settings, opened.loaded or EMPTY, environ, startup_error=opened.error
+    )
+    if problem and opened.store is not None:
         app.status.show(problem, "warning")
     return app

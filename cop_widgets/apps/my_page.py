@@ -17,18 +17,18 @@ from zoneinfo import ZoneInfo
 import ipywidgets as W
 
 from ..content import Catalogue, load_frameworks
-from ..errors import CopWidgetsError, InvalidInput, StoreBusy, StoreFailure
+from ..errors import InvalidInput, StoreFailure
 from ..services import checkins as K
 from ..services import data_rights as DR
 from ..services import reflections as R
 from ..services import sessions as X
 from ..services import supervision
 from ..services.identity import Person
-from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
-from ..store import Store, open_store
+from ..settings import Settings
+from ..store import Store
 from ._base import AppShell
 from ._reports import report_panel
-from ._startup import busy_start
+from ._startup import open_for_app
 from .home import on_now, upcoming_html, upcoming_sessions
 
 DRAFTS_SHOWN = 20
@@ -381,14 +381,10 @@ class MyPageApp(AppShell):
 
 
 def my_page_app(settings: Settings | None = None, environ=None) -> MyPageApp:
-    store, error, catalogue = None, "", None
-    try:
-        settings = settings or load_settings(environ)
-        catalogue = load_frameworks(settings.frameworks_dir)  # for the models' names only
-        store = open_store(settings)
-    except StoreBusy:  # opened by itself once the store is free
-        error = busy_start(settings)
-    except CopWidgetsError as exc:
-        error = f"The workbook cannot open the store right now: {exc}"
-    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
-    return MyPageApp(store, shown, catalogue, environ, startup_error=error)
+    # the reflective models, for their names only
+    opened = open_for_app(
+        settings, environ, "The workbook", lambda s: load_frameworks(s.frameworks_dir)
+    )
+    return MyPageApp(
+        opened.store, opened.settings, opened.loaded, environ, startup_error=opened.error
+    )

@@ -10,17 +10,17 @@ from urllib.parse import parse_qs
 import ipywidgets as W
 
 from ..content import Catalogue, Framework, load_frameworks
-from ..errors import CopWidgetsError, InvalidInput, StoreBusy, StoreFailure
+from ..errors import CopWidgetsError, InvalidInput, StoreFailure
 from ..services import reflections, supervision
 from ..services.identity import Person
-from ..settings import Settings, load_settings
-from ..store import Store, open_store
+from ..settings import Settings
+from ..store import Store
 from ..widgets import ReflectionStepper
 from ..widgets.deid_check import DeidCheck
 from ..widgets.reflection_stepper import VISIBILITY_CHOICES
 from ._autosave import Autosave
 from ._base import AppShell
-from ._startup import busy_start
+from ._startup import open_for_app
 
 _EMPTY = reflections.Answer("")
 
@@ -423,15 +423,10 @@ def reflection_app(
     settings: Settings | None = None, environ=None, autosave_seconds: float = 3.0
 ) -> ReflectionApp:
     """Build the app from the configured data folder and store; problems become messages."""
-    store, error = None, ""
-    try:
-        settings = settings or load_settings(environ)
-        catalogue = load_frameworks(settings.frameworks_dir)
-        store = open_store(settings)
-    except StoreBusy:  # opened by itself once the store is free
-        error = busy_start(settings)
-    except CopWidgetsError as exc:
-        error = f"The workbook cannot save right now: {exc}"
-        if "catalogue" not in locals():
-            catalogue = Catalogue((), ())
-    return ReflectionApp(store, catalogue, environ, autosave_seconds, startup_error=error)
+    opened = open_for_app(
+        settings, environ, "The workbook", lambda s: load_frameworks(s.frameworks_dir)
+    )
+    catalogue = opened.loaded or Catalogue((), ())
+    return ReflectionApp(
+        opened.store, catalogue, environ, autosave_seconds, startup_error=opened.error
+    )

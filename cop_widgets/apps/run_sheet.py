@@ -19,19 +19,19 @@ from zoneinfo import ZoneInfo
 import ipywidgets as W
 import segno
 
-from ..errors import CopWidgetsError, InvalidInput, StoreBusy
+from ..errors import CopWidgetsError, InvalidInput
 from ..protocols import ProtocolCatalogue, load_protocols
 from ..services import accounts
 from ..services import discussions as D
 from ..services import sessions as X
 from ..services.identity import Person, page_site
 from ..session_items import ItemSet, load_item_sets
-from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
-from ..store import Store, open_store
+from ..settings import Settings
+from ..store import Store
 from ._autosave import Ticker
 from ._base import AppShell
 from ._reports import report_panel
-from ._startup import busy_start
+from ._startup import open_for_app
 from .board import BoardPanel, board_sets
 from .case_discussion import StartForm, session_choice_label
 from .community import JOIN_PATH, close_session_box
@@ -483,16 +483,17 @@ class RunSheetApp(AppShell):
 def run_sheet_app(
     settings: Settings | None = None, environ=None, tick_seconds: float = 2.0
 ) -> RunSheetApp:
-    store, error = None, ""
-    protocols, sets = ProtocolCatalogue((), ()), {}
-    try:
-        settings = settings or load_settings(environ)
-        protocols = load_protocols(settings.protocols_dir)
-        sets, _problems = load_item_sets(settings.data_dir / "session_items")
-        store = open_store(settings)
-    except StoreBusy:  # opened by itself once the store is free
-        error = busy_start(settings)
-    except CopWidgetsError as exc:
-        error = f"The run sheet cannot open the store: {exc}"
-    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
-    return RunSheetApp(store, shown, protocols, sets, environ, tick_seconds, startup_error=error)
+    def data(s: Settings):
+        return load_protocols(s.protocols_dir), load_item_sets(s.data_dir / "session_items")[0]
+
+    opened = open_for_app(settings, environ, "The run sheet", data)
+    protocols, sets = opened.loaded or (ProtocolCatalogue((), ()), {})
+    return RunSheetApp(
+        opened.store,
+        opened.settings,
+        protocols,
+        sets,
+        environ,
+        tick_seconds,
+        startup_error=opened.error,
+    )

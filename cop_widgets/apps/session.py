@@ -9,18 +9,18 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, InvalidInput, StoreBusy
+from ..errors import CopWidgetsError, InvalidInput
 from ..services import checkins as K
 from ..services import discussions as D
 from ..services import sessions as X
 from ..services.identity import Person
 from ..session_items import ItemSet, load_item_sets
-from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, Settings, load_settings
-from ..store import Store, open_store
+from ..settings import Settings
+from ..store import Store
 from ..widgets.item_form import ItemForm
 from ._autosave import Ticker
 from ._base import AppShell
-from ._startup import busy_start
+from ._startup import open_for_app
 
 
 class SessionApp(AppShell):
@@ -245,21 +245,19 @@ class SessionApp(AppShell):
 
 
 def session_app(settings: Settings | None = None, environ=None) -> SessionApp:
-    store, error, item_sets = None, "", {}
-    try:
-        settings = settings or load_settings(environ)
-        item_sets, problems = load_item_sets(settings.data_dir / "session_items")
-        store = open_store(settings)
-        if problems:
-            error = "Some check-in files could not be loaded: " + "; ".join(map(str, problems))
-    except StoreBusy:  # opened by itself once the store is free
-        error = busy_start(settings)
-    except CopWidgetsError as exc:
-        error = f"The workbook cannot save right now: {exc}"
-    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
-    app = SessionApp(
-        store, shown, environ, startup_error=error if store is None else "", item_sets=item_sets
+    opened = open_for_app(
+        settings, environ, "The workbook", lambda s: load_item_sets(s.data_dir / "session_items")
     )
-    if error and store is not None:
-        app.status.show(error, "warning")
+    item_sets, problems = opened.loaded or ({}, [])
+    app = SessionApp(
+        opened.store,
+        opened.settings,
+        environ,
+        startup_error=opened.error if opened.store is None else "",
+        item_sets=item_sets,
+    )
+    if problems and opened.store is not None:
+        app.status.show(
+            "Some check-in files could not be loaded: " + "; ".join(map(str, problems)), "warning"
+        )
     return app

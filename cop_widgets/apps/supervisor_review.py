@@ -12,15 +12,15 @@ from datetime import datetime
 import ipywidgets as W
 
 from ..content import Catalogue, load_frameworks
-from ..errors import CopWidgetsError, InvalidInput, StoreBusy
+from ..errors import InvalidInput
 from ..services import supervision as S
 from ..services.identity import Person
-from ..settings import Settings, load_settings
-from ..store import Store, open_store
+from ..settings import Settings
+from ..store import Store
 from ._autosave import Autosave
 from ._base import AppShell
 from ._fields import TakenText
-from ._startup import busy_start
+from ._startup import open_for_app
 from .home import home_url
 
 LABEL = {"description_width": "initial"}
@@ -420,13 +420,10 @@ class ReviewApp(AppShell):
 
 
 def review_app(settings: Settings | None = None, environ=None) -> ReviewApp:
-    store, error, catalogue = None, "", Catalogue((), ())
-    try:
-        settings = settings or load_settings(environ)
-        catalogue = load_frameworks(settings.frameworks_dir)
-        store = open_store(settings)
-    except StoreBusy:  # opened by itself once the store is free
-        error = busy_start(settings)
-    except CopWidgetsError as exc:
-        error = f"The review app cannot open the store: {exc}"
-    return ReviewApp(store, catalogue, environ, startup_error=error, settings=settings)
+    opened = open_for_app(
+        settings, environ, "The review app", lambda s: load_frameworks(s.frameworks_dir)
+    )
+    catalogue = opened.loaded or Catalogue((), ())
+    return ReviewApp(
+        opened.store, catalogue, environ, startup_error=opened.error, settings=opened.settings
+    )
