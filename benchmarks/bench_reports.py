@@ -151,9 +151,9 @@ def seed(data_dir: Path) -> list[str]:
 def seed_sessions(data_dir: Path) -> list:
     """One community, ROOM people, N_SESSIONS weekly sessions, through the services."""
     from cop_widgets.protocols import load_protocols
-    from cop_widgets.services import checkins as K
-    from cop_widgets.services import discussions as D
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import checkins
+    from cop_widgets.services import discussions as discussion_service
+    from cop_widgets.services import sessions as session_service
     from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.session_items import load_item_sets
     from cop_widgets.settings import Settings
@@ -163,27 +163,27 @@ def seed_sessions(data_dir: Path) -> list:
     sets = load_item_sets(data_dir / "session_items")[0]
     consultancy = load_protocols(data_dir / "protocols").get("consultancy")
     people = [find_or_add_person(store, f"Member {n:02d}") for n in range(ROOM)]
-    cop = X.create_community(store, people[0], "Bench CoP", "Family support practice")
+    cop = session_service.create_community(store, people[0], "Bench CoP", "Family support practice")
     words = ("hopeful", "tired", "connected", "curious", "heard", "stretched")
     sessions = []
     for k in range(N_SESSIONS):
         at = START + timedelta(weeks=k, hours=10)
-        session = X.plan_session(
+        session = session_service.plan_session(
             store, people[0], cop.id, at, f"Practice theme {k}", "What helps?", "consultancy"
         )
         sessions.append(session)
         for i, p in enumerate(people):
-            X.join(store, p, session.join_code, at)
-            K.submit_answers(
+            session_service.join(store, p, session.join_code, at)
+            checkins.submit_answers(
                 store,
                 p,
                 session.id,
                 sets["checkin"],
                 {"wellbeing": 1 + i % 5, "confidence_reflect_then": 1 + i % 3},
             )
-            for c in K.open_commitments(store, p, session.id):
-                K.follow_up(store, p, c.id, session.id, ("yes", "partly", "no")[i % 3], "ok")
-            K.submit_answers(
+            for c in checkins.open_commitments(store, p, session.id):
+                checkins.follow_up(store, p, c.id, session.id, ("yes", "partly", "no")[i % 3], "ok")
+            checkins.submit_answers(
                 store,
                 p,
                 session.id,
@@ -198,7 +198,7 @@ def seed_sessions(data_dir: Path) -> list:
                     "commitment": "Ask the family what they want first",
                 },
             )
-        run = D.start_discussion(
+        run = discussion_service.start_discussion(
             store,
             people[k % ROOM],
             consultancy,
@@ -208,7 +208,7 @@ def seed_sessions(data_dir: Path) -> list:
             session_id=session.id,
         )
         for phase in ("discuss", "respond", "debrief"):
-            D.save_note(
+            discussion_service.save_note(
                 store,
                 people[(k + 1) % ROOM],
                 str(uuid.uuid4()),
@@ -216,8 +216,10 @@ def seed_sessions(data_dir: Path) -> list:
                 phase,
                 f"Notes of {phase}: begin with the family's own words.",
             )
-        D.add_action(store, people[k % ROOM], run.id, "Share the checklist", "Facilitator", None)
-        X.close_session(store, people[0], session.id)
+        discussion_service.add_action(
+            store, people[k % ROOM], run.id, "Share the checklist", "Facilitator", None
+        )
+        session_service.close_session(store, people[0], session.id)
     store.dispose()
     return sessions
 
@@ -258,14 +260,14 @@ def community_part(scratch: Path, figures: dict, bare: list[float]) -> None:
         f"{time.perf_counter() - t0:.1f} s ({size:.0f} MiB)"
     )
 
-    from cop_widgets.reports import data as R
+    from cop_widgets.reports import data
     from cop_widgets.reports.render import render_report, render_reports
     from cop_widgets.store import open_store
 
     period = {"date_from": "2024-01-01", "date_to": "2025-12-31", "min_n": 5}
     store = open_store()
     t0 = time.perf_counter()
-    growth = R.community_growth(store, R.parse_period("2024-01-01", "2025-12-31"), 5)
+    growth = data.community_growth(store, data.parse_period("2024-01-01", "2025-12-31"), 5)
     queries = time.perf_counter() - t0
     store.dispose()
     print(

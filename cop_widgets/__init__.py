@@ -4,6 +4,6 @@ Importing the package is cheap on purpose: participant kernels import only what 
 needs (no pandas, no matplotlib at start).
 """
 
-from ._version import __version__
+from cop_widgets._version import __version__
 
 __all__ = ["__version__"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from .errors import CopWidgetsError
+from cop_widgets.errors import CopWidgetsError
 
 # Headless, and nothing fetched in the background (updates, sync, field trials).
 CHROMIUM_ARGS = [

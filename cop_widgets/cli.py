@@ -8,21 +8,21 @@ import signal
 import subprocess
 import sys
 
-from .fast_start import skip_unused_iri_checker
+from cop_widgets.fast_start import skip_unused_iri_checker
 
 skip_unused_iri_checker()  # before nbformat, papermill or Voilà import jsonschema
 
-from .cli_data import add_data_commands  # noqa: E402
-from .cli_people import add_people_commands, print_sign_in_help  # noqa: E402
-from .cli_report import add_report_commands  # noqa: E402
-from .errors import CopWidgetsError  # noqa: E402
+from cop_widgets.cli_data import add_data_commands  # noqa: E402
+from cop_widgets.cli_people import add_people_commands, print_sign_in_help  # noqa: E402
+from cop_widgets.cli_report import add_report_commands  # noqa: E402
+from cop_widgets.errors import CopWidgetsError  # noqa: E402
 
 
 def _prepare(demo: bool) -> int:
-    from .content import load_frameworks
-    from .demo import seed_demo, seed_demo_community
-    from .settings import load_settings
-    from .store import open_store
+    from cop_widgets.content import load_frameworks
+    from cop_widgets.demo import seed_demo, seed_demo_community
+    from cop_widgets.settings import load_settings
+    from cop_widgets.store import open_store
 
     settings = load_settings()
     catalogue = load_frameworks(settings.frameworks_dir)
@@ -43,9 +43,9 @@ def cmd_init(args) -> int:
 
 
 def cmd_check(_args) -> int:
-    from .content import load_frameworks
-    from .protocols import load_protocols
-    from .settings import load_settings
+    from cop_widgets.content import load_frameworks
+    from cop_widgets.protocols import load_protocols
+    from cop_widgets.settings import load_settings
 
     settings = load_settings()
     frameworks = load_frameworks(settings.frameworks_dir)
@@ -67,7 +67,7 @@ def _check_store(settings) -> bool:
     """One line per check of the store (SQLite: integrity, schema version, WAL, free disk,
     newest backup; PostgreSQL: reachable, schema version); False if any check fails. A store
     not created yet is no problem."""
-    from .store.maintenance import check_store
+    from cop_widgets.store.maintenance import check_store
 
     results = check_store(settings)
     for health in results:
@@ -79,8 +79,8 @@ def _check_store(settings) -> bool:
 
 
 def cmd_serve(args) -> int:
-    from .room import check_people, check_tls, lan_address
-    from .serving import ServeOptions, voila_command, voila_environment
+    from cop_widgets.room import check_people, check_tls, lan_address
+    from cop_widgets.serving import ServeOptions, voila_command, voila_environment
 
     # Everything that can be refused is refused before anything starts or is written.
     people = check_people(args.people)
@@ -128,7 +128,7 @@ def cmd_serve(args) -> int:
 
 
 def _address(args, https: bool = False) -> str:
-    from .room import base_url
+    from cop_widgets.room import base_url
 
     return base_url(args.ip, args.port, https)
 
@@ -142,12 +142,12 @@ def _room_pools(args, base: str, people: int | None) -> tuple[tuple[str, int], .
 
     import psutil
 
-    from .room import join_url, qr_code, room_pools
-    from .services.room import sessions_on
-    from .serving import ROOM_NOTEBOOKS, WORKBOOKS_DIR
-    from .serving.paths import served_notebooks
-    from .settings import load_settings
-    from .store import open_store
+    from cop_widgets.room import join_url, qr_code, room_pools
+    from cop_widgets.services.room import sessions_on
+    from cop_widgets.serving import ROOM_NOTEBOOKS, WORKBOOKS_DIR
+    from cop_widgets.serving.paths import served_notebooks
+    from cop_widgets.settings import load_settings
+    from cop_widgets.store import open_store
 
     settings = load_settings()
     store = open_store(settings)
@@ -215,8 +215,8 @@ def _run_server(cmd: list[str], env: dict[str, str]) -> int:
 
 
 def cmd_rehearse(args) -> int:
-    from .rehearse import Options, run
-    from .room import check_people
+    from cop_widgets.rehearse import Options, run
+    from cop_widgets.room import check_people
 
     people = check_people(args.people)
     if args.browsers < 0:
@@ -230,7 +230,7 @@ def cmd_rehearse(args) -> int:
 
 
 def cmd_review(args) -> int:
-    from .serving import REVIEW_DIR, ServeOptions, voila_command, voila_environment
+    from cop_widgets.serving import REVIEW_DIR, ServeOptions, voila_command, voila_environment
 
     status = _prepare(demo=False)
     if status:
@@ -248,10 +248,10 @@ def cmd_review(args) -> int:
 
 
 def cmd_roster(args) -> int:
-    from .services import supervision
-    from .services.identity import find_or_add_person
-    from .settings import load_settings
-    from .store import open_store
+    from cop_widgets.services import supervision
+    from cop_widgets.services.identity import find_or_add_person
+    from cop_widgets.settings import load_settings
+    from cop_widgets.store import open_store
 
     store = open_store(load_settings())
     # A standalone person's display name, or hub:<user> for a JupyterHub user.
@@ -271,8 +271,8 @@ def _serve_hub(args, review: bool = False) -> int:
     """`--hub`: one shared server run by JupyterHub as a service; the Hub signs people in and
     their Hub groups give their roles (README, JupyterHub). Voilà replaces this process, so the
     Hub's stop signal reaches it directly."""
-    from .services.hub_identity import group_roles_from_env
-    from .serving import (
+    from cop_widgets.services.hub_identity import group_roles_from_env
+    from cop_widgets.serving import (
         REVIEW_DIR,
         ServeOptions,
         hub_service_prefix,

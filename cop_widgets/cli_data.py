@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import InvalidInput
+from cop_widgets.errors import InvalidInput
 
 # What an erasure or retention run on PostgreSQL leaves to the operator (README, PostgreSQL).
 POSTGRES_SCRUB_NOTE = (
@@ -107,8 +107,8 @@ def add_data_commands(subparsers) -> None:
 
 
 def _open():
-    from .settings import load_settings
-    from .store import open_store
+    from cop_widgets.settings import load_settings
+    from cop_widgets.store import open_store
 
     return open_store(load_settings())
 
@@ -119,14 +119,14 @@ def _counts(counts: Mapping[str, int]) -> str:
 
 
 def cmd_export(args) -> int:
-    from .services import data_rights as DR
+    from cop_widgets.services import data_rights
 
     store = _open()
     try:
-        who = DR.find_person(store, args.person)
-        export = DR.export_person(store, who.id)
+        who = data_rights.find_person(store, args.person)
+        export = data_rights.export_person(store, who.id)
         out = args.out or store.settings.data_dir / "exports"
-        files = DR.write_export(export, out)
+        files = data_rights.write_export(export, out)
     finally:
         store.dispose()
     rows = sum(len(r) for r in export["tables"].values())
@@ -135,7 +135,7 @@ def cmd_export(args) -> int:
 
 
 def _erase_summary(counts: Mapping[str, int]) -> str:
-    from .services.data_rights import DISCUSSION_KEPT, OWNER_REPLACED
+    from cop_widgets.services.data_rights import DISCUSSION_KEPT, OWNER_REPLACED
 
     rows = {
         k: v
@@ -152,25 +152,25 @@ def _erase_summary(counts: Mapping[str, int]) -> str:
 
 
 def cmd_erase(args) -> int:
-    from .services import data_rights as DR
+    from cop_widgets.services import data_rights
 
     store = _open()
     try:
-        who = DR.find_person(store, args.person)
+        who = data_rights.find_person(store, args.person)
         if not args.yes:
-            preview = DR.erasure_preview(store, who.id)
+            preview = data_rights.erasure_preview(store, who.id)
             print(
                 f"not erased: person {who.id} has {_erase_summary(preview)}. "
                 "Nothing was changed; run again with --yes to erase.",
                 file=sys.stderr,
             )
             return 1
-        counts = DR.erase_person(store, who.id)
+        counts = data_rights.erase_person(store, who.id)
         exports = args.exports or store.settings.data_dir / "exports"
         on_postgres = store.is_postgres
     finally:
         store.dispose()
-    folder = DR.export_folder(exports, who.id)
+    folder = data_rights.export_folder(exports, who.id)
     removed = folder.is_dir()
     if removed:
         shutil.rmtree(folder)
@@ -178,7 +178,7 @@ def cmd_erase(args) -> int:
         f"erased person {who.id}: {_erase_summary(counts)}"
         + (f"; removed {folder}" if removed else "")
     )
-    reports = DR.files_naming(args.reports or _default_reports(), who.id, who.display_name)
+    reports = data_rights.files_naming(args.reports or _default_reports(), who.id, who.display_name)
     for path in reports:
         if args.delete_reports:
             path.unlink()
@@ -202,7 +202,7 @@ def cmd_erase(args) -> int:
 
 
 def _default_reports() -> Path:
-    from .cli_report import DEFAULT_OUT
+    from cop_widgets.cli_report import DEFAULT_OUT
 
     return DEFAULT_OUT
 
@@ -210,7 +210,7 @@ def _default_reports() -> Path:
 def retention_days(env: Mapping[str, str] | None = None) -> dict[str, int | None]:
     """Retention class -> period from the environment (data_rights.RETENTION_CLASSES); unset
     means keep."""
-    from .services.data_rights import RETENTION_CLASSES
+    from cop_widgets.services.data_rights import RETENTION_CLASSES
 
     env = os.environ if env is None else env
     return {c.name: _days(env, c.env) for c in RETENTION_CLASSES}
@@ -249,23 +249,23 @@ def _parse_now(text: str | None) -> datetime:
 
 
 def cmd_retain(args) -> int:
-    from .services import data_rights as DR
+    from cop_widgets.services import data_rights
 
     periods = retention_days()
     now = _parse_now(args.now)
     if all(days is None for days in periods.values()):
-        names = ", ".join(c.env for c in DR.RETENTION_CLASSES)
+        names = ", ".join(c.env for c in data_rights.RETENTION_CLASSES)
         print(f"retention: none of {names} is set; everything is kept")
         return 0
     store = _open()
     try:
-        counts = DR.apply_retention(store, periods, now, dry_run=args.dry_run)
+        counts = data_rights.apply_retention(store, periods, now, dry_run=args.dry_run)
         on_postgres = store.is_postgres
     finally:
         store.dispose()
     rows = {k: v for k, v in counts.items() if k not in ("vacuumed", "wal_truncated")}
     verb = "would change" if args.dry_run else "changed"
-    kept = [DR.RETENTION[n].what for n, days in periods.items() if days is None]
+    kept = [data_rights.RETENTION[n].what for n, days in periods.items() if days is None]
     print(
         f"retention at {now.isoformat()}: {verb} {_counts(rows)}"
         + (f" (kept for ever: {'; '.join(kept)})" if kept else "")
@@ -285,11 +285,11 @@ def cmd_backup(args) -> int:
 
 
 def _backup_once(out: Path | None) -> Path:
-    from .services import data_rights as DR
+    from cop_widgets.services import data_rights
 
     store = _open()
     try:
-        path = DR.backup(store, out or store.settings.data_dir / "backups")
+        path = data_rights.backup(store, out or store.settings.data_dir / "backups")
     finally:
         store.dispose()
     print(
@@ -326,8 +326,8 @@ def prune_backups(folder: Path, keep: int) -> list[Path]:
 def _backup_on_schedule(out: Path | None, every: float, keep: int | None) -> int:
     """Back up now and then every `every` seconds; Ctrl-C or SIGTERM stops it between backups
     (a backup under way is finished first). A failed round is reported and the next one runs."""
-    from .errors import CopWidgetsError
-    from .settings import load_settings
+    from cop_widgets.errors import CopWidgetsError
+    from cop_widgets.settings import load_settings
 
     if keep is not None and keep < 1:
         raise InvalidInput("keep", f"--keep {keep}: keep at least 1 backup.")
@@ -367,8 +367,8 @@ def _backup_on_schedule(out: Path | None, every: float, keep: int | None) -> int
 def cmd_restore(args) -> int:
     from sqlalchemy.engine import make_url
 
-    from .settings import load_settings
-    from .store.maintenance import restore
+    from cop_widgets.settings import load_settings
+    from cop_widgets.store.maintenance import restore
 
     url = make_url(load_settings().database_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
@@ -391,44 +391,46 @@ def cmd_migrate(args) -> int:
 
     from tqdm import tqdm
 
-    from .errors import StoreUnavailable
-    from .settings import load_settings
-    from .store import open_store
-    from .store import transfer as T
+    from cop_widgets.errors import StoreUnavailable
+    from cop_widgets.settings import load_settings
+    from cop_widgets.store import open_store, transfer
 
     settings = load_settings()
     source_url, target_url = settings.database_url, args.to
     for name, url in (("COP_DATABASE_URL", source_url), ("--to", target_url)):
-        if not T.usable_url(url):
+        if not transfer.usable_url(url):
             raise InvalidInput(
                 "to" if name == "--to" else "store",
                 f"{name} is not a database URL; write e.g. postgresql://user:password@host/cop "
                 "or sqlite:////srv/cop/cop.sqlite. Nothing was changed.",
             )
-    if T.same_store(source_url, target_url):
+    if transfer.same_store(source_url, target_url):
         raise InvalidInput(
-            "to", f"--to names the store itself ({T.describe(target_url)}); give another database."
+            "to",
+            f"--to names the store itself ({transfer.describe(target_url)}); "
+            "give another database.",
         )
     for what, url in (("store", source_url), ("target", target_url)):
-        busy = T.in_use(url)
+        busy = transfer.in_use(url)
         if busy:
             raise StoreUnavailable(
-                f"Not copied: the {what} {T.describe(url)} is in use ({busy}). Stop `cop serve` "
-                "and `cop review` (and any other program using it) first. Nothing was changed."
+                f"Not copied: the {what} {transfer.describe(url)} is in use ({busy}). "
+                "Stop `cop serve` and `cop review` (and any other program using it) first. "
+                "Nothing was changed."
             )
     source = open_store(settings)
     try:
         target = open_store(replace(settings, database_url=target_url))
         try:
-            tables = T.check_target(source, target, replace=args.force)
-            total = sum(T.row_counts(source, tables).values())
+            tables = transfer.check_target(source, target, replace=args.force)
+            total = sum(transfer.row_counts(source, tables).values())
             with tqdm(total=total, unit=" rows", file=sys.stderr, desc="copying") as bar:
 
                 def step(table: str, rows: int) -> None:
                     bar.set_postfix_str(table, refresh=False)
                     bar.update(rows)
 
-                done = T.copy_store(source, target, replace=args.force, progress=step)
+                done = transfer.copy_store(source, target, replace=args.force, progress=step)
         finally:
             target.dispose()
     finally:

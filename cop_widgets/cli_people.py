@@ -11,14 +11,14 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import CopWidgetsError, InvalidInput
-from .services.accounts import DEFAULT_URL, sign_in_url
-from .store.schema import ROLES
+from cop_widgets.errors import CopWidgetsError, InvalidInput
+from cop_widgets.services.accounts import DEFAULT_URL, sign_in_url
+from cop_widgets.store.schema import ROLES
 
 
 def _store():
-    from .settings import load_settings
-    from .store import open_store
+    from cop_widgets.settings import load_settings
+    from cop_widgets.store import open_store
 
     return open_store(load_settings())
 
@@ -26,8 +26,8 @@ def _store():
 def print_sign_in_help(base: str, demo: bool) -> None:
     """What `cop serve` prints so a newcomer can sign in: fresh links for the demo's
     coordinator, practitioner and supervisor, or the first coordinator's link on a new store."""
-    from .demo import DEMO_COORDINATOR, DEMO_NAME, DEMO_SUPERVISOR
-    from .services import accounts, supervision
+    from cop_widgets.demo import DEMO_COORDINATOR, DEMO_NAME, DEMO_SUPERVISOR
+    from cop_widgets.services import accounts, supervision
 
     store = _store()
     try:
@@ -63,7 +63,7 @@ def print_sign_in_help(base: str, demo: bool) -> None:
 
 
 def cmd_people_add(args) -> int:
-    from .services import accounts
+    from cop_widgets.services import accounts
 
     store = _store()
     try:
@@ -76,7 +76,7 @@ def cmd_people_add(args) -> int:
 
 
 def cmd_people_link(args) -> int:
-    from .services import accounts
+    from cop_widgets.services import accounts
 
     store = _store()
     try:
@@ -93,7 +93,7 @@ def cmd_people_link(args) -> int:
 
 
 def cmd_people_list(_args) -> int:
-    from .services import accounts, supervision
+    from cop_widgets.services import accounts, supervision
 
     store = _store()
     try:
@@ -109,7 +109,7 @@ def cmd_people_list(_args) -> int:
 def cmd_people_import(args) -> int:
     """Rows of `name,role` (a header row; `email` may be there and is not stored). Each good
     row gets a link; a bad row is named by its line and skipped."""
-    from .services import accounts
+    from cop_widgets.services import accounts
 
     path = Path(args.file)
     try:

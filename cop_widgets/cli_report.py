@@ -81,11 +81,11 @@ def _output(parser) -> None:
 
 
 def _period(args) -> dict[str, str]:
-    from .reports import params as P
+    from cop_widgets.reports import params as report_params
 
-    period = P.parse_period(
-        P.check_date(args.date_from, "--from").isoformat(),
-        P.check_date(args.date_to, "--to").isoformat(),
+    period = report_params.parse_period(
+        report_params.check_date(args.date_from, "--from").isoformat(),
+        report_params.check_date(args.date_to, "--to").isoformat(),
     )
     return {"date_from": period.lo, "date_to": period.end.isoformat()}
 
@@ -93,7 +93,7 @@ def _period(args) -> dict[str, str]:
 @contextmanager
 def _booting_kernel():
     """A report kernel launched now, so that it boots while the command finds its records."""
-    from .reports.render import ReportKernel
+    from cop_widgets.reports.render import ReportKernel
 
     kernel = ReportKernel()
     try:
@@ -110,7 +110,7 @@ def _render(
     kernel,
     progress: bool = False,
 ) -> int:
-    from .reports import render
+    from cop_widgets.reports import render
 
     folder = out_dir or DEFAULT_OUT
     spec = render.report_spec(template)
@@ -150,7 +150,7 @@ def _render(
 
 
 def cmd_person(args) -> int:
-    from .services.data_rights import find_person
+    from cop_widgets.services.data_rights import find_person
 
     period = _period(args)
     with _booting_kernel() as kernel:
@@ -165,9 +165,9 @@ def cmd_person(args) -> int:
 
 
 def cmd_community(args) -> int:
-    from .reports import params as P
+    from cop_widgets.reports import params as report_params
 
-    params = {**_period(args), "min_n": P.check_min_n(args.min_n)}
+    params = {**_period(args), "min_n": report_params.check_min_n(args.min_n)}
     with _booting_kernel() as kernel:
         if args.community:
             store = _open_store()
@@ -181,8 +181,8 @@ def cmd_community(args) -> int:
 def _find_community(store, name_or_id: str) -> str:
     from sqlalchemy import func, select
 
-    from .errors import InvalidInput
-    from .store.schema import community
+    from cop_widgets.errors import InvalidInput
+    from cop_widgets.store.schema import community
 
     text = name_or_id.strip()
     with store.read() as conn:
@@ -202,17 +202,17 @@ def _find_community(store, name_or_id: str) -> str:
 
 
 def _open_store():
-    from .settings import load_settings
-    from .store import open_store
+    from cop_widgets.settings import load_settings
+    from cop_widgets.store import open_store
 
     return open_store(load_settings())
 
 
 def cmd_session(args) -> int:
-    from .reports import params as P
-    from .reports.session_data import find_session
+    from cop_widgets.reports import params as report_params
+    from cop_widgets.reports.session_data import find_session
 
-    min_n = P.check_min_n(args.min_n)
+    min_n = report_params.check_min_n(args.min_n)
     with _booting_kernel() as kernel:
         store = _open_store()
         try:
@@ -224,11 +224,11 @@ def cmd_session(args) -> int:
 
 
 def cmd_all_sessions(args) -> int:
-    from .reports import params as P
-    from .reports.session_data import session_ids_between
+    from cop_widgets.reports import params as report_params
+    from cop_widgets.reports.session_data import session_ids_between
 
-    period = P.parse_period(*_period(args).values())
-    min_n = P.check_min_n(args.min_n)
+    period = report_params.parse_period(*_period(args).values())
+    min_n = report_params.check_min_n(args.min_n)
     store = _open_store()
     try:
         ids = session_ids_between(store, period.lo, period.hi)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import DataFileError, SchemaVersionError
+from cop_widgets.errors import DataFileError, SchemaVersionError
 
 FRAMEWORK_SCHEMA_VERSION = 1
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from .content import Catalogue
-from .services import reflections, supervision
-from .services.identity import find_or_add_person
-from .store import Store
-from .store.schema import community, discussion, reflection
+from cop_widgets.content import Catalogue
+from cop_widgets.services import reflections, supervision
+from cop_widgets.services.identity import find_or_add_person
+from cop_widgets.store import Store
+from cop_widgets.store.schema import community, discussion, reflection
 
 DEMO_NAME = "Demo practitioner"
 DEMO_SUPERVISOR = "Demo supervisor"
@@ -79,10 +79,9 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
     """A demo CoP with last week's session (closed, with answers and a linked discussion),
     today's (starting in about half an hour) and next week's; only into a store that has no
     community yet."""
-    from .protocols import load_protocols
-    from .services import checkins, discussions
-    from .services import sessions as X
-    from .session_items import load_item_sets
+    from cop_widgets.protocols import load_protocols
+    from cop_widgets.services import checkins, discussions, sessions
+    from cop_widgets.session_items import load_item_sets
 
     with store.read() as conn:
         if conn.execute(select(func.count()).select_from(community)).scalar():
@@ -96,7 +95,7 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
     members = [host, *(find_or_add_person(store, name) for name in DEMO_MEMBERS)]
     coordinator = find_or_add_person(store, DEMO_COORDINATOR)
     supervision.grant_role(store, coordinator.id, "coordinator")
-    cop = X.create_community(
+    cop = sessions.create_community(
         store,
         host,
         DEMO_COMMUNITY,
@@ -104,7 +103,7 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
         "Practitioners learn from each other's cases, keep what works, and try it.",
     )
     last_week = (now - timedelta(days=7)).replace(hour=10, minute=0, second=0, microsecond=0)
-    past = X.plan_session(
+    past = sessions.plan_session(
         store,
         host,
         cop.id,
@@ -113,7 +112,7 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
         "How do we keep fathers in the conversation when services talk mostly to mothers?",
         consultancy.id,
     )
-    X.plan_session(
+    sessions.plan_session(
         store,
         host,
         cop.id,
@@ -124,7 +123,7 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
     )
     # today's, starting soon: a newcomer can open its run sheet from the home page at once
     soon = now + timedelta(minutes=30)
-    X.plan_session(
+    sessions.plan_session(
         store,
         host,
         cop.id,
@@ -134,11 +133,13 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
         consultancy.id,
     )
     for who in members[1:]:  # the demo community's members, added by its coordinator
-        X.add_member(store, host, cop.id, who.id, "member")
-    X.set_session_roles(store, host, past.id, {"facilitator": host.id, "note_taker": members[1].id})
+        sessions.add_member(store, host, cop.id, who.id, "member")
+    sessions.set_session_roles(
+        store, host, past.id, {"facilitator": host.id, "note_taker": members[1].id}
+    )
     words = ("hopeful", "heard", "stretched", "hopeful", "curious", "heard", "hopeful")
     for i, who in enumerate(members):
-        X.join(store, who, past.join_code, last_week)
+        sessions.join(store, who, past.join_code, last_week)
         checkins.submit_answers(
             store,
             who,
@@ -213,5 +214,5 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
             .where(discussion.c.id == run.id)
             .values(created_at=opened, updated_at=ended, closed_at=ended)
         )
-    X.close_session(store, host, past.id)
+    sessions.close_session(store, host, past.id)
     return True

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .content import STAGE_ID_PATTERN, FieldChecker, read_yaml
-from .errors import SchemaVersionError
+from cop_widgets.content import STAGE_ID_PATTERN, FieldChecker, read_yaml
+from cop_widgets.errors import SchemaVersionError
 
 TOPICS_SCHEMA_VERSION = 1
 TOPICS_FILE = "library_topics.yaml"

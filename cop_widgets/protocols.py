@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .content import ID_PATTERN, FieldChecker, load_folder, read_yaml
-from .content import STAGE_ID_PATTERN as KEY_PATTERN
-from .errors import DataFileError, SchemaVersionError
+from cop_widgets.content import ID_PATTERN, FieldChecker, load_folder, read_yaml
+from cop_widgets.content import STAGE_ID_PATTERN as KEY_PATTERN
+from cop_widgets.errors import DataFileError, SchemaVersionError
 
 PROTOCOL_SCHEMA_VERSION = 1
 

@@ -41,8 +41,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import psutil
 
-from .errors import CopWidgetsError
-from .roomload import (
+from cop_widgets.errors import CopWidgetsError
+from cop_widgets.roomload import (
     MemorySampler,
     RoomServer,
     ServerFailed,
@@ -150,8 +150,8 @@ def scratch_data(settings, tmp: Path) -> Path:
 
 def prepare(store, settings, opts: Options, own_server: bool, now: datetime):
     """(the session to rehearse, the facilitator, the participants, what was done) in `store`."""
-    from .services import accounts, sessions, supervision
-    from .services.room import sessions_on
+    from cop_widgets.services import accounts, sessions, supervision
+    from cop_widgets.services.room import sessions_on
 
     facilitator = _account(store, FACILITATOR)
     supervision.grant_role(store, facilitator.id, "coordinator")  # may plan and run sessions
@@ -208,7 +208,7 @@ def _zone(settings):
 
 
 def _joinable(store, session, now) -> bool:
-    from .services import sessions
+    from cop_widgets.services import sessions
 
     try:
         sessions.check_join_code(store, session.join_code, now)
@@ -218,13 +218,13 @@ def _joinable(store, session, now) -> bool:
 
 
 def _account(store, name: str):
-    from .services import accounts
+    from cop_widgets.services import accounts
 
     return accounts.find_by_name(store, name) or accounts.add_person(store, name)
 
 
 def _rehearsal_community(store, facilitator) -> str:
-    from .services import sessions
+    from cop_widgets.services import sessions
 
     for found in sessions.communities(store, facilitator):
         if found.name == REHEARSAL_COMMUNITY:
@@ -237,7 +237,7 @@ def _rehearsal_community(store, facilitator) -> str:
 
 def open_checkout(store, facilitator, session_id: str) -> None:
     """What the facilitator's run sheet does: open check-out for the room."""
-    from .services import sessions
+    from cop_widgets.services import sessions
 
     sessions.open_checkout(store, facilitator, session_id)
 
@@ -591,7 +591,7 @@ async def drive(room: Room) -> dict:
         if any(p.browser for p in room.people):
             from playwright.async_api import async_playwright
 
-            from .chromium import CHROMIUM_ARGS, chromium_path
+            from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
 
             playwright = await async_playwright().start()
             try:
@@ -879,9 +879,9 @@ def run(opts: Options) -> int:
     when it cannot be rehearsed. Everything it started is stopped, also on Ctrl-C or SIGTERM."""
     from tqdm import tqdm
 
-    from .services import sessions
-    from .settings import load_settings
-    from .store import open_store
+    from cop_widgets.services import sessions
+    from cop_widgets.settings import load_settings
+    from cop_widgets.store import open_store
 
     if opts.people < 1:
         raise RehearsalError("--people: give how many people to simulate, at least 1.")
@@ -890,7 +890,7 @@ def run(opts: Options) -> int:
         raise RehearsalError("--browsers: give how many real Chromium pages, 0 or more.")
     opts = Options(opts.people, browsers, opts.session, opts.url.rstrip("/"), opts.json_path)
     if browsers:
-        from .chromium import chromium_path
+        from cop_widgets.chromium import chromium_path
 
         chromium_path()  # "chromium is needed …" before anything starts
         try:
@@ -989,9 +989,9 @@ def _first_line(exc: BaseException) -> str:
 
 def _start_server(settings, people: int, tmp: Path) -> tuple[RoomServer, int]:
     """A server like `cop serve --room --people N`, on 127.0.0.1 over the scratch copy."""
-    from .room import room_pools
-    from .serving import ROOM_NOTEBOOKS, WORKBOOKS_DIR, voila_environment
-    from .serving.paths import served_notebooks
+    from cop_widgets.room import room_pools
+    from cop_widgets.serving import ROOM_NOTEBOOKS, WORKBOOKS_DIR, voila_environment
+    from cop_widgets.serving.paths import served_notebooks
 
     others = len([n for n in served_notebooks(WORKBOOKS_DIR) if n not in ROOM_NOTEBOOKS])
     pools = room_pools(people, psutil.virtual_memory().available / 2**20, others)
@@ -1048,7 +1048,7 @@ def _local_server_pid(url: str) -> int | None:
 
 
 def _erase(store, names: list[str]) -> None:
-    from .services import accounts, data_rights
+    from cop_widgets.services import accounts, data_rights
 
     for name in names:
         who = accounts.find_by_name(store, name)

@@ -15,7 +15,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CopWidgetsError
+from cop_widgets.errors import CopWidgetsError
 
 # Private addresses a room's network would route: asking the system which of our addresses it
 # would send from picks the interface on the room's network (Wi-Fi or cable), not a VPN's or

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import psutil
 
-from .errors import CopWidgetsError
-from .serving import ServeOptions, voila_command
+from cop_widgets.errors import CopWidgetsError
+from cop_widgets.serving import ServeOptions, voila_command
 
 OTHERS_CPU_NOISY_PERCENT = 20
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .content import STAGE_ID_PATTERN, FieldChecker, load_folder, read_yaml
-from .errors import DataFileError, SchemaVersionError
+from cop_widgets.content import STAGE_ID_PATTERN, FieldChecker, load_folder, read_yaml
+from cop_widgets.errors import DataFileError, SchemaVersionError
 
 ITEMS_SCHEMA_VERSION = 1
 KINDS = ("scale", "text", "commitment")

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import StoreUnavailable
+from cop_widgets.errors import StoreUnavailable
 
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 MIN_BUSY_TIMEOUT_MS = 5000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .errors import InvalidInput
-from .settings import MAX_ANSWER_CHARS, MAX_NAME_CHARS
+from cop_widgets.errors import InvalidInput
+from cop_widgets.settings import MAX_ANSWER_CHARS, MAX_NAME_CHARS
 
 # C0 controls other than tab, newline and carriage return, plus DEL: never typed on purpose,
 # and NUL truncates text in SQL functions.

@@ -15,10 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cop_widgets.content import load_frameworks
-from cop_widgets.services import checkins as K
-from cop_widgets.services import discussions as D
-from cop_widgets.services import reflections as R
-from cop_widgets.services import sessions as X
+from cop_widgets.services import checkins, discussions, reflections, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.session_items import load_item_sets
 from cop_widgets.settings import Settings
@@ -63,18 +60,22 @@ def main() -> None:
         written = text(rng, tag)
         if kind == "reflection":
             rid = str(uuid.uuid4())
-            R.save_draft(store, who, rid, framework, {"what": R.Answer(written)})
+            reflections.save_draft(
+                store, who, rid, framework, {"what": reflections.Answer(written)}
+            )
             record = {"kind": kind, "person": who.id, "id": rid, "text": written}
         elif kind == "note":
             note_id = str(uuid.uuid4())
-            D.save_note(store, facilitator, note_id, setup["discussion"], setup["phase"], written)
+            discussions.save_note(
+                store, facilitator, note_id, setup["discussion"], setup["phase"], written
+            )
             record = {"kind": kind, "id": note_id, "text": written}
         else:
             written = written[:300].strip()  # answers are stored stripped
             person = find_or_add_person(store, f"Checker {tag}")
-            X.join(store, person, setup["code"], datetime.now(UTC))
+            sessions.join(store, person, setup["code"], datetime.now(UTC))
             debrief = "debrief " + written
-            K.submit_answers(
+            checkins.submit_answers(
                 store,
                 person,
                 setup["session"],

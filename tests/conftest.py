@@ -10,8 +10,7 @@ import pytest
 from cop_widgets.content import load_frameworks
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store
-
-from .pg import backend_settings, parametrize_backends, pg_settings, postgres_server  # noqa: F401
+from tests.pg import backend_settings, parametrize_backends, pg_settings, postgres_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 FRAMEWORKS = REPO / "data" / "frameworks"

@@ -7,9 +7,8 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from cop_widgets.errors import InvalidInput, NotAllowed
-from cop_widgets.services import accounts as A
-from cop_widgets.services import sessions as X
-from cop_widgets.services import supervision
+from cop_widgets.services import accounts, supervision
+from cop_widgets.services import sessions as session_service
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, person, sign_in_link, web_session
 from cop_widgets.text import name_key, name_skeleton
@@ -45,10 +44,10 @@ def _actions(store) -> list[str]:
     ],
 )
 def test_a_name_that_looks_like_a_taken_one_is_refused(store, variant):
-    A.add_person(store, "Ana Smith")
+    accounts.add_person(store, "Ana Smith")
     before = _count(store, person)
     with pytest.raises(InvalidInput, match="taken or looks the same"):
-        A.add_person(store, variant)
+        accounts.add_person(store, variant)
     assert _count(store, person) == before
 
 
@@ -60,46 +59,46 @@ def test_names_are_kept_as_typed_and_compared_normalised():
 
 def test_a_name_of_only_invisible_characters_is_refused(store):
     with pytest.raises(InvalidInput):
-        A.add_person(store, "\u200b\u200d")
+        accounts.add_person(store, "\u200b\u200d")
 
 
 # -- personal links ------------------------------------------------------------------------------
 def test_a_link_works_once_and_the_first_sign_in_stays(store):
-    ana = A.add_person(store, "Ana")
-    token = A.issue_link(store, ana.id)
-    assert A.link_holder(store, token).id == ana.id  # the confirmation page changes nothing
-    first = A.use_link(store, token, CLIENT, HOURS)
+    ana = accounts.add_person(store, "Ana")
+    token = accounts.issue_link(store, ana.id)
+    assert accounts.link_holder(store, token).id == ana.id  # the confirmation page changes nothing
+    first = accounts.use_link(store, token, CLIENT, HOURS)
     assert first.person.id == ana.id
-    with pytest.raises(A.SignInRefused, match="already used"):
-        A.use_link(store, token, CLIENT, HOURS)
-    assert A.session_for_token(store, first.token).person.id == ana.id
+    with pytest.raises(accounts.SignInRefused, match="already used"):
+        accounts.use_link(store, token, CLIENT, HOURS)
+    assert accounts.session_for_token(store, first.token).person.id == ana.id
 
 
 def test_a_new_link_revokes_the_old_one(store):
-    ana = A.add_person(store, "Ana")
-    old = A.issue_link(store, ana.id)
-    new = A.issue_link(store, ana.id)
-    with pytest.raises(A.SignInRefused):
-        A.link_holder(store, old)
-    assert A.use_link(store, new, CLIENT, HOURS).person.id == ana.id
+    ana = accounts.add_person(store, "Ana")
+    old = accounts.issue_link(store, ana.id)
+    new = accounts.issue_link(store, ana.id)
+    with pytest.raises(accounts.SignInRefused):
+        accounts.link_holder(store, old)
+    assert accounts.use_link(store, new, CLIENT, HOURS).person.id == ana.id
     assert "link_revoked" in _actions(store)
 
 
 def test_an_expired_link_is_refused(store):
-    ana = A.add_person(store, "Ana")
-    token = A.issue_link(store, ana.id)
+    ana = accounts.add_person(store, "Ana")
+    token = accounts.issue_link(store, ana.id)
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     with store.write() as conn:
         conn.execute(update(sign_in_link).values(expires_at=past))
-    with pytest.raises(A.SignInRefused):
-        A.use_link(store, token, CLIENT, HOURS)
-    assert not A.can_sign_in(store, ana.id)
+    with pytest.raises(accounts.SignInRefused):
+        accounts.use_link(store, token, CLIENT, HOURS)
+    assert not accounts.can_sign_in(store, ana.id)
 
 
 def test_links_are_stored_only_as_hashes(store, settings):
-    ana = A.add_person(store, "Ana")
-    token = A.issue_link(store, ana.id)
-    signed = A.use_link(store, token, CLIENT, HOURS)
+    ana = accounts.add_person(store, "Ana")
+    token = accounts.issue_link(store, ana.id)
+    signed = accounts.use_link(store, token, CLIENT, HOURS)
     raw = (settings.data_dir / "cop.sqlite").read_bytes()
     wal = settings.data_dir / "cop.sqlite-wal"
     raw += wal.read_bytes() if wal.exists() else b""
@@ -108,15 +107,17 @@ def test_links_are_stored_only_as_hashes(store, settings):
 
 # -- passphrases and sessions ----------------------------------------------------------------------
 def test_passphrase_sign_in_and_wrong_passphrase(store):
-    ana = A.add_person(store, "Ana Smith")
-    A.set_passphrase(store, ana.id, "blue kettle morning", "blue kettle morning")
-    done = A.sign_in_with_passphrase(store, "  ana smith ", "blue kettle morning", CLIENT, HOURS)
+    ana = accounts.add_person(store, "Ana Smith")
+    accounts.set_passphrase(store, ana.id, "blue kettle morning", "blue kettle morning")
+    done = accounts.sign_in_with_passphrase(
+        store, "  ana smith ", "blue kettle morning", CLIENT, HOURS
+    )
     assert done.person.id == ana.id and done.session_id
     sessions = _count(store, web_session)
-    with pytest.raises(A.SignInRefused, match="do not match") as wrong:
-        A.sign_in_with_passphrase(store, "Ana Smith", "blue kettle evening", CLIENT, HOURS)
-    with pytest.raises(A.SignInRefused) as unknown:
-        A.sign_in_with_passphrase(store, "Nobody Here", "blue kettle morning", CLIENT, HOURS)
+    with pytest.raises(accounts.SignInRefused, match="do not match") as wrong:
+        accounts.sign_in_with_passphrase(store, "Ana Smith", "blue kettle evening", CLIENT, HOURS)
+    with pytest.raises(accounts.SignInRefused) as unknown:
+        accounts.sign_in_with_passphrase(store, "Nobody Here", "blue kettle morning", CLIENT, HOURS)
     assert str(wrong.value) == str(unknown.value)  # never says which of the two was wrong
     assert _count(store, web_session) == sessions
     assert _actions(store).count("sign_in_failed") == 2
@@ -127,41 +128,41 @@ def test_passphrase_sign_in_and_wrong_passphrase(store):
     [("short", "short", "at least 8"), ("long enough", "long enuogh", "differ")],
 )
 def test_passphrase_rules(store, phrase, repeat, message):
-    ana = A.add_person(store, "Ana")
+    ana = accounts.add_person(store, "Ana")
     with pytest.raises(InvalidInput, match=message):
-        A.set_passphrase(store, ana.id, phrase, repeat)
-    assert not A.has_passphrase(store, ana.id)
+        accounts.set_passphrase(store, ana.id, phrase, repeat)
+    assert not accounts.has_passphrase(store, ana.id)
 
 
 def test_sign_out_and_expiry_end_a_session(store):
-    ana = A.add_person(store, "Ana")
-    one = A.use_link(store, A.issue_link(store, ana.id), CLIENT, HOURS)
-    two = A.use_link(store, A.issue_link(store, ana.id), CLIENT, HOURS)
-    A.sign_out(store, one.token)
-    assert A.session_for_token(store, one.token) is None
-    assert A.session_for_token(store, two.token) is not None  # the other browser stays in
+    ana = accounts.add_person(store, "Ana")
+    one = accounts.use_link(store, accounts.issue_link(store, ana.id), CLIENT, HOURS)
+    two = accounts.use_link(store, accounts.issue_link(store, ana.id), CLIENT, HOURS)
+    accounts.sign_out(store, one.token)
+    assert accounts.session_for_token(store, one.token) is None
+    assert accounts.session_for_token(store, two.token) is not None  # the other browser stays in
     past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
     with store.write() as conn:
         conn.execute(update(web_session).values(expires_at=past))
-    assert A.session_for_token(store, two.token) is None
+    assert accounts.session_for_token(store, two.token) is None
     assert "signed_out" in _actions(store)
 
 
 def test_eleven_wrong_tries_make_the_next_wait(store):
-    ana = A.add_person(store, "Ana")
-    A.set_passphrase(store, ana.id, "the right passphrase")
-    for _ in range(A.MAX_FAILURES):
-        with pytest.raises(A.SignInRefused, match="do not match"):
-            A.sign_in_with_passphrase(store, "Ana", "a wrong passphrase", CLIENT, HOURS)
-    with pytest.raises(A.TooManyTries, match=r"Wait (9|10) minutes") as waited:
-        A.sign_in_with_passphrase(store, "Ana", "the right passphrase", CLIENT, HOURS)
+    ana = accounts.add_person(store, "Ana")
+    accounts.set_passphrase(store, ana.id, "the right passphrase")
+    for _ in range(accounts.MAX_FAILURES):
+        with pytest.raises(accounts.SignInRefused, match="do not match"):
+            accounts.sign_in_with_passphrase(store, "Ana", "a wrong passphrase", CLIENT, HOURS)
+    with pytest.raises(accounts.TooManyTries, match=r"Wait (9|10) minutes") as waited:
+        accounts.sign_in_with_passphrase(store, "Ana", "the right passphrase", CLIENT, HOURS)
     assert 500 < waited.value.wait_seconds <= 601
     # from another address, the name is still held back; another name from there is not
-    with pytest.raises(A.TooManyTries):
-        A.sign_in_with_passphrase(store, "Ana", "the right passphrase", "10.9.9.9", HOURS)
-    ben = A.add_person(store, "Ben")
-    A.set_passphrase(store, ben.id, "bens passphrase")
-    assert A.sign_in_with_passphrase(store, "Ben", "bens passphrase", "10.9.9.9", HOURS)
+    with pytest.raises(accounts.TooManyTries):
+        accounts.sign_in_with_passphrase(store, "Ana", "the right passphrase", "10.9.9.9", HOURS)
+    ben = accounts.add_person(store, "Ben")
+    accounts.set_passphrase(store, ben.id, "bens passphrase")
+    assert accounts.sign_in_with_passphrase(store, "Ben", "bens passphrase", "10.9.9.9", HOURS)
     # the failure table holds keyed hashes, never the name or the address
     with store.read() as conn:
         dump = " ".join(map(str, conn.execute(text("SELECT * FROM sign_in_failure")).all()))
@@ -172,27 +173,29 @@ def test_eleven_wrong_tries_make_the_next_wait(store):
 @pytest.fixture
 def open_session(store):
     host = find_or_add_person(store, "Host")
-    cop = X.create_community(store, host, "CoP", "Domain", "Purpose")
-    return X.plan_session(
+    cop = session_service.create_community(store, host, "CoP", "Domain", "Purpose")
+    return session_service.plan_session(
         store, host, cop.id, datetime.now(UTC) + timedelta(hours=1), "Topic", "", "consultancy"
     )
 
 
 def test_a_newcomer_registers_with_a_valid_join_code(store, open_session):
-    done = A.register(
+    done = accounts.register(
         store, "Nell", "nells passphrase", "nells passphrase", open_session.join_code.lower(),
         CLIENT, HOURS,
     )  # fmt: skip
     assert done.person.display_name == "Nell"
-    assert A.sign_in_with_passphrase(store, "nell", "nells passphrase", CLIENT, HOURS)
+    assert accounts.sign_in_with_passphrase(store, "nell", "nells passphrase", CLIENT, HOURS)
 
 
 def test_registration_refuses_a_wrong_code_before_writing(store, open_session):
     people = _count(store, person)
     with pytest.raises(InvalidInput, match="No session has the code"):
-        A.register(store, "Nell", "nells passphrase", "nells passphrase", "ZZZZZZ", CLIENT, 1)
+        accounts.register(
+            store, "Nell", "nells passphrase", "nells passphrase", "ZZZZZZ", CLIENT, 1
+        )
     with pytest.raises(InvalidInput, match="taken or looks the same"):
-        A.register(
+        accounts.register(
             store, "Hоst", "a passphrase", "a passphrase", open_session.join_code, CLIENT, 1
         )  # Cyrillic o: looks like "Host"
     assert _count(store, person) == people
@@ -204,14 +207,14 @@ def test_only_a_coordinator_adds_people_and_issues_links(store):
     cora = find_or_add_person(store, "Cora")
     supervision.grant_role(store, cora.id, "coordinator")
     pat = find_or_add_person(store, "Pat")
-    added, token = A.coordinator_adds_person(store, cora, "Ana", "supervisor")
+    added, token = accounts.coordinator_adds_person(store, cora, "Ana", "supervisor")
     assert "supervisor" in supervision.roles_of(store, added.id)
-    assert A.use_link(store, token, CLIENT, HOURS).person.id == added.id
+    assert accounts.use_link(store, token, CLIENT, HOURS).person.id == added.id
     people = _count(store, person)
     with pytest.raises(NotAllowed):
-        A.coordinator_adds_person(store, pat, "Mallory")
+        accounts.coordinator_adds_person(store, pat, "Mallory")
     with pytest.raises(NotAllowed):
-        A.coordinator_reissues_link(store, pat, added.id)
+        accounts.coordinator_reissues_link(store, pat, added.id)
     assert _count(store, person) == people
     with store.read() as conn:
         refused = conn.execute(
@@ -224,6 +227,6 @@ def test_only_a_coordinator_adds_people_and_issues_links(store):
 
 def test_people_made_by_typed_names_before_accounts_need_a_link(store):
     old = find_or_add_person(store, "Typed Name")  # as the apps made them before migration 8
-    assert old in A.people_without_sign_in(store)
-    A.issue_link(store, old.id)
-    assert old not in A.people_without_sign_in(store)
+    assert old in accounts.people_without_sign_in(store)
+    accounts.issue_link(store, old.id)
+    assert old not in accounts.people_without_sign_in(store)

@@ -6,15 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cop_widgets.apps.board import board_app
-from cop_widgets.services import board as B
-from cop_widgets.services import checkins as K
-from cop_widgets.services import sessions as X
-from cop_widgets.services import supervision as S
+from cop_widgets.services import board, checkins, sessions, supervision
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.session_items import load_item_sets
+from tests.conftest import REPO
 from tests.signin import sign_in_as
-
-from .conftest import REPO
 
 SETS, _ = load_item_sets(REPO / "data" / "session_items")
 
@@ -22,20 +18,22 @@ SETS, _ = load_item_sets(REPO / "data" / "session_items")
 @pytest.fixture
 def room(store):
     coord = find_or_add_person(store, "Cora")
-    cop = X.create_community(store, coord, "CoP")
-    session = X.plan_session(
+    cop = sessions.create_community(store, coord, "CoP")
+    session = sessions.plan_session(
         store, coord, cop.id, datetime.now(UTC) + timedelta(minutes=5), "Today"
     )
     fac = find_or_add_person(store, "Fran")
-    X.add_member(store, coord, cop.id, fac.id, "member")  # roles go to the community's members
-    X.set_session_roles(store, coord, session.id, {"facilitator": fac.id})
+    sessions.add_member(
+        store, coord, cop.id, fac.id, "member"
+    )  # roles go to the community's members
+    sessions.set_session_roles(store, coord, session.id, {"facilitator": fac.id})
     return session, fac
 
 
 def _answer(store, session, name, useful, word):
     who = find_or_add_person(store, name)
-    X.join(store, who, session.join_code, datetime.now(UTC))
-    K.submit_answers(
+    sessions.join(store, who, session.join_code, datetime.now(UTC))
+    checkins.submit_answers(
         store,
         who,
         session.id,
@@ -48,12 +46,12 @@ def test_summaries_wait_for_the_minimum_group(store, room):
     session, fac = room
     for n in range(4):
         _answer(store, session, f"P{n}", 4, "hopeful")
-    state = B.board_state(store, fac, session.id, list(SETS.values()), 5)
+    state = board.board_state(store, fac, session.id, list(SETS.values()), 5)
     useful = next(i for i in state.items if i.item_id == "useful")
     assert state.joined == 4 and state.answered["checkout"] == 4
     assert useful.answers == 4 and not useful.shown and useful.values == ()
     _answer(store, session, "P4", 2, "Tired, hopeful")
-    state = B.board_state(store, fac, session.id, list(SETS.values()), 5)
+    state = board.board_state(store, fac, session.id, list(SETS.values()), 5)
     useful = next(i for i in state.items if i.item_id == "useful")
     words = next(i for i in state.items if i.item_id == "one_word")
     assert useful.shown and useful.values == (2, 4, 4, 4, 4)
@@ -91,9 +89,9 @@ def test_board_hides_until_reveal_and_only_facilitators_open_it(store, settings,
 def test_coordinator_role_may_open_any_board(store, room):
     session, _ = room
     boss = find_or_add_person(store, "Boss")
-    assert not B.may_run_board(store, boss, session.id)
-    S.grant_role(store, boss.id, "coordinator")
-    assert B.may_run_board(store, boss, session.id)
+    assert not board.may_run_board(store, boss, session.id)
+    supervision.grant_role(store, boss.id, "coordinator")
+    assert board.may_run_board(store, boss, session.id)
 
 
 # -- the stepped snapshot: no answer can be read from a change (issue 11, item 5) -------------
@@ -103,8 +101,8 @@ def test_coordinator_role_may_open_any_board(store, room):
 def small_room(store):
     """A session run by the community's creator (its coordinator), nobody else in it yet."""
     coord = find_or_add_person(store, "Cora")
-    cop = X.create_community(store, coord, "CoP")
-    session = X.plan_session(
+    cop = sessions.create_community(store, coord, "CoP")
+    session = sessions.plan_session(
         store, coord, cop.id, datetime.now(UTC) + timedelta(minutes=5), "Today"
     )
     return session, coord
@@ -112,8 +110,8 @@ def small_room(store):
 
 def _check_in(store, session, name, wellbeing, confidence=3):
     who = find_or_add_person(store, name)
-    X.join(store, who, session.join_code, datetime.now(UTC))
-    K.submit_answers(
+    sessions.join(store, who, session.join_code, datetime.now(UTC))
+    checkins.submit_answers(
         store,
         who,
         session.id,
@@ -131,23 +129,23 @@ def test_latecomer_does_not_change_the_snapshot_until_a_whole_group_more(store, 
     sets = [SETS["checkin"], SETS["checkout"]]
     for n, score in enumerate((4, 4, 3, 5, 4)):
         _check_in(store, session, f"P{n}", score)
-    revealed, changed = B.shown_state(store, fac, session.id, sets, 5)  # "Reveal"
+    revealed, changed = board.shown_state(store, fac, session.id, sets, 5)  # "Reveal"
     assert changed and _item(revealed, "wellbeing").values == (3, 4, 4, 4, 5)
     _check_in(store, session, "Late", 1)  # the latecomer, with a score nobody else gave
-    later, changed = B.shown_state(store, fac, session.id, sets, 5)
+    later, changed = board.shown_state(store, fac, session.id, sets, 5)
     assert not changed and later.items == revealed.items  # the snapshot did not move
     assert later.answered["checkin"] == 6 and later.joined == 6  # counts are live
     assert _item(later, "wellbeing").answers == 5  # no live count of the item either
     for n in range(3):
         _check_in(store, session, f"Q{n}", 2)
-        state, changed = B.shown_state(store, fac, session.id, sets, 5)
+        state, changed = board.shown_state(store, fac, session.id, sets, 5)
         assert not changed and state.items == later.items
     _check_in(store, session, "Q3", 2)  # five new since the snapshot: it moves on
-    stepped, changed = B.shown_state(store, fac, session.id, sets, 5)
+    stepped, changed = board.shown_state(store, fac, session.id, sets, 5)
     assert changed and _item(stepped, "wellbeing").values == (1, 2, 2, 2, 2, 3, 4, 4, 4, 5)
     # A second board (another facilitator, a reload) shows the same snapshot, not a fresh one.
     _check_in(store, session, "Q4", 5)
-    state, changed = B.shown_state(store, fac, session.id, sets, 5)
+    state, changed = board.shown_state(store, fac, session.id, sets, 5)
     assert not changed and state.items == stepped.items
 
 
@@ -213,6 +211,6 @@ def test_the_rooms_words_leave_out_likely_identifiers():
     texts = ["hopeful", "hopeful after talking to Jess at Westmead Public School", "heard"] + [
         "Hopeful: Marlee-Rose was safe"
     ] * 6
-    words = dict(B.top_words(texts))
+    words = dict(board.top_words(texts))
     assert words["hopeful"] == 8 and words["heard"] == 1 and words["safe"] == 6
     assert not {"jess", "westmead", "marlee", "rose", "marlee-rose"} & set(words)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from cop_widgets.apps.case_discussion import case_discussion_app
-from cop_widgets.services import sessions as X
+from cop_widgets.services import sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store import open_store
 from cop_widgets.store.schema import discussion, discussion_action, discussion_note
@@ -174,8 +174,8 @@ def session_now(settings):
     """A session that started a few minutes ago, planned by a coordinator (services only)."""
     store = open_store(settings)
     coord = find_or_add_person(store, "Cora Coordinator")
-    cop = X.create_community(store, coord, "Family support CoP")
-    planned = X.plan_session(
+    cop = sessions.create_community(store, coord, "Family support CoP")
+    planned = sessions.plan_session(
         store, coord, cop.id, datetime.now(UTC) - timedelta(minutes=5), "Fathers <& carers>"
     )
     yield store, coord, planned
@@ -186,7 +186,7 @@ def test_a_discussion_started_in_a_joined_session_is_linked_to_it(settings, sess
     store, _, planned = session_now
     app = case_discussion_app(settings=replace(settings, timezone="Australia/Sydney"))
     sign_in_as(app, "Fran")
-    X.join(store, app.person, planned.join_code, datetime.now(UTC))
+    sessions.join(store, app.person, planned.join_code, datetime.now(UTC))
     app.show_home()  # what the home page shows after joining in the session app
 
     choice = app.form.session
@@ -211,9 +211,11 @@ def test_without_a_joined_session_nothing_is_preselected(make_app, session_now):
     store, coord, planned = session_now
     fran = make_app("Fran")  # has not joined
     assert fran.form.session.options == (("Not part of a session", ""),)
-    X.join(store, fran.person, planned.join_code, datetime.now(UTC))
-    second = X.plan_session(store, coord, planned.community_id, datetime.now(UTC), "Second room")
-    X.join(store, fran.person, second.join_code, datetime.now(UTC))
+    sessions.join(store, fran.person, planned.join_code, datetime.now(UTC))
+    second = sessions.plan_session(
+        store, coord, planned.community_id, datetime.now(UTC), "Second room"
+    )
+    sessions.join(store, fran.person, second.join_code, datetime.now(UTC))
     fran.show_home()
     assert fran.form.session.value == "" and len(fran.form.session.options) == 3
     _start(fran)
@@ -224,10 +226,10 @@ def test_without_a_joined_session_nothing_is_preselected(make_app, session_now):
 def test_a_session_closed_before_starting_is_reported_and_the_summary_kept(make_app, session_now):
     store, coord, planned = session_now
     fran = make_app("Fran")
-    X.join(store, fran.person, planned.join_code, datetime.now(UTC))
+    sessions.join(store, fran.person, planned.join_code, datetime.now(UTC))
     fran.show_home()
     assert fran.form.session.value == planned.id
-    X.close_session(store, coord, planned.id)  # meanwhile, in the community app
+    sessions.close_session(store, coord, planned.id)  # meanwhile, in the community app
     _start(fran, summary="A grandmother caring for two; the carer allowance stopped.")
     assert fran.view is None
     assert "The session “Fathers <& carers>” is closed" in fran.status.message
@@ -247,7 +249,7 @@ def test_after_the_session_the_facilitator_ends_attendees_access(settings, sessi
     ana = case_discussion_app(settings=settings)
     sign_in_as(ana, "Ana Attendee")
     for app in (fran, ana):
-        X.join(store, app.person, planned.join_code, datetime.now(UTC))
+        sessions.join(store, app.person, planned.join_code, datetime.now(UTC))
     fran.show_home()
     _start(fran)
     held = fran.view.discussion.id

@@ -8,14 +8,12 @@ from sqlalchemy import select
 
 from cop_widgets.apps.session import session_app
 from cop_widgets.errors import DataFileError, InvalidInput, RecordLocked
-from cop_widgets.services import checkins as K
-from cop_widgets.services import sessions as X
+from cop_widgets.services import checkins, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.session_items import load_item_set, load_item_sets
 from cop_widgets.store.schema import commitment, session_response
+from tests.conftest import REPO
 from tests.signin import sign_in_as
-
-from .conftest import REPO
 
 SETS, PROBLEMS = load_item_sets(REPO / "data" / "session_items")
 
@@ -51,18 +49,18 @@ def test_bad_item_files_name_the_field(tmp_path, change, field):
 @pytest.fixture
 def two_sessions(store):
     coord = find_or_add_person(store, "Cora")
-    cop = X.create_community(store, coord, "CoP")
+    cop = sessions.create_community(store, coord, "CoP")
     now = datetime.now(UTC)
-    first = X.plan_session(store, coord, cop.id, now - timedelta(hours=1), "First")
-    second = X.plan_session(store, coord, cop.id, now + timedelta(hours=2), "Second")
+    first = sessions.plan_session(store, coord, cop.id, now - timedelta(hours=1), "First")
+    second = sessions.plan_session(store, coord, cop.id, now + timedelta(hours=2), "Second")
     return coord, first, second
 
 
 def test_anonymous_answers_store_no_identity_and_nobody_answers_twice(store, two_sessions):
     _, first, _ = two_sessions
     ana = find_or_add_person(store, "Ana")
-    X.join(store, ana, first.join_code, datetime.now(UTC))
-    K.submit_answers(
+    sessions.join(store, ana, first.join_code, datetime.now(UTC))
+    checkins.submit_answers(
         store,
         ana,
         first.id,
@@ -81,9 +79,9 @@ def test_anonymous_answers_store_no_identity_and_nobody_answers_twice(store, two
     assert rows["debrief"].person_id == ana.id  # private, kept with its author
     assert rows["useful"].value_int == 4
     with pytest.raises(RecordLocked, match="already sent"):
-        K.submit_answers(store, ana, first.id, SETS["checkout"], {"useful": 1})
+        checkins.submit_answers(store, ana, first.id, SETS["checkout"], {"useful": 1})
     with pytest.raises(InvalidInput, match="choose 1 to 5"):
-        K.submit_answers(
+        checkins.submit_answers(
             store, find_or_add_person(store, "Ben"), first.id, SETS["checkout"], {"useful": 9}
         )
 
@@ -91,8 +89,10 @@ def test_anonymous_answers_store_no_identity_and_nobody_answers_twice(store, two
 def test_commitment_comes_back_at_the_next_session(store, settings, two_sessions):
     _, first, second = two_sessions
     ana = find_or_add_person(store, "Ana")
-    X.join(store, ana, first.join_code, datetime.now(UTC))
-    K.submit_answers(store, ana, first.id, SETS["checkout"], {"commitment": "Ask the child first"})
+    sessions.join(store, ana, first.join_code, datetime.now(UTC))
+    checkins.submit_answers(
+        store, ana, first.id, SETS["checkout"], {"commitment": "Ask the child first"}
+    )
     app = session_app(settings=settings)
     app.query = f"code={second.join_code}"
     sign_in_as(app, "Ana")
@@ -119,10 +119,10 @@ def test_saving_after_the_session_closed_keeps_the_text(store, settings, two_ses
     app = session_app(settings=settings)
     app.query = f"code={first.join_code}"
     sign_in_as(app, "Ana")
-    X.open_checkout(store, coord, first.id)  # the facilitator opens check-out for the room
+    sessions.open_checkout(store, coord, first.id)  # the facilitator opens check-out for the room
     app.checkout_button.click()
     app.form.controls["one_word"].value = "tired"
-    X.close_session(store, coord, first.id)
+    sessions.close_session(store, coord, first.id)
     app.form.send.click()
     assert "has closed" in app.status.message
     assert app.form.controls["one_word"].value == "tired"

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from cop_widgets.apps.community import community_app
 from cop_widgets.apps.session import session_app
-from cop_widgets.services import sessions as X
+from cop_widgets.services import sessions
 from cop_widgets.store.schema import attendance, session_role
 from tests.signin import sign_in_as
 
@@ -61,7 +61,7 @@ def test_participant_joins_by_link_once_and_roles_rotate(settings):
     coord.new_name.value = "CoP"
     coord._create()
     _plan(coord)
-    [session] = X.sessions_of(
+    [session] = sessions.sessions_of(
         coord.store,
         coord.person,
         coord.picker.value,
@@ -91,11 +91,11 @@ def test_participant_joins_by_link_once_and_roles_rotate(settings):
     close.click()
     assert confirm.layout.display is None and close.layout.display == "none"
     keep.click()  # not yet: the session stays open
-    assert X.get_session(coord.store, coord.person, session.id).status != "closed"
+    assert sessions.get_session(coord.store, coord.person, session.id).status != "closed"
     assert "stays open" in coord.status.message
     close.click()
     sure.click()  # the coordinator closes the session from the app
-    assert X.get_session(coord.store, coord.person, session.id).status == "closed"
+    assert sessions.get_session(coord.store, coord.person, session.id).status == "closed"
     late = session_app(settings=settings)
     late.query = f"code={session.join_code}"
     sign_in_as(late, "Eve")
@@ -145,9 +145,9 @@ def test_members_see_the_series_but_only_hosts_run_it(settings):
     host.new_name.value = "Northside CoP"
     host._create()
     _plan(host, topic="Working with fathers", day=dt.date.today() + dt.timedelta(days=1))
-    [session] = X.sessions_of(host.store, host.person, host.picker.value, dt.datetime.now(dt.UTC))[
-        0
-    ]
+    [session] = sessions.sessions_of(
+        host.store, host.person, host.picker.value, dt.datetime.now(dt.UTC)
+    )[0]
     assert session.join_code in repr(host.community_box.children)
     # the host adds Mo as a member before any session: Mo can then hold a role
     mo = sign_in_as(community_app(settings=settings, environ={}), "Mo Member")

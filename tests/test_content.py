@@ -7,8 +7,7 @@ import yaml
 
 from cop_widgets.content import load_framework, load_frameworks
 from cop_widgets.errors import DataFileError, SchemaVersionError
-
-from .conftest import FRAMEWORKS
+from tests.conftest import FRAMEWORKS
 
 GOOD = yaml.safe_load((FRAMEWORKS / "rolfe.yaml").read_text())
 

@@ -25,13 +25,10 @@ from cop_widgets import cli_data
 from cop_widgets.cli import main as cop_main
 from cop_widgets.errors import InvalidInput, RecordNotFound
 from cop_widgets.protocols import load_protocols
-from cop_widgets.services import data_rights as DR
-from cop_widgets.services import discussions as D
-from cop_widgets.services import reflections as R
+from cop_widgets.services import data_rights, discussions, reflections
 from cop_widgets.services.identity import current_person, find_or_add_person
-from cop_widgets.store import schema as S
-
-from .conftest import REPO
+from cop_widgets.store import schema
+from tests.conftest import REPO
 
 PROTOCOLS = load_protocols(REPO / "data" / "protocols")
 MAPPING = PROTOCOLS.get("three_column_mapping")
@@ -84,23 +81,31 @@ def seed(store, rolfe) -> World:
     r1, r2, ry, rz = (str(uuid.uuid4()) for _ in range(4))
     # X's draft first holds a canary, then is rewritten (longer) without it: the old version
     # is freed space in the file (see test_without_vacuum_an_older_version_can_survive).
-    R.save_draft(store, x, r2, rolfe, {"what": R.Answer(f"{c['draft']} first go")})
-    R.submit(
+    reflections.save_draft(
+        store, x, r2, rolfe, {"what": reflections.Answer(f"{c['draft']} first go")}
+    )
+    reflections.submit(
         store,
         x,
         r1,
         rolfe,
         {
-            "what": R.Answer(f"{c['answer']} {UNICODE}"),
-            "so_what": R.Answer(UNICODE),
-            "now_what": R.Answer(passed=True),
+            "what": reflections.Answer(f"{c['answer']} {UNICODE}"),
+            "so_what": reflections.Answer(UNICODE),
+            "now_what": reflections.Answer(passed=True),
         },
     )
-    R.save_draft(store, y, ry, rolfe, {"what": R.Answer(f"{o['y_answer']} mine")})
-    R.save_draft(store, z, rz, rolfe, {"what": R.Answer(f"{o['z_answer']} mine")})
-    R.save_draft(store, x, r2, rolfe, {"what": R.Answer("rewritten entirely. " + "w" * 300)})
+    reflections.save_draft(
+        store, y, ry, rolfe, {"what": reflections.Answer(f"{o['y_answer']} mine")}
+    )
+    reflections.save_draft(
+        store, z, rz, rolfe, {"what": reflections.Answer(f"{o['z_answer']} mine")}
+    )
+    reflections.save_draft(
+        store, x, r2, rolfe, {"what": reflections.Answer("rewritten entirely. " + "w" * 300)}
+    )
 
-    shared = D.start_discussion(
+    shared = discussions.start_discussion(
         store,
         x,
         MAPPING,
@@ -109,52 +114,56 @@ def seed(store, rolfe) -> World:
         {"note_taker": ["Yan"], "participant": ["Zeynep"]},
     )
     n1, n_y = str(uuid.uuid4()), str(uuid.uuid4())
-    D.save_note(store, x, n1, shared.id, "map", f"{c['note']} {UNICODE}", column_id="worries")
-    D.save_note(store, y, n_y, shared.id, "map", o["y_note"], column_id="working_well")
-    a1 = D.add_action(store, x, shared.id, "X's action", "Presenter", None)
-    D.add_action(store, y, shared.id, o["y_action"], "Yan", None)
-    D.rate(store, x, shared.id, SCALE, 4)
-    D.rate(store, z, shared.id, SCALE, 6)
+    discussions.save_note(
+        store, x, n1, shared.id, "map", f"{c['note']} {UNICODE}", column_id="worries"
+    )
+    discussions.save_note(store, y, n_y, shared.id, "map", o["y_note"], column_id="working_well")
+    a1 = discussions.add_action(store, x, shared.id, "X's action", "Presenter", None)
+    discussions.add_action(store, y, shared.id, o["y_action"], "Yan", None)
+    discussions.rate(store, x, shared.id, SCALE, 4)
+    discussions.rate(store, z, shared.id, SCALE, 6)
 
-    theirs = D.start_discussion(store, y, MAPPING, "Y's case", roles={"note_taker": [X_NAME]})
+    theirs = discussions.start_discussion(
+        store, y, MAPPING, "Y's case", roles={"note_taker": [X_NAME]}
+    )
     n2 = str(uuid.uuid4())
-    D.save_note(store, x, n2, theirs.id, "map", "X's note in Y's discussion")
-    D.save_note(store, y, str(uuid.uuid4()), theirs.id, "map", "Y's own note")
-    D.rate(store, x, theirs.id, SCALE, 7)
+    discussions.save_note(store, x, n2, theirs.id, "map", "X's note in Y's discussion")
+    discussions.save_note(store, y, str(uuid.uuid4()), theirs.id, "map", "Y's own note")
+    discussions.rate(store, x, theirs.id, SCALE, 7)
 
-    solo = D.start_discussion(store, x, MAPPING, "X's solo case")
+    solo = discussions.start_discussion(store, x, MAPPING, "X's solo case")
     n3 = str(uuid.uuid4())
-    D.save_note(store, x, n3, solo.id, "purpose", "only X was here")
-    a3 = D.add_action(store, x, solo.id, "solo action", "X", None)
+    discussions.save_note(store, x, n3, solo.id, "purpose", "only X was here")
+    a3 = discussions.add_action(store, x, solo.id, "solo action", "X", None)
 
     at = "2026-05-01T09:00:00.000000+00:00"
     fb_on_x, fb_by_x, fb_y_z = (str(uuid.uuid4()) for _ in range(3))
     bank = {"kind": "strength", "created_at": at}
     rows = {
-        S.person_role: [
+        schema.person_role: [
             {"person_id": x.id, "role": "practitioner"},
             {"person_id": x.id, "role": "supervisor"},
             {"person_id": y.id, "role": "supervisor"},
         ],
-        S.supervision: [
+        schema.supervision: [
             {"supervisor_id": y.id, "supervisee_id": x.id},
             {"supervisor_id": x.id, "supervisee_id": z.id},
             {"supervisor_id": y.id, "supervisee_id": z.id},
         ],
-        S.supervisor_preference: [
+        schema.supervisor_preference: [
             {"supervisor_id": x.id, "anonymised": True},
             {"supervisor_id": y.id, "anonymised": False},
         ],
-        S.comment_bank: [
+        schema.comment_bank: [
             {"id": str(uuid.uuid4()), "supervisor_id": x.id, "text": "X's comment", **bank},
             {"id": str(uuid.uuid4()), "supervisor_id": y.id, "text": "Y's comment", **bank},
         ],
-        S.review: [
+        schema.review: [
             {"reflection_id": r1, "supervisor_id": y.id, "depth_level": "dialogic_reflection"},
             {"reflection_id": rz, "supervisor_id": x.id, "depth_level": None},
             {"reflection_id": rz, "supervisor_id": y.id, "depth_level": None},
         ],
-        S.feedback: [
+        schema.feedback: [
             {"id": fb_on_x, "reflection_id": r1, "supervisor_id": y.id, "text": fb_text},
             {
                 "id": fb_by_x,
@@ -167,8 +176,8 @@ def seed(store, rolfe) -> World:
     }
     with store.write() as conn:
         for table, values in rows.items():
-            extra = {"created_at": at} if table in (S.review, S.feedback) else {}
-            if table is S.feedback:
+            extra = {"created_at": at} if table in (schema.review, schema.feedback) else {}
+            if table is schema.feedback:
                 extra["kind"] = "deepening_question"
             conn.execute(insert(table), [{**v, **extra} for v in values])
     x_entries = _library(store, x, y, c, o)
@@ -196,25 +205,25 @@ def seed(store, rolfe) -> World:
 def _library(store, x, y, c: dict, o: dict) -> list[str]:
     """Y's open community: X joins, writes an entry (then revises it), endorses and comments on
     Y's entry, and asks to join a community that is by request."""
-    from cop_widgets.services import library as L
-    from cop_widgets.services import membership as M
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import library, membership, sessions
 
     c["library"], c["comment"] = _tag("library"), _tag("comment")
     o["y_entry"] = _tag("y_entry")
-    cop = X.create_community(store, y, "Yan's CoP")
-    M.set_join_policy(store, y, cop.id, "open", True)
-    M.join(store, x, cop.id)
-    M.request_to_join(store, x, X.create_community(store, y, "By request").id)
-    mine = L.contribute(
+    cop = sessions.create_community(store, y, "Yan's CoP")
+    membership.set_join_policy(store, y, cop.id, "open", True)
+    membership.join(store, x, cop.id)
+    membership.request_to_join(store, x, sessions.create_community(store, y, "By request").id)
+    mine = library.contribute(
         store, x, str(uuid.uuid4()), cop.id, "story", "X's story",
         f"{c['library']} {UNICODE}", free_tags="fathers", confirmed=True,
     )  # fmt: skip
-    L.revise(store, x, mine.id, "story", "X's story", f"{c['library']} and more",
+    library.revise(store, x, mine.id, "story", "X's story", f"{c['library']} and more",
              expected_revision=1, free_tags="fathers, groups")  # fmt: skip
-    theirs = L.contribute(store, y, str(uuid.uuid4()), cop.id, "tool", "Y's tool", o["y_entry"])
-    L.endorse(store, x, theirs.id)
-    L.add_comment(store, x, str(uuid.uuid4()), theirs.id, c["comment"])
+    theirs = library.contribute(
+        store, y, str(uuid.uuid4()), cop.id, "tool", "Y's tool", o["y_entry"]
+    )
+    library.endorse(store, x, theirs.id)
+    library.add_comment(store, x, str(uuid.uuid4()), theirs.id, c["comment"])
     return [mine.id]
 
 
@@ -266,16 +275,19 @@ def snapshot(store) -> dict[str, dict[tuple, tuple]]:
     with store.read() as conn:
         return {
             t.name: {_pk(t, r): tuple(r) for r in conn.execute(select(t)).all()}
-            for t in S.metadata.sorted_tables
+            for t in schema.metadata.sorted_tables
         }
 
 
 def person_columns():
     """(table, column) pairs that hold a person id, found from the schema's foreign keys."""
     out = []
-    for t in S.metadata.sorted_tables:
+    for t in schema.metadata.sorted_tables:
         for c in t.columns:
-            if any(fk.column is S.person.c.id for fk in c.foreign_keys) or c is S.person.c.id:
+            if (
+                any(fk.column is schema.person.c.id for fk in c.foreign_keys)
+                or c is schema.person.c.id
+            ):
                 out.append((t, c))
     return out
 
@@ -292,35 +304,35 @@ def scan(db_path: Path, needles: list[str]) -> dict[str, list[str]]:
 
 def test_every_table_of_the_schema_is_covered():
     """A new table must be added to export and erasure (data_rights.PERSON_TABLES) on purpose."""
-    assert set(S.metadata.tables) == set(DR.PERSON_TABLES) | set(DR.GROUP_TABLES) | set(
-        DR.SYSTEM_TABLES
-    ) | {"schema_migrations"}
+    assert set(schema.metadata.tables) == set(data_rights.PERSON_TABLES) | set(
+        data_rights.GROUP_TABLES
+    ) | set(data_rights.SYSTEM_TABLES) | {"schema_migrations"}
 
 
 # -- find_person ---------------------------------------------------------------------------------
 
 
 def test_find_person_by_id_name_in_any_case_and_hub_user(store, world):
-    assert DR.find_person(store, world.x.id) == world.x
-    assert DR.find_person(store, "  xÓCHITL 🌵 ") == world.x
-    assert DR.find_person(store, "local:XÓCHITL 🌵") == world.x
+    assert data_rights.find_person(store, world.x.id) == world.x
+    assert data_rights.find_person(store, "  xÓCHITL 🌵 ") == world.x
+    assert data_rights.find_person(store, "local:XÓCHITL 🌵") == world.x
     hub = current_person(store, {"JUPYTERHUB_USER": "jo"})
-    assert DR.find_person(store, "hub:jo") == hub
-    assert DR.find_person(store, "jo") == hub
+    assert data_rights.find_person(store, "hub:jo") == hub
+    assert data_rights.find_person(store, "jo") == hub
 
 
 def test_find_person_says_clearly_when_none_or_several_match(store, world):
     with pytest.raises(RecordNotFound, match="No person matches 'nobody'"):
-        DR.find_person(store, "nobody")
+        data_rights.find_person(store, "nobody")
     with pytest.raises(InvalidInput, match="Name the person"):
-        DR.find_person(store, "   ")
+        data_rights.find_person(store, "   ")
     local = find_or_add_person(store, "Sam")
     hub = current_person(store, {"JUPYTERHUB_USER": "sam"})
     with pytest.raises(InvalidInput, match="matches 2 people") as err:
-        DR.find_person(store, "SAM")
+        data_rights.find_person(store, "SAM")
     assert local.id in str(err.value) and hub.id in str(err.value)
-    assert DR.find_person(store, "hub:sam") == hub
-    assert DR.find_person(store, "local:sam") == local
+    assert data_rights.find_person(store, "hub:sam") == hub
+    assert data_rights.find_person(store, "local:sam") == local
 
 
 # -- export --------------------------------------------------------------------------------------
@@ -329,11 +341,11 @@ def test_find_person_says_clearly_when_none_or_several_match(store, world):
 def test_export_holds_all_of_x_and_nothing_of_anyone_else(store, world):
     x_key = X_NAME.casefold()
     before = snapshot(store)
-    export = DR.export_person(store, world.x.id)
+    export = data_rights.export_person(store, world.x.id)
     assert export["person_id"] == world.x.id
-    assert set(export["tables"]) == set(DR.PERSON_TABLES)
-    for name in DR.PERSON_TABLES:
-        table = S.metadata.tables[name]
+    assert set(export["tables"]) == set(data_rights.PERSON_TABLES)
+    for name in data_rights.PERSON_TABLES:
+        table = schema.metadata.tables[name]
         exported = {_pk(table, types.SimpleNamespace(_mapping=r)) for r in export["tables"][name]}
         with store.read() as conn:
             rows = conn.execute(select(table)).all()
@@ -374,10 +386,12 @@ def _as_csv(value) -> str:
 
 
 def test_export_files_round_trip_byte_identical(store, world, tmp_path):
-    export = DR.export_person(store, world.x.id)
-    files = DR.write_export(export, tmp_path / "exports")
+    export = data_rights.export_person(store, world.x.id)
+    files = data_rights.write_export(export, tmp_path / "exports")
     folder = tmp_path / "exports" / world.x.id
-    assert {p.name for p in files} == {"export.json"} | {f"{n}.csv" for n in DR.PERSON_TABLES}
+    assert {p.name for p in files} == {"export.json"} | {
+        f"{n}.csv" for n in data_rights.PERSON_TABLES
+    }
     assert all(p.parent == folder for p in files)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
@@ -388,7 +402,7 @@ def test_export_files_round_trip_byte_identical(store, world, tmp_path):
     assert UNICODE in texts and any(UNICODE in s for s in texts)
     for name, rows in export["tables"].items():
         back = _csv_rows(folder / f"{name}.csv")
-        header = DR.export_columns(name, rows)
+        header = data_rights.export_columns(name, rows)
         assert len(back) == len(rows)
         for original, read in zip(rows, back, strict=True):
             assert list(read) == header
@@ -396,18 +410,18 @@ def test_export_files_round_trip_byte_identical(store, world, tmp_path):
                 assert read[col].encode("utf-8") == _as_csv(original[col]).encode("utf-8")
     # Written again (e.g. a second request): same bytes, keys in a stable order.
     export2 = dict(export)
-    DR.write_export(export2, tmp_path / "exports")
+    data_rights.write_export(export2, tmp_path / "exports")
     assert (folder / "export.json").read_bytes() == raw
 
 
 def test_csv_export_cells_never_start_a_spreadsheet_formula(store, world, tmp_path):
     """Answers that a spreadsheet would run: the person's own export, written by write_export."""
     formulas = ['=HYPERLINK("http://x","click")', "+1+1", "-2+3", "@SUM(A1)", "\t=1"]
-    export = DR.export_person(store, world.x.id)
+    export = data_rights.export_person(store, world.x.id)
     export["tables"]["reflection_answer"] = [
         {**export["tables"]["reflection_answer"][0], "text": f} for f in formulas
     ]
-    DR.write_export(export, tmp_path / "exports")
+    data_rights.write_export(export, tmp_path / "exports")
     folder = tmp_path / "exports" / world.x.id
     cells = [r["text"] for r in _csv_rows(folder / "reflection_answer.csv")]
     assert cells == ["'" + f for f in formulas]
@@ -416,14 +430,16 @@ def test_csv_export_cells_never_start_a_spreadsheet_formula(store, world, tmp_pa
 
 
 def test_export_is_audited_and_unknown_person_refused(store, world):
-    DR.export_person(store, world.x.id)
+    data_rights.export_person(store, world.x.id)
     with store.read() as conn:
-        last = conn.execute(select(S.audit_event).order_by(S.audit_event.c.seq.desc())).first()
+        last = conn.execute(
+            select(schema.audit_event).order_by(schema.audit_event.c.seq.desc())
+        ).first()
     assert (last.action, last.target_id, last.actor_id) == ("person_exported", world.x.id, None)
     with pytest.raises(RecordNotFound):
-        DR.export_person(store, "no-such-id")
+        data_rights.export_person(store, "no-such-id")
     with pytest.raises(InvalidInput):
-        DR.write_export({"person_id": "../etc", "tables": {}}, "/tmp/x")
+        data_rights.write_export({"person_id": "../etc", "tables": {}}, "/tmp/x")
 
 
 # -- erasure -------------------------------------------------------------------------------------
@@ -454,11 +470,15 @@ def test_erasure_leaves_no_row_and_no_byte_of_x(store, rolfe, build_default):
     assert scan(_db_path(store), needles) != {"db": [], "-wal": [], "-shm": []}
     before = snapshot(store)
     x_rows = {
-        name: {k for k, v in rows.items() if is_x(name, _Row(S.metadata.tables[name], v), w, x_key)}
+        name: {
+            k
+            for k, v in rows.items()
+            if is_x(name, _Row(schema.metadata.tables[name], v), w, x_key)
+        }
         for name, rows in before.items()
     }
 
-    counts = DR.erase_person(store, w.x.id)
+    counts = data_rights.erase_person(store, w.x.id)
 
     after = snapshot(store)
     # The bytes: nothing in the database file, its -wal (truncated) or its -shm (an index).
@@ -480,7 +500,7 @@ def test_erasure_leaves_no_row_and_no_byte_of_x(store, rolfe, build_default):
             assert not any(c in dumped for c in w.canaries.values()), name
             assert not any(r in dumped for r in w.x_reflections), name
     # Everyone else's rows: all still there and unchanged, except the shared discussion.
-    placeholder = [k for k, v in after["person"].items() if v[1] == DR.ERASED_KEY]
+    placeholder = [k for k, v in after["person"].items() if v[1] == data_rights.ERASED_KEY]
     assert len(placeholder) == 1
     for name, rows in before.items():
         others = {k: v for k, v in rows.items() if k not in x_rows[name]}
@@ -488,12 +508,12 @@ def test_erasure_leaves_no_row_and_no_byte_of_x(store, rolfe, build_default):
         if name == "person":
             kept.pop(placeholder[0])
         if name == "discussion":
-            blanked = _Row(S.discussion, kept.pop((w.shared_discussion,)))._mapping
+            blanked = _Row(schema.discussion, kept.pop((w.shared_discussion,)))._mapping
             assert blanked["case_summary"] == "" and blanked["content_note"] == ""
             assert blanked["facilitator_id"] == placeholder[0][0]
         if name == "audit_event":
             assert list(kept.values())[:-1] == list(rows.values())
-            tomb = _Row(S.audit_event, list(kept.values())[-1])._mapping
+            tomb = _Row(schema.audit_event, list(kept.values())[-1])._mapping
             assert (tomb["action"], tomb["target_kind"], tomb["target_id"]) == (
                 "person_erased",
                 "person",
@@ -502,16 +522,16 @@ def test_erasure_leaves_no_row_and_no_byte_of_x(store, rolfe, build_default):
             assert tomb["actor_id"] is None and tomb["outcome"] == "ok"
             continue
         assert kept == others, name
-    deleted = {n: len(x_rows[n]) for n in DR.PERSON_TABLES if n != "audit_event"}
+    deleted = {n: len(x_rows[n]) for n in data_rights.PERSON_TABLES if n != "audit_event"}
     deleted["discussion"] -= 1  # the shared one is kept
     assert {k: counts[k] for k in deleted} == deleted
-    assert counts[DR.DISCUSSION_KEPT] == 1
+    assert counts[data_rights.DISCUSSION_KEPT] == 1
     # The shared discussion still works for the others.
-    assert D.get(store, w.y, w.shared_discussion).case_summary == ""
-    assert [n.author_id for n in D.notes(store, w.y, w.shared_discussion)] == [w.y.id]
-    assert D.ratings(store, w.y, w.shared_discussion, "scale") == [6]
-    listed = {d.id: d.facilitator_name for d in D.list_discussions(store, w.y)}
-    assert listed[w.shared_discussion] == DR.ERASED_NAME
+    assert discussions.get(store, w.y, w.shared_discussion).case_summary == ""
+    assert [n.author_id for n in discussions.notes(store, w.y, w.shared_discussion)] == [w.y.id]
+    assert discussions.ratings(store, w.y, w.shared_discussion, "scale") == [6]
+    listed = {d.id: d.facilitator_name for d in discussions.list_discussions(store, w.y)}
+    assert listed[w.shared_discussion] == data_rights.ERASED_NAME
     assert w.solo_discussion not in listed
 
 
@@ -530,14 +550,20 @@ def test_without_vacuum_an_older_version_can_survive(store, rolfe, vacuum):
     _ordinary_secure_delete(store, "OFF")
     x, y = find_or_add_person(store, "Xena"), find_or_add_person(store, "Yan")
     canary, rid = _tag("old-version"), str(uuid.uuid4())
-    R.save_draft(store, x, rid, rolfe, {"what": R.Answer(f"{canary} first go")})
+    reflections.save_draft(store, x, rid, rolfe, {"what": reflections.Answer(f"{canary} first go")})
     for _ in range(5):
-        R.save_draft(store, y, str(uuid.uuid4()), rolfe, {"what": R.Answer("other " * 10)})
-    R.save_draft(store, x, rid, rolfe, {"what": R.Answer("rewritten entirely. " + "w" * 300)})
+        reflections.save_draft(
+            store, y, str(uuid.uuid4()), rolfe, {"what": reflections.Answer("other " * 10)}
+        )
+    reflections.save_draft(
+        store, x, rid, rolfe, {"what": reflections.Answer("rewritten entirely. " + "w" * 300)}
+    )
     for _ in range(3):
-        R.save_draft(store, y, str(uuid.uuid4()), rolfe, {"what": R.Answer("other " * 10)})
+        reflections.save_draft(
+            store, y, str(uuid.uuid4()), rolfe, {"what": reflections.Answer("other " * 10)}
+        )
 
-    counts = DR.erase_person(store, x.id, vacuum=vacuum)
+    counts = data_rights.erase_person(store, x.id, vacuum=vacuum)
 
     left = scan(_db_path(store), [canary])
     assert left["-wal"] == left["-shm"] == [] and counts["wal_truncated"] == 1
@@ -550,28 +576,30 @@ def test_without_vacuum_an_older_version_can_survive(store, rolfe, vacuum):
 
 
 def test_placeholder_is_made_once_and_cannot_be_erased(store, world, rolfe):
-    DR.erase_person(store, world.x.id)
+    data_rights.erase_person(store, world.x.id)
     # Y started a discussion Z took part in; erasing Y reuses the same placeholder.
-    d = D.start_discussion(store, world.y, MAPPING, "another", roles={"participant": ["Zeynep"]})
-    D.rate(store, world.z, d.id, SCALE, 3)
-    DR.erase_person(store, world.y.id)
+    d = discussions.start_discussion(
+        store, world.y, MAPPING, "another", roles={"participant": ["Zeynep"]}
+    )
+    discussions.rate(store, world.z, d.id, SCALE, 3)
+    data_rights.erase_person(store, world.y.id)
     with store.read() as conn:
         rows = conn.execute(
-            select(S.person.c.id).where(S.person.c.identity_key == DR.ERASED_KEY)
+            select(schema.person.c.id).where(schema.person.c.identity_key == data_rights.ERASED_KEY)
         ).all()
     assert len(rows) == 1
-    assert D.get(store, world.z, d.id).facilitator_id == rows[0].id
+    assert discussions.get(store, world.z, d.id).facilitator_id == rows[0].id
     with pytest.raises(InvalidInput, match="placeholder"):
-        DR.erase_person(store, rows[0].id)
+        data_rights.erase_person(store, rows[0].id)
     with pytest.raises(RecordNotFound):
-        DR.erase_person(store, world.x.id)
+        data_rights.erase_person(store, world.x.id)
 
 
 def test_erasure_preview_counts_what_erasure_then_removes(store, world):
     before = snapshot(store)
-    preview = DR.erasure_preview(store, world.x.id)
+    preview = data_rights.erasure_preview(store, world.x.id)
     assert snapshot(store) == before
-    counts = DR.erase_person(store, world.x.id)
+    counts = data_rights.erase_person(store, world.x.id)
     assert {k: counts[k] for k in preview} == preview
 
 
@@ -579,8 +607,8 @@ def test_a_role_name_shared_with_someone_else_is_left_alone(store, world):
     """Roles are held by name: when two people share X's name the role row may be the other's."""
     twin = current_person(store, {"JUPYTERHUB_USER": X_NAME})
     assert twin.display_name.casefold() == X_NAME.casefold()
-    DR.erase_person(store, world.x.id)
-    assert D.get(store, world.y, world.y_discussion).holders("note_taker") == [X_NAME]
+    data_rights.erase_person(store, world.x.id)
+    assert discussions.get(store, world.y, world.y_discussion).holders("note_taker") == [X_NAME]
 
 
 # -- retention -----------------------------------------------------------------------------------
@@ -601,18 +629,18 @@ def test_retention_deletes_every_expired_row_and_no_other(store, world):
     w = world
     ages = {w.x_reflections[0]: 400, w.x_reflections[1]: 31, w.y_reflection: 30, w.z_reflection: 5}
     for rid, days in ages.items():
-        _age(store, S.reflection, "updated_at", days, id=rid)
+        _age(store, schema.reflection, "updated_at", days, id=rid)
     with store.read() as conn:
-        notes = conn.execute(select(S.discussion_note.c.id)).scalars().all()
+        notes = conn.execute(select(schema.discussion_note.c.id)).scalars().all()
     note_ages = {nid: (100 if i % 2 else 59.99) for i, nid in enumerate(sorted(notes))}
     for nid, days in note_ages.items():
-        _age(store, S.discussion_note, "updated_at", days, id=nid)
+        _age(store, schema.discussion_note, "updated_at", days, id=nid)
     before = snapshot(store)
 
     periods = {"reflections": 30, "discussion_notes": 60}
-    preview = DR.apply_retention(store, periods, NOW, dry_run=True)
+    preview = data_rights.apply_retention(store, periods, NOW, dry_run=True)
     assert snapshot(store) == before
-    counts = DR.apply_retention(store, periods, NOW)
+    counts = data_rights.apply_retention(store, periods, NOW)
     assert counts == {**preview, **{k: counts[k] for k in ("vacuumed", "wal_truncated")}}
 
     after = snapshot(store)
@@ -620,7 +648,7 @@ def test_retention_deletes_every_expired_row_and_no_other(store, world):
     assert {k[0] for k in after["reflection"]} == set(ages) - expired_refl
     assert {k[0] for k in after["reflection_answer"]} == set(ages) - expired_refl
     for name in ("feedback", "review"):
-        table = S.metadata.tables[name]
+        table = schema.metadata.tables[name]
         refl_of = {k: _Row(table, v)._mapping["reflection_id"] for k, v in before[name].items()}
         assert set(after[name]) == {k for k, r in refl_of.items() if r not in expired_refl}
     assert {k[0] for k in after["discussion_note"]} == {n for n, d in note_ages.items() if d < 60}
@@ -636,16 +664,18 @@ def test_retention_deletes_every_expired_row_and_no_other(store, world):
 def test_retention_keeps_forever_when_unset_and_refuses_zero(store, world):
     before = snapshot(store)
     far = NOW + timedelta(days=100_000)
-    counts = DR.apply_retention(store, {c.name: None for c in DR.RETENTION_CLASSES}, far)
+    counts = data_rights.apply_retention(
+        store, {c.name: None for c in data_rights.RETENTION_CLASSES}, far
+    )
     assert set(counts.values()) == {0}
     after = snapshot(store)
     assert {k: v for k, v in after.items() if k != "audit_event"} == {
         k: v for k, v in before.items() if k != "audit_event"
     }
     for bad in (0, -3):
-        for cls in DR.RETENTION_CLASSES:
+        for cls in data_rights.RETENTION_CLASSES:
             with pytest.raises(InvalidInput, match="at least 1 day"):
-                DR.apply_retention(store, {cls.name: bad}, NOW)
+                data_rights.apply_retention(store, {cls.name: bad}, NOW)
 
 
 @pytest.mark.parametrize(
@@ -653,7 +683,7 @@ def test_retention_keeps_forever_when_unset_and_refuses_zero(store, world):
     [("abc", "whole number"), ("0", "at least 1"), ("-5", "at least 1"), ("1.5", "whole number")],
 )
 def test_retention_settings_name_the_variable(value, message):
-    for cls in DR.RETENTION_CLASSES:
+    for cls in data_rights.RETENTION_CLASSES:
         with pytest.raises(InvalidInput, match=message) as err:
             cli_data.retention_days({cls.env: value})
         assert cls.env in str(err.value)
@@ -674,13 +704,13 @@ def _counts_of(path: Path) -> dict[str, int]:
     with sqlite3.connect(path) as raw:
         return {
             t.name: raw.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0]  # noqa: S608
-            for t in S.metadata.sorted_tables
+            for t in schema.metadata.sorted_tables
         }
 
 
 def test_backup_is_a_checked_private_single_file_copy(store, world, tmp_path):
-    rows = DR.count_rows(store)
-    path = DR.backup(store, tmp_path / "backups")
+    rows = data_rights.count_rows(store)
+    path = data_rights.backup(store, tmp_path / "backups")
     assert path.exists() and path.parent == tmp_path / "backups"
     assert path.name.startswith("cop-") and path.suffix == ".sqlite"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -689,7 +719,7 @@ def test_backup_is_a_checked_private_single_file_copy(store, world, tmp_path):
     assert _counts_of(path) == rows
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-    second = DR.backup(store, tmp_path / "backups")
+    second = data_rights.backup(store, tmp_path / "backups")
     assert second != path  # same second: a new name, never an overwrite
 
 
@@ -723,7 +753,7 @@ def test_backup_while_another_process_writes_passes_integrity_check(
     )
     try:
         assert writer.stdout.readline().strip() == "ready"
-        paths = [DR.backup(store, tmp_path / "backups") for _ in range(5)]
+        paths = [data_rights.backup(store, tmp_path / "backups") for _ in range(5)]
         assert writer.poll() is None, "the writer stopped"
     finally:
         writer.kill()
@@ -743,7 +773,7 @@ def test_backup_refuses_a_store_that_is_not_sqlite(tmp_path):
         is_sqlite=False, engine=types.SimpleNamespace(dialect=types.SimpleNamespace(name="pg"))
     )
     with pytest.raises(InvalidInput, match="SQLite stores only"):
-        DR.backup(fake, tmp_path)
+        data_rights.backup(fake, tmp_path)
 
 
 # -- `cop data ...` ------------------------------------------------------------------------------
@@ -753,7 +783,7 @@ def test_backup_refuses_a_store_that_is_not_sqlite(tmp_path):
 def cop_data(monkeypatch, data_dir, store):
     """Run a `cop data` sub-command in this process, on the same store as the `store` fixture."""
     monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
-    for var in ("COP_DATABASE_URL", *(c.env for c in DR.RETENTION_CLASSES)):
+    for var in ("COP_DATABASE_URL", *(c.env for c in data_rights.RETENTION_CLASSES)):
         monkeypatch.delenv(var, raising=False)
     parser = argparse.ArgumentParser(prog="cop")
     cli_data.add_data_commands(parser.add_subparsers(dest="command", required=True))
@@ -804,7 +834,7 @@ def test_cli_erase_with_yes_erases_and_removes_the_export(
     assert "backups" in listed.out
     assert not (data_dir / "exports" / world.x.id).exists()
     with pytest.raises(RecordNotFound):
-        DR.find_person(store, world.x.id)
+        data_rights.find_person(store, world.x.id)
     y_record = reports / f"person-record_{world.y.id}.html"
     y_record.write_text("<p>their reflections</p>")
     assert (
@@ -834,7 +864,7 @@ def test_cli_retain_reads_the_environment(cop_data, store, world, monkeypatch, c
     assert cop_data("retain", "--now", later) == 0
     out = capsys.readouterr().out
     assert "changed" in out and "reflection 4" in out
-    assert DR.count_rows(store)["reflection"] == 0
+    assert data_rights.count_rows(store)["reflection"] == 0
     with pytest.raises(InvalidInput, match="ISO 8601"):
         cop_data("retain", "--now", "next tuesday")
 
@@ -865,39 +895,37 @@ def test_cli_errors_are_a_message_and_exit_2(monkeypatch, data_dir, store, capsy
 
 def test_retention_covers_every_class_of_personal_data(store):
     from cop_widgets.protocols import load_protocols
-    from cop_widgets.services import checkins as K
-    from cop_widgets.services import directory as DIR
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import checkins, directory, sessions
     from cop_widgets.session_items import load_item_sets
     from tests.conftest import REPO
 
     ana = find_or_add_person(store, "Ana")
-    cop = X.create_community(store, ana, "CoP")
-    held = X.plan_session(store, ana, cop.id, NOW - timedelta(days=400), "Long ago")
+    cop = sessions.create_community(store, ana, "CoP")
+    held = sessions.plan_session(store, ana, cop.id, NOW - timedelta(days=400), "Long ago")
     with store.write() as conn:  # joined back then (the code has long expired)
-        conn.execute(insert(S.attendance).values(session_id=held.id, person_id=ana.id,
+        conn.execute(insert(schema.attendance).values(session_id=held.id, person_id=ana.id,
                                                  joined_at=held.starts_at.isoformat()))  # fmt: skip
     checkout = load_item_sets(REPO / "data" / "session_items")[0]["checkout"]
-    K.submit_answers(store, ana, held.id, checkout, {
+    checkins.submit_answers(store, ana, held.id, checkout, {
         "one_word": "canary-word", "commitment": "canary-commitment", "debrief": "canary-debrief",
         "useful": 4,
     })  # fmt: skip
-    d = D.start_discussion(store, ana, load_protocols(REPO / "data" / "protocols").get(
+    d = discussions.start_discussion(store, ana, load_protocols(REPO / "data" / "protocols").get(
         "consultancy"), "canary-summary", "canary-note")  # fmt: skip
-    D.add_action(store, ana, d.id, "canary-action", "Ana", None)
-    DIR.save_profile(store, ana, True, "canary-offers", "canary-wants")
+    discussions.add_action(store, ana, d.id, "canary-action", "Ana", None)
+    directory.save_profile(store, ana, True, "canary-offers", "canary-wants")
     for table, key in (
-        (S.discussion, "updated_at"),
-        (S.discussion_action, "created_at"),
-        (S.commitment, "created_at"),
-        (S.member_profile, "updated_at"),
+        (schema.discussion, "updated_at"),
+        (schema.discussion_action, "created_at"),
+        (schema.commitment, "created_at"),
+        (schema.member_profile, "updated_at"),
     ):
         _age(store, table, key, 400)  # fmt: skip
     with store.write() as conn:
-        conn.execute(update(S.session_response).values(answered_on="2025-01-01"))
-        old_audit = conn.execute(select(func.count()).select_from(S.audit_event)).scalar()
+        conn.execute(update(schema.session_response).values(answered_on="2025-01-01"))
+        old_audit = conn.execute(select(func.count()).select_from(schema.audit_event)).scalar()
         conn.execute(text("DROP TRIGGER audit_event_no_update"))
-        conn.execute(update(S.audit_event).values(at="2019-01-01T00:00:00.000000+00:00"))
+        conn.execute(update(schema.audit_event).values(at="2019-01-01T00:00:00.000000+00:00"))
         conn.execute(text(
             "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
             "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END"
@@ -906,23 +934,25 @@ def test_retention_covers_every_class_of_personal_data(store):
     def dump() -> str:
         with store.read() as conn:
             return " ".join(
-                str(row) for t in S.metadata.sorted_tables for row in conn.execute(select(t))
+                str(row) for t in schema.metadata.sorted_tables for row in conn.execute(select(t))
             )
 
     assert all(f"canary-{w}" in dump() for w in ("summary", "action", "word", "debrief",
                                                   "commitment", "offers"))  # fmt: skip
-    periods = {c.name: 365 for c in DR.RETENTION_CLASSES if c.name != "audit"} | {"audit": 5}
-    counts = DR.apply_retention(store, periods, NOW)
+    periods = {c.name: 365 for c in data_rights.RETENTION_CLASSES if c.name != "audit"} | {
+        "audit": 5
+    }
+    counts = data_rights.apply_retention(store, periods, NOW)
     after = dump()
     assert not any(f"canary-{w}" in after for w in ("summary", "note", "action", "word", "debrief",
                                                     "commitment", "offers", "wants"))  # fmt: skip
     assert counts["discussion blanked"] == 1 and counts["discussion_action"] == 1
     assert counts["audit_event"] == old_audit
     with store.read() as conn:  # scores and the discussion itself stay; the audit has one event
-        assert conn.execute(select(S.session_response.c.value_int).where(
-            S.session_response.c.value_int.is_not(None))).scalars().all() == [4]  # fmt: skip
-        assert conn.execute(select(S.discussion.c.id)).scalars().all() == [d.id]
-        actions = conn.execute(select(S.audit_event.c.action)).scalars().all()
+        assert conn.execute(select(schema.session_response.c.value_int).where(
+            schema.session_response.c.value_int.is_not(None))).scalars().all() == [4]  # fmt: skip
+        assert conn.execute(select(schema.discussion.c.id)).scalars().all() == [d.id]
+        actions = conn.execute(select(schema.audit_event.c.action)).scalars().all()
     assert actions == ["retention_applied"]
     with pytest.raises(Exception, match="append-only"):  # the guard is back
         with store.write() as conn:
@@ -935,13 +965,13 @@ def test_erasure_takes_their_name_off_actions_others_recorded(store):
 
     pat, nadia = find_or_add_person(store, "Pat"), find_or_add_person(store, "Nadia Nguyen")
     consultancy = load_protocols(REPO / "data" / "protocols").get("consultancy")
-    d = D.start_discussion(store, pat, consultancy, "A case.")
-    D.add_action(store, pat, d.id, "Call the school", "nadia nguyen", None)
-    D.add_action(store, pat, d.id, "Book the room", "Pat", None)
-    counts = DR.erase_person(store, nadia.id, vacuum=False)
-    assert counts[DR.OWNER_REPLACED] == 1
-    owners = {a.description: a.owner for a in D.actions(store, pat, d.id)}
-    assert owners == {"Call the school": DR.ERASED_NAME, "Book the room": "Pat"}
+    d = discussions.start_discussion(store, pat, consultancy, "A case.")
+    discussions.add_action(store, pat, d.id, "Call the school", "nadia nguyen", None)
+    discussions.add_action(store, pat, d.id, "Book the room", "Pat", None)
+    counts = data_rights.erase_person(store, nadia.id, vacuum=False)
+    assert counts[data_rights.OWNER_REPLACED] == 1
+    owners = {a.description: a.owner for a in discussions.actions(store, pat, d.id)}
+    assert owners == {"Call the school": data_rights.ERASED_NAME, "Book the room": "Pat"}
     # a new person of the same name inherits nothing
     again = find_or_add_person(store, "Nadia Nguyen")
     assert again.id != nadia.id and "Nadia" not in " ".join(owners.values())

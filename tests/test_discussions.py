@@ -10,15 +10,13 @@ from sqlalchemy import delete, func, select, text
 
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.protocols import load_protocols
-from cop_widgets.services import discussion_clock as C
-from cop_widgets.services import discussions as D
-from cop_widgets.services import sessions as X
+from cop_widgets.services import discussion_clock, sessions
+from cop_widgets.services import discussions as discussion_service
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import migrations, open_store
 from cop_widgets.store.schema import cop_session, discussion
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 PROTOCOLS = load_protocols(REPO / "data" / "protocols")
 
@@ -35,7 +33,7 @@ def people(store):
 
 @pytest.fixture
 def started(store, people, consultancy):
-    return D.start_discussion(
+    return discussion_service.start_discussion(
         store,
         people["Fran"],
         consultancy,
@@ -46,7 +44,7 @@ def started(store, people, consultancy):
 
 
 def test_starting_keeps_summary_content_note_and_roles(started, people):
-    assert started.status == "open" and started.clock.status == C.NOT_STARTED
+    assert started.status == "open" and started.clock.status == discussion_clock.NOT_STARTED
     assert started.content_note == "includes family violence"
     assert started.holders("note_taker") == ["Nadia", "Sam"]
     assert started.roles_of(people["Fran"]) == {"facilitator"}
@@ -56,9 +54,11 @@ def test_starting_keeps_summary_content_note_and_roles(started, people):
 
 def test_unknown_role_and_empty_summary_are_refused(store, people, consultancy):
     with pytest.raises(InvalidInput, match="no role 'wizard'"):
-        D.start_discussion(store, people["Fran"], consultancy, "summary", roles={"wizard": ["X"]})
+        discussion_service.start_discussion(
+            store, people["Fran"], consultancy, "summary", roles={"wizard": ["X"]}
+        )
     with pytest.raises(InvalidInput, match="case summary"):
-        D.start_discussion(store, people["Fran"], consultancy, "   ")
+        discussion_service.start_discussion(store, people["Fran"], consultancy, "   ")
 
 
 # -- discussions held in a CoP session ------------------------------------------------------------
@@ -69,8 +69,8 @@ SUMMARY = "A father of three; the school asks how to involve him."
 @pytest.fixture
 def cop_session_now(store):
     coord = find_or_add_person(store, "Cora Coordinator")
-    cop = X.create_community(store, coord, "Family support CoP")
-    return coord, X.plan_session(store, coord, cop.id, SESSION_START, "Engaging fathers")
+    cop = sessions.create_community(store, coord, "Family support CoP")
+    return coord, sessions.plan_session(store, coord, cop.id, SESSION_START, "Engaging fathers")
 
 
 def _discussion_count(store) -> int:
@@ -82,43 +82,60 @@ def test_a_discussion_started_by_an_attendee_is_linked_to_the_session(
     store, people, consultancy, cop_session_now
 ):
     _, held_in = cop_session_now
-    X.join(store, people["Fran"], held_in.join_code, SESSION_START)
-    started = D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id)
-    assert started.session_id == held_in.id == D.get(store, people["Fran"], started.id).session_id
+    sessions.join(store, people["Fran"], held_in.join_code, SESSION_START)
+    started = discussion_service.start_discussion(
+        store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id
+    )
+    assert (
+        started.session_id
+        == held_in.id
+        == discussion_service.get(store, people["Fran"], started.id).session_id
+    )
     with store.read() as conn:
         stored = conn.execute(select(discussion.c.session_id)).scalar_one()
     assert stored == held_in.id
 
 
 def test_without_a_session_the_link_is_empty(store, people, consultancy):
-    assert D.start_discussion(store, people["Fran"], consultancy, SUMMARY).session_id is None
     assert (
-        D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id="").session_id
+        discussion_service.start_discussion(store, people["Fran"], consultancy, SUMMARY).session_id
+        is None
+    )
+    assert (
+        discussion_service.start_discussion(
+            store, people["Fran"], consultancy, SUMMARY, session_id=""
+        ).session_id
         is None
     )
 
 
 def test_a_session_not_attended_is_refused_by_name(store, people, consultancy, cop_session_now):
     _, held_in = cop_session_now
-    X.join(store, people["Nadia"], held_in.join_code, SESSION_START)  # someone else joined
+    sessions.join(store, people["Nadia"], held_in.join_code, SESSION_START)  # someone else joined
     with pytest.raises(InvalidInput, match="You have not joined the session “Engaging fathers”"):
-        D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id)
+        discussion_service.start_discussion(
+            store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id
+        )
     assert _discussion_count(store) == 0
 
 
 def test_a_closed_session_is_refused_by_name(store, people, consultancy, cop_session_now):
     coord, held_in = cop_session_now
-    X.join(store, people["Fran"], held_in.join_code, SESSION_START)
-    X.close_session(store, coord, held_in.id)
+    sessions.join(store, people["Fran"], held_in.join_code, SESSION_START)
+    sessions.close_session(store, coord, held_in.id)
     with pytest.raises(InvalidInput, match="The session “Engaging fathers” is closed") as refused:
-        D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id)
+        discussion_service.start_discussion(
+            store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id
+        )
     assert refused.value.field == "session" and _discussion_count(store) == 0
 
 
 def test_an_unknown_session_id_is_refused(store, people, consultancy):
     unknown = str(uuid.uuid4())
     with pytest.raises(InvalidInput, match=f"No CoP session has the id {unknown}"):
-        D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id=unknown)
+        discussion_service.start_discussion(
+            store, people["Fran"], consultancy, SUMMARY, session_id=unknown
+        )
     assert _discussion_count(store) == 0
 
 
@@ -126,38 +143,44 @@ def test_removing_the_session_keeps_the_discussion_unlinked(
     store, people, consultancy, cop_session_now
 ):
     _, held_in = cop_session_now
-    X.join(store, people["Fran"], held_in.join_code, SESSION_START)
-    started = D.start_discussion(store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id)
+    sessions.join(store, people["Fran"], held_in.join_code, SESSION_START)
+    started = discussion_service.start_discussion(
+        store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id
+    )
     with store.write() as conn:
         conn.execute(delete(cop_session).where(cop_session.c.id == held_in.id))
-    kept = D.get(store, people["Fran"], started.id)
+    kept = discussion_service.get(store, people["Fran"], started.id)
     assert kept.session_id is None and kept.case_summary == SUMMARY
 
 
 def test_only_the_facilitator_runs_the_clock(store, started, people, consultancy):
     n = len(consultancy.phases)
     with pytest.raises(InvalidInput, match="facilitator or timekeeper"):
-        D.run_clock(store, people["Nadia"], started.id, "start", n)
-    d = D.run_clock(store, people["Fran"], started.id, "start", n, now=100)
-    assert d.clock.status == C.RUNNING
+        discussion_service.run_clock(store, people["Nadia"], started.id, "start", n)
+    d = discussion_service.run_clock(store, people["Fran"], started.id, "start", n, now=100)
+    assert d.clock.status == discussion_clock.RUNNING
 
 
 def test_double_click_on_next_moves_one_phase(store, started, people, consultancy):
     n = len(consultancy.phases)
-    D.run_clock(store, people["Fran"], started.id, "start", n, now=0)
-    first = D.run_clock(store, people["Fran"], started.id, "next", n, from_index=0, now=10)
-    second = D.run_clock(store, people["Fran"], started.id, "next", n, from_index=0, now=10.1)
+    discussion_service.run_clock(store, people["Fran"], started.id, "start", n, now=0)
+    first = discussion_service.run_clock(
+        store, people["Fran"], started.id, "next", n, from_index=0, now=10
+    )
+    second = discussion_service.run_clock(
+        store, people["Fran"], started.id, "next", n, from_index=0, now=10.1
+    )
     assert first.clock.phase_index == second.clock.phase_index == 1
 
 
 def test_pause_extend_are_shared_through_the_store(store, started, people, consultancy):
     n, fran = len(consultancy.phases), people["Fran"]
-    D.run_clock(store, fran, started.id, "start", n, now=0)
-    D.run_clock(store, fran, started.id, "extend", n, minutes=2, now=30)
-    D.run_clock(store, fran, started.id, "pause", n, now=60)
-    seen_elsewhere = D.get(store, people["Fran"], started.id).clock
+    discussion_service.run_clock(store, fran, started.id, "start", n, now=0)
+    discussion_service.run_clock(store, fran, started.id, "extend", n, minutes=2, now=30)
+    discussion_service.run_clock(store, fran, started.id, "pause", n, now=60)
+    seen_elsewhere = discussion_service.get(store, people["Fran"], started.id).clock
     minutes = consultancy.phases[0].minutes
-    assert seen_elsewhere.status == C.PAUSED
+    assert seen_elsewhere.status == discussion_clock.PAUSED
     assert seen_elsewhere.remaining(minutes, now=9999) == minutes * 60 + 120 - 60
 
 
@@ -167,20 +190,29 @@ def test_two_note_takers_keep_both_texts(store, started, people):
         if "present" in [p.id for p in PROTOCOLS.get("consultancy").phases]
         else PROTOCOLS.get("consultancy").phases[0].id
     )
-    a = D.save_note(store, people["Nadia"], str(uuid.uuid4()), started.id, phase, "Nadia's notes")
-    b = D.save_note(store, people["Sam"], str(uuid.uuid4()), started.id, phase, "Sam's notes")
-    texts = {n.author_name: n.text for n in D.notes(store, people["Fran"], started.id, phase)}
+    a = discussion_service.save_note(
+        store, people["Nadia"], str(uuid.uuid4()), started.id, phase, "Nadia's notes"
+    )
+    b = discussion_service.save_note(
+        store, people["Sam"], str(uuid.uuid4()), started.id, phase, "Sam's notes"
+    )
+    texts = {
+        n.author_name: n.text
+        for n in discussion_service.notes(store, people["Fran"], started.id, phase)
+    }
     assert texts == {"Nadia": "Nadia's notes", "Sam": "Sam's notes"}
     with pytest.raises(RecordNotFound):  # Sam cannot write into Nadia's note
-        D.save_note(store, people["Sam"], a.id, started.id, phase, "overwrite")
+        discussion_service.save_note(store, people["Sam"], a.id, started.id, phase, "overwrite")
     assert b.revision == 1
 
 
 def test_same_note_from_two_tabs_is_a_reported_conflict(store, started, people):
     phase = PROTOCOLS.get("consultancy").phases[0].id
     note_id = str(uuid.uuid4())
-    first = D.save_note(store, people["Nadia"], note_id, started.id, phase, "tab one")
-    D.save_note(
+    first = discussion_service.save_note(
+        store, people["Nadia"], note_id, started.id, phase, "tab one"
+    )
+    discussion_service.save_note(
         store,
         people["Nadia"],
         note_id,
@@ -190,7 +222,7 @@ def test_same_note_from_two_tabs_is_a_reported_conflict(store, started, people):
         expected_revision=first.revision,
     )
     with pytest.raises(RecordLocked, match="another tab"):
-        D.save_note(
+        discussion_service.save_note(
             store,
             people["Nadia"],
             note_id,
@@ -199,18 +231,23 @@ def test_same_note_from_two_tabs_is_a_reported_conflict(store, started, people):
             "tab two",
             expected_revision=first.revision,
         )
-    assert D.notes(store, people["Fran"], started.id, phase)[0].text == "tab one, more"
+    assert (
+        discussion_service.notes(store, people["Fran"], started.id, phase)[0].text
+        == "tab one, more"
+    )
 
 
 def test_presenter_cannot_take_notes(store, started, people):
     with pytest.raises(InvalidInput, match="note-taker"):
-        D.save_note(store, people["Pat"], str(uuid.uuid4()), started.id, "x", "notes")
+        discussion_service.save_note(
+            store, people["Pat"], str(uuid.uuid4()), started.id, "x", "notes"
+        )
 
 
 def test_actions_keep_description_owner_and_due_date(store, started, people):
     import datetime as dt
 
-    D.add_action(
+    discussion_service.add_action(
         store,
         people["Nadia"],
         started.id,
@@ -219,8 +256,8 @@ def test_actions_keep_description_owner_and_due_date(store, started, people):
         dt.date(2026, 12, 1),
     )
     with pytest.raises(InvalidInput, match="owns"):
-        D.add_action(store, people["Nadia"], started.id, "No owner", "  ", None)
-    [action] = D.actions(store, people["Fran"], started.id)
+        discussion_service.add_action(store, people["Nadia"], started.id, "No owner", "  ", None)
+    [action] = discussion_service.actions(store, people["Fran"], started.id)
     assert (action.description, action.owner, action.due_date) == (
         "Ask about a joint visit",
         "Presenter",
@@ -232,22 +269,28 @@ def test_each_rating_is_kept_and_replaced_not_added(store, people):
     mapping = PROTOCOLS.get("three_column_mapping")
     scale_phase = next(p for p in mapping.phases if p.scale is not None)
     holders = {"note_taker": ["Nadia", "Sam"], "timekeeper": ["Pat"]}
-    d = D.start_discussion(store, people["Fran"], mapping, "A family with a new baby.", "", holders)
+    d = discussion_service.start_discussion(
+        store, people["Fran"], mapping, "A family with a new baby.", "", holders
+    )
     for name, value in (("Fran", 3), ("Nadia", 6), ("Sam", 6), ("Pat", 9), ("Fran", 4)):
-        D.rate(store, people[name], d.id, scale_phase, value)
-    assert D.ratings(store, people["Fran"], d.id, scale_phase.id) == [4, 6, 6, 9]
+        discussion_service.rate(store, people[name], d.id, scale_phase, value)
+    assert discussion_service.ratings(store, people["Fran"], d.id, scale_phase.id) == [4, 6, 6, 9]
     with pytest.raises(InvalidInput, match="from 0 to 10"):
-        D.rate(store, people["Sam"], d.id, scale_phase, 11)
+        discussion_service.rate(store, people["Sam"], d.id, scale_phase, 11)
 
 
 def test_closed_discussion_refuses_notes_then_reopens(store, started, people):
     phase = PROTOCOLS.get("consultancy").phases[0].id
-    D.set_status(store, people["Fran"], started.id, "closed")
+    discussion_service.set_status(store, people["Fran"], started.id, "closed")
     with pytest.raises(RecordLocked, match="closed"):
-        D.save_note(store, people["Nadia"], str(uuid.uuid4()), started.id, phase, "late")
-    D.set_status(store, people["Fran"], started.id, "open")
-    D.save_note(store, people["Nadia"], str(uuid.uuid4()), started.id, phase, "after reopening")
-    assert [n.text for n in D.notes(store, people["Fran"], started.id, phase)] == [
+        discussion_service.save_note(
+            store, people["Nadia"], str(uuid.uuid4()), started.id, phase, "late"
+        )
+    discussion_service.set_status(store, people["Fran"], started.id, "open")
+    discussion_service.save_note(
+        store, people["Nadia"], str(uuid.uuid4()), started.id, phase, "after reopening"
+    )
+    assert [n.text for n in discussion_service.notes(store, people["Fran"], started.id, phase)] == [
         "after reopening"
     ]
 
@@ -304,5 +347,8 @@ def test_note_takers_saving_at_the_same_moment_lose_nothing(store, settings, sta
     assert sorted(out.get(timeout=60) for _ in procs) == ["Nadia", "Sam"]
     for p in procs:
         p.join(timeout=10)
-    texts = {n.author_name: n.text for n in D.notes(store, people["Fran"], started.id, phase)}
+    texts = {
+        n.author_name: n.text
+        for n in discussion_service.notes(store, people["Fran"], started.id, phase)
+    }
     assert texts == {"Nadia": "Nadia line 29", "Sam": "Sam line 29"}

@@ -32,16 +32,13 @@ from sqlalchemy import event
 from cop_widgets.content import load_framework
 from cop_widgets.errors import DataFileError, StoreBusy, StoreDamaged, StoreFull
 from cop_widgets.protocols import load_protocol, load_protocols
-from cop_widgets.services import discussions as D
-from cop_widgets.services import reflections as R
-from cop_widgets.services import sessions as X
+from cop_widgets.services import discussions, reflections, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.session_items import load_item_set
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store
 from cop_widgets.store.maintenance import StoreWatch, marker_path, wal_problem
-
-from .conftest import REPO, another_process_holds_the_write_lock
+from tests.conftest import REPO, another_process_holds_the_write_lock
 
 ROUNDS = int(os.environ.get("COP_FAULT_ROUNDS", "3"))
 KINDS = ("reflection", "note", "checkin")
@@ -69,10 +66,12 @@ def fault_store(data_dir, store):
     """A store with a discussion (notes) and a session (check-outs) for the writers."""
     fac = find_or_add_person(store, "Fault facilitator")
     protocol = load_protocols(data_dir / "protocols").get("consultancy")
-    disc = D.start_discussion(store, fac, protocol, "A de-identified case.", summary_checked=True)
+    disc = discussions.start_discussion(
+        store, fac, protocol, "A de-identified case.", summary_checked=True
+    )
     coord = find_or_add_person(store, "Fault coordinator")
-    cop = X.create_community(store, coord, "Fault CoP")
-    session = X.plan_session(
+    cop = sessions.create_community(store, coord, "Fault CoP")
+    session = sessions.plan_session(
         store, coord, cop.id, datetime.now(UTC) - timedelta(minutes=30), "Faults"
     )
     setup = {
@@ -210,7 +209,7 @@ def test_full_disk_is_store_full_and_keeps_every_confirmed_save(store, settings,
         rid = str(uuid.uuid4())
         text = f"{n} " + "full disk " * 1500
         try:
-            R.save_draft(store, who, rid, rolfe, {"what": R.Answer(text)})
+            reflections.save_draft(store, who, rid, rolfe, {"what": reflections.Answer(text)})
         except StoreFull as exc:
             refused = exc
             break
@@ -222,9 +221,11 @@ def test_full_disk_is_store_full_and_keeps_every_confirmed_save(store, settings,
     integrity, orphans = _integrity(_db(settings.data_dir))
     assert (integrity, orphans) == ("ok", [])
     for rid, text in saved.items():
-        assert R.get_mine(store, who, rid).answer("what").text == text
+        assert reflections.get_mine(store, who, rid).answer("what").text == text
     # with room again the refused save goes through
-    R.save_draft(store, who, str(uuid.uuid4()), rolfe, {"what": R.Answer("after")})
+    reflections.save_draft(
+        store, who, str(uuid.uuid4()), rolfe, {"what": reflections.Answer("after")}
+    )
 
 
 def test_locked_store_is_store_busy_then_saves(store, settings, rolfe):
@@ -233,10 +234,12 @@ def test_locked_store_is_store_busy_then_saves(store, settings, rolfe):
     with another_process_holds_the_write_lock(str(_db(settings.data_dir)), seconds=7):
         started = time.monotonic()
         with pytest.raises(StoreBusy):
-            R.save_draft(store, who, rid, rolfe, {"what": R.Answer("while locked")})
+            reflections.save_draft(
+                store, who, rid, rolfe, {"what": reflections.Answer("while locked")}
+            )
         assert time.monotonic() - started < 6.5
-    R.save_draft(store, who, rid, rolfe, {"what": R.Answer("after")})
-    assert R.get_mine(store, who, rid).answer("what").text == "after"
+    reflections.save_draft(store, who, rid, rolfe, {"what": reflections.Answer("after")})
+    assert reflections.get_mine(store, who, rid).answer("what").text == "after"
 
 
 # -- damaged files -----------------------------------------------------------------------------
@@ -248,7 +251,7 @@ def _populated(data_dir: Path, rolfe, n: int = 300) -> tuple[Path, dict[str, str
     for i in range(n):
         rid = str(uuid.uuid4())
         texts[rid] = f"reflection {i} " + "words " * 20
-        R.save_draft(store, who, rid, rolfe, {"what": R.Answer(texts[rid])})
+        reflections.save_draft(store, who, rid, rolfe, {"what": reflections.Answer(texts[rid])})
     store.dispose()
     return _db(data_dir), texts
 
@@ -359,7 +362,9 @@ def test_damage_under_a_running_process_stops_saves_loudly(tmp_path, rolfe):
     path, texts = _populated(tmp_path, rolfe)
     store = open_store(_settings(tmp_path))
     who = find_or_add_person(store, "Ana")
-    R.save_draft(store, who, str(uuid.uuid4()), rolfe, {"what": R.Answer("before")})
+    reflections.save_draft(
+        store, who, str(uuid.uuid4()), rolfe, {"what": reflections.Answer("before")}
+    )
     _tear_pages(path, path.stat().st_size // 4096 // 2)
     watch = StoreWatch(path, every=0.2).start()  # the server's timer, sped up
     try:
@@ -370,7 +375,9 @@ def test_damage_under_a_running_process_stops_saves_loudly(tmp_path, rolfe):
         watch.stop()
     assert store.damaged and "quick_check" in store.damaged
     with pytest.raises(StoreDamaged) as err:
-        R.save_draft(store, who, str(uuid.uuid4()), rolfe, {"what": R.Answer("after damage")})
+        reflections.save_draft(
+            store, who, str(uuid.uuid4()), rolfe, {"what": reflections.Answer("after damage")}
+        )
     assert "damaged" in err.value.kept_message() and "your text is kept" in err.value.kept_message()
     store.dispose()
 

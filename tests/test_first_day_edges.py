@@ -12,9 +12,7 @@ from cop_widgets.apps._base import STYLE
 from cop_widgets.apps.case_discussion import case_discussion_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.session import session_app
-from cop_widgets.services import reflections as R
-from cop_widgets.services import sessions as X
-from cop_widgets.services import supervision as S
+from cop_widgets.services import reflections, sessions, supervision
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.session_items import load_item_sets
 from cop_widgets.widgets.deid_check import DeidCheck
@@ -35,9 +33,9 @@ def _walk(widget):
 
 def test_the_join_page_links_to_the_case_discussion_and_the_reflection(store, settings):
     host = find_or_add_person(store, "Hana Host")
-    cop = X.create_community(store, host, "Northside CoP")
+    cop = sessions.create_community(store, host, "Northside CoP")
     now = dt.datetime.now(dt.UTC)
-    session = X.plan_session(store, host, cop.id, now + dt.timedelta(minutes=5), "Fathers")
+    session = sessions.plan_session(store, host, cop.id, now + dt.timedelta(minutes=5), "Fathers")
     app = session_app(settings=settings)
     app.query = f"code={session.join_code}"
     sign_in_as(app, "Ana")
@@ -110,38 +108,40 @@ def test_a_reopened_draft_opens_where_it_stopped_with_its_sharing_choice(store, 
     stepper._answer.value = "So what: the visit changed my plan."
     refl.save_now()
     rid = refl.draft_id
-    assert R.get_mine(store, ana, rid).visibility == "supervisor"
+    assert reflections.get_mine(store, ana, rid).visibility == "supervisor"
     refl.show_home()
     refl.open_reflection(rid)
     assert refl.stepper.stage_index == 2  # the first stage not yet answered
     assert refl.stepper.visibility == "supervisor" == refl.stepper._visibility.value
     refl.save_now()  # saving again keeps it: the text was checked when it was saved so
-    assert R.get_mine(store, ana, rid).visibility == "supervisor"
+    assert reflections.get_mine(store, ana, rid).visibility == "supervisor"
     assert "kept private" not in refl.status.message
     # a new identifier typed now is asked about again
     refl.stepper._answer.value = "Now what: ring 0412 345 678."
     refl.save_now()
-    assert R.get_mine(store, ana, rid).visibility == "private"
+    assert reflections.get_mine(store, ana, rid).visibility == "private"
 
 
 def test_a_fully_answered_draft_reopens_at_its_last_stage(store, refl, rolfe):
     ana = sign_in_as(refl, "Ana")
     rid = str(uuid.uuid4())
-    R.save_draft(store, ana, rid, rolfe, {s.id: R.Answer("text") for s in rolfe.stages})
+    reflections.save_draft(
+        store, ana, rid, rolfe, {s.id: reflections.Answer("text") for s in rolfe.stages}
+    )
     refl.open_reflection(rid)
     assert refl.stepper.stage_index == len(rolfe.stages) - 1
 
 
 def _feedback_released(store, rolfe, ana):
     sue = find_or_add_person(store, "Sue Supervisor")
-    S.grant_role(store, sue.id, "supervisor")
-    S.assign_supervisee(store, sue.id, ana.id)
+    supervision.grant_role(store, sue.id, "supervisor")
+    supervision.assign_supervisee(store, sue.id, ana.id)
     rid = str(uuid.uuid4())
-    R.submit(store, ana, rid, rolfe, {s.id: R.Answer("what happened") for s in rolfe.stages},
-             visibility="supervisor")  # fmt: skip
-    S.open_for_review(store, sue, rid)
-    S.add_feedback(store, sue, rid, "strength", "Clear account of the visit.")
-    S.release(store, sue, rid)
+    answers = {s.id: reflections.Answer("what happened") for s in rolfe.stages}
+    reflections.submit(store, ana, rid, rolfe, answers, visibility="supervisor")
+    supervision.open_for_review(store, sue, rid)
+    supervision.add_feedback(store, sue, rid, "strength", "Clear account of the visit.")
+    supervision.release(store, sue, rid)
     return rid
 
 
@@ -151,13 +151,13 @@ def test_my_reflections_marks_new_feedback_until_it_is_opened(store, refl, rolfe
     refl.show_home()
     assert "cop-new-feedback" in repr(refl.body.children)
     # another person's opening changes nothing for Ana
-    S.mark_feedback_seen(store, find_or_add_person(store, "Ben"), rid)
-    assert S.new_feedback(store, ana) == {rid}
+    supervision.mark_feedback_seen(store, find_or_add_person(store, "Ben"), rid)
+    assert supervision.new_feedback(store, ana) == {rid}
     refl.open_reflection(rid)
     assert "Clear account of the visit." in repr(refl.body.children)
     refl.show_home()
     assert "cop-new-feedback" not in repr(refl.body.children)
-    assert S.new_feedback(store, ana) == set()
+    assert supervision.new_feedback(store, ana) == set()
 
 
 def test_the_reading_view_has_one_sharing_control(store, refl, rolfe):

@@ -18,14 +18,16 @@ from cop_widgets.apps.run_sheet import run_sheet_app
 from cop_widgets.apps.supervisor_review import review_app
 from cop_widgets.errors import CopWidgetsError, NotAllowed
 from cop_widgets.protocols import load_protocols
-from cop_widgets.services import board as B
-from cop_widgets.services import checkins as K
-from cop_widgets.services import data_rights as DR
-from cop_widgets.services import discussions as D
-from cop_widgets.services import reflections as R
-from cop_widgets.services import report_access as RA
-from cop_widgets.services import sessions as X
-from cop_widgets.services import supervision as S
+from cop_widgets.services import (
+    board,
+    checkins,
+    data_rights,
+    discussions,
+    reflections,
+    report_access,
+    sessions,
+    supervision,
+)
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.session_items import load_item_sets
 from cop_widgets.store import schema
@@ -45,16 +47,16 @@ class World:
         self.cora = find_or_add_person(store, "Cora Coordinator")
         self.ana = find_or_add_person(store, "Ana Author")
         self.sam = find_or_add_person(store, "Sam Stranger")
-        S.grant_role(store, self.sam.id, "supervisor")
+        supervision.grant_role(store, self.sam.id, "supervisor")
         sue = find_or_add_person(store, "Sue Supervisor")
-        S.assign_supervisee(store, sue.id, self.ana.id)
-        self.cop_a = X.create_community(store, self.cora, "Community A")
-        self.cop_b = X.create_community(store, self.sam, "Community B")
-        self.session = X.plan_session(
+        supervision.assign_supervisee(store, sue.id, self.ana.id)
+        self.cop_a = sessions.create_community(store, self.cora, "Community A")
+        self.cop_b = sessions.create_community(store, self.sam, "Community B")
+        self.session = sessions.plan_session(
             store, self.cora, self.cop_a.id, now + timedelta(minutes=5), "Session A1"
         )
-        X.join(store, self.ana, self.session.join_code, now)
-        self.discussion = D.start_discussion(
+        sessions.join(store, self.ana, self.session.join_code, now)
+        self.discussion = discussions.start_discussion(
             store,
             self.ana,
             CONSULTANCY,
@@ -62,17 +64,19 @@ class World:
             roles={"note_taker": ["Ana Author"]},
             session_id=self.session.id,
         )
-        answers = {s.id: R.Answer("Ana's own words.") for s in rolfe.stages}
+        answers = {s.id: reflections.Answer("Ana's own words.") for s in rolfe.stages}
         self.draft = str(uuid.uuid4())
-        R.save_draft(store, self.ana, self.draft, rolfe, answers, "private")
+        reflections.save_draft(store, self.ana, self.draft, rolfe, answers, "private")
         self.private = str(uuid.uuid4())
-        R.submit(store, self.ana, self.private, rolfe, answers, "private")
+        reflections.submit(store, self.ana, self.private, rolfe, answers, "private")
         self.for_supervisor = str(uuid.uuid4())
-        R.submit(store, self.ana, self.for_supervisor, rolfe, answers, "supervisor")
-        X.open_checkout(store, self.cora, self.session.id)
+        reflections.submit(store, self.ana, self.for_supervisor, rolfe, answers, "supervisor")
+        sessions.open_checkout(store, self.cora, self.session.id)
         checkout = next(s for s in ITEM_SETS if s.id == "checkout")
-        K.submit_answers(store, self.ana, self.session.id, checkout, {"commitment": "Ask first"})
-        [self.commitment] = K.my_commitments(store, self.ana)
+        checkins.submit_answers(
+            store, self.ana, self.session.id, checkout, {"commitment": "Ask first"}
+        )
+        [self.commitment] = checkins.my_commitments(store, self.ana)
 
 
 @pytest.fixture
@@ -188,59 +192,67 @@ def _service_calls(w):
     phase = CONSULTANCY.phases[0]
     later = datetime.now(UTC) + timedelta(days=2)
     return [
-        ("session.manage", s, lambda st, who: X.close_session(st, who, s)),
-        ("session.manage", s, lambda st, who: X.set_session_roles(st, who, s, {})),
-        ("session.manage", s, lambda st, who: X.attendees(st, who, s)),
-        ("session.view", s, lambda st, who: X.get_session(st, who, s)),
-        ("session.view", s, lambda st, who: X.session_roles(st, who, s)),
-        ("community.view", a, lambda st, who: X.members(st, who, a)),
-        ("community.view", a, lambda st, who: X.role_history(st, who, a)),
-        ("community.view", a, lambda st, who: X.attendance_counts(st, who, a)),
-        ("community.manage", a, lambda st, who: X.plan_session(st, who, a, later, "Forged")),
-        ("community.manage", a, lambda st, who: X.add_member(st, who, a, who.id, "member")),
-        ("discussion.read", d, lambda st, who: D.get(st, who, d)),
-        ("discussion.read", d, lambda st, who: D.notes(st, who, d)),
-        ("discussion.read", d, lambda st, who: D.actions(st, who, d)),
-        ("discussion.read", d, lambda st, who: D.ratings(st, who, d, phase.id)),
+        ("session.manage", s, lambda st, who: sessions.close_session(st, who, s)),
+        ("session.manage", s, lambda st, who: sessions.set_session_roles(st, who, s, {})),
+        ("session.manage", s, lambda st, who: sessions.attendees(st, who, s)),
+        ("session.view", s, lambda st, who: sessions.get_session(st, who, s)),
+        ("session.view", s, lambda st, who: sessions.session_roles(st, who, s)),
+        ("community.view", a, lambda st, who: sessions.members(st, who, a)),
+        ("community.view", a, lambda st, who: sessions.role_history(st, who, a)),
+        ("community.view", a, lambda st, who: sessions.attendance_counts(st, who, a)),
+        ("community.manage", a, lambda st, who: sessions.plan_session(st, who, a, later, "Forged")),
+        ("community.manage", a, lambda st, who: sessions.add_member(st, who, a, who.id, "member")),
+        ("discussion.read", d, lambda st, who: discussions.get(st, who, d)),
+        ("discussion.read", d, lambda st, who: discussions.notes(st, who, d)),
+        ("discussion.read", d, lambda st, who: discussions.actions(st, who, d)),
+        ("discussion.read", d, lambda st, who: discussions.ratings(st, who, d, phase.id)),
         (
             "discussion.read",
             d,
-            lambda st, who: D.save_note(st, who, str(uuid.uuid4()), d, phase.id, "forged"),
+            lambda st, who: discussions.save_note(
+                st, who, str(uuid.uuid4()), d, phase.id, "forged"
+            ),
         ),
         (
             "discussion.read",
             d,
-            lambda st, who: D.add_action(st, who, d, "Forged", "Sam", dt.date(2027, 1, 1)),
+            lambda st, who: discussions.add_action(
+                st, who, d, "Forged", "Sam", dt.date(2027, 1, 1)
+            ),
         ),
-        ("discussion.read", d, lambda st, who: D.set_status(st, who, d, "closed")),
+        ("discussion.read", d, lambda st, who: discussions.set_status(st, who, d, "closed")),
         (
             "discussion.read",
             d,
-            lambda st, who: D.run_clock(st, who, d, "start", len(CONSULTANCY.phases)),
+            lambda st, who: discussions.run_clock(st, who, d, "start", len(CONSULTANCY.phases)),
         ),
         (
             "discussion.read",
             d,
-            lambda st, who: D.set_roles(st, who, d, CONSULTANCY, {"facilitator": ["Sam"]}),
+            lambda st, who: discussions.set_roles(
+                st, who, d, CONSULTANCY, {"facilitator": ["Sam"]}
+            ),
         ),
-        ("discussion.end_access", d, lambda st, who: D.end_attendee_access(st, who, d)),
-        ("reflection.read", w.private, lambda st, who: R.read_shared(st, who, w.private)),
-        ("session.manage", s, lambda st, who: X.open_checkout(st, who, s)),
-        ("session.manage", s, lambda st, who: X.session_to_run(st, who, s)),
-        ("session.manage", s, lambda st, who: B.board_state(st, who, s, ITEM_SETS, 3)),
-        ("session.manage", s, lambda st, who: B.shown_state(st, who, s, ITEM_SETS, 3)),
-        ("report.session", s, lambda st, who: RA.session_report(st, who, s)),
+        ("discussion.end_access", d, lambda st, who: discussions.end_attendee_access(st, who, d)),
+        ("reflection.read", w.private, lambda st, who: reflections.read_shared(st, who, w.private)),
+        ("session.manage", s, lambda st, who: sessions.open_checkout(st, who, s)),
+        ("session.manage", s, lambda st, who: sessions.session_to_run(st, who, s)),
+        ("session.manage", s, lambda st, who: board.board_state(st, who, s, ITEM_SETS, 3)),
+        ("session.manage", s, lambda st, who: board.shown_state(st, who, s, ITEM_SETS, 3)),
+        ("report.session", s, lambda st, who: report_access.session_report(st, who, s)),
         (
             "report.community",
             a,
-            lambda st, who: RA.community_report(st, who, a, "2026-01-01", "2026-12-31"),
+            lambda st, who: report_access.community_report(st, who, a, "2026-01-01", "2026-12-31"),
         ),
         (
             "report.person",
             w.ana.id,
-            lambda st, who: RA.person_record(st, who, w.ana.id, "2026-01-01", "2026-12-31"),
+            lambda st, who: report_access.person_record(
+                st, who, w.ana.id, "2026-01-01", "2026-12-31"
+            ),
         ),
-        ("person.export", w.ana.id, lambda st, who: DR.export_my_data(st, who, w.ana.id)),
+        ("person.export", w.ana.id, lambda st, who: data_rights.export_my_data(st, who, w.ana.id)),
     ]
 
 
@@ -258,14 +270,18 @@ def test_owned_records_answer_not_found_to_anyone_else(store, world):
     """A person's own drafts and reviews are looked up by owner: another person's id is simply
     not found, so a forged id does not even reveal that the record exists."""
     for call in (
-        lambda: R.get_mine(store, world.sam, world.draft),
-        lambda: S.change_visibility(store, world.sam, world.private, "community"),
-        lambda: S.new_version(store, world.sam, world.private),
-        lambda: S.open_for_review(store, world.sam, world.for_supervisor),
-        lambda: S.set_depth(store, world.sam, world.for_supervisor, "descriptive_reflection"),
-        lambda: S.release(store, world.sam, world.for_supervisor),
-        lambda: S.add_feedback(store, world.sam, world.for_supervisor, "strength", "forged"),
-        lambda: K.follow_up(store, world.sam, world.commitment.id, None, "yes", "forged"),
+        lambda: reflections.get_mine(store, world.sam, world.draft),
+        lambda: supervision.change_visibility(store, world.sam, world.private, "community"),
+        lambda: supervision.new_version(store, world.sam, world.private),
+        lambda: supervision.open_for_review(store, world.sam, world.for_supervisor),
+        lambda: supervision.set_depth(
+            store, world.sam, world.for_supervisor, "descriptive_reflection"
+        ),
+        lambda: supervision.release(store, world.sam, world.for_supervisor),
+        lambda: supervision.add_feedback(
+            store, world.sam, world.for_supervisor, "strength", "forged"
+        ),
+        lambda: checkins.follow_up(store, world.sam, world.commitment.id, None, "yes", "forged"),
     ):
         before = _rows(store)
         with pytest.raises(CopWidgetsError) as caught:

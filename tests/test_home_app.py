@@ -9,8 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from cop_widgets.apps.home import home_app, review_url
-from cop_widgets.services import sessions as X
-from cop_widgets.services import supervision as S
+from cop_widgets.services import sessions, supervision
 from cop_widgets.services.identity import find_or_add_person
 from tests.signin import sign_in_as
 
@@ -86,14 +85,14 @@ def test_a_practitioner_sees_the_everyday_cards_and_no_role_cards(store, setting
 
 def test_supervisors_and_coordinators_get_their_cards(store, settings):
     sue = find_or_add_person(store, "Sue Supervisor")
-    S.grant_role(store, sue.id, "supervisor")
+    supervision.grant_role(store, sue.id, "supervisor")
     sue_cards = _cards(_home(settings, sue, {"SERVER_NAME": "cop.example.org"}))
     assert sue_cards["review"] == (
         "http://cop.example.org:8867/voila/render/supervisor_review.ipynb"
     )
     assert "people" not in sue_cards
     cora = find_or_add_person(store, "Cora Coordinator")
-    S.grant_role(store, cora.id, "coordinator")
+    supervision.grant_role(store, cora.id, "coordinator")
     cora_app = _home(settings, cora)
     assert _cards(cora_app)["people"] == "community.ipynb?panel=people"
     assert "review" not in _cards(cora_app)
@@ -102,7 +101,7 @@ def test_supervisors_and_coordinators_get_their_cards(store, settings):
 
 def test_those_who_run_a_community_plan_sessions(store, settings):
     host = find_or_add_person(store, "Hana Host")
-    X.create_community(store, host, "Northside CoP")
+    sessions.create_community(store, host, "Northside CoP")
     assert "Plan sessions" in _titles(_home(settings, host))
     assert "My community" not in _titles(_home(settings, host))
 
@@ -134,13 +133,17 @@ def test_the_join_box_opens_the_join_page_with_the_code(store, settings):
 def test_upcoming_sessions_are_those_of_my_communities_only(store, settings):
     now = dt.datetime.now(dt.UTC)
     host = find_or_add_person(store, "Hana Host")
-    mine = X.create_community(store, host, "Northside CoP")
-    other = X.create_community(store, host, "Secret Southside CoP")
-    soon = X.plan_session(store, host, mine.id, now + dt.timedelta(hours=20), "Fathers' voices")
-    X.plan_session(store, host, mine.id, now - dt.timedelta(days=3), "Long past topic")
-    X.plan_session(store, host, other.id, now + dt.timedelta(hours=2), "Southside only topic")
+    mine = sessions.create_community(store, host, "Northside CoP")
+    other = sessions.create_community(store, host, "Secret Southside CoP")
+    soon = sessions.plan_session(
+        store, host, mine.id, now + dt.timedelta(hours=20), "Fathers' voices"
+    )
+    sessions.plan_session(store, host, mine.id, now - dt.timedelta(days=3), "Long past topic")
+    sessions.plan_session(
+        store, host, other.id, now + dt.timedelta(hours=2), "Southside only topic"
+    )
     ana = find_or_add_person(store, "Ana Practitioner")
-    X.join(store, ana, soon.join_code, now)  # joining a session makes Ana a member
+    sessions.join(store, ana, soon.join_code, now)  # joining a session makes Ana a member
     shown = _home(settings, ana).upcoming_view.value
     assert "Fathers&#x27; voices" in shown and "Northside CoP" in shown
     assert "Southside" not in shown and "Long past topic" not in shown
@@ -156,8 +159,10 @@ def test_upcoming_sessions_are_those_of_my_communities_only(store, settings):
 def test_community_names_and_topics_are_shown_as_text_and_isolated(store, settings):
     now = dt.datetime.now(dt.UTC)
     host = find_or_add_person(store, "Hana Host")
-    cop = X.create_community(store, host, "<script>alert(1)</script> \u202eCoP")
-    X.plan_session(store, host, cop.id, now + dt.timedelta(days=1), '<img src=x onerror="y()">')
+    cop = sessions.create_community(store, host, "<script>alert(1)</script> \u202eCoP")
+    sessions.plan_session(
+        store, host, cop.id, now + dt.timedelta(days=1), '<img src=x onerror="y()">'
+    )
     shown = _home(settings, host).upcoming_view.value
     assert "<script>" not in shown and "<img" not in shown
     assert "&lt;script&gt;" in shown and "&lt;img src=x onerror=&quot;y()&quot;&gt;" in shown
@@ -168,20 +173,20 @@ def test_community_names_and_topics_are_shown_as_text_and_isolated(store, settin
 def test_new_feedback_shows_on_the_reflections_card(store, settings, rolfe):
     import uuid
 
-    from cop_widgets.services import reflections as R
+    from cop_widgets.services import reflections
 
     sue, ana = find_or_add_person(store, "Sue Supervisor"), find_or_add_person(store, "Ana")
-    S.grant_role(store, sue.id, "supervisor")
-    S.assign_supervisee(store, sue.id, ana.id)
+    supervision.grant_role(store, sue.id, "supervisor")
+    supervision.assign_supervisee(store, sue.id, ana.id)
     rid = str(uuid.uuid4())
-    R.submit(store, ana, rid, rolfe, {s.id: R.Answer("what happened") for s in rolfe.stages},
-             visibility="supervisor")  # fmt: skip
+    answers = {s.id: reflections.Answer("what happened") for s in rolfe.stages}
+    reflections.submit(store, ana, rid, rolfe, answers, visibility="supervisor")
     assert "New feedback" not in _home(settings, ana).cards_view.value
-    S.open_for_review(store, sue, rid)
-    S.add_feedback(store, sue, rid, "strength", "Clear account.")
-    S.release(store, sue, rid)
+    supervision.open_for_review(store, sue, rid)
+    supervision.add_feedback(store, sue, rid, "strength", "Clear account.")
+    supervision.release(store, sue, rid)
     assert "New feedback on 1 reflection" in _home(settings, ana).cards_view.value
-    S.mark_feedback_seen(store, ana, rid)
+    supervision.mark_feedback_seen(store, ana, rid)
     assert "New feedback" not in _home(settings, ana).cards_view.value
 
 

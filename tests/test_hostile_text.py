@@ -9,12 +9,14 @@ from sqlalchemy import select, text
 
 from cop_widgets.errors import InvalidInput
 from cop_widgets.protocols import load_protocols
-from cop_widgets.services import checkins as K
-from cop_widgets.services import directory as DIR
-from cop_widgets.services import discussions as D
-from cop_widgets.services import reflections as R
-from cop_widgets.services import sessions as X
-from cop_widgets.services import supervision as S
+from cop_widgets.services import (
+    checkins,
+    directory,
+    discussions,
+    reflections,
+    sessions,
+    supervision,
+)
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.session_items import load_item_sets
 from cop_widgets.store.schema import metadata
@@ -45,16 +47,21 @@ REFUSED = ["a\x00b", "bell\x07ring", "broken \ud800 surrogate", "x" * 200_001]
 def scene(store, rolfe):
     now = datetime.now(UTC)
     host, sup = find_or_add_person(store, "Host"), find_or_add_person(store, "Sue")
-    S.grant_role(store, sup.id, "supervisor")
-    cop = X.create_community(store, host, "CoP")
-    session = X.plan_session(store, host, cop.id, now + timedelta(minutes=5), "Today")
+    supervision.grant_role(store, sup.id, "supervisor")
+    cop = sessions.create_community(store, host, "CoP")
+    session = sessions.plan_session(store, host, cop.id, now + timedelta(minutes=5), "Today")
     consultancy = load_protocols(REPO / "data" / "protocols").get("consultancy")
-    discussion = D.start_discussion(store, host, consultancy, "A case.")
+    discussion = discussions.start_discussion(store, host, consultancy, "A case.")
     author = find_or_add_person(store, "Author")
-    S.assign_supervisee(store, sup.id, author.id)
+    supervision.assign_supervisee(store, sup.id, author.id)
     shared = str(uuid.uuid4())
-    R.submit(
-        store, author, shared, rolfe, {s.id: R.Answer("x") for s in rolfe.stages}, "supervisor"
+    reflections.submit(
+        store,
+        author,
+        shared,
+        rolfe,
+        {s.id: reflections.Answer("x") for s in rolfe.stages},
+        "supervisor",
     )
     checkout = load_item_sets(REPO / "data" / "session_items")[0]["checkout"]
     return {
@@ -70,27 +77,33 @@ def _writers(store, rolfe, w):
         return find_or_add_person(store, f"P {uuid.uuid4().hex[:8]}")
 
     def reflection(t):
-        result = R.save_draft(store, person(), str(uuid.uuid4()), rolfe, {"what": R.Answer(t)})
+        result = reflections.save_draft(
+            store, person(), str(uuid.uuid4()), rolfe, {"what": reflections.Answer(t)}
+        )
         if result.problems:  # a refused stage is reported; the others are still saved
             raise InvalidInput("stage", result.problems[0])
 
     def checkout(t):
         who = person()
-        X.join(store, who, w["session"].join_code, w["now"])
-        K.submit_answers(store, who, w["session"].id, w["checkout"], {"commitment": t})
+        sessions.join(store, who, w["session"].join_code, w["now"])
+        checkins.submit_answers(store, who, w["session"].id, w["checkout"], {"commitment": t})
 
     return {
         "reflection answer": reflection,
-        "discussion note": lambda t: D.save_note(
+        "discussion note": lambda t: discussions.save_note(
             store, w["host"], str(uuid.uuid4()), w["discussion"].id, w["phase"], t
         ),
-        "action": lambda t: D.add_action(store, w["host"], w["discussion"].id, t, "Host", None),
+        "action": lambda t: discussions.add_action(
+            store, w["host"], w["discussion"].id, t, "Host", None
+        ),
         "check-out answer": checkout,
-        "directory entry": lambda t: DIR.save_profile(store, person(), False, t, ""),
-        "feedback": lambda t: S.add_feedback(store, w["sup"], w["shared"], "strength", t),
-        "comment bank": lambda t: S.add_to_bank(store, w["sup"], "strength", t),
-        "community purpose": lambda t: X.create_community(store, w["host"], "Another", "", t),
-        "session focus": lambda t: X.plan_session(
+        "directory entry": lambda t: directory.save_profile(store, person(), False, t, ""),
+        "feedback": lambda t: supervision.add_feedback(store, w["sup"], w["shared"], "strength", t),
+        "comment bank": lambda t: supervision.add_to_bank(store, w["sup"], "strength", t),
+        "community purpose": lambda t: sessions.create_community(
+            store, w["host"], "Another", "", t
+        ),
+        "session focus": lambda t: sessions.plan_session(
             store, w["host"], w["cop"].id, w["now"] + timedelta(days=1), "Topic", t
         ),
     }

@@ -13,8 +13,7 @@ from cop_widgets.apps.directory import directory_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.session import session_app
 from cop_widgets.apps.supervisor_review import review_app
-from cop_widgets.services import accounts
-from cop_widgets.services import reflections as R
+from cop_widgets.services import accounts, reflections
 from cop_widgets.services.identity import (
     IDENTITY_ENV,
     NotSignedIn,
@@ -82,7 +81,7 @@ FACTORIES = {
 def test_no_app_takes_a_typed_name_query_string_or_forged_header(settings, name):
     store = open_store(settings)
     ana = find_or_add_person(store, "Ana Private")
-    R.save_draft(store, ana, str(uuid.uuid4()), _framework(), {}, visibility="private")
+    reflections.save_draft(store, ana, str(uuid.uuid4()), _framework(), {}, visibility="private")
     claims = f"user={ana.id}&person_id={ana.id}&name=Ana+Private"
     forged = make_assertion(b"guessed key".ljust(32), ana.id, None, time.time())
     for environ in (

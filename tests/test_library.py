@@ -12,12 +12,9 @@ from sqlalchemy import func, select, text
 from cop_widgets.apps.library import library_app
 from cop_widgets.errors import DataFileError, InvalidInput, NotAllowed, RecordLocked
 from cop_widgets.library_topics import TOPICS_FILE, load_topics
-from cop_widgets.services import data_rights as DR
-from cop_widgets.services import library as L
-from cop_widgets.services import membership as M
-from cop_widgets.services import sessions as X
+from cop_widgets.services import data_rights, library, membership, sessions
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.store import schema as S
+from cop_widgets.store import schema
 from tests.conftest import REPO
 from tests.signin import sign_in_as
 from tests.test_save_failures import _short_busy_timeout, run_in_loop, until
@@ -36,18 +33,20 @@ def cop(store):
     """Cora coordinates an open community; Ana and Ben are members, Fay facilitates; Olga
     belongs to another community only."""
     people = {n: find_or_add_person(store, n) for n in ("Cora", "Ana", "Ben", "Fay", "Olga")}
-    made = X.create_community(store, people["Cora"], "Family support CoP")
-    M.set_join_policy(store, people["Cora"], made.id, "open", False)
+    made = sessions.create_community(store, people["Cora"], "Family support CoP")
+    membership.set_join_policy(store, people["Cora"], made.id, "open", False)
     for name in ("Ana", "Ben", "Fay"):
-        M.join(store, people[name], made.id)
-    X.add_member(store, people["Cora"], made.id, people["Fay"].id, "facilitator")
-    X.create_community(store, people["Olga"], "Elsewhere CoP")
+        membership.join(store, people[name], made.id)
+    sessions.add_member(store, people["Cora"], made.id, people["Fay"].id, "facilitator")
+    sessions.create_community(store, people["Olga"], "Elsewhere CoP")
     return made, people
 
 
 def _add(store, who, community_id, title, body, **kw):
-    return L.contribute(store, who, _new(), community_id, kw.pop("kind", "story"), title, body,
-                        topics=TOPICS, **kw)  # fmt: skip
+    kind = kw.pop("kind", "story")
+    return library.contribute(
+        store, who, _new(), community_id, kind, title, body, topics=TOPICS, **kw
+    )
 
 
 def _titles(page) -> list[str]:
@@ -68,17 +67,18 @@ def test_a_member_contributes_and_only_members_read_it(store, cop):
         ("dads", False),
         ("home visits", False),
     )
-    assert L.get(store, p["Ben"], entry.id).body == "Call him first."
+    assert library.get(store, p["Ben"], entry.id).body == "Call him first."
     with pytest.raises(NotAllowed, match="read a practice library entry"):
-        L.get(store, p["Olga"], entry.id)
+        library.get(store, p["Olga"], entry.id)
     with pytest.raises(NotAllowed):
         _add(store, p["Olga"], made.id, "Not mine to add", "Text.")
-    assert L.browse(store, p["Olga"]).entries == []
+    assert library.browse(store, p["Olga"]).entries == []
     with store.read() as conn:
         refused = (
             conn.execute(
-                select(S.audit_event.c.action).where(
-                    S.audit_event.c.actor_id == p["Olga"].id, S.audit_event.c.outcome == "refused"
+                select(schema.audit_event.c.action).where(
+                    schema.audit_event.c.actor_id == p["Olga"].id,
+                    schema.audit_event.c.outcome == "refused",
                 )
             )
             .scalars()
@@ -91,9 +91,11 @@ def test_a_retried_save_adds_the_entry_once(store, cop):
     made, p = cop
     entry_id = _new()
     for _ in range(2):  # the store took the first; its confirmation was lost
-        L.contribute(store, p["Ana"], entry_id, made.id, "tool", "Genogram template", "Use it.")
+        library.contribute(
+            store, p["Ana"], entry_id, made.id, "tool", "Genogram template", "Use it."
+        )
     with store.read() as conn:
-        assert conn.execute(select(func.count()).select_from(S.library_entry)).scalar() == 1
+        assert conn.execute(select(func.count()).select_from(schema.library_entry)).scalar() == 1
 
 
 @pytest.mark.parametrize(
@@ -113,8 +115,10 @@ def test_bad_input_is_refused_with_a_message(store, cop, kwargs, message):
     made, p = cop
     fields = {"kind": "story", "title": "A title", "body": "Some text."} | kwargs
     with pytest.raises(InvalidInput, match=message):
-        L.contribute(store, p["Ana"], _new(), made.id, fields.pop("kind"), fields.pop("title"),
-                     fields.pop("body"), topics=TOPICS, **fields)  # fmt: skip
+        kind, title, body = fields.pop("kind"), fields.pop("title"), fields.pop("body")
+        library.contribute(
+            store, p["Ana"], _new(), made.id, kind, title, body, topics=TOPICS, **fields
+        )
 
 
 def test_unconfirmed_identifiers_are_refused_and_confirmed_ones_recorded(store, cop):
@@ -124,15 +128,17 @@ def test_unconfirmed_identifiers_are_refused_and_confirmed_ones_recorded(store, 
         _add(store, p["Ana"], made.id, "A call", said)
     with pytest.raises(InvalidInput, match="possible identifier"):
         _add(store, p["Ana"], made.id, "Visit to Jayden", "A de-identified text.")
-    assert L.browse(store, p["Ana"]).total == 0
+    assert library.browse(store, p["Ana"]).total == 0
     kept = _add(store, p["Ana"], made.id, "A call", said, confirmed=True)
     with store.read() as conn:
-        confirmed = conn.execute(select(S.library_revision.c.confirmed_findings)).scalar()
+        confirmed = conn.execute(select(schema.library_revision.c.confirmed_findings)).scalar()
     assert confirmed >= 3
     with pytest.raises(InvalidInput, match="possible identifier"):
-        L.add_comment(store, p["Ben"], _new(), kept.id, "Jayden's school rang me on 0412 345 678")
+        library.add_comment(
+            store, p["Ben"], _new(), kept.id, "Jayden's school rang me on 0412 345 678"
+        )
     with pytest.raises(InvalidInput, match="possible identifier"):
-        L.revise(store, p["Ana"], kept.id, "story", "A call", said + " Again.",
+        library.revise(store, p["Ana"], kept.id, "story", "A call", said + " Again.",
                  expected_revision=1)  # fmt: skip
 
 
@@ -147,7 +153,7 @@ def test_full_text_search_finds_by_body_words_and_tags(store, cop):
     _add(store, p["Fay"], made.id, "Café conversations", "Informal groups for parents.")
 
     def found(query, who=p["Ben"], **kw):
-        return sorted(_titles(L.browse(store, who, query=query, **kw)))
+        return sorted(_titles(library.browse(store, who, query=query, **kw)))
 
     assert found("texting") == ["Keeping fathers involved"]  # body word
     assert found("father") == ["Keeping fathers involved"]  # stemmed, title and topic label
@@ -160,7 +166,7 @@ def test_full_text_search_finds_by_body_words_and_tags(store, cop):
                "'; DROP TABLE library_entry; --", "title:fathers", "^fathers", "-fathers",
                "AND", "\\", "%_", "\u202e", "fathers\x00"]  # fmt: skip
     for q in hostile:
-        L.browse(store, p["Ben"], query=q)  # results or nothing, never an error
+        library.browse(store, p["Ben"], query=q)  # results or nothing, never an error
     assert found("fath*") == []  # the words "fath" only: no prefix syntax
     assert "Keeping fathers involved" in found('"fathers" (((')
 
@@ -168,15 +174,15 @@ def test_full_text_search_finds_by_body_words_and_tags(store, cop):
 def test_the_index_follows_revisions_withdrawals_and_erasure(store, cop):
     made, p = cop
     entry = _add(store, p["Ana"], made.id, "Old words", "Zebra crossings.")
-    L.revise(store, p["Ana"], entry.id, "story", "New words", "Giraffe necks.",
+    library.revise(store, p["Ana"], entry.id, "story", "New words", "Giraffe necks.",
              expected_revision=1)  # fmt: skip
-    assert _titles(L.browse(store, p["Ana"], query="zebra")) == []
-    assert _titles(L.browse(store, p["Ana"], query="giraffe")) == ["New words"]
-    L.withdraw(store, p["Ana"], entry.id)
-    assert L.browse(store, p["Ana"], query="giraffe").total == 0
+    assert _titles(library.browse(store, p["Ana"], query="zebra")) == []
+    assert _titles(library.browse(store, p["Ana"], query="giraffe")) == ["New words"]
+    library.withdraw(store, p["Ana"], entry.id)
+    assert library.browse(store, p["Ana"], query="giraffe").total == 0
     other = _add(store, p["Ben"], made.id, "Stripes", "Okapi stripes.")
-    DR.erase_person(store, p["Ben"].id)
-    assert L.browse(store, p["Ana"], query="okapi").total == 0
+    data_rights.erase_person(store, p["Ben"].id)
+    assert library.browse(store, p["Ana"], query="okapi").total == 0
     with store.read() as conn:  # the index holds nothing that the entries do not
         assert conn.execute(text("SELECT count(*) FROM library_search")).scalar() == 0
         assert (
@@ -193,22 +199,25 @@ def test_browse_by_tag_sorts_by_newest_or_most_endorsed_and_pages(store, cop):
     first = _add(store, p["Ana"], made.id, "First", "One.", topic_ids=["neglect"])
     second = _add(store, p["Ana"], made.id, "Second", "Two.", topic_ids=["neglect"])
     _add(store, p["Ben"], made.id, "Third", "Three.", free_tags="groups")
-    L.endorse(store, p["Ben"], first.id)
-    L.endorse(store, p["Fay"], first.id)
-    L.endorse(store, p["Fay"], second.id)
-    assert _titles(L.browse(store, p["Fay"])) == ["Third", "Second", "First"]
-    assert _titles(L.browse(store, p["Fay"], sort="endorsed")) == ["First", "Second", "Third"]
-    assert _titles(L.browse(store, p["Fay"], tag="neglect")) == ["Second", "First"]
-    assert L.same_title(store, p["Fay"], made.id, " FIRST ") == 1  # allowed, and flagged
-    assert L.same_title(store, p["Fay"], made.id, "First", excluding=first.id) == 0
-    assert L.tags_in_use(store, p["Fay"], made.id) == [("neglect", True, 2), ("groups", False, 1)]
-    page = L.browse(store, p["Fay"], limit=2)
+    library.endorse(store, p["Ben"], first.id)
+    library.endorse(store, p["Fay"], first.id)
+    library.endorse(store, p["Fay"], second.id)
+    assert _titles(library.browse(store, p["Fay"])) == ["Third", "Second", "First"]
+    assert _titles(library.browse(store, p["Fay"], sort="endorsed")) == ["First", "Second", "Third"]
+    assert _titles(library.browse(store, p["Fay"], tag="neglect")) == ["Second", "First"]
+    assert library.same_title(store, p["Fay"], made.id, " FIRST ") == 1  # allowed, and flagged
+    assert library.same_title(store, p["Fay"], made.id, "First", excluding=first.id) == 0
+    assert library.tags_in_use(store, p["Fay"], made.id) == [
+        ("neglect", True, 2),
+        ("groups", False, 1),
+    ]
+    page = library.browse(store, p["Fay"], limit=2)
     assert page.total == 3 and len(page.entries) == 2
-    assert _titles(L.browse(store, p["Fay"], limit=2, offset=2)) == ["First"]
-    L.mark(store, p["Fay"], second.id)  # a facilitator marks the community's practice
-    assert _titles(L.browse(store, p["Ana"], marked_only=True)) == ["Second"]
+    assert _titles(library.browse(store, p["Fay"], limit=2, offset=2)) == ["First"]
+    library.mark(store, p["Fay"], second.id)  # a facilitator marks the community's practice
+    assert _titles(library.browse(store, p["Ana"], marked_only=True)) == ["Second"]
     with pytest.raises(InvalidInput):
-        L.browse(store, p["Fay"], sort="random")
+        library.browse(store, p["Fay"], sort="random")
 
 
 # -- endorsement, comments, history, marking -------------------------------------------------------
@@ -216,25 +225,25 @@ def test_endorsement_is_once_per_person_and_can_be_taken_back(store, cop):
     made, p = cop
     entry = _add(store, p["Ana"], made.id, "A tool", "Use it.", kind="tool")
     for _ in range(3):
-        L.endorse(store, p["Ben"], entry.id)
-    seen = L.get(store, p["Ben"], entry.id)
+        library.endorse(store, p["Ben"], entry.id)
+    seen = library.get(store, p["Ben"], entry.id)
     assert seen.endorsements == 1 and seen.endorsed_by_me
-    assert not L.get(store, p["Fay"], entry.id).endorsed_by_me
+    assert not library.get(store, p["Fay"], entry.id).endorsed_by_me
     with pytest.raises(NotAllowed):  # not one's own
-        L.endorse(store, p["Ana"], entry.id)
+        library.endorse(store, p["Ana"], entry.id)
     with pytest.raises(NotAllowed):
-        L.endorse(store, p["Olga"], entry.id)
-    L.take_back_endorsement(store, p["Ben"], entry.id)
-    L.take_back_endorsement(store, p["Ben"], entry.id)
-    assert L.get(store, p["Ana"], entry.id).endorsements == 0
+        library.endorse(store, p["Olga"], entry.id)
+    library.take_back_endorsement(store, p["Ben"], entry.id)
+    library.take_back_endorsement(store, p["Ben"], entry.id)
+    assert library.get(store, p["Ana"], entry.id).endorsements == 0
 
 
 def test_revisions_keep_their_history_and_only_the_author_revises(store, cop):
     made, p = cop
     entry = _add(store, p["Ana"], made.id, "Draft idea", "First go.", free_tags="a")
-    L.revise(store, p["Ana"], entry.id, "approach", "Better idea", "Second go.",
+    library.revise(store, p["Ana"], entry.id, "approach", "Better idea", "Second go.",
              expected_revision=1, free_tags="b", topics=TOPICS)  # fmt: skip
-    now = L.revise(store, p["Ana"], entry.id, "approach", "Best idea", "Third go.",
+    now = library.revise(store, p["Ana"], entry.id, "approach", "Best idea", "Third go.",
                    expected_revision=2, topic_ids=["reunification"], topics=TOPICS)  # fmt: skip
     assert (now.title, now.body, now.revision, now.tags) == (
         "Best idea",
@@ -242,20 +251,20 @@ def test_revisions_keep_their_history_and_only_the_author_revises(store, cop):
         3,
         (("reunification", True),),
     )
-    versions = L.history(store, p["Ben"], entry.id)
+    versions = library.history(store, p["Ben"], entry.id)
     assert [(v.revision, v.title, v.body, v.tags) for v in versions] == [
         (3, "Best idea", "Third go.", "Reunification"),
         (2, "Better idea", "Second go.", "b"),
         (1, "Draft idea", "First go.", "a"),
     ]
     with pytest.raises(RecordLocked, match="another tab"):  # a stale tab changes nothing
-        L.revise(store, p["Ana"], entry.id, "story", "Stale", "Old tab.", expected_revision=2)
+        library.revise(store, p["Ana"], entry.id, "story", "Stale", "Old tab.", expected_revision=2)
     with pytest.raises(NotAllowed, match="revise or withdraw"):
-        L.revise(store, p["Ben"], entry.id, "story", "Mine now", "No.", expected_revision=3)
+        library.revise(store, p["Ben"], entry.id, "story", "Mine now", "No.", expected_revision=3)
     with pytest.raises(NotAllowed):
-        L.withdraw(store, p["Cora"], entry.id)
-    assert L.get(store, p["Ana"], entry.id).title == "Best idea"
-    assert len(L.history(store, p["Ana"], entry.id)) == 3
+        library.withdraw(store, p["Cora"], entry.id)
+    assert library.get(store, p["Ana"], entry.id).title == "Best idea"
+    assert len(library.history(store, p["Ana"], entry.id)) == 3
 
 
 def test_comments_and_the_endorsed_practice_mark(store, cop):
@@ -263,31 +272,37 @@ def test_comments_and_the_endorsed_practice_mark(store, cop):
     entry = _add(store, p["Ana"], made.id, "An approach", "Steps.", kind="approach")
     comment_id = _new()
     for _ in range(2):  # a retried save
-        L.add_comment(store, p["Ben"], comment_id, entry.id, "<b>tried it</b>: it worked.")
-    said = L.comments(store, p["Ana"], entry.id)
+        library.add_comment(store, p["Ben"], comment_id, entry.id, "<b>tried it</b>: it worked.")
+    said = library.comments(store, p["Ana"], entry.id)
     assert [(c.author_name, c.body) for c in said] == [("Ben", "<b>tried it</b>: it worked.")]
-    assert L.get(store, p["Ana"], entry.id).comments == 1
+    assert library.get(store, p["Ana"], entry.id).comments == 1
     with pytest.raises(NotAllowed):
-        L.add_comment(store, p["Olga"], _new(), entry.id, "Outsider")
+        library.add_comment(store, p["Olga"], _new(), entry.id, "Outsider")
     with pytest.raises(NotAllowed, match="endorsed practice"):
-        L.mark(store, p["Ben"], entry.id)
-    L.mark(store, p["Cora"], entry.id)
-    assert L.get(store, p["Ben"], entry.id).marked
-    L.mark(store, p["Fay"], entry.id, False)
-    assert not L.get(store, p["Ben"], entry.id).marked
-    assert L.allowed_actions(store, p["Ben"], entry.id) == {"library.endorse", "library.comment"}
-    assert L.allowed_actions(store, p["Ana"], entry.id) == {"library.revise", "library.comment"}
+        library.mark(store, p["Ben"], entry.id)
+    library.mark(store, p["Cora"], entry.id)
+    assert library.get(store, p["Ben"], entry.id).marked
+    library.mark(store, p["Fay"], entry.id, False)
+    assert not library.get(store, p["Ben"], entry.id).marked
+    assert library.allowed_actions(store, p["Ben"], entry.id) == {
+        "library.endorse",
+        "library.comment",
+    }
+    assert library.allowed_actions(store, p["Ana"], entry.id) == {
+        "library.revise",
+        "library.comment",
+    }
 
 
 def test_an_entry_names_the_session_it_came_from(store, cop):
     made, p = cop
-    held = X.plan_session(store, p["Cora"], made.id, datetime.now(UTC) - timedelta(days=2),
+    held = sessions.plan_session(store, p["Cora"], made.id, datetime.now(UTC) - timedelta(days=2),
                           "Working with schools")  # fmt: skip
     entry = _add(store, p["Ana"], made.id, "From the session", "What we learnt.",
                  session_id=held.id)  # fmt: skip
-    assert L.get(store, p["Ben"], entry.id).session_topic == "Working with schools"
-    elsewhere = X.communities(store, p["Olga"])[0]
-    theirs = X.plan_session(store, p["Olga"], elsewhere.id, datetime.now(UTC), "Not yours")
+    assert library.get(store, p["Ben"], entry.id).session_topic == "Working with schools"
+    elsewhere = sessions.communities(store, p["Olga"])[0]
+    theirs = sessions.plan_session(store, p["Olga"], elsewhere.id, datetime.now(UTC), "Not yours")
     with pytest.raises(InvalidInput, match="session of this community"):
         _add(store, p["Ana"], made.id, "Wrong session", "Text.", session_id=theirs.id)
 
@@ -296,10 +311,10 @@ def test_an_entry_names_the_session_it_came_from(store, cop):
 def test_attachments_are_checked_by_their_bytes_and_kept_in_the_store(store, cop):
     made, p = cop
     entry = _add(store, p["Ana"], made.id, "A template", "Attached.", kind="tool")
-    kept = L.attach(store, p["Ana"], _new(), entry.id, "plan.pdf", PDF)
-    meta, data = L.attachment_bytes(store, p["Ben"], kept.id)
+    kept = library.attach(store, p["Ana"], _new(), entry.id, "plan.pdf", PDF)
+    meta, data = library.attachment_bytes(store, p["Ben"], kept.id)
     assert (meta.file_name, meta.media_type, data) == ("plan.pdf", "application/pdf", PDF)
-    assert L.get(store, p["Ben"], entry.id).attachments == 1
+    assert library.get(store, p["Ben"], entry.id).attachments == 1
     for name, body, message in [
         ("plan.exe", b"MZ...", "not a kind of file"),
         ("photo.png", PDF, "does not hold what its name says"),
@@ -308,11 +323,11 @@ def test_attachments_are_checked_by_their_bytes_and_kept_in_the_store(store, cop
         ("letter.docx", b"PK\x03\x04 a zip that is not a document", "does not hold"),
     ]:
         with pytest.raises(InvalidInput, match=message):
-            L.attach(store, p["Ana"], _new(), entry.id, name, body)
+            library.attach(store, p["Ana"], _new(), entry.id, name, body)
     with pytest.raises(NotAllowed):
-        L.attach(store, p["Ben"], _new(), entry.id, "mine.pdf", PDF)
+        library.attach(store, p["Ben"], _new(), entry.id, "mine.pdf", PDF)
     with pytest.raises(NotAllowed):
-        L.attachment_bytes(store, p["Olga"], kept.id)
+        library.attachment_bytes(store, p["Olga"], kept.id)
 
 
 # -- erasure and export ----------------------------------------------------------------------------
@@ -320,32 +335,32 @@ def test_erasure_takes_the_authors_entries_whole_and_export_holds_only_theirs(st
     made, p = cop
     canary = f"canary-{uuid.uuid4().hex}"
     ana = _add(store, p["Ana"], made.id, "A story", f"{canary} in the text.")
-    L.attach(store, p["Ana"], _new(), ana.id, "notes.pdf", PDF + canary.encode())
+    library.attach(store, p["Ana"], _new(), ana.id, "notes.pdf", PDF + canary.encode())
     ben = _add(store, p["Ben"], made.id, "A tool", "The tool's text.", kind="tool")
-    L.endorse(store, p["Ben"], ana.id)
-    L.add_comment(store, p["Ben"], _new(), ana.id, "the second one's comment")
-    L.add_comment(store, p["Ana"], _new(), ben.id, "the first one's comment")
-    L.endorse(store, p["Ana"], ben.id)
-    L.mark(store, p["Cora"], ana.id)
+    library.endorse(store, p["Ben"], ana.id)
+    library.add_comment(store, p["Ben"], _new(), ana.id, "the second one's comment")
+    library.add_comment(store, p["Ana"], _new(), ben.id, "the first one's comment")
+    library.endorse(store, p["Ana"], ben.id)
+    library.mark(store, p["Cora"], ana.id)
 
-    export = DR.export_person(store, p["Ana"].id)["tables"]
+    export = data_rights.export_person(store, p["Ana"].id)["tables"]
     assert [r["id"] for r in export["library_entry"]] == [ana.id]
     assert [r["body"] for r in export["library_comment"]] == ["the first one's comment"]
     assert [r["entry_id"] for r in export["library_endorsement"]] == [ben.id]
     assert len(export["library_attachment"]) == 1  # its bytes as base64 text
     assert "the second one's comment" not in str(export)
 
-    DR.erase_person(store, p["Ana"].id)
+    data_rights.erase_person(store, p["Ana"].id)
     raw = Path(store.engine.url.database).read_bytes()
     assert canary.encode() not in raw
     with store.read() as conn:
-        assert conn.execute(select(S.library_entry.c.id)).scalars().all() == [ben.id]
-        for table in (S.library_comment, S.library_endorsement, S.library_attachment,
-                      S.library_revision):  # fmt: skip
+        assert conn.execute(select(schema.library_entry.c.id)).scalars().all() == [ben.id]
+        for table in (schema.library_comment, schema.library_endorsement, schema.library_attachment,
+                      schema.library_revision):  # fmt: skip
             left = conn.execute(select(table.c.entry_id)).scalars().all()
             assert set(left) <= {ben.id}, table.name
-        assert conn.execute(select(func.count()).select_from(S.library_comment)).scalar() == 0
-    assert L.get(store, p["Ben"], ben.id).endorsements == 0
+        assert conn.execute(select(func.count()).select_from(schema.library_comment)).scalar() == 0
+    assert library.get(store, p["Ben"], ben.id).endorsements == 0
 
 
 # -- the topic list --------------------------------------------------------------------------------
@@ -409,14 +424,14 @@ def test_the_app_contributes_finds_endorses_comments_and_revises(settings, store
     assert len(rows) == 1 and rows[0].children[0].description == "Texting fathers"
     rows[0].children[0].click()
     _button(ben.detail, "This helped my practice").click()
-    assert L.get(store, p["Ben"], ana.entry.id).endorsements == 1
+    assert library.get(store, p["Ben"], ana.entry.id).endorsements == 1
     ben.comment_box.value = "Tried it with Liam Nguyen on 12/03/2024"
     ben._comment()
     assert "highlighted" in ben.status.message and ben.comment_box.value  # kept, not saved
     ben.comment_box.value = "Tried it: a father replied for the first time."
     ben._comment()
     assert "comment is added" in ben.status.message and ben.comment_box.value == ""
-    assert [c.author_name for c in L.comments(store, p["Ana"], ana.entry.id)] == ["Ben"]
+    assert [c.author_name for c in library.comments(store, p["Ana"], ana.entry.id)] == ["Ben"]
 
     ana.open_entry(ana.entry.id)
     ana._open_revise()
@@ -446,7 +461,7 @@ def test_a_refused_entry_stays_on_the_page_and_is_saved_by_the_retry(settings, s
 
     try:
         run_in_loop(scenario)
-        assert _titles(L.browse(store, p["Ana"])) == ["Kept title"]  # once
+        assert _titles(library.browse(store, p["Ana"])) == ["Kept title"]  # once
     finally:
         app.store.dispose()
 
@@ -464,11 +479,11 @@ def test_the_app_attaches_files_and_refuses_a_wrong_one_before_saving(settings, 
     app.form.upload.value = (_file("photo.png", PDF),)
     app.form.save.click()
     assert "does not hold what its name says" in app.status.message
-    assert L.browse(store, p["Ana"]).total == 0 and app.form.title.value  # nothing stored
+    assert library.browse(store, p["Ana"]).total == 0 and app.form.title.value  # nothing stored
     app.form.upload.value = (_file("template.pdf", PDF),)
     app.form.save.click()
     assert "Added to the library" in app.status.message
-    assert L.get(store, p["Ana"], app.entry.id).attachments == 1
+    assert library.get(store, p["Ana"], app.entry.id).attachments == 1
     assert app.form.upload.value == ()
     _button(app.detail, "Download template.pdf (0 KB)").click()
     assert "data:application/pdf;base64," in app.download_link.value

@@ -9,9 +9,7 @@ from sqlalchemy import select
 
 from cop_widgets.apps.communities import communities_app
 from cop_widgets.errors import InvalidInput, NotAllowed
-from cop_widgets.services import membership as M
-from cop_widgets.services import policy
-from cop_widgets.services import sessions as X
+from cop_widgets.services import membership, policy, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import migrations, open_store
@@ -27,17 +25,21 @@ def two(store):
     session next week."""
     p = {n: find_or_add_person(store, n) for n in ("Cora", "Ana", "Ben", "Olga")}
     open_, closed = (
-        X.create_community(store, p["Cora"], name, "Child and family support", "Learn together")
+        sessions.create_community(
+            store, p["Cora"], name, "Child and family support", "Learn together"
+        )
         for name in ("Open CoP", "Closed CoP")
     )
-    M.set_join_policy(store, p["Cora"], open_.id, "open", True)
+    membership.set_join_policy(store, p["Cora"], open_.id, "open", True)
     for c in (open_, closed):
-        X.plan_session(store, p["Cora"], c.id, NOW + timedelta(days=7), f"Secret topic of {c.name}")
+        sessions.plan_session(
+            store, p["Cora"], c.id, NOW + timedelta(days=7), f"Secret topic of {c.name}"
+        )
     return open_, closed, p
 
 
-def _listed(store, who) -> dict[str, M.Listed]:
-    return {c.name: c for c in M.communities(store, who, NOW)}
+def _listed(store, who) -> dict[str, membership.Listed]:
+    return {c.name: c for c in membership.communities(store, who, NOW)}
 
 
 def _roles(store, who, community_id) -> set[str]:
@@ -59,46 +61,49 @@ def test_everyone_sees_every_community_but_not_what_happens_inside(store, two):
     assert mine.next_topic == "Secret topic of Open CoP" and mine.my_roles == (
         "member", "coordinator")  # fmt: skip
     with pytest.raises(NotAllowed):  # the sessions themselves stay with the members
-        X.sessions_of(store, p["Olga"], open_.id, NOW)
+        sessions.sessions_of(store, p["Olga"], open_.id, NOW)
     with pytest.raises(NotAllowed):
-        M.communities(store, None, NOW)
+        membership.communities(store, None, NOW)
 
 
 def test_an_open_community_is_joined_at_once_and_once(store, two):
     open_, _closed, p = two
-    M.join(store, p["Ana"], open_.id)
-    M.join(store, p["Ana"], open_.id)
+    membership.join(store, p["Ana"], open_.id)
+    membership.join(store, p["Ana"], open_.id)
     assert _roles(store, p["Ana"], open_.id) == {"member"}
     listed = _listed(store, p["Ana"])["Open CoP"]
     assert listed.member and listed.members == 2 and listed.next_topic
-    assert X.sessions_of(store, p["Ana"], open_.id, NOW)[0]  # now she sees its sessions
+    assert sessions.sessions_of(store, p["Ana"], open_.id, NOW)[0]  # now she sees its sessions
 
 
 def test_a_by_request_community_waits_for_its_coordinators(store, two):
     _open, closed, p = two
     with pytest.raises(NotAllowed, match="join this community"):
-        M.join(store, p["Ana"], closed.id)
-    M.request_to_join(store, p["Ana"], closed.id)
-    M.request_to_join(store, p["Ana"], closed.id)  # once
-    M.request_to_join(store, p["Ben"], closed.id)
+        membership.join(store, p["Ana"], closed.id)
+    membership.request_to_join(store, p["Ana"], closed.id)
+    membership.request_to_join(store, p["Ana"], closed.id)  # once
+    membership.request_to_join(store, p["Ben"], closed.id)
     assert _listed(store, p["Ana"])["Closed CoP"].requested
     assert _listed(store, p["Cora"])["Closed CoP"].pending == 2
     assert _listed(store, p["Ben"])["Closed CoP"].pending == 0  # not his to see
     with pytest.raises(NotAllowed):
-        M.pending_requests(store, p["Ben"], closed.id)
+        membership.pending_requests(store, p["Ben"], closed.id)
     with pytest.raises(NotAllowed):  # nobody approves themselves
-        M.decide(store, p["Ben"], closed.id, p["Ben"].id, True)
-    assert [r.name for r in M.pending_requests(store, p["Cora"], closed.id)] == ["Ana", "Ben"]
-    assert M.decide(store, p["Cora"], closed.id, p["Ana"].id, True)
-    assert M.decide(store, p["Cora"], closed.id, p["Ben"].id, False)
-    assert not M.decide(store, p["Cora"], closed.id, p["Ben"].id, True)  # already decided
+        membership.decide(store, p["Ben"], closed.id, p["Ben"].id, True)
+    assert [r.name for r in membership.pending_requests(store, p["Cora"], closed.id)] == [
+        "Ana",
+        "Ben",
+    ]
+    assert membership.decide(store, p["Cora"], closed.id, p["Ana"].id, True)
+    assert membership.decide(store, p["Cora"], closed.id, p["Ben"].id, False)
+    assert not membership.decide(store, p["Cora"], closed.id, p["Ben"].id, True)  # already decided
     assert _roles(store, p["Ana"], closed.id) == {"member"}
     assert _roles(store, p["Ben"], closed.id) == set()
     with pytest.raises(NotAllowed, match="ask to join"):  # a member asks no more
-        M.request_to_join(store, p["Ana"], closed.id)
-    M.request_to_join(store, p["Olga"], closed.id)
-    M.withdraw_request(store, p["Olga"], closed.id)
-    assert M.pending_requests(store, p["Cora"], closed.id) == []
+        membership.request_to_join(store, p["Ana"], closed.id)
+    membership.request_to_join(store, p["Olga"], closed.id)
+    membership.withdraw_request(store, p["Olga"], closed.id)
+    assert membership.pending_requests(store, p["Cora"], closed.id) == []
     with store.read() as conn:
         refused = (
             conn.execute(
@@ -114,36 +119,38 @@ def test_a_by_request_community_waits_for_its_coordinators(store, two):
 
 def test_opening_a_community_lets_in_who_was_waiting(store, two):
     _open, closed, p = two
-    M.request_to_join(store, p["Ana"], closed.id)
+    membership.request_to_join(store, p["Ana"], closed.id)
     with pytest.raises(NotAllowed):
-        M.set_join_policy(store, p["Ana"], closed.id, "open", False)
+        membership.set_join_policy(store, p["Ana"], closed.id, "open", False)
     with pytest.raises(InvalidInput):
-        M.set_join_policy(store, p["Cora"], closed.id, "anyone", False)
-    M.set_join_policy(store, p["Cora"], closed.id, "open", False)
+        membership.set_join_policy(store, p["Cora"], closed.id, "anyone", False)
+    membership.set_join_policy(store, p["Cora"], closed.id, "open", False)
     assert _roles(store, p["Ana"], closed.id) == {"member"}
-    assert M.pending_requests(store, p["Cora"], closed.id) == []
+    assert membership.pending_requests(store, p["Cora"], closed.id) == []
 
 
 def test_leaving_takes_every_role_but_never_the_last_coordinator(store, two):
     open_, _closed, p = two
-    M.join(store, p["Ana"], open_.id)
-    X.add_member(store, p["Cora"], open_.id, p["Ana"].id, "facilitator")
-    M.leave(store, p["Ana"], open_.id)
+    membership.join(store, p["Ana"], open_.id)
+    sessions.add_member(store, p["Cora"], open_.id, p["Ana"].id, "facilitator")
+    membership.leave(store, p["Ana"], open_.id)
     assert _roles(store, p["Ana"], open_.id) == set()
     with pytest.raises(NotAllowed, match="leave a community"):
-        M.leave(store, p["Ana"], open_.id)
+        membership.leave(store, p["Ana"], open_.id)
     with pytest.raises(InvalidInput, match="only coordinator"):
-        M.leave(store, p["Cora"], open_.id)
+        membership.leave(store, p["Cora"], open_.id)
     assert "coordinator" in _roles(store, p["Cora"], open_.id)
-    X.add_member(store, p["Cora"], open_.id, p["Ben"].id, "coordinator")
-    M.leave(store, p["Cora"], open_.id)
+    sessions.add_member(store, p["Cora"], open_.id, p["Ben"].id, "coordinator")
+    membership.leave(store, p["Cora"], open_.id)
     assert _roles(store, p["Cora"], open_.id) == set()
 
 
 def test_a_join_code_still_makes_a_member_of_a_by_request_community(store, two):
     _open, closed, p = two
-    session = X.plan_session(store, p["Cora"], closed.id, NOW + timedelta(minutes=10), "Today")
-    X.join(store, p["Olga"], session.join_code, NOW)
+    session = sessions.plan_session(
+        store, p["Cora"], closed.id, NOW + timedelta(minutes=10), "Today"
+    )
+    sessions.join(store, p["Olga"], session.join_code, NOW)
     assert _roles(store, p["Olga"], closed.id) == {"member"}
 
 
@@ -151,7 +158,7 @@ def test_communities_made_before_migration_13_are_by_request(tmp_path, data_dir,
     settings = Settings(data_dir, f"sqlite:///{tmp_path / 'old.sqlite'}", 5000)
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:12])
     old = open_store(settings)
-    X.create_community(old, find_or_add_person(old, "Cora"), "Older CoP")
+    sessions.create_community(old, find_or_add_person(old, "Cora"), "Older CoP")
     old.dispose()
     monkeypatch.undo()
     new = open_store(settings)
@@ -159,7 +166,9 @@ def test_communities_made_before_migration_13_are_by_request(tmp_path, data_dir,
         with new.read() as conn:
             row = conn.execute(select(community.c.join_policy, community.c.cross_agency)).one()
         assert tuple(row) == ("request", False)
-        assert [c.name for c in M.communities(new, find_or_add_person(new, "Ana"))] == ["Older CoP"]
+        assert [c.name for c in membership.communities(new, find_or_add_person(new, "Ana"))] == [
+            "Older CoP"
+        ]
     finally:
         new.dispose()
 

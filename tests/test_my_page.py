@@ -20,11 +20,7 @@ from cop_widgets.apps.home import home_app
 from cop_widgets.apps.my_page import my_page_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.errors import NotAllowed
-from cop_widgets.services import checkins as K
-from cop_widgets.services import data_rights as DR
-from cop_widgets.services import reflections as R
-from cop_widgets.services import sessions as X
-from cop_widgets.services import supervision as S
+from cop_widgets.services import checkins, data_rights, reflections, sessions, supervision
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, commitment
 from tests.signin import sign_in_as
@@ -43,24 +39,28 @@ def world(store, rolfe):
     session, a draft and a reflection with feedback their supervisor released."""
     now = datetime.now(UTC)
     cora = find_or_add_person(store, "Cora Convenor")
-    cop = X.create_community(store, cora, "Northside CoP")
-    last = X.plan_session(store, cora, cop.id, now - timedelta(hours=3), "Last time")
-    nxt = X.plan_session(store, cora, cop.id, now + timedelta(days=2), "Working with fathers")
+    cop = sessions.create_community(store, cora, "Northside CoP")
+    last = sessions.plan_session(store, cora, cop.id, now - timedelta(hours=3), "Last time")
+    nxt = sessions.plan_session(
+        store, cora, cop.id, now + timedelta(days=2), "Working with fathers"
+    )
     sue = find_or_add_person(store, "Sue Supervisor")
     people = {}
     for name, promise, draft in (("Ana", ANA_PROMISE, ANA_DRAFT), ("Ben", BEN_PROMISE, BEN_DRAFT)):
         who = find_or_add_person(store, name)
-        X.join(store, who, last.join_code, now - timedelta(hours=3))
-        K.submit_answers(store, who, last.id, SETS["checkout"], {"commitment": promise})
-        S.assign_supervisee(store, sue.id, who.id)
+        sessions.join(store, who, last.join_code, now - timedelta(hours=3))
+        checkins.submit_answers(store, who, last.id, SETS["checkout"], {"commitment": promise})
+        supervision.assign_supervisee(store, sue.id, who.id)
         draft_id = str(uuid.uuid4())
         first = rolfe.stages[0].id
-        R.save_draft(store, who, draft_id, rolfe, {first: R.Answer(draft)}, "supervisor")
+        reflections.save_draft(
+            store, who, draft_id, rolfe, {first: reflections.Answer(draft)}, "supervisor"
+        )
         shared = str(uuid.uuid4())
-        answers = {s.id: R.Answer(f"{name} wrote this.") for s in rolfe.stages}
-        R.submit(store, who, shared, rolfe, answers, "supervisor")
-        S.add_feedback(store, sue, shared, "strength", f"Good noticing, {name}.")
-        S.release(store, sue, shared)
+        answers = {s.id: reflections.Answer(f"{name} wrote this.") for s in rolfe.stages}
+        reflections.submit(store, who, shared, rolfe, answers, "supervisor")
+        supervision.add_feedback(store, sue, shared, "strength", f"Good noticing, {name}.")
+        supervision.release(store, sue, shared)
         people[name] = {"person": who, "draft": draft_id, "shared": shared}
     return {"cora": cora, "sue": sue, "cop": cop, "last": last, "next": nxt, **people}
 
@@ -188,7 +188,7 @@ def test_my_cpd_record_is_made_on_demand_for_me_only(world, open_page):
 # -- upcoming sessions: the join link while a session is on -------------------------------------
 def test_a_join_link_only_for_a_session_on_now(store, world, open_page):
     now = datetime.now(UTC)
-    on = X.plan_session(
+    on = sessions.plan_session(
         store, world["cora"], world["cop"].id, now + timedelta(minutes=20), "On now"
     )
     host = open_page(world["cora"])
@@ -280,7 +280,7 @@ def test_a_follow_up_is_saved_here_and_shown_with_its_state(world, open_page, st
     done = _section_text(app, "commitments")
     assert "Tried it partly" in done and "It changed the visit." in done
     # it no longer comes back at a later session's check-in
-    assert K.open_commitments(store, ana, world["next"].id) == []
+    assert checkins.open_commitments(store, ana, world["next"].id) == []
     # and shows with its state when the page is opened again
     again = _section_text(open_page(ana), "commitments")
     assert "Tried it partly" in again and "Open</strong>" not in again
@@ -291,8 +291,8 @@ def test_nobody_follows_up_another_persons_commitment(world, store):
 
     cid = _commitment_id(store, world["Ana"]["person"])
     with pytest.raises(RecordNotFound):
-        K.follow_up(store, world["Ben"]["person"], cid, None, "yes", "Not mine.")
-    assert K.my_commitments(store, world["Ana"]["person"])[0].open
+        checkins.follow_up(store, world["Ben"]["person"], cid, None, "yes", "Not mine.")
+    assert checkins.my_commitments(store, world["Ana"]["person"])[0].open
 
 
 def test_a_refused_follow_up_stays_on_the_page_and_is_retried(world, settings, store, lock_for):
@@ -314,14 +314,14 @@ def test_a_refused_follow_up_stays_on_the_page_and_is_retried(world, settings, s
         assert "Not saved yet" in row.note.value  # said next to the button too
         assert row.happened.value == "We asked her first." and app.unsaved
         await asyncio.sleep(0.3)
-        assert K.my_commitments(store, ana)[0].open
+        assert checkins.my_commitments(store, ana)[0].open
         lock.release()
         assert await until(lambda: not row.saver.dirty), "the retry never stored it"
         assert not app.unsaved
 
     try:
         run_in_loop(scenario)
-        [saved] = K.my_commitments(store, ana)
+        [saved] = checkins.my_commitments(store, ana)
         assert (saved.tried, saved.followup_text) == ("yes", "We asked her first.")
     finally:
         app.store.dispose()
@@ -366,11 +366,13 @@ def test_the_export_holds_my_rows_and_none_of_another_persons(world, open_page, 
 
 def test_anothers_data_is_refused_and_the_refusal_audited(world, store):
     ana, cora = world["Ana"]["person"], world["cora"]
-    S.grant_role(store, cora.id, "coordinator")  # even a global coordinator: the command only
+    supervision.grant_role(
+        store, cora.id, "coordinator"
+    )  # even a global coordinator: the command only
     with pytest.raises(NotAllowed, match="download a person's data"):
-        DR.export_my_data(store, cora, ana.id)
+        data_rights.export_my_data(store, cora, ana.id)
     with pytest.raises(NotAllowed):
-        DR.export_my_data(store, None)
+        data_rights.export_my_data(store, None)
     with store.read() as conn:
         refused = conn.execute(
             select(audit_event.c.actor_id, audit_event.c.target_id).where(

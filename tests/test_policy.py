@@ -10,13 +10,15 @@ from sqlalchemy import select
 
 from cop_widgets.errors import NotAllowed
 from cop_widgets.protocols import load_protocols
-from cop_widgets.services import discussions as D
-from cop_widgets.services import library as L
-from cop_widgets.services import membership as M
-from cop_widgets.services import policy
-from cop_widgets.services import reflections as R
-from cop_widgets.services import sessions as X
-from cop_widgets.services import supervision as S
+from cop_widgets.services import (
+    discussions,
+    library,
+    membership,
+    policy,
+    reflections,
+    sessions,
+    supervision,
+)
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, reflection
 from tests.conftest import REPO
@@ -40,37 +42,41 @@ def world(store, rolfe):
     now = datetime.now(UTC)
     p = {name: find_or_add_person(store, name.title()) for name in ROLES if name != "signed out"}
     p["signed out"] = None
-    S.grant_role(store, p["global coordinator"].id, "coordinator")
-    S.grant_role(store, p["supervisor"].id, "supervisor")
-    S.assign_supervisee(store, p["supervisor"].id, p["author"].id)
+    supervision.grant_role(store, p["global coordinator"].id, "coordinator")
+    supervision.grant_role(store, p["supervisor"].id, "supervisor")
+    supervision.assign_supervisee(store, p["supervisor"].id, p["author"].id)
     host = p["community coordinator"]
-    cop_a = X.create_community(store, host, "Community A")
-    cop_b = X.create_community(store, p["other community"], "Community B")
-    X.add_member(store, host, cop_a.id, p["community facilitator"].id, "facilitator")
-    session = X.plan_session(store, host, cop_a.id, now + timedelta(minutes=5), "Session A1")
+    cop_a = sessions.create_community(store, host, "Community A")
+    cop_b = sessions.create_community(store, p["other community"], "Community B")
+    sessions.add_member(store, host, cop_a.id, p["community facilitator"].id, "facilitator")
+    session = sessions.plan_session(store, host, cop_a.id, now + timedelta(minutes=5), "Session A1")
     for who in ("session facilitator", "member (attended)", "author"):
-        X.join(store, p[who], session.join_code, now)
-    X.set_session_roles(store, host, session.id, {"facilitator": p["session facilitator"].id})
+        sessions.join(store, p[who], session.join_code, now)
+    sessions.set_session_roles(
+        store, host, session.id, {"facilitator": p["session facilitator"].id}
+    )
     consultancy = load_protocols(REPO / "data" / "protocols").get("consultancy")
-    in_session = D.start_discussion(
+    in_session = discussions.start_discussion(
         store, p["session facilitator"], consultancy, "A de-identified case.", session_id=session.id
     )
-    solo = D.start_discussion(
+    solo = discussions.start_discussion(
         store, p["author"], consultancy, "Another case.", roles={"note_taker": ["Practitioner"]}
     )
-    answers = {s.id: R.Answer("Text.") for s in rolfe.stages}
+    answers = {s.id: reflections.Answer("Text.") for s in rolfe.stages}
     refl = {}
     for vis in ("private", "supervisor", "facilitator", "community", "aggregate_only"):
         rid = f"00000000-0000-4000-8000-0000000000{len(refl):02d}"
-        R.submit(store, p["author"], rid, rolfe, answers, vis)
+        reflections.submit(store, p["author"], rid, rolfe, answers, vis)
         refl[f"submitted {vis}"] = rid
     draft = "00000000-0000-4000-8000-0000000000d0"
-    R.save_draft(store, p["author"], draft, rolfe, answers, "community")
+    reflections.save_draft(store, p["author"], draft, rolfe, answers, "community")
     refl["draft community"] = draft
     with store.write() as conn:  # the author wrote them for session A1, shared with community A
         conn.execute(reflection.update().values(session_id=session.id, community_id=cop_a.id))
-    M.set_join_policy(store, p["other community"], cop_b.id, "open", False)  # A: by request
-    entry = L.contribute(
+    membership.set_join_policy(
+        store, p["other community"], cop_b.id, "open", False
+    )  # A: by request
+    entry = library.contribute(
         store, p["author"], "00000000-0000-4000-8000-0000000000e1", cop_a.id, "story",
         "What helped", "A practice story.",
     ).id  # fmt: skip
@@ -191,14 +197,16 @@ def test_a_refusal_is_audited_and_changes_nothing(store, world):
     session_id = records["session.manage"]["session A1"]
     member = people["member (attended)"]
     with pytest.raises(NotAllowed, match="You may not run a session"):
-        X.close_session(store, member, session_id)
+        sessions.close_session(store, member, session_id)
     with pytest.raises(NotAllowed):
-        X.set_session_roles(store, member, session_id, {"facilitator": member.id})
+        sessions.set_session_roles(store, member, session_id, {"facilitator": member.id})
     with pytest.raises(NotAllowed):
-        X.session_by_code(
-            store, member, X.get_session(store, people["global coordinator"], session_id).join_code
+        sessions.session_by_code(
+            store,
+            member,
+            sessions.get_session(store, people["global coordinator"], session_id).join_code,
         )
-    assert X.get_session(store, member, session_id).status != "closed"
+    assert sessions.get_session(store, member, session_id).status != "closed"
     with store.read() as conn:
         refused = conn.execute(
             select(audit_event.c.action, audit_event.c.target_id).where(
@@ -212,28 +220,30 @@ def test_members_see_sessions_but_not_their_join_codes(store, world):
     people, records = world
     cop_a = records["community.view"]["own community"]
     now = datetime.now(UTC)
-    upcoming, _ = X.sessions_of(store, people["member (attended)"], cop_a, now)
+    upcoming, _ = sessions.sessions_of(store, people["member (attended)"], cop_a, now)
     assert upcoming and all(s.join_code == "" for s in upcoming)
-    upcoming, _ = X.sessions_of(store, people["community facilitator"], cop_a, now)
+    upcoming, _ = sessions.sessions_of(store, people["community facilitator"], cop_a, now)
     assert all(len(s.join_code) == 6 for s in upcoming)
     with pytest.raises(NotAllowed):
-        X.sessions_of(store, people["practitioner"], cop_a, now)
-    assert [c.name for c in X.communities(store, people["practitioner"])] == []
-    assert [c.name for c in X.communities(store, people["member (attended)"])] == ["Community A"]
+        sessions.sessions_of(store, people["practitioner"], cop_a, now)
+    assert [c.name for c in sessions.communities(store, people["practitioner"])] == []
+    assert [c.name for c in sessions.communities(store, people["member (attended)"])] == [
+        "Community A"
+    ]
 
 
 def test_the_facilitator_ends_attendees_access_to_the_case(store, world):
     people, records = world
     held = records["discussion.read"]["held in A1"]
     member = people["member (attended)"]
-    assert held in {d.id for d in D.list_discussions(store, member)}
+    assert held in {d.id for d in discussions.list_discussions(store, member)}
     with pytest.raises(NotAllowed):
-        D.end_attendee_access(store, member, held)
-    D.end_attendee_access(store, people["session facilitator"], held)
-    assert held not in {d.id for d in D.list_discussions(store, member)}
+        discussions.end_attendee_access(store, member, held)
+    discussions.end_attendee_access(store, people["session facilitator"], held)
+    assert held not in {d.id for d in discussions.list_discussions(store, member)}
     with pytest.raises(NotAllowed):
-        D.open_discussion(store, member, held)
-    assert D.open_discussion(store, people["session facilitator"], held).id == held
+        discussions.open_discussion(store, member, held)
+    assert discussions.open_discussion(store, people["session facilitator"], held).id == held
 
 
 def test_readme_carries_the_policy_table():

@@ -32,20 +32,18 @@ from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.cli import main as cop_main
 from cop_widgets.demo import seed_demo, seed_demo_community
 from cop_widgets.errors import StoreBusy, StoreOffline, StoreUnavailable
-from cop_widgets.services import data_rights as DR
-from cop_widgets.services import reflections as R
+from cop_widgets.services import data_rights, reflections
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store, schema
 from cop_widgets.store.maintenance import check_store
 from cop_widgets.store.migrations import LATEST
-
-from .conftest import REPO
-from .pg import PostgresServer, free_port, postgres_bin
-from .signin import sign_in_as
-from .test_data_rights import NOW, X_NAME, _age, person_columns, seed
-from .test_save_failures import run_in_loop, until
-from .test_store import _writer
+from tests.conftest import REPO
+from tests.pg import PostgresServer, free_port, postgres_bin
+from tests.signin import sign_in_as
+from tests.test_data_rights import NOW, X_NAME, _age, person_columns, seed
+from tests.test_save_failures import run_in_loop, until
+from tests.test_store import _writer
 
 WRITERS = int(os.environ.get("COP_PG_WRITERS", "20"))
 SAVES = int(os.environ.get("COP_PG_SAVES", "10"))
@@ -83,7 +81,9 @@ def test_every_table_and_column_of_schema_py_is_made_on_postgresql(pg_store):
 
 def test_the_audit_log_refuses_changes_on_postgresql(pg_store):
     who = find_or_add_person(pg_store, "Ana")
-    R.save_draft(pg_store, who, str(uuid.uuid4()), _rolfe(), {"what": R.Answer("x")})
+    reflections.save_draft(
+        pg_store, who, str(uuid.uuid4()), _rolfe(), {"what": reflections.Answer("x")}
+    )
     for statement in ("UPDATE audit_event SET outcome = 'forged'", "DELETE FROM audit_event"):
         with pytest.raises(Exception, match="append-only"):
             with pg_store.write() as conn:
@@ -140,7 +140,7 @@ def test_a_save_kept_waiting_past_the_busy_timeout_says_not_saved_yet(postgres_s
     pg_store.settings = replace(pg_store.settings, busy_timeout_ms=600)
     who = find_or_add_person(pg_store, "Ana")
     rid = str(uuid.uuid4())
-    R.save_draft(pg_store, who, rid, _rolfe(), {"what": R.Answer("first")})
+    reflections.save_draft(pg_store, who, rid, _rolfe(), {"what": reflections.Answer("first")})
     url = pg_store.engine.url
     holder = psycopg.connect(
         host=url.host, port=url.port, user=url.username, password=postgres_server.password,
@@ -150,15 +150,17 @@ def test_a_save_kept_waiting_past_the_busy_timeout_says_not_saved_yet(postgres_s
         holder.execute("SELECT pg_advisory_xact_lock(%s)", (PG_WRITE_LOCK,))
         started = time.monotonic()
         with pytest.raises(StoreBusy, match="Not saved yet") as busy:
-            R.save_draft(pg_store, who, rid, _rolfe(), {"what": R.Answer("second")})
+            reflections.save_draft(
+                pg_store, who, rid, _rolfe(), {"what": reflections.Answer("second")}
+            )
         assert 0.5 < time.monotonic() - started < 3
         assert type(busy.value) is StoreBusy  # the lock, not the server
-        assert R.get_mine(pg_store, who, rid).answer("what").text == "first"
+        assert reflections.get_mine(pg_store, who, rid).answer("what").text == "first"
     finally:
         holder.rollback()
         holder.close()
-    R.save_draft(pg_store, who, rid, _rolfe(), {"what": R.Answer("second")})
-    assert R.get_mine(pg_store, who, rid).answer("what").text == "second"
+    reflections.save_draft(pg_store, who, rid, _rolfe(), {"what": reflections.Answer("second")})
+    assert reflections.get_mine(pg_store, who, rid).answer("what").text == "second"
 
 
 # -- the server goes away ------------------------------------------------------------------------
@@ -188,7 +190,9 @@ def test_a_server_restart_during_saves_is_not_saved_yet_then_saved(own_server, d
         while not stop.is_set():
             text_now = f"draft {n}"
             try:
-                R.save_draft(store, who, rid, rolfe, {"what": R.Answer(text_now)})
+                reflections.save_draft(
+                    store, who, rid, rolfe, {"what": reflections.Answer(text_now)}
+                )
                 confirmed.append(text_now)
                 n += 1
             except StoreBusy as exc:
@@ -211,7 +215,7 @@ def test_a_server_restart_during_saves_is_not_saved_yet_then_saved(own_server, d
     assert all(isinstance(e, StoreOffline) for e in refused), refused
     assert "not saved yet" in str(refused[0]).lower()
     assert "your text is kept" in refused[0].kept_message()
-    assert R.get_mine(store, who, rid).answer("what").text == confirmed[-1]
+    assert reflections.get_mine(store, who, rid).answer("what").text == confirmed[-1]
     store.dispose()
 
 
@@ -223,15 +227,15 @@ def test_a_save_waits_out_a_short_restart_within_the_busy_timeout(own_server, da
     store = open_store(Settings(data_dir, own_server.url(name), 15_000))
     who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
-    R.save_draft(store, who, rid, _rolfe(), {"what": R.Answer("before")})
+    reflections.save_draft(store, who, rid, _rolfe(), {"what": reflections.Answer("before")})
     own_server.stop("fast")
     back = threading.Timer(0.5, own_server.start)
     back.start()
     started = time.monotonic()
-    R.save_draft(store, who, rid, _rolfe(), {"what": R.Answer("during")})
+    reflections.save_draft(store, who, rid, _rolfe(), {"what": reflections.Answer("during")})
     back.join()
     assert time.monotonic() - started < 15.5
-    assert R.get_mine(store, who, rid).answer("what").text == "during"
+    assert reflections.get_mine(store, who, rid).answer("what").text == "during"
     store.dispose()
 
 
@@ -370,7 +374,7 @@ def test_erasure_on_postgresql_leaves_no_row_and_no_text_of_theirs(pg_store):
     assert [n for n in needles if n not in _dump(pg_store)] == [w.canaries["draft"]]
     others = list(w.others.values())
 
-    counts = DR.erase_person(pg_store, w.x.id)
+    counts = data_rights.erase_person(pg_store, w.x.id)
 
     dump = _dump(pg_store)
     assert [n for n in needles if n in dump] == []
@@ -398,8 +402,8 @@ def test_retention_on_postgresql_deletes_expired_rows_and_their_text(pg_store):
         conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
         old_audit = conn.execute(select(func.count()).select_from(schema.audit_event)).scalar()
     periods = {"reflections": 30, "audit": 5}  # audit: years
-    preview = DR.apply_retention(pg_store, periods, NOW, dry_run=True)
-    counts = DR.apply_retention(pg_store, periods, NOW)
+    preview = data_rights.apply_retention(pg_store, periods, NOW, dry_run=True)
+    counts = data_rights.apply_retention(pg_store, periods, NOW)
     assert counts == preview and counts["reflection"] == len(w.x_reflections)
     assert counts["audit_event"] == old_audit
     dump = _dump(pg_store)
@@ -427,7 +431,7 @@ def _filled_sqlite(data_dir) -> Settings:
     seed_demo(store, load_frameworks(settings.frameworks_dir))
     seed_demo_community(store, settings)
     w = seed(store, _rolfe())
-    DR.erase_person(store, w.z.id)
+    data_rights.erase_person(store, w.z.id)
     at = datetime(2026, 5, 1, tzinfo=UTC)
     with store.write() as conn:
         conn.execute(
@@ -507,7 +511,9 @@ def test_cop_data_migrate_copies_sqlite_to_postgresql_and_back_row_for_row(
     store = open_store(pg_settings)
     try:
         who = find_or_add_person(store, "After the move")
-        R.save_draft(store, who, str(uuid.uuid4()), _rolfe(), {"what": R.Answer("new")})
+        reflections.save_draft(
+            store, who, str(uuid.uuid4()), _rolfe(), {"what": reflections.Answer("new")}
+        )
         with store.write() as conn:
             conn.execute(insert(schema.sign_in_failure).values(key_hash="new", at="2026-06-01"))
         with store.read() as conn:

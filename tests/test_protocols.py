@@ -12,8 +12,7 @@ from cop_widgets.protocols import (
     load_protocol,
     load_protocols,
 )
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 PROTOCOLS = REPO / "data" / "protocols"
 GOOD = yaml.safe_load((PROTOCOLS / "consultancy.yaml").read_text(encoding="utf-8"))

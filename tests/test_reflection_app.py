@@ -13,9 +13,8 @@ from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store.schema import reflection, reflection_answer
 from cop_widgets.widgets import ReflectionStepper
+from tests.conftest import another_process_holds_the_write_lock
 from tests.signin import sign_in_as
-
-from .conftest import another_process_holds_the_write_lock
 
 
 @pytest.fixture
@@ -258,29 +257,34 @@ def test_members_read_what_is_shared_with_their_community_and_nobody_else(settin
     from datetime import UTC, datetime, timedelta
 
     from cop_widgets.errors import NotAllowed
-    from cop_widgets.services import reflections as R
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import reflections, sessions
 
     ana_app = reflection_app(settings=settings)
     ana = sign_in_as(ana_app, "Ana Author")
     store = ana_app.store
     host = find_or_add_person(store, "Hana Host")
-    cop = X.create_community(store, host, "Northside CoP")
+    cop = sessions.create_community(store, host, "Northside CoP")
     now = datetime.now(UTC)
-    session = X.plan_session(store, host, cop.id, now - timedelta(minutes=10), "Today")
+    session = sessions.plan_session(store, host, cop.id, now - timedelta(minutes=10), "Today")
     fran, ben = find_or_add_person(store, "Fran Facilitator"), find_or_add_person(store, "Ben")
     for who in (ana, fran, ben):
-        X.join(store, who, session.join_code, now)
-    X.set_session_roles(store, host, session.id, {"facilitator": fran.id})
-    answers = {s.id: R.Answer(f"{s.label}: shared <b>text</b>") for s in rolfe.stages}
-    R.submit(store, ana, "00000000-0000-4000-8000-00000000c001", rolfe, answers, "community")
-    R.submit(store, ana, "00000000-0000-4000-8000-00000000c002", rolfe, answers, "facilitator")
-    R.submit(store, ana, "00000000-0000-4000-8000-00000000c003", rolfe, answers, "private")
+        sessions.join(store, who, session.join_code, now)
+    sessions.set_session_roles(store, host, session.id, {"facilitator": fran.id})
+    answers = {s.id: reflections.Answer(f"{s.label}: shared <b>text</b>") for s in rolfe.stages}
+    reflections.submit(
+        store, ana, "00000000-0000-4000-8000-00000000c001", rolfe, answers, "community"
+    )
+    reflections.submit(
+        store, ana, "00000000-0000-4000-8000-00000000c002", rolfe, answers, "facilitator"
+    )
+    reflections.submit(
+        store, ana, "00000000-0000-4000-8000-00000000c003", rolfe, answers, "private"
+    )
 
     def shared_ids(name):
         app = reflection_app(settings=settings)
         sign_in_as(app, name)
-        return app, {i.id[-4:] for i in R.shared_with_me(store, app.person)}
+        return app, {i.id[-4:] for i in reflections.shared_with_me(store, app.person)}
 
     ben_app, seen = shared_ids("Ben")
     assert seen == {"c001"}  # a member: the community's, not the facilitator's or private
@@ -293,6 +297,6 @@ def test_members_read_what_is_shared_with_their_community_and_nobody_else(settin
     stranger, seen = shared_ids("Sam Stranger")
     assert seen == set() and "Shared with me" not in repr(stranger.body.children)
     with pytest.raises(NotAllowed):  # a forged id from a stranger's kernel
-        R.read_shared(store, stranger.person, "00000000-0000-4000-8000-00000000c001")
+        reflections.read_shared(store, stranger.person, "00000000-0000-4000-8000-00000000c001")
     stranger._guard(stranger.read_shared, "00000000-0000-4000-8000-00000000c003")
     assert "You may not read a reflection" in stranger.status.message

@@ -16,9 +16,7 @@ from cop_widgets.apps._reports import ReportPanel, report_panel
 from cop_widgets.apps.community import community_app
 from cop_widgets.errors import NotAllowed
 from cop_widgets.reports import render
-from cop_widgets.services import report_access as RA
-from cop_widgets.services import sessions as X
-from cop_widgets.services import supervision as S
+from cop_widgets.services import report_access, sessions, supervision
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, cop_session
 from tests.signin import sign_in_as
@@ -36,15 +34,15 @@ def cop(store):
     """Family Support CoP: Cora coordinates, Fay facilitates its session of 27 November 2026
     on safety planning, Mo attended; Gil coordinates globally; Pat is in no community."""
     p = {n: find_or_add_person(store, n) for n in ("Cora", "Fay", "Mo", "Pat", "Gil", "Zoë R")}
-    S.grant_role(store, p["Gil"].id, "coordinator")
-    made = X.create_community(store, p["Cora"], "Family Support CoP")
-    X.add_member(store, p["Cora"], made.id, p["Fay"].id, "facilitator")
-    session = X.plan_session(
+    supervision.grant_role(store, p["Gil"].id, "coordinator")
+    made = sessions.create_community(store, p["Cora"], "Family Support CoP")
+    sessions.add_member(store, p["Cora"], made.id, p["Fay"].id, "facilitator")
+    session = sessions.plan_session(
         store, p["Cora"], made.id, datetime.now(UTC) + timedelta(minutes=5), "Safety planning"
     )
-    X.join(store, p["Mo"], session.join_code, datetime.now(UTC))
-    X.join(store, p["Fay"], session.join_code, datetime.now(UTC))
-    X.set_session_roles(store, p["Cora"], session.id, {"facilitator": p["Fay"].id})
+    sessions.join(store, p["Mo"], session.join_code, datetime.now(UTC))
+    sessions.join(store, p["Fay"], session.join_code, datetime.now(UTC))
+    sessions.set_session_roles(store, p["Cora"], session.id, {"facilitator": p["Fay"].id})
     with store.write() as conn:  # held on 27 November 2026, 10:00 UTC
         conn.execute(
             cop_session.update()
@@ -68,18 +66,18 @@ def _refusals(store, actor_id: str) -> list[tuple[str, str]]:
 def test_who_may_make_which_report_and_refusals_are_audited(store, cop):
     p, made, session = cop
     for who in ("Fay", "Cora", "Gil"):
-        job = RA.session_report(store, p[who], session.id)
+        job = report_access.session_report(store, p[who], session.id)
         assert job.template == "session_report"
         assert job.params == {"session_id": session.id, "min_n": 5}
         assert job.stem == "family-support-cop_2026-11-27_safety-planning_session-report"
     for who in ("Mo", "Pat"):
         with pytest.raises(NotAllowed, match="You may not make the report of a session"):
-            RA.session_report(store, p[who], session.id)
+            report_access.session_report(store, p[who], session.id)
     with pytest.raises(NotAllowed):
-        RA.session_report(store, None, session.id)
+        report_access.session_report(store, None, session.id)
     assert _refusals(store, p["Mo"].id) == [("report.session", session.id)]
 
-    job = RA.community_report(store, p["Cora"], made.id, date(2026, 1, 1), "2026-11-30")
+    job = report_access.community_report(store, p["Cora"], made.id, date(2026, 1, 1), "2026-11-30")
     assert job.params == {
         "community_id": made.id,
         "date_from": "2026-01-01",
@@ -90,35 +88,41 @@ def test_who_may_make_which_report_and_refusals_are_audited(store, cop):
     assert job.subject == "Family Support CoP"
     for who in ("Fay", "Mo", "Pat"):  # a facilitator runs sessions; the report is coordinators'
         with pytest.raises(NotAllowed, match="make a community's report"):
-            RA.community_report(store, p[who], made.id, "2026-01-01", "2026-11-30")
+            report_access.community_report(store, p[who], made.id, "2026-01-01", "2026-11-30")
     assert ("report.community", made.id) in _refusals(store, p["Fay"].id)
 
-    mine = RA.person_record(store, p["Zoë R"], p["Zoë R"].id, "2026-01-01", "2026-11-30")
+    mine = report_access.person_record(store, p["Zoë R"], p["Zoë R"].id, "2026-01-01", "2026-11-30")
     assert mine.params == {"person_id": p["Zoë R"].id, "date_from": "2026-01-01",
                            "date_to": "2026-11-30"}  # fmt: skip
     assert mine.stem == "zoe-r_2026-01-01_2026-11-30_cpd-record"
     for who in ("Cora", "Gil"):  # not even a coordinator prints someone's CPD record
         with pytest.raises(NotAllowed, match="CPD record"):
-            RA.person_record(store, p[who], p["Zoë R"].id, "2026-01-01", "2026-11-30")
+            report_access.person_record(store, p[who], p["Zoë R"].id, "2026-01-01", "2026-11-30")
     assert _refusals(store, p["Gil"].id) == [("report.person", p["Zoë R"].id)]
 
 
 def test_periods_are_checked_with_a_message_naming_the_field(store, cop):
     p, made, _ = cop
-    with pytest.raises(RA.InvalidInput, match="after it ends"):
-        RA.community_report(store, p["Cora"], made.id, "2026-12-01", "2026-11-30")
-    with pytest.raises(RA.InvalidInput, match="Choose the From date"):
-        RA.person_record(store, p["Mo"], p["Mo"].id, None, "2026-11-30")
-    assert RA.last_twelve_months(date(2026, 11, 27)) == (date(2025, 11, 28), date(2026, 11, 27))
-    assert RA.last_twelve_months(date(2028, 2, 29)) == (date(2027, 3, 1), date(2028, 2, 29))
+    with pytest.raises(report_access.InvalidInput, match="after it ends"):
+        report_access.community_report(store, p["Cora"], made.id, "2026-12-01", "2026-11-30")
+    with pytest.raises(report_access.InvalidInput, match="Choose the From date"):
+        report_access.person_record(store, p["Mo"], p["Mo"].id, None, "2026-11-30")
+    assert report_access.last_twelve_months(date(2026, 11, 27)) == (
+        date(2025, 11, 28),
+        date(2026, 11, 27),
+    )
+    assert report_access.last_twelve_months(date(2028, 2, 29)) == (
+        date(2027, 3, 1),
+        date(2028, 2, 29),
+    )
 
 
 def test_file_stems_are_ascii_words_without_ids_or_direction_controls():
-    assert RA.slug("Family Support CoP") == "family-support-cop"
-    assert RA.slug("Zoë  O’Brien") == "zoe-obrien"
-    assert RA.slug("\u202eevil\u202c topic") == "evil-topic"
-    assert RA.slug("家族支援", "community") == "community"
-    assert RA.slug("a" * 300) == "a" * RA.SLUG_MAX
+    assert report_access.slug("Family Support CoP") == "family-support-cop"
+    assert report_access.slug("Zoë  O’Brien") == "zoe-obrien"
+    assert report_access.slug("\u202eevil\u202c topic") == "evil-topic"
+    assert report_access.slug("家族支援", "community") == "community"
+    assert report_access.slug("a" * 300) == "a" * report_access.SLUG_MAX
 
 
 def test_cli_names_are_readable_and_never_overwrite(store, cop, tmp_path):
@@ -172,7 +176,7 @@ def test_a_coordinator_makes_the_community_report_in_the_community_app(settings,
     app._show_community()  # the page redrawn: the same panel (a report being made stays)
     assert _panels(app) == [panel]
     assert panel.button.description == "Make the report"
-    assert (panel.date_from.value, panel.date_to.value) == RA.last_twelve_months()
+    assert (panel.date_from.value, panel.date_to.value) == report_access.last_twelve_months()
     panel.date_from.value = date(2026, 1, 1)
     panel.button.click()
     assert panel.button.disabled and "Making the report… (about 10 s)" in panel.progress.value
@@ -235,23 +239,25 @@ def test_a_community_report_counts_only_that_community(store, cop, rolfe):
     shared with it (or, naming none, by its members), never another community's."""
     import uuid
 
-    from cop_widgets.reports import data as RD
-    from cop_widgets.services import reflections as R
+    from cop_widgets.reports import data as report_data
+    from cop_widgets.services import reflections
 
     p, made, _ = cop
-    other = X.create_community(store, p["Pat"], "Other CoP")
-    X.plan_session(store, p["Pat"], other.id, datetime.now(UTC) - timedelta(hours=2), "Elsewhere")
-    answers = {s.id: R.Answer("Text.") for s in rolfe.stages}
+    other = sessions.create_community(store, p["Pat"], "Other CoP")
+    sessions.plan_session(
+        store, p["Pat"], other.id, datetime.now(UTC) - timedelta(hours=2), "Elsewhere"
+    )
+    answers = {s.id: reflections.Answer("Text.") for s in rolfe.stages}
     for who in ("Mo", "Pat", "Pat"):  # Mo is a member of Family Support; Pat of Other only
-        R.submit(store, p[who], str(uuid.uuid4()), rolfe, answers, "community")
-    period = RD.parse_period("2026-01-01", datetime.now(UTC).date().isoformat())
-    mine = RD.community_growth(store, period, 1, made.id)
-    theirs = RD.community_growth(store, period, 1, other.id)
-    everyone = RD.community_growth(store, period, 1)
+        reflections.submit(store, p[who], str(uuid.uuid4()), rolfe, answers, "community")
+    period = report_data.parse_period("2026-01-01", datetime.now(UTC).date().isoformat())
+    mine = report_data.community_growth(store, period, 1, made.id)
+    theirs = report_data.community_growth(store, period, 1, other.id)
+    everyone = report_data.community_growth(store, period, 1)
     assert (mine.totals["reflections"], theirs.totals["reflections"]) == (1, 2)
     assert everyone.totals["reflections"] == 3
-    items = RD.session_item_sets(store)
-    assert RD.session_growth(store, period, items, 1, made.id).totals["sessions"] == 1
-    assert RD.session_growth(store, period, items, 1, other.id).totals["sessions"] == 1
-    assert RD.session_growth(store, period, items, 1).totals["sessions"] == 2
-    assert RD.community_name(store, made.id) == "Family Support CoP"
+    items = report_data.session_item_sets(store)
+    assert report_data.session_growth(store, period, items, 1, made.id).totals["sessions"] == 1
+    assert report_data.session_growth(store, period, items, 1, other.id).totals["sessions"] == 1
+    assert report_data.session_growth(store, period, items, 1).totals["sessions"] == 2
+    assert report_data.community_name(store, made.id) == "Family Support CoP"

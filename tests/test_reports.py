@@ -21,15 +21,12 @@ from sqlalchemy import update
 from cop_widgets.cli import main as cop_main
 from cop_widgets.errors import InvalidInput
 from cop_widgets.protocols import load_protocols
-from cop_widgets.reports import data as RD
+from cop_widgets.reports import data as report_data
 from cop_widgets.reports import render
-from cop_widgets.services import discussions as D
-from cop_widgets.services import reflections as R
-from cop_widgets.services import supervision as S
+from cop_widgets.services import discussions, reflections, supervision
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import discussion, reflection
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 PROTOCOLS = load_protocols(REPO / "data" / "protocols")
 FROM, TO = "2026-01-01", "2026-03-31"
@@ -47,8 +44,13 @@ MARKERS_NEVER_IN_COMMUNITY = (
 # -- seeding ------------------------------------------------------------------------------------
 def _submit(store, who, fw, text, visibility, at):
     rid = str(uuid.uuid4())
-    R.submit(
-        store, who, rid, fw, {s.id: R.Answer(f"{text} ({s.id})") for s in fw.stages}, visibility
+    reflections.submit(
+        store,
+        who,
+        rid,
+        fw,
+        {s.id: reflections.Answer(f"{text} ({s.id})") for s in fw.stages},
+        visibility,
     )
     with store.write() as conn:
         conn.execute(
@@ -72,8 +74,8 @@ def seed(store, fw) -> dict:
     """Ana (the record's subject) and five others; supervisor Sue; three discussions."""
     p = {n: find_or_add_person(store, n) for n in ("Ana", "Ben", "Cara", "Dev", "Eli", "Fay")}
     sue = find_or_add_person(store, "Sue")
-    S.assign_supervisee(store, sue.id, p["Ana"].id)
-    S.assign_supervisee(store, sue.id, p["Ben"].id)
+    supervision.assign_supervisee(store, sue.id, p["Ana"].id)
+    supervision.assign_supervisee(store, sue.id, p["Ben"].id)
     ids = {}
     # Ana: two in the period (one with a script in it), one before it, one draft.
     ids["ana_jan"] = _submit(
@@ -82,24 +84,26 @@ def seed(store, fw) -> dict:
     ids["ana_feb"] = _submit(store, p["Ana"], fw, "ANA-COMMUNITY-MARKER", "community", "2026-02-10")
     ids["ana_old"] = _submit(store, p["Ana"], fw, "ANA-OUT-OF-PERIOD", "private", "2025-12-20")
     draft = str(uuid.uuid4())
-    R.save_draft(store, p["Ana"], draft, fw, {"what": R.Answer("ANA-DRAFT-MARKER")})
+    reflections.save_draft(
+        store, p["Ana"], draft, fw, {"what": reflections.Answer("ANA-DRAFT-MARKER")}
+    )
     with store.write() as conn:
         conn.execute(
             update(reflection)
             .where(reflection.c.id == draft)
             .values(updated_at="2026-02-20T10:00:00+00:00")
         )
-    S.add_feedback(store, sue, ids["ana_jan"], "strength", "RELEASED-MARKER well noticed")
-    S.set_depth(store, sue, ids["ana_jan"], "dialogic_reflection")
-    S.release(store, sue, ids["ana_jan"])
-    S.add_feedback(store, sue, ids["ana_feb"], "resource", "UNRELEASED-MARKER read this")
+    supervision.add_feedback(store, sue, ids["ana_jan"], "strength", "RELEASED-MARKER well noticed")
+    supervision.set_depth(store, sue, ids["ana_jan"], "dialogic_reflection")
+    supervision.release(store, sue, ids["ana_jan"])
+    supervision.add_feedback(store, sue, ids["ana_feb"], "resource", "UNRELEASED-MARKER read this")
     # Others: counted (community / aggregate_only) and not counted (private, supervisor).
     ids["ben_private"] = _submit(store, p["Ben"], fw, "BEN-PRIVATE-MARKER", "private", "2026-01-20")
     ids["ben_comm"] = _submit(
         store, p["Ben"], fw, "BEN-COMMUNITY-MARKER", "community", "2026-02-05"
     )
-    S.add_feedback(store, sue, ids["ben_comm"], "strength", "BEN-FEEDBACK-MARKER")
-    S.release(store, sue, ids["ben_comm"])
+    supervision.add_feedback(store, sue, ids["ben_comm"], "strength", "BEN-FEEDBACK-MARKER")
+    supervision.release(store, sue, ids["ben_comm"])
     for name, vis, day in (
         ("Cara", "community", "2026-01-03"),
         ("Dev", "aggregate_only", "2026-01-04"),
@@ -116,27 +120,29 @@ def seed(store, fw) -> dict:
         PROTOCOLS.get(i) for i in ("three_column_mapping", "consultancy", "tuning")
     )
     summary = "CASE-SUMMARY-MARKER a de-identified case"
-    d1 = D.start_discussion(
+    d1 = discussions.start_discussion(
         store,
         p["Ana"],
         mapping,
         summary,
         roles={"facilitator": ["Ana"], "note_taker": ["Ben"], "advisor": ["Cara"]},
     )
-    D.add_action(store, p["Ana"], d1.id, "ANA-RECORDED-ACTION book a joint visit", "Ben", None)
+    discussions.add_action(
+        store, p["Ana"], d1.id, "ANA-RECORDED-ACTION book a joint visit", "Ben", None
+    )
     scale = mapping.phase("scale")
     for name, value in (("Ana", 3), ("Ben", 5), ("Cara", 5)):
-        D.rate(store, p[name], d1.id, scale, value)
-    d2 = D.start_discussion(
+        discussions.rate(store, p[name], d1.id, scale, value)
+    d2 = discussions.start_discussion(
         store, p["Ben"], consult, summary, roles={"facilitator": ["Ben"], "note_taker": ["Cara"]}
     )
-    D.add_action(store, p["Ben"], d2.id, "OTHER-ACTION-MARKER", "Cara", None)
-    d3 = D.start_discussion(
+    discussions.add_action(store, p["Ben"], d2.id, "OTHER-ACTION-MARKER", "Cara", None)
+    d3 = discussions.start_discussion(
         store, p["Cara"], tuning, summary, roles={"facilitator": ["Cara"], "note_taker": ["Ana"]}
     )
     import datetime as dt
 
-    D.add_action(
+    discussions.add_action(
         store, p["Cara"], d3.id, "OWNED-BY-ANA share the notes", "ana", dt.date(2026, 4, 1)
     )
     _backdate_discussion(store, d1.id, "2026-01-22")
@@ -262,7 +268,7 @@ def test_person_record_holds_only_their_entries_and_released_feedback(seeded, st
     assert XSS not in html
     # Released feedback exactly as the author sees it in the app.
     for rid in (ids["ana_jan"], ids["ana_feb"]):
-        for item in S.released_feedback(store, ana, rid):
+        for item in supervision.released_feedback(store, ana, rid):
             assert item.text in html and item.supervisor_name in html
     assert "Dialogic reflection" in html
     assert html.count('data-figure="feedback">1<') == 1
@@ -428,42 +434,42 @@ def test_community_parameters_and_template_names_are_checked():
 
 
 def test_minimum_n_suppresses_small_figures_before_anything_is_drawn(seeded, store):
-    period = RD.parse_period(FROM, TO)
-    five = RD.community_growth(store, period, 5)
+    period = report_data.parse_period(FROM, TO)
+    five = report_data.community_growth(store, period, 5)
     assert five.totals == {"reflections": 8, "people": 6, "discussions": None}
     months = five.reflections_by_month.set_index("month")
     assert months.loc["2026-01"].tolist() == [None, None]  # 5 reflections by 4 people
     assert months.loc["2026-03"].tolist() == [None, None]
     assert all(d.counts is None and d.people is None for d in five.ratings)
     assert list(five.roles["people"]) == [None, None]
-    two = RD.community_growth(store, period, 2)
+    two = report_data.community_growth(store, period, 2)
     by_month = two.reflections_by_month.set_index("month")
     assert by_month.loc["2026-01"].tolist() == [5, 4]
-    assert by_month.loc["2026-02"].tolist() == [RD.SECONDARY, 2]
+    assert by_month.loc["2026-02"].tolist() == [report_data.SECONDARY, 2]
     assert by_month.loc["2026-03"].tolist() == [None, None]
     assert two.ratings[0].counts == {3: 1, 5: 2}
-    one = RD.community_growth(store, period, 1)
+    one = report_data.community_growth(store, period, 1)
     assert one.reflections_by_month.set_index("month").loc["2026-03"].tolist() == [1, 1]
 
 
 def test_secondary_suppression_stops_working_out_a_hidden_figure():
-    S2 = RD.SECONDARY
-    assert RD.protect_sum([5, 2, None, 0]) == [5, S2, None, 0]
-    assert RD.protect_sum([5, 2, None, None]) == [5, 2, None, None]
-    assert RD.protect_sum([None, 0, 0]) == [None, 0, 0]
-    assert RD.protect_sum([3, 3, None]) == [S2, 3, None]
-    assert RD.protect_sum([7, 9]) == [7, 9]
+    S2 = report_data.SECONDARY
+    assert report_data.protect_sum([5, 2, None, 0]) == [5, S2, None, 0]
+    assert report_data.protect_sum([5, 2, None, None]) == [5, 2, None, None]
+    assert report_data.protect_sum([None, 0, 0]) == [None, 0, 0]
+    assert report_data.protect_sum([3, 3, None]) == [S2, 3, None]
+    assert report_data.protect_sum([7, 9]) == [7, 9]
 
 
 def test_hidden_figures_do_not_decide_the_order():
     rows = [
         {"protocol_id": "b", "discussions": None},
-        {"protocol_id": "y", "discussions": RD.SECONDARY},
+        {"protocol_id": "y", "discussions": report_data.SECONDARY},
         {"protocol_id": "z", "discussions": 6},
         {"protocol_id": "a", "discussions": None},
         {"protocol_id": "c", "discussions": 9},
     ]
-    assert list(RD._ordered(rows, "discussions", "protocol_id")["protocol_id"]) == [
+    assert list(report_data._ordered(rows, "discussions", "protocol_id")["protocol_id"]) == [
         "c",
         "z",
         "a",
@@ -474,11 +480,13 @@ def test_hidden_figures_do_not_decide_the_order():
 
 def test_record_data_is_read_as_the_person(seeded, store):
     ana, ids = seeded["people"]["Ana"], seeded["ids"]
-    record = RD.person_record(store, ana, RD.parse_period(FROM, TO))
+    record = report_data.person_record(store, ana, report_data.parse_period(FROM, TO))
     assert list(record.reflections["id"]) == [ids["ana_jan"], ids["ana_feb"]]
     assert set(record.answers["reflection_id"]) == {ids["ana_jan"], ids["ana_feb"]}
     expected = [
-        f.text for rid in record.reflections["id"] for f in S.released_feedback(store, ana, rid)
+        f.text
+        for rid in record.reflections["id"]
+        for f in supervision.released_feedback(store, ana, rid)
     ]
     assert list(record.feedback["text"]) == expected == ["RELEASED-MARKER well noticed"]
     assert record.drafts == 1

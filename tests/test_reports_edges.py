@@ -23,17 +23,13 @@ from matplotlib.textpath import TextPath
 from sqlalchemy import update
 
 from cop_widgets.protocols import load_protocols
-from cop_widgets.reports import blocks as B
-from cop_widgets.reports import html as H
-from cop_widgets.reports import render
+from cop_widgets.reports import blocks, render
+from cop_widgets.reports import html as report_html
 from cop_widgets.reports.params import Period
-from cop_widgets.services import discussions as D
-from cop_widgets.services import reflections as R
-from cop_widgets.services import sessions as X
+from cop_widgets.services import discussions, reflections, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import discussion_action
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 RLO, PDF_CHAR = "\u202e", "\u202c"
 LONG_WORD = "0123456789" * 400  # 4,000 characters, no place to break
@@ -97,11 +93,15 @@ def _env(store) -> dict[str, str]:
 # -- direction ----------------------------------------------------------------------------------
 def test_a_right_to_left_override_in_a_topic_stays_inside_it(store):
     host = find_or_add_person(store, "Cora")
-    made = X.create_community(store, host, f"Family {RLO}support CoP")
+    made = sessions.create_community(store, host, f"Family {RLO}support CoP")
     topic = f"Safety {RLO}planning"
-    session = X.plan_session(store, host, made.id, datetime.now(UTC) - timedelta(hours=1), topic)
-    X.set_session_roles(store, host, session.id, {"facilitator": host.id})
-    X.plan_session(store, host, made.id, datetime.now(UTC) + timedelta(days=7), f"Next {RLO}one")
+    session = sessions.plan_session(
+        store, host, made.id, datetime.now(UTC) - timedelta(hours=1), topic
+    )
+    sessions.set_session_roles(store, host, session.id, {"facilitator": host.id})
+    sessions.plan_session(
+        store, host, made.id, datetime.now(UTC) + timedelta(days=7), f"Next {RLO}one"
+    )
     done = render.render_in_memory(
         "session_report", {"session_id": session.id}, pdf=False, env=_env(store)
     )
@@ -119,13 +119,15 @@ def test_a_right_to_left_override_in_a_topic_stays_inside_it(store):
 def test_a_long_word_and_cjk_print_whole_in_a_font_that_has_them(store, rolfe, tmp_path):
     ana = find_or_add_person(store, "Ana")
     answers = {
-        s.id: R.Answer(f"{CJK} {LONG_WORD} end" if i == 0 else "Short.")
+        s.id: reflections.Answer(f"{CJK} {LONG_WORD} end" if i == 0 else "Short.")
         for i, s in enumerate(rolfe.stages)
     }
-    R.submit(store, ana, str(uuid.uuid4()), rolfe, answers, "private")
+    reflections.submit(store, ana, str(uuid.uuid4()), rolfe, answers, "private")
     consult = load_protocols(REPO / "data" / "protocols").get("consultancy")
-    run = D.start_discussion(store, ana, consult, "A case.", roles={"facilitator": ["Ana"]})
-    D.add_action(store, ana, run.id, "placeholder", "Ana", None)
+    run = discussions.start_discussion(
+        store, ana, consult, "A case.", roles={"facilitator": ["Ana"]}
+    )
+    discussions.add_action(store, ana, run.id, "placeholder", "Ana", None)
     with store.write() as conn:  # longer than the app allows, as an older store might hold
         conn.execute(update(discussion_action).values(description=f"Action {LONG_WORD}"))
     today = datetime.now(UTC).date()
@@ -183,7 +185,7 @@ def _table_page(tables: int) -> str:
     for k in range(tables):
         parts.append(f'<p style="height:{(k * 13) % 60 + 4}mm;margin:0">Filler {k}</p>')
         parts.append(
-            H.table(
+            report_html.table(
                 f"t{k}",
                 f"Caption{k}",
                 [("month", f"Head{k}"), ("n", "Figure")],
@@ -223,7 +225,7 @@ def _months(n: int) -> list[str]:
 @pytest.mark.parametrize("n", [5, 6, 12, 24, 36])
 def test_month_labels_of_a_bar_chart_never_overlap(n):
     months = _months(n)
-    fig = B.bar_figure(B.month_ticks(months), [1] * n, "Reflections submitted")
+    fig = blocks.bar_figure(blocks.month_ticks(months), [1] * n, "Reflections submitted")
     FigureCanvasAgg(fig).draw()
     renderer = fig.canvas.get_renderer()
     boxes = sorted(
@@ -239,9 +241,11 @@ def test_month_labels_of_a_bar_chart_never_overlap(n):
 @pytest.mark.parametrize("n", [6, 12, 24, 60])
 def test_month_labels_of_a_line_chart_never_overlap(n):
     months = _months(n)
-    labels = [B._short_month(m) for m in months]
+    labels = [blocks._short_month(m) for m in months]
     svg = base64.b64decode(
-        H.line_svg(labels, [H.Series("Before", [3.0] * n, "#000")], 1, 5, "Mean")
+        report_html.line_svg(
+            labels, [report_html.Series("Before", [3.0] * n, "#000")], 1, 5, "Mean"
+        )
     ).decode()
     drawn = [
         (float(x), label)

@@ -5,25 +5,24 @@ from dataclasses import replace
 
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.supervisor_review import review_app
-from cop_widgets.services import reflections as R
-from cop_widgets.services import supervision as S
+from cop_widgets.services import reflections, supervision
 from cop_widgets.services.identity import find_or_add_person
 from tests.signin import sign_in_as
 
 
 def _setup(store, rolfe):
     sup, ana = find_or_add_person(store, "Sue Supervisor"), find_or_add_person(store, "Ana")
-    S.assign_supervisee(store, sup.id, ana.id)
+    supervision.assign_supervisee(store, sup.id, ana.id)
     rid = str(uuid.uuid4())
-    R.submit(
+    reflections.submit(
         store,
         ana,
         rid,
         rolfe,
         {
-            "what": R.Answer("A short visit."),
-            "so_what": R.Answer("", passed=True),
-            "now_what": R.Answer("Plan:\nphone first.\nThen visit."),
+            "what": reflections.Answer("A short visit."),
+            "so_what": reflections.Answer("", passed=True),
+            "now_what": reflections.Answer("Plan:\nphone first.\nThen visit."),
         },
         visibility="supervisor",
     )
@@ -93,7 +92,9 @@ def test_anonymised_review_shows_numbers_not_names(store, settings, rolfe):
 def test_forged_open_of_a_private_reflection_changes_nothing(store, settings, rolfe):
     sup, ana, _ = _setup(store, rolfe)
     private = str(uuid.uuid4())
-    R.submit(store, ana, private, rolfe, {s.id: R.Answer("mine only") for s in rolfe.stages})
+    reflections.submit(
+        store, ana, private, rolfe, {s.id: reflections.Answer("mine only") for s in rolfe.stages}
+    )
     app = review_app(settings=settings)
     sign_in_as(app, "Sue Supervisor")
     app._guard(app.open_reflection, private)  # as a forged widget message would
@@ -103,18 +104,22 @@ def test_forged_open_of_a_private_reflection_changes_nothing(store, settings, ro
 def test_author_raising_visibility_reruns_the_check(store, settings, rolfe):
     ana = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
-    R.submit(
-        store, ana, rid, rolfe, {s.id: R.Answer("Rang her on 0412 345 678.") for s in rolfe.stages}
+    reflections.submit(
+        store,
+        ana,
+        rid,
+        rolfe,
+        {s.id: reflections.Answer("Rang her on 0412 345 678.") for s in rolfe.stages},
     )
     app = reflection_app(settings=settings)
     sign_in_as(app, "Ana")
     app.open_reflection(rid)
     app._change_visibility(rid, "community")
     assert "Not changed yet" in app.status.message
-    assert R.get_mine(store, ana, rid).visibility == "private"
+    assert reflections.get_mine(store, ana, rid).visibility == "private"
     app.deid.confirm.value = True
     app._change_visibility(rid, "community")
-    assert R.get_mine(store, ana, rid).visibility == "community"
+    assert reflections.get_mine(store, ana, rid).visibility == "community"
 
 
 def test_the_review_apps_header_leads_home_to_the_participants_server(store, settings, rolfe):

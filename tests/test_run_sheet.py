@@ -14,16 +14,13 @@ from sqlalchemy import select
 from cop_widgets.apps.community import community_app
 from cop_widgets.apps.run_sheet import join_url, qr_svg, run_sheet_app
 from cop_widgets.apps.session import session_app
-from cop_widgets.services import checkins as K
-from cop_widgets.services import discussions as D
-from cop_widgets.services import sessions as X
+from cop_widgets.services import checkins, discussions, sessions
 from cop_widgets.services.identity import IDENTITY_ENV, find_or_add_person, make_assertion
 from cop_widgets.session_items import load_item_sets
 from cop_widgets.settings import load_settings
 from cop_widgets.store.schema import audit_event, cop_session
+from tests.conftest import REPO
 from tests.signin import sign_in_as
-
-from .conftest import REPO
 
 SETS, _ = load_item_sets(REPO / "data" / "session_items")
 
@@ -33,13 +30,13 @@ def planned(store):
     """Fay starts a community (so she runs it), adds three members, plans a consultancy
     session starting now; nobody has joined."""
     fay = find_or_add_person(store, "Fay Facilitator")
-    cop = X.create_community(store, fay, "Northside CoP")
+    cop = sessions.create_community(store, fay, "Northside CoP")
     members = []
     for name in ("Ana", "Ben", "Cal"):
         who = find_or_add_person(store, name)
-        X.add_member(store, fay, cop.id, who.id, "member")
+        sessions.add_member(store, fay, cop.id, who.id, "member")
         members.append(who)
-    session = X.plan_session(
+    session = sessions.plan_session(
         store, fay, cop.id, datetime.now(UTC), "Engaging fathers", "What helps?", "consultancy"
     )
     return fay, cop, session, members
@@ -69,7 +66,7 @@ def test_only_those_who_run_the_session_open_its_run_sheet(store, settings, plan
     assert member.session is None and session.join_code not in _texts(member)
     # a member of another community, who runs that one
     other = find_or_add_person(store, "Olga Other")
-    X.create_community(store, other, "Southside CoP")
+    sessions.create_community(store, other, "Southside CoP")
     stranger = _sheet(settings, other, session.id)
     assert "You may not run a session" in stranger.status.message
     assert stranger.session is None and session.join_code not in _texts(stranger)
@@ -92,7 +89,7 @@ def test_only_those_who_run_the_session_open_its_run_sheet(store, settings, plan
     assert app.person is None and "not signed in" in app.status.message
     assert session.join_code not in _texts(app)
     # the facilitator named for the session runs it, without running the community
-    X.set_session_roles(store, fay, session.id, {"facilitator": ana.id})
+    sessions.set_session_roles(store, fay, session.id, {"facilitator": ana.id})
     named = _sheet(settings, ana, session.id)
     assert named.session is not None and named.session.join_code == session.join_code
 
@@ -168,7 +165,7 @@ def test_roles_are_given_before_anyone_joins_from_the_members(store, settings, p
     app.pickers["note_taker"].value = cal.id
     app.save_roles()
     assert "Roles saved" in app.status.message
-    assert X.session_roles(store, fay, session.id) == {
+    assert sessions.session_roles(store, fay, session.id) == {
         "facilitator": fay.id,
         "presenter": ana.id,
         "timekeeper": ben.id,
@@ -176,7 +173,7 @@ def test_roles_are_given_before_anyone_joins_from_the_members(store, settings, p
     }
     # someone new joins: listed, and offered a role, with every choice kept
     dee = find_or_add_person(store, "Dee")
-    X.join(store, dee, session.join_code, datetime.now(UTC))
+    sessions.join(store, dee, session.join_code, datetime.now(UTC))
     app.refresh()  # the ticker's job in a kernel
     assert "1 joined" in app.joined_view.value and "<bdi>Dee</bdi>" in app.joined_view.value
     assert dee.id in {pid for _, pid in app.pickers["note_taker"].options}
@@ -185,7 +182,7 @@ def test_roles_are_given_before_anyone_joins_from_the_members(store, settings, p
 
 def test_the_case_discussion_starts_with_the_sessions_protocol_and_roles(store, settings, planned):
     fay, _, session, (ana, ben, cal) = planned
-    X.set_session_roles(
+    sessions.set_session_roles(
         store, fay, session.id, {"presenter": ana.id, "timekeeper": ben.id, "note_taker": cal.id}
     )
     app = _sheet(settings, fay, session.id)
@@ -202,8 +199,8 @@ def test_the_case_discussion_starts_with_the_sessions_protocol_and_roles(store, 
     app.start_discussion()  # Fay runs the session without having joined it
     assert not app.unsaved
     assert "Case discussion started" in app.status.message
-    [started] = D.session_discussions(store, fay, session.id)
-    held = D.open_discussion(store, fay, started.id)
+    [started] = discussions.session_discussions(store, fay, session.id)
+    held = discussions.open_discussion(store, fay, started.id)
     assert held.session_id == session.id and held.protocol_id == "consultancy"
     assert dict(held.roles) == {"note_taker": "Cal", "presenter": "Ana", "timekeeper": "Ben"}
     assert f"case_discussion.ipynb?discussion={started.id}" in app.discussions_view.value
@@ -229,7 +226,7 @@ def test_the_case_discussion_starts_with_the_sessions_protocol_and_roles(store, 
     )
     # refused by the service (the session closed meanwhile): said, and the summary is kept
     app.start_form.summary.value = "A mother of two; kept on the page."
-    X.close_session(store, fay, session.id)
+    sessions.close_session(store, fay, session.id)
     app._guard(app.start_discussion)
     assert "is closed" in app.status.message
     assert app.start_form.summary.value == "A mother of two; kept on the page." and app.unsaved
@@ -254,27 +251,27 @@ def test_check_out_shows_on_the_join_page_once_the_facilitator_opens_it(store, s
             select(cop_session.c.checkout_opened_at).where(cop_session.c.id == session.id)
         ).scalar()
     assert opened is not None
-    X.open_checkout(store, fay, session.id)  # again: the first time stays
-    assert X.session_to_run(store, fay, session.id).checkout_opened_at == opened
+    sessions.open_checkout(store, fay, session.id)  # again: the first time stays
+    assert sessions.session_to_run(store, fay, session.id).checkout_opened_at == opened
 
     join.poll()  # the join page's ticker, a few seconds later: no reload
     assert join.checkout_note.value == "" and join.checkout_button.layout.display is None
     join.checkout_button.click()
     join.form.controls["one_word"].value = "hopeful"
     join.form.send.click()
-    assert K.has_answered(store, ana, session.id, "checkout")
+    assert checkins.has_answered(store, ana, session.id, "checkout")
     app.refresh()
     assert "Check-out: 1" in app.board.counts.value
     # only someone who runs the session opens check-out
     with pytest.raises(Exception, match="You may not run a session"):
-        X.open_checkout(store, ana, session.id)
+        sessions.open_checkout(store, ana, session.id)
 
 
 def test_a_small_room_is_told_why_the_board_shows_nothing(store, settings, planned):
     fay, _, session, (ana, ben, _) = planned
     for who in (ana, ben):
-        X.join(store, who, session.join_code, datetime.now(UTC))
-        K.submit_answers(
+        sessions.join(store, who, session.join_code, datetime.now(UTC))
+        checkins.submit_answers(
             store, who, session.id, SETS["checkin"], {"wellbeing": 4, "confidence_reflect_then": 3}
         )
     app = _sheet(settings, fay, session.id)
@@ -296,17 +293,17 @@ def test_close_asks_first_then_closes_and_keeps_the_page(store, settings, planne
     keep = confirm.children[1].children[1]
     keep.click()
     assert "stays open" in app.status.message
-    assert X.session_to_run(store, fay, session.id).status != "closed"
+    assert sessions.session_to_run(store, fay, session.id).status != "closed"
     close.click()
     confirm.children[1].children[0].click()  # "Yes, close it"
     assert "Session closed" in app.status.message
-    assert X.session_to_run(store, fay, session.id).status == "closed"
+    assert sessions.session_to_run(store, fay, session.id).status == "closed"
     assert "This session is closed" in _texts(app.body)
     assert app.start_form is None  # nothing more can be started in it
     assert "Make the session report" in app.status.message
     assert app.report_panel.button.description == "Make the session report"
     with pytest.raises(Exception, match="closed"):
-        X.open_checkout(store, fay, session.id)
+        sessions.open_checkout(store, fay, session.id)
 
 
 def test_the_community_page_links_each_session_to_its_run_sheet(store, settings, planned):
@@ -317,7 +314,7 @@ def test_the_community_page_links_each_session_to_its_run_sheet(store, settings,
     member = community_app(settings=settings)
     sign_in_as(member, ana)
     assert "run_sheet.ipynb" not in _texts(member.community_box)
-    X.set_session_roles(store, fay, session.id, {"facilitator": ana.id})
+    sessions.set_session_roles(store, fay, session.id, {"facilitator": ana.id})
     member = community_app(settings=settings)
     sign_in_as(member, ana)  # now she facilitates this session: its run sheet is hers
     assert f"run_sheet.ipynb?session={session.id}" in _texts(member.community_box)
@@ -336,9 +333,9 @@ def test_a_store_made_before_migration_12_gains_the_check_out_state(settings, st
         raw.execute("DELETE FROM schema_migrations WHERE version = 12")
     upgraded = open_store(settings)
     try:
-        kept = X.session_to_run(upgraded, fay, session.id)
+        kept = sessions.session_to_run(upgraded, fay, session.id)
         assert kept.topic == "Engaging fathers" and kept.checkout_opened_at is None
-        assert X.open_checkout(upgraded, fay, session.id).checkout_opened_at is not None
+        assert sessions.open_checkout(upgraded, fay, session.id).checkout_opened_at is not None
     finally:
         upgraded.dispose()
 
@@ -354,7 +351,7 @@ def test_the_home_page_leads_whoever_runs_todays_session_to_its_run_sheet(store,
     from cop_widgets.apps.home import home_app
 
     fay, cop, session, (ana, *_) = planned
-    X.plan_session(  # next week: not today's
+    sessions.plan_session(  # next week: not today's
         store, fay, cop.id, datetime.now(UTC) + timedelta(days=7), "Later", "", "consultancy"
     )
     host = home_app(settings=settings)

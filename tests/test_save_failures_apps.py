@@ -22,11 +22,8 @@ from cop_widgets.apps.directory import directory_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.session import session_app
 from cop_widgets.apps.supervisor_review import review_app
-from cop_widgets.services import checkins as K
+from cop_widgets.services import checkins, reflections, sessions, supervision
 from cop_widgets.services import directory as Dir
-from cop_widgets.services import reflections as R
-from cop_widgets.services import sessions as X
-from cop_widgets.services import supervision as S
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import commitment, discussion_note, feedback, session_response
 from tests.signin import sign_in_as
@@ -77,14 +74,14 @@ def _click(app, description) -> None:
 @pytest.fixture
 def review(store, settings, rolfe):
     sup, ana = find_or_add_person(store, "Sue Supervisor"), find_or_add_person(store, "Ana")
-    S.assign_supervisee(store, sup.id, ana.id)
+    supervision.assign_supervisee(store, sup.id, ana.id)
     rid = str(uuid.uuid4())
-    R.submit(
+    reflections.submit(
         store,
         ana,
         rid,
         rolfe,
-        {s.id: R.Answer("A visit that ran short.") for s in rolfe.stages},
+        {s.id: reflections.Answer("A visit that ran short.") for s in rolfe.stages},
         visibility="supervisor",
     )
     app = review_app(settings=settings)
@@ -111,7 +108,7 @@ def test_save_to_comment_bank_keeps_the_feedback_in_the_box(review, store):
     _browser_sends(app.fb_text, "Which research helps here?")
     _click(app, "Save to my comment bank")
     assert app.status.kind == "ok" and "comment bank" in app.status.message
-    assert [t for _, _, t in S.bank(store, sup)] == ["Which research helps here?"]
+    assert [t for _, _, t in supervision.bank(store, sup)] == ["Which research helps here?"]
     assert app.fb_text.value == "Which research helps here?", "the feedback was emptied"
     assert len(app.fb_bank.options) == 2
     _click(app, "Add feedback")  # issue 13: this said "Write the feedback first"
@@ -167,15 +164,15 @@ def test_release_asks_to_confirm(review, store):
     _browser_sends(app.fb_text, "Well done.")
     _click(app, "Add feedback")
     _click(app, "Release feedback to the author")
-    assert not S.open_for_review(store, sup, rid).released_at, "released without asking"
+    assert not supervision.open_for_review(store, sup, rid).released_at, "released without asking"
     assert app.release_confirm.layout.display != "none"
     assert "Release your feedback (1 item) to the author now?" in app.release_question.value
     _click(app, "Not yet")
     assert app.release_confirm.layout.display == "none"
-    assert not S.open_for_review(store, sup, rid).released_at
+    assert not supervision.open_for_review(store, sup, rid).released_at
     _click(app, "Release feedback to the author")
     _click(app, "Yes, release")
-    assert S.open_for_review(store, sup, rid).released_at
+    assert supervision.open_for_review(store, sup, rid).released_at
     assert "Feedback released" in app.status.message
 
 
@@ -187,7 +184,7 @@ def test_release_is_refused_while_the_box_holds_feedback_not_added(review, store
     _click(app, "Release feedback to the author")
     assert "not added" in app.status.message
     assert app.release_confirm.layout.display == "none"
-    assert not S.open_for_review(store, sup, rid).released_at
+    assert not supervision.open_for_review(store, sup, rid).released_at
     assert app.fb_text.value == "Typed, not added yet."
 
 
@@ -196,7 +193,7 @@ def test_release_is_refused_while_the_box_holds_feedback_not_added(review, store
 def joined(settings, two_sessions):  # noqa: F811
     coord, first, second = two_sessions
     app = session_app(settings=settings)
-    X.open_checkout(app.store, coord, first.id)  # the facilitator opens check-out
+    sessions.open_checkout(app.store, coord, first.id)  # the facilitator opens check-out
     _short_busy_timeout(app.store)
     app.query = f"code={first.join_code}"
     sign_in_as(app, "Ana")
@@ -229,13 +226,13 @@ def test_refused_check_out_keeps_the_form_and_is_retried_until_in(joined, lock_f
         assert app.form_box.children == (form,), "the form went though nothing was stored"
         assert form.controls["one_word"].value == "hopeful" and _unsaved(app)
         await asyncio.sleep(0.4)
-        assert not K.has_answered(app.store, app.person, first.id, "checkout")
+        assert not checkins.has_answered(app.store, app.person, first.id, "checkout")
         lock.release()
         assert await until(lambda: not form.saver.dirty), "the retry never stored it"
         assert "is in" in app.form_box.children[0].value and not _unsaved(app)
 
     run_in_loop(scenario)
-    assert K.has_answered(app.store, app.person, first.id, "checkout")
+    assert checkins.has_answered(app.store, app.person, first.id, "checkout")
     with app.store.read() as conn:
         row = conn.execute(select(commitment)).one()
     assert row.text == "Ask the child first"
@@ -244,8 +241,8 @@ def test_refused_check_out_keeps_the_form_and_is_retried_until_in(joined, lock_f
 def test_refused_follow_up_stays_and_is_retried(settings, store, two_sessions, lock_for):  # noqa: F811
     _, first, second = two_sessions
     ana = find_or_add_person(store, "Ana")
-    X.join(store, ana, first.join_code, datetime.now(UTC) - timedelta(minutes=1))
-    K.submit_answers(store, ana, first.id, K_SETS()["checkout"], {"commitment": "Ask first"})
+    sessions.join(store, ana, first.join_code, datetime.now(UTC) - timedelta(minutes=1))
+    checkins.submit_answers(store, ana, first.id, K_SETS()["checkout"], {"commitment": "Ask first"})
     app = session_app(settings=settings)
     _short_busy_timeout(app.store)
     app.query = f"code={second.join_code}"
@@ -338,7 +335,7 @@ def test_refused_plan_and_create_keep_their_text_and_are_retried(settings, store
 
     try:
         run_in_loop(scenario)
-        upcoming, past = X.sessions_of(
+        upcoming, past = sessions.sessions_of(
             store, *_sessions_of_args(store, app), datetime.now(UTC) - timedelta(days=1)
         )
         assert [s.topic for s in upcoming + past] == ["Engaging fathers"]
@@ -350,7 +347,7 @@ def _sessions_of_args(store, app):
     """sessions_of's leading arguments (it is learning who asks: both forms are accepted)."""
     import inspect
 
-    if "who" in inspect.signature(X.sessions_of).parameters:
+    if "who" in inspect.signature(sessions.sessions_of).parameters:
         return (app.person, app.picker.value)
     return (app.picker.value,)
 

@@ -19,16 +19,13 @@ import pytest
 
 from cop_widgets.cli import main as cop_main
 from cop_widgets.protocols import load_protocols
-from cop_widgets.reports import session_data as SD
-from cop_widgets.services import checkins as K
-from cop_widgets.services import discussions as D
-from cop_widgets.services import sessions as X
+from cop_widgets.reports import session_data
+from cop_widgets.services import checkins, discussions, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.services.report_access import slug
 from cop_widgets.session_items import load_item_sets
-
-from .conftest import REPO
-from .test_reports import _self_contained, _Tables
+from tests.conftest import REPO
+from tests.test_reports import _self_contained, _Tables
 
 PROTOCOLS = load_protocols(REPO / "data" / "protocols")
 SETS = load_item_sets(REPO / "data" / "session_items")[0]
@@ -54,9 +51,11 @@ def seed_room(store, people: int = 8, answer: bool = True, discuss: bool = True)
     checked in and out, followed up, a linked consultancy discussion) and a future one."""
     now = datetime.now(UTC)
     who = [find_or_add_person(store, f"Room Member {i:02d}") for i in range(people)]
-    cop = X.create_community(store, who[0], "Family support CoP", "Family support practice")
-    past = X.plan_session(store, who[0], cop.id, now - timedelta(days=7), "Working with fathers")
-    today = X.plan_session(
+    cop = sessions.create_community(store, who[0], "Family support CoP", "Family support practice")
+    past = sessions.plan_session(
+        store, who[0], cop.id, now - timedelta(days=7), "Working with fathers"
+    )
+    today = sessions.plan_session(
         store,
         who[0],
         cop.id,
@@ -65,19 +64,19 @@ def seed_room(store, people: int = 8, answer: bool = True, discuss: bool = True)
         "What helps a family keep going?",
         "consultancy",
     )
-    later = X.plan_session(store, who[0], cop.id, now + timedelta(days=14), "Reunification")
+    later = sessions.plan_session(store, who[0], cop.id, now + timedelta(days=14), "Reunification")
     # Everyone but the last two came last week and made a commitment.
     for p in who[:-2]:
-        X.join(store, p, past.join_code, now - timedelta(days=7))
-        K.submit_answers(
+        sessions.join(store, p, past.join_code, now - timedelta(days=7))
+        checkins.submit_answers(
             store, p, past.id, SETS["checkout"], {"commitment": "COMMITMENT-TEXT-MARKER try"}
         )
     for i, p in enumerate(who):
-        X.join(store, p, today.join_code, now)
+        sessions.join(store, p, today.join_code, now)
         if not answer:
             continue
         if i < people - 1:  # one person does not check in
-            K.submit_answers(
+            checkins.submit_answers(
                 store,
                 p,
                 today.id,
@@ -85,7 +84,7 @@ def seed_room(store, people: int = 8, answer: bool = True, discuss: bool = True)
                 {"wellbeing": 1 + i % 5, "confidence_reflect_then": 1 + i % 3},
             )
         if i < people - 2:  # two do not check out
-            K.submit_answers(
+            checkins.submit_answers(
                 store,
                 p,
                 today.id,
@@ -100,18 +99,18 @@ def seed_room(store, people: int = 8, answer: bool = True, discuss: bool = True)
                     "debrief": "PRIVATE-DEBRIEF-MARKER",
                 },
             )
-        for c in K.open_commitments(store, p, today.id):
-            K.follow_up(
+        for c in checkins.open_commitments(store, p, today.id):
+            checkins.follow_up(
                 store, p, c.id, today.id, ("yes", "partly", "no")[i % 3], "FOLLOWUP-TEXT-MARKER"
             )
-    X.set_session_roles(
+    sessions.set_session_roles(
         store, who[0], today.id, {"facilitator": who[0].id, "note_taker": who[1].id}
     )
     seeded = {"people": who, "past": past, "today": today, "later": later}
     if not discuss:
         return seeded
     consultancy = PROTOCOLS.get("consultancy")
-    run = D.start_discussion(
+    run = discussions.start_discussion(
         store,
         who[0],
         consultancy,
@@ -121,14 +120,14 @@ def seed_room(store, people: int = 8, answer: bool = True, discuss: bool = True)
         summary_checked=True,
         session_id=today.id,
     )
-    D.run_clock(store, who[0], run.id, "start", len(consultancy.phases))
+    discussions.run_clock(store, who[0], run.id, "start", len(consultancy.phases))
     for phase, text in (
         ("present", "CASE-NOTE-MARKER the family's story"),
         ("respond", f"Start with what the parent wants {XSS}"),
         ("debrief", "Ring the worker on 0412 345 678 tomorrow"),
     ):
-        D.save_note(store, who[1], str(uuid.uuid4()), run.id, phase, text)
-    D.add_action(store, who[1], run.id, f"Share the checklist {XSS}", "Facilitator", None)
+        discussions.save_note(store, who[1], str(uuid.uuid4()), run.id, phase, text)
+    discussions.add_action(store, who[1], run.id, f"Share the checklist {XSS}", "Facilitator", None)
     return {**seeded, "discussion": run}
 
 
@@ -251,7 +250,7 @@ def test_session_report_figures_match_the_store(room, data_dir, tmp_path):
 
 def test_small_groups_are_suppressed_before_anything_is_drawn(room, store):
     sid = room["today"].id
-    report = SD.session_report(store, sid, *SD.catalogues(store), min_n=7)
+    report = session_data.session_report(store, sid, *session_data.catalogues(store), min_n=7)
     by_id = {s.item_id: s for s in report.reaction}
     # 6 answered the check-out: below 7 nothing but the count is kept.
     assert by_id["useful"].n == 6 and by_id["useful"].counts is None
@@ -261,7 +260,7 @@ def test_small_groups_are_suppressed_before_anything_is_drawn(room, store):
     assert pair.after.n == 6 and pair.after.counts is None
     assert report.themes is None and report.resources is None  # 6 checked out
     assert report.followups is None and report.followups_n == 6
-    shown = SD.session_report(store, sid, *SD.catalogues(store), min_n=6)
+    shown = session_data.session_report(store, sid, *session_data.catalogues(store), min_n=6)
     assert shown.followups == {"yes": 2, "partly": 2, "no": 2}
     assert {s.item_id: s.n for s in shown.reaction} == {"useful": 6, "safe": 6}
 
@@ -412,7 +411,7 @@ def test_community_report_shows_sessions_roles_and_confidence_from_the_store(
 
 def test_value_stories_are_counted_by_the_cycles_they_reach(store, data_dir, monkeypatch, tmp_path):
     from cop_widgets.content import load_frameworks
-    from cop_widgets.services import reflections as RF
+    from cop_widgets.services import reflections
 
     monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
     story = load_frameworks(data_dir / "frameworks").get("value-creation-story")
@@ -427,12 +426,12 @@ def test_value_stories_are_counted_by_the_cycles_they_reach(store, data_dir, mon
 
     def tell(who, depth: int, visibility: str = "community") -> None:
         answers = {
-            s.id: RF.Answer(f"{s.id} of {who.display_name}")
+            s.id: reflections.Answer(f"{s.id} of {who.display_name}")
             if n < depth
-            else RF.Answer("", passed=True)  # not reached yet
+            else reflections.Answer("", passed=True)  # not reached yet
             for n, s in enumerate(story.stages)
         }
-        RF.submit(store, who, str(uuid.uuid4()), story, answers, visibility)
+        reflections.submit(store, who, str(uuid.uuid4()), story, answers, visibility)
 
     for i, who in enumerate(people):
         tell(who, 4 if i < 2 else 3 if i < 5 else 2)

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from cop_widgets.errors import InvalidInput
-from cop_widgets.services import sessions as X
+from cop_widgets.services import sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import attendance
 
@@ -17,35 +17,37 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def series(store):
     coord = find_or_add_person(store, "Cora Coordinator")
-    cop = X.create_community(
+    cop = sessions.create_community(
         store,
         coord,
         "Family support CoP",
         "Child and family support",
         "Learn from each other's practice",
     )
-    first = X.plan_session(
+    first = sessions.plan_session(
         store, coord, cop.id, NOW, "Engaging fathers", "What helps?", "consultancy"
     )
-    second = X.plan_session(store, coord, cop.id, NOW + timedelta(days=28), "Cumulative harm")
+    second = sessions.plan_session(
+        store, coord, cop.id, NOW + timedelta(days=28), "Cumulative harm"
+    )
     return coord, cop, first, second
 
 
 def test_codes_are_short_unambiguous_and_unique(series):
     _, _, first, second = series
     for code in (first.join_code, second.join_code):
-        assert len(code) == 6 and set(code) <= set(X.CODE_ALPHABET)
+        assert len(code) == 6 and set(code) <= set(sessions.CODE_ALPHABET)
     assert first.join_code != second.join_code
 
 
 def test_joining_records_attendance_once(store, series):
     coord, _, first, _ = series
     ana = find_or_add_person(store, "Ana")
-    X.join(store, ana, first.join_code.lower(), NOW)
-    X.join(store, ana, f" {first.join_code[:3]}-{first.join_code[3:]} ", NOW)
+    sessions.join(store, ana, first.join_code.lower(), NOW)
+    sessions.join(store, ana, f" {first.join_code[:3]}-{first.join_code[3:]} ", NOW)
     with store.read() as conn:
         assert conn.execute(select(func.count()).select_from(attendance)).scalar() == 1
-    assert X.attendees(store, coord, first.id) == [(ana.id, "Ana")]
+    assert sessions.attendees(store, coord, first.id) == [(ana.id, "Ana")]
 
 
 @pytest.mark.parametrize(
@@ -60,27 +62,27 @@ def test_joining_records_attendance_once(store, series):
 def test_wrong_expired_or_early_codes_get_a_clear_message(store, series, code, when, message):
     _, _, first, _ = series
     with pytest.raises(InvalidInput, match=message):
-        X.join(
+        sessions.join(
             store, find_or_add_person(store, "Ana"), first.join_code if code is None else code, when
         )
 
 
 def test_closed_session_code_has_ended(store, series):
     coord, _, first, _ = series
-    X.close_session(store, coord, first.id)
+    sessions.close_session(store, coord, first.id)
     with pytest.raises(InvalidInput, match="has ended"):
-        X.join(store, find_or_add_person(store, "Ana"), first.join_code, NOW)
+        sessions.join(store, find_or_add_person(store, "Ana"), first.join_code, NOW)
 
 
 def test_upcoming_and_past(store, series):
     coord, cop, first, second = series
-    upcoming, past = X.sessions_of(store, coord, cop.id, NOW + timedelta(days=1))
+    upcoming, past = sessions.sessions_of(store, coord, cop.id, NOW + timedelta(days=1))
     assert [s.id for s in upcoming] == [second.id] and [s.id for s in past] == [first.id]
 
 
 def test_calendar_has_one_event_per_session_with_escaping_and_folding(store, series):
     coord, cop, first, second = series
-    X.plan_session(
+    sessions.plan_session(
         store,
         coord,
         cop.id,
@@ -88,8 +90,8 @@ def test_calendar_has_one_event_per_session_with_escaping_and_folding(store, ser
         'Risk; safety, and "voice"',
         "A very long focus question " * 8,
     )
-    upcoming, past = X.sessions_of(store, coord, cop.id, NOW - timedelta(days=1))
-    ics = X.calendar_ics(cop, upcoming, "http://127.0.0.1:8866/voila/render/session.ipynb")
+    upcoming, past = sessions.sessions_of(store, coord, cop.id, NOW - timedelta(days=1))
+    ics = sessions.calendar_ics(cop, upcoming, "http://127.0.0.1:8866/voila/render/session.ipynb")
     assert ics.count("BEGIN:VEVENT") == 3 and ics.startswith("BEGIN:VCALENDAR\r\n")
     assert "DTSTART:20261201T090000Z" in ics and "DTEND:20261201T103000Z" in ics
     assert "Risk\\; safety\\, and" in ics
@@ -104,7 +106,7 @@ def test_rotation_favours_those_who_held_a_role_least():
         "b": Counter(facilitator=1, note_taker=2),
         "c": Counter(presenter=1),
     }
-    chosen = X.suggest_roles(people, history)
+    chosen = sessions.suggest_roles(people, history)
     assert chosen["facilitator"] in {"c", "d", "e"} and chosen["facilitator"] != "a"
     assert len(set(chosen.values())) == 4  # four different people
     assert chosen["note_taker"] != "b"
@@ -115,29 +117,31 @@ def test_rotation_over_a_series_spreads_the_facilitator_role(store, series):
     people = [find_or_add_person(store, n) for n in ("Ana", "Ben", "Cal", "Dee")]
     held = Counter()
     for week in range(8):
-        s = X.plan_session(store, coord, cop.id, NOW + timedelta(days=7 * week), f"W{week}")
+        s = sessions.plan_session(store, coord, cop.id, NOW + timedelta(days=7 * week), f"W{week}")
         for p in people:
-            X.join(store, p, s.join_code, s.starts_at)
-        chosen = X.suggest_roles(
-            X.attendees(store, coord, s.id), X.role_history(store, coord, cop.id)
+            sessions.join(store, p, s.join_code, s.starts_at)
+        chosen = sessions.suggest_roles(
+            sessions.attendees(store, coord, s.id), sessions.role_history(store, coord, cop.id)
         )
-        X.set_session_roles(store, coord, s.id, chosen)
+        sessions.set_session_roles(store, coord, s.id, chosen)
         held[chosen["facilitator"]] += 1
     assert sorted(held.values()) == [2, 2, 2, 2]
 
 
 def test_sessions_to_link_are_joined_open_and_current_newest_first(store, series):
     coord, cop, first, second = series  # first starts at NOW for 90 minutes, second in 4 weeks
-    overlapping = X.plan_session(store, coord, cop.id, NOW + timedelta(minutes=30), "Overlap")
-    closed = X.plan_session(store, coord, cop.id, NOW, "Closed early")
-    X.plan_session(store, coord, cop.id, NOW, "Not joined")
+    overlapping = sessions.plan_session(
+        store, coord, cop.id, NOW + timedelta(minutes=30), "Overlap"
+    )
+    closed = sessions.plan_session(store, coord, cop.id, NOW, "Closed early")
+    sessions.plan_session(store, coord, cop.id, NOW, "Not joined")
     ana = find_or_add_person(store, "Ana")
     for s in (first, second, overlapping, closed):
-        X.join(store, ana, s.join_code, s.starts_at)
-    X.close_session(store, coord, closed.id)
+        sessions.join(store, ana, s.join_code, s.starts_at)
+    sessions.close_session(store, coord, closed.id)
 
     def linkable(at):
-        return [s.topic for s in X.sessions_to_link_now(store, ana, at)]
+        return [s.topic for s in sessions.sessions_to_link_now(store, ana, at)]
 
     assert linkable(NOW) == ["Overlap", "Engaging fathers"]
     # an hour either side of the session's own time, no more
@@ -147,9 +151,11 @@ def test_sessions_to_link_are_joined_open_and_current_newest_first(store, series
     assert linkable(end_of_first) == ["Overlap", "Engaging fathers"]
     assert linkable(end_of_first + timedelta(minutes=1)) == ["Overlap"]
     assert linkable(NOW + timedelta(days=28)) == ["Cumulative harm"]
-    assert X.sessions_to_link_now(store, find_or_add_person(store, "Ben"), NOW) == []
+    assert sessions.sessions_to_link_now(store, find_or_add_person(store, "Ben"), NOW) == []
 
 
 def test_sessions_to_link_need_a_time_zone(store):
     with pytest.raises(InvalidInput, match="time zone"):
-        X.sessions_to_link_now(store, find_or_add_person(store, "Ana"), datetime(2026, 12, 1, 9, 0))
+        sessions.sessions_to_link_now(
+            store, find_or_add_person(store, "Ana"), datetime(2026, 12, 1, 9, 0)
+        )

@@ -21,16 +21,14 @@ from cop_widgets.errors import (
     StoreUnavailable,
 )
 from cop_widgets.protocols import load_protocols
-from cop_widgets.services import discussions as D
-from cop_widgets.services import reflections as R
-from cop_widgets.services import sessions as X
+from cop_widgets.services import discussions, sessions
+from cop_widgets.services import reflections as reflection_service
 from cop_widgets.services.identity import current_person, find_or_add_person
 from cop_widgets.settings import MAX_ANSWER_CHARS, Settings, load_settings
 from cop_widgets.store import migrations, open_store, schema
 from cop_widgets.store.migrations import LATEST
 from cop_widgets.store.schema import audit_event, reflection, reflection_answer
-
-from .conftest import another_process_holds_the_write_lock
+from tests.conftest import another_process_holds_the_write_lock
 
 UNICODE_SAMPLES = [
     "👩🏽‍⚕️ met 👨‍👩‍👧‍👦 and 🇦🇺",  # ZWJ sequences, skin tone, flag
@@ -98,8 +96,10 @@ def test_unicode_round_trips_byte_for_byte(store, rolfe):
     who = find_or_add_person(store, "Ana")
     for sample in UNICODE_SAMPLES:
         rid = str(uuid.uuid4())
-        R.save_draft(store, who, rid, rolfe, {"what": R.Answer(sample)})
-        got = R.get_mine(store, who, rid).answer("what").text
+        reflection_service.save_draft(
+            store, who, rid, rolfe, {"what": reflection_service.Answer(sample)}
+        )
+        got = reflection_service.get_mine(store, who, rid).answer("what").text
         assert got.encode("utf-8") == sample.encode("utf-8")
 
 
@@ -114,12 +114,16 @@ def test_unicode_round_trips_byte_for_byte(store, rolfe):
 def test_unstorable_characters_are_refused_and_the_rest_is_saved(store, rolfe, bad, message):
     who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
-    result = R.save_draft(
-        store, who, rid, rolfe, {"what": R.Answer(bad), "so_what": R.Answer("kept")}
+    result = reflection_service.save_draft(
+        store,
+        who,
+        rid,
+        rolfe,
+        {"what": reflection_service.Answer(bad), "so_what": reflection_service.Answer("kept")},
     )
     assert len(result.problems) == 1 and message in result.problems[0]
     assert "What?" in result.problems[0]  # names the stage
-    saved = R.get_mine(store, who, rid)
+    saved = reflection_service.get_mine(store, who, rid)
     assert saved.answer("so_what").text == "kept"
     assert saved.answer("what").text == ""
 
@@ -128,64 +132,80 @@ def test_answers_over_the_cap_are_refused_with_the_limit(store, rolfe):
     who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     long = "x" * 60_000
-    result = R.save_draft(store, who, rid, rolfe, {"what": R.Answer(long)})
+    result = reflection_service.save_draft(
+        store, who, rid, rolfe, {"what": reflection_service.Answer(long)}
+    )
     assert f"{MAX_ANSWER_CHARS:,}" in result.problems[0] and "60,000" in result.problems[0]
     with store.read() as conn:
         longest = conn.execute(select(func.max(func.length(reflection_answer.c.text)))).scalar()
     assert longest in (None, 0)
-    R.save_draft(store, who, rid, rolfe, {"what": R.Answer("x" * MAX_ANSWER_CHARS)})
-    assert len(R.get_mine(store, who, rid).answer("what").text) == MAX_ANSWER_CHARS
+    reflection_service.save_draft(
+        store, who, rid, rolfe, {"what": reflection_service.Answer("x" * MAX_ANSWER_CHARS)}
+    )
+    assert len(reflection_service.get_mine(store, who, rid).answer("what").text) == MAX_ANSWER_CHARS
 
 
 def test_whitespace_only_answers_count_as_empty(store, rolfe):
     who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
-    R.save_draft(store, who, rid, rolfe, {"what": R.Answer("   \n\t  ")})
-    assert R.get_mine(store, who, rid).answer("what").text == ""
+    reflection_service.save_draft(
+        store, who, rid, rolfe, {"what": reflection_service.Answer("   \n\t  ")}
+    )
+    assert reflection_service.get_mine(store, who, rid).answer("what").text == ""
     with pytest.raises(InvalidInput, match="at least one stage"):
-        R.submit(store, who, rid, rolfe, {"what": R.Answer("  ")})
+        reflection_service.submit(store, who, rid, rolfe, {"what": reflection_service.Answer("  ")})
 
 
 def test_submit_needs_every_stage_answered_or_passed_then_locks(store, rolfe):
     who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     with pytest.raises(InvalidInput, match="So what\\?, Now what\\?"):
-        R.submit(store, who, rid, rolfe, {"what": R.Answer("done")})
-    done = R.submit(
+        reflection_service.submit(
+            store, who, rid, rolfe, {"what": reflection_service.Answer("done")}
+        )
+    done = reflection_service.submit(
         store,
         who,
         rid,
         rolfe,
         {
-            "what": R.Answer("done"),
-            "so_what": R.Answer("", passed=True),
-            "now_what": R.Answer("plan"),
+            "what": reflection_service.Answer("done"),
+            "so_what": reflection_service.Answer("", passed=True),
+            "now_what": reflection_service.Answer("plan"),
         },
         visibility="supervisor",
     )
     assert done.status == "submitted" and done.submitted_at and done.visibility == "supervisor"
     assert done.answer("so_what").passed is True
     with pytest.raises(RecordLocked):
-        R.save_draft(store, who, rid, rolfe, {"what": R.Answer("changed")})
-    assert R.get_mine(store, who, rid).answer("what").text == "done"
+        reflection_service.save_draft(
+            store, who, rid, rolfe, {"what": reflection_service.Answer("changed")}
+        )
+    assert reflection_service.get_mine(store, who, rid).answer("what").text == "done"
 
 
 def test_forged_visibility_is_refused(store, rolfe):
     who = find_or_add_person(store, "Ana")
     with pytest.raises(InvalidInput, match="Visibility"):
-        R.save_draft(store, who, str(uuid.uuid4()), rolfe, {}, visibility="everyone")
+        reflection_service.save_draft(
+            store, who, str(uuid.uuid4()), rolfe, {}, visibility="everyone"
+        )
 
 
 def test_someone_elses_record_is_not_found_and_audited(store, rolfe):
     ana, ben = find_or_add_person(store, "Ana"), find_or_add_person(store, "Ben")
     rid = str(uuid.uuid4())
-    R.save_draft(store, ana, rid, rolfe, {"what": R.Answer("ana's")})
+    reflection_service.save_draft(
+        store, ana, rid, rolfe, {"what": reflection_service.Answer("ana's")}
+    )
     with pytest.raises(RecordNotFound):
-        R.get_mine(store, ben, rid)
+        reflection_service.get_mine(store, ben, rid)
     with pytest.raises(RecordNotFound):
-        R.save_draft(store, ben, rid, rolfe, {"what": R.Answer("ben overwrites")})
-    assert R.get_mine(store, ana, rid).answer("what").text == "ana's"
-    assert R.list_mine(store, ben) == []
+        reflection_service.save_draft(
+            store, ben, rid, rolfe, {"what": reflection_service.Answer("ben overwrites")}
+        )
+    assert reflection_service.get_mine(store, ana, rid).answer("what").text == "ana's"
+    assert reflection_service.list_mine(store, ben) == []
     with store.read() as conn:
         fails = conn.execute(
             select(func.count()).where(
@@ -198,7 +218,9 @@ def test_someone_elses_record_is_not_found_and_audited(store, rolfe):
 def test_audit_rows_hold_no_text_and_cannot_be_changed(store, rolfe):
     who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
-    R.save_draft(store, who, rid, rolfe, {"what": R.Answer("secret words 123")})
+    reflection_service.save_draft(
+        store, who, rid, rolfe, {"what": reflection_service.Answer("secret words 123")}
+    )
     with store.read() as conn:
         rows = conn.execute(select(audit_event)).all()
     assert {r.action for r in rows} >= {"person_created", "reflection_created"}
@@ -226,7 +248,9 @@ def test_retried_save_does_not_duplicate(store, rolfe):
     who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
     for _ in range(3):
-        R.save_draft(store, who, rid, rolfe, {"what": R.Answer("same")})
+        reflection_service.save_draft(
+            store, who, rid, rolfe, {"what": reflection_service.Answer("same")}
+        )
     with store.read() as conn:
         assert conn.execute(select(func.count()).select_from(reflection)).scalar() == 1
         assert conn.execute(select(func.count()).select_from(reflection_answer)).scalar() == 1
@@ -235,9 +259,13 @@ def test_retried_save_does_not_duplicate(store, rolfe):
 def test_list_mine_is_newest_first_with_previews(store, rolfe):
     who = find_or_add_person(store, "Ana")
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
-    R.save_draft(store, who, first, rolfe, {"what": R.Answer("first one")})
-    R.save_draft(store, who, second, rolfe, {"what": R.Answer("second one")})
-    mine = R.list_mine(store, who)
+    reflection_service.save_draft(
+        store, who, first, rolfe, {"what": reflection_service.Answer("first one")}
+    )
+    reflection_service.save_draft(
+        store, who, second, rolfe, {"what": reflection_service.Answer("second one")}
+    )
+    mine = reflection_service.list_mine(store, who)
     assert [m.id for m in mine] == [second, first]
     assert mine[0].preview == "second one" and mine[0].answered_stages == 1
 
@@ -311,17 +339,23 @@ def test_twenty_processes_times_one_hundred_saves_lose_nothing(store, settings):
 def test_store_locked_past_the_busy_timeout_says_not_saved_yet(store, settings, rolfe):
     who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
-    R.save_draft(store, who, rid, rolfe, {"what": R.Answer("first")})
+    reflection_service.save_draft(
+        store, who, rid, rolfe, {"what": reflection_service.Answer("first")}
+    )
     path = settings.database_url.removeprefix("sqlite:///")
     with another_process_holds_the_write_lock(path):
         started = time.monotonic()
         with pytest.raises(StoreBusy, match="Not saved yet"):
-            R.save_draft(store, who, rid, rolfe, {"what": R.Answer("second")})
+            reflection_service.save_draft(
+                store, who, rid, rolfe, {"what": reflection_service.Answer("second")}
+            )
         waited = time.monotonic() - started
         assert 4.5 < waited < 7.5
-    assert R.get_mine(store, who, rid).answer("what").text == "first"
-    R.save_draft(store, who, rid, rolfe, {"what": R.Answer("second")})
-    assert R.get_mine(store, who, rid).answer("what").text == "second"
+    assert reflection_service.get_mine(store, who, rid).answer("what").text == "first"
+    reflection_service.save_draft(
+        store, who, rid, rolfe, {"what": reflection_service.Answer("second")}
+    )
+    assert reflection_service.get_mine(store, who, rid).answer("what").text == "second"
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
@@ -381,14 +415,16 @@ def test_a_version_six_store_links_discussions_to_sessions_after_migration_7(
     [to_session] = [fk for fk in links if fk[3] == "session_id"]  # (.., table, from, to, .., del)
     assert (to_session[2], to_session[4], to_session[6]) == ("cop_session", "id", "SET NULL")
     assert "discussion_by_session" in {ix[1] for ix in indexes}
-    kept = D.get(upgraded, fran, earlier_id)
+    kept = discussions.get(upgraded, fran, earlier_id)
     assert kept.session_id is None and kept.case_summary == "A mother of two; kept as it was."
 
-    cop = X.create_community(upgraded, fran, "Family support CoP")
-    held_in = X.plan_session(upgraded, fran, cop.id, datetime.now(UTC), "Engaging fathers")
-    X.join(upgraded, fran, held_in.join_code, datetime.now(UTC))
-    linked = D.start_discussion(upgraded, fran, consultancy, "A father.", session_id=held_in.id)
-    assert D.get(upgraded, fran, linked.id).session_id == held_in.id
+    cop = sessions.create_community(upgraded, fran, "Family support CoP")
+    held_in = sessions.plan_session(upgraded, fran, cop.id, datetime.now(UTC), "Engaging fathers")
+    sessions.join(upgraded, fran, held_in.join_code, datetime.now(UTC))
+    linked = discussions.start_discussion(
+        upgraded, fran, consultancy, "A father.", session_id=held_in.id
+    )
+    assert discussions.get(upgraded, fran, linked.id).session_id == held_in.id
     upgraded.dispose()
     # migrating again changes nothing
     again = open_store(settings)
@@ -463,33 +499,43 @@ def another_process_holds_the_gate(db_path: str, gate_seconds: float, sqlite_sec
 def test_a_writer_kept_at_the_gate_past_the_timeout_says_not_saved_yet(store, settings, rolfe):
     who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
-    R.save_draft(store, who, rid, rolfe, {"what": R.Answer("first")})
+    reflection_service.save_draft(
+        store, who, rid, rolfe, {"what": reflection_service.Answer("first")}
+    )
     path = settings.database_url.removeprefix("sqlite:///")
     with another_process_holds_the_gate(path, gate_seconds=30) as holder:
         started = time.monotonic()
         with pytest.raises(StoreBusy, match="Not saved yet"):
-            R.save_draft(store, who, rid, rolfe, {"what": R.Answer("second")})
+            reflection_service.save_draft(
+                store, who, rid, rolfe, {"what": reflection_service.Answer("second")}
+            )
         assert 4.5 < time.monotonic() - started < 6.5
         holder.kill()
         holder.wait()
         # the waiter given up on takes the freed gate and lets it go: the retry saves at once
         started = time.monotonic()
-        R.save_draft(store, who, rid, rolfe, {"what": R.Answer("second")})
+        reflection_service.save_draft(
+            store, who, rid, rolfe, {"what": reflection_service.Answer("second")}
+        )
         assert time.monotonic() - started < 1.0
-    assert R.get_mine(store, who, rid).answer("what").text == "second"
+    assert reflection_service.get_mine(store, who, rid).answer("what").text == "second"
 
 
 def test_time_queued_at_the_gate_counts_against_the_busy_timeout(store, settings, rolfe):
     who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
-    R.save_draft(store, who, rid, rolfe, {"what": R.Answer("first")})
+    reflection_service.save_draft(
+        store, who, rid, rolfe, {"what": reflection_service.Answer("first")}
+    )
     path = settings.database_url.removeprefix("sqlite:///")
     with another_process_holds_the_gate(path, gate_seconds=2, sqlite_seconds=12):
         started = time.monotonic()
         with pytest.raises(StoreBusy):
-            R.save_draft(store, who, rid, rolfe, {"what": R.Answer("second")})
+            reflection_service.save_draft(
+                store, who, rid, rolfe, {"what": reflection_service.Answer("second")}
+            )
         # 2 s at the gate + what was left of the 5 s at SQLite's lock, not 2 + 5
         assert 4.5 < time.monotonic() - started < 6.0
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == settings.busy_timeout_ms
-    assert R.get_mine(store, who, rid).answer("what").text == "first"
+    assert reflection_service.get_mine(store, who, rid).answer("what").text == "first"

@@ -16,11 +16,10 @@ from pathlib import Path
 
 from cop_widgets.apps import _startup
 from cop_widgets.apps.reflection import reflection_app
-from cop_widgets.services import reflections as R
+from cop_widgets.services import reflections
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store import open_store
-
-from .conftest import REPO, another_process_holds_the_write_lock
+from tests.conftest import REPO, another_process_holds_the_write_lock
 
 
 def _cop(*args, data_dir, **kw):
@@ -150,12 +149,16 @@ def test_restore_moves_the_store_aside_and_brings_the_backup_back(data_dir, rolf
     store = _settings_store(data_dir)
     who = find_or_add_person(store, "Ana")
     kept_id = str(uuid.uuid4())
-    R.save_draft(store, who, kept_id, rolfe, {"what": R.Answer("in the backup")})
+    reflections.save_draft(
+        store, who, kept_id, rolfe, {"what": reflections.Answer("in the backup")}
+    )
     store.dispose()
     made = _cop("data", "backup", data_dir=data_dir)
     backup = Path(made.stdout.split(": ", 1)[1].split(" (")[0])
     store = _settings_store(data_dir)
-    R.save_draft(store, who, str(uuid.uuid4()), rolfe, {"what": R.Answer("after the backup")})
+    reflections.save_draft(
+        store, who, str(uuid.uuid4()), rolfe, {"what": reflections.Answer("after the backup")}
+    )
     # a server has the store open: refused, nothing changed
     refused = _cop("data", "restore", str(backup), data_dir=data_dir)
     assert refused.returncode == 2 and "in use" in refused.stderr
@@ -169,8 +172,12 @@ def test_restore_moves_the_store_aside_and_brings_the_backup_back(data_dir, rolf
     assert aside and aside[0].read_bytes() == before  # never deleted
     assert "integrity checked" in done.stdout
     store = _settings_store(data_dir)
-    assert R.get_mine(store, who, kept_id).answer("what").text == "in the backup"
-    texts = [s.preview for s in R.list_mine(store, who)] if hasattr(R, "list_mine") else []
+    assert reflections.get_mine(store, who, kept_id).answer("what").text == "in the backup"
+    texts = (
+        [s.preview for s in reflections.list_mine(store, who)]
+        if hasattr(reflections, "list_mine")
+        else []
+    )
     assert not any("after the backup" in (t or "") for t in texts)
     store.dispose()
 

@@ -7,10 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
-from cop_widgets.services import policy
-from cop_widgets.services import reflections as R
-from cop_widgets.services import sessions as X
-from cop_widgets.services import supervision as S
+from cop_widgets.services import policy, reflections, sessions, supervision
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, reflection
 
@@ -19,15 +16,15 @@ VIS = ("private", "supervisor", "facilitator", "community", "aggregate_only")
 
 def _submit(store, who, fw, text, visibility):
     rid = str(uuid.uuid4())
-    answers = {s.id: R.Answer(text) for s in fw.stages}
-    R.submit(store, who, rid, fw, answers, visibility=visibility)
+    answers = {s.id: reflections.Answer(text) for s in fw.stages}
+    reflections.submit(store, who, rid, fw, answers, visibility=visibility)
     return rid
 
 
 @pytest.fixture
 def pair(store, rolfe):
     sup, ana = find_or_add_person(store, "Sue Supervisor"), find_or_add_person(store, "Ana")
-    S.assign_supervisee(store, sup.id, ana.id)
+    supervision.assign_supervisee(store, sup.id, ana.id)
     rid = _submit(store, ana, rolfe, "What happened at the visit.", "supervisor")
     return sup, ana, rid
 
@@ -37,10 +34,10 @@ def test_forty_practitioners_two_supervisors_each_sees_exactly_their_own(store, 
     people = [find_or_add_person(store, f"Practitioner {n:02d}") for n in range(40)]
     sups = [find_or_add_person(store, "Supervisor A"), find_or_add_person(store, "Supervisor B")]
     for n, p in enumerate(people):
-        S.assign_supervisee(store, sups[n % 2].id, p.id)
+        supervision.assign_supervisee(store, sups[n % 2].id, p.id)
     # three communities, cut across the supervisors' cohorts; practitioners 00-04 belong to none
     host = find_or_add_person(store, "Community host")  # a member of all three, a viewer here
-    cops = [X.create_community(store, host, f"CoP {k}") for k in range(3)]
+    cops = [sessions.create_community(store, host, f"CoP {k}") for k in range(3)]
     community_of = {p.id: cops[n % 3].id for n, p in enumerate(people) if n >= 5}
     with store.write() as conn:
         for pid, cid in community_of.items():
@@ -51,10 +48,17 @@ def test_forty_practitioners_two_supervisors_each_sees_exactly_their_own(store, 
             vis, draft = rng.choice(VIS), rng.random() < 0.2
             rid = str(uuid.uuid4())
             if draft:
-                R.save_draft(store, p, rid, rolfe, {"what": R.Answer(f"draft {i}")}, vis)
+                reflections.save_draft(
+                    store, p, rid, rolfe, {"what": reflections.Answer(f"draft {i}")}, vis
+                )
             else:
-                R.submit(
-                    store, p, rid, rolfe, {s.id: R.Answer(f"entry {i}") for s in rolfe.stages}, vis
+                reflections.submit(
+                    store,
+                    p,
+                    rid,
+                    rolfe,
+                    {s.id: reflections.Answer(f"entry {i}") for s in rolfe.stages},
+                    vis,
                 )
             truth[rid] = (p.id, vis, "draft" if draft else "submitted")
     cohort = {s.id: {p.id for n, p in enumerate(people) if n % 2 == sups.index(s)} for s in sups}
@@ -85,10 +89,10 @@ def test_forty_practitioners_two_supervisors_each_sees_exactly_their_own(store, 
                 ).scalars()
             )
         assert got == expected(viewer), viewer.display_name
-        mine = [s for s in R.list_mine(store, viewer)]
+        mine = [s for s in reflections.list_mine(store, viewer)]
         assert {m.id for m in mine} == {r for r, t in truth.items() if t[0] == viewer.id}
     for sup in sups:
-        queue = S.review_queue(store, sup, page_size=1000)
+        queue = supervision.review_queue(store, sup, page_size=1000)
         want = {
             rid
             for rid, (a, vis, st) in truth.items()
@@ -99,40 +103,40 @@ def test_forty_practitioners_two_supervisors_each_sees_exactly_their_own(store, 
 
 def test_feedback_is_released_then_seen_by_the_author_only(store, pair):
     sup, ana, rid = pair
-    view = S.open_for_review(store, sup, rid)
+    view = supervision.open_for_review(store, sup, rid)
     assert view.author_name == "Ana" and view.reflection.answer("what").text
-    S.add_feedback(store, sup, rid, "strength", "You named your own part clearly.")
-    S.add_feedback(store, sup, rid, "deepening_question", "What did the mother want?")
-    S.set_depth(store, sup, rid, "descriptive_reflection")
-    assert S.released_feedback(store, ana, rid) == []  # not yet released
-    S.release(store, sup, rid)
-    seen = S.released_feedback(store, ana, rid)
+    supervision.add_feedback(store, sup, rid, "strength", "You named your own part clearly.")
+    supervision.add_feedback(store, sup, rid, "deepening_question", "What did the mother want?")
+    supervision.set_depth(store, sup, rid, "descriptive_reflection")
+    assert supervision.released_feedback(store, ana, rid) == []  # not yet released
+    supervision.release(store, sup, rid)
+    seen = supervision.released_feedback(store, ana, rid)
     assert [(f.kind, f.supervisor_name) for f in seen] == [
         ("strength", "Sue Supervisor"),
         ("deepening_question", "Sue Supervisor"),
     ]
     other = find_or_add_person(store, "Ben")
-    assert S.released_feedback(store, other, rid) == []
+    assert supervision.released_feedback(store, other, rid) == []
     with pytest.raises(RecordLocked):
-        S.add_feedback(store, sup, rid, "resource", "too late")
+        supervision.add_feedback(store, sup, rid, "resource", "too late")
 
 
 def test_release_needs_feedback(store, pair):
     sup, _, rid = pair
     with pytest.raises(InvalidInput, match="at least one"):
-        S.release(store, sup, rid)
+        supervision.release(store, sup, rid)
 
 
 def test_other_supervisor_and_private_entries_are_refused_and_audited(store, pair, rolfe):
     sup, ana, rid = pair
     other = find_or_add_person(store, "Other Supervisor")
-    S.grant_role(store, other.id, "supervisor")
+    supervision.grant_role(store, other.id, "supervisor")
     private = _submit(store, ana, rolfe, "private words", "private")
     for who, target in ((other, rid), (sup, private)):
         with pytest.raises(RecordNotFound):
-            S.open_for_review(store, who, target)
+            supervision.open_for_review(store, who, target)
         with pytest.raises(RecordNotFound):
-            S.add_feedback(store, who, target, "strength", "forged")
+            supervision.add_feedback(store, who, target, "strength", "forged")
     with store.read() as conn:
         fails = conn.execute(
             select(audit_event.c.action, audit_event.c.actor_id).where(
@@ -145,31 +149,31 @@ def test_other_supervisor_and_private_entries_are_refused_and_audited(store, pai
 def test_queue_filters_and_pages_in_sql(store, pair, rolfe, catalogue):
     sup, ana, _ = pair
     ben = find_or_add_person(store, "Ben")
-    S.assign_supervisee(store, sup.id, ben.id)
+    supervision.assign_supervisee(store, sup.id, ben.id)
     gibbs = catalogue.get("gibbs-1988")
     for _ in range(25):
         _submit(store, ben, gibbs, "ben's", "supervisor")
-    assert S.review_queue(store, sup).total == 26
-    page2 = S.review_queue(store, sup, supervisee_id=ben.id, page=2)
+    assert supervision.review_queue(store, sup).total == 26
+    page2 = supervision.review_queue(store, sup, supervisee_id=ben.id, page=2)
     assert page2.total == 25 and page2.pages == 2 and len(page2.items) == 5
-    assert S.review_queue(store, sup, framework_id="rolfe-2001").total == 1
-    first = S.review_queue(store, sup).items
+    assert supervision.review_queue(store, sup, framework_id="rolfe-2001").total == 1
+    first = supervision.review_queue(store, sup).items
     assert [i.submitted_at for i in first] == sorted((i.submitted_at for i in first), reverse=True)
-    S.add_feedback(store, sup, first[0].reflection_id, "strength", "good")
-    assert S.review_queue(store, sup, state="feedback drafted").total == 1
-    assert S.review_queue(store, sup, state="new").total == 25
+    supervision.add_feedback(store, sup, first[0].reflection_id, "strength", "good")
+    assert supervision.review_queue(store, sup, state="feedback drafted").total == 1
+    assert supervision.review_queue(store, sup, state="new").total == 25
 
 
 def test_non_supervisor_is_not_authorised_and_audited(store):
     ana = find_or_add_person(store, "Ana")
     with pytest.raises(InvalidInput, match="Not authorised"):
-        S.require_supervisor(store, ana)
+        supervision.require_supervisor(store, ana)
 
 
 def test_audit_never_holds_text(store, pair):
     sup, ana, rid = pair
-    S.add_feedback(store, sup, rid, "strength", "UNIQUE-FEEDBACK-CANARY")
-    S.change_visibility(store, ana, rid, "community")
+    supervision.add_feedback(store, sup, rid, "strength", "UNIQUE-FEEDBACK-CANARY")
+    supervision.change_visibility(store, ana, rid, "community")
     with store.read() as conn:
         rows = conn.execute(select(audit_event)).all()
     assert "UNIQUE-FEEDBACK-CANARY" not in repr(rows) and "What happened" not in repr(rows)
@@ -179,9 +183,13 @@ def test_audit_never_holds_text(store, pair):
 
 def test_submitted_stays_as_reviewed_and_edits_make_a_new_version(store, pair, rolfe):
     _, ana, rid = pair
-    new = S.new_version(store, ana, rid)
-    R.save_draft(store, ana, new, rolfe, {"what": R.Answer("revised")}, "supervisor")
-    assert R.get_mine(store, ana, rid).answer("what").text == "What happened at the visit."
+    new = supervision.new_version(store, ana, rid)
+    reflections.save_draft(
+        store, ana, new, rolfe, {"what": reflections.Answer("revised")}, "supervisor"
+    )
+    assert (
+        reflections.get_mine(store, ana, rid).answer("what").text == "What happened at the visit."
+    )
     with store.read() as conn:
         row = conn.execute(select(reflection).where(reflection.c.id == new)).one()
     assert (row.version_of, row.version_no, row.status) == (rid, 2, "draft")
@@ -190,7 +198,7 @@ def test_submitted_stays_as_reviewed_and_edits_make_a_new_version(store, pair, r
 def test_only_the_author_changes_visibility(store, pair):
     sup, ana, rid = pair
     with pytest.raises(RecordNotFound):
-        S.change_visibility(store, sup, rid, "community")
-    S.change_visibility(store, ana, rid, "private")
+        supervision.change_visibility(store, sup, rid, "community")
+    supervision.change_visibility(store, ana, rid, "private")
     with pytest.raises(RecordNotFound):  # no longer shared
-        S.open_for_review(store, sup, rid)
+        supervision.open_for_review(store, sup, rid)

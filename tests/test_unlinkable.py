@@ -21,14 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from cop_widgets.services import checkins as K
-from cop_widgets.services import sessions as X
+from cop_widgets.services import checkins, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.session_items import load_item_sets
 from cop_widgets.settings import Settings
 from cop_widgets.store import migrations, open_store
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 SETS, _ = load_item_sets(REPO / "data" / "session_items")
 PEOPLE = 8
@@ -51,15 +49,15 @@ def _seed(settings: Settings, run: int) -> tuple[str, list[str]]:
     store = open_store(settings)
     try:
         coord = find_or_add_person(store, "Cora")
-        cop = X.create_community(store, coord, "CoP")
-        session = X.plan_session(
+        cop = sessions.create_community(store, coord, "CoP")
+        session = sessions.plan_session(
             store, coord, cop.id, datetime.now(UTC) + timedelta(minutes=5), "T"
         )
         people = [find_or_add_person(store, f"Person {run}-{i}") for i in range(PEOPLE)]
         for who in people:
-            X.join(store, who, session.join_code, datetime.now(UTC))
+            sessions.join(store, who, session.join_code, datetime.now(UTC))
         for i, who in enumerate(people):
-            K.submit_answers(
+            checkins.submit_answers(
                 store,
                 who,
                 session.id,
@@ -68,7 +66,7 @@ def _seed(settings: Settings, run: int) -> tuple[str, list[str]]:
             )
         for i, who in enumerate(people):
             w = _words(run, i)
-            K.submit_answers(
+            checkins.submit_answers(
                 store,
                 who,
                 session.id,
@@ -271,11 +269,13 @@ def test_migration_moves_old_answers_into_the_unlinkable_shape(tmp_path, monkeyp
     monkeypatch.setattr(migrations, "MIGRATIONS", tuple(before))
     store = open_store(settings)
     coord = find_or_add_person(store, "Cora")
-    cop = X.create_community(store, coord, "CoP")
-    session = X.plan_session(store, coord, cop.id, datetime.now(UTC) + timedelta(hours=1), "T")
+    cop = sessions.create_community(store, coord, "CoP")
+    session = sessions.plan_session(
+        store, coord, cop.id, datetime.now(UTC) + timedelta(hours=1), "T"
+    )
     people = [find_or_add_person(store, f"P{i}") for i in range(ROOM)]
     for who in people:
-        X.join(store, who, session.join_code, datetime.now(UTC))
+        sessions.join(store, who, session.join_code, datetime.now(UTC))
     store.dispose()
     monkeypatch.undo()
     # The table as migration 5 released it, filled the way the old code did: per person, in

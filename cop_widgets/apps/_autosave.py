@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from ..errors import StoreFailure
+from cop_widgets.errors import StoreFailure
 
 log = logging.getLogger("cop_widgets.apps")
 

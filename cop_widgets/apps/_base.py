@@ -7,13 +7,13 @@ import logging
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, StoreFailure
-from ..services.identity import Person, current_person
-from ..services.supervision import highest_role
-from ..serving.request import when_requested
-from ..widgets import StatusLine
-from ._autosave import Autosave, running_loop
-from ._startup import BusyStart, retry_opening
+from cop_widgets.apps._autosave import Autosave, running_loop
+from cop_widgets.apps._startup import BusyStart, retry_opening
+from cop_widgets.errors import CopWidgetsError, StoreFailure
+from cop_widgets.services.identity import Person, current_person
+from cop_widgets.services.supervision import highest_role
+from cop_widgets.serving.request import when_requested
+from cop_widgets.widgets import StatusLine
 
 log = logging.getLogger("cop_widgets.apps")
 

@@ -34,9 +34,9 @@ from datetime import date
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, NotAllowed
-from ..services import report_access
-from ._autosave import running_loop
+from cop_widgets.apps._autosave import running_loop
+from cop_widgets.errors import CopWidgetsError, NotAllowed
+from cop_widgets.services import report_access
 
 log = logging.getLogger("cop_widgets.apps")
 
@@ -48,13 +48,13 @@ LABEL = {"description_width": "initial"}
 def render_in_memory(template: str, params: dict, pdf: bool = True, env=None):
     """reports.render.render_in_memory, imported when first needed: nbconvert and papermill
     stay out of a page's start-up."""
-    from ..reports.render import render_in_memory as render
+    from cop_widgets.reports.render import render_in_memory as render
 
     return render(template, params, pdf=pdf, env=env)
 
 
 def _kernel_env(settings) -> dict[str, str]:
-    from ..reports.render import kernel_env
+    from cop_widgets.reports.render import kernel_env
 
     return kernel_env(settings)
 

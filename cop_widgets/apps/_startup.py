@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import CopWidgetsError, StoreBusy
-from ..settings import Settings
-from ..store import Store
-from ._autosave import running_loop
+from cop_widgets.apps._autosave import running_loop
+from cop_widgets.errors import CopWidgetsError, StoreBusy
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
 
 log = logging.getLogger("cop_widgets.apps")
 
@@ -39,7 +39,7 @@ class BusyStart(str):
 
 
 def busy_start(settings) -> BusyStart:
-    from ..store import open_store
+    from cop_widgets.store import open_store
 
     return BusyStart(lambda: open_store(settings))
 
@@ -65,8 +65,8 @@ def open_for_app(
     """The one way an app opens what it needs: settings, then its data files (`load`, e.g. the
     reflective models), then the store. A problem becomes a message naming `what` ("The
     review app") and the app still builds; a busy store is opened again by itself."""
-    from ..settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, load_settings
-    from ..store import open_store
+    from cop_widgets.settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, load_settings
+    from cop_widgets.store import open_store
 
     loaded, store, error = None, None, ""
     try:

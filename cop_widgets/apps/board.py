@@ -14,16 +14,15 @@ from urllib.parse import parse_qs
 
 import ipywidgets as W
 
-from ..services import board as B
-from ..services import sessions as X
-from ..services.identity import Person
-from ..session_items import ItemSet, load_item_sets
-from ..settings import Settings
-from ..store import Store
-from ..widgets.scale_rating import spread_html
-from ._autosave import Ticker
-from ._base import AppShell
-from ._startup import open_for_app
+from cop_widgets.apps._autosave import Ticker
+from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._startup import open_for_app
+from cop_widgets.services import board, sessions
+from cop_widgets.services.identity import Person
+from cop_widgets.session_items import ItemSet, load_item_sets
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
+from cop_widgets.widgets.scale_rating import spread_html
 
 
 class BoardPanel(W.VBox):
@@ -31,7 +30,9 @@ class BoardPanel(W.VBox):
     and embedded in the run sheet (apps/run_sheet.py); whoever shows it calls refresh() on its
     ticker. `shell` is the page (its status line and guarded handlers)."""
 
-    def __init__(self, shell: AppShell, session: X.Session, sets: list[ItemSet], min_group: int):
+    def __init__(
+        self, shell: AppShell, session: sessions.Session, sets: list[ItemSet], min_group: int
+    ):
         self.shell, self.session, self.sets, self.min_group = shell, session, sets, min_group
         self.revealed = False
         self.reveal = W.ToggleButton(
@@ -94,11 +95,13 @@ class BoardPanel(W.VBox):
         store, session_id = self.shell.store, self.session.id
         changed = False
         if self.revealed:
-            state, changed = B.shown_state(
+            state, changed = board.shown_state(
                 store, self.shell.person, session_id, self.sets, self.min_group
             )
         else:
-            state = B.board_state(store, self.shell.person, session_id, self.sets, self.min_group)
+            state = board.board_state(
+                store, self.shell.person, session_id, self.sets, self.min_group
+            )
         sent = " · ".join(
             f"{html.escape(s.name)}: {state.answered.get(s.id, 0)}" for s in self.sets
         )
@@ -149,7 +152,7 @@ class BoardApp(AppShell):
         self.store, self.settings, self.environ = store, settings, environ
         self.sets = board_sets(item_sets)
         self.person: Person | None = None
-        self.session: X.Session | None = None
+        self.session: sessions.Session | None = None
         self.panel: BoardPanel | None = None
         self.ticker = Ticker(lambda: self._guard(self.refresh), every=tick_seconds)
         self.code = W.Text(
@@ -169,13 +172,13 @@ class BoardApp(AppShell):
         self.body.children = [W.HBox([self.code, self.open_button])]
         code = (parse_qs(self.query).get("code") or [""])[0]
         if code:  # board.ipynb?code=… from the run sheet: fills the field, opens the board
-            self.code.value = X.normalise_code(code)
+            self.code.value = sessions.normalise_code(code)
             self.open_board()
 
     def open_board(self) -> None:
         # only those who run the session (its facilitator, the community's facilitators and
         # coordinators) get past this: services/policy.py
-        found = X.session_by_code(self.store, self.person, self.code.value)
+        found = sessions.session_by_code(self.store, self.person, self.code.value)
         self.session = found
         self.panel = BoardPanel(self, found, self.sets, self.settings.min_group)
         self.body.children = [

@@ -17,22 +17,21 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, InvalidInput, NotAllowed, RecordNotFound
-from ..protocols import Protocol, ProtocolCatalogue, load_protocols
-from ..services import discussion_clock as C
-from ..services import discussions as D
-from ..services import sessions as X
-from ..services.identity import Person
-from ..settings import Settings
-from ..store import Store
-from ..widgets.deid_check import DeidCheck
-from ..widgets.phase_timer import PhaseTimer
-from ..widgets.safety_banner import SafetyBanner
-from ..widgets.scale_rating import ScaleRating
-from ._autosave import Autosave, Ticker
-from ._base import AppShell
-from ._fields import TakenText
-from ._startup import open_for_app
+from cop_widgets.apps._autosave import Autosave, Ticker
+from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._fields import TakenText
+from cop_widgets.apps._startup import open_for_app
+from cop_widgets.errors import CopWidgetsError, InvalidInput, NotAllowed, RecordNotFound
+from cop_widgets.protocols import Protocol, ProtocolCatalogue, load_protocols
+from cop_widgets.services import discussion_clock, discussions
+from cop_widgets.services import sessions as session_service
+from cop_widgets.services.identity import Person
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
+from cop_widgets.widgets.deid_check import DeidCheck
+from cop_widgets.widgets.phase_timer import PhaseTimer
+from cop_widgets.widgets.safety_banner import SafetyBanner
+from cop_widgets.widgets.scale_rating import ScaleRating
 
 WIDE = W.Layout(width="auto", flex="1 1 auto")
 LABEL = {"description_width": "initial"}
@@ -62,7 +61,7 @@ def _problems_html(catalogue: ProtocolCatalogue) -> str:
     )
 
 
-def session_choice_label(session: X.Session, zone: ZoneInfo) -> str:
+def session_choice_label(session: session_service.Session, zone: ZoneInfo) -> str:
     """The label "Topic · HH:MM" (settings time zone). Plain text: a Dropdown shows text."""
     return f"{session.topic} · {session.starts_at.astimezone(zone):%H:%M}"
 
@@ -73,7 +72,7 @@ class StartForm(W.VBox):
     def __init__(
         self,
         catalogue: ProtocolCatalogue,
-        sessions: Sequence[X.Session] = (),
+        sessions: Sequence[session_service.Session] = (),
         zone: ZoneInfo | None = None,
     ):
         self.catalogue = catalogue
@@ -142,7 +141,9 @@ class StartForm(W.VBox):
     def chosen_session_id(self) -> str | None:
         return self.session.value or None
 
-    def show_sessions(self, sessions: Sequence[X.Session], preselect: bool = True) -> None:
+    def show_sessions(
+        self, sessions: Sequence[session_service.Session], preselect: bool = True
+    ) -> None:
         """Offer these sessions; a single one is the likely one, so it is preselected (unless
         the person's own choice was just refused: then they choose again)."""
         self.session.options = [(NO_SESSION_LABEL, NO_SESSION)] + [
@@ -157,7 +158,7 @@ class StartForm(W.VBox):
             self.roles_box.children = []
             return
         roles = [(r.id, r.name) for r in protocol.roles]
-        roles += [(rid, name) for rid, name in D.STANDARD_ROLES if rid not in dict(roles)]
+        roles += [(rid, name) for rid, name in discussions.STANDARD_ROLES if rid not in dict(roles)]
         inputs = []
         for role_id, name in roles:
             box = self.role_inputs.get(role_id) or W.Text(
@@ -187,7 +188,9 @@ class StartForm(W.VBox):
 class DiscussionView(W.VBox):
     """One open discussion as this person sees it; refresh() pulls the shared state."""
 
-    def __init__(self, app: CaseDiscussionApp, discussion: D.Discussion, protocol: Protocol):
+    def __init__(
+        self, app: CaseDiscussionApp, discussion: discussions.Discussion, protocol: Protocol
+    ):
         self.app, self.protocol = app, protocol
         self.discussion = discussion
         self.me: Person = app.person
@@ -264,7 +267,9 @@ class DiscussionView(W.VBox):
         if self.discussion.session_id is None:
             return ""
         try:
-            held_in = X.get_session(self.app.store, self.me, self.discussion.session_id)
+            held_in = session_service.get_session(
+                self.app.store, self.me, self.discussion.session_id
+            )
         except (RecordNotFound, NotAllowed):  # removed meanwhile, or not this reader's to see
             return ""
         return (
@@ -274,7 +279,9 @@ class DiscussionView(W.VBox):
 
     def _role_labels(self):
         labels = [(r.id, r.name) for r in self.protocol.roles]
-        return labels + [(rid, n) for rid, n in D.STANDARD_ROLES if rid not in dict(labels)]
+        return labels + [
+            (rid, n) for rid, n in discussions.STANDARD_ROLES if rid not in dict(labels)
+        ]
 
     # -- case summary behind its content note -------------------------------------------------
     def _render_case(self) -> None:
@@ -303,7 +310,7 @@ class DiscussionView(W.VBox):
 
     # -- shared state ------------------------------------------------------------------------
     def refresh(self) -> None:
-        self.discussion = D.get(self.app.store, self.me, self.discussion.id)
+        self.discussion = discussions.get(self.app.store, self.me, self.discussion.id)
         d = self.discussion
         self.timer.show(d.clock, time.time())
         open_ = d.status == "open"
@@ -319,7 +326,7 @@ class DiscussionView(W.VBox):
         mine = set(self._note_boxes)
         others = [
             n
-            for n in D.notes(self.app.store, self.me, self.discussion.id, phase.id)
+            for n in discussions.notes(self.app.store, self.me, self.discussion.id, phase.id)
             if n.id not in mine
         ]
         text = "".join(
@@ -334,7 +341,7 @@ class DiscussionView(W.VBox):
             self.others_notes.value = value
         if self.ratings_widget is not None:
             self.ratings_widget.show_spread(
-                D.ratings(self.app.store, self.me, self.discussion.id, phase.id)
+                discussions.ratings(self.app.store, self.me, self.discussion.id, phase.id)
             )
         self._show_actions()
 
@@ -366,7 +373,7 @@ class DiscussionView(W.VBox):
         if phase.notes and self.discussion.may_take_notes(self.me):
             existing = {
                 n.column_id: n
-                for n in D.notes(self.app.store, self.me, self.discussion.id, phase.id)
+                for n in discussions.notes(self.app.store, self.me, self.discussion.id, phase.id)
                 if n.author_id == self.me.id
             }
             columns = [(c.id, c.label) for c in phase.columns] or [("", "Notes")]
@@ -414,7 +421,7 @@ class DiscussionView(W.VBox):
     # -- actions of this person -----------------------------------------------------------------
     def clock_action(self, action: str, from_index: int, minutes: int) -> None:
         self.autosave.flush()
-        D.run_clock(
+        discussions.run_clock(
             self.app.store,
             self.me,
             self.discussion.id,
@@ -429,7 +436,7 @@ class DiscussionView(W.VBox):
     def _clock_message(self, action: str) -> str:
         """What the clock now does, in words (the last message never stays "opened")."""
         clock, phases = self.discussion.clock, self.protocol.phases
-        if clock.status == C.FINISHED:
+        if clock.status == discussion_clock.FINISHED:
             return "Finished: every phase is done. Keep notes and actions, then close it."
         phase = phases[min(clock.phase_index, len(phases) - 1)]
         return {
@@ -447,7 +454,7 @@ class DiscussionView(W.VBox):
 
     def _save_notes(self, phase, boxes: dict, how: str) -> None:
         for note_id, (box, column_id, revision) in list(boxes.items()):
-            saved = D.save_note(
+            saved = discussions.save_note(
                 self.app.store,
                 self.me,
                 note_id,
@@ -461,12 +468,12 @@ class DiscussionView(W.VBox):
         self.app.status.show(f"Notes saved {how} at {time.strftime('%H:%M:%S')}.", "ok")
 
     def rate(self, value: int) -> None:
-        D.rate(self.app.store, self.me, self.discussion.id, self.timer.phase, value)
+        discussions.rate(self.app.store, self.me, self.discussion.id, self.timer.phase, value)
         self.app.status.show(f"Your rating ({value}) is saved.", "ok")
         self._refresh_shared()
 
     def _show_actions(self) -> None:
-        items = D.actions(self.app.store, self.me, self.discussion.id)
+        items = discussions.actions(self.app.store, self.me, self.discussion.id)
         listing = W.HTML(
             "<ul class='cop-actions'>"
             + "".join(
@@ -515,7 +522,7 @@ class DiscussionView(W.VBox):
             self._action_form()
         taken = self.action_fields.take()
         description, owner = taken
-        added = D.add_action(
+        added = discussions.add_action(
             self.app.store, self.me, self.discussion.id, description, owner, self.action_due.value
         )
         self.action_due.value = None
@@ -526,7 +533,7 @@ class DiscussionView(W.VBox):
     def _amend_action(self, action_id: str, whole: tuple[str, ...]) -> bool:
         """The rest of an action's text reached the kernel after Add action: store it whole."""
         try:
-            D.amend_action(self.app.store, self.me, self.discussion.id, action_id, *whole)
+            discussions.amend_action(self.app.store, self.me, self.discussion.id, action_id, *whole)
         except CopWidgetsError as exc:
             self.app.status.show(
                 f"{exc} The last words you typed arrived after Add action; they are kept in "
@@ -539,11 +546,13 @@ class DiscussionView(W.VBox):
         return True
 
     def _show_end_access(self) -> None:
-        offered = D.may_end_attendee_access(self.app.store, self.me, self.discussion)
+        offered = discussions.may_end_attendee_access(self.app.store, self.me, self.discussion)
         self.end_access_button.layout.display = None if offered else "none"
 
     def end_attendee_access(self) -> None:
-        self.discussion = D.end_attendee_access(self.app.store, self.me, self.discussion.id)
+        self.discussion = discussions.end_attendee_access(
+            self.app.store, self.me, self.discussion.id
+        )
         self._show_end_access()
         self.app.status.show(
             "The session's attendees no longer open this case; you, its role holders and the "
@@ -554,7 +563,7 @@ class DiscussionView(W.VBox):
     def toggle_closed(self) -> None:
         self.autosave.flush()
         new = "closed" if self.discussion.status == "open" else "open"
-        D.set_status(self.app.store, self.me, self.discussion.id, new)
+        discussions.set_status(self.app.store, self.me, self.discussion.id, new)
         self.app.status.show(f"Discussion {'closed' if new == 'closed' else 'reopened'}.", "ok")
         self._actions_seen = None
         self.refresh()
@@ -611,7 +620,7 @@ class CaseDiscussionApp(AppShell):
         self.form = StartForm(self.catalogue, self._sessions_to_link(), self.zone)
         self.form.start.on_click(lambda _: self._after_pending_edits(self.start_discussion))
         rows = []
-        for item in D.list_discussions(self.store, self.person):
+        for item in discussions.list_discussions(self.store, self.person):
             protocol = self.catalogue.get(item.protocol_id)
             button = W.Button(description="Open", tooltip=f"Open the {item.status} discussion")
             button.add_class("cop-open-discussion")
@@ -626,8 +635,8 @@ class CaseDiscussionApp(AppShell):
         listing = W.VBox(rows) if rows else W.HTML("<p>No discussions yet.</p>")
         self.body.children = [W.HTML("<h2>Discussions</h2>"), listing, self.form]
 
-    def _sessions_to_link(self) -> list[X.Session]:
-        return X.sessions_to_link_now(self.store, self.person, datetime.now(UTC))
+    def _sessions_to_link(self) -> list[session_service.Session]:
+        return session_service.sessions_to_link_now(self.store, self.person, datetime.now(UTC))
 
     def start_discussion(self) -> None:
         protocol = self.form.chosen
@@ -643,7 +652,7 @@ class CaseDiscussionApp(AppShell):
             )
             return
         try:
-            started = D.start_discussion(
+            started = discussions.start_discussion(
                 self.store,
                 self.person,
                 protocol,
@@ -665,7 +674,7 @@ class CaseDiscussionApp(AppShell):
         self._open(started, protocol)
 
     def open_discussion(self, discussion_id: str) -> None:
-        found = D.open_discussion(self.store, self.person, discussion_id)
+        found = discussions.open_discussion(self.store, self.person, discussion_id)
         protocol = self.catalogue.get(found.protocol_id)
         if protocol is None:
             raise InvalidInput(
@@ -676,7 +685,7 @@ class CaseDiscussionApp(AppShell):
         self._open(found, protocol)
         self.status.show("Discussion opened.", "info")
 
-    def _open(self, found: D.Discussion, protocol: Protocol) -> None:
+    def _open(self, found: discussions.Discussion, protocol: Protocol) -> None:
         self.view = DiscussionView(self, found, protocol)
         self.view.step_out(self.banner.stepped_out)
         self.body.children = [self.view]

@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..services import membership as M
-from ..services.identity import Person
-from ..settings import Settings
-from ..store import Store
-from ._base import AppShell
-from ._startup import open_for_app
+from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._startup import open_for_app
+from cop_widgets.services import membership
+from cop_widgets.services.identity import Person
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
 
 LABEL = {"description_width": "initial"}
 ROLE_WORDS = {"member": "member", "facilitator": "facilitator", "coordinator": "coordinator"}
@@ -48,7 +48,7 @@ class CommunitiesApp(AppShell):
         self.store, self.settings, self.environ = store, settings, environ
         self.zone = ZoneInfo(settings.timezone)
         self.person: Person | None = None
-        self.listed: list[M.Listed] = []
+        self.listed: list[membership.Listed] = []
         self.cards: dict[str, W.VBox] = {}
         self.confirming_leave: str | None = None
         super().__init__(HUB_STYLE + "<h1>Communities</h1>")
@@ -61,7 +61,7 @@ class CommunitiesApp(AppShell):
 
     # -- the list ------------------------------------------------------------------------------
     def show(self) -> None:
-        self.listed = M.communities(self.store, self.person, datetime.now(UTC))
+        self.listed = membership.communities(self.store, self.person, datetime.now(UTC))
         mine = [c for c in self.listed if c.member]
         others = [c for c in self.listed if not c.member]
         intro = W.HTML(
@@ -83,7 +83,7 @@ class CommunitiesApp(AppShell):
     def _when(self, moment: datetime) -> str:
         return f"{moment.astimezone(self.zone):%a %d %b %Y}"
 
-    def _summary_html(self, c: M.Listed) -> str:
+    def _summary_html(self, c: membership.Listed) -> str:
         pills = [
             "Open to join" if c.join_policy == "open" else "Join by request",
             "Cross-agency" if c.cross_agency else "Internal",
@@ -129,7 +129,7 @@ class CommunitiesApp(AppShell):
             )
         return "".join(parts)
 
-    def _card(self, c: M.Listed) -> W.VBox:
+    def _card(self, c: membership.Listed) -> W.VBox:
         card = W.VBox([W.HTML(self._summary_html(c))])
         card.add_class("cop-hub-card")
         card.add_class(f"cop-hub-{c.id}")
@@ -170,10 +170,10 @@ class CommunitiesApp(AppShell):
         card.children = [*card.children, *actions]
         return card
 
-    def _coordinator_part(self, c: M.Listed) -> list[W.Widget]:
+    def _coordinator_part(self, c: membership.Listed) -> list[W.Widget]:
         """Requests waiting, and how people join: for those who approve them."""
         out: list[W.Widget] = [W.HTML("<h3>For its coordinators</h3>")]
-        waiting = M.pending_requests(self.store, self.person, c.id) if c.pending else []
+        waiting = membership.pending_requests(self.store, self.person, c.id) if c.pending else []
         if not waiting:
             out.append(W.HTML("<p class='cop-meta'>Nobody is waiting to join.</p>"))
         for r in waiting:
@@ -199,7 +199,7 @@ class CommunitiesApp(AppShell):
             row.add_class("cop-hub-request")
             out.append(row)
         policy_pick = W.Dropdown(
-            options=[(label, key) for key, label in M.JOIN_POLICY_LABELS.items()],
+            options=[(label, key) for key, label in membership.JOIN_POLICY_LABELS.items()],
             value=c.join_policy,
             description="How people join",
             style=LABEL,
@@ -223,12 +223,12 @@ class CommunitiesApp(AppShell):
         return next((c.name for c in self.listed if c.id == community_id), "the community")
 
     def _join(self, community_id: str) -> None:
-        M.join(self.store, self.person, community_id)
+        membership.join(self.store, self.person, community_id)
         self.show()
         self.status.show(f"You joined “{self._name(community_id)}”.", "ok")
 
     def _ask(self, community_id: str) -> None:
-        M.request_to_join(self.store, self.person, community_id)
+        membership.request_to_join(self.store, self.person, community_id)
         self.show()
         self.status.show(
             f"You asked to join “{self._name(community_id)}”: its coordinators will decide.",
@@ -236,7 +236,7 @@ class CommunitiesApp(AppShell):
         )
 
     def _withdraw(self, community_id: str) -> None:
-        M.withdraw_request(self.store, self.person, community_id)
+        membership.withdraw_request(self.store, self.person, community_id)
         self.show()
         self.status.show("Your request is withdrawn.", "ok")
 
@@ -252,13 +252,13 @@ class CommunitiesApp(AppShell):
         self.confirming_leave = None
         name = self._name(community_id)
         try:
-            M.leave(self.store, self.person, community_id)
+            membership.leave(self.store, self.person, community_id)
         finally:
             self.show()
         self.status.show(f"You left “{name}”.", "ok")
 
     def _decide(self, community_id: str, person_id: str, approve: bool) -> None:
-        done = M.decide(self.store, self.person, community_id, person_id, approve)
+        done = membership.decide(self.store, self.person, community_id, person_id, approve)
         self.show()
         if not done:
             self.status.show("That request was already decided or withdrawn.", "warning")
@@ -266,7 +266,7 @@ class CommunitiesApp(AppShell):
             self.status.show("Approved: they are a member now." if approve else "Declined.", "ok")
 
     def _set_policy(self, community_id: str, join_policy: str, cross_agency: bool) -> None:
-        M.set_join_policy(self.store, self.person, community_id, join_policy, cross_agency)
+        membership.set_join_policy(self.store, self.person, community_id, join_policy, cross_agency)
         self.show()
         self.status.show("Saved how people join.", "ok")
 

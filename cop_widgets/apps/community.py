@@ -11,18 +11,17 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import InvalidInput
-from ..protocols import ProtocolCatalogue, load_protocols
-from ..services import accounts, report_access
-from ..services import sessions as X
-from ..services.identity import Person, page_site
-from ..services.supervision import roles_of
-from ..settings import Settings
-from ..store import Store
-from ..store.schema import ROLES
-from ._base import AppShell
-from ._fields import TakenText
-from ._startup import open_for_app
+from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._fields import TakenText
+from cop_widgets.apps._startup import open_for_app
+from cop_widgets.errors import InvalidInput
+from cop_widgets.protocols import ProtocolCatalogue, load_protocols
+from cop_widgets.services import accounts, report_access, sessions
+from cop_widgets.services.identity import Person, page_site
+from cop_widgets.services.supervision import roles_of
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
+from cop_widgets.store.schema import ROLES
 
 LABEL = {"description_width": "initial"}
 JOIN_PATH = "/voila/render/session.ipynb"
@@ -57,7 +56,7 @@ class CommunityApp(AppShell):
 
     # -- choosing or creating a community ------------------------------------------------------
     def show_home(self, selected: str | None = None) -> None:
-        known = X.communities(self.store, self.person)
+        known = sessions.communities(self.store, self.person)
         self.picker = W.Dropdown(
             options=[(c.name, c.id) for c in known],
             value=selected or (known[0].id if known else None),
@@ -190,14 +189,14 @@ class CommunityApp(AppShell):
         self.create_saver.run(lambda: self._store_community(taken))
 
     def _store_community(self, taken: tuple[str, ...]) -> None:
-        made = X.create_community(self.store, self.person, *taken)
+        made = sessions.create_community(self.store, self.person, *taken)
         self.create_fields.stored(taken)
         self.status.show(f"Community “{made.name}” created.", "ok")
         self.show_home(made.id)
 
     @property
-    def community(self) -> X.Community | None:
-        known = X.communities(self.store, self.person)
+    def community(self) -> sessions.Community | None:
+        known = sessions.communities(self.store, self.person)
         return next((c for c in known if c.id == self.picker.value), None)
 
     # -- the events page ----------------------------------------------------------------------
@@ -207,16 +206,16 @@ class CommunityApp(AppShell):
             self.community_box.children = []
             return
         now = datetime.now(UTC)
-        upcoming, past = X.sessions_of(self.store, self.person, chosen.id, now)
-        counts = X.attendance_counts(self.store, self.person, chosen.id)
-        runs = X.runs_community(self.store, self.person, chosen.id)
+        upcoming, past = sessions.sessions_of(self.store, self.person, chosen.id, now)
+        counts = sessions.attendance_counts(self.store, self.person, chosen.id)
+        runs = sessions.runs_community(self.store, self.person, chosen.id)
 
         def rows(items, label):
             out = [W.HTML(f"<h3>{label}</h3>")]
             if not items:
                 out.append(W.HTML("<p class='cop-meta'>None.</p>"))
             for s in items:
-                sheet = runs or X.runs_session(self.store, self.person, s.id)
+                sheet = runs or sessions.runs_session(self.store, self.person, s.id)
                 line = W.HTML(self._session_html(s, counts.get(s.id, 0), sheet))
                 if not runs:  # members see the series; codes, roles and closing are the hosts'
                     out.append(line)
@@ -227,7 +226,7 @@ class CommunityApp(AppShell):
                 out.append(W.HBox([roles, line], layout=W.Layout(align_items="center")))
             return out
 
-        ics = X.calendar_ics(chosen, upcoming + past)
+        ics = sessions.calendar_ics(chosen, upcoming + past)
         link = (
             f'<a download="{html.escape(chosen.name)}.ics" class="cop-ics" '
             f'href="data:text/calendar;base64,{base64.b64encode(ics.encode()).decode()}">'
@@ -252,12 +251,14 @@ class CommunityApp(AppShell):
             *self._report_panel(chosen),
         ]
 
-    def _report_panel(self, chosen: X.Community) -> list[W.Widget]:
+    def _report_panel(self, chosen: sessions.Community) -> list[W.Widget]:
         """The community report, for its coordinators (kept per community: a report being
         made survives the page being redrawn)."""
         if not report_access.may_make(self.store, self.person, "community", chosen.id):
             return []
-        from ._reports import report_panel  # only for coordinators: others never load it
+        from cop_widgets.apps._reports import (
+            report_panel,  # only for coordinators: others never load it
+        )
 
         panels = self.__dict__.setdefault("_report_panels", {})
         if chosen.id not in panels:
@@ -265,11 +266,11 @@ class CommunityApp(AppShell):
         return [W.HTML("<h3>Community report</h3>"), panels[chosen.id]]
 
     # -- the community's members (its facilitators and coordinators) ------------------------------
-    def _members_panel(self, chosen: X.Community) -> list[W.Widget]:
+    def _members_panel(self, chosen: sessions.Community) -> list[W.Widget]:
         listed = "".join(
             f"<li><bdi>{html.escape(name)}</bdi> <span class='cop-meta'>({html.escape(roles)})"
             "</span></li>"
-            for _, name, roles in X.member_roles(self.store, self.person, chosen.id)
+            for _, name, roles in sessions.member_roles(self.store, self.person, chosen.id)
         )
         self.member_pick = W.Dropdown(
             options=[(p.display_name, p.id) for p in accounts.all_people(self.store)],
@@ -302,13 +303,13 @@ class CommunityApp(AppShell):
     def _add_member(self, community_id: str) -> None:
         if self.member_pick.value is None:
             raise InvalidInput("person", "Choose the person to add.")
-        X.add_member(
+        sessions.add_member(
             self.store, self.person, community_id, self.member_pick.value, self.member_role.value
         )
         self.status.show(f"{self.member_pick.label} added to the community.", "ok")
         self._show_community()
 
-    def _session_html(self, s: X.Session, joined: int, run_sheet: bool = False) -> str:
+    def _session_html(self, s: sessions.Session, joined: int, run_sheet: bool = False) -> str:
         protocol = self.protocols.get(s.protocol_id) if s.protocol_id else None
         parts = [
             f"<strong>{html.escape(s.topic)}</strong>",
@@ -406,7 +407,7 @@ class CommunityApp(AppShell):
 
     def _store_plan(self, community_id, starts, taken, protocol_id, minutes) -> None:
         topic, focus = taken
-        made = X.plan_session(
+        made = sessions.plan_session(
             self.store, self.person, community_id, starts, topic, focus, protocol_id, minutes
         )
         self.plan_fields.stored(taken)
@@ -416,19 +417,19 @@ class CommunityApp(AppShell):
 
     # -- rotation ----------------------------------------------------------------------------------
     def show_roles(self, session_id: str) -> None:
-        session = X.get_session(self.store, self.person, session_id)
+        session = sessions.get_session(self.store, self.person, session_id)
         cid = session.community_id
-        people = {pid: name for pid, name in X.members(self.store, self.person, cid)}
-        people.update(dict(X.attendees(self.store, self.person, session_id)))
-        history = X.role_history(self.store, self.person, cid)
-        current = X.session_roles(self.store, self.person, session_id)
-        pool = X.attendees(self.store, self.person, session_id) or list(people.items())
-        suggested = X.suggest_roles(pool, history)
+        people = {pid: name for pid, name in sessions.members(self.store, self.person, cid)}
+        people.update(dict(sessions.attendees(self.store, self.person, session_id)))
+        history = sessions.role_history(self.store, self.person, cid)
+        current = sessions.session_roles(self.store, self.person, session_id)
+        pool = sessions.attendees(self.store, self.person, session_id) or list(people.items())
+        suggested = sessions.suggest_roles(pool, history)
         options = [("(nobody)", "")] + sorted(
             ((n, p) for p, n in people.items()), key=lambda o: o[0].casefold()
         )
         pickers = {}
-        for role_id, label in X.ROTATING_ROLES:
+        for role_id, label in sessions.ROTATING_ROLES:
             pickers[role_id] = W.Dropdown(
                 options=options,
                 value=current.get(role_id, suggested.get(role_id, "")),
@@ -446,11 +447,11 @@ class CommunityApp(AppShell):
         close_box = self._close_box(session)
         table = "".join(
             f"<tr><th scope='row'><bdi>{html.escape(people.get(pid, pid))}</bdi></th>"
-            + "".join(f"<td>{counts[r]}</td>" for r, _ in X.ROTATING_ROLES)
+            + "".join(f"<td>{counts[r]}</td>" for r, _ in sessions.ROTATING_ROLES)
             + "</tr>"
             for pid, counts in sorted(history.items(), key=lambda i: people.get(i[0], ""))
         )
-        heads = "".join(f"<th scope='col'>{label}</th>" for _, label in X.ROTATING_ROLES)
+        heads = "".join(f"<th scope='col'>{label}</th>" for _, label in sessions.ROTATING_ROLES)
         self.roles_box.children = [
             W.HTML(
                 f"<h3>Roles for “{html.escape(session.topic)}”</h3><p class='cop-meta'>"
@@ -467,25 +468,25 @@ class CommunityApp(AppShell):
             close_box,
         ]
 
-    def _close_box(self, session: X.Session) -> W.Widget:
+    def _close_box(self, session: sessions.Session) -> W.Widget:
         """Closing a session, apart from the roles (below their history, under a heading of
         its own) and asked twice: it cannot be undone here."""
         return close_session_box(self, session, lambda: self._close_session(session.id))
 
     def _close_session(self, session_id: str) -> None:
-        X.close_session(self.store, self.person, session_id)
+        sessions.close_session(self.store, self.person, session_id)
         self.status.show("Session closed: its code no longer works.", "ok")
         self._show_community()
 
     def _save_roles(self, session_id: str, roles: dict[str, str]) -> None:
-        X.set_session_roles(self.store, self.person, session_id, roles)
+        sessions.set_session_roles(self.store, self.person, session_id, roles)
         self.status.show("Roles saved.", "ok")
         self.show_roles(session_id)
 
 
 def close_session_box(
     shell: AppShell,
-    session: X.Session,
+    session: sessions.Session,
     close,
     heading: str = "<h4>Close the session</h4>",
     intro: str = "When it is over: the join code stops working.",

@@ -6,13 +6,13 @@ import html
 
 import ipywidgets as W
 
-from ..services import directory as D
-from ..services.identity import Person
-from ..settings import Settings
-from ..store import Store
-from ..widgets.deid_check import DeidCheck
-from ._base import AppShell
-from ._startup import open_for_app
+from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._startup import open_for_app
+from cop_widgets.services import directory
+from cop_widgets.services.identity import Person
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
+from cop_widgets.widgets.deid_check import DeidCheck
 
 LABEL = {"description_width": "initial"}
 
@@ -27,7 +27,7 @@ class DirectoryApp(AppShell):
 
     def _sign_in(self, person: Person) -> None:
         self.person = person
-        mine = D.my_profile(self.store, self.person)
+        mine = directory.my_profile(self.store, self.person)
         self.listed = W.Checkbox(
             value=mine.listed,
             indent=False,
@@ -80,7 +80,7 @@ class DirectoryApp(AppShell):
             "What I want to learn": self.wants.value,
         }
         checked = not self.listed.value or self.deid.review(texts)
-        D.save_profile(
+        directory.save_profile(
             self.store, self.person, self.listed.value and checked, self.offers.value,
             self.wants.value,
         )  # fmt: skip
@@ -102,7 +102,7 @@ class DirectoryApp(AppShell):
             f"<tr><th scope='row'><bdi>{html.escape(n)}</bdi></th>"
             f"<td style='white-space:pre-wrap'>{html.escape(o)}</td>"
             f"<td style='white-space:pre-wrap'>{html.escape(w)}</td></tr>"
-            for n, o, w in D.listed_members(self.store)
+            for n, o, w in directory.listed_members(self.store)
         )
         self.listing.value = (
             "<table class='cop-directory'><thead><tr><th scope='col'>Member</th>"

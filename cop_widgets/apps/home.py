@@ -18,13 +18,12 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..services import sessions as X
-from ..services import supervision
-from ..services.identity import Person
-from ..settings import Settings
-from ..store import Store
-from ._base import AppShell
-from ._startup import open_for_app
+from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._startup import open_for_app
+from cop_widgets.services import sessions, supervision
+from cop_widgets.services.identity import Person
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
 
 REVIEW_PORT = 8867
 PARTICIPANTS_PORT = 8866
@@ -216,10 +215,10 @@ def run_today_cards(
     day = now.astimezone(zone).date()
     today = []
     for c in known:
-        upcoming, _past = X.sessions_of(store, person, c.id, now)
+        upcoming, _past = sessions.sessions_of(store, person, c.id, now)
         today += [s for s in upcoming if s.starts_at.astimezone(zone).date() == day]
     today.sort(key=lambda s: s.starts_at)
-    mine = [s for s in today if X.runs_session(store, person, s.id)][:RUN_TODAY_SHOWN]
+    mine = [s for s in today if sessions.runs_session(store, person, s.id)][:RUN_TODAY_SHOWN]
     return [
         Card(
             "run-today",
@@ -276,8 +275,8 @@ class HomeApp(AppShell):
     def _sign_in(self, person: Person) -> None:
         self.person = person
         roles = supervision.roles_of(self.store, person.id)
-        known = X.communities(self.store, person)
-        runs = any(X.runs_community(self.store, person, c.id) for c in known)
+        known = sessions.communities(self.store, person)
+        runs = any(sessions.runs_community(self.store, person, c.id) for c in known)
         self.cards = run_today_cards(self.store, person, self.settings, known) + cards_for(
             roles,
             runs,
@@ -294,27 +293,27 @@ class HomeApp(AppShell):
         self.upcoming_view.value = self._upcoming_html(known)
         self.body.children = [self.cards_view, self.upcoming_view]
 
-    def _upcoming_html(self, known: list[X.Community]) -> str:
+    def _upcoming_html(self, known: list[sessions.Community]) -> str:
         return upcoming_html(self.store, self.person, self.settings, known)
 
 
 def upcoming_sessions(
-    store: Store, person: Person, known: list[X.Community], now: datetime
-) -> list[tuple[X.Session, X.Community]]:
+    store: Store, person: Person, known: list[sessions.Community], now: datetime
+) -> list[tuple[sessions.Session, sessions.Community]]:
     """The next sessions of `known` (this person's communities) that policy lets them see,
     soonest first (join codes only for those who run the community)."""
     found = []
     for c in known:
-        upcoming, _past = X.sessions_of(store, person, c.id, now)
+        upcoming, _past = sessions.sessions_of(store, person, c.id, now)
         found += [(s, c) for s in upcoming]
     found.sort(key=lambda pair: pair[0].starts_at)
     return found
 
 
-def on_now(session: X.Session, now: datetime) -> bool:
+def on_now(session: sessions.Session, now: datetime) -> bool:
     """The session is on (or the group is gathering: from an hour before it starts)."""
     return session.status != "closed" and (
-        session.starts_at - X.LINK_MARGIN <= now <= session.ends_at
+        session.starts_at - sessions.LINK_MARGIN <= now <= session.ends_at
     )
 
 
@@ -322,7 +321,7 @@ def upcoming_html(
     store: Store,
     person: Person,
     settings: Settings,
-    known: list[X.Community],
+    known: list[sessions.Community],
     now: datetime | None = None,
     *,
     join_links: str = "always",

@@ -19,24 +19,22 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import DataFileError, InvalidInput
-from ..library_topics import EMPTY, TOPICS_FILE, TopicList, load_topics
-from ..services import library as L
-from ..services import membership as M
-from ..services import sessions as X
-from ..services.identity import Person
-from ..settings import Settings
-from ..store import Store
-from ..widgets.deid_check import DeidCheck
-from ._base import AppShell
-from ._fields import TakenText
-from ._startup import open_for_app
+from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._fields import TakenText
+from cop_widgets.apps._startup import open_for_app
+from cop_widgets.errors import DataFileError, InvalidInput
+from cop_widgets.library_topics import EMPTY, TOPICS_FILE, TopicList, load_topics
+from cop_widgets.services import library, membership, sessions
+from cop_widgets.services.identity import Person
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
+from cop_widgets.widgets.deid_check import DeidCheck
 
 LABEL = {"description_width": "initial"}
 WIDE = W.Layout(width="40rem")
 EXCERPT_CHARS = 240
 ALL = ""  # the "all my communities" choice
-ACCEPTED_FILES = ",".join(L.ATTACHMENT_TYPES)
+ACCEPTED_FILES = ",".join(library.ATTACHMENT_TYPES)
 
 LIBRARY_STYLE = """
 <style>
@@ -78,7 +76,7 @@ class EntryForm(W.VBox):
             options=communities or [], description="Community", style=LABEL, layout=WIDE
         )
         self.kind = W.Dropdown(
-            options=[(label, key) for key, label in L.KIND_LABELS.items()],
+            options=[(label, key) for key, label in library.KIND_LABELS.items()],
             value=entry.kind if entry else "story",
             description="Kind",
             style=LABEL,
@@ -183,7 +181,7 @@ class LibraryApp(AppShell):
         self.store, self.settings, self.topics, self.environ = store, settings, topics, environ
         self.zone = ZoneInfo(settings.timezone)
         self.person: Person | None = None
-        self.entry: L.Entry | None = None
+        self.entry: library.Entry | None = None
         self.shown = 0
         self.revise_form: EntryForm | None = None
         self.revise_saver = None
@@ -196,8 +194,8 @@ class LibraryApp(AppShell):
     def _sign_in(self, person: Person) -> None:
         self.person = person
         asked = parse_qs(self.query)
-        readable = X.communities(self.store, person)
-        self.mine = [(c.name, c.id) for c in M.communities(self.store, person) if c.member]
+        readable = sessions.communities(self.store, person)
+        self.mine = [(c.name, c.id) for c in membership.communities(self.store, person) if c.member]
         if not readable:
             self.body.children = [
                 W.HTML(
@@ -284,7 +282,7 @@ class LibraryApp(AppShell):
         self.refresh()
 
     def _refresh_tags(self) -> None:
-        used = L.tags_in_use(self.store, self.person, self._community())
+        used = library.tags_in_use(self.store, self.person, self._community())
         options = [("Any tag", "")] + [
             (f"{self.topics.label(t) if topic else t} ({n})", t) for t, topic, n in used
         ]
@@ -292,8 +290,8 @@ class LibraryApp(AppShell):
         self.tag.options = options
         self.tag.value = keep
 
-    def _page(self, offset: int) -> L.Page:
-        return L.browse(
+    def _page(self, offset: int) -> library.Page:
+        return library.browse(
             self.store,
             self.person,
             community_id=self._community(),
@@ -308,7 +306,7 @@ class LibraryApp(AppShell):
         """The first page of what matches the choices now."""
         page = self._page(0)
         self.total = page.total
-        words = L.search_words(self.search.value)
+        words = library.search_words(self.search.value)
         if page.total:
             found = f"{page.total} entr{'y' if page.total == 1 else 'ies'}"
             if words:
@@ -333,10 +331,10 @@ class LibraryApp(AppShell):
         self.shown += len(page.entries)
         self.more.layout.display = None if self.shown < page.total else "none"
 
-    def _tag_words(self, entry: L.Entry) -> list[str]:
+    def _tag_words(self, entry: library.Entry) -> list[str]:
         return [self.topics.label(t) if topic else f"#{t}" for t, topic in entry.tags]
 
-    def _row(self, entry: L.Entry) -> W.VBox:
+    def _row(self, entry: library.Entry) -> W.VBox:
         title = entry.title if len(entry.title) <= 120 else entry.title[:119] + "…"
         open_it = W.Button(description=title, tooltip="Read this entry")
         open_it.add_class("cop-lib-open")
@@ -345,7 +343,7 @@ class LibraryApp(AppShell):
             entry.body[:EXCERPT_CHARS].rstrip() + "…")  # fmt: skip
         helped = f" · {entry.endorsements} found it helped" if entry.endorsements else ""
         meta = (
-            f"<p class='cop-meta'>{html.escape(L.KIND_LABELS[entry.kind])} · "
+            f"<p class='cop-meta'>{html.escape(library.KIND_LABELS[entry.kind])} · "
             f"<bdi>{html.escape(entry.author_name)}</bdi> · {_day(entry.created_at)} · "
             f"<bdi>{html.escape(entry.community_name)}</bdi>{helped}</p>"
         )
@@ -365,7 +363,7 @@ class LibraryApp(AppShell):
 
     # -- one entry --------------------------------------------------------------------------------
     def open_entry(self, entry_id: str) -> None:
-        self.entry = L.get(self.store, self.person, entry_id)
+        self.entry = library.get(self.store, self.person, entry_id)
         self.drop_saver(self.comment_saver)
         self.drop_saver(self.revise_saver)
         self.revise_form = self.revise_saver = None
@@ -386,12 +384,12 @@ class LibraryApp(AppShell):
         self._refresh_tags()
         self.refresh()
 
-    def _entry_html(self, e: L.Entry) -> str:
+    def _entry_html(self, e: library.Entry) -> str:
         when = f"added {_day(e.created_at)}"
         if e.revision > 1:
             when += f", revised {_day(e.updated_at)} (version {e.revision})"
         meta = [
-            L.KIND_LABELS[e.kind],
+            library.KIND_LABELS[e.kind],
             f"by {e.author_name}",
             when,
             e.community_name,
@@ -430,7 +428,7 @@ class LibraryApp(AppShell):
 
     def _show_entry(self) -> None:
         e = self.entry
-        can = L.allowed_actions(self.store, self.person, e.id)
+        can = library.allowed_actions(self.store, self.person, e.id)
         back = self._button("Back to the list", "back", self.back_to_list)
         actions: list[W.Widget] = []
         if "library.endorse" in can:
@@ -480,12 +478,12 @@ class LibraryApp(AppShell):
         parts += self._comments_part(e, "library.comment" in can)
         self.detail.children = parts
 
-    def _attachments_part(self, e: L.Entry) -> list[W.Widget]:
+    def _attachments_part(self, e: library.Entry) -> list[W.Widget]:
         if not e.attachments:
             return []
         out: list[W.Widget] = [W.HTML("<h3>Attachments</h3>")]
         self.download_link = W.HTML()
-        for a in L.attachments(self.store, self.person, e.id):
+        for a in library.attachments(self.store, self.person, e.id):
             size = (
                 f"{a.size / 1024:.0f} KB" if a.size < 1024 * 1024 else f"{a.size / 1048576:.1f} MB"
             )
@@ -496,7 +494,7 @@ class LibraryApp(AppShell):
         return out
 
     def _download(self, attachment_id: str) -> None:
-        meta, data = L.attachment_bytes(self.store, self.person, attachment_id)
+        meta, data = library.attachment_bytes(self.store, self.person, attachment_id)
         encoded = base64.b64encode(data).decode("ascii")
         self.download_link.value = (
             f"<p><a download='{html.escape(meta.file_name, quote=True)}' "
@@ -504,8 +502,8 @@ class LibraryApp(AppShell):
             f"<bdi>{html.escape(meta.file_name)}</bdi></a></p>"
         )
 
-    def _history_part(self, e: L.Entry) -> W.HTML:
-        versions = L.history(self.store, self.person, e.id)
+    def _history_part(self, e: library.Entry) -> W.HTML:
+        versions = library.history(self.store, self.person, e.id)
         items = []
         for v in versions:
             tags = ", ".join(v.tags.splitlines())
@@ -513,7 +511,7 @@ class LibraryApp(AppShell):
                 f"<div class='cop-lib-version'><h4>Version {v.revision} · "
                 f"{_day(v.created_at)}{' (now)' if v.revision == e.revision else ''}</h4>"
                 f"<p><strong><bdi>{html.escape(v.title)}</bdi></strong> · "
-                f"{html.escape(L.KIND_LABELS.get(v.kind, v.kind))}</p>"
+                f"{html.escape(library.KIND_LABELS.get(v.kind, v.kind))}</p>"
                 + (f"<p class='cop-meta'>Tags: <bdi>{html.escape(tags)}</bdi></p>" if tags else "")
                 + f"<div class='cop-lib-body'><bdi>{html.escape(v.body)}</bdi></div>"
                 + (
@@ -527,8 +525,8 @@ class LibraryApp(AppShell):
         box.add_class("cop-lib-versions")
         return box
 
-    def _comments_part(self, e: L.Entry, may_comment: bool) -> list[W.Widget]:
-        said = L.comments(self.store, self.person, e.id)
+    def _comments_part(self, e: library.Entry, may_comment: bool) -> list[W.Widget]:
+        said = library.comments(self.store, self.person, e.id)
         listed = "".join(
             f"<li><p class='cop-meta'><bdi>{html.escape(c.author_name)}</bdi> · "
             f"{_day(c.created_at)}</p><div class='cop-lib-comment'>"
@@ -564,10 +562,10 @@ class LibraryApp(AppShell):
     # -- actions on an entry ----------------------------------------------------------------------
     def _endorse(self, yes: bool) -> None:
         if yes:
-            L.endorse(self.store, self.person, self.entry.id)
+            library.endorse(self.store, self.person, self.entry.id)
         else:
-            L.take_back_endorsement(self.store, self.person, self.entry.id)
-        self.entry = L.get(self.store, self.person, self.entry.id)
+            library.take_back_endorsement(self.store, self.person, self.entry.id)
+        self.entry = library.get(self.store, self.person, self.entry.id)
         self._show_entry()
         self.status.show(
             "Thank you: the author and the community will see it helped." if yes else "Taken back.",
@@ -575,8 +573,8 @@ class LibraryApp(AppShell):
         )
 
     def _mark(self, yes: bool) -> None:
-        L.mark(self.store, self.person, self.entry.id, yes)
-        self.entry = L.get(self.store, self.person, self.entry.id)
+        library.mark(self.store, self.person, self.entry.id, yes)
+        self.entry = library.get(self.store, self.person, self.entry.id)
         self._show_entry()
         self.status.show(
             "Marked as the community's endorsed practice." if yes else "The mark is removed.",
@@ -596,7 +594,7 @@ class LibraryApp(AppShell):
         self._show_entry()
 
     def _withdraw(self) -> None:
-        L.withdraw(self.store, self.person, self.entry.id)
+        library.withdraw(self.store, self.person, self.entry.id)
         self.back_to_list()
         self.status.show("The entry is withdrawn from the library.", "ok")
 
@@ -615,13 +613,13 @@ class LibraryApp(AppShell):
         self.comment_saver.run(lambda: self._store_comment(taken, entry_id, comment_id))
 
     def _store_comment(self, taken: tuple[str, ...], entry_id: str, comment_id: str) -> None:
-        L.add_comment(self.store, self.person, comment_id, entry_id, taken[0], confirmed=True)
+        library.add_comment(self.store, self.person, comment_id, entry_id, taken[0], confirmed=True)
         self.comment_fields.stored(taken)
         self.comment_id = str(uuid.uuid4())
         self.comment_deid.review({})
         self.status.show("Your comment is added.", "ok")
         if self.entry is not None and self.entry.id == entry_id:
-            self.entry = L.get(self.store, self.person, entry_id)
+            self.entry = library.get(self.store, self.person, entry_id)
             self._show_entry()
 
     def _open_revise(self) -> None:
@@ -636,8 +634,8 @@ class LibraryApp(AppShell):
         f = self.revise_form
         taken = f.fields.take()
         title, body, url, free = taken
-        tags = L.tags_from(f.topic_ids(), free, self.topics)
-        if not f.deid.review(L.texts_to_check(title, body, tags)):
+        tags = library.tags_from(f.topic_ids(), free, self.topics)
+        if not f.deid.review(library.texts_to_check(title, body, tags)):
             self.status.show(
                 "Check the highlighted words: rephrase them, or tick the box if they do not "
                 "identify anyone, then save again.",
@@ -646,22 +644,22 @@ class LibraryApp(AppShell):
             return
         files = f.files()
         for name, data in files:
-            L.check_attachment(name, data)
+            library.check_attachment(name, data)
         ids = [str(uuid.uuid4()) for _ in files]
         kind, topic_ids, entry_id, revision = f.kind.value, f.topic_ids(), f.entry_id, (
             f.expected_revision)  # fmt: skip
 
         def store_it() -> None:
-            L.revise(
+            library.revise(
                 self.store, self.person, entry_id, kind, title, body,
                 expected_revision=revision, topic_ids=topic_ids, free_tags=free, url=url,
                 confirmed=True, topics=self.topics,
             )  # fmt: skip
             for attachment_id, (name, data) in zip(ids, files, strict=True):
-                L.attach(self.store, self.person, attachment_id, entry_id, name, data)
+                library.attach(self.store, self.person, attachment_id, entry_id, name, data)
             self.revise_saver.cancel()
             self.revise_form = self.revise_saver = None
-            self.entry = L.get(self.store, self.person, entry_id)
+            self.entry = library.get(self.store, self.person, entry_id)
             self._show_entry()
             self.status.show(f"Saved as version {self.entry.revision}.", "ok")
 
@@ -706,7 +704,7 @@ class LibraryApp(AppShell):
         options = [("None", "")]
         if cid:
             now = datetime.now(UTC)
-            upcoming, past = X.sessions_of(self.store, self.person, cid, now)
+            upcoming, past = sessions.sessions_of(self.store, self.person, cid, now)
             held = [s for s in upcoming if s.starts_at <= now + timedelta(hours=1)] + past
             options += [
                 (f"{s.starts_at.astimezone(self.zone):%d %b %Y} · {s.topic[:80]}", s.id)
@@ -721,8 +719,8 @@ class LibraryApp(AppShell):
         title, body, url, free = taken
         if not f.community.value:
             raise InvalidInput("community", "Choose the community this entry belongs to.")
-        tags = L.tags_from(f.topic_ids(), free, self.topics)
-        if not f.deid.review(L.texts_to_check(title, body, tags)):
+        tags = library.tags_from(f.topic_ids(), free, self.topics)
+        if not f.deid.review(library.texts_to_check(title, body, tags)):
             self.status.show(
                 "Check the highlighted words: rephrase them, or tick the box if they do not "
                 "identify anyone, then press Add to the library again.",
@@ -731,7 +729,7 @@ class LibraryApp(AppShell):
             return
         files = f.files()
         for name, data in files:
-            L.check_attachment(name, data)  # refused before anything is stored
+            library.check_attachment(name, data)  # refused before anything is stored
         ids = [str(uuid.uuid4()) for _ in files]
         entry_id, community_id, kind = f.entry_id, f.community.value, f.kind.value
         topic_ids, session_id = f.topic_ids(), f.session.value or None
@@ -744,16 +742,16 @@ class LibraryApp(AppShell):
         self, taken, entry_id, community_id, kind, topic_ids, session_id, files
     ) -> None:
         title, body, url, free = taken
-        made = L.contribute(
+        made = library.contribute(
             self.store, self.person, entry_id, community_id, kind, title, body,
             topic_ids=topic_ids, free_tags=free, url=url, session_id=session_id,
             confirmed=True, topics=self.topics,
         )  # fmt: skip
         for attachment_id, (name, data) in files:
-            L.attach(self.store, self.person, attachment_id, made.id, name, data)
+            library.attach(self.store, self.person, attachment_id, made.id, name, data)
         self.form.fields.stored(taken)
         self.form.reset()
-        twins = L.same_title(self.store, self.person, community_id, made.title, made.id)
+        twins = library.same_title(self.store, self.person, community_id, made.title, made.id)
         self.open_entry(made.id)
         if twins:
             self.status.show(

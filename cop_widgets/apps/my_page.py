@@ -16,20 +16,16 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..content import Catalogue, load_frameworks
-from ..errors import InvalidInput, StoreFailure
-from ..services import checkins as K
-from ..services import data_rights as DR
-from ..services import reflections as R
-from ..services import sessions as X
-from ..services import supervision
-from ..services.identity import Person
-from ..settings import Settings
-from ..store import Store
-from ._base import AppShell
-from ._reports import report_panel
-from ._startup import open_for_app
-from .home import on_now, upcoming_html, upcoming_sessions
+from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._reports import report_panel
+from cop_widgets.apps._startup import open_for_app
+from cop_widgets.apps.home import on_now, upcoming_html, upcoming_sessions
+from cop_widgets.content import Catalogue, load_frameworks
+from cop_widgets.errors import InvalidInput, StoreFailure
+from cop_widgets.services import checkins, data_rights, reflections, sessions, supervision
+from cop_widgets.services.identity import Person
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
 
 DRAFTS_SHOWN = 20
 FEEDBACK_SHOWN = 20
@@ -158,7 +154,7 @@ class MyPageApp(AppShell):
     # -- upcoming sessions (the home page's list; the join link while a session is on) ---------
     def show_upcoming(self) -> None:
         now = datetime.now(UTC)
-        known = X.communities(self.store, self.person)
+        known = sessions.communities(self.store, self.person)
         shown = upcoming_html(
             self.store, self.person, self.settings, known, now, join_links="open_now"
         )
@@ -174,7 +170,7 @@ class MyPageApp(AppShell):
         for row in self._followup_rows.values():
             self.drop_saver(row.saver)  # kept if a refused save of it is still retrying
         self._followup_rows = {}
-        mine = K.my_commitments(self.store, self.person, limit=COMMITMENTS_SHOWN)
+        mine = checkins.my_commitments(self.store, self.person, limit=COMMITMENTS_SHOWN)
         heading = W.HTML(
             "<h2>My commitments</h2><p class='cop-meta'>What you said at check-out you would "
             "do differently. Say here whether you tried it; it is also asked at your next "
@@ -194,14 +190,14 @@ class MyPageApp(AppShell):
                 rows.append(W.HTML(self._done_html(c)))
         self.commitments_box.children = [heading, *rows]
 
-    def _said_html(self, c: K.CommitmentRecord) -> str:
+    def _said_html(self, c: checkins.CommitmentRecord) -> str:
         when = _when(c.session_starts_at, self.zone, self.settings.timezone)
         return (
             f"<p>At “<bdi>{html.escape(c.session_topic)}</bdi>” ({html.escape(when)}) you said "
             f"you would: <strong><bdi>{html.escape(c.text)}</bdi></strong></p>"
         )
 
-    def _done_html(self, c: K.CommitmentRecord) -> str:
+    def _done_html(self, c: checkins.CommitmentRecord) -> str:
         note = (
             f"<p>What happened: <bdi style='white-space:pre-wrap'>"
             f"{html.escape(c.followup_text)}</bdi></p>"
@@ -216,7 +212,7 @@ class MyPageApp(AppShell):
             f"{note}</div>"
         )
 
-    def _open_commitment(self, c: K.CommitmentRecord) -> W.VBox:
+    def _open_commitment(self, c: checkins.CommitmentRecord) -> W.VBox:
         tried = W.RadioButtons(
             options=TRIED_CHOICES, value=None, description="Did you try it?", style=LABEL
         )
@@ -264,11 +260,11 @@ class MyPageApp(AppShell):
     def _follow_up(self, row: W.VBox) -> None:
         if row.tried.value is None:
             raise InvalidInput("tried", CHOOSE_FIRST)
-        c: K.CommitmentRecord = row.commitment
-        K.follow_up(self.store, self.person, c.id, None, row.tried.value, row.happened.value)
+        c: checkins.CommitmentRecord = row.commitment
+        checkins.follow_up(self.store, self.person, c.id, None, row.tried.value, row.happened.value)
         row.saver.cancel()
         self._followup_rows.pop(c.id, None)
-        done = K.CommitmentRecord(
+        done = checkins.CommitmentRecord(
             c.id, c.session_id, c.text, c.created_at, c.session_topic, c.session_starts_at,
             row.tried.value, row.happened.value.strip(), datetime.now(UTC).isoformat(),
         )  # fmt: skip
@@ -285,7 +281,7 @@ class MyPageApp(AppShell):
 
     # -- drafts ---------------------------------------------------------------------------------
     def show_drafts(self) -> None:
-        drafts = R.list_mine(self.store, self.person, limit=DRAFTS_SHOWN, status="draft")
+        drafts = reflections.list_mine(self.store, self.person, limit=DRAFTS_SHOWN, status="draft")
         if not drafts:
             self.drafts_view.value = "<h2>My drafts</h2><p>No drafts.</p>"
             return
@@ -363,7 +359,7 @@ class MyPageApp(AppShell):
 
     def export(self) -> None:
         try:
-            data = DR.export_my_data(self.store, self.person)
+            data = data_rights.export_my_data(self.store, self.person)
         except StoreFailure as exc:
             message = f"Your export was not made: {exc.reason}. Press the button again in a moment."
             self.export_link.value = _note(message, "error")

@@ -9,18 +9,18 @@ from urllib.parse import parse_qs
 
 import ipywidgets as W
 
-from ..content import Catalogue, Framework, load_frameworks
-from ..errors import CopWidgetsError, InvalidInput, StoreFailure
-from ..services import reflections, supervision
-from ..services.identity import Person
-from ..settings import Settings
-from ..store import Store
-from ..widgets import ReflectionStepper
-from ..widgets.deid_check import DeidCheck
-from ..widgets.reflection_stepper import VISIBILITY_CHOICES
-from ._autosave import Autosave
-from ._base import AppShell
-from ._startup import open_for_app
+from cop_widgets.apps._autosave import Autosave
+from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._startup import open_for_app
+from cop_widgets.content import Catalogue, Framework, load_frameworks
+from cop_widgets.errors import CopWidgetsError, InvalidInput, StoreFailure
+from cop_widgets.services import reflections, supervision
+from cop_widgets.services.identity import Person
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
+from cop_widgets.widgets import ReflectionStepper
+from cop_widgets.widgets.deid_check import DeidCheck
+from cop_widgets.widgets.reflection_stepper import VISIBILITY_CHOICES
 
 _EMPTY = reflections.Answer("")
 

@@ -19,22 +19,20 @@ from zoneinfo import ZoneInfo
 import ipywidgets as W
 import segno
 
-from ..errors import CopWidgetsError, InvalidInput
-from ..protocols import ProtocolCatalogue, load_protocols
-from ..services import accounts
-from ..services import discussions as D
-from ..services import sessions as X
-from ..services.identity import Person, page_site
-from ..session_items import ItemSet, load_item_sets
-from ..settings import Settings
-from ..store import Store
-from ._autosave import Ticker
-from ._base import AppShell
-from ._reports import report_panel
-from ._startup import open_for_app
-from .board import BoardPanel, board_sets
-from .case_discussion import StartForm, session_choice_label
-from .community import JOIN_PATH, close_session_box
+from cop_widgets.apps._autosave import Ticker
+from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._reports import report_panel
+from cop_widgets.apps._startup import open_for_app
+from cop_widgets.apps.board import BoardPanel, board_sets
+from cop_widgets.apps.case_discussion import StartForm, session_choice_label
+from cop_widgets.apps.community import JOIN_PATH, close_session_box
+from cop_widgets.errors import CopWidgetsError, InvalidInput
+from cop_widgets.protocols import ProtocolCatalogue, load_protocols
+from cop_widgets.services import accounts, discussions, sessions
+from cop_widgets.services.identity import Person, page_site
+from cop_widgets.session_items import ItemSet, load_item_sets
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
 
 LABEL = {"description_width": "initial"}
 
@@ -117,7 +115,7 @@ class RunSheetApp(AppShell):
         self.sets = board_sets(item_sets)
         self.zone = ZoneInfo(settings.timezone)
         self.person: Person | None = None
-        self.session: X.Session | None = None
+        self.session: sessions.Session | None = None
         self.board: BoardPanel | None = None
         self.start_form: StartForm | None = None
         self.pickers: dict[str, W.Dropdown] = {}
@@ -145,7 +143,7 @@ class RunSheetApp(AppShell):
             ]
             return
         try:
-            self.session = X.session_to_run(self.store, person, wanted)
+            self.session = sessions.session_to_run(self.store, person, wanted)
         except CopWidgetsError as exc:  # refused (audited), or no such session
             self.body.children = [W.HTML(f"<p class='cop-refused'>{html.escape(str(exc))}</p>")]
             raise
@@ -190,7 +188,8 @@ class RunSheetApp(AppShell):
     def _heading_html(self) -> str:
         s = self.session
         cop = next(
-            (c for c in X.communities(self.store, self.person) if c.id == s.community_id), None
+            (c for c in sessions.communities(self.store, self.person) if c.id == s.community_id),
+            None,
         )
         protocol = self.protocols.get(s.protocol_id) if s.protocol_id else None
         when = f"{s.starts_at.astimezone(self.zone):%a %d %b %Y, %H:%M} ({self.settings.timezone})"
@@ -243,7 +242,7 @@ class RunSheetApp(AppShell):
     def refresh(self) -> None:
         if self.session is None:
             return
-        joined = X.attendees(self.store, self.person, self.session.id)
+        joined = sessions.attendees(self.store, self.person, self.session.id)
         names = "".join(f"<bdi>{html.escape(name)}</bdi>" for _, name in joined)
         shown = (
             f"<p class='cop-run-joined'><strong class='cop-run-joined-count'>{len(joined)} "
@@ -262,14 +261,14 @@ class RunSheetApp(AppShell):
     # -- 3. roles, from the community's members -------------------------------------------------
     def _roles_section(self) -> list[W.Widget]:
         sid = self.session.id
-        candidates = X.role_candidates(self.store, self.person, sid)
-        current = X.session_roles(self.store, self.person, sid)
-        history = X.role_history(self.store, self.person, self.session.community_id)
-        came = X.attendees(self.store, self.person, sid)
-        suggested = X.suggest_roles(came or candidates, history)
+        candidates = sessions.role_candidates(self.store, self.person, sid)
+        current = sessions.session_roles(self.store, self.person, sid)
+        history = sessions.role_history(self.store, self.person, self.session.community_id)
+        came = sessions.attendees(self.store, self.person, sid)
+        suggested = sessions.suggest_roles(came or candidates, history)
         self._candidates = candidates
         self.pickers = {}
-        for role_id, label in X.ROTATING_ROLES:
+        for role_id, label in sessions.ROTATING_ROLES:
             picker = W.Dropdown(
                 options=self._options(candidates),
                 value=current.get(role_id, suggested.get(role_id, "")),
@@ -298,7 +297,7 @@ class RunSheetApp(AppShell):
     def _offer_candidates(self) -> None:
         """Someone new joined (and so belongs to the community): offer them too, keeping
         every choice on the page."""
-        candidates = X.role_candidates(self.store, self.person, self.session.id)
+        candidates = sessions.role_candidates(self.store, self.person, self.session.id)
         if candidates == self._candidates:
             return
         self._candidates = candidates
@@ -310,7 +309,7 @@ class RunSheetApp(AppShell):
     def save_roles(self) -> None:
         running = self._running
         roles = {role_id: picker.value or "" for role_id, picker in self.pickers.items()}
-        X.set_session_roles(self.store, self.person, running.id, roles)
+        sessions.set_session_roles(self.store, self.person, running.id, roles)
         self._prefill_roles(only_empty=False)
         self.status.show("Roles saved. The case discussion below starts with them.", "ok")
 
@@ -346,9 +345,9 @@ class RunSheetApp(AppShell):
         form = self.start_form
         if form is None:
             return
-        names = dict(X.role_candidates(self.store, self.person, self.session.id))
-        held = X.session_roles(self.store, self.person, self.session.id)
-        for role_id, _ in X.ROTATING_ROLES:
+        names = dict(sessions.role_candidates(self.store, self.person, self.session.id))
+        held = sessions.session_roles(self.store, self.person, self.session.id)
+        for role_id, _ in sessions.ROTATING_ROLES:
             box = form.role_inputs.get(role_id)
             if box is None or (only_empty and box.value.strip()):
                 continue
@@ -369,7 +368,7 @@ class RunSheetApp(AppShell):
                 "warning",
             )
             return
-        D.start_discussion(
+        discussions.start_discussion(
             self.store,
             self.person,
             protocol,
@@ -391,7 +390,7 @@ class RunSheetApp(AppShell):
         )
 
     def _show_discussions(self) -> None:
-        started = D.session_discussions(self.store, self.person, self.session.id)
+        started = discussions.session_discussions(self.store, self.person, self.session.id)
         if not started:
             self.discussions_view.value = (
                 "<p class='cop-meta'>None started yet in this session.</p>"
@@ -436,7 +435,7 @@ class RunSheetApp(AppShell):
         ]
 
     @property
-    def _running(self) -> X.Session:
+    def _running(self) -> sessions.Session:
         """The session this page runs; none after a refusal (a stale button's message)."""
         if self.session is None or self.person is None:
             raise InvalidInput(
@@ -445,7 +444,7 @@ class RunSheetApp(AppShell):
         return self.session
 
     def open_checkout(self) -> None:
-        self.session = X.open_checkout(self.store, self.person, self._running.id)
+        self.session = sessions.open_checkout(self.store, self.person, self._running.id)
         self._show_checkout()
         self.status.show("Check-out is open: it now shows on every join page.", "ok")
 
@@ -462,8 +461,8 @@ class RunSheetApp(AppShell):
         )
 
     def close_session(self) -> None:
-        X.close_session(self.store, self.person, self._running.id)
-        self.session = X.session_to_run(self.store, self.person, self.session.id)
+        sessions.close_session(self.store, self.person, self._running.id)
+        self.session = sessions.session_to_run(self.store, self.person, self.session.id)
         self.show()
         self.status.show(
             "Session closed: its code no longer works. Make the session report below to send "

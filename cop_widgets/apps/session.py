@@ -9,18 +9,16 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from ..errors import CopWidgetsError, InvalidInput
-from ..services import checkins as K
-from ..services import discussions as D
-from ..services import sessions as X
-from ..services.identity import Person
-from ..session_items import ItemSet, load_item_sets
-from ..settings import Settings
-from ..store import Store
-from ..widgets.item_form import ItemForm
-from ._autosave import Ticker
-from ._base import AppShell
-from ._startup import open_for_app
+from cop_widgets.apps._autosave import Ticker
+from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._startup import open_for_app
+from cop_widgets.errors import CopWidgetsError, InvalidInput
+from cop_widgets.services import checkins, discussions, sessions
+from cop_widgets.services.identity import Person
+from cop_widgets.session_items import ItemSet, load_item_sets
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
+from cop_widgets.widgets.item_form import ItemForm
 
 
 class SessionApp(AppShell):
@@ -39,7 +37,7 @@ class SessionApp(AppShell):
         self.ticker = Ticker(lambda: self._guard(self.poll), every=tick_seconds)
         self.item_sets = item_sets or {}
         self.person: Person | None = None
-        self.joined: X.Session | None = None
+        self.joined: sessions.Session | None = None
         self.code = W.Text(
             description="Join code",
             placeholder="e.g. K7M2QX",
@@ -59,7 +57,7 @@ class SessionApp(AppShell):
         # the URL).
         code = (parse_qs(self.query).get("code") or [""])[0]
         if code:
-            self.code.value = X.normalise_code(code)
+            self.code.value = sessions.normalise_code(code)
         self.body.children = [W.HBox([self.code, self.join_button])]
         if self.code.value:
             self.join()
@@ -68,7 +66,7 @@ class SessionApp(AppShell):
         if self.person is None:
             return
         try:
-            session = X.join(self.store, self.person, self.code.value, datetime.now(UTC))
+            session = sessions.join(self.store, self.person, self.code.value, datetime.now(UTC))
         except CopWidgetsError as exc:
             self.status.show(str(exc), "error")
             return
@@ -76,7 +74,11 @@ class SessionApp(AppShell):
         zone = ZoneInfo(self.settings.timezone)
         when = f"{session.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({self.settings.timezone})"
         cop = next(
-            (c for c in X.communities(self.store, self.person) if c.id == session.community_id),
+            (
+                c
+                for c in sessions.communities(self.store, self.person)
+                if c.id == session.community_id
+            ),
             None,
         )
         focus = (
@@ -118,7 +120,7 @@ class SessionApp(AppShell):
         facilitator opens it (the ticker's job; widgets change only when something did)."""
         if self.joined is None:
             return
-        started = D.session_discussions(self.store, self.person, self.joined.id)
+        started = discussions.session_discussions(self.store, self.person, self.joined.id)
         # sibling pages of /voila/render/session.ipynb (relative: also under a Hub prefix),
         # in a new tab, so that this page stays open for the check-out
         discussion = (
@@ -136,7 +138,7 @@ class SessionApp(AppShell):
         )
         if shown != self.next_view.value:
             self.next_view.value = shown
-        is_open = X.checkout_open(self.store, self.person, self.joined.id)
+        is_open = sessions.checkout_open(self.store, self.person, self.joined.id)
         note = (
             ""
             if is_open
@@ -149,7 +151,9 @@ class SessionApp(AppShell):
 
     # -- check-in, check-out, follow-through --------------------------------------------------
     def _show_form(self, set_id: str) -> None:
-        if set_id == "checkout" and not X.checkout_open(self.store, self.person, self.joined.id):
+        if set_id == "checkout" and not sessions.checkout_open(
+            self.store, self.person, self.joined.id
+        ):
             self.poll()
             raise InvalidInput(
                 "check-out", "Check-out is not open yet: it opens when the facilitator opens it."
@@ -158,7 +162,7 @@ class SessionApp(AppShell):
         if items is None:
             self.form_box.children = []
             return
-        if K.has_answered(self.store, self.person, self.joined.id, set_id):
+        if checkins.has_answered(self.store, self.person, self.joined.id, set_id):
             done = f"<p>Your {html.escape(items.name.lower())} is in. Thank you.</p>"
             self.form_box.children = [W.HTML(done)]
             return
@@ -177,7 +181,7 @@ class SessionApp(AppShell):
         """Store the form's answers. Refused by the store, the form and its text stay, marked
         unsaved, and the send is retried in the background; only a confirmed send replaces the
         form with "Your … is in"."""
-        K.submit_answers(self.store, self.person, self.joined.id, form.items, form.answers())
+        checkins.submit_answers(self.store, self.person, self.joined.id, form.items, form.answers())
         form.saver.cancel()  # sent: what the form held is stored, the form goes
         self.status.show(f"Your {form.items.name.lower()} is saved. Thank you.", "ok")
         if form in self.form_box.children:
@@ -185,7 +189,7 @@ class SessionApp(AppShell):
             self.form_box.children = [W.HTML(done)]
 
     def _show_followups(self) -> None:
-        pending = K.open_commitments(self.store, self.person, self.joined.id)
+        pending = checkins.open_commitments(self.store, self.person, self.joined.id)
         rows: list[W.Widget] = []
         for row in getattr(self, "_followup_rows", {}).values():
             self.drop_saver(row.saver)
@@ -221,7 +225,7 @@ class SessionApp(AppShell):
             rows.append(row)
         self.followups.children = [W.HTML("<h3>Your commitments</h3>"), *rows] if rows else []
 
-    def _send_follow_up(self, c: K.Commitment, tried: W.RadioButtons, text: W.Textarea, row):
+    def _send_follow_up(self, c: checkins.Commitment, tried: W.RadioButtons, text: W.Textarea, row):
         """Store a follow-up as shown; refused by the store, it stays on the page, marked
         unsaved, and is retried in the background (with what the row then shows) until the
         store takes it."""
@@ -229,10 +233,10 @@ class SessionApp(AppShell):
             raise InvalidInput("tried", "Choose yes, partly or no first (your text is kept).")
         row.saver.run(lambda: self._follow_up(c, tried.value, text.value, row))
 
-    def _follow_up(self, c: K.Commitment, tried: str | None, text: str, row=None) -> None:
+    def _follow_up(self, c: checkins.Commitment, tried: str | None, text: str, row=None) -> None:
         if tried is None:
             raise InvalidInput("tried", "Choose yes, partly or no first (your text is kept).")
-        K.follow_up(self.store, self.person, c.id, self.joined.id, tried, text)
+        checkins.follow_up(self.store, self.person, c.id, self.joined.id, tried, text)
         self.status.show("Thank you: your follow-up is saved.", "ok")
         if row is None:
             self._show_followups()

@@ -11,17 +11,17 @@ from datetime import datetime
 
 import ipywidgets as W
 
-from ..content import Catalogue, load_frameworks
-from ..errors import InvalidInput
-from ..services import supervision as S
-from ..services.identity import Person
-from ..settings import Settings
-from ..store import Store
-from ._autosave import Autosave
-from ._base import AppShell
-from ._fields import TakenText
-from ._startup import open_for_app
-from .home import home_url
+from cop_widgets.apps._autosave import Autosave
+from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._fields import TakenText
+from cop_widgets.apps._startup import open_for_app
+from cop_widgets.apps.home import home_url
+from cop_widgets.content import Catalogue, load_frameworks
+from cop_widgets.errors import InvalidInput
+from cop_widgets.services import supervision
+from cop_widgets.services.identity import Person
+from cop_widgets.settings import Settings
+from cop_widgets.store import Store
 
 LABEL = {"description_width": "initial"}
 BRIEF_CHARS = 80
@@ -54,7 +54,7 @@ class ReviewApp(AppShell):
         self.settings = settings
         self.person: Person | None = None
         self.page = 1
-        self.current: S.ReviewView | None = None
+        self.current: supervision.ReviewView | None = None
         self.fb_saver: Autosave | None = None  # the open feedback form's unsaved text
         super().__init__("<h1>Supervision review</h1>")
         self.begin(startup_error, environ)
@@ -66,14 +66,14 @@ class ReviewApp(AppShell):
         return home_url(self.settings, self.environ) if self.settings else None
 
     def _sign_in(self, who: Person) -> None:
-        S.require_supervisor(self.store, who)  # before any supervisee data is read
+        supervision.require_supervisor(self.store, who)  # before any supervisee data is read
         self.person = who
         self._build_filters()
         self.show_queue()
 
     # -- queue --------------------------------------------------------------------------------
     def _build_filters(self) -> None:
-        people = S.supervisees(self.store, self.person)
+        people = supervision.supervisees(self.store, self.person)
         self.f_person = W.Dropdown(
             options=[("Everyone", "")] + [(n, i) for i, n in people],
             description="Supervisee",
@@ -98,7 +98,7 @@ class ReviewApp(AppShell):
             style=LABEL,
         )
         self.anonymised = W.Checkbox(
-            value=S.is_anonymised(self.store, self.person),
+            value=supervision.is_anonymised(self.store, self.person),
             description="Anonymised review (numbers, not names)",
             indent=False,
         )
@@ -122,7 +122,7 @@ class ReviewApp(AppShell):
         self.next_button.add_class("cop-next-page")
 
     def _filters_changed(self) -> None:
-        S.set_anonymised(self.store, self.person, self.anonymised.value)
+        supervision.set_anonymised(self.store, self.person, self.anonymised.value)
         self.page = 1
         self.show_queue()
 
@@ -134,7 +134,7 @@ class ReviewApp(AppShell):
         return f"Reflection #{number:05d}" if self.anonymised.value else item_or_name
 
     def show_queue(self) -> None:
-        result = S.review_queue(
+        result = supervision.review_queue(
             self.store,
             self.person,
             supervisee_id=self.f_person.value or None,
@@ -188,7 +188,7 @@ class ReviewApp(AppShell):
 
     # -- one reflection -----------------------------------------------------------------------
     def open_reflection(self, reflection_id: str) -> None:
-        self.current = S.open_for_review(self.store, self.person, reflection_id)
+        self.current = supervision.open_for_review(self.store, self.person, reflection_id)
         self._show_review()
 
     def _show_review(self) -> None:
@@ -244,7 +244,7 @@ class ReviewApp(AppShell):
                 f"{html.escape(answer.text)}</div>"
             )
         given = "".join(
-            f"<li><strong>{html.escape(S.KIND_LABELS[f.kind])}:</strong> "
+            f"<li><strong>{html.escape(supervision.KIND_LABELS[f.kind])}:</strong> "
             f'<span style="white-space:pre-wrap">{html.escape(f.text)}</span></li>'
             for f in view.feedback
         )
@@ -259,7 +259,7 @@ class ReviewApp(AppShell):
         )
 
     def _feedback_form(self) -> W.Widget:
-        kinds = [(label, kind) for kind, label in S.KIND_LABELS.items()]
+        kinds = [(label, kind) for kind, label in supervision.KIND_LABELS.items()]
         self.fb_kind = W.Dropdown(options=kinds, description="Kind", style=LABEL)
         self.fb_text = W.Textarea(
             description="Feedback",
@@ -268,10 +268,10 @@ class ReviewApp(AppShell):
         )
         self.fb_kind.add_class("cop-feedback-kind")
         self.fb_text.add_class("cop-feedback-text")
-        saved = S.bank(self.store, self.person)
+        saved = supervision.bank(self.store, self.person)
         self.fb_bank = W.Dropdown(
             options=[("Insert a saved comment…", "")]
-            + [(f"{S.KIND_LABELS[k]}: {t[:60]}", cid) for cid, k, t in saved],
+            + [(f"{supervision.KIND_LABELS[k]}: {t[:60]}", cid) for cid, k, t in saved],
             description="Comment bank",
             style=LABEL,
             layout=W.Layout(width="30rem"),
@@ -288,7 +288,7 @@ class ReviewApp(AppShell):
         keep = W.Button(description="Save to my comment bank")
         depth = W.Dropdown(
             options=[("No level (optional)", "")]
-            + [(label, key) for key, label in S.DEPTH_LABELS.items()],
+            + [(label, key) for key, label in supervision.DEPTH_LABELS.items()],
             value=self.current.depth_level or "",
             description="Depth (Hatton & Smith, holistic, for dialogue, not a score)",
             style=LABEL,
@@ -346,7 +346,7 @@ class ReviewApp(AppShell):
     def _store_feedback(
         self, reflection_id: str, kind: str, taken: tuple[str, ...], fields: TakenText
     ) -> None:
-        view = S.add_feedback(self.store, self.person, reflection_id, kind, taken[0])
+        view = supervision.add_feedback(self.store, self.person, reflection_id, kind, taken[0])
         fields.stored(taken)  # cleared now, and only if the box still holds exactly that
         if self.current is not None and self.current.reflection.id == reflection_id:
             self.current = view
@@ -360,11 +360,11 @@ class ReviewApp(AppShell):
         self.bank_saver.run(lambda: self._store_in_bank(kind, text))
 
     def _store_in_bank(self, kind: str, text: str) -> None:
-        S.add_to_bank(self.store, self.person, kind, text)
-        saved = S.bank(self.store, self.person)
+        supervision.add_to_bank(self.store, self.person, kind, text)
+        saved = supervision.bank(self.store, self.person)
         self._bank_text = {cid: (k, t) for cid, k, t in saved}
         self.fb_bank.options = [("Insert a saved comment…", "")] + [
-            (f"{S.KIND_LABELS[k]}: {t[:60]}", cid) for cid, k, t in saved
+            (f"{supervision.KIND_LABELS[k]}: {t[:60]}", cid) for cid, k, t in saved
         ]
         self.status.show(
             "Saved to your comment bank. The feedback is still in the box: press Add feedback "
@@ -406,7 +406,7 @@ class ReviewApp(AppShell):
         self.release_button.layout.display = None
 
     def _depth(self, reflection_id: str, level: str | None) -> None:
-        self.current = S.set_depth(self.store, self.person, reflection_id, level)
+        self.current = supervision.set_depth(self.store, self.person, reflection_id, level)
         self.status.show("Depth level noted.", "ok")
 
     def _release(self, reflection_id: str) -> None:
@@ -414,7 +414,7 @@ class ReviewApp(AppShell):
         if blocked:
             self._hide_release_question()
             raise InvalidInput("release", blocked)
-        self.current = S.release(self.store, self.person, reflection_id)
+        self.current = supervision.release(self.store, self.person, reflection_id)
         self.status.show("Feedback released: the author sees it in My reflections.", "ok")
         self._show_review()
 

@@ -13,13 +13,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .._version import __version__
-from ..content import Catalogue
-from ..protocols import ProtocolCatalogue
-from ..services.discussions import STANDARD_ROLES
-from ..services.supervision import DEPTH_LABELS, KIND_LABELS
-from . import data as R
-from .html import (  # noqa: F401 - Block and esc are part of what the templates use
+from cop_widgets._version import __version__
+from cop_widgets.content import Catalogue
+from cop_widgets.protocols import ProtocolCatalogue
+from cop_widgets.reports import data
+from cop_widgets.reports.html import (  # noqa: F401 - Block and esc are part of what the templates use
     BAR_COLOUR,
     SECONDARY_TEXT,
     SVG,
@@ -37,6 +35,8 @@ from .html import (  # noqa: F401 - Block and esc are part of what the templates
     table,
     user,
 )
+from cop_widgets.services.discussions import STANDARD_ROLES
+from cop_widgets.services.supervision import DEPTH_LABELS, KIND_LABELS
 
 VISIBILITY_LABELS = {
     "private": "only me",
@@ -51,7 +51,7 @@ ROLE_LABELS = dict(STANDARD_ROLES)
 def figure(value: object, min_n: int | None = None) -> str:
     if value is None:
         return f'<span class="cop-suppressed">{esc(suppressed(min_n))}</span>'
-    if value is R.SECONDARY:
+    if value is data.SECONDARY:
         return f'<span class="cop-suppressed">{esc(SECONDARY_TEXT)}</span>'
     return esc(value)
 
@@ -108,11 +108,11 @@ def bar_figure(
     FigureCanvasAgg(fig)  # a renderer to measure the labels with
     ax = fig.add_subplot()
     xs = list(range(len(labels)))
-    heights = [0 if R.is_hidden(v) else v for v in values]
+    heights = [0 if data.is_hidden(v) else v for v in values]
     ax.bar(xs, heights, color=BAR_COLOUR)
     top = max([*heights, 1])
     for x, v in zip(xs, values, strict=True):
-        if R.is_hidden(v):
+        if data.is_hidden(v):
             mark = f"<{min_n}" if v is None else "*"
             ax.text(x, top * 0.02, mark, ha="center", va="bottom", fontsize=8, color="#444")
     ax.set_ylabel(ylabel)
@@ -125,38 +125,38 @@ def bar_figure(
 
 
 def _short_month(month: str) -> str:
-    return R.month_label(month)[:3] + " " + month[:4]
+    return data.month_label(month)[:3] + " " + month[:4]
 
 
 def month_ticks(months: Sequence[str]) -> list[str]:
     """Short month labels for a chart's axis: 'Jan', with the year below the first month and
     each January ('Jan\n2027'), so that twelve fit side by side."""
     return [
-        R.month_label(m)[:3] + (f"\n{m[:4]}" if i == 0 or m.endswith("-01") else "")
+        data.month_label(m)[:3] + (f"\n{m[:4]}" if i == 0 or m.endswith("-01") else "")
         for i, m in enumerate(months)
     ]
 
 
 def _busiest(months: Sequence[str], values: Sequence[object], what: str) -> str:
-    known = [(v, m) for m, v in zip(months, values, strict=True) if not R.is_hidden(v) and v]
+    known = [(v, m) for m, v in zip(months, values, strict=True) if not data.is_hidden(v) and v]
     if not known:
         return ""
     best = max(v for v, _ in known)
     first = next(m for v, m in known if v == best)
-    return f" The highest shown is {R.month_label(first)}: {best}."
+    return f" The highest shown is {data.month_label(first)}: {best}."
 
 
 def monthly_chart(
     months: Sequence[str], values: Sequence[object], what: str, min_n: int | None = None
 ) -> str:
     """Chart of a figure per month plus its text alternative (alt, caption, a table follows)."""
-    span = f"{R.month_label(months[0])} to {R.month_label(months[-1])}"
+    span = f"{data.month_label(months[0])} to {data.month_label(months[-1])}"
     hidden = (
         f" Months whose figure comes from fewer than {min_n} are marked <{min_n} and not drawn."
         if any(v is None for v in values)
         else ""
     )
-    if any(v is R.SECONDARY for v in values):
+    if any(v is data.SECONDARY for v in values):
         hidden += f" Months marked * are not drawn: their figure is {SECONDARY_TEXT}."
     alt = f"Bar chart of {what} per month, {span}. The figures are in the table below the chart."
     caption = f"{what.capitalize()} per month, {span}.{_busiest(months, values, what)}{hidden}"
@@ -165,7 +165,7 @@ def monthly_chart(
 
 
 def _header(
-    title: str, period: R.Period, notes: Sequence[str], subject: str | None = None
+    title: str, period: data.Period, notes: Sequence[str], subject: str | None = None
 ) -> Block:
     """The report's heading; `subject` (a person's or community's name) is typed text."""
     body = "".join(para(esc(n), "cop-note") for n in notes)
@@ -183,7 +183,7 @@ def _header(
 
 
 # -- person record -------------------------------------------------------------------------------
-def person_header(who, period: R.Period) -> Block:
+def person_header(who, period: data.Period) -> Block:
     if who is None:
         return _header(
             "CPD record",
@@ -206,7 +206,7 @@ def person_header(who, period: R.Period) -> Block:
     )
 
 
-def person_summary(record: R.PersonRecord) -> Block:
+def person_summary(record: data.PersonRecord) -> Block:
     if record.person is None:
         return Block("")
     n = len(record.reflections)
@@ -240,7 +240,7 @@ def person_summary(record: R.PersonRecord) -> Block:
                 "Reflections submitted per month",
                 [("month", "Month"), ("reflections", "Reflections")],
                 [
-                    (m, R.month_label(m), {"reflections": figure(v)})
+                    (m, data.month_label(m), {"reflections": figure(v)})
                     for m, v in zip(months, values, strict=True)
                 ],
             )
@@ -259,7 +259,7 @@ def _stage_order(framework, answers: pd.DataFrame) -> list[tuple[str, str]]:
     return known + [(i, i) for i in ids if i not in {k for k, _ in known}]
 
 
-def person_entries(record: R.PersonRecord, frameworks: Catalogue) -> Block:
+def person_entries(record: data.PersonRecord, frameworks: Catalogue) -> Block:
     if record.person is None:
         return Block("")
     out = ['<section class="cop-section"><h2>Reflections and feedback</h2>']
@@ -273,7 +273,7 @@ def person_entries(record: R.PersonRecord, frameworks: Catalogue) -> Block:
         version = f" · version {refl.version_no}" if refl.version_no and refl.version_no > 1 else ""
         out.append(
             f'<article class="cop-entry" data-reflection="{esc(refl.id)}">'
-            f"<h3>{esc(name)} — {esc(R.long_date(_day(refl.submitted_at)))}</h3>"
+            f"<h3>{esc(name)} — {esc(data.long_date(_day(refl.submitted_at)))}</h3>"
             f'<p class="cop-meta">Model version {esc(refl.framework_version)}{esc(version)} · '
             f"shared with {esc(VISIBILITY_LABELS.get(refl.visibility, refl.visibility))}</p><dl>"
         )
@@ -295,7 +295,7 @@ def person_entries(record: R.PersonRecord, frameworks: Catalogue) -> Block:
                 out.append(
                     f"<li><strong>{esc(KIND_LABELS.get(f.kind, f.kind))}</strong> from "
                     f"{user(f.supervisor_name)}, released "
-                    f"{esc(R.long_date(_day(f.released_at)))}:"
+                    f"{esc(data.long_date(_day(f.released_at)))}:"
                     f'<div class="cop-text">{user(f.text)}</div></li>'
                 )
                 if _given(f.depth_level) and (f.supervisor_name, f.depth_level) not in depths:
@@ -320,7 +320,7 @@ def _given(value: object) -> bool:
 
 
 def _day(stamp: str):
-    return R.check_date(str(stamp)[:10])
+    return data.check_date(str(stamp)[:10])
 
 
 def _protocol_name(protocols: ProtocolCatalogue, protocol_id: str) -> str:
@@ -337,7 +337,7 @@ def _role_label(protocols: ProtocolCatalogue, protocol_id: str, role_id: str) ->
     return ROLE_LABELS.get(role_id, role_id.replace("_", " "))
 
 
-def person_discussions(record: R.PersonRecord, protocols: ProtocolCatalogue) -> Block:
+def person_discussions(record: data.PersonRecord, protocols: ProtocolCatalogue) -> Block:
     if record.person is None:
         return Block("")
     out = ['<section class="cop-section"><h2>Case discussions and actions</h2>']
@@ -352,7 +352,7 @@ def person_discussions(record: R.PersonRecord, protocols: ProtocolCatalogue) -> 
             rows.append(
                 (
                     d.id,
-                    R.long_date(_day(d.created_at)),
+                    data.long_date(_day(d.created_at)),
                     {
                         "protocol": esc(_protocol_name(protocols, d.protocol_id)),
                         "roles": esc(", ".join(dict.fromkeys(roles)) or "participant"),
@@ -386,11 +386,11 @@ def person_discussions(record: R.PersonRecord, protocols: ProtocolCatalogue) -> 
                     {
                         "owner": user(a.owner),
                         "due": esc(
-                            R.long_date(_day(a.due_date)) if _given(a.due_date) else "no date"
+                            data.long_date(_day(a.due_date)) if _given(a.due_date) else "no date"
                         ),
                         "discussion": esc(
                             f"{_protocol_name(protocols, a.protocol_id)}, "
-                            f"{R.long_date(_day(a.discussion_at))}"
+                            f"{data.long_date(_day(a.discussion_at))}"
                         ),
                         "why": esc(why),
                     },
@@ -417,7 +417,7 @@ def person_discussions(record: R.PersonRecord, protocols: ProtocolCatalogue) -> 
 
 
 # -- community growth ---------------------------------------------------------------------------
-def community_header(period: R.Period, min_n: int, community: str | None = None) -> Block:
+def community_header(period: data.Period, min_n: int, community: str | None = None) -> Block:
     """`community`: the name of the one community the report covers (None: every one)."""
     return _header(
         "Community growth",
@@ -440,7 +440,7 @@ def community_header(period: R.Period, min_n: int, community: str | None = None)
     )
 
 
-def community_participation(growth: R.CommunityGrowth, frameworks: Catalogue) -> Block:
+def community_participation(growth: data.CommunityGrowth, frameworks: Catalogue) -> Block:
     g, n = growth, growth.min_n
     out = ['<section class="cop-section"><h2>Reflections</h2>']
     t = g.totals
@@ -464,7 +464,7 @@ def community_participation(growth: R.CommunityGrowth, frameworks: Catalogue) ->
                 [
                     (
                         r.month,
-                        R.month_label(r.month),
+                        data.month_label(r.month),
                         {"reflections": figure(r.reflections, n), "people": figure(r.people, n)},
                     )
                     for r in g.reflections_by_month.itertuples(index=False)
@@ -493,7 +493,7 @@ def community_participation(growth: R.CommunityGrowth, frameworks: Catalogue) ->
     return Block("".join(out))
 
 
-def community_discussions(growth: R.CommunityGrowth, protocols: ProtocolCatalogue) -> Block:
+def community_discussions(growth: data.CommunityGrowth, protocols: ProtocolCatalogue) -> Block:
     g, n = growth, growth.min_n
     out = ['<section class="cop-section"><h2>Case discussions</h2>']
     out.append(
@@ -512,7 +512,7 @@ def community_discussions(growth: R.CommunityGrowth, protocols: ProtocolCatalogu
                 "Case discussions started per month",
                 [("month", "Month"), ("discussions", "Discussions")],
                 [
-                    (m, R.month_label(m), {"discussions": figure(v, n)})
+                    (m, data.month_label(m), {"discussions": figure(v, n)})
                     for m, v in zip(months, values, strict=True)
                 ],
             )
@@ -563,7 +563,7 @@ def community_discussions(growth: R.CommunityGrowth, protocols: ProtocolCatalogu
     return Block("".join(out))
 
 
-def community_ratings(growth: R.CommunityGrowth, protocols: ProtocolCatalogue) -> Block:
+def community_ratings(growth: data.CommunityGrowth, protocols: ProtocolCatalogue) -> Block:
     g, n = growth, growth.min_n
     out = ['<section class="cop-section"><h2>Ratings on scale phases</h2>']
     if not g.ratings:
@@ -626,9 +626,9 @@ def community_ratings(growth: R.CommunityGrowth, protocols: ProtocolCatalogue) -
 AFTER_COLOUR = "#b45309"
 
 
-def community_sessions(sessions: R.SessionGrowth, min_n: int) -> Block:
+def community_sessions(sessions: data.SessionGrowth, min_n: int) -> Block:
     """Sessions held and attended per month, session roles, and confidence before and after."""
-    from ..services.sessions import ROTATING_ROLES
+    from cop_widgets.services.sessions import ROTATING_ROLES
 
     g, n = sessions, min_n
     out = ['<section class="cop-section"><h2>Sessions</h2>']
@@ -657,7 +657,7 @@ def community_sessions(sessions: R.SessionGrowth, min_n: int) -> Block:
             [
                 (
                     r.month,
-                    R.month_label(r.month),
+                    data.month_label(r.month),
                     {
                         "sessions": esc(r.sessions),
                         "attendances": esc(r.attendances),
@@ -724,7 +724,7 @@ def community_sessions(sessions: R.SessionGrowth, min_n: int) -> Block:
                 [
                     (
                         r.month,
-                        R.month_label(r.month),
+                        data.month_label(r.month),
                         {
                             "before": _mean(r.before, r.n_before, n),
                             "n_before": esc(r.n_before),
@@ -758,7 +758,7 @@ def community_value_stories(stories: pd.DataFrame, min_n: int) -> Block:
             "cop-note",
         )
     )
-    reached = [v for v in stories["stories"] if not R.is_hidden(v)] if len(stories) else []
+    reached = [v for v in stories["stories"] if not data.is_hidden(v)] if len(stories) else []
     if not len(stories) or (reached and max(reached) == 0):
         out.append(
             para(
@@ -793,9 +793,9 @@ def community_value_stories(stories: pd.DataFrame, min_n: int) -> Block:
 TRIED_LABELS = {"yes": "Tried it", "partly": "Partly", "no": "Not yet"}
 
 
-def person_sessions(sessions: R.PersonSessions, who) -> Block:
+def person_sessions(sessions: data.PersonSessions, who) -> Block:
     """CPD evidence from sessions: attended, roles held, commitments and what happened."""
-    from ..services.sessions import ROTATING_ROLES
+    from cop_widgets.services.sessions import ROTATING_ROLES
 
     if who is None:
         return Block("")
@@ -817,7 +817,7 @@ def person_sessions(sessions: R.PersonSessions, who) -> Block:
                 [
                     (
                         r.session_id,
-                        R.long_date(_day(r.starts_at)),
+                        data.long_date(_day(r.starts_at)),
                         {
                             "community": user(r.community),
                             "topic": user(r.topic),
@@ -846,7 +846,7 @@ def person_sessions(sessions: R.PersonSessions, who) -> Block:
                         str(k),
                         r.text,
                         {
-                            "session": f"{user(r.topic)}, {esc(R.long_date(_day(r.made_at)))}",
+                            "session": f"{user(r.topic)}, {esc(data.long_date(_day(r.made_at)))}",
                             "tried": esc(TRIED_LABELS.get(r.tried, "not asked yet")),
                             "happened": user(r.followup_text or ""),
                         },

@@ -31,11 +31,23 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import and_, distinct, exists, func, or_, select
 
-from ..errors import RecordNotFound
-from ..services import policy
-from ..services.identity import Person
-from ..store import Store
-from ..store.schema import (
+from cop_widgets.errors import RecordNotFound
+from cop_widgets.reports.params import (  # noqa: F401 - the notebooks' API: R.parse_period ...
+    DEFAULT_MIN_N,
+    MONTH_NAMES,
+    Period,
+    check_date,
+    check_id,
+    check_min_n,
+    long_date,
+    month_label,
+    parse_period,
+)
+from cop_widgets.reports.session_data import open_report_store  # noqa: F401 - the notebooks' API: R.open_...
+from cop_widgets.services import policy
+from cop_widgets.services.identity import Person
+from cop_widgets.store import Store
+from cop_widgets.store.schema import (
     discussion,
     discussion_action,
     discussion_note,
@@ -47,18 +59,6 @@ from ..store.schema import (
     reflection_answer,
     review,
 )
-from .params import (  # noqa: F401 - the notebooks' API: R.parse_period, R.long_date ...
-    DEFAULT_MIN_N,
-    MONTH_NAMES,
-    Period,
-    check_date,
-    check_id,
-    check_min_n,
-    long_date,
-    month_label,
-    parse_period,
-)
-from .session_data import open_report_store  # noqa: F401 - the notebooks' API: R.open_...
 
 COUNTED_VISIBILITIES = ("community", "aggregate_only")
 ROTATION_ROLES = ("facilitator", "note_taker")
@@ -369,7 +369,7 @@ def _counted(period: Period, community_id: str | None = None):
 def _reflection_in(community_id: str):
     """SQL: a reflection belongs to the community it is shared with or, when it names none,
     to each of its author's communities (as the visibility ladder reads it)."""
-    from ..store.schema import community_member
+    from cop_widgets.store.schema import community_member
 
     r = reflection.c
     author = community_member.alias("author_membership")
@@ -386,7 +386,7 @@ def _reflection_in(community_id: str):
 
 def _discussion_in(community_id: str):
     """SQL: a discussion held in one of the community's sessions."""
-    from ..store.schema import cop_session
+    from cop_widgets.store.schema import cop_session
 
     return discussion.c.session_id.in_(
         select(cop_session.c.id).where(cop_session.c.community_id == community_id)
@@ -395,7 +395,7 @@ def _discussion_in(community_id: str):
 
 def community_name(store: Store, community_id: object) -> str | None:
     """The name of the community a report is scoped to (None: every community)."""
-    from ..store.schema import community
+    from cop_widgets.store.schema import community
 
     if not community_id:
         return None
@@ -573,8 +573,8 @@ def community_growth(
 
 def catalogues(store: Store):
     """(frameworks, protocols) from the content folders of the store's settings."""
-    from ..content import load_frameworks
-    from ..protocols import load_protocols
+    from cop_widgets.content import load_frameworks
+    from cop_widgets.protocols import load_protocols
 
     settings = store.settings
     return load_frameworks(settings.frameworks_dir), load_protocols(settings.protocols_dir)
@@ -582,7 +582,7 @@ def catalogues(store: Store):
 
 def session_item_sets(store: Store) -> dict:
     """The check-in and check-out item sets (a broken file is an error, named)."""
-    from .session_data import catalogues as session_catalogues
+    from cop_widgets.reports.session_data import catalogues as session_catalogues
 
     return session_catalogues(store)[0]
 
@@ -613,7 +613,7 @@ def session_growth(
     """Sessions held, attendance and the rotation of session roles per month, and the mean
     confidence before (check-in, looking back) and after (check-out) per month. A mean from
     fewer than min_n answers is None; people counts below min_n are None."""
-    from ..store.schema import attendance, cop_session, session_response, session_role
+    from cop_widgets.store.schema import attendance, cop_session, session_response, session_role
 
     min_n = check_min_n(min_n)
     s = cop_session.c
@@ -673,7 +673,7 @@ def session_growth(
                 "people": shown(people, people, min_n),
             }
         )
-    from ..services.sessions import ROTATING_ROLES
+    from cop_widgets.services.sessions import ROTATING_ROLES
 
     held_roles = {role: (n, people) for role, n, people in role_rows}
     roles = pd.DataFrame(
@@ -790,7 +790,13 @@ class PersonSessions:
 def person_sessions(store: Store, who: Person | None, period: Period) -> PersonSessions:
     """Sessions the person joined that started in the period, with the roles they held, and
     the commitments they made at them with their own follow-up. Theirs only."""
-    from ..store.schema import attendance, commitment, community, cop_session, session_role
+    from cop_widgets.store.schema import (
+        attendance,
+        commitment,
+        community,
+        cop_session,
+        session_role,
+    )
 
     if who is None:
         empty = pd.DataFrame()

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .params import long_date
+from cop_widgets.reports.params import long_date
 
 TITLE_KEY = "cop_report"  # output metadata: {"cop_report": {"title": ...}} names the report
 BAR_COLOUR = "#1f5f8b"

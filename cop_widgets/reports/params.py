@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from ..errors import InvalidInput
+from cop_widgets.errors import InvalidInput
 
 # Matched whole (fullmatch), ASCII only: no trailing newline, no other digits.
 UUID_PATTERN = re.compile(

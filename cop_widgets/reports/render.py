@@ -44,9 +44,9 @@ from pathlib import Path
 
 import nbformat
 
-from ..chromium import CHROMIUM_ARGS, chromium_path
-from ..errors import CopWidgetsError, InvalidInput
-from . import params as P
+from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
+from cop_widgets.errors import CopWidgetsError, InvalidInput
+from cop_widgets.reports import params as report_params
 
 # package data, never under the served workbooks/ folder
 REPORTS_DIR = Path(__file__).resolve().parent / "notebooks"
@@ -149,9 +149,9 @@ def check_params(spec: ReportSpec, params: Mapping[str, object]) -> dict[str, ob
     for name, value in params.items():
         kind = spec.parameters[name]
         if kind == "id":
-            clean[name] = P.check_id(value, name)
+            clean[name] = report_params.check_id(value, name)
         elif kind == "date":
-            clean[name] = P.check_date(value, name).isoformat()
+            clean[name] = report_params.check_date(value, name).isoformat()
         else:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise InvalidInput(name, f"{name} must be a whole number.")
@@ -159,9 +159,9 @@ def check_params(spec: ReportSpec, params: Mapping[str, object]) -> dict[str, ob
                 raise InvalidInput(name, f"{name} must be from 0 to {MAX_INT_PARAM}.")
             clean[name] = value
     if "date_from" in clean and "date_to" in clean:
-        P.parse_period(clean["date_from"], clean["date_to"])
+        report_params.parse_period(clean["date_from"], clean["date_to"])
     if "min_n" in clean:
-        P.check_min_n(clean["min_n"])
+        report_params.check_min_n(clean["min_n"])
     return clean
 
 
@@ -176,7 +176,7 @@ def report_filename(
     or ana-r_2026-01-01_2026-03-31_cpd-record.html: names and dates from the store, no ids.
     When that name (or its .pdf) is in `folder` already, or in `taken` (names given earlier in
     a batch, which this adds to), '-2', '-3' ... is added before the extension."""
-    from ..services.report_access import report_stem, slug
+    from cop_widgets.services.report_access import report_stem, slug
 
     if store is not None:
         stem = report_stem(store, spec.name, dict(params))

@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .._version import __version__
-from ..services.sessions import ROTATING_ROLES
-from . import session_data as S
-from .html import (
+from cop_widgets._version import __version__
+from cop_widgets.reports import session_data
+from cop_widgets.reports.html import (
     BAR_COLOUR,
     SVG,
     Block,
@@ -28,13 +27,14 @@ from .html import (
     table,
     user,
 )
-from .params import long_date
+from cop_widgets.reports.params import long_date
+from cop_widgets.services.sessions import ROTATING_ROLES
 
 AFTER_COLOUR = "#b45309"
 ROLE_NAMES = dict(ROTATING_ROLES)
 
 
-def _when(report: S.SessionReport, zone: str) -> str:
+def _when(report: session_data.SessionReport, zone: str) -> str:
     local = report.starts_at.astimezone(ZoneInfo(zone))
     return f"{long_date(local.date())}, {local:%H:%M} ({zone})"
 
@@ -61,7 +61,7 @@ def _minutes_between(start: str, end: str) -> int:
 
 
 # -- sections ------------------------------------------------------------------------------------
-def header(report: S.SessionReport, zone: str) -> Block:
+def header(report: session_data.SessionReport, zone: str) -> Block:
     r = report
     meta = (
         f"{user(r.community_name)} · session {r.number} of {r.series_length} · "
@@ -86,7 +86,7 @@ def header(report: S.SessionReport, zone: str) -> Block:
     )
 
 
-def confidentiality(report: S.SessionReport) -> Block:
+def confidentiality(report: session_data.SessionReport) -> Block:
     n = report.min_n
     rule = (
         f"Ratings appear only when at least {n} people answered the question, words and "
@@ -110,7 +110,7 @@ def confidentiality(report: S.SessionReport) -> Block:
     )
 
 
-def people(report: S.SessionReport) -> Block:
+def people(report: session_data.SessionReport) -> Block:
     r = report
     out = ['<section class="cop-section"><h2>Who took part</h2>']
     joined = (
@@ -144,7 +144,7 @@ def people(report: S.SessionReport) -> Block:
     return Block("".join(out))
 
 
-def process(report: S.SessionReport, zone: str) -> Block:
+def process(report: session_data.SessionReport, zone: str) -> Block:
     r = report
     out = ['<section class="cop-section"><h2>How we worked</h2>']
     if r.planned_protocol_id:
@@ -213,7 +213,7 @@ def process(report: S.SessionReport, zone: str) -> Block:
     return Block("".join(out))
 
 
-def learning(report: S.SessionReport) -> Block:
+def learning(report: session_data.SessionReport) -> Block:
     """Key themes, practice insights, actions and resources: the text that leaves the room."""
     r = report
     out = []
@@ -225,7 +225,7 @@ def learning(report: S.SessionReport) -> Block:
     return Block("".join(out))
 
 
-def _not_shown(r: S.SessionReport, answers: int, shown, nobody: str, what: str) -> str:
+def _not_shown(r: session_data.SessionReport, answers: int, shown, nobody: str, what: str) -> str:
     """Why answers shown as written are not on the page, or "" when they are."""
     if answers == 0:
         return para(nobody)
@@ -236,7 +236,7 @@ def _not_shown(r: S.SessionReport, answers: int, shown, nobody: str, what: str) 
     return ""
 
 
-def _themes(r: S.SessionReport) -> str:
+def _themes(r: session_data.SessionReport) -> str:
     out = ['<section class="cop-section"><h2>Key themes</h2>']
     why = _not_shown(r, r.themes_n, r.themes, "Nobody gave a word for the session.", "Words")
     if why:
@@ -255,7 +255,7 @@ def _themes(r: S.SessionReport) -> str:
     return "".join(out)
 
 
-def _insights_and_actions(r: S.SessionReport) -> str:
+def _insights_and_actions(r: session_data.SessionReport) -> str:
     out = ['<section class="cop-section"><h2>Practice insights</h2>']
     if r.insights:
         out.append(
@@ -295,7 +295,7 @@ def _insights_and_actions(r: S.SessionReport) -> str:
     return "".join(out)
 
 
-def _resources(r: S.SessionReport) -> str:
+def _resources(r: session_data.SessionReport) -> str:
     out = ['<section class="cop-section"><h2>Resources shared</h2>']
     nobody = "No resources were shared at check-out."
     why = _not_shown(r, r.resources_n, r.resources, nobody, "Resources shared")
@@ -309,11 +309,11 @@ def _resources(r: S.SessionReport) -> str:
     return "".join(out)
 
 
-def _scale_title(scale: S.Scale) -> str:
+def _scale_title(scale: session_data.Scale) -> str:
     return f"{scale.low} = {scale.low_label}, {scale.high} = {scale.high_label}"
 
 
-def _distribution_chart(scale: S.Scale, title: str) -> str:
+def _distribution_chart(scale: session_data.Scale, title: str) -> str:
     values = list(scale.counts)
     svg = bar_svg(
         [str(v) for v in values],
@@ -327,7 +327,7 @@ def _distribution_chart(scale: S.Scale, title: str) -> str:
     return chart(svg, alt, title, SVG)
 
 
-def _paired_chart(pair: S.Comparison, title: str) -> str:
+def _paired_chart(pair: session_data.Comparison, title: str) -> str:
     values = list(pair.after.counts)
     svg = bar_svg(
         [str(v) for v in values],
@@ -344,19 +344,19 @@ def _paired_chart(pair: S.Comparison, title: str) -> str:
     return chart(svg, alt, title, SVG)
 
 
-def _mean_cell(scale: S.Scale, n_min: int) -> str:
+def _mean_cell(scale: session_data.Scale, n_min: int) -> str:
     if scale.shown:
         return _fmt(scale.mean)
     return _hidden(n_min) if scale.n else "—"
 
 
-def _summary(scale: S.Scale, n_min: int) -> str:
+def _summary(scale: session_data.Scale, n_min: int) -> str:
     if not scale.shown:
         return f"{_hidden(n_min)} answers" if scale.n else "no answers"
     return f"mean {_fmt(scale.mean)}, median {scale.median:g}, n = {scale.n}"
 
 
-def evaluation(report: S.SessionReport) -> Block:
+def evaluation(report: session_data.SessionReport) -> Block:
     r, n = report, report.min_n
     out = ['<section class="cop-section"><h2>How the session went</h2>']
     if not r.answered_any:
@@ -447,7 +447,7 @@ def evaluation(report: S.SessionReport) -> Block:
     return Block("".join(out))
 
 
-def follow_through(report: S.SessionReport, zone: str) -> Block:
+def follow_through(report: session_data.SessionReport, zone: str) -> Block:
     r = report
     out = ['<section class="cop-section"><h2>Follow-through</h2>']
     if r.answered_any or r.followups_n:
@@ -467,7 +467,7 @@ def follow_through(report: S.SessionReport, zone: str) -> Block:
     return Block("".join(out))
 
 
-def _commitments(r: S.SessionReport) -> str:
+def _commitments(r: session_data.SessionReport) -> str:
     n = r.min_n
     out = [
         para(
@@ -493,7 +493,7 @@ def _commitments(r: S.SessionReport) -> str:
     return "".join(out)
 
 
-def deidentification(report: S.SessionReport) -> Block:
+def deidentification(report: session_data.SessionReport) -> Block:
     c = report.text_check
     checked_runs = sum(run.summary_checked for run in report.discussions)
     parts = [

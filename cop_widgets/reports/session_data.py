@@ -25,15 +25,16 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from ..deidentify import find_identifiers
-from ..errors import InvalidInput, RecordNotFound
-from ..protocols import ProtocolCatalogue
-from ..services import policy
-from ..services.board import top_words
-from ..session_items import ItemSet
-from ..settings import load_settings
-from ..store import Store, open_store
-from ..store.schema import (
+from cop_widgets.deidentify import find_identifiers
+from cop_widgets.errors import InvalidInput, RecordNotFound
+from cop_widgets.protocols import ProtocolCatalogue
+from cop_widgets.reports.params import DEFAULT_MIN_N, check_id, check_min_n
+from cop_widgets.services import policy
+from cop_widgets.services.board import top_words
+from cop_widgets.session_items import ItemSet
+from cop_widgets.settings import load_settings
+from cop_widgets.store import Store, open_store
+from cop_widgets.store.schema import (
     attendance,
     commitment,
     community,
@@ -46,7 +47,6 @@ from ..store.schema import (
     session_response,
     session_role,
 )
-from .params import DEFAULT_MIN_N, check_id, check_min_n
 
 CHECKIN, CHECKOUT = "checkin", "checkout"
 TRIED = ("yes", "partly", "no")
@@ -507,8 +507,8 @@ def _signature(folder) -> tuple:
 
 @functools.lru_cache(maxsize=4)
 def _catalogues(folders, _signatures) -> tuple[dict[str, ItemSet], ProtocolCatalogue]:
-    from ..protocols import load_protocols
-    from ..session_items import load_item_sets
+    from cop_widgets.protocols import load_protocols
+    from cop_widgets.session_items import load_item_sets
 
     item_sets, problems = load_item_sets(folders[0])
     if problems:

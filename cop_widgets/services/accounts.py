@@ -25,10 +25,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select, update
 
-from ..errors import CopWidgetsError, InvalidInput
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import (
+from cop_widgets.errors import CopWidgetsError, InvalidInput
+from cop_widgets.services import policy
+from cop_widgets.services.identity import Person
+from cop_widgets.services.secret import server_secret_key
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import (
     ROLES,
     passphrase,
     person,
@@ -37,10 +40,7 @@ from ..store.schema import (
     sign_in_link,
     web_session,
 )
-from ..text import clean_display_name, name_skeleton
-from . import policy
-from .identity import Person
-from .secret import server_secret_key
+from cop_widgets.text import clean_display_name, name_skeleton
 
 LINK_DAYS = 7
 FAILURE_WINDOW = timedelta(minutes=10)
@@ -335,7 +335,9 @@ def register(
 ) -> SignedIn:
     """A newcomer with a valid join code creates a participant account and is signed in.
     The code is checked before any write; a taken or look-alike name is refused."""
-    from .sessions import check_join_code  # sessions imports identity; keep this one-way
+    from cop_widgets.services.sessions import (
+        check_join_code,  # sessions imports identity; keep this one-way
+    )
 
     keys = [_failure_key(store, "address", client)]
     check_not_throttled(store, keys)

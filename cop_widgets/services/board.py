@@ -15,17 +15,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, func, insert, select
 
-from ..deidentify import find_identifiers
-from ..session_items import ItemSet
-from ..store import Store
-from ..store.schema import (
-    attendance,
-    board_snapshot,
-    session_answered,
-    session_response,
-)
-from . import policy
-from .identity import Person
+from cop_widgets.deidentify import find_identifiers
+from cop_widgets.services import policy
+from cop_widgets.services.identity import Person
+from cop_widgets.session_items import ItemSet
+from cop_widgets.store import Store
+from cop_widgets.store.schema import attendance, board_snapshot, session_answered, session_response
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 STOP_WORDS = frozenset("a an and the of to in on for with it is was i my me we our".split())

@@ -10,19 +10,19 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, insert, select, update
 
-from ..errors import InvalidInput, RecordLocked, RecordNotFound
-from ..session_items import ItemSet
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import (
+from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
+from cop_widgets.services.identity import Person
+from cop_widgets.session_items import ItemSet
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import (
     attendance,
     commitment,
     cop_session,
     session_answered,
     session_response,
 )
-from ..text import check_answer
-from .identity import Person
+from cop_widgets.text import check_answer
 
 TRIED = ("yes", "partly", "no")
 log = logging.getLogger(__name__)

@@ -54,13 +54,12 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as sql_update
 
-from ..errors import InvalidInput, RecordNotFound, StoreUnavailable
-from ..store import Store, migrations
-from ..store import schema as S
-from ..store.db import utc_now
-from ..text import clean_display_name
-from . import library, policy
-from .identity import Person
+from cop_widgets.errors import InvalidInput, RecordNotFound, StoreUnavailable
+from cop_widgets.services import library, policy
+from cop_widgets.services.identity import Person
+from cop_widgets.store import Store, migrations, schema
+from cop_widgets.store.db import utc_now
+from cop_widgets.text import clean_display_name
 
 ERASED_KEY = "erased:"
 ERASED_NAME = "(erased person)"
@@ -144,7 +143,7 @@ def find_person(store: Store, who: str) -> Person:
     if not isinstance(who, str) or not who.strip():
         raise InvalidInput("person", "Name the person: their id, display name or hub:<user>.")
     raw = who.strip()
-    p = S.person.c
+    p = schema.person.c
     cols = (p.id, p.display_name, p.role, p.identity_key)
     keys: list[str] = []
     if raw.startswith("hub:"):
@@ -178,7 +177,7 @@ def find_person(store: Store, who: str) -> Person:
 
 
 def _person_row(conn: Connection, person_id: str):
-    row = conn.execute(select(S.person).where(S.person.c.id == person_id)).first()
+    row = conn.execute(select(schema.person).where(schema.person.c.id == person_id)).first()
     if row is None:
         raise RecordNotFound("person", person_id)
     return row
@@ -189,8 +188,8 @@ def _role_key(conn: Connection, row) -> str | None:
     person has the same name (then those rows cannot be told apart and are left alone)."""
     key = row.display_name.casefold()
     names = conn.execute(
-        select(S.person.c.display_name).where(
-            S.person.c.id != row.id, S.person.c.identity_key != ERASED_KEY
+        select(schema.person.c.display_name).where(
+            schema.person.c.id != row.id, schema.person.c.identity_key != ERASED_KEY
         )
     ).scalars()
     return None if any(n.casefold() == key for n in names) else key
@@ -199,53 +198,57 @@ def _role_key(conn: Connection, row) -> str | None:
 def _ownership(conn: Connection, row) -> dict[str, ColumnElement]:
     """For each table, the WHERE clause selecting this person's rows (export and erasure)."""
     pid = row.id
-    own = select(S.reflection.c.id).where(S.reflection.c.person_id == pid).scalar_subquery()
+    own = (
+        select(schema.reflection.c.id).where(schema.reflection.c.person_id == pid).scalar_subquery()
+    )
     entries = _library_entries_of(pid)
     key = _role_key(conn, row)
     return {
         # Feedback and reviews on their reflections (about them) and those they wrote (theirs).
-        "feedback": or_(S.feedback.c.reflection_id.in_(own), S.feedback.c.supervisor_id == pid),
-        "review": or_(S.review.c.reflection_id.in_(own), S.review.c.supervisor_id == pid),
-        "reflection_answer": S.reflection_answer.c.reflection_id.in_(own),
-        "reflection": S.reflection.c.person_id == pid,
-        "discussion_rating": S.discussion_rating.c.person_id == pid,
-        "attendance": S.attendance.c.person_id == pid,
-        "session_role": S.session_role.c.person_id == pid,
-        # anonymous answers carry no person and so are not theirs to export or erase
-        "session_response": S.session_response.c.person_id == pid,
-        "session_answered": S.session_answered.c.person_id == pid,
-        "commitment": S.commitment.c.person_id == pid,
-        "member_profile": S.member_profile.c.person_id == pid,
-        "library_attachment": S.library_attachment.c.entry_id.in_(entries),
-        "library_comment": S.library_comment.c.author_id == pid,
-        "library_endorsement": S.library_endorsement.c.person_id == pid,
-        "library_tag": S.library_tag.c.entry_id.in_(entries),
-        "library_revision": S.library_revision.c.entry_id.in_(entries),
-        "library_entry": S.library_entry.c.author_id == pid,
-        "membership_request": S.membership_request.c.person_id == pid,
-        "discussion_note": S.discussion_note.c.author_id == pid,
-        "discussion_action": S.discussion_action.c.created_by == pid,
-        "discussion_role": (S.discussion_role.c.holder_key == key) if key else false(),
-        "discussion": S.discussion.c.facilitator_id == pid,
-        "person_role": S.person_role.c.person_id == pid,
-        "supervision": or_(
-            S.supervision.c.supervisor_id == pid, S.supervision.c.supervisee_id == pid
+        "feedback": or_(
+            schema.feedback.c.reflection_id.in_(own), schema.feedback.c.supervisor_id == pid
         ),
-        "supervisor_preference": S.supervisor_preference.c.supervisor_id == pid,
-        "comment_bank": S.comment_bank.c.supervisor_id == pid,
-        "audit_event": S.audit_event.c.actor_id == pid,
-        "community_member": S.community_member.c.person_id == pid,
-        "sign_in_link": S.sign_in_link.c.person_id == pid,
-        "passphrase": S.passphrase.c.person_id == pid,
-        "web_session": S.web_session.c.person_id == pid,
-        "person": S.person.c.id == pid,
+        "review": or_(schema.review.c.reflection_id.in_(own), schema.review.c.supervisor_id == pid),
+        "reflection_answer": schema.reflection_answer.c.reflection_id.in_(own),
+        "reflection": schema.reflection.c.person_id == pid,
+        "discussion_rating": schema.discussion_rating.c.person_id == pid,
+        "attendance": schema.attendance.c.person_id == pid,
+        "session_role": schema.session_role.c.person_id == pid,
+        # anonymous answers carry no person and so are not theirs to export or erase
+        "session_response": schema.session_response.c.person_id == pid,
+        "session_answered": schema.session_answered.c.person_id == pid,
+        "commitment": schema.commitment.c.person_id == pid,
+        "member_profile": schema.member_profile.c.person_id == pid,
+        "library_attachment": schema.library_attachment.c.entry_id.in_(entries),
+        "library_comment": schema.library_comment.c.author_id == pid,
+        "library_endorsement": schema.library_endorsement.c.person_id == pid,
+        "library_tag": schema.library_tag.c.entry_id.in_(entries),
+        "library_revision": schema.library_revision.c.entry_id.in_(entries),
+        "library_entry": schema.library_entry.c.author_id == pid,
+        "membership_request": schema.membership_request.c.person_id == pid,
+        "discussion_note": schema.discussion_note.c.author_id == pid,
+        "discussion_action": schema.discussion_action.c.created_by == pid,
+        "discussion_role": (schema.discussion_role.c.holder_key == key) if key else false(),
+        "discussion": schema.discussion.c.facilitator_id == pid,
+        "person_role": schema.person_role.c.person_id == pid,
+        "supervision": or_(
+            schema.supervision.c.supervisor_id == pid, schema.supervision.c.supervisee_id == pid
+        ),
+        "supervisor_preference": schema.supervisor_preference.c.supervisor_id == pid,
+        "comment_bank": schema.comment_bank.c.supervisor_id == pid,
+        "audit_event": schema.audit_event.c.actor_id == pid,
+        "community_member": schema.community_member.c.person_id == pid,
+        "sign_in_link": schema.sign_in_link.c.person_id == pid,
+        "passphrase": schema.passphrase.c.person_id == pid,
+        "web_session": schema.web_session.c.person_id == pid,
+        "person": schema.person.c.id == pid,
     }
 
 
 def _library_entries_of(person_id: str):
     return (
-        select(S.library_entry.c.id)
-        .where(S.library_entry.c.author_id == person_id)
+        select(schema.library_entry.c.id)
+        .where(schema.library_entry.c.author_id == person_id)
         .scalar_subquery()
     )
 
@@ -258,7 +261,7 @@ def _exported(value: Any) -> Any:
 
 
 def _table(name: str) -> Table:
-    return S.metadata.tables[name]
+    return schema.metadata.tables[name]
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -304,7 +307,7 @@ def export_person(store: Store, person_id: str, actor_id: str | None = None) -> 
 
 def export_columns(name: str, rows: list[dict[str, Any]]) -> list[str]:
     """CSV header for one table of an export: the schema's column order."""
-    if name in S.metadata.tables:
+    if name in schema.metadata.tables:
         return [c.name for c in _table(name).columns if c.name not in _NOT_EXPORTED]
     return sorted({k for r in rows for k in r})
 
@@ -442,13 +445,13 @@ def _scrub(store: Store, vacuum: bool) -> dict[str, int]:
 def _placeholder(conn: Connection) -> str:
     """The one person that takes the place of an erased facilitator (made on first use)."""
     found = conn.execute(
-        select(S.person.c.id).where(S.person.c.identity_key == ERASED_KEY)
+        select(schema.person.c.id).where(schema.person.c.identity_key == ERASED_KEY)
     ).scalar()
     if found is not None:
         return found
     pid = str(uuid.uuid4())
     conn.execute(
-        insert(S.person).values(
+        insert(schema.person).values(
             id=pid,
             identity_key=ERASED_KEY,
             display_name=ERASED_NAME,
@@ -464,18 +467,18 @@ def _shared_discussions(conn: Connection, person_id: str) -> tuple[list[str], li
     when someone else wrote a note, recorded an action or gave a rating."""
     started = list(
         conn.execute(
-            select(S.discussion.c.id)
-            .where(S.discussion.c.facilitator_id == person_id)
-            .order_by(S.discussion.c.id)
+            select(schema.discussion.c.id)
+            .where(schema.discussion.c.facilitator_id == person_id)
+            .order_by(schema.discussion.c.id)
         ).scalars()
     )
     if not started:
         return [], []
     shared: set[str] = set()
     for table, who in (
-        (S.discussion_note, S.discussion_note.c.author_id),
-        (S.discussion_action, S.discussion_action.c.created_by),
-        (S.discussion_rating, S.discussion_rating.c.person_id),
+        (schema.discussion_note, schema.discussion_note.c.author_id),
+        (schema.discussion_action, schema.discussion_action.c.created_by),
+        (schema.discussion_rating, schema.discussion_rating.c.person_id),
     ):
         shared.update(
             conn.execute(
@@ -491,10 +494,10 @@ def _erasure(conn: Connection, row, *, dry_run: bool) -> dict[str, int]:
     where = _ownership(conn, row)
     solo, shared = _shared_discussions(conn, row.id)
     # A discussion only they used goes, with its role rows; a shared one is kept (below).
-    where["discussion"] = S.discussion.c.id.in_(solo) if solo else false()
+    where["discussion"] = schema.discussion.c.id.in_(solo) if solo else false()
     if solo:
         where["discussion_role"] = or_(
-            where["discussion_role"], S.discussion_role.c.discussion_id.in_(solo)
+            where["discussion_role"], schema.discussion_role.c.discussion_id.in_(solo)
         )
     # Their entries go whole: with others' comments and endorsements on them (not exported:
     # those are the others' own).
@@ -528,10 +531,12 @@ def _replace_owner_name(conn: Connection, row, dry_run: bool) -> int:
     key = _role_key(conn, row)
     if key is None:
         return 0
-    a = S.discussion_action.c
+    a = schema.discussion_action.c
     ids = [i for i, owner in conn.execute(select(a.id, a.owner)) if owner.casefold() == key]
     if ids and not dry_run:
-        conn.execute(sql_update(S.discussion_action).where(a.id.in_(ids)).values(owner=ERASED_NAME))
+        conn.execute(
+            sql_update(schema.discussion_action).where(a.id.in_(ids)).values(owner=ERASED_NAME)
+        )
     return len(ids)
 
 
@@ -557,14 +562,14 @@ def files_naming(folder: Path | str, person_id: str, display_name: str) -> list[
 def _blank_discussions(conn: Connection, ids: list[str]) -> None:
     placeholder = _placeholder(conn)
     conn.execute(
-        sql_update(S.discussion)
-        .where(S.discussion.c.id.in_(ids))
+        sql_update(schema.discussion)
+        .where(schema.discussion.c.id.in_(ids))
         .values(
             case_summary="",
             content_note="",
             facilitator_id=placeholder,
             updated_at=utc_now(),
-            revision=S.discussion.c.revision + 1,
+            revision=schema.discussion.c.revision + 1,
         )
     )
 
@@ -703,27 +708,27 @@ def _retention_steps(cuts: dict[str, str]) -> list[tuple[str, ColumnElement, dic
     """(table, rows, None to delete them or the values to blank them with)."""
     steps: list[tuple[str, ColumnElement, dict | None]] = []
     if "reflections" in cuts:
-        old = S.reflection.c.updated_at < cuts["reflections"]
-        expired = select(S.reflection.c.id).where(old).scalar_subquery()
+        old = schema.reflection.c.updated_at < cuts["reflections"]
+        expired = select(schema.reflection.c.id).where(old).scalar_subquery()
         steps += [
-            ("reflection_answer", S.reflection_answer.c.reflection_id.in_(expired), None),
-            ("feedback", S.feedback.c.reflection_id.in_(expired), None),
-            ("review", S.review.c.reflection_id.in_(expired), None),
+            ("reflection_answer", schema.reflection_answer.c.reflection_id.in_(expired), None),
+            ("feedback", schema.feedback.c.reflection_id.in_(expired), None),
+            ("review", schema.review.c.reflection_id.in_(expired), None),
             ("reflection", old, None),
         ]
     if "discussion_notes" in cuts:
-        steps.append(("discussion_note", S.discussion_note.c.updated_at < cuts["discussion_notes"],
-                      None))  # fmt: skip
+        cut = schema.discussion_note.c.updated_at < cuts["discussion_notes"]
+        steps.append(("discussion_note", cut, None))
     if "case_summaries" in cuts:
-        d = S.discussion.c
+        d = schema.discussion.c
         old = and_(
             d.updated_at < cuts["case_summaries"], or_(d.case_summary != "", d.content_note != "")
         )
         steps.append(("discussion", old, {"case_summary": "", "content_note": ""}))
     if "actions" in cuts:
-        steps.append(("discussion_action", S.discussion_action.c.created_at < cuts["actions"],
+        steps.append(("discussion_action", schema.discussion_action.c.created_at < cuts["actions"],
                       None))  # fmt: skip
-    r = S.session_response.c
+    r = schema.session_response.c
     if "checkin_text" in cuts:  # anonymous answers keep only the session's date
         old = and_(r.person_id.is_(None), r.value_text.is_not(None),
                    r.answered_on < cuts["checkin_text"][:10])  # fmt: skip
@@ -732,11 +737,13 @@ def _retention_steps(cuts: dict[str, str]) -> list[tuple[str, ColumnElement, dic
         old = and_(r.person_id.is_not(None), r.answered_on < cuts["debriefs"][:10])
         steps.append(("session_response", old, None))
     if "commitments" in cuts:
-        steps.append(("commitment", S.commitment.c.created_at < cuts["commitments"], None))
+        steps.append(("commitment", schema.commitment.c.created_at < cuts["commitments"], None))
     if "directory" in cuts:
-        steps.append(("member_profile", S.member_profile.c.updated_at < cuts["directory"], None))
+        steps.append(
+            ("member_profile", schema.member_profile.c.updated_at < cuts["directory"], None)
+        )
     if "audit" in cuts:
-        steps.append(("audit_event", S.audit_event.c.at < cuts["audit"], None))
+        steps.append(("audit_event", schema.audit_event.c.at < cuts["audit"], None))
     return steps
 
 
@@ -800,14 +807,14 @@ def _delete_old_audit(conn: Connection, rows: ColumnElement) -> int:
     inside its own transaction and puts it back before the commit."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("DROP TRIGGER audit_event_no_delete")
-        done = conn.execute(delete(S.audit_event).where(rows)).rowcount
+        done = conn.execute(delete(schema.audit_event).where(rows)).rowcount
         conn.exec_driver_sql(
             "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
             "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END"
         )
         return done
     conn.exec_driver_sql("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
-    done = conn.execute(delete(S.audit_event).where(rows)).rowcount
+    done = conn.execute(delete(schema.audit_event).where(rows)).rowcount
     conn.exec_driver_sql("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
     return done
 
@@ -874,5 +881,5 @@ def count_rows(store: Store) -> dict[str, int]:
     with store.read() as conn:
         return {
             t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in S.metadata.sorted_tables
+            for t in schema.metadata.sorted_tables
         }

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import member_profile, person
-from ..text import check_answer
-from .identity import Person
+from cop_widgets.services.identity import Person
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import member_profile, person
+from cop_widgets.text import check_answer
 
 MAX_CHARS = 1000
 

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
-from ..errors import InvalidInput, RecordLocked, RecordNotFound
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import (
+from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
+from cop_widgets.services import discussion_clock, policy
+from cop_widgets.services.identity import Person
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import (
     attendance,
     cop_session,
     discussion,
@@ -28,10 +30,7 @@ from ..store.schema import (
     discussion_role,
     person,
 )
-from ..text import check_answer, clean_display_name
-from . import discussion_clock as C
-from . import policy
-from .identity import Person
+from cop_widgets.text import check_answer, clean_display_name
 
 CLOCK_ROLES = ("facilitator", "timekeeper")
 NOTE_ROLES = ("facilitator", "note_taker")
@@ -55,7 +54,7 @@ class Discussion:
     summary_checked: bool
     facilitator_id: str
     status: str
-    clock: C.Clock
+    clock: discussion_clock.Clock
     roles: tuple[tuple[str, str], ...]  # (role id, holder name)
     created_at: str
     session_id: str | None = None  # the CoP session it was held in, if any
@@ -108,8 +107,8 @@ class DiscussionSummary:
     created_at: str
 
 
-def _clock_of(row) -> C.Clock:
-    return C.Clock(
+def _clock_of(row) -> discussion_clock.Clock:
+    return discussion_clock.Clock(
         phase_index=row.phase_index,
         status=row.clock_status,
         running_since=row.running_since,
@@ -381,15 +380,15 @@ def run_clock(
         _require(current.may_run_clock(who), "run the clock")
         clock = current.clock
         if action == "start":
-            new = C.start(clock, now)
+            new = discussion_clock.start(clock, now)
         elif action == "pause":
-            new = C.pause(clock, now)
+            new = discussion_clock.pause(clock, now)
         elif action == "resume":
-            new = C.resume(clock, now)
+            new = discussion_clock.resume(clock, now)
         elif action == "extend":
-            new = C.extend(clock, minutes)
+            new = discussion_clock.extend(clock, minutes)
         else:
-            new = C.next_phase(
+            new = discussion_clock.next_phase(
                 clock, clock.phase_index if from_index is None else from_index, phase_count, now
             )
         if new != clock:

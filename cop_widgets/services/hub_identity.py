@@ -18,12 +18,12 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import HubAccessRefused, InvalidInput
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import ROLES, person, person_role
-from ..text import clean_display_name, name_skeleton
-from .identity import Person
+from cop_widgets.errors import HubAccessRefused, InvalidInput
+from cop_widgets.services.identity import Person
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import ROLES, person, person_role
+from cop_widgets.text import clean_display_name, name_skeleton
 
 GROUP_ROLES_ENV = "COP_HUB_GROUP_ROLES"
 DEFAULT_GROUP_ROLES: dict[str, str] = {

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 
-from ..errors import CopWidgetsError
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import person
-from ..text import clean_display_name, name_skeleton
+from cop_widgets.errors import CopWidgetsError
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import person
+from cop_widgets.text import clean_display_name, name_skeleton
 
 IDENTITY_HEADER = "X-Cop-Identity"
 IDENTITY_ENV = "HTTP_X_COP_IDENTITY"
@@ -98,7 +98,7 @@ def page_site(environ: Mapping[str, str] | None = None, default: str = "") -> st
 def current_person(store: Store, environ: Mapping[str, str] | None = None) -> Person:
     """The person this kernel serves, as the server authenticated them; NotSignedIn otherwise.
     Nothing a browser can type or send decides it."""
-    from .secret import server_secret_key
+    from cop_widgets.services.secret import server_secret_key
 
     env = os.environ if environ is None else environ
     user = hub_user(env)
@@ -111,7 +111,7 @@ def current_person(store: Store, environ: Mapping[str, str] | None = None) -> Pe
         raise NotSignedIn()
     person_id, session_id = claimed
     if session_id is not None:
-        from .accounts import session_is_open
+        from cop_widgets.services.accounts import session_is_open
 
         if not session_is_open(store, session_id, person_id):
             raise NotSignedIn()

@@ -36,13 +36,15 @@ from sqlalchemy import (
     update,
 )
 
-from ..deidentify import find_identifiers
-from ..errors import InvalidInput, RecordLocked, RecordNotFound
-from ..library_topics import EMPTY, TopicList
-from ..settings import MAX_ANSWER_CHARS
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import (
+from cop_widgets.deidentify import find_identifiers
+from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
+from cop_widgets.library_topics import EMPTY, TopicList
+from cop_widgets.services import policy
+from cop_widgets.services.identity import Person
+from cop_widgets.settings import MAX_ANSWER_CHARS
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import (
     LIBRARY_KINDS,
     community,
     cop_session,
@@ -54,9 +56,7 @@ from ..store.schema import (
     library_tag,
     person,
 )
-from ..text import check_answer
-from . import policy
-from .identity import Person
+from cop_widgets.text import check_answer
 
 KIND_LABELS = {
     "story": "Practice story",

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, insert, select, update
 
-from ..errors import InvalidInput, RecordNotFound
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import JOIN_POLICIES, community, community_member, cop_session, person
-from ..store.schema import membership_request as request_table
-from . import policy
-from .identity import Person
+from cop_widgets.errors import InvalidInput, RecordNotFound
+from cop_widgets.services import policy
+from cop_widgets.services.identity import Person
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import JOIN_POLICIES, community, community_member, cop_session, person
+from cop_widgets.store.schema import membership_request as request_table
 
 JOIN_POLICY_LABELS = {"open": "Open: anyone joins", "request": "By request: you approve"}
 

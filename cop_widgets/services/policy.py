@@ -38,10 +38,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, and_, exists, insert, or_, select
 
-from ..errors import NotAllowed
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import (
+from cop_widgets.errors import NotAllowed
+from cop_widgets.services.identity import Person
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import (
     attendance,
     community,
     community_member,
@@ -54,7 +55,6 @@ from ..store.schema import (
     session_role,
     supervision,
 )
-from .identity import Person
 
 MANAGING = ("facilitator", "coordinator")
 
@@ -389,7 +389,7 @@ def discussions_readable_by(viewer: Person) -> ColumnElement[bool]:
 
 def communities_visible_to(conn: Connection, viewer: Person) -> ColumnElement[bool] | None:
     """A WHERE clause on `community` (None: every community, for a global coordinator)."""
-    from ..store.schema import community
+    from cop_widgets.store.schema import community
 
     if "coordinator" in global_roles(conn, viewer.id):
         return None

@@ -12,11 +12,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from ..content import Framework
-from ..errors import InvalidInput, RecordLocked, RecordNotFound
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import (
+from cop_widgets.content import Framework
+from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
+from cop_widgets.services import policy
+from cop_widgets.services.identity import Person
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import (
     VISIBILITIES,
     attendance,
     community_member,
@@ -25,9 +27,7 @@ from ..store.schema import (
     reflection,
     reflection_answer,
 )
-from ..text import check_answer
-from . import policy
-from .identity import Person
+from cop_widgets.text import check_answer
 
 PREVIEW_CHARS = 80
 

@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from ..errors import InvalidInput, RecordNotFound
-from ..store import Store
-from ..store.schema import community, cop_session, person
-from . import policy
-from .identity import Person
+from cop_widgets.errors import InvalidInput, RecordNotFound
+from cop_widgets.services import policy
+from cop_widgets.services.identity import Person
+from cop_widgets.store import Store
+from cop_widgets.store.schema import community, cop_session, person
 
 KINDS = ("session", "community", "person")
 TEMPLATES = {

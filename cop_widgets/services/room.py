@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ..store import Store
-from ..store.schema import attendance, community, community_member, cop_session
-from .sessions import Session, _session
+from cop_widgets.services.sessions import Session, _session
+from cop_widgets.store import Store
+from cop_widgets.store.schema import attendance, community, community_member, cop_session
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ import secrets
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import server_secret
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import server_secret
 
 
 def server_secret_key(store: Store, purpose: str) -> bytes:

@@ -16,10 +16,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import InvalidInput, RecordLocked, RecordNotFound
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import (
+from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
+from cop_widgets.services import policy
+from cop_widgets.services.identity import Person
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import (
     COMMUNITY_ROLES,
     attendance,
     community,
@@ -28,9 +30,7 @@ from ..store.schema import (
     person,
     session_role,
 )
-from ..text import check_answer
-from . import policy
-from .identity import Person
+from cop_widgets.text import check_answer
 
 # No 0/O, 1/I/L: codes are read aloud and typed from a slide.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -421,7 +421,7 @@ def check_join_code(store: Store, code: str, now: datetime) -> Session:
 def join(store: Store, who: Person, code: str, now: datetime) -> Session:
     """Record attendance (once per person) for the session with this code. Wrong codes are
     counted with the person's failed sign-ins: after too many, further tries wait."""
-    from .accounts import check_join_tries, record_join_code_failure
+    from cop_widgets.services.accounts import check_join_tries, record_join_code_failure
 
     check_join_tries(store, who.id)
     try:

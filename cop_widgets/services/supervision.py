@@ -12,10 +12,13 @@ from datetime import date
 
 from sqlalchemy import and_, delete, func, insert, select, update
 
-from ..errors import InvalidInput, RecordLocked, RecordNotFound
-from ..store import Store
-from ..store.db import utc_now
-from ..store.schema import (
+from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
+from cop_widgets.services import policy
+from cop_widgets.services.identity import Person
+from cop_widgets.services.reflections import Reflection, _load, check_visibility
+from cop_widgets.store import Store
+from cop_widgets.store.db import utc_now
+from cop_widgets.store.schema import (
     DEPTH_LEVELS,
     FEEDBACK_KINDS,
     ROLES,
@@ -29,10 +32,7 @@ from ..store.schema import (
     supervision,
     supervisor_preference,
 )
-from ..text import check_answer
-from . import policy
-from .identity import Person
-from .reflections import Reflection, _load, check_visibility
+from cop_widgets.text import check_answer
 
 PAGE_SIZE = 20
 MAX_FEEDBACK_CHARS = 5000

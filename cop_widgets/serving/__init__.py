@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..services.identity import IDENTITY_HEADER, SITE_HEADER
+from cop_widgets.services.identity import IDENTITY_HEADER, SITE_HEADER
 
 JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter_data"
 WORKBOOKS_DIR = Path(__file__).resolve().parents[2] / "workbooks"
@@ -158,7 +158,7 @@ def voila_environment(base: dict[str, str] | None = None, hub: bool = False) -> 
 def hub_service_prefix(environ: dict[str, str] | None = None) -> str:
     """The path the Hub's proxy serves this service under (JUPYTERHUB_SERVICE_PREFIX, e.g.
     /services/cop/), which the Hub sets for a managed service."""
-    from ..errors import CopWidgetsError
+    from cop_widgets.errors import CopWidgetsError
 
     env = os.environ if environ is None else environ
     prefix = (env.get("JUPYTERHUB_SERVICE_PREFIX") or "").strip()

@@ -24,12 +24,12 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 from traitlets import Unicode
 
-from ..errors import CopWidgetsError, InvalidInput
-from ..services import accounts
-from ..services.identity import Person
-from ..services.secret import server_secret_key
-from ..settings import load_settings
-from ..store import open_store
+from cop_widgets.errors import CopWidgetsError, InvalidInput
+from cop_widgets.services import accounts
+from cop_widgets.services.identity import Person
+from cop_widgets.services.secret import server_secret_key
+from cop_widgets.settings import load_settings
+from cop_widgets.store import open_store
 
 COOKIE = "cop_session"
 # How long a looked-up session is trusted before the store is asked again (a sign-out on this

@@ -31,12 +31,12 @@ from tornado.httputil import url_concat
 from tornado.websocket import WebSocketHandler
 from traitlets import Float, Instance, Unicode, default
 
-from ..errors import CopWidgetsError, HubAccessRefused, StoreBusy
-from ..services.hub_identity import group_roles_from_env, hub_person, roles_for_groups
-from ..services.identity import Person
-from ..settings import load_settings
-from ..store import open_store
-from .auth import PAGE, SignedInOnly
+from cop_widgets.errors import CopWidgetsError, HubAccessRefused, StoreBusy
+from cop_widgets.services.hub_identity import group_roles_from_env, hub_person, roles_for_groups
+from cop_widgets.services.identity import Person
+from cop_widgets.serving.auth import PAGE, SignedInOnly
+from cop_widgets.settings import load_settings
+from cop_widgets.store import open_store
 
 # Kept out of the environment kernels inherit (see module docstring).
 SECRET_ENV = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_USER")

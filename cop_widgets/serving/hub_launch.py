@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import runpy
 
-from ..fast_start import skip_unused_iri_checker
+from cop_widgets.fast_start import skip_unused_iri_checker
 
 skip_unused_iri_checker()  # before Voilà imports jsonschema (as launch.py does)
 
-from . import hub_auth  # noqa: E402  (the module Voilà's identity_provider_class names)
+from cop_widgets.serving import hub_auth  # noqa: E402  (the module Voilà's identity_provider_class names)
 
 if __name__ == "__main__":
     hub_auth.take_hub_secrets()

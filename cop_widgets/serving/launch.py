@@ -21,7 +21,7 @@ import os
 import posixpath
 import time
 
-from ..fast_start import skip_unused_iri_checker
+from cop_widgets.fast_start import skip_unused_iri_checker
 
 skip_unused_iri_checker()  # before Voilà imports jsonschema (through nbformat, jupyter_events)
 
@@ -39,14 +39,14 @@ from voila.tornado.contentshandler import VoilaContentsHandler  # noqa: E402
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler  # noqa: E402
 from voila.tornado.treehandler import TornadoVoilaTreeHandler  # noqa: E402
 
-from ..services.identity import (  # noqa: E402
+from cop_widgets.services.identity import (  # noqa: E402
     IDENTITY_ENV,
     IDENTITY_HEADER,
     SITE_HEADER,
     make_assertion,
     read_assertion,
 )
-from .paths import is_root, served_notebook, served_notebooks  # noqa: E402
+from cop_widgets.serving.paths import is_root, served_notebook, served_notebooks  # noqa: E402
 
 _voila_factory = voila_app.voila_kernel_manager_factory
 
@@ -224,9 +224,9 @@ def _kernel_identity_key() -> bytes:
     """The key kernels check the server's identity assertion with (from the store's secret)."""
     global _kernel_key
     if _kernel_key is None:
-        from ..services.secret import server_secret_key
-        from ..settings import load_settings
-        from ..store import open_store
+        from cop_widgets.services.secret import server_secret_key
+        from cop_widgets.settings import load_settings
+        from cop_widgets.store import open_store
 
         store = open_store(load_settings())
         _kernel_key = server_secret_key(store, "kernel-identity")
@@ -390,7 +390,7 @@ class CopVoila(voila_app.Voila):
 
 
 if __name__ == "__main__":
-    from ..store.maintenance import watch_configured_store
+    from cop_widgets.store.maintenance import watch_configured_store
 
     watch_configured_store()  # quick_check now and every 10 minutes; damage stops all saves
     CopVoila.launch_instance()

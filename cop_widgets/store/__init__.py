@@ -1,5 +1,5 @@
 """The store: the only package that speaks SQL (SQLAlchemy Core)."""
 
-from .db import Store, open_store
+from cop_widgets.store.db import Store, open_store
 
 __all__ = ["Store", "open_store"]

@@ -32,7 +32,7 @@ from sqlalchemy.exc import (
     OperationalError,
 )
 
-from ..errors import (
+from cop_widgets.errors import (
     CopWidgetsError,
     StoreBusy,
     StoreDamaged,
@@ -43,9 +43,9 @@ from ..errors import (
     StoreReadOnly,
     StoreUnavailable,
 )
-from ..settings import Settings, load_settings
-from . import maintenance, migrations, schema
-from .write_gate import gate_path, hold_write_gate
+from cop_widgets.settings import Settings, load_settings
+from cop_widgets.store import maintenance, migrations, schema
+from cop_widgets.store.write_gate import gate_path, hold_write_gate
 
 _WRITE = "cop_write"
 POSTGRES_DRIVER = "postgresql+psycopg"

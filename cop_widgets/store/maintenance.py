@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import StoreFileDamaged, StoreUnavailable
+from cop_widgets.errors import StoreFileDamaged, StoreUnavailable
 
 log = logging.getLogger("cop_widgets.store")
 
@@ -289,7 +289,7 @@ def watch_configured_store(every: float = CHECK_EVERY_SECONDS) -> StoreWatch | N
     """Start a StoreWatch on the configured SQLite store (for the long-running server)."""
     from sqlalchemy.engine import make_url
 
-    from ..settings import load_settings
+    from cop_widgets.settings import load_settings
 
     try:
         url = make_url(load_settings().database_url)
@@ -341,7 +341,7 @@ def store_in_use(db_path: str | Path, wait_s: float = 0.5) -> str | None:
 def verify_backup(backup: Path) -> int:
     """integrity_check the backup file and return its schema version; StoreUnavailable if it
     is not a good backup this version of CoP Workbook can use."""
-    from .migrations import LATEST
+    from cop_widgets.store.migrations import LATEST
 
     if not backup.is_file():
         raise StoreUnavailable(f"The backup {backup} does not exist. Nothing was changed.")
@@ -438,7 +438,7 @@ def check_store(settings) -> list[Health]:
     a setting that cannot be used, is one line, never a traceback."""
     from sqlalchemy.exc import ArgumentError
 
-    from .db import store_url
+    from cop_widgets.store.db import store_url
 
     try:
         url = store_url(settings.database_url)
@@ -460,7 +460,7 @@ def check_store(settings) -> list[Health]:
 
 
 def _schema_health(version, why: str = "") -> Health:
-    from .migrations import LATEST
+    from cop_widgets.store.migrations import LATEST
 
     if version == LATEST:
         return Health(True, "schema", f"version {version} (latest)")
@@ -477,9 +477,9 @@ def server_store_health(settings) -> list[Health]:
     these settings (one plain line if not: db.connection_problem), its schema version, and how
     it sorts text. The checks of a SQLite file (integrity, WAL, free disk, backups) are named
     as skipped: the server has its own tools."""
-    from ..errors import CopWidgetsError
-    from .db import open_store
-    from .migrations import applied_versions
+    from cop_widgets.errors import CopWidgetsError
+    from cop_widgets.store.db import open_store
+    from cop_widgets.store.migrations import applied_versions
 
     try:
         store = open_store(settings, migrate=False)

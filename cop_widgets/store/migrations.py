@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import CheckConstraint, Connection, MetaData, Table, insert, inspect, select
 
-from . import schema
+from cop_widgets.store import schema
 
 
 def _v1_initial(conn: Connection) -> None:
@@ -122,7 +122,7 @@ def _v7_discussion_session(conn: Connection) -> None:
 
 
 def _v8_accounts(conn: Connection) -> None:
-    from ..text import name_skeleton  # the one definition of "looks the same"
+    from cop_widgets.text import name_skeleton  # the one definition of "looks the same"
 
     schema.metadata.create_all(
         conn,
@@ -332,7 +332,7 @@ def _known() -> int:
 
 
 def _refuse_newer(store, applied: set[int]) -> None:
-    from ..errors import StoreUnavailable
+    from cop_widgets.errors import StoreUnavailable
 
     newest = max(applied, default=0)
     if newest > _known():

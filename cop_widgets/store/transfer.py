@@ -24,9 +24,9 @@ from sqlalchemy import Connection, Table, create_engine, delete, func, insert, i
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
-from ..errors import CopWidgetsError, StoreUnavailable
-from . import maintenance, schema
-from .db import Store, connection_problem, shown_url, store_failure, store_url
+from cop_widgets.errors import CopWidgetsError, StoreUnavailable
+from cop_widgets.store import maintenance, schema
+from cop_widgets.store.db import Store, connection_problem, shown_url, store_failure, store_url
 
 BATCH_ROWS = 1000
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StoreBusy
+from cop_widgets.errors import StoreBusy
 
 
 def gate_path(database: str) -> Path:

@@ -34,13 +34,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .deid_check import DeidCheck
-    from .item_form import ItemForm
-    from .phase_timer import PhaseTimer
-    from .reflection_stepper import ReflectionStepper
-    from .safety_banner import SafetyBanner
-    from .scale_rating import ScaleRating, spread_html
-    from .status_line import StatusLine
+    from cop_widgets.widgets.deid_check import DeidCheck
+    from cop_widgets.widgets.item_form import ItemForm
+    from cop_widgets.widgets.phase_timer import PhaseTimer
+    from cop_widgets.widgets.reflection_stepper import ReflectionStepper
+    from cop_widgets.widgets.safety_banner import SafetyBanner
+    from cop_widgets.widgets.scale_rating import ScaleRating, spread_html
+    from cop_widgets.widgets.status_line import StatusLine
 
 
 def __getattr__(name: str) -> Any:

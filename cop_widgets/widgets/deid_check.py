@@ -11,7 +11,7 @@ import html
 import ipywidgets as W
 from traitlets import Bool
 
-from ..deidentify import find_identifiers, highlight_html
+from cop_widgets.deidentify import find_identifiers, highlight_html
 
 
 class DeidCheck(W.VBox):

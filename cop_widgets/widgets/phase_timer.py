@@ -9,7 +9,7 @@ from collections.abc import Callable
 import ipywidgets as W
 from traitlets import Bool, Int, observe
 
-from ..services import discussion_clock as C
+from cop_widgets.services import discussion_clock
 
 # A double click sends two clicks that the kernel handles one after the other; the second one,
 # within this many seconds, is taken as part of the first.
@@ -25,7 +25,7 @@ class PhaseTimer(W.VBox):
     def __init__(self, phases, may_control: bool, **kwargs):
         self.phases = phases
         self._handlers = W.CallbackDispatcher()
-        self.clock = C.Clock()
+        self.clock = discussion_clock.Clock()
         self._last_next = float("-inf")
         self.heading = W.HTML()
         self.countdown = W.HTML()
@@ -62,7 +62,7 @@ class PhaseTimer(W.VBox):
         self._emit("start")
 
     def pause_or_resume(self) -> None:
-        self._emit("resume" if self.clock.status == C.PAUSED else "pause")
+        self._emit("resume" if self.clock.status == discussion_clock.PAUSED else "pause")
 
     def extend(self, minutes: int = 1) -> None:
         self._emit("extend", minutes=minutes)
@@ -89,7 +89,7 @@ class PhaseTimer(W.VBox):
     def phase(self):
         return self.phases[self.clock.phase_index]
 
-    def show(self, clock: C.Clock, now: float) -> None:
+    def show(self, clock: discussion_clock.Clock, now: float) -> None:
         self.clock = clock
         self.phase_index = clock.phase_index
         phase, n = self.phase, len(self.phases)
@@ -99,20 +99,24 @@ class PhaseTimer(W.VBox):
         )
         left = clock.remaining(phase.minutes, now)
         state = {
-            C.NOT_STARTED: "not started",
-            C.RUNNING: "running",
-            C.PAUSED: "paused",
-            C.FINISHED: "protocol finished",
+            discussion_clock.NOT_STARTED: "not started",
+            discussion_clock.RUNNING: "running",
+            discussion_clock.PAUSED: "paused",
+            discussion_clock.FINISHED: "protocol finished",
         }[clock.status]
-        over = " over time" if left < 0 and clock.status != C.FINISHED else ""
+        over = " over time" if left < 0 and clock.status != discussion_clock.FINISHED else ""
         self.countdown.value = (
             f'<p class="cop-clock" aria-live="off"><span style="font-size:2em;'
-            f'font-variant-numeric:tabular-nums">{C.format_remaining(left)}</span> '
+            f'font-variant-numeric:tabular-nums">{discussion_clock.format_remaining(left)}</span> '
             f'<span class="cop-meta">{state}{over}</span></p>'
         )
-        self.start_button.layout.display = None if clock.status == C.NOT_STARTED else "none"
-        self.pause_button.description = "Resume" if clock.status == C.PAUSED else "Pause"
-        running = clock.status in (C.RUNNING, C.PAUSED)
+        self.start_button.layout.display = (
+            None if clock.status == discussion_clock.NOT_STARTED else "none"
+        )
+        self.pause_button.description = (
+            "Resume" if clock.status == discussion_clock.PAUSED else "Pause"
+        )
+        running = clock.status in (discussion_clock.RUNNING, discussion_clock.PAUSED)
         self.pause_button.disabled = self.extend_button.disabled = not running
         self.next_button.disabled = not running
         self.next_button.description = "Finish" if clock.phase_index == n - 1 else "Next phase"

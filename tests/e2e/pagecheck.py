@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page
 
-from .conftest import REPO
+from tests.e2e.conftest import REPO
 
 SHOTS = REPO / "build" / "screenshots"
 PHONE = {"width": 390, "height": 844}

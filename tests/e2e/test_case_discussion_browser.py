@@ -117,7 +117,7 @@ def test_facilitator_and_note_taker_run_a_consultancy(browser, voila_server):
 def test_a_discussion_started_after_joining_a_session_is_linked_to_it(browser, voila_server):
     from datetime import UTC, datetime
 
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import sessions
     from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
@@ -126,9 +126,9 @@ def test_a_discussion_started_after_joining_a_session_is_linked_to_it(browser, v
         Settings(voila_server.data_dir, f"sqlite:///{voila_server.data_dir / 'cop.sqlite'}", 5000)
     )
     coord = find_or_add_person(store, "Link Coordinator")
-    cop = X.create_community(store, coord, "Linked discussions CoP")
+    cop = sessions.create_community(store, coord, "Linked discussions CoP")
     topic = "Fathers <b>& carers</b>"
-    held_in = X.plan_session(store, coord, cop.id, datetime.now(UTC), topic)
+    held_in = sessions.plan_session(store, coord, cop.id, datetime.now(UTC), topic)
     store.dispose()
 
     page = browser.new_context().new_page()

@@ -17,8 +17,7 @@ import pytest
 
 from cop_widgets.chromium import CHROMIUM_ARGS
 from cop_widgets.serving import ServeOptions
-
-from .conftest import chromium_path, free_port
+from tests.e2e.conftest import chromium_path, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -10,24 +10,23 @@ import datetime as dt
 import pytest
 from playwright.sync_api import Page
 
-from .conftest import served_notebooks
-from .pagecheck import DESKTOP, PHONE, fit_problems, screenshot, serious_violations
+from tests.e2e.conftest import served_notebooks
+from tests.e2e.pagecheck import DESKTOP, PHONE, fit_problems, screenshot, serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _a_session_now(server, name: str) -> dict[str, str]:
     """A community this person coordinates, with a session open now that they joined."""
-    from cop_widgets.services import accounts
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import accounts, sessions
 
     store = server.open_store()
     try:
         host = accounts.find_by_name(store, name)
-        cop = X.create_community(store, host, "Every page CoP")
+        cop = sessions.create_community(store, host, "Every page CoP")
         starts = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
-        made = X.plan_session(store, host, cop.id, starts, "Looking at every page")
-        X.join(store, host, made.join_code, dt.datetime.now(dt.UTC))
+        made = sessions.plan_session(store, host, cop.id, starts, "Looking at every page")
+        sessions.join(store, host, made.join_code, dt.datetime.now(dt.UTC))
         return {"code": made.join_code, "session": made.id}
     finally:
         store.dispose()

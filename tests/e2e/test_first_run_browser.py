@@ -8,7 +8,7 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import REPO, VoilaServer
+from tests.e2e.conftest import REPO, VoilaServer
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ COMMITMENT = "Ask the father what <b>he</b> wants from the next visit"
 
 
 def test_last_sessions_commitment_comes_back_and_the_answer_is_kept(browser, voila_server):
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import sessions
     from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
@@ -21,11 +21,15 @@ def test_last_sessions_commitment_comes_back_and_the_answer_is_kept(browser, voi
         Settings(voila_server.data_dir, f"sqlite:///{voila_server.data_dir / 'cop.sqlite'}", 5000)
     )
     coord = find_or_add_person(store, "Series Coordinator")
-    cop = X.create_community(store, coord, "Follow-through CoP")
+    cop = sessions.create_community(store, coord, "Follow-through CoP")
     now = datetime.now(UTC)
-    first = X.plan_session(store, coord, cop.id, now - timedelta(hours=2), "Engaging fathers")
-    second = X.plan_session(store, coord, cop.id, now, "Engaging fathers, part two")
-    X.open_checkout(store, coord, first.id)  # the facilitator opens the first one's check-out
+    first = sessions.plan_session(
+        store, coord, cop.id, now - timedelta(hours=2), "Engaging fathers"
+    )
+    second = sessions.plan_session(store, coord, cop.id, now, "Engaging fathers, part two")
+    sessions.open_checkout(
+        store, coord, first.id
+    )  # the facilitator opens the first one's check-out
 
     page = browser.new_context().new_page()
     page.on("dialog", lambda d: d.accept())
@@ -37,7 +41,7 @@ def test_last_sessions_commitment_comes_back_and_the_answer_is_kept(browser, voi
     expect(page.locator(".cop-status")).to_contain_text("is saved")
     page.context.close()
 
-    X.close_session(store, coord, first.id)  # the first session ends
+    sessions.close_session(store, coord, first.id)  # the first session ends
     store.dispose()
 
     page = browser.new_context().new_page()

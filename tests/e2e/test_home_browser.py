@@ -8,8 +8,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .pagecheck import PHONE, SHOTS, fit_problems
-from .pagecheck import serious_violations as _serious
+from tests.e2e.pagecheck import PHONE, SHOTS, fit_problems
+from tests.e2e.pagecheck import serious_violations as _serious
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,17 +29,16 @@ def _card_titles(page: Page) -> list[str]:
 
 def _plan_a_session_now(server) -> str:
     """A community with a session starting in half an hour (its code opens now)."""
-    from cop_widgets.services import accounts
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import accounts, sessions
 
     store = server.open_store()
     try:
         host = accounts.find_by_name(store, "Hana Host") or accounts.add_person(
             store, "Hana Host", "facilitator"
         )
-        cop = X.create_community(store, host, "Northside \u202eCoP")
+        cop = sessions.create_community(store, host, "Northside \u202eCoP")
         starts = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30)
-        return X.plan_session(store, host, cop.id, starts, "Working with fathers").join_code
+        return sessions.plan_session(store, host, cop.id, starts, "Working with fathers").join_code
     finally:
         store.dispose()
 

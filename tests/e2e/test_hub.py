@@ -22,7 +22,7 @@ import psutil
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import REPO, free_port
+from tests.e2e.conftest import REPO, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -287,8 +287,7 @@ def _shared_reflections(hub: Hub) -> None:
     """As the operator would: `cop roster hub:sue --supervises hub:ana`; ana and ben each
     submitted a reflection shared with their supervisor."""
     from cop_widgets.content import load_frameworks
-    from cop_widgets.services import reflections as R
-    from cop_widgets.services import supervision as S
+    from cop_widgets.services import reflections, supervision
     from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import load_settings
     from cop_widgets.store import open_store
@@ -296,11 +295,11 @@ def _shared_reflections(hub: Hub) -> None:
     store = open_store(load_settings({"COP_DATA_DIR": str(hub.data_dir)}))
     try:
         sue, ana, ben = (find_or_add_person(store, f"hub:{u}") for u in ("sue", "ana", "ben"))
-        S.assign_supervisee(store, sue.id, ana.id)
+        supervision.assign_supervisee(store, sue.id, ana.id)
         rolfe = load_frameworks(hub.data_dir / "frameworks").get("rolfe-2001")
         for who, text in ((ana, "Ana's visit went short"), (ben, "Ben's supervision note")):
-            answers = {s.id: R.Answer(text) for s in rolfe.stages}
-            R.submit(store, who, str(uuid.uuid4()), rolfe, answers, "supervisor")
+            answers = {s.id: reflections.Answer(text) for s in rolfe.stages}
+            reflections.submit(store, who, str(uuid.uuid4()), rolfe, answers, "supervisor")
     finally:
         store.dispose()
 

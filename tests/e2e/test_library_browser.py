@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .pagecheck import PHONE, fit_problems
+from tests.e2e.pagecheck import PHONE, fit_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -17,16 +17,14 @@ BODY = "A short text the day before made the visit calmer: he knew why we were c
 
 def _community(server) -> None:
     """An open community with two members."""
-    from cop_widgets.services import accounts
-    from cop_widgets.services import membership as M
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import accounts, membership, sessions
 
     store = server.open_store()
     try:
         host = accounts.add_person(store, "Lena Library", "practitioner")
-        made = X.create_community(store, host, "Fathers' practice CoP")
-        M.set_join_policy(store, host, made.id, "open", False)
-        M.join(store, accounts.add_person(store, "Bo Browser", "practitioner"), made.id)
+        made = sessions.create_community(store, host, "Fathers' practice CoP")
+        membership.set_join_policy(store, host, made.id, "open", False)
+        membership.join(store, accounts.add_person(store, "Bo Browser", "practitioner"), made.id)
     finally:
         store.dispose()
 

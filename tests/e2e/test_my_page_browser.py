@@ -9,7 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from .test_home_browser import PHONE, SHOTS, _no_sideways_scroll, _serious
+from tests.e2e.test_home_browser import PHONE, SHOTS, _no_sideways_scroll, _serious
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,31 +21,32 @@ def _seed(server) -> None:
     """Mia took part in a session (a commitment at check-out), and her supervisor released
     feedback on a reflection she shared."""
     from cop_widgets.content import load_frameworks
-    from cop_widgets.services import accounts, checkins
-    from cop_widgets.services import reflections as R
-    from cop_widgets.services import sessions as X
-    from cop_widgets.services import supervision as S
+    from cop_widgets.services import accounts, checkins, reflections, sessions, supervision
     from cop_widgets.session_items import load_item_sets
 
     store = server.open_store()
     try:
         mia = accounts.add_person(store, NAME, "practitioner")
         host = accounts.add_person(store, "Hugo Host", "facilitator")
-        cop = X.create_community(store, host, "Eastside CoP")
+        cop = sessions.create_community(store, host, "Eastside CoP")
         now = dt.datetime.now(dt.UTC)
-        held = X.plan_session(store, host, cop.id, now - dt.timedelta(hours=2), "Fathers' voices")
-        X.plan_session(store, host, cop.id, now + dt.timedelta(days=7), "Working with schools")
-        X.join(store, mia, held.join_code, now - dt.timedelta(hours=2))
+        held = sessions.plan_session(
+            store, host, cop.id, now - dt.timedelta(hours=2), "Fathers' voices"
+        )
+        sessions.plan_session(
+            store, host, cop.id, now + dt.timedelta(days=7), "Working with schools"
+        )
+        sessions.join(store, mia, held.join_code, now - dt.timedelta(hours=2))
         sets, _ = load_item_sets(server.data_dir / "session_items")
         checkins.submit_answers(store, mia, held.id, sets["checkout"], {"commitment": PROMISE})
         rolfe = load_frameworks(server.data_dir / "frameworks").get("rolfe-2001")
         rid = str(uuid.uuid4())
-        answers = {s.id: R.Answer("What I noticed.") for s in rolfe.stages}
-        R.submit(store, mia, rid, rolfe, answers, "supervisor")
+        answers = {s.id: reflections.Answer("What I noticed.") for s in rolfe.stages}
+        reflections.submit(store, mia, rid, rolfe, answers, "supervisor")
         sue = accounts.add_person(store, "Sula Supervisor", "supervisor")
-        S.assign_supervisee(store, sue.id, mia.id)
-        S.add_feedback(store, sue, rid, "strength", "You listened closely.")
-        S.release(store, sue, rid)
+        supervision.assign_supervisee(store, sue.id, mia.id)
+        supervision.add_feedback(store, sue, rid, "strength", "You listened closely.")
+        supervision.release(store, sue, rid)
     finally:
         store.dispose()
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import REPO
+from tests.e2e.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

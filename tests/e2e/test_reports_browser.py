@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cop_widgets.reports.render import render_report
-from cop_widgets.services import reflections as R
+from cop_widgets.services import reflections
 from cop_widgets.services.identity import find_or_add_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -39,12 +39,12 @@ def test_a_script_in_a_reflection_is_shown_as_text_and_never_runs(
     monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
     monkeypatch.delenv("COP_DATABASE_URL", raising=False)
     ana = find_or_add_person(store, "Ana <b>")
-    R.submit(
+    reflections.submit(
         store,
         ana,
         str(uuid.uuid4()),
         rolfe,
-        {stage: R.Answer(text) for stage, text in PAYLOADS.items()},
+        {stage: reflections.Answer(text) for stage, text in PAYLOADS.items()},
         "private",
     )
     today = datetime.now(UTC).date()
@@ -79,8 +79,7 @@ def test_session_report_in_chromium_shows_markup_as_text_and_prints_whole(
     browser, store, data_dir, tmp_path, monkeypatch
 ):
     from cop_widgets.reports.render import render_reports
-
-    from ..test_session_report import XSS, seed_room
+    from tests.test_session_report import XSS, seed_room
 
     monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
     monkeypatch.delenv("COP_DATABASE_URL", raising=False)
@@ -130,14 +129,13 @@ def test_session_report_in_chromium_shows_markup_as_text_and_prints_whole(
 def test_a_coordinator_makes_the_community_report_in_the_community_app(page, voila_server):
     """The community app's "Community report": the button, the progress line while the report
     is made in the page's kernel, then the two downloads with readable names."""
-    from cop_widgets.services import accounts
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import accounts, sessions
 
     link = voila_server.sign_in_link("Rhea Coordinator")  # adds her
     store = voila_server.open_store()
     try:
         rhea = accounts.find_by_name(store, "Rhea Coordinator")
-        X.create_community(store, rhea, "Kinship Carers CoP")
+        sessions.create_community(store, rhea, "Kinship Carers CoP")
     finally:
         store.dispose()
     assert link

@@ -7,8 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from cop_widgets.protocols import load_protocols  # noqa: F401 - keeps imports uniform
-from cop_widgets.services import reflections as R
-from cop_widgets.services import supervision as S
+from cop_widgets.services import reflections, supervision
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store
@@ -51,21 +50,21 @@ def seeded(review_server):
     chunks = [PAYLOADS[i : i + 5] for i in range(0, len(PAYLOADS), 5)]
     for n, chunk in enumerate(chunks):
         author = find_or_add_person(store, NAMES[n % len(NAMES)] + f" {n}")
-        S.assign_supervisee(store, sup.id, author.id)
+        supervision.assign_supervisee(store, sup.id, author.id)
         rid = str(uuid.uuid4())
         texts = (chunk + [""] * 5)[:5]
         answers = {"what": texts[0], "so_what": texts[1] or "x", "now_what": texts[2] or "y"}
-        R.submit(
+        reflections.submit(
             store,
             author,
             rid,
             rolfe,
-            {k: R.Answer(v) for k, v in answers.items()},
+            {k: reflections.Answer(v) for k, v in answers.items()},
             visibility="supervisor",
         )
         for text in texts[3:]:
             if text:
-                S.add_feedback(store, sup, rid, "strength", text)
+                supervision.add_feedback(store, sup, rid, "strength", text)
         saved[rid] = (author.display_name, answers, [t for t in texts[3:] if t])
     store.dispose()
     return saved

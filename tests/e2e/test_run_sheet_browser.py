@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import REPO
-from .pagecheck import PHONE, fit_problems, screenshot, serious_violations
+from tests.e2e.conftest import REPO
+from tests.e2e.pagecheck import PHONE, fit_problems, screenshot, serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,16 +29,15 @@ def _new_page(browser) -> Page:
 
 
 def test_a_whole_session_is_run_from_the_run_sheet(page: Page, browser, voila_server):
-    from cop_widgets.services import accounts
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import accounts, sessions
 
     # Fay has started a community; its three members have accounts (a coordinator added them)
     store = voila_server.open_store()
     try:
         fay = accounts.add_person(store, "Fay Facilitator", "facilitator")
-        cop = X.create_community(store, fay, "Riverside CoP")
+        cop = sessions.create_community(store, fay, "Riverside CoP")
         for name in ROOM:
-            X.add_member(store, fay, cop.id, accounts.add_person(store, name).id, "member")
+            sessions.add_member(store, fay, cop.id, accounts.add_person(store, name).id, "member")
     finally:
         store.dispose()
 
@@ -163,22 +162,20 @@ def _feedback_released_to(server, name: str) -> None:
     import uuid
 
     from cop_widgets.content import load_frameworks
-    from cop_widgets.services import accounts
-    from cop_widgets.services import reflections as R
-    from cop_widgets.services import supervision as S
+    from cop_widgets.services import accounts, reflections, supervision
 
     store = server.open_store()
     try:
         author = accounts.find_by_name(store, name)
         sue = accounts.add_person(store, "Sue Supervisor", "supervisor")
-        S.grant_role(store, sue.id, "supervisor")
-        S.assign_supervisee(store, sue.id, author.id)
+        supervision.grant_role(store, sue.id, "supervisor")
+        supervision.assign_supervisee(store, sue.id, author.id)
         rolfe = load_frameworks(REPO / "data" / "frameworks").get("rolfe-2001")
         rid = str(uuid.uuid4())
-        answers = {s.id: R.Answer("The father joined the plan.") for s in rolfe.stages}
-        R.submit(store, author, rid, rolfe, answers, "supervisor")
-        S.add_feedback(store, sue, rid, "strength", "You asked him first.")
-        S.release(store, sue, rid)
+        answers = {s.id: reflections.Answer("The father joined the plan.") for s in rolfe.stages}
+        reflections.submit(store, author, rid, rolfe, answers, "supervisor")
+        supervision.add_feedback(store, sue, rid, "strength", "You asked him first.")
+        supervision.release(store, sue, rid)
     finally:
         store.dispose()
 

@@ -24,8 +24,7 @@ import pytest
 from cop_widgets.reports.render import REPORTS_DIR
 from cop_widgets.serving import REVIEW_DIR, WORKBOOKS_DIR
 from cop_widgets.serving.paths import served_notebooks
-
-from .conftest import REPO
+from tests.e2e.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

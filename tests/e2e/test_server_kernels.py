@@ -33,7 +33,7 @@ def test_kernels_talk_to_the_server_over_unix_sockets_not_tcp_ports(voila_server
 def test_every_served_notebook_has_a_preheated_kernel(voila_server):
     """The pools start a kernel ahead for each served notebook (a room's joins then find one
     waiting); a path check that refuses the pool's own notebook names leaves every page cold."""
-    from .conftest import served_notebooks
+    from tests.e2e.conftest import served_notebooks
 
     apps = served_notebooks()
     assert len(apps) >= 6
@@ -51,7 +51,7 @@ def test_stopping_cop_serve_stops_the_voila_server(tmp_path, stop):
     import sys
     import urllib.request
 
-    from .conftest import REPO, free_port
+    from tests.e2e.conftest import REPO, free_port
 
     data_dir = tmp_path / "data"
     shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))

@@ -76,7 +76,7 @@ def test_report_templates_are_never_rendered_for_a_browser(page: Page, voila_ser
 
 
 def test_board_updates_after_reveal_and_only_past_the_minimum_group(browser, voila_server):
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import sessions
     from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
@@ -85,12 +85,14 @@ def test_board_updates_after_reveal_and_only_past_the_minimum_group(browser, voi
         Settings(voila_server.data_dir, f"sqlite:///{voila_server.data_dir / 'cop.sqlite'}", 5000)
     )
     coord = find_or_add_person(store, "Board Coordinator")
-    cop = X.create_community(store, coord, "Board CoP")
-    session = X.plan_session(store, coord, cop.id, datetime.now(UTC), "Board session")
+    cop = sessions.create_community(store, coord, "Board CoP")
+    session = sessions.plan_session(store, coord, cop.id, datetime.now(UTC), "Board session")
     fran = find_or_add_person(store, "Board Facilitator")
-    X.add_member(store, coord, cop.id, fran.id, "member")  # roles go to the community's members
-    X.set_session_roles(store, coord, session.id, {"facilitator": fran.id})
-    X.open_checkout(store, coord, session.id)  # the room goes straight to its check-out
+    sessions.add_member(
+        store, coord, cop.id, fran.id, "member"
+    )  # roles go to the community's members
+    sessions.set_session_roles(store, coord, session.id, {"facilitator": fran.id})
+    sessions.open_checkout(store, coord, session.id)  # the room goes straight to its check-out
     store.dispose()
 
     board = new_page(browser)

@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import REPO, VoilaServer
+from tests.e2e.conftest import REPO, VoilaServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -144,7 +144,7 @@ def _open_join_code(server: VoilaServer) -> tuple[str, str]:
     """(id, join code) of a demo community session whose code works now; the demo's "last
     week" and "next week" ones do not, so plan one starting within the hour."""
     from cop_widgets.errors import InvalidInput
-    from cop_widgets.services import sessions as X
+    from cop_widgets.services import sessions
     from cop_widgets.services.identity import find_or_add_person
 
     with server.db() as db:
@@ -160,12 +160,12 @@ def _open_join_code(server: VoilaServer) -> tuple[str, str]:
         now = datetime.now(UTC)
         for row in planned:
             try:
-                X.check_join_code(store, row["join_code"], now)
+                sessions.check_join_code(store, row["join_code"], now)
             except InvalidInput:
                 continue
             return row["id"], row["join_code"]
         coord = find_or_add_person(store, "Demo coordinator")
-        made = X.plan_session(store, coord, cop_id, now + timedelta(minutes=30), "Newcomers")
+        made = sessions.plan_session(store, coord, cop_id, now + timedelta(minutes=30), "Newcomers")
         return made.id, made.join_code
     finally:
         store.dispose()
@@ -237,7 +237,7 @@ def test_forged_identity_and_foreign_or_tampered_cookies_are_refused(
     browser, voila_server, other_server
 ):
     from cop_widgets.content import load_frameworks
-    from cop_widgets.services import reflections as R
+    from cop_widgets.services import reflections
     from cop_widgets.services.identity import IDENTITY_HEADER, find_or_add_person, make_assertion
     from cop_widgets.services.secret import server_secret_key
 
@@ -249,8 +249,8 @@ def test_forged_identity_and_foreign_or_tampered_cookies_are_refused(
         victor = find_or_add_person(store, "Victim Victor")
         for who, text in ((fiona, mine), (victor, theirs)):
             answers = {"what": text, "so_what": "so what", "now_what": "now what"}
-            answers = {k: R.Answer(v) for k, v in answers.items()}
-            R.submit(store, who, str(uuid.uuid4()), rolfe, answers)
+            answers = {k: reflections.Answer(v) for k, v in answers.items()}
+            reflections.submit(store, who, str(uuid.uuid4()), rolfe, answers)
         # the strongest forgery: Victor's identity signed with the server's own kernel key
         forged = make_assertion(
             server_secret_key(store, "kernel-identity"), victor.id, None, time.time()
