@@ -150,12 +150,12 @@ def seed(data_dir: Path) -> list[str]:
 
 def seed_sessions(data_dir: Path) -> list:
     """One community, ROOM people, N_SESSIONS weekly sessions, through the services."""
-    from cop_widgets.protocols import load_protocols
+    from cop_widgets.content.protocols import load_protocols
+    from cop_widgets.content.session_items import load_item_sets
     from cop_widgets.services import checkins
     from cop_widgets.services import discussions as discussion_service
     from cop_widgets.services import sessions as session_service
     from cop_widgets.services.identity import find_or_add_person
-    from cop_widgets.session_items import load_item_sets
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
 

@@ -49,6 +49,7 @@ from playwright.sync_api import sync_playwright
 from sqlalchemy import func, select
 
 from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
+from cop_widgets.content.session_items import load_item_sets
 from cop_widgets.roomload import (
     OTHERS_CPU_NOISY_PERCENT,
     MemorySampler,
@@ -64,7 +65,6 @@ from cop_widgets.roomload import ServerFailed as BenchError  # something broke: 
 from cop_widgets.services import checkins, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.serving import WORKBOOKS_DIR, voila_environment
-from cop_widgets.session_items import load_item_sets
 from cop_widgets.settings import load_settings
 from cop_widgets.store import open_store
 from cop_widgets.store.schema import attendance

@@ -42,7 +42,7 @@ from bench_review_queue import seed as seed_review_queue  # noqa: E402
 
 
 def _writer(db_url, data_dir, name, saves, gated, barrier, out):
-    from cop_widgets.content import load_frameworks
+    from cop_widgets.content.frameworks import load_frameworks
     from cop_widgets.services import reflections
     from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings

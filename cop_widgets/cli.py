@@ -19,7 +19,7 @@ from cop_widgets.errors import CopWidgetsError  # noqa: E402
 
 
 def _prepare(demo: bool) -> int:
-    from cop_widgets.content import load_frameworks
+    from cop_widgets.content.frameworks import load_frameworks
     from cop_widgets.demo import seed_demo, seed_demo_community
     from cop_widgets.settings import load_settings
     from cop_widgets.store import open_store
@@ -34,8 +34,8 @@ def _prepare(demo: bool) -> int:
     store.dispose()
     where = store.engine.url.render_as_string(hide_password=True)
     print(f"store ready: {where}" + (" (demo content added)" if seeded else ""))
-    print(f"frameworks: {len(catalogue.frameworks)} loaded, {len(catalogue.problems)} with errors")
-    return 1 if catalogue.problems and not catalogue.frameworks else 0
+    print(f"frameworks: {len(catalogue.items)} loaded, {len(catalogue.problems)} with errors")
+    return 1 if catalogue.problems and not catalogue.items else 0
 
 
 def cmd_init(args) -> int:
@@ -43,16 +43,16 @@ def cmd_init(args) -> int:
 
 
 def cmd_check(_args) -> int:
-    from cop_widgets.content import load_frameworks
-    from cop_widgets.protocols import load_protocols
+    from cop_widgets.content.frameworks import load_frameworks
+    from cop_widgets.content.protocols import load_protocols
     from cop_widgets.settings import load_settings
 
     settings = load_settings()
     frameworks = load_frameworks(settings.frameworks_dir)
     protocols = load_protocols(settings.protocols_dir)
-    for fw in frameworks.frameworks:
+    for fw in frameworks.items:
         print(f"ok    {fw.path}  ({fw.id} v{fw.version}, {len(fw.stages)} stages)")
-    for p in protocols.protocols:
+    for p in protocols.items:
         print(
             f"ok    {p.path}  ({p.id} v{p.version}, {len(p.phases)} phases, {p.total_minutes} min)"
         )

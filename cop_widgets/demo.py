@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from cop_widgets.content import Catalogue
+from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.services import reflections, supervision
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store import Store
@@ -79,9 +79,9 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
     """A demo CoP with last week's session (closed, with answers and a linked discussion),
     today's (starting in about half an hour) and next week's; only into a store that has no
     community yet."""
-    from cop_widgets.protocols import load_protocols
+    from cop_widgets.content.protocols import load_protocols
+    from cop_widgets.content.session_items import load_item_sets
     from cop_widgets.services import checkins, discussions, sessions
-    from cop_widgets.session_items import load_item_sets
 
     with store.read() as conn:
         if conn.execute(select(func.count()).select_from(community)).scalar():

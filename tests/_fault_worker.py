@@ -14,10 +14,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cop_widgets.content import load_frameworks
+from cop_widgets.content.frameworks import load_frameworks
+from cop_widgets.content.session_items import load_item_sets
 from cop_widgets.services import checkins, discussions, reflections, sessions
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.session_items import load_item_sets
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store
 

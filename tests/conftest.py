@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cop_widgets.content import load_frameworks
+from cop_widgets.content.frameworks import load_frameworks
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store
 from tests.pg import backend_settings, parametrize_backends, pg_settings, postgres_server  # noqa: F401

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cop_widgets.apps.board import board_app
+from cop_widgets.content.session_items import load_item_sets
 from cop_widgets.services import board, checkins, sessions, supervision
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.session_items import load_item_sets
 from tests.conftest import REPO
 from tests.signin import sign_in_as
 
@@ -65,7 +65,7 @@ def test_board_hides_until_reveal_and_only_facilitators_open_it(store, settings,
     stranger = board_app(settings=settings)
     sign_in_as(stranger, "Someone")
     stranger.code.value = session.join_code
-    stranger._guard(stranger.open_board)
+    stranger.guard(stranger.open_board)
     assert "You may not run a session" in stranger.status.message
     assert "the session's facilitator" in stranger.status.message
 

@@ -263,5 +263,5 @@ def test_after_the_session_the_facilitator_ends_attendees_access(settings, sessi
     assert fran.view.end_access_button.layout.display == "none"
     ana.show_home()
     assert "cop-open-discussion" not in repr(ana.body.children)
-    ana._guard(ana.open_discussion, held)  # a stale button or a forged id: refused
+    ana.guard(ana.open_discussion, held)  # a stale button or a forged id: refused
     assert "You may not read a case discussion" in ana.status.message

@@ -7,10 +7,10 @@ import yaml
 from sqlalchemy import select
 
 from cop_widgets.apps.session import session_app
+from cop_widgets.content.session_items import load_item_set, load_item_sets
 from cop_widgets.errors import DataFileError, InvalidInput, RecordLocked
 from cop_widgets.services import checkins, sessions
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.session_items import load_item_set, load_item_sets
 from cop_widgets.store.schema import commitment, session_response
 from tests.conftest import REPO
 from tests.signin import sign_in_as

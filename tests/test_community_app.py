@@ -18,7 +18,7 @@ def _plan(app, topic="Engaging fathers", day=None, at="14:00"):
     app.p_topic.value = topic
     app.p_focus.value = "What helps fathers stay involved?"
     app.p_protocol.value = "consultancy"
-    app._guard(app._plan)
+    app.guard(app._plan)
 
 
 def test_coordinator_creates_a_community_plans_sessions_and_gets_a_calendar(settings):
@@ -51,7 +51,7 @@ def test_bad_time_is_a_message_and_keeps_the_form(settings):
     app.p_topic.value = "Kept topic"
     app.p_date.value = dt.date.today()
     app.p_time.value = "2pm"
-    app._guard(app._plan)
+    app.guard(app._plan)
     assert "HH:MM" in app.status.message and app.p_topic.value == "Kept topic"
 
 
@@ -131,10 +131,10 @@ def test_a_coordinator_adds_a_person_and_their_link_signs_them_in(settings):
     assert "facilitator" in supervision.roles_of(app.store, signed.person.id)
     # a new link for her replaces the used one; a taken name is a message, the form kept
     app.relink_picker.value = signed.person.id
-    app._guard(app._relink)
+    app.guard(app._relink)
     assert app.link_out.value != link and "Nadia Newcomer" in app.status.message
     app.person_name.value = "nadia newcomer"
-    app._guard(app._add_person)
+    app.guard(app._add_person)
     assert "taken or looks the same" in app.status.message
     assert app.person_name.value == "nadia newcomer"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cop_widgets.content import load_framework, load_frameworks
+from cop_widgets.content.frameworks import load_framework, load_frameworks
 from cop_widgets.errors import DataFileError, SchemaVersionError
 from tests.conftest import FRAMEWORKS
 
@@ -16,10 +16,10 @@ def test_every_shipped_framework_is_valid():
     files = sorted(FRAMEWORKS.glob("*.yaml"))
     cat = load_frameworks(FRAMEWORKS)
     assert cat.problems == ()
-    assert len(cat.frameworks) == len(files) >= 5
-    ids = {f.id for f in cat.frameworks}
+    assert len(cat.items) == len(files) >= 5
+    ids = {f.id for f in cat.items}
     assert {"gibbs-1988", "kolb-1984", "rolfe-2001", "johns-msr", "brookfield-lenses"} <= ids
-    for fw in cat.frameworks:
+    for fw in cat.items:
         assert fw.stages and all(s.prompts and s.minutes > 0 for s in fw.stages)
 
 
@@ -141,7 +141,7 @@ def test_one_bad_file_does_not_hide_the_others(tmp_path):
     _write(tmp_path, GOOD, "good.yaml")
     _write(tmp_path, _broken(steps="oops"), "bad.yaml")
     cat = load_frameworks(tmp_path)
-    assert [f.id for f in cat.frameworks] == ["rolfe-2001"]
+    assert [f.id for f in cat.items] == ["rolfe-2001"]
     assert len(cat.problems) == 1 and "bad.yaml" in str(cat.problems[0])
 
 
@@ -149,7 +149,7 @@ def test_two_files_with_one_id_are_reported(tmp_path):
     _write(tmp_path, GOOD, "a.yaml")
     _write(tmp_path, GOOD, "b.yaml")
     cat = load_frameworks(tmp_path)
-    assert len(cat.frameworks) == 1
+    assert len(cat.items) == 1
     assert "already used" in str(cat.problems[0]) and "b.yaml" in str(cat.problems[0])
 
 

@@ -23,8 +23,8 @@ from sqlalchemy import event, func, insert, select, text, update
 
 from cop_widgets import cli_data
 from cop_widgets.cli import main as cop_main
+from cop_widgets.content.protocols import load_protocols
 from cop_widgets.errors import InvalidInput, RecordNotFound
-from cop_widgets.protocols import load_protocols
 from cop_widgets.services import data_rights, discussions, reflections
 from cop_widgets.services.identity import current_person, find_or_add_person
 from cop_widgets.store import schema
@@ -726,7 +726,7 @@ def test_backup_is_a_checked_private_single_file_copy(store, world, tmp_path):
 WRITER = """
 import sys, uuid
 from pathlib import Path
-from cop_widgets.content import load_frameworks
+from cop_widgets.content.frameworks import load_frameworks
 from cop_widgets.services import reflections as R
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
@@ -894,9 +894,9 @@ def test_cli_errors_are_a_message_and_exit_2(monkeypatch, data_dir, store, capsy
 
 
 def test_retention_covers_every_class_of_personal_data(store):
-    from cop_widgets.protocols import load_protocols
+    from cop_widgets.content.protocols import load_protocols
+    from cop_widgets.content.session_items import load_item_sets
     from cop_widgets.services import checkins, directory, sessions
-    from cop_widgets.session_items import load_item_sets
     from tests.conftest import REPO
 
     ana = find_or_add_person(store, "Ana")
@@ -960,7 +960,7 @@ def test_retention_covers_every_class_of_personal_data(store):
 
 
 def test_erasure_takes_their_name_off_actions_others_recorded(store):
-    from cop_widgets.protocols import load_protocols
+    from cop_widgets.content.protocols import load_protocols
     from tests.conftest import REPO
 
     pat, nadia = find_or_add_person(store, "Pat"), find_or_add_person(store, "Nadia Nguyen")

@@ -29,12 +29,12 @@ import yaml
 from packaging.version import Version
 from sqlalchemy import event
 
-from cop_widgets.content import load_framework
+from cop_widgets.content.frameworks import load_framework
+from cop_widgets.content.protocols import load_protocol, load_protocols
+from cop_widgets.content.session_items import load_item_set
 from cop_widgets.errors import DataFileError, StoreBusy, StoreDamaged, StoreFull
-from cop_widgets.protocols import load_protocol, load_protocols
 from cop_widgets.services import discussions, reflections, sessions
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.session_items import load_item_set
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store
 from cop_widgets.store.maintenance import StoreWatch, marker_path, wal_problem

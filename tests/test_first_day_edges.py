@@ -12,9 +12,9 @@ from cop_widgets.apps._base import STYLE
 from cop_widgets.apps.case_discussion import case_discussion_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.session import session_app
+from cop_widgets.content.session_items import load_item_sets
 from cop_widgets.services import reflections, sessions, supervision
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.session_items import load_item_sets
 from cop_widgets.widgets.deid_check import DeidCheck
 from cop_widgets.widgets.item_form import ItemForm
 from cop_widgets.widgets.status_line import StatusLine

@@ -16,8 +16,9 @@ from cop_widgets.apps.community import community_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.run_sheet import run_sheet_app
 from cop_widgets.apps.supervisor_review import review_app
+from cop_widgets.content.protocols import load_protocols
+from cop_widgets.content.session_items import load_item_sets
 from cop_widgets.errors import CopWidgetsError, NotAllowed
-from cop_widgets.protocols import load_protocols
 from cop_widgets.services import (
     board,
     checkins,
@@ -29,7 +30,6 @@ from cop_widgets.services import (
     supervision,
 )
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.session_items import load_item_sets
 from cop_widgets.store import schema
 from tests.conftest import REPO
 from tests.signin import sign_in_as
@@ -174,7 +174,7 @@ def test_an_apps_handlers_refuse_another_persons_ids(store, settings, world, mak
         before = _rows(store)
         refused_before = _refusals(store, world.sam.id)
         app.status.clear()
-        app._guard(getattr(app, name), *args)
+        app.guard(getattr(app, name), *args)
         message = app.status.message
         assert "You may not" in message or "No " in message, (name, message)
         assert "Traceback" not in message and "Something went wrong" not in message, name

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
+from cop_widgets.content.protocols import load_protocols
+from cop_widgets.content.session_items import load_item_sets
 from cop_widgets.errors import InvalidInput
-from cop_widgets.protocols import load_protocols
 from cop_widgets.services import (
     checkins,
     directory,
@@ -18,7 +19,6 @@ from cop_widgets.services import (
     supervision,
 )
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.session_items import load_item_sets
 from cop_widgets.store.schema import metadata
 from tests.conftest import REPO
 

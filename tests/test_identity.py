@@ -101,7 +101,7 @@ def test_no_app_takes_a_typed_name_query_string_or_forged_header(settings, name)
 
 
 def _framework():
-    from cop_widgets.content import load_frameworks
+    from cop_widgets.content.frameworks import load_frameworks
     from tests.conftest import FRAMEWORKS
 
     return load_frameworks(FRAMEWORKS).get("rolfe-2001")

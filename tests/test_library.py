@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from cop_widgets.apps.library import library_app
+from cop_widgets.content.library_topics import TOPICS_FILE, load_topics
 from cop_widgets.errors import DataFileError, InvalidInput, NotAllowed, RecordLocked
-from cop_widgets.library_topics import TOPICS_FILE, load_topics
 from cop_widgets.services import data_rights, library, membership, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store import schema

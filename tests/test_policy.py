@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from cop_widgets.content.protocols import load_protocols
 from cop_widgets.errors import NotAllowed
-from cop_widgets.protocols import load_protocols
 from cop_widgets.services import (
     discussions,
     library,

@@ -93,7 +93,7 @@ def test_the_audit_log_refuses_changes_on_postgresql(pg_store):
 
 
 def _rolfe():
-    from cop_widgets.content import load_frameworks
+    from cop_widgets.content.frameworks import load_frameworks
 
     return load_frameworks(REPO / "data" / "frameworks").get("rolfe-2001")
 
@@ -426,7 +426,7 @@ def _filled_sqlite(data_dir) -> Settings:
     (audit events, the placeholder) and failed sign-ins (an integer key)."""
     settings = Settings(data_dir, f"sqlite:///{data_dir / 'cop.sqlite'}", 5000)
     store = open_store(settings)
-    from cop_widgets.content import load_frameworks
+    from cop_widgets.content.frameworks import load_frameworks
 
     seed_demo(store, load_frameworks(settings.frameworks_dir))
     seed_demo_community(store, settings)

@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cop_widgets.errors import DataFileError, SchemaVersionError
-from cop_widgets.protocols import (
+from cop_widgets.content.protocols import (
     PROTOCOL_SCHEMA_VERSION,
     load_protocol,
     load_protocols,
 )
+from cop_widgets.errors import DataFileError, SchemaVersionError
 from tests.conftest import REPO
 
 PROTOCOLS = REPO / "data" / "protocols"
@@ -36,9 +36,9 @@ def shipped():
 
 def test_every_shipped_protocol_file_loads(shipped):
     files = sorted(PROTOCOLS.glob("*.yaml"))
-    assert len(shipped.protocols) == len(files) >= len(REQUIRED_IDS)
-    assert REQUIRED_IDS <= {p.id for p in shipped.protocols}
-    for protocol in shipped.protocols:
+    assert len(shipped.items) == len(files) >= len(REQUIRED_IDS)
+    assert REQUIRED_IDS <= {p.id for p in shipped.items}
+    for protocol in shipped.items:
         assert protocol.roles and protocol.ground_rules and protocol.sources
         assert all(p.prompts and p.minutes > 0 for p in protocol.phases)
         assert 10 <= protocol.total_minutes <= 90, protocol.id
@@ -256,7 +256,7 @@ def test_one_bad_file_does_not_hide_the_others(tmp_path):
     _write(tmp_path, _broken(_phase(2, minutes=0)), "bad.yaml")
     _write(tmp_path, "phases: [unclosed\n", "worse.yaml")
     cat = load_protocols(tmp_path)
-    assert [p.id for p in cat.protocols] == ["consultancy"]
+    assert [p.id for p in cat.items] == ["consultancy"]
     assert len(cat.problems) == 2
     assert "bad.yaml" in str(cat.problems[0]) and "phases[2].minutes" in str(cat.problems[0])
     assert "worse.yaml" in str(cat.problems[1])
@@ -266,13 +266,13 @@ def test_two_files_with_one_id_are_reported(tmp_path):
     _write(tmp_path, GOOD, "a.yaml")
     _write(tmp_path, GOOD, "b.yaml")
     cat = load_protocols(tmp_path)
-    assert len(cat.protocols) == 1
+    assert len(cat.items) == 1
     assert "already used" in str(cat.problems[0]) and "b.yaml" in str(cat.problems[0])
 
 
 def test_an_empty_folder_is_reported(tmp_path):
     cat = load_protocols(tmp_path)
-    assert cat.protocols == () and "no protocol files" in str(cat.problems[0])
+    assert cat.items == () and "no protocol files" in str(cat.problems[0])
 
 
 def test_adding_a_protocol_is_a_new_file_only(tmp_path):

@@ -122,7 +122,7 @@ def test_someone_elses_reflection_cannot_be_opened(app, settings):
     other.stepper._answer.value = "ben's private text"
     other.save_now()
     sign_in_as(app, "Ana")
-    app._guard(app.open_reflection, other.draft_id)
+    app.guard(app.open_reflection, other.draft_id)
     assert "No reflection with id" in app.status.message
     assert app.stepper is None
 
@@ -298,5 +298,5 @@ def test_members_read_what_is_shared_with_their_community_and_nobody_else(settin
     assert seen == set() and "Shared with me" not in repr(stranger.body.children)
     with pytest.raises(NotAllowed):  # a forged id from a stranger's kernel
         reflections.read_shared(store, stranger.person, "00000000-0000-4000-8000-00000000c001")
-    stranger._guard(stranger.read_shared, "00000000-0000-4000-8000-00000000c003")
+    stranger.guard(stranger.read_shared, "00000000-0000-4000-8000-00000000c003")
     assert "You may not read a reflection" in stranger.status.message

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import update
 
 from cop_widgets.cli import main as cop_main
+from cop_widgets.content.protocols import load_protocols
 from cop_widgets.errors import InvalidInput
-from cop_widgets.protocols import load_protocols
 from cop_widgets.reports import data as report_data
 from cop_widgets.reports import render
 from cop_widgets.services import discussions, reflections, supervision

@@ -22,7 +22,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextPath
 from sqlalchemy import update
 
-from cop_widgets.protocols import load_protocols
+from cop_widgets.content.protocols import load_protocols
 from cop_widgets.reports import blocks, render
 from cop_widgets.reports import html as report_html
 from cop_widgets.reports.params import Period

@@ -97,7 +97,7 @@ def test_forged_open_of_a_private_reflection_changes_nothing(store, settings, ro
     )
     app = review_app(settings=settings)
     sign_in_as(app, "Sue Supervisor")
-    app._guard(app.open_reflection, private)  # as a forged widget message would
+    app.guard(app.open_reflection, private)  # as a forged widget message would
     assert "No reflection with id" in app.status.message and app.current is None
 
 

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from cop_widgets.apps.community import community_app
 from cop_widgets.apps.run_sheet import join_url, qr_svg, run_sheet_app
 from cop_widgets.apps.session import session_app
+from cop_widgets.content.session_items import load_item_sets
 from cop_widgets.services import checkins, discussions, sessions
 from cop_widgets.services.identity import IDENTITY_ENV, find_or_add_person, make_assertion
-from cop_widgets.session_items import load_item_sets
 from cop_widgets.settings import load_settings
 from cop_widgets.store.schema import audit_event, cop_session
 from tests.conftest import REPO
@@ -227,7 +227,7 @@ def test_the_case_discussion_starts_with_the_sessions_protocol_and_roles(store, 
     # refused by the service (the session closed meanwhile): said, and the summary is kept
     app.start_form.summary.value = "A mother of two; kept on the page."
     sessions.close_session(store, fay, session.id)
-    app._guard(app.start_discussion)
+    app.guard(app.start_discussion)
     assert "is closed" in app.status.message
     assert app.start_form.summary.value == "A mother of two; kept on the page." and app.unsaved
 
@@ -239,7 +239,7 @@ def test_check_out_shows_on_the_join_page_once_the_facilitator_opens_it(store, s
     sign_in_as(join, ana)
     assert "Check-out opens when the facilitator opens it" in join.checkout_note.value
     assert join.checkout_button.layout.display == "none"
-    join._guard(join._show_form, "checkout")  # even if pressed, no form before then
+    join.guard(join._show_form, "checkout")  # even if pressed, no form before then
     assert "not open yet" in join.status.message and "one_word" not in _texts(join.form_box)
 
     app = _sheet(settings, fay, session.id)

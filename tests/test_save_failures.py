@@ -261,7 +261,7 @@ def test_a_new_person_on_a_full_store_is_not_told_their_text_is_kept(app):
             break
     else:
         pytest.fail("the store never filled up")
-    app._guard(sign_in, app, "Newcomer")
+    app.guard(sign_in, app, "Newcomer")
     assert app.status.kind == "error" and "disk is full" in app.status.message
     assert "text" not in app.status.message.lower()
 

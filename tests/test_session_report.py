@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 
 from cop_widgets.cli import main as cop_main
-from cop_widgets.protocols import load_protocols
+from cop_widgets.content.protocols import load_protocols
+from cop_widgets.content.session_items import load_item_sets
 from cop_widgets.reports import session_data
 from cop_widgets.services import checkins, discussions, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.services.report_access import slug
-from cop_widgets.session_items import load_item_sets
 from tests.conftest import REPO
 from tests.test_reports import _self_contained, _Tables
 
@@ -330,8 +330,8 @@ def test_all_sessions_renders_each_session_of_the_period_in_one_batch(room, tmp_
 
 
 def test_insight_phases_and_compare_keys_are_checked_in_the_data_files(tmp_path):
+    from cop_widgets.content.session_items import load_item_set
     from cop_widgets.errors import DataFileError
-    from cop_widgets.session_items import load_item_set
 
     bad = tmp_path / "checkout.yaml"
     bad.write_text(
@@ -350,7 +350,7 @@ def test_insight_phases_and_compare_keys_are_checked_in_the_data_files(tmp_path)
         load_item_set(bad)
     insight_phases = {p.id for p in PROTOCOLS.get("consultancy").phases if p.insight}
     assert insight_phases == {"respond", "debrief"}
-    assert all(any(ph.insight for ph in p.phases) for p in PROTOCOLS.protocols)
+    assert all(any(ph.insight for ph in p.phases) for p in PROTOCOLS.items)
 
 
 def test_community_report_shows_sessions_roles_and_confidence_from_the_store(
@@ -410,7 +410,7 @@ def test_community_report_shows_sessions_roles_and_confidence_from_the_store(
 
 
 def test_value_stories_are_counted_by_the_cycles_they_reach(store, data_dir, monkeypatch, tmp_path):
-    from cop_widgets.content import load_frameworks
+    from cop_widgets.content.frameworks import load_frameworks
     from cop_widgets.services import reflections
 
     monkeypatch.setenv("COP_DATA_DIR", str(data_dir))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from cop_widgets.content.protocols import load_protocols
 from cop_widgets.errors import (
     InvalidInput,
     RecordLocked,
@@ -20,7 +21,6 @@ from cop_widgets.errors import (
     StoreBusy,
     StoreUnavailable,
 )
-from cop_widgets.protocols import load_protocols
 from cop_widgets.services import discussions, sessions
 from cop_widgets.services import reflections as reflection_service
 from cop_widgets.services.identity import current_person, find_or_add_person
@@ -276,7 +276,7 @@ def test_list_mine_is_newest_first_with_previews(store, rolfe):
 def _writer(db_url: str, data_dir: str, name: str, saves: int, barrier, out):
     from pathlib import Path
 
-    from cop_widgets.content import load_frameworks
+    from cop_widgets.content.frameworks import load_frameworks
     from cop_widgets.services import reflections
     from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from cop_widgets.content.session_items import load_item_sets
 from cop_widgets.services import checkins, sessions
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.session_items import load_item_sets
 from cop_widgets.settings import Settings
 from cop_widgets.store import migrations, open_store
 from tests.conftest import REPO

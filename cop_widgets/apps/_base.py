@@ -117,7 +117,7 @@ class AppShell(W.VBox):
         if startup_error:
             self.status.show(startup_error, "error")
             return
-        when_requested(lambda query: self._guard(self._identify, query))
+        when_requested(lambda query: self.guard(self._identify, query))
 
     def _identify(self, query: str | None) -> None:
         self.query = query or ""
@@ -141,7 +141,7 @@ class AppShell(W.VBox):
         """An Autosave for a form sent with a button (nothing is saved by itself): typing in
         `fields` marks the page unsaved; saver.run(action) stores, and a refused store stays
         unsaved and is retried in the background until the store takes it."""
-        autosave = self.track(Autosave(None, delay=None, on_failure=self._not_saved_yet))
+        autosave = self.track(Autosave(None, delay=None, on_failure=self.not_saved_yet))
 
         def typed(change) -> None:
             if not any(f.value for f in fields):
@@ -173,7 +173,7 @@ class AppShell(W.VBox):
         else:
             self.remove_class(UNSAVED_CLASS)
 
-    def _not_saved_yet(self, exc: Exception) -> None:
+    def not_saved_yet(self, exc: Exception) -> None:
         """What the person sees while a save waits for its next try (Autosave calls this)."""
         if isinstance(exc, StoreFailure):
             self.status.show(f"Not saved yet — retrying. {exc.kept_message()}", "error")
@@ -187,7 +187,8 @@ class AppShell(W.VBox):
             )
 
     # -- handlers never let an exception escape: ipywidgets would swallow it silently --------
-    def _guard(self, action, *args):
+    def guard(self, action, *args):
+        """Run a handler; a refusal or failure becomes a plain message on the page."""
         try:
             return action(*args)
         except CopWidgetsError as exc:
@@ -204,6 +205,6 @@ class AppShell(W.VBox):
     def _after_pending_edits(self, action) -> None:
         loop = running_loop()
         if loop is None:
-            self._guard(action)
+            self.guard(action)
         else:
-            loop.call_later(SETTLE_SECONDS, self._guard, action)
+            loop.call_later(SETTLE_SECONDS, self.guard, action)

@@ -17,9 +17,9 @@ import ipywidgets as W
 from cop_widgets.apps._autosave import Ticker
 from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._startup import open_for_app
+from cop_widgets.content.session_items import ItemSet, load_item_sets
 from cop_widgets.services import board, sessions
 from cop_widgets.services.identity import Person
-from cop_widgets.session_items import ItemSet, load_item_sets
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
 from cop_widgets.widgets.scale_rating import spread_html
@@ -39,13 +39,13 @@ class BoardPanel(W.VBox):
             description="Reveal results", value=False, tooltip="Show the summaries to the room"
         )
         self.reveal.add_class("cop-board-reveal")
-        self.reveal.observe(lambda c: shell._guard(self._set_revealed, c["new"]), "value")
+        self.reveal.observe(lambda c: shell.guard(self._set_revealed, c["new"]), "value")
         self.refresh_button = W.Button(
             description="Refresh results",
             tooltip="Update the results shown, if enough new answers have arrived",
         )
         self.refresh_button.add_class("cop-board-refresh")
-        self.refresh_button.on_click(lambda _: shell._guard(self.refresh_results))
+        self.refresh_button.on_click(lambda _: shell.guard(self.refresh_results))
         self.counts = W.HTML()
         self.results = W.HTML()
         super().__init__(
@@ -154,7 +154,7 @@ class BoardApp(AppShell):
         self.person: Person | None = None
         self.session: sessions.Session | None = None
         self.panel: BoardPanel | None = None
-        self.ticker = Ticker(lambda: self._guard(self.refresh), every=tick_seconds)
+        self.ticker = Ticker(lambda: self.guard(self.refresh), every=tick_seconds)
         self.code = W.Text(
             description="Session join code",
             continuous_update=False,

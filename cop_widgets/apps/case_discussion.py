@@ -21,8 +21,9 @@ from cop_widgets.apps._autosave import Autosave, Ticker
 from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._fields import TakenText
 from cop_widgets.apps._startup import open_for_app
+from cop_widgets.content.protocols import Protocol, load_protocols
+from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import CopWidgetsError, InvalidInput, NotAllowed, RecordNotFound
-from cop_widgets.protocols import Protocol, ProtocolCatalogue, load_protocols
 from cop_widgets.services import discussion_clock, discussions
 from cop_widgets.services import sessions as session_service
 from cop_widgets.services.identity import Person
@@ -51,7 +52,7 @@ def _names(text: str) -> list[str]:
     return [n.strip() for n in (text or "").split(",") if n.strip()]
 
 
-def _problems_html(catalogue: ProtocolCatalogue) -> str:
+def _problems_html(catalogue: Catalogue) -> str:
     if not catalogue.problems:
         return ""
     items = "".join(f"<li><code>{html.escape(str(p))}</code></li>" for p in catalogue.problems)
@@ -71,14 +72,14 @@ class StartForm(W.VBox):
 
     def __init__(
         self,
-        catalogue: ProtocolCatalogue,
+        catalogue: Catalogue,
         sessions: Sequence[session_service.Session] = (),
         zone: ZoneInfo | None = None,
     ):
         self.catalogue = catalogue
         self.zone = zone or ZoneInfo("UTC")
         self.protocol = W.Dropdown(
-            options=[(p.name, p.id) for p in catalogue.protocols],
+            options=[(p.name, p.id) for p in catalogue.items],
             description="Protocol",
             style=LABEL,
             layout=W.Layout(width="28rem"),
@@ -195,7 +196,7 @@ class DiscussionView(W.VBox):
         self.discussion = discussion
         self.me: Person = app.person
         self.timer = PhaseTimer(protocol.phases, discussion.may_run_clock(self.me))
-        self.timer.on_action(lambda *a: app._guard(self.clock_action, *a))
+        self.timer.on_action(lambda *a: app.guard(self.clock_action, *a))
         self.case_box = W.HTML()
         self.case_hidden = bool(discussion.content_note)
         self.show_case = W.Button(description="Show the case summary")
@@ -209,7 +210,7 @@ class DiscussionView(W.VBox):
         self._shown_phase = -1
         # The notes of the shown phase: unsaved until the store confirms them; a refused save is
         # retried in the background (each phase's notes get their own, see _show_phase).
-        self.autosave = app.track(Autosave(None, on_failure=app._not_saved_yet))
+        self.autosave = app.track(Autosave(None, on_failure=app.not_saved_yet))
         self.close_button = W.Button(description="Close discussion")
         self.close_button.add_class("cop-close-discussion")
         self.close_button.on_click(lambda _: app._after_pending_edits(self.toggle_closed))
@@ -218,7 +219,7 @@ class DiscussionView(W.VBox):
             tooltip="After the session: the session's attendees no longer open this discussion",
         )
         self.end_access_button.add_class("cop-end-access")
-        self.end_access_button.on_click(lambda _: app._guard(self.end_attendee_access))
+        self.end_access_button.on_click(lambda _: app.guard(self.end_attendee_access))
         self._show_end_access()
         back = W.Button(description="Back to discussions")
         back.add_class("cop-back")
@@ -398,14 +399,14 @@ class DiscussionView(W.VBox):
             self.autosave = self.app.track(
                 Autosave(
                     lambda: self._save_notes(phase, boxes_of_phase, "automatically"),
-                    on_failure=self.app._not_saved_yet,
+                    on_failure=self.app.not_saved_yet,
                 )
             )
             saver = self.autosave
             self.save_notes_button = W.Button(description="Save notes")
             self.save_notes_button.add_class("cop-save-notes")
             self.save_notes_button.on_click(
-                lambda _: self.app._guard(
+                lambda _: self.app.guard(
                     saver.run, lambda: self._save_notes(phase, boxes_of_phase, "now")
                 )
             )
@@ -414,7 +415,7 @@ class DiscussionView(W.VBox):
         self.ratings_widget = None
         if phase.scale is not None:
             self.ratings_widget = ScaleRating(phase.scale)
-            self.ratings_widget.on_rate(lambda v: self.app._guard(self.rate, v))
+            self.ratings_widget.on_rate(lambda v: self.app.guard(self.rate, v))
             parts.append(self.ratings_widget)
         self.phase_box.children = parts
 
@@ -511,7 +512,7 @@ class DiscussionView(W.VBox):
             # Taken at the click (a wait would let the next action's typing in instead); a
             # late rest of the text amends the action (see TakenText).
             self.action_fields = TakenText(self.action_text, self.action_owner)
-            add.on_click(lambda _: self.app._guard(self.add_action))
+            add.on_click(lambda _: self.app.guard(self.add_action))
             self._form = W.VBox(
                 [W.HBox([self.action_text, self.action_owner]), W.HBox([self.action_due, add])]
             )
@@ -573,7 +574,7 @@ class CaseDiscussionApp(AppShell):
     def __init__(
         self,
         store: Store | None,
-        catalogue: ProtocolCatalogue,
+        catalogue: Catalogue,
         settings: Settings,
         environ=None,
         tick_seconds: float = 1.0,
@@ -585,7 +586,7 @@ class CaseDiscussionApp(AppShell):
         self.view: DiscussionView | None = None
         self.banner = SafetyBanner(settings.reporting_url, settings.reporting_label)
         self.banner.on_change(lambda out: self.view and self.view.step_out(out))
-        self.ticker = Ticker(lambda: self._guard(self._tick), every=tick_seconds)
+        self.ticker = Ticker(lambda: self.guard(self._tick), every=tick_seconds)
         super().__init__("<h1>Case discussion</h1>", self.banner, W.HTML(_problems_html(catalogue)))
         self.begin(startup_error, environ)
 
@@ -624,7 +625,7 @@ class CaseDiscussionApp(AppShell):
             protocol = self.catalogue.get(item.protocol_id)
             button = W.Button(description="Open", tooltip=f"Open the {item.status} discussion")
             button.add_class("cop-open-discussion")
-            button.on_click(lambda _, i=item.id: self._guard(self.open_discussion, i))
+            button.on_click(lambda _, i=item.id: self.guard(self.open_discussion, i))
             label = W.HTML(
                 f"<strong>{html.escape(protocol.name if protocol else item.protocol_id)}</strong>"
                 f" · {item.status} · facilitated by <bdi>{html.escape(item.facilitator_name)}</bdi>"
@@ -704,7 +705,7 @@ def case_discussion_app(
     opened = open_for_app(
         settings, environ, "The workbook", lambda s: load_protocols(s.protocols_dir)
     )
-    catalogue = opened.loaded or ProtocolCatalogue((), ())
+    catalogue = opened.loaded or Catalogue((), ())
     return CaseDiscussionApp(
         opened.store, catalogue, opened.settings, environ, tick_seconds, startup_error=opened.error
     )

@@ -139,8 +139,8 @@ class CommunitiesApp(AppShell):
                 sure = W.Button(description=f"Yes, leave {c.name[:40]}", button_style="danger")
                 stay = W.Button(description="Stay")
                 sure.add_class("cop-hub-leave-confirm")
-                sure.on_click(lambda _, cid=c.id: self._guard(self._leave, cid))
-                stay.on_click(lambda _: self._guard(self._stay))
+                sure.on_click(lambda _, cid=c.id: self.guard(self._leave, cid))
+                stay.on_click(lambda _: self.guard(self._stay))
                 actions += [
                     W.HTML("<p>Leave this community? You keep what you wrote.</p>"),
                     W.HBox([sure, stay]),
@@ -148,22 +148,22 @@ class CommunitiesApp(AppShell):
             else:
                 leave = W.Button(description="Leave…")
                 leave.add_class("cop-hub-leave")
-                leave.on_click(lambda _, cid=c.id: self._guard(self._ask_leave, cid))
+                leave.on_click(lambda _, cid=c.id: self.guard(self._ask_leave, cid))
                 actions.append(leave)
         elif c.join_policy == "open":
             join = W.Button(description="Join", button_style="primary")
             join.add_class("cop-hub-join")
-            join.on_click(lambda _, cid=c.id: self._guard(self._join, cid))
+            join.on_click(lambda _, cid=c.id: self.guard(self._join, cid))
             actions.append(join)
         elif c.requested:
             back = W.Button(description="Withdraw my request")
             back.add_class("cop-hub-withdraw")
-            back.on_click(lambda _, cid=c.id: self._guard(self._withdraw, cid))
+            back.on_click(lambda _, cid=c.id: self.guard(self._withdraw, cid))
             actions.append(back)
         else:
             ask = W.Button(description="Ask to join", button_style="primary")
             ask.add_class("cop-hub-ask")
-            ask.on_click(lambda _, cid=c.id: self._guard(self._ask, cid))
+            ask.on_click(lambda _, cid=c.id: self.guard(self._ask, cid))
             actions.append(ask)
         if c.approves:
             actions += self._coordinator_part(c)
@@ -182,10 +182,10 @@ class CommunitiesApp(AppShell):
             yes.add_class("cop-hub-approve")
             no.add_class("cop-hub-decline")
             yes.on_click(
-                lambda _, pid=r.person_id, cid=c.id: self._guard(self._decide, cid, pid, True)
+                lambda _, pid=r.person_id, cid=c.id: self.guard(self._decide, cid, pid, True)
             )
             no.on_click(
-                lambda _, pid=r.person_id, cid=c.id: self._guard(self._decide, cid, pid, False)
+                lambda _, pid=r.person_id, cid=c.id: self.guard(self._decide, cid, pid, False)
             )
             row = W.VBox(
                 [
@@ -214,7 +214,7 @@ class CommunitiesApp(AppShell):
         cross.add_class("cop-hub-cross-agency")
         save.add_class("cop-hub-policy-save")
         save.on_click(
-            lambda _, cid=c.id: self._guard(self._set_policy, cid, policy_pick.value, cross.value)
+            lambda _, cid=c.id: self.guard(self._set_policy, cid, policy_pick.value, cross.value)
         )
         return [*out, policy_pick, cross, save]
 

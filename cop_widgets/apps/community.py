@@ -14,8 +14,9 @@ import ipywidgets as W
 from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._fields import TakenText
 from cop_widgets.apps._startup import open_for_app
+from cop_widgets.content.protocols import load_protocols
+from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import InvalidInput
-from cop_widgets.protocols import ProtocolCatalogue, load_protocols
 from cop_widgets.services import accounts, report_access, sessions
 from cop_widgets.services.identity import Person, page_site
 from cop_widgets.services.supervision import roles_of
@@ -31,7 +32,7 @@ class CommunityApp(AppShell):
     def __init__(
         self,
         store: Store | None,
-        protocols: ProtocolCatalogue,
+        protocols: Catalogue,
         settings: Settings,
         environ=None,
         startup_error: str = "",
@@ -65,7 +66,7 @@ class CommunityApp(AppShell):
             layout=W.Layout(width="30rem"),
         )
         self.picker.add_class("cop-community")
-        self.picker.observe(lambda _: self._guard(self._show_community), "value")
+        self.picker.observe(lambda _: self.guard(self._show_community), "value")
         if not hasattr(self, "create_button"):  # built once: what is typed there stays
             self._create_form()
         create = self.create_button
@@ -106,7 +107,7 @@ class CommunityApp(AppShell):
         # and only where unchanged; a refused create stays unsaved and is retried.
         self.create_fields = TakenText(self.new_name, self.new_domain, self.new_purpose)
         self.create_saver = self.saver(self.new_name, self.new_domain, self.new_purpose)
-        self.create_button.on_click(lambda _: self._guard(self._create))
+        self.create_button.on_click(lambda _: self.guard(self._create))
 
     # -- people and their sign-in links (coordinators) -------------------------------------------
     def _people_panel(self) -> list[W.Widget]:
@@ -141,7 +142,7 @@ class CommunityApp(AppShell):
         ):
             w.add_class(f"cop-{name}")
         add.on_click(lambda _: self._after_pending_edits(self._add_person))
-        relink.on_click(lambda _: self._guard(self._relink))
+        relink.on_click(lambda _: self.guard(self._relink))
         return [
             W.HTML(
                 "<h2>People</h2><p class='cop-meta'>Add a person and give them their personal "
@@ -222,7 +223,7 @@ class CommunityApp(AppShell):
                     continue
                 roles = W.Button(description="Roles", tooltip=f"Roles for {s.topic}")
                 roles.add_class("cop-session-roles")
-                roles.on_click(lambda _, sid=s.id: self._guard(self.show_roles, sid))
+                roles.on_click(lambda _, sid=s.id: self.guard(self.show_roles, sid))
                 out.append(W.HBox([roles, line], layout=W.Layout(align_items="center")))
             return out
 
@@ -292,7 +293,7 @@ class CommunityApp(AppShell):
             ("member-add", add),
         ):
             w.add_class(f"cop-{name}")  # fmt: skip
-        add.on_click(lambda _: self._guard(self._add_member, chosen.id))
+        add.on_click(lambda _: self.guard(self._add_member, chosen.id))
         return [
             W.HTML(
                 f"<h3>Members</h3><ul class='cop-members'>{listed or '<li>None yet.</li>'}</ul>"
@@ -358,7 +359,7 @@ class CommunityApp(AppShell):
             description="Focus question", style=LABEL, layout=W.Layout(width="40rem")
         )
         self.p_protocol = W.Dropdown(
-            options=[("(none)", "")] + [(p.name, p.id) for p in self.protocols.protocols],
+            options=[("(none)", "")] + [(p.name, p.id) for p in self.protocols.items],
             description="Protocol",
             style=LABEL,
         )
@@ -377,7 +378,7 @@ class CommunityApp(AppShell):
         self.plan_fields = TakenText(self.p_topic, self.p_focus)
         self.p_time.continuous_update = False
         self.plan_saver = self.saver(self.p_topic, self.p_focus)
-        plan.on_click(lambda _: self._guard(self._plan))
+        plan.on_click(lambda _: self.guard(self._plan))
         self._plan_box = W.VBox(
             [
                 W.HTML("<h3>Plan a session</h3>"),
@@ -440,7 +441,7 @@ class CommunityApp(AppShell):
         save = W.Button(description="Save roles", button_style="primary")
         save.add_class("cop-save-roles")
         save.on_click(
-            lambda _: self._guard(
+            lambda _: self.guard(
                 self._save_roles, session_id, {r: w.value for r, w in pickers.items()}
             )
         )
@@ -523,7 +524,7 @@ def close_session_box(
 
     close_button.on_click(ask)
     keep.on_click(cancel)
-    sure.on_click(lambda _: shell._guard(close))
+    sure.on_click(lambda _: shell.guard(close))
     box = W.VBox(
         [W.HTML(f"{heading}<p class='cop-meta'>{intro}</p>"), close_button, confirm],
         layout=W.Layout(margin="1.5em 0 0 0", border_top="1px solid #9ca3af"),
@@ -536,7 +537,7 @@ def community_app(settings: Settings | None = None, environ=None) -> CommunityAp
     opened = open_for_app(
         settings, environ, "The workbook", lambda s: load_protocols(s.protocols_dir)
     )
-    protocols = opened.loaded or ProtocolCatalogue((), ())
+    protocols = opened.loaded or Catalogue((), ())
     return CommunityApp(
         opened.store, protocols, opened.settings, environ, startup_error=opened.error
     )

@@ -58,7 +58,7 @@ class DirectoryApp(AppShell):
         # Typed text is unsaved until the store confirms it; a refused save stays so and is
         # retried in the background (the fields send their value ahead of the click).
         self.entry_saver = self.saver(self.offers, self.wants)
-        save.on_click(lambda _: self._guard(self.entry_saver.run, self.save))
+        save.on_click(lambda _: self.guard(self.entry_saver.run, self.save))
         # Everyone reads a listed entry: it is listed only once its likely identifiers were
         # rephrased or confirmed (as a reflection leaves "only me").
         self.deid = DeidCheck()

@@ -22,8 +22,8 @@ import ipywidgets as W
 from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._fields import TakenText
 from cop_widgets.apps._startup import open_for_app
+from cop_widgets.content.library_topics import EMPTY, TOPICS_FILE, TopicList, load_topics
 from cop_widgets.errors import DataFileError, InvalidInput
-from cop_widgets.library_topics import EMPTY, TOPICS_FILE, TopicList, load_topics
 from cop_widgets.services import library, membership, sessions
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
@@ -246,13 +246,13 @@ class LibraryApp(AppShell):
         self.results.add_class("cop-lib-results")
         self.more = W.Button(description="Show more")
         self.more.add_class("cop-lib-more")
-        self.more.on_click(lambda _: self._guard(self._show_more))
+        self.more.on_click(lambda _: self.guard(self._show_more))
         self.detail = W.VBox()
         self.detail.add_class("cop-lib-entry")
         self._refresh_tags()
-        self.picker.observe(lambda _: self._guard(self._community_changed), "value")
+        self.picker.observe(lambda _: self.guard(self._community_changed), "value")
         for w in (self.search, self.tag, self.sort, self.marked_only):
-            w.observe(lambda _: self._guard(self.refresh), "value")
+            w.observe(lambda _: self.guard(self.refresh), "value")
         self.search_button.on_click(lambda _: self._after_pending_edits(self.refresh))
         self.browse_box = W.VBox(
             [
@@ -338,7 +338,7 @@ class LibraryApp(AppShell):
         title = entry.title if len(entry.title) <= 120 else entry.title[:119] + "…"
         open_it = W.Button(description=title, tooltip="Read this entry")
         open_it.add_class("cop-lib-open")
-        open_it.on_click(lambda _, eid=entry.id: self._guard(self.open_entry, eid))
+        open_it.on_click(lambda _, eid=entry.id: self.guard(self.open_entry, eid))
         excerpt = entry.body if len(entry.body) <= EXCERPT_CHARS else (
             entry.body[:EXCERPT_CHARS].rstrip() + "…")  # fmt: skip
         helped = f" · {entry.endorsements} found it helped" if entry.endorsements else ""
@@ -423,7 +423,7 @@ class LibraryApp(AppShell):
     def _button(self, label: str, key: str, action, *args, style: str = "") -> W.Button:
         button = W.Button(description=label, button_style=style)
         button.add_class(f"cop-lib-{key}")
-        button.on_click(lambda _: self._guard(action, *args))
+        button.on_click(lambda _: self.guard(action, *args))
         return button
 
     def _show_entry(self) -> None:
@@ -627,7 +627,7 @@ class LibraryApp(AppShell):
             self.revise_form = EntryForm(self.topics, "Save the new version", entry=self.entry)
             f = self.revise_form
             self.revise_saver = self.saver(f.title, f.body, f.url, f.free_tags)
-            f.save.on_click(lambda _: self._guard(self._revise))
+            f.save.on_click(lambda _: self.guard(self._revise))
         self._show_entry()
 
     def _revise(self) -> None:
@@ -671,8 +671,8 @@ class LibraryApp(AppShell):
         self.form_saver = self.saver(
             self.form.title, self.form.body, self.form.url, self.form.free_tags
         )
-        self.form.save.on_click(lambda _: self._guard(self._contribute))
-        self.form.community.observe(lambda _: self._guard(self._sessions_for_form), "value")
+        self.form.save.on_click(lambda _: self.guard(self._contribute))
+        self.form.community.observe(lambda _: self.guard(self._sessions_for_form), "value")
         if self.picker.value in {v for _, v in self.mine}:
             self.form.community.value = self.picker.value
         self._sessions_for_form()

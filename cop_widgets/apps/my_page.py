@@ -20,7 +20,8 @@ from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._reports import report_panel
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.apps.home import on_now, upcoming_html, upcoming_sessions
-from cop_widgets.content import Catalogue, load_frameworks
+from cop_widgets.content.frameworks import load_frameworks
+from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import InvalidInput, StoreFailure
 from cop_widgets.services import checkins, data_rights, reflections, sessions, supervision
 from cop_widgets.services.identity import Person
@@ -145,7 +146,7 @@ class MyPageApp(AppShell):
             self.show_record,
             self.show_export,
         ):
-            self._guard(show)
+            self.guard(show)
 
     def _name_of(self, framework_id: str) -> str:
         framework = self.catalogue.get(framework_id)
@@ -245,7 +246,7 @@ class MyPageApp(AppShell):
         # marked unsaved, and is retried in the background until the store takes it.
         row.saver = self.saver(happened)
         row.saver.on_failure = lambda exc, r=row: self._follow_up_refused(r, exc)
-        keep.on_click(lambda _, r=row: self._guard(self.send_follow_up, r))
+        keep.on_click(lambda _, r=row: self.guard(self.send_follow_up, r))
         self._followup_rows[c.id] = row
         return row
 
@@ -273,7 +274,7 @@ class MyPageApp(AppShell):
         self.status.show("Thank you: your follow-up is saved.", "ok")
 
     def _follow_up_refused(self, row: W.VBox, exc: Exception) -> None:
-        self._not_saved_yet(exc)
+        self.not_saved_yet(exc)
         if isinstance(exc, StoreFailure):
             row.note.value = _note(f"Not saved yet — retrying. {exc.kept_message()}", "error")
         else:
@@ -344,7 +345,7 @@ class MyPageApp(AppShell):
             description="Prepare my data export", layout=W.Layout(align_self="flex-start")
         )
         self.export_button.add_class("cop-my-export-button")
-        self.export_button.on_click(lambda _: self._guard(self.export))
+        self.export_button.on_click(lambda _: self.guard(self.export))
         self.export_link = W.HTML()
         self.export_link.add_class("cop-my-download")
         self.export_box.children = [

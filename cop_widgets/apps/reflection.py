@@ -12,7 +12,8 @@ import ipywidgets as W
 from cop_widgets.apps._autosave import Autosave
 from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._startup import open_for_app
-from cop_widgets.content import Catalogue, Framework, load_frameworks
+from cop_widgets.content.frameworks import Framework, load_frameworks
+from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import CopWidgetsError, InvalidInput, StoreFailure
 from cop_widgets.services import reflections, supervision
 from cop_widgets.services.identity import Person
@@ -72,7 +73,7 @@ class ReflectionApp(AppShell):
         self.stepper: ReflectionStepper | None = None
         self.draft_id: str | None = None
         self.autosave = Autosave(
-            self._autosave_now, delay=autosave_seconds, on_failure=self._not_saved_yet
+            self._autosave_now, delay=autosave_seconds, on_failure=self.not_saved_yet
         )
         self.deid = DeidCheck()
         super().__init__("<h1>Reflection</h1>", W.HTML(_frameworks_problem_text(catalogue)))
@@ -87,14 +88,14 @@ class ReflectionApp(AppShell):
         # draft where they stopped; get_mine refuses (and audits) anyone else's.
         wanted = (parse_qs(self.query).get("reflection") or [""])[0]
         if wanted:
-            self._guard(self.open_reflection, wanted[:64])
+            self.guard(self.open_reflection, wanted[:64])
 
     # -- home: start new, my reflections --------------------------------------------------------
     def show_home(self) -> None:
         self.autosave.cancel()
         self.stepper = None
         self.draft_id = None
-        options = [(f.name, f.id) for f in self.catalogue.frameworks]
+        options = [(f.name, f.id) for f in self.catalogue.items]
         self.framework_picker = W.Dropdown(
             options=options,
             description="Reflective model",
@@ -117,7 +118,7 @@ class ReflectionApp(AppShell):
         describe()
         start = W.Button(description="Start a new reflection", button_style="primary")
         start.add_class("cop-new")
-        start.on_click(lambda _: self._guard(self.start_new, self.framework_picker.value))
+        start.on_click(lambda _: self.guard(self.start_new, self.framework_picker.value))
         self.body.children = [
             W.HTML("<h2>New reflection</h2>"),
             W.HBox([self.framework_picker, start]),
@@ -144,7 +145,7 @@ class ReflectionApp(AppShell):
             )
             button = W.Button(description="Read", tooltip=f"{name} by {item.author_name}")
             button.add_class("cop-read-shared")
-            button.on_click(lambda _, rid=item.id: self._guard(self.read_shared, rid))
+            button.on_click(lambda _, rid=item.id: self.guard(self.read_shared, rid))
             rows.append(_list_row(button, head, item.preview))
         return [W.HTML("<h2>Shared with me</h2>"), W.VBox(rows)]
 
@@ -157,7 +158,7 @@ class ReflectionApp(AppShell):
         value = {sid: {"text": a.text, "passed": a.passed} for sid, a in shared.answers}
         self.draft_id = None
         self.stepper = ReflectionStepper(framework, value, shared.visibility, read_only=True)
-        self.stepper.on_leave(lambda _: self._guard(self.show_home))
+        self.stepper.on_leave(lambda _: self.guard(self.show_home))
         self.stepper.add_class("cop-shared-reading")
         self.body.children = [self.stepper]
         self.status.show("Shared with you to read: it stays as its author wrote it.", "info")
@@ -189,7 +190,7 @@ class ReflectionApp(AppShell):
                 f"{_when(item.updated_at)}",
             )
             button.add_class("cop-open")
-            button.on_click(lambda _, rid=item.id: self._guard(self.open_reflection, rid))
+            button.on_click(lambda _, rid=item.id: self.guard(self.open_reflection, rid))
             rows.append(_list_row(button, head, item.preview))
         return W.VBox(rows)
 
@@ -272,8 +273,8 @@ class ReflectionApp(AppShell):
         change.add_class("cop-share-change")
         revise = W.Button(description="Revise as a new version")
         revise.add_class("cop-revise")
-        change.on_click(lambda _: self._guard(self._change_visibility, saved.id, share.value))
-        revise.on_click(lambda _: self._guard(self._revise, saved.id))
+        change.on_click(lambda _: self.guard(self._change_visibility, saved.id, share.value))
+        revise.on_click(lambda _: self.guard(self._revise, saved.id))
         return W.VBox([W.HTML(feedback_html), W.HBox([share, change]), revise])
 
     def _change_visibility(self, reflection_id: str, visibility: str) -> None:
@@ -307,7 +308,7 @@ class ReflectionApp(AppShell):
         self.draft_id = reflection_id
         self.stepper = ReflectionStepper(framework, value, visibility, read_only)
         self.stepper.on_change(lambda _: self.autosave.touch())
-        self.stepper.on_save(lambda _: self._guard(self.save_now, "Draft saved"))
+        self.stepper.on_save(lambda _: self.guard(self.save_now, "Draft saved"))
         self.stepper.on_submit(lambda _: self._after_pending_edits(self.submit_now))
         self.stepper.on_leave(lambda _: self._after_pending_edits(self.close_stepper))
         self.deid = DeidCheck()
@@ -364,7 +365,7 @@ class ReflectionApp(AppShell):
         if self.stepper is not None and not self.stepper.read_only:
             self._save_draft("Draft saved automatically")
 
-    def _not_saved_yet(self, exc: Exception) -> None:
+    def not_saved_yet(self, exc: Exception) -> None:
         """What the person sees while a save waits for its next try (Autosave calls this)."""
         if isinstance(exc, StoreFailure):
             self.status.show(f"Not saved yet — retrying. {exc.kept_message()}", "error")

@@ -26,11 +26,12 @@ from cop_widgets.apps._startup import open_for_app
 from cop_widgets.apps.board import BoardPanel, board_sets
 from cop_widgets.apps.case_discussion import StartForm, session_choice_label
 from cop_widgets.apps.community import JOIN_PATH, close_session_box
+from cop_widgets.content.protocols import load_protocols
+from cop_widgets.content.session_items import ItemSet, load_item_sets
+from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import CopWidgetsError, InvalidInput
-from cop_widgets.protocols import ProtocolCatalogue, load_protocols
 from cop_widgets.services import accounts, discussions, sessions
 from cop_widgets.services.identity import Person, page_site
-from cop_widgets.session_items import ItemSet, load_item_sets
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
 
@@ -104,7 +105,7 @@ class RunSheetApp(AppShell):
         self,
         store: Store | None,
         settings: Settings,
-        protocols: ProtocolCatalogue,
+        protocols: Catalogue,
         item_sets: dict[str, ItemSet],
         environ=None,
         tick_seconds: float = 2.0,
@@ -126,7 +127,7 @@ class RunSheetApp(AppShell):
         self.checkout_box = W.VBox()
         self.report_box = W.VBox()
         # joins and answers arrive while the page is open; the kernel (and this) ends with it
-        self.ticker = Ticker(lambda: self._guard(self.refresh), every=tick_seconds)
+        self.ticker = Ticker(lambda: self.guard(self.refresh), every=tick_seconds)
         super().__init__(RUN_SHEET_STYLE + "<h1>Session run sheet</h1>")
         self.add_class("cop-run-sheet")
         self.begin(startup_error, environ)
@@ -279,7 +280,7 @@ class RunSheetApp(AppShell):
             self.pickers[role_id] = picker
         save = W.Button(description="Save roles", button_style="primary")
         save.add_class("cop-run-save-roles")
-        save.on_click(lambda _: self._guard(self.save_roles))
+        save.on_click(lambda _: self.guard(self.save_roles))
         return [
             W.HTML(
                 "<h2>Roles</h2><p class='cop-meta'>From the community's members, so you can "
@@ -424,7 +425,7 @@ class RunSheetApp(AppShell):
             return
         button = W.Button(description="Open check-out for the room", button_style="primary")
         button.add_class("cop-run-open-checkout")
-        button.on_click(lambda _: self._guard(self.open_checkout))
+        button.on_click(lambda _: self.guard(self.open_checkout))
         self.checkout_box.children = [
             heading,
             W.HTML(
@@ -486,7 +487,7 @@ def run_sheet_app(
         return load_protocols(s.protocols_dir), load_item_sets(s.data_dir / "session_items")[0]
 
     opened = open_for_app(settings, environ, "The run sheet", data)
-    protocols, sets = opened.loaded or (ProtocolCatalogue((), ()), {})
+    protocols, sets = opened.loaded or (Catalogue((), ()), {})
     return RunSheetApp(
         opened.store,
         opened.settings,

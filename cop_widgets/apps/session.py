@@ -12,10 +12,10 @@ import ipywidgets as W
 from cop_widgets.apps._autosave import Ticker
 from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._startup import open_for_app
+from cop_widgets.content.session_items import ItemSet, load_item_sets
 from cop_widgets.errors import CopWidgetsError, InvalidInput
 from cop_widgets.services import checkins, discussions, sessions
 from cop_widgets.services.identity import Person
-from cop_widgets.session_items import ItemSet, load_item_sets
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
 from cop_widgets.widgets.item_form import ItemForm
@@ -34,7 +34,7 @@ class SessionApp(AppShell):
         self.store, self.settings, self.environ = store, settings, environ
         # Every few seconds: has the facilitator opened check-out, or started the session's
         # case discussion? (two small reads; the page then shows it with no reload)
-        self.ticker = Ticker(lambda: self._guard(self.poll), every=tick_seconds)
+        self.ticker = Ticker(lambda: self.guard(self.poll), every=tick_seconds)
         self.item_sets = item_sets or {}
         self.person: Person | None = None
         self.joined: sessions.Session | None = None
@@ -99,7 +99,7 @@ class SessionApp(AppShell):
         self.checkout_note.add_class("cop-checkout-note")
         self.checkout_button = W.Button(description="Check out")
         self.checkout_button.add_class("cop-checkout")
-        self.checkout_button.on_click(lambda _: self._guard(self._show_form, "checkout"))
+        self.checkout_button.on_click(lambda _: self.guard(self._show_form, "checkout"))
         self.body.children = [
             self.info,
             self.next_view,
@@ -173,7 +173,7 @@ class SessionApp(AppShell):
         # Typed answers are unsaved until the store confirms them; the fields send their
         # value when the person leaves them, ahead of the click (continuous_update=False).
         form.saver = self.saver(*texts)
-        form.send.on_click(lambda _: self._guard(form.saver.run, lambda: self._send_answers(form)))
+        form.send.on_click(lambda _: self.guard(form.saver.run, lambda: self._send_answers(form)))
         self.form = form
         self.form_box.children = [form]
 
@@ -217,7 +217,7 @@ class SessionApp(AppShell):
             row = W.VBox([W.HTML(said), tried, happened, keep])
             row.saver = self.saver(happened)
             keep.on_click(
-                lambda _, c=c, t=tried, h=happened, r=row: self._guard(
+                lambda _, c=c, t=tried, h=happened, r=row: self.guard(
                     self._send_follow_up, c, t, h, r
                 )
             )

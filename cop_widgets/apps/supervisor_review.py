@@ -16,7 +16,8 @@ from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._fields import TakenText
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.apps.home import home_url
-from cop_widgets.content import Catalogue, load_frameworks
+from cop_widgets.content.frameworks import load_frameworks
+from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import InvalidInput
 from cop_widgets.services import supervision
 from cop_widgets.services.identity import Person
@@ -80,7 +81,7 @@ class ReviewApp(AppShell):
             style=LABEL,
         )
         self.f_framework = W.Dropdown(
-            options=[("Any model", "")] + [(f.name, f.id) for f in self.catalogue.frameworks],
+            options=[("Any model", "")] + [(f.name, f.id) for f in self.catalogue.items],
             description="Model",
             style=LABEL,
             layout=W.Layout(width="22rem"),
@@ -111,13 +112,13 @@ class ReviewApp(AppShell):
             ("anonymised", self.anonymised),
         ):
             w.add_class(f"cop-filter-{name}")
-            w.observe(lambda _: self._guard(self._filters_changed), "value")
+            w.observe(lambda _: self.guard(self._filters_changed), "value")
         self.queue_box = W.VBox()
         self.pager = W.HTML()
         self.prev_button = W.Button(description="Previous page")
         self.next_button = W.Button(description="Next page")
-        self.prev_button.on_click(lambda _: self._guard(self._turn, -1))
-        self.next_button.on_click(lambda _: self._guard(self._turn, 1))
+        self.prev_button.on_click(lambda _: self.guard(self._turn, -1))
+        self.next_button.on_click(lambda _: self.guard(self._turn, 1))
         self.prev_button.add_class("cop-prev-page")
         self.next_button.add_class("cop-next-page")
 
@@ -152,7 +153,7 @@ class ReviewApp(AppShell):
             button = W.Button(description="Open", tooltip=f"Open the reflection of {who}")
             button.add_class("cop-open-review")
             button.on_click(
-                lambda _, rid=item.reflection_id: self._guard(self.open_reflection, rid)
+                lambda _, rid=item.reflection_id: self.guard(self.open_reflection, rid)
             )
             rows.append(
                 W.HBox(
@@ -198,7 +199,7 @@ class ReviewApp(AppShell):
         self.review_header = W.HTML(self._review_html())
         back = W.Button(description="Back to the queue")
         back.add_class("cop-back-queue")
-        back.on_click(lambda _: self._guard(self._back_to_queue))
+        back.on_click(lambda _: self.guard(self._back_to_queue))
         children = [self.review_header]
         if not released:
             children.append(self._feedback_form())
@@ -316,13 +317,13 @@ class ReviewApp(AppShell):
         # the click), stored, and the box is cleared only then and only if it still holds it.
         self.fb_fields = TakenText(self.fb_text)
         self.fb_saver = self.saver(self.fb_text)
-        self.bank_saver = self.track(Autosave(None, delay=None, on_failure=self._not_saved_yet))
-        add.on_click(lambda _: self._guard(self._add, rid))
-        keep.on_click(lambda _: self._guard(self._keep))
-        depth.observe(lambda c: self._guard(self._depth, rid, c["new"] or None), "value")
-        release.on_click(lambda _: self._guard(self._ask_release))
-        yes.on_click(lambda _: self._guard(self._release, rid))
-        no.on_click(lambda _: self._guard(self._hide_release_question))
+        self.bank_saver = self.track(Autosave(None, delay=None, on_failure=self.not_saved_yet))
+        add.on_click(lambda _: self.guard(self._add, rid))
+        keep.on_click(lambda _: self.guard(self._keep))
+        depth.observe(lambda c: self.guard(self._depth, rid, c["new"] or None), "value")
+        release.on_click(lambda _: self.guard(self._ask_release))
+        yes.on_click(lambda _: self.guard(self._release, rid))
+        no.on_click(lambda _: self.guard(self._hide_release_question))
         return W.VBox(
             [
                 W.HTML("<h3>Give feedback</h3>"),

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from cop_widgets._version import __version__
-from cop_widgets.content import Catalogue
-from cop_widgets.protocols import ProtocolCatalogue
+from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.reports import data
 from cop_widgets.reports.html import (  # noqa: F401 - Block and esc are part of what the templates use
     BAR_COLOUR,
@@ -323,12 +322,12 @@ def _day(stamp: str):
     return data.check_date(str(stamp)[:10])
 
 
-def _protocol_name(protocols: ProtocolCatalogue, protocol_id: str) -> str:
+def _protocol_name(protocols: Catalogue, protocol_id: str) -> str:
     p = protocols.get(protocol_id)
     return p.name if p else protocol_id
 
 
-def _role_label(protocols: ProtocolCatalogue, protocol_id: str, role_id: str) -> str:
+def _role_label(protocols: Catalogue, protocol_id: str, role_id: str) -> str:
     p = protocols.get(protocol_id)
     if p is not None:
         for role in p.roles:
@@ -337,7 +336,7 @@ def _role_label(protocols: ProtocolCatalogue, protocol_id: str, role_id: str) ->
     return ROLE_LABELS.get(role_id, role_id.replace("_", " "))
 
 
-def person_discussions(record: data.PersonRecord, protocols: ProtocolCatalogue) -> Block:
+def person_discussions(record: data.PersonRecord, protocols: Catalogue) -> Block:
     if record.person is None:
         return Block("")
     out = ['<section class="cop-section"><h2>Case discussions and actions</h2>']
@@ -493,7 +492,7 @@ def community_participation(growth: data.CommunityGrowth, frameworks: Catalogue)
     return Block("".join(out))
 
 
-def community_discussions(growth: data.CommunityGrowth, protocols: ProtocolCatalogue) -> Block:
+def community_discussions(growth: data.CommunityGrowth, protocols: Catalogue) -> Block:
     g, n = growth, growth.min_n
     out = ['<section class="cop-section"><h2>Case discussions</h2>']
     out.append(
@@ -563,7 +562,7 @@ def community_discussions(growth: data.CommunityGrowth, protocols: ProtocolCatal
     return Block("".join(out))
 
 
-def community_ratings(growth: data.CommunityGrowth, protocols: ProtocolCatalogue) -> Block:
+def community_ratings(growth: data.CommunityGrowth, protocols: Catalogue) -> Block:
     g, n = growth, growth.min_n
     out = ['<section class="cop-section"><h2>Ratings on scale phases</h2>']
     if not g.ratings:

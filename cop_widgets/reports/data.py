@@ -573,8 +573,8 @@ def community_growth(
 
 def catalogues(store: Store):
     """(frameworks, protocols) from the content folders of the store's settings."""
-    from cop_widgets.content import load_frameworks
-    from cop_widgets.protocols import load_protocols
+    from cop_widgets.content.frameworks import load_frameworks
+    from cop_widgets.content.protocols import load_protocols
 
     settings = store.settings
     return load_frameworks(settings.frameworks_dir), load_protocols(settings.protocols_dir)

@@ -25,13 +25,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from cop_widgets.content.session_items import ItemSet
+from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.deidentify import find_identifiers
 from cop_widgets.errors import InvalidInput, RecordNotFound
-from cop_widgets.protocols import ProtocolCatalogue
 from cop_widgets.reports.params import DEFAULT_MIN_N, check_id, check_min_n
 from cop_widgets.services import policy
 from cop_widgets.services.board import top_words
-from cop_widgets.session_items import ItemSet
 from cop_widgets.settings import load_settings
 from cop_widgets.store import Store, open_store
 from cop_widgets.store.schema import (
@@ -236,7 +236,7 @@ def session_report(
     store: Store,
     session_id: str,
     item_sets: dict[str, ItemSet],
-    protocols: ProtocolCatalogue,
+    protocols: Catalogue,
     min_n: int = DEFAULT_MIN_N,
 ) -> SessionReport:
     sid, min_n = check_id(session_id, "session_id"), check_min_n(min_n)
@@ -491,7 +491,7 @@ def latest_session(store: Store) -> str:
     return found
 
 
-def catalogues(store: Store) -> tuple[dict[str, ItemSet], ProtocolCatalogue]:
+def catalogues(store: Store) -> tuple[dict[str, ItemSet], Catalogue]:
     """(check-in/out item sets, protocols) from the content folders of the store's settings,
     read again only when a file there changed (a batch renders many reports in one kernel)."""
     settings = store.settings
@@ -506,9 +506,9 @@ def _signature(folder) -> tuple:
 
 
 @functools.lru_cache(maxsize=4)
-def _catalogues(folders, _signatures) -> tuple[dict[str, ItemSet], ProtocolCatalogue]:
-    from cop_widgets.protocols import load_protocols
-    from cop_widgets.session_items import load_item_sets
+def _catalogues(folders, _signatures) -> tuple[dict[str, ItemSet], Catalogue]:
+    from cop_widgets.content.protocols import load_protocols
+    from cop_widgets.content.session_items import load_item_sets
 
     item_sets, problems = load_item_sets(folders[0])
     if problems:

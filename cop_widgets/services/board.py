@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from cop_widgets.content.session_items import ItemSet
 from cop_widgets.deidentify import find_identifiers
 from cop_widgets.services import policy
 from cop_widgets.services.identity import Person
-from cop_widgets.session_items import ItemSet
 from cop_widgets.store import Store
 from cop_widgets.store.schema import attendance, board_snapshot, session_answered, session_response
 

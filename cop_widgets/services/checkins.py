@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, insert, select, update
 
+from cop_widgets.content.session_items import ItemSet
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.services.identity import Person
-from cop_widgets.session_items import ItemSet
 from cop_widgets.store import Store
 from cop_widgets.store.db import utc_now
 from cop_widgets.store.schema import (

@@ -36,9 +36,9 @@ from sqlalchemy import (
     update,
 )
 
+from cop_widgets.content.library_topics import EMPTY, TopicList
 from cop_widgets.deidentify import find_identifiers
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
-from cop_widgets.library_topics import EMPTY, TopicList
 from cop_widgets.services import policy
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import MAX_ANSWER_CHARS

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from cop_widgets.content import Framework
+from cop_widgets.content.frameworks import Framework
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.services import policy
 from cop_widgets.services.identity import Person

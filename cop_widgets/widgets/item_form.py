@@ -7,7 +7,7 @@ import html
 import ipywidgets as W
 from traitlets import Bool, Dict, observe
 
-from cop_widgets.session_items import ItemSet
+from cop_widgets.content.session_items import ItemSet
 
 LABEL = {"description_width": "initial"}
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import ipywidgets as W
 from traitlets import Bool, Dict, Int, Unicode, observe
 
-from cop_widgets.content import Framework
+from cop_widgets.content.frameworks import Framework
 
 VISIBILITY_CHOICES = (
     ("Only me (private)", "private"),

@@ -286,7 +286,7 @@ def test_user_in_no_cop_group_is_refused(page: Page, hub: Hub):
 def _shared_reflections(hub: Hub) -> None:
     """As the operator would: `cop roster hub:sue --supervises hub:ana`; ana and ben each
     submitted a reflection shared with their supervisor."""
-    from cop_widgets.content import load_frameworks
+    from cop_widgets.content.frameworks import load_frameworks
     from cop_widgets.services import reflections, supervision
     from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import load_settings

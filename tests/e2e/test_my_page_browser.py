@@ -20,9 +20,9 @@ PROMISE = "Ask the young person what they want first"
 def _seed(server) -> None:
     """Mia took part in a session (a commitment at check-out), and her supervisor released
     feedback on a reflection she shared."""
-    from cop_widgets.content import load_frameworks
+    from cop_widgets.content.frameworks import load_frameworks
+    from cop_widgets.content.session_items import load_item_sets
     from cop_widgets.services import accounts, checkins, reflections, sessions, supervision
-    from cop_widgets.session_items import load_item_sets
 
     store = server.open_store()
     try:

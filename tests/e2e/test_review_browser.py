@@ -6,7 +6,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from cop_widgets.protocols import load_protocols  # noqa: F401 - keeps imports uniform
+from cop_widgets.content.protocols import load_protocols  # noqa: F401 - keeps imports uniform
 from cop_widgets.services import reflections, supervision
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
@@ -42,7 +42,7 @@ def seeded(review_server):
     store = open_store(
         Settings(review_server.data_dir, f"sqlite:///{review_server.data_dir / 'cop.sqlite'}", 5000)
     )
-    from cop_widgets.content import load_frameworks
+    from cop_widgets.content.frameworks import load_frameworks
 
     rolfe = load_frameworks(review_server.data_dir / "frameworks").get("rolfe-2001")
     sup = find_or_add_person(store, "Xena Supervisor")

@@ -161,7 +161,7 @@ def test_a_whole_session_is_run_from_the_run_sheet(page: Page, browser, voila_se
 def _feedback_released_to(server, name: str) -> None:
     import uuid
 
-    from cop_widgets.content import load_frameworks
+    from cop_widgets.content.frameworks import load_frameworks
     from cop_widgets.services import accounts, reflections, supervision
 
     store = server.open_store()

@@ -236,7 +236,7 @@ def test_newcomer_creates_an_account_through_a_join_link(browser, voila_server):
 def test_forged_identity_and_foreign_or_tampered_cookies_are_refused(
     browser, voila_server, other_server
 ):
-    from cop_widgets.content import load_frameworks
+    from cop_widgets.content.frameworks import load_frameworks
     from cop_widgets.services import reflections
     from cop_widgets.services.identity import IDENTITY_HEADER, find_or_add_person, make_assertion
     from cop_widgets.services.secret import server_secret_key

@@ -1,6 +1,6 @@
 """ItemForm driven headlessly: answers as typed, the value trait, disabled after sending."""
 
-from cop_widgets.session_items import Item, ItemSet
+from cop_widgets.content.session_items import Item, ItemSet
 from cop_widgets.widgets import ItemForm
 
 ITEMS = ItemSet(

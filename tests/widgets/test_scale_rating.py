@@ -2,7 +2,7 @@
 
 import pytest
 
-from cop_widgets.protocols import Scale
+from cop_widgets.content.protocols import Scale
 from cop_widgets.widgets import ScaleRating, spread_html
 
 SCALE = Scale(

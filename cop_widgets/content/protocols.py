@@ -11,9 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cop_widgets.content import ID_PATTERN, FieldChecker, load_folder, read_yaml
-from cop_widgets.content import STAGE_ID_PATTERN as KEY_PATTERN
-from cop_widgets.errors import DataFileError, SchemaVersionError
+from cop_widgets.content.yaml_files import (
+    ID_PATTERN,
+    Catalogue,
+    FieldChecker,
+    load_catalogue,
+    read_yaml,
+)
+from cop_widgets.content.yaml_files import STAGE_ID_PATTERN as KEY_PATTERN
+from cop_widgets.errors import SchemaVersionError
 
 PROTOCOL_SCHEMA_VERSION = 1
 
@@ -105,17 +111,6 @@ class Protocol:
             if role.id == role_id:
                 return role
         raise KeyError(role_id)
-
-
-@dataclass(frozen=True)
-class ProtocolCatalogue:
-    """What a folder of protocol files yielded: the good ones and one error per bad file."""
-
-    protocols: tuple[Protocol, ...]
-    problems: tuple[DataFileError, ...]
-
-    def get(self, protocol_id: str) -> Protocol | None:
-        return next((p for p in self.protocols if p.id == protocol_id), None)
 
 
 def _items(check: FieldChecker, value: object, field: str, low: int, high: int, what: str) -> list:
@@ -294,6 +289,6 @@ def load_protocol(path: Path | str) -> Protocol:
     return parse_protocol(read_yaml(path), path)
 
 
-def load_protocols(folder: Path | str) -> ProtocolCatalogue:
-    good, problems = load_folder(folder, load_protocol, "protocol")
-    return ProtocolCatalogue(tuple(good), tuple(problems))
+def load_protocols(folder: Path | str) -> Catalogue[Protocol]:
+    """Every protocol file in folder: the good ones, and one error per bad file."""
+    return load_catalogue(folder, load_protocol, "protocol")

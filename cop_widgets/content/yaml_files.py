@@ -1,62 +1,28 @@
-"""Loads and validates content files in data/ (reflective frameworks) into typed objects.
+"""Reading content files safely, shared by every kind of content in data/.
 
-Adding a framework is adding a YAML file; nothing here names one. Files are read with a safe
-loader that also refuses duplicate keys, and every rule broken is reported with the file,
-the field path and the rule.
+YAML is read with a safe loader that also refuses duplicate keys and deep nesting; every broken
+rule is reported with the file, the field path and the rule (``FieldChecker``); a folder of
+files yields the good ones and one error per bad file (``load_folder``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import yaml
 
-from cop_widgets.errors import DataFileError, SchemaVersionError
+from cop_widgets.errors import DataFileError
 
-FRAMEWORK_SCHEMA_VERSION = 1
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 STAGE_ID_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 MAX_FILE_BYTES = 256 * 1024
-
-
-@dataclass(frozen=True)
-class Stage:
-    id: str
-    label: str
-    minutes: int
-    prompts: tuple[str, ...]
-    hint: str = ""
-
-
-@dataclass(frozen=True)
-class Framework:
-    id: str
-    version: int
-    name: str
-    summary: str
-    source: str
-    suggested_total_minutes: int
-    stages: tuple[Stage, ...]
-    path: str
-
-    def stage(self, stage_id: str) -> Stage:
-        for stage in self.stages:
-            if stage.id == stage_id:
-                return stage
-        raise KeyError(stage_id)
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    """What a folder of framework files yielded: the good ones and one error per bad file."""
-
-    frameworks: tuple[Framework, ...]
-    problems: tuple[DataFileError, ...]
-
-    def get(self, framework_id: str) -> Framework | None:
-        return next((f for f in self.frameworks if f.id == framework_id), None)
+MAX_NESTING = 64
+# What a folder holds: frameworks, protocols (each with an id and a name)
+Loaded = TypeVar("Loaded")
 
 
 class _StrictSafeLoader(yaml.SafeLoader):
@@ -83,8 +49,6 @@ _StrictSafeLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
 )
 
-
-MAX_NESTING = 64
 _OPENS = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken, yaml.BlockMappingStartToken,
           yaml.BlockSequenceStartToken)  # fmt: skip
 _CLOSES = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
@@ -182,67 +146,22 @@ def _kind(value: object) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
-def parse_framework(data: object, path: Path) -> Framework:
-    """Validate parsed YAML as a framework; raise DataFileError at the first broken rule."""
-    check = FieldChecker(path)
-    data = check.mapping(data, "(top level)")
-    if "schema_version" not in data:
-        raise check.fail("schema_version", "is required")
-    if data["schema_version"] != FRAMEWORK_SCHEMA_VERSION:
-        raise SchemaVersionError(path, data["schema_version"], FRAMEWORK_SCHEMA_VERSION)
-    check.known_keys(
-        data,
-        "",
-        {"schema_version", "id", "version", "name", "source", "steps"},
-        {"summary", "suggested_total_minutes"},
-    )
-    steps = data["steps"]
-    if not isinstance(steps, list) or not steps:
-        raise check.fail("steps", "must be a non-empty list of stages")
-    if len(steps) > 20:
-        raise check.fail("steps", "must have at most 20 stages")
-    stages: list[Stage] = []
-    for i, raw in enumerate(steps):
-        where = f"steps[{i}]."
-        step = check.mapping(raw, f"steps[{i}]")
-        check.known_keys(step, where, {"id", "label", "minutes", "prompts"}, {"hint"})
-        stage_id = check.ident(step["id"], where + "id", STAGE_ID_PATTERN)
-        if any(s.id == stage_id for s in stages):
-            raise check.fail(where + "id", f"duplicates stage id {stage_id!r}; ids must be unique")
-        prompts = step["prompts"]
-        if not isinstance(prompts, list) or not 1 <= len(prompts) <= 6:
-            raise check.fail(where + "prompts", "must be a list of 1 to 6 prompts")
-        stages.append(
-            Stage(
-                id=stage_id,
-                label=check.text(step["label"], where + "label", 80),
-                minutes=check.whole(step["minutes"], where + "minutes", 1, 120),
-                prompts=tuple(
-                    check.text(p, f"{where}prompts[{j}]", 500) for j, p in enumerate(prompts)
-                ),
-                hint=check.text(step["hint"], where + "hint", 500) if "hint" in step else "",
-            )
-        )
-    total = sum(s.minutes for s in stages)
-    return Framework(
-        id=check.ident(data["id"], "id", ID_PATTERN),
-        version=check.whole(data["version"], "version", 1, 10_000),
-        name=check.text(data["name"], "name", 120),
-        summary=check.text(data["summary"], "summary") if "summary" in data else "",
-        source=check.text(data["source"], "source"),
-        suggested_total_minutes=(
-            check.whole(data["suggested_total_minutes"], "suggested_total_minutes", 1, 600)
-            if "suggested_total_minutes" in data
-            else total
-        ),
-        stages=tuple(stages),
-        path=str(path),
-    )
+@dataclass(frozen=True)
+class Catalogue(Generic[Loaded]):
+    """What a folder of content files yielded: the good ones, sorted by name, and one error per
+    bad file. The same for frameworks and protocols."""
+
+    items: tuple[Loaded, ...]
+    problems: tuple[DataFileError, ...]
+
+    def get(self, item_id: str) -> Loaded | None:
+        return next((i for i in self.items if i.id == item_id), None)
 
 
-def load_framework(path: Path | str) -> Framework:
-    path = Path(path)
-    return parse_framework(read_yaml(path), path)
+def load_catalogue(folder: Path | str, load_one: Callable[[Path], Loaded], kind: str) -> Catalogue:
+    """load_folder, as a Catalogue."""
+    good, problems = load_folder(folder, load_one, kind)
+    return Catalogue(tuple(good), tuple(problems))
 
 
 def load_folder(folder: Path | str, load_one, kind: str) -> tuple[list, list[DataFileError]]:
@@ -266,8 +185,3 @@ def load_folder(folder: Path | str, load_one, kind: str) -> tuple[list, list[Dat
     if not good and not problems:
         problems.append(DataFileError(folder, "(folder)", f"holds no {kind} files (*.yaml)"))
     return sorted(good, key=lambda g: g.name.lower()), problems
-
-
-def load_frameworks(folder: Path | str) -> Catalogue:
-    good, problems = load_folder(folder, load_framework, "framework")
-    return Catalogue(tuple(good), tuple(problems))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cop_widgets.content import STAGE_ID_PATTERN, FieldChecker, read_yaml
+from cop_widgets.content.yaml_files import STAGE_ID_PATTERN, FieldChecker, read_yaml
 from cop_widgets.errors import SchemaVersionError
 
 TOPICS_SCHEMA_VERSION = 1

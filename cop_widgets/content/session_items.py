@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cop_widgets.content import STAGE_ID_PATTERN, FieldChecker, load_folder, read_yaml
+from cop_widgets.content.yaml_files import STAGE_ID_PATTERN, FieldChecker, load_folder, read_yaml
 from cop_widgets.errors import DataFileError, SchemaVersionError
 
 ITEMS_SCHEMA_VERSION = 1
