@@ -25,8 +25,8 @@ def pytest_configure(config):
 
 
 def _seed_demo() -> None:
+    from cop_widgets.cli.demo import seed_demo, seed_demo_community
     from cop_widgets.content.frameworks import load_frameworks
-    from cop_widgets.demo import seed_demo, seed_demo_community
     from cop_widgets.settings import load_settings
     from cop_widgets.store import open_store
 

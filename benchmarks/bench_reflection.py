@@ -34,7 +34,7 @@ from bench_signin import SignedInPerson, sign_in
 from playwright.sync_api import sync_playwright
 
 from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
-from cop_widgets.roomload import free_port, kernel_processes, process_tree
+from cop_widgets.room.load import free_port, kernel_processes, process_tree
 from cop_widgets.serving import WORKBOOKS_DIR, ServeOptions, voila_command, voila_environment
 from cop_widgets.settings import load_settings
 from cop_widgets.store import open_store

@@ -260,14 +260,15 @@ def community_part(scratch: Path, figures: dict, bare: list[float]) -> None:
         f"{time.perf_counter() - t0:.1f} s ({size:.0f} MiB)"
     )
 
-    from cop_widgets.reports import data
+    from cop_widgets.reports import community_data
+    from cop_widgets.reports.params import parse_period
     from cop_widgets.reports.render import render_report, render_reports
     from cop_widgets.store import open_store
 
     period = {"date_from": "2024-01-01", "date_to": "2025-12-31", "min_n": 5}
     store = open_store()
     t0 = time.perf_counter()
-    growth = data.community_growth(store, data.parse_period("2024-01-01", "2025-12-31"), 5)
+    growth = community_data.community_growth(store, parse_period("2024-01-01", "2025-12-31"), 5)
     queries = time.perf_counter() - t0
     store.dispose()
     print(

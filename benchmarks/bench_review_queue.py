@@ -36,7 +36,7 @@ SMOKE_REFLECTIONS = 1_000
 def seed(data_dir: Path, n_reflections: int = N_REFLECTIONS) -> None:
     from sqlalchemy import insert
 
-    from cop_widgets.services import supervision
+    from cop_widgets.services import roster
     from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
@@ -46,7 +46,7 @@ def seed(data_dir: Path, n_reflections: int = N_REFLECTIONS) -> None:
     people = [find_or_add_person(store, f"Practitioner {n:03d}") for n in range(N_PEOPLE)]
     sup = find_or_add_person(store, "Bench Supervisor")
     for p in people[:N_SUPERVISEES]:
-        supervision.assign_supervisee(store, sup.id, p.id)
+        roster.assign_supervisee(store, sup.id, p.id)
     frameworks = ["rolfe-2001", "gibbs-1988", "kolb-1984", "johns-msr", "brookfield-lenses"]
     start = datetime(2024, 1, 1, tzinfo=UTC)
     rows, answers = [], []

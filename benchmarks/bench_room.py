@@ -50,7 +50,7 @@ from sqlalchemy import func, select
 
 from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
 from cop_widgets.content.session_items import load_item_sets
-from cop_widgets.roomload import (
+from cop_widgets.room.load import (
     OTHERS_CPU_NOISY_PERCENT,
     MemorySampler,
     PoolIncomplete,
@@ -61,7 +61,7 @@ from cop_widgets.roomload import (
     stats,
     wait_quiet,
 )
-from cop_widgets.roomload import ServerFailed as BenchError  # something broke: no figures
+from cop_widgets.room.load import ServerFailed as BenchError  # something broke: no figures
 from cop_widgets.services import checkins, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.serving import WORKBOOKS_DIR, voila_environment
@@ -149,7 +149,7 @@ BOARD_COUNT_JS = """n => {
 
 class Server(RoomServer):
     """One Voilà server over a folder, started with the project's own command line
-    (cop_widgets.roomload, shared with `cop rehearse`), with a pool of `pool_size` kernels."""
+    (cop_widgets.room.load, shared with `cop rehearse`), with a pool of `pool_size` kernels."""
 
     def __init__(self, label: str, folder: Path, pool_size: int, env: dict, log_dir: Path):
         self.pool_size = pool_size

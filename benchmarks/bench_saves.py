@@ -72,7 +72,7 @@ def _writer(db_url, data_dir, name, saves, gated, barrier, out):
 
 
 def _reader(db_url, data_dir, stop, out):
-    from cop_widgets.services import supervision
+    from cop_widgets.services import review
     from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
     from cop_widgets.store import open_store
@@ -83,7 +83,7 @@ def _reader(db_url, data_dir, stop, out):
     wal = Path(db_url.removeprefix("sqlite:///") + "-wal")
     while not stop.is_set():
         started = time.perf_counter()
-        supervision.review_queue(store, sup)
+        review.review_queue(store, sup)
         loads.append(time.perf_counter() - started)
         wal_max = max(wal_max, wal.stat().st_size if wal.exists() else 0)
         stop.wait(2)

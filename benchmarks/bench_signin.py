@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from tornado.web import create_signed_value
 
-from cop_widgets.services import accounts, supervision
+from cop_widgets.services import accounts, roster
 from cop_widgets.services.identity import Person
 from cop_widgets.services.secret import server_secret_key
 from cop_widgets.serving.auth import COOKIE
@@ -57,7 +57,7 @@ def sign_in(store: Store, name: str, role: str = "practitioner") -> SignedInPers
     if who is None:
         who = accounts.add_person(store, name, role)
     elif role != "practitioner":
-        supervision.grant_role(store, who.id, role)
+        roster.grant_role(store, who.id, role)
     signed_in = accounts.use_link(
         store, accounts.issue_link(store, who.id), client="127.0.0.1", hours=SIGN_IN_HOURS
     )

@@ -51,6 +51,13 @@ class Settings:
     public_url: str = ""
     home_url: str = ""
 
+    @classmethod
+    def defaults(cls) -> Settings:
+        """The settings with nothing configured: the repo's data folder, no store URL, the
+        shortest busy timeout. For a page that must still show, and say what is wrong, when
+        the configured settings could not be read."""
+        return cls(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
+
     @property
     def frameworks_dir(self) -> Path:
         return self.data_dir / "frameworks"

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from cop_widgets.errors import InvalidInput, NotAllowed
-from cop_widgets.services import accounts, supervision
+from cop_widgets.services import accounts, roster
 from cop_widgets.services import sessions as session_service
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, person, sign_in_link, web_session
@@ -205,10 +205,10 @@ def test_registration_refuses_a_wrong_code_before_writing(store, open_session):
 # -- coordinators in the app ---------------------------------------------------------------------
 def test_only_a_coordinator_adds_people_and_issues_links(store):
     cora = find_or_add_person(store, "Cora")
-    supervision.grant_role(store, cora.id, "coordinator")
+    roster.grant_role(store, cora.id, "coordinator")
     pat = find_or_add_person(store, "Pat")
     added, token = accounts.coordinator_adds_person(store, cora, "Ana", "supervisor")
-    assert "supervisor" in supervision.roles_of(store, added.id)
+    assert "supervisor" in roster.roles_of(store, added.id)
     assert accounts.use_link(store, token, CLIENT, HOURS).person.id == added.id
     people = _count(store, person)
     with pytest.raises(NotAllowed):

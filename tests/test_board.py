@@ -7,7 +7,7 @@ import pytest
 
 from cop_widgets.apps.board import board_app
 from cop_widgets.content.session_items import load_item_sets
-from cop_widgets.services import board, checkins, sessions, supervision
+from cop_widgets.services import board, checkins, roster, sessions
 from cop_widgets.services.identity import find_or_add_person
 from tests.conftest import REPO
 from tests.signin import sign_in_as
@@ -90,7 +90,7 @@ def test_coordinator_role_may_open_any_board(store, room):
     session, _ = room
     boss = find_or_add_person(store, "Boss")
     assert not board.may_run_board(store, boss, session.id)
-    supervision.grant_role(store, boss.id, "coordinator")
+    roster.grant_role(store, boss.id, "coordinator")
     assert board.may_run_board(store, boss, session.id)
 
 

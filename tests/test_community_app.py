@@ -111,12 +111,12 @@ def test_wrong_code_gets_a_clear_message(settings):
 
 
 def test_a_coordinator_adds_a_person_and_their_link_signs_them_in(settings):
-    from cop_widgets.services import accounts, supervision
+    from cop_widgets.services import accounts, roster
 
     app = community_app(settings=settings, environ={})
     cora = sign_in_as(app, "Cora")
     assert not hasattr(app, "person_name")  # not a coordinator yet: no people panel
-    supervision.grant_role(app.store, cora.id, "coordinator")
+    roster.grant_role(app.store, cora.id, "coordinator")
     sign_in_as(app, cora)
     app.environ["HTTP_X_COP_SITE"] = "http://192.0.2.7:8866"  # set by the server per request
     app.person_name.value = "Nadia Newcomer"
@@ -128,7 +128,7 @@ def test_a_coordinator_adds_a_person_and_their_link_signs_them_in(settings):
     token = link.split("link=")[1]
     signed = accounts.use_link(app.store, token, "127.0.0.1", 1)
     assert signed.person.display_name == "Nadia Newcomer"
-    assert "facilitator" in supervision.roles_of(app.store, signed.person.id)
+    assert "facilitator" in roster.roles_of(app.store, signed.person.id)
     # a new link for her replaces the used one; a taken name is a message, the form kept
     app.relink_picker.value = signed.person.id
     app.guard(app._relink)

@@ -21,13 +21,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, insert, select, text, update
 
-from cop_widgets import cli_data
+from cop_widgets.cli import data as cli_data
 from cop_widgets.cli import main as cop_main
 from cop_widgets.content.protocols import load_protocols
 from cop_widgets.errors import InvalidInput, RecordNotFound
-from cop_widgets.services import data_rights, discussions, reflections
+from cop_widgets.services import (
+    discussions,
+    erasure,
+    people,
+    person_export,
+    person_tables,
+    reflections,
+    retention,
+)
 from cop_widgets.services.identity import current_person, find_or_add_person
-from cop_widgets.store import schema
+from cop_widgets.store import maintenance, schema
 from tests.conftest import REPO
 
 PROTOCOLS = load_protocols(REPO / "data" / "protocols")
@@ -232,7 +240,7 @@ def world(store, rolfe) -> World:
     return seed(store, rolfe)
 
 
-# -- what the test itself counts as X's (independent of data_rights._ownership) ----------------
+# -- what the test itself counts as X's (independent of data_rights.ownership) ----------------
 
 
 def _pk(table, row) -> tuple:
@@ -304,35 +312,35 @@ def scan(db_path: Path, needles: list[str]) -> dict[str, list[str]]:
 
 def test_every_table_of_the_schema_is_covered():
     """A new table must be added to export and erasure (data_rights.PERSON_TABLES) on purpose."""
-    assert set(schema.metadata.tables) == set(data_rights.PERSON_TABLES) | set(
-        data_rights.GROUP_TABLES
-    ) | set(data_rights.SYSTEM_TABLES) | {"schema_migrations"}
+    assert set(schema.metadata.tables) == set(person_tables.PERSON_TABLES) | set(
+        person_tables.GROUP_TABLES
+    ) | set(person_tables.SYSTEM_TABLES) | {"schema_migrations"}
 
 
 # -- find_person ---------------------------------------------------------------------------------
 
 
 def test_find_person_by_id_name_in_any_case_and_hub_user(store, world):
-    assert data_rights.find_person(store, world.x.id) == world.x
-    assert data_rights.find_person(store, "  xÓCHITL 🌵 ") == world.x
-    assert data_rights.find_person(store, "local:XÓCHITL 🌵") == world.x
+    assert people.find_person(store, world.x.id) == world.x
+    assert people.find_person(store, "  xÓCHITL 🌵 ") == world.x
+    assert people.find_person(store, "local:XÓCHITL 🌵") == world.x
     hub = current_person(store, {"JUPYTERHUB_USER": "jo"})
-    assert data_rights.find_person(store, "hub:jo") == hub
-    assert data_rights.find_person(store, "jo") == hub
+    assert people.find_person(store, "hub:jo") == hub
+    assert people.find_person(store, "jo") == hub
 
 
 def test_find_person_says_clearly_when_none_or_several_match(store, world):
     with pytest.raises(RecordNotFound, match="No person matches 'nobody'"):
-        data_rights.find_person(store, "nobody")
+        people.find_person(store, "nobody")
     with pytest.raises(InvalidInput, match="Name the person"):
-        data_rights.find_person(store, "   ")
+        people.find_person(store, "   ")
     local = find_or_add_person(store, "Sam")
     hub = current_person(store, {"JUPYTERHUB_USER": "sam"})
     with pytest.raises(InvalidInput, match="matches 2 people") as err:
-        data_rights.find_person(store, "SAM")
+        people.find_person(store, "SAM")
     assert local.id in str(err.value) and hub.id in str(err.value)
-    assert data_rights.find_person(store, "hub:sam") == hub
-    assert data_rights.find_person(store, "local:sam") == local
+    assert people.find_person(store, "hub:sam") == hub
+    assert people.find_person(store, "local:sam") == local
 
 
 # -- export --------------------------------------------------------------------------------------
@@ -341,10 +349,10 @@ def test_find_person_says_clearly_when_none_or_several_match(store, world):
 def test_export_holds_all_of_x_and_nothing_of_anyone_else(store, world):
     x_key = X_NAME.casefold()
     before = snapshot(store)
-    export = data_rights.export_person(store, world.x.id)
+    export = person_export.export_person(store, world.x.id)
     assert export["person_id"] == world.x.id
-    assert set(export["tables"]) == set(data_rights.PERSON_TABLES)
-    for name in data_rights.PERSON_TABLES:
+    assert set(export["tables"]) == set(person_tables.PERSON_TABLES)
+    for name in person_tables.PERSON_TABLES:
         table = schema.metadata.tables[name]
         exported = {_pk(table, types.SimpleNamespace(_mapping=r)) for r in export["tables"][name]}
         with store.read() as conn:
@@ -386,11 +394,11 @@ def _as_csv(value) -> str:
 
 
 def test_export_files_round_trip_byte_identical(store, world, tmp_path):
-    export = data_rights.export_person(store, world.x.id)
-    files = data_rights.write_export(export, tmp_path / "exports")
+    export = person_export.export_person(store, world.x.id)
+    files = person_export.write_export(export, tmp_path / "exports")
     folder = tmp_path / "exports" / world.x.id
     assert {p.name for p in files} == {"export.json"} | {
-        f"{n}.csv" for n in data_rights.PERSON_TABLES
+        f"{n}.csv" for n in person_tables.PERSON_TABLES
     }
     assert all(p.parent == folder for p in files)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
@@ -402,7 +410,7 @@ def test_export_files_round_trip_byte_identical(store, world, tmp_path):
     assert UNICODE in texts and any(UNICODE in s for s in texts)
     for name, rows in export["tables"].items():
         back = _csv_rows(folder / f"{name}.csv")
-        header = data_rights.export_columns(name, rows)
+        header = person_export.export_columns(name, rows)
         assert len(back) == len(rows)
         for original, read in zip(rows, back, strict=True):
             assert list(read) == header
@@ -410,18 +418,18 @@ def test_export_files_round_trip_byte_identical(store, world, tmp_path):
                 assert read[col].encode("utf-8") == _as_csv(original[col]).encode("utf-8")
     # Written again (e.g. a second request): same bytes, keys in a stable order.
     export2 = dict(export)
-    data_rights.write_export(export2, tmp_path / "exports")
+    person_export.write_export(export2, tmp_path / "exports")
     assert (folder / "export.json").read_bytes() == raw
 
 
 def test_csv_export_cells_never_start_a_spreadsheet_formula(store, world, tmp_path):
     """Answers that a spreadsheet would run: the person's own export, written by write_export."""
     formulas = ['=HYPERLINK("http://x","click")', "+1+1", "-2+3", "@SUM(A1)", "\t=1"]
-    export = data_rights.export_person(store, world.x.id)
+    export = person_export.export_person(store, world.x.id)
     export["tables"]["reflection_answer"] = [
         {**export["tables"]["reflection_answer"][0], "text": f} for f in formulas
     ]
-    data_rights.write_export(export, tmp_path / "exports")
+    person_export.write_export(export, tmp_path / "exports")
     folder = tmp_path / "exports" / world.x.id
     cells = [r["text"] for r in _csv_rows(folder / "reflection_answer.csv")]
     assert cells == ["'" + f for f in formulas]
@@ -430,16 +438,16 @@ def test_csv_export_cells_never_start_a_spreadsheet_formula(store, world, tmp_pa
 
 
 def test_export_is_audited_and_unknown_person_refused(store, world):
-    data_rights.export_person(store, world.x.id)
+    person_export.export_person(store, world.x.id)
     with store.read() as conn:
         last = conn.execute(
             select(schema.audit_event).order_by(schema.audit_event.c.seq.desc())
         ).first()
     assert (last.action, last.target_id, last.actor_id) == ("person_exported", world.x.id, None)
     with pytest.raises(RecordNotFound):
-        data_rights.export_person(store, "no-such-id")
+        person_export.export_person(store, "no-such-id")
     with pytest.raises(InvalidInput):
-        data_rights.write_export({"person_id": "../etc", "tables": {}}, "/tmp/x")
+        person_export.write_export({"person_id": "../etc", "tables": {}}, "/tmp/x")
 
 
 # -- erasure -------------------------------------------------------------------------------------
@@ -478,7 +486,7 @@ def test_erasure_leaves_no_row_and_no_byte_of_x(store, rolfe, build_default):
         for name, rows in before.items()
     }
 
-    counts = data_rights.erase_person(store, w.x.id)
+    counts = erasure.erase_person(store, w.x.id)
 
     after = snapshot(store)
     # The bytes: nothing in the database file, its -wal (truncated) or its -shm (an index).
@@ -500,7 +508,7 @@ def test_erasure_leaves_no_row_and_no_byte_of_x(store, rolfe, build_default):
             assert not any(c in dumped for c in w.canaries.values()), name
             assert not any(r in dumped for r in w.x_reflections), name
     # Everyone else's rows: all still there and unchanged, except the shared discussion.
-    placeholder = [k for k, v in after["person"].items() if v[1] == data_rights.ERASED_KEY]
+    placeholder = [k for k, v in after["person"].items() if v[1] == erasure.ERASED_KEY]
     assert len(placeholder) == 1
     for name, rows in before.items():
         others = {k: v for k, v in rows.items() if k not in x_rows[name]}
@@ -522,16 +530,16 @@ def test_erasure_leaves_no_row_and_no_byte_of_x(store, rolfe, build_default):
             assert tomb["actor_id"] is None and tomb["outcome"] == "ok"
             continue
         assert kept == others, name
-    deleted = {n: len(x_rows[n]) for n in data_rights.PERSON_TABLES if n != "audit_event"}
+    deleted = {n: len(x_rows[n]) for n in person_tables.PERSON_TABLES if n != "audit_event"}
     deleted["discussion"] -= 1  # the shared one is kept
     assert {k: counts[k] for k in deleted} == deleted
-    assert counts[data_rights.DISCUSSION_KEPT] == 1
+    assert counts[erasure.DISCUSSION_KEPT] == 1
     # The shared discussion still works for the others.
     assert discussions.get(store, w.y, w.shared_discussion).case_summary == ""
     assert [n.author_id for n in discussions.notes(store, w.y, w.shared_discussion)] == [w.y.id]
     assert discussions.ratings(store, w.y, w.shared_discussion, "scale") == [6]
     listed = {d.id: d.facilitator_name for d in discussions.list_discussions(store, w.y)}
-    assert listed[w.shared_discussion] == data_rights.ERASED_NAME
+    assert listed[w.shared_discussion] == erasure.ERASED_NAME
     assert w.solo_discussion not in listed
 
 
@@ -563,7 +571,7 @@ def test_without_vacuum_an_older_version_can_survive(store, rolfe, vacuum):
             store, y, str(uuid.uuid4()), rolfe, {"what": reflections.Answer("other " * 10)}
         )
 
-    counts = data_rights.erase_person(store, x.id, vacuum=vacuum)
+    counts = erasure.erase_person(store, x.id, vacuum=vacuum)
 
     left = scan(_db_path(store), [canary])
     assert left["-wal"] == left["-shm"] == [] and counts["wal_truncated"] == 1
@@ -576,30 +584,30 @@ def test_without_vacuum_an_older_version_can_survive(store, rolfe, vacuum):
 
 
 def test_placeholder_is_made_once_and_cannot_be_erased(store, world, rolfe):
-    data_rights.erase_person(store, world.x.id)
+    erasure.erase_person(store, world.x.id)
     # Y started a discussion Z took part in; erasing Y reuses the same placeholder.
     d = discussions.start_discussion(
         store, world.y, MAPPING, "another", roles={"participant": ["Zeynep"]}
     )
     discussions.rate(store, world.z, d.id, SCALE, 3)
-    data_rights.erase_person(store, world.y.id)
+    erasure.erase_person(store, world.y.id)
     with store.read() as conn:
         rows = conn.execute(
-            select(schema.person.c.id).where(schema.person.c.identity_key == data_rights.ERASED_KEY)
+            select(schema.person.c.id).where(schema.person.c.identity_key == erasure.ERASED_KEY)
         ).all()
     assert len(rows) == 1
     assert discussions.get(store, world.z, d.id).facilitator_id == rows[0].id
     with pytest.raises(InvalidInput, match="placeholder"):
-        data_rights.erase_person(store, rows[0].id)
+        erasure.erase_person(store, rows[0].id)
     with pytest.raises(RecordNotFound):
-        data_rights.erase_person(store, world.x.id)
+        erasure.erase_person(store, world.x.id)
 
 
 def test_erasure_preview_counts_what_erasure_then_removes(store, world):
     before = snapshot(store)
-    preview = data_rights.erasure_preview(store, world.x.id)
+    preview = erasure.erasure_preview(store, world.x.id)
     assert snapshot(store) == before
-    counts = data_rights.erase_person(store, world.x.id)
+    counts = erasure.erase_person(store, world.x.id)
     assert {k: counts[k] for k in preview} == preview
 
 
@@ -607,7 +615,7 @@ def test_a_role_name_shared_with_someone_else_is_left_alone(store, world):
     """Roles are held by name: when two people share X's name the role row may be the other's."""
     twin = current_person(store, {"JUPYTERHUB_USER": X_NAME})
     assert twin.display_name.casefold() == X_NAME.casefold()
-    data_rights.erase_person(store, world.x.id)
+    erasure.erase_person(store, world.x.id)
     assert discussions.get(store, world.y, world.y_discussion).holders("note_taker") == [X_NAME]
 
 
@@ -638,9 +646,9 @@ def test_retention_deletes_every_expired_row_and_no_other(store, world):
     before = snapshot(store)
 
     periods = {"reflections": 30, "discussion_notes": 60}
-    preview = data_rights.apply_retention(store, periods, NOW, dry_run=True)
+    preview = retention.apply_retention(store, periods, NOW, dry_run=True)
     assert snapshot(store) == before
-    counts = data_rights.apply_retention(store, periods, NOW)
+    counts = retention.apply_retention(store, periods, NOW)
     assert counts == {**preview, **{k: counts[k] for k in ("vacuumed", "wal_truncated")}}
 
     after = snapshot(store)
@@ -664,8 +672,8 @@ def test_retention_deletes_every_expired_row_and_no_other(store, world):
 def test_retention_keeps_forever_when_unset_and_refuses_zero(store, world):
     before = snapshot(store)
     far = NOW + timedelta(days=100_000)
-    counts = data_rights.apply_retention(
-        store, {c.name: None for c in data_rights.RETENTION_CLASSES}, far
+    counts = retention.apply_retention(
+        store, {c.name: None for c in retention.RETENTION_CLASSES}, far
     )
     assert set(counts.values()) == {0}
     after = snapshot(store)
@@ -673,9 +681,9 @@ def test_retention_keeps_forever_when_unset_and_refuses_zero(store, world):
         k: v for k, v in before.items() if k != "audit_event"
     }
     for bad in (0, -3):
-        for cls in data_rights.RETENTION_CLASSES:
+        for cls in retention.RETENTION_CLASSES:
             with pytest.raises(InvalidInput, match="at least 1 day"):
-                data_rights.apply_retention(store, {cls.name: bad}, NOW)
+                retention.apply_retention(store, {cls.name: bad}, NOW)
 
 
 @pytest.mark.parametrize(
@@ -683,7 +691,7 @@ def test_retention_keeps_forever_when_unset_and_refuses_zero(store, world):
     [("abc", "whole number"), ("0", "at least 1"), ("-5", "at least 1"), ("1.5", "whole number")],
 )
 def test_retention_settings_name_the_variable(value, message):
-    for cls in data_rights.RETENTION_CLASSES:
+    for cls in retention.RETENTION_CLASSES:
         with pytest.raises(InvalidInput, match=message) as err:
             cli_data.retention_days({cls.env: value})
         assert cls.env in str(err.value)
@@ -709,8 +717,8 @@ def _counts_of(path: Path) -> dict[str, int]:
 
 
 def test_backup_is_a_checked_private_single_file_copy(store, world, tmp_path):
-    rows = data_rights.count_rows(store)
-    path = data_rights.backup(store, tmp_path / "backups")
+    rows = maintenance.count_rows(store)
+    path = maintenance.backup(store, tmp_path / "backups")
     assert path.exists() and path.parent == tmp_path / "backups"
     assert path.name.startswith("cop-") and path.suffix == ".sqlite"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -719,7 +727,7 @@ def test_backup_is_a_checked_private_single_file_copy(store, world, tmp_path):
     assert _counts_of(path) == rows
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-    second = data_rights.backup(store, tmp_path / "backups")
+    second = maintenance.backup(store, tmp_path / "backups")
     assert second != path  # same second: a new name, never an overwrite
 
 
@@ -753,7 +761,7 @@ def test_backup_while_another_process_writes_passes_integrity_check(
     )
     try:
         assert writer.stdout.readline().strip() == "ready"
-        paths = [data_rights.backup(store, tmp_path / "backups") for _ in range(5)]
+        paths = [maintenance.backup(store, tmp_path / "backups") for _ in range(5)]
         assert writer.poll() is None, "the writer stopped"
     finally:
         writer.kill()
@@ -773,7 +781,7 @@ def test_backup_refuses_a_store_that_is_not_sqlite(tmp_path):
         is_sqlite=False, engine=types.SimpleNamespace(dialect=types.SimpleNamespace(name="pg"))
     )
     with pytest.raises(InvalidInput, match="SQLite stores only"):
-        data_rights.backup(fake, tmp_path)
+        maintenance.backup(fake, tmp_path)
 
 
 # -- `cop data ...` ------------------------------------------------------------------------------
@@ -783,7 +791,7 @@ def test_backup_refuses_a_store_that_is_not_sqlite(tmp_path):
 def cop_data(monkeypatch, data_dir, store):
     """Run a `cop data` sub-command in this process, on the same store as the `store` fixture."""
     monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
-    for var in ("COP_DATABASE_URL", *(c.env for c in data_rights.RETENTION_CLASSES)):
+    for var in ("COP_DATABASE_URL", *(c.env for c in retention.RETENTION_CLASSES)):
         monkeypatch.delenv(var, raising=False)
     parser = argparse.ArgumentParser(prog="cop")
     cli_data.add_data_commands(parser.add_subparsers(dest="command", required=True))
@@ -834,7 +842,7 @@ def test_cli_erase_with_yes_erases_and_removes_the_export(
     assert "backups" in listed.out
     assert not (data_dir / "exports" / world.x.id).exists()
     with pytest.raises(RecordNotFound):
-        data_rights.find_person(store, world.x.id)
+        people.find_person(store, world.x.id)
     y_record = reports / f"person-record_{world.y.id}.html"
     y_record.write_text("<p>their reflections</p>")
     assert (
@@ -864,7 +872,7 @@ def test_cli_retain_reads_the_environment(cop_data, store, world, monkeypatch, c
     assert cop_data("retain", "--now", later) == 0
     out = capsys.readouterr().out
     assert "changed" in out and "reflection 4" in out
-    assert data_rights.count_rows(store)["reflection"] == 0
+    assert maintenance.count_rows(store)["reflection"] == 0
     with pytest.raises(InvalidInput, match="ISO 8601"):
         cop_data("retain", "--now", "next tuesday")
 
@@ -939,10 +947,8 @@ def test_retention_covers_every_class_of_personal_data(store):
 
     assert all(f"canary-{w}" in dump() for w in ("summary", "action", "word", "debrief",
                                                   "commitment", "offers"))  # fmt: skip
-    periods = {c.name: 365 for c in data_rights.RETENTION_CLASSES if c.name != "audit"} | {
-        "audit": 5
-    }
-    counts = data_rights.apply_retention(store, periods, NOW)
+    periods = {c.name: 365 for c in retention.RETENTION_CLASSES if c.name != "audit"} | {"audit": 5}
+    counts = retention.apply_retention(store, periods, NOW)
     after = dump()
     assert not any(f"canary-{w}" in after for w in ("summary", "note", "action", "word", "debrief",
                                                     "commitment", "offers", "wants"))  # fmt: skip
@@ -968,10 +974,10 @@ def test_erasure_takes_their_name_off_actions_others_recorded(store):
     d = discussions.start_discussion(store, pat, consultancy, "A case.")
     discussions.add_action(store, pat, d.id, "Call the school", "nadia nguyen", None)
     discussions.add_action(store, pat, d.id, "Book the room", "Pat", None)
-    counts = data_rights.erase_person(store, nadia.id, vacuum=False)
-    assert counts[data_rights.OWNER_REPLACED] == 1
+    counts = erasure.erase_person(store, nadia.id, vacuum=False)
+    assert counts[erasure.OWNER_REPLACED] == 1
     owners = {a.description: a.owner for a in discussions.actions(store, pat, d.id)}
-    assert owners == {"Call the school": data_rights.ERASED_NAME, "Book the room": "Pat"}
+    assert owners == {"Call the school": erasure.ERASED_NAME, "Book the room": "Pat"}
     # a new person of the same name inherits nothing
     again = find_or_add_person(store, "Nadia Nguyen")
     assert again.id != nadia.id and "Nadia" not in " ".join(owners.values())

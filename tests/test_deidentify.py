@@ -20,8 +20,8 @@ from cop_widgets.deidentify import (
     Finding,
     describe,
     find_identifiers,
-    highlight_html,
 )
+from cop_widgets.widgets.deid_check import highlight_html
 
 CORPUS_PATH = Path(__file__).parent / "data" / "deid_corpus.yaml"
 DEV_PATH = Path(__file__).parent / "data" / "deid_dev.yaml"

@@ -1,6 +1,6 @@
 """The protocol clock: phases, pause/extend/skip and the timer arithmetic."""
 
-from cop_widgets.services import discussion_clock
+from cop_widgets.content import discussion_clock
 
 
 def test_a_phase_counts_down_from_its_minutes():

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select, text
 
+from cop_widgets.content import discussion_clock
 from cop_widgets.content.protocols import load_protocols
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
-from cop_widgets.services import discussion_clock, sessions
 from cop_widgets.services import discussions as discussion_service
+from cop_widgets.services import sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import migrations, open_store

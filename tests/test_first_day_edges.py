@@ -13,7 +13,7 @@ from cop_widgets.apps.case_discussion import case_discussion_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.session import session_app
 from cop_widgets.content.session_items import load_item_sets
-from cop_widgets.services import reflections, sessions, supervision
+from cop_widgets.services import feedback, reflections, review, roster, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.widgets.deid_check import DeidCheck
 from cop_widgets.widgets.item_form import ItemForm
@@ -134,14 +134,14 @@ def test_a_fully_answered_draft_reopens_at_its_last_stage(store, refl, rolfe):
 
 def _feedback_released(store, rolfe, ana):
     sue = find_or_add_person(store, "Sue Supervisor")
-    supervision.grant_role(store, sue.id, "supervisor")
-    supervision.assign_supervisee(store, sue.id, ana.id)
+    roster.grant_role(store, sue.id, "supervisor")
+    roster.assign_supervisee(store, sue.id, ana.id)
     rid = str(uuid.uuid4())
     answers = {s.id: reflections.Answer("what happened") for s in rolfe.stages}
     reflections.submit(store, ana, rid, rolfe, answers, visibility="supervisor")
-    supervision.open_for_review(store, sue, rid)
-    supervision.add_feedback(store, sue, rid, "strength", "Clear account of the visit.")
-    supervision.release(store, sue, rid)
+    review.open_for_review(store, sue, rid)
+    review.add_feedback(store, sue, rid, "strength", "Clear account of the visit.")
+    review.release(store, sue, rid)
     return rid
 
 
@@ -151,13 +151,13 @@ def test_my_reflections_marks_new_feedback_until_it_is_opened(store, refl, rolfe
     refl.show_home()
     assert "cop-new-feedback" in repr(refl.body.children)
     # another person's opening changes nothing for Ana
-    supervision.mark_feedback_seen(store, find_or_add_person(store, "Ben"), rid)
-    assert supervision.new_feedback(store, ana) == {rid}
+    feedback.mark_feedback_seen(store, find_or_add_person(store, "Ben"), rid)
+    assert feedback.new_feedback(store, ana) == {rid}
     refl.open_reflection(rid)
     assert "Clear account of the visit." in repr(refl.body.children)
     refl.show_home()
     assert "cop-new-feedback" not in repr(refl.body.children)
-    assert supervision.new_feedback(store, ana) == set()
+    assert feedback.new_feedback(store, ana) == set()
 
 
 def test_the_reading_view_has_one_sharing_control(store, refl, rolfe):

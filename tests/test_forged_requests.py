@@ -22,12 +22,13 @@ from cop_widgets.errors import CopWidgetsError, NotAllowed
 from cop_widgets.services import (
     board,
     checkins,
-    data_rights,
     discussions,
+    person_export,
     reflections,
     report_access,
+    review,
+    roster,
     sessions,
-    supervision,
 )
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store import schema
@@ -47,9 +48,9 @@ class World:
         self.cora = find_or_add_person(store, "Cora Coordinator")
         self.ana = find_or_add_person(store, "Ana Author")
         self.sam = find_or_add_person(store, "Sam Stranger")
-        supervision.grant_role(store, self.sam.id, "supervisor")
+        roster.grant_role(store, self.sam.id, "supervisor")
         sue = find_or_add_person(store, "Sue Supervisor")
-        supervision.assign_supervisee(store, sue.id, self.ana.id)
+        roster.assign_supervisee(store, sue.id, self.ana.id)
         self.cop_a = sessions.create_community(store, self.cora, "Community A")
         self.cop_b = sessions.create_community(store, self.sam, "Community B")
         self.session = sessions.plan_session(
@@ -252,7 +253,11 @@ def _service_calls(w):
                 st, who, w.ana.id, "2026-01-01", "2026-12-31"
             ),
         ),
-        ("person.export", w.ana.id, lambda st, who: data_rights.export_my_data(st, who, w.ana.id)),
+        (
+            "person.export",
+            w.ana.id,
+            lambda st, who: person_export.export_my_data(st, who, w.ana.id),
+        ),
     ]
 
 
@@ -271,16 +276,12 @@ def test_owned_records_answer_not_found_to_anyone_else(store, world):
     not found, so a forged id does not even reveal that the record exists."""
     for call in (
         lambda: reflections.get_mine(store, world.sam, world.draft),
-        lambda: supervision.change_visibility(store, world.sam, world.private, "community"),
-        lambda: supervision.new_version(store, world.sam, world.private),
-        lambda: supervision.open_for_review(store, world.sam, world.for_supervisor),
-        lambda: supervision.set_depth(
-            store, world.sam, world.for_supervisor, "descriptive_reflection"
-        ),
-        lambda: supervision.release(store, world.sam, world.for_supervisor),
-        lambda: supervision.add_feedback(
-            store, world.sam, world.for_supervisor, "strength", "forged"
-        ),
+        lambda: reflections.change_visibility(store, world.sam, world.private, "community"),
+        lambda: reflections.new_version(store, world.sam, world.private),
+        lambda: review.open_for_review(store, world.sam, world.for_supervisor),
+        lambda: review.set_depth(store, world.sam, world.for_supervisor, "descriptive_reflection"),
+        lambda: review.release(store, world.sam, world.for_supervisor),
+        lambda: review.add_feedback(store, world.sam, world.for_supervisor, "strength", "forged"),
         lambda: checkins.follow_up(store, world.sam, world.commitment.id, None, "yes", "forged"),
     ):
         before = _rows(store)

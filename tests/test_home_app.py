@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from cop_widgets.apps.home import home_app, review_url
-from cop_widgets.services import sessions, supervision
+from cop_widgets.services import feedback, review, roster, sessions
 from cop_widgets.services.identity import find_or_add_person
 from tests.signin import sign_in_as
 
@@ -85,14 +85,14 @@ def test_a_practitioner_sees_the_everyday_cards_and_no_role_cards(store, setting
 
 def test_supervisors_and_coordinators_get_their_cards(store, settings):
     sue = find_or_add_person(store, "Sue Supervisor")
-    supervision.grant_role(store, sue.id, "supervisor")
+    roster.grant_role(store, sue.id, "supervisor")
     sue_cards = _cards(_home(settings, sue, {"SERVER_NAME": "cop.example.org"}))
     assert sue_cards["review"] == (
         "http://cop.example.org:8867/voila/render/supervisor_review.ipynb"
     )
     assert "people" not in sue_cards
     cora = find_or_add_person(store, "Cora Coordinator")
-    supervision.grant_role(store, cora.id, "coordinator")
+    roster.grant_role(store, cora.id, "coordinator")
     cora_app = _home(settings, cora)
     assert _cards(cora_app)["people"] == "community.ipynb?panel=people"
     assert "review" not in _cards(cora_app)
@@ -176,17 +176,17 @@ def test_new_feedback_shows_on_the_reflections_card(store, settings, rolfe):
     from cop_widgets.services import reflections
 
     sue, ana = find_or_add_person(store, "Sue Supervisor"), find_or_add_person(store, "Ana")
-    supervision.grant_role(store, sue.id, "supervisor")
-    supervision.assign_supervisee(store, sue.id, ana.id)
+    roster.grant_role(store, sue.id, "supervisor")
+    roster.assign_supervisee(store, sue.id, ana.id)
     rid = str(uuid.uuid4())
     answers = {s.id: reflections.Answer("what happened") for s in rolfe.stages}
     reflections.submit(store, ana, rid, rolfe, answers, visibility="supervisor")
     assert "New feedback" not in _home(settings, ana).cards_view.value
-    supervision.open_for_review(store, sue, rid)
-    supervision.add_feedback(store, sue, rid, "strength", "Clear account.")
-    supervision.release(store, sue, rid)
+    review.open_for_review(store, sue, rid)
+    review.add_feedback(store, sue, rid, "strength", "Clear account.")
+    review.release(store, sue, rid)
     assert "New feedback on 1 reflection" in _home(settings, ana).cards_view.value
-    supervision.mark_feedback_seen(store, ana, rid)
+    feedback.mark_feedback_seen(store, ana, rid)
     assert "New feedback" not in _home(settings, ana).cards_view.value
 
 

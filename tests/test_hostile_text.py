@@ -15,8 +15,9 @@ from cop_widgets.services import (
     directory,
     discussions,
     reflections,
+    review,
+    roster,
     sessions,
-    supervision,
 )
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import metadata
@@ -47,13 +48,13 @@ REFUSED = ["a\x00b", "bell\x07ring", "broken \ud800 surrogate", "x" * 200_001]
 def scene(store, rolfe):
     now = datetime.now(UTC)
     host, sup = find_or_add_person(store, "Host"), find_or_add_person(store, "Sue")
-    supervision.grant_role(store, sup.id, "supervisor")
+    roster.grant_role(store, sup.id, "supervisor")
     cop = sessions.create_community(store, host, "CoP")
     session = sessions.plan_session(store, host, cop.id, now + timedelta(minutes=5), "Today")
     consultancy = load_protocols(REPO / "data" / "protocols").get("consultancy")
     discussion = discussions.start_discussion(store, host, consultancy, "A case.")
     author = find_or_add_person(store, "Author")
-    supervision.assign_supervisee(store, sup.id, author.id)
+    roster.assign_supervisee(store, sup.id, author.id)
     shared = str(uuid.uuid4())
     reflections.submit(
         store,
@@ -98,8 +99,8 @@ def _writers(store, rolfe, w):
         ),
         "check-out answer": checkout,
         "directory entry": lambda t: directory.save_profile(store, person(), False, t, ""),
-        "feedback": lambda t: supervision.add_feedback(store, w["sup"], w["shared"], "strength", t),
-        "comment bank": lambda t: supervision.add_to_bank(store, w["sup"], "strength", t),
+        "feedback": lambda t: review.add_feedback(store, w["sup"], w["shared"], "strength", t),
+        "comment bank": lambda t: review.add_to_bank(store, w["sup"], "strength", t),
         "community purpose": lambda t: sessions.create_community(
             store, w["host"], "Another", "", t
         ),

@@ -9,7 +9,7 @@ from cop_widgets.services.hub_identity import (
     group_roles_from_env,
     hub_person,
 )
-from cop_widgets.services.supervision import roles_of
+from cop_widgets.services.roster import roles_of
 from cop_widgets.store.schema import audit_event, person
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from cop_widgets.apps.library import library_app
 from cop_widgets.content.library_topics import TOPICS_FILE, load_topics
 from cop_widgets.errors import DataFileError, InvalidInput, NotAllowed, RecordLocked
-from cop_widgets.services import data_rights, library, membership, sessions
+from cop_widgets.services import erasure, library, membership, person_export, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store import schema
 from tests.conftest import REPO
@@ -181,7 +181,7 @@ def test_the_index_follows_revisions_withdrawals_and_erasure(store, cop):
     library.withdraw(store, p["Ana"], entry.id)
     assert library.browse(store, p["Ana"], query="giraffe").total == 0
     other = _add(store, p["Ben"], made.id, "Stripes", "Okapi stripes.")
-    data_rights.erase_person(store, p["Ben"].id)
+    erasure.erase_person(store, p["Ben"].id)
     assert library.browse(store, p["Ana"], query="okapi").total == 0
     with store.read() as conn:  # the index holds nothing that the entries do not
         assert conn.execute(text("SELECT count(*) FROM library_search")).scalar() == 0
@@ -343,14 +343,14 @@ def test_erasure_takes_the_authors_entries_whole_and_export_holds_only_theirs(st
     library.endorse(store, p["Ana"], ben.id)
     library.mark(store, p["Cora"], ana.id)
 
-    export = data_rights.export_person(store, p["Ana"].id)["tables"]
+    export = person_export.export_person(store, p["Ana"].id)["tables"]
     assert [r["id"] for r in export["library_entry"]] == [ana.id]
     assert [r["body"] for r in export["library_comment"]] == ["the first one's comment"]
     assert [r["entry_id"] for r in export["library_endorsement"]] == [ben.id]
     assert len(export["library_attachment"]) == 1  # its bytes as base64 text
     assert "the second one's comment" not in str(export)
 
-    data_rights.erase_person(store, p["Ana"].id)
+    erasure.erase_person(store, p["Ana"].id)
     raw = Path(store.engine.url.database).read_bytes()
     assert canary.encode() not in raw
     with store.read() as conn:

@@ -20,7 +20,14 @@ from cop_widgets.apps.home import home_app
 from cop_widgets.apps.my_page import my_page_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.errors import NotAllowed
-from cop_widgets.services import checkins, data_rights, reflections, sessions, supervision
+from cop_widgets.services import (
+    checkins,
+    person_export,
+    reflections,
+    review,
+    roster,
+    sessions,
+)
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, commitment
 from tests.signin import sign_in_as
@@ -50,7 +57,7 @@ def world(store, rolfe):
         who = find_or_add_person(store, name)
         sessions.join(store, who, last.join_code, now - timedelta(hours=3))
         checkins.submit_answers(store, who, last.id, SETS["checkout"], {"commitment": promise})
-        supervision.assign_supervisee(store, sue.id, who.id)
+        roster.assign_supervisee(store, sue.id, who.id)
         draft_id = str(uuid.uuid4())
         first = rolfe.stages[0].id
         reflections.save_draft(
@@ -59,8 +66,8 @@ def world(store, rolfe):
         shared = str(uuid.uuid4())
         answers = {s.id: reflections.Answer(f"{name} wrote this.") for s in rolfe.stages}
         reflections.submit(store, who, shared, rolfe, answers, "supervisor")
-        supervision.add_feedback(store, sue, shared, "strength", f"Good noticing, {name}.")
-        supervision.release(store, sue, shared)
+        review.add_feedback(store, sue, shared, "strength", f"Good noticing, {name}.")
+        review.release(store, sue, shared)
         people[name] = {"person": who, "draft": draft_id, "shared": shared}
     return {"cora": cora, "sue": sue, "cop": cop, "last": last, "next": nxt, **people}
 
@@ -366,13 +373,11 @@ def test_the_export_holds_my_rows_and_none_of_another_persons(world, open_page, 
 
 def test_anothers_data_is_refused_and_the_refusal_audited(world, store):
     ana, cora = world["Ana"]["person"], world["cora"]
-    supervision.grant_role(
-        store, cora.id, "coordinator"
-    )  # even a global coordinator: the command only
+    roster.grant_role(store, cora.id, "coordinator")  # even a global coordinator: the command only
     with pytest.raises(NotAllowed, match="download a person's data"):
-        data_rights.export_my_data(store, cora, ana.id)
+        person_export.export_my_data(store, cora, ana.id)
     with pytest.raises(NotAllowed):
-        data_rights.export_my_data(store, None)
+        person_export.export_my_data(store, None)
     with store.read() as conn:
         refused = conn.execute(
             select(audit_event.c.actor_id, audit_event.c.target_id).where(

@@ -16,8 +16,8 @@ from cop_widgets.services import (
     membership,
     policy,
     reflections,
+    roster,
     sessions,
-    supervision,
 )
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, reflection
@@ -42,9 +42,9 @@ def world(store, rolfe):
     now = datetime.now(UTC)
     p = {name: find_or_add_person(store, name.title()) for name in ROLES if name != "signed out"}
     p["signed out"] = None
-    supervision.grant_role(store, p["global coordinator"].id, "coordinator")
-    supervision.grant_role(store, p["supervisor"].id, "supervisor")
-    supervision.assign_supervisee(store, p["supervisor"].id, p["author"].id)
+    roster.grant_role(store, p["global coordinator"].id, "coordinator")
+    roster.grant_role(store, p["supervisor"].id, "supervisor")
+    roster.assign_supervisee(store, p["supervisor"].id, p["author"].id)
     host = p["community coordinator"]
     cop_a = sessions.create_community(store, host, "Community A")
     cop_b = sessions.create_community(store, p["other community"], "Community B")

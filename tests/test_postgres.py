@@ -30,9 +30,9 @@ from sqlalchemy import func, insert, inspect, select, text
 
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.cli import main as cop_main
-from cop_widgets.demo import seed_demo, seed_demo_community
+from cop_widgets.cli.demo import seed_demo, seed_demo_community
 from cop_widgets.errors import StoreBusy, StoreOffline, StoreUnavailable
-from cop_widgets.services import data_rights, reflections
+from cop_widgets.services import erasure, reflections, retention
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store, schema
@@ -374,7 +374,7 @@ def test_erasure_on_postgresql_leaves_no_row_and_no_text_of_theirs(pg_store):
     assert [n for n in needles if n not in _dump(pg_store)] == [w.canaries["draft"]]
     others = list(w.others.values())
 
-    counts = data_rights.erase_person(pg_store, w.x.id)
+    counts = erasure.erase_person(pg_store, w.x.id)
 
     dump = _dump(pg_store)
     assert [n for n in needles if n in dump] == []
@@ -402,8 +402,8 @@ def test_retention_on_postgresql_deletes_expired_rows_and_their_text(pg_store):
         conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
         old_audit = conn.execute(select(func.count()).select_from(schema.audit_event)).scalar()
     periods = {"reflections": 30, "audit": 5}  # audit: years
-    preview = data_rights.apply_retention(pg_store, periods, NOW, dry_run=True)
-    counts = data_rights.apply_retention(pg_store, periods, NOW)
+    preview = retention.apply_retention(pg_store, periods, NOW, dry_run=True)
+    counts = retention.apply_retention(pg_store, periods, NOW)
     assert counts == preview and counts["reflection"] == len(w.x_reflections)
     assert counts["audit_event"] == old_audit
     dump = _dump(pg_store)
@@ -431,7 +431,7 @@ def _filled_sqlite(data_dir) -> Settings:
     seed_demo(store, load_frameworks(settings.frameworks_dir))
     seed_demo_community(store, settings)
     w = seed(store, _rolfe())
-    data_rights.erase_person(store, w.z.id)
+    erasure.erase_person(store, w.z.id)
     at = datetime(2026, 5, 1, tzinfo=UTC)
     with store.write() as conn:
         conn.execute(

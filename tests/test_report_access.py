@@ -16,7 +16,7 @@ from cop_widgets.apps._reports import ReportPanel, report_panel
 from cop_widgets.apps.community import community_app
 from cop_widgets.errors import NotAllowed
 from cop_widgets.reports import render
-from cop_widgets.services import report_access, sessions, supervision
+from cop_widgets.services import report_access, roster, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, cop_session
 from tests.signin import sign_in_as
@@ -34,7 +34,7 @@ def cop(store):
     """Family Support CoP: Cora coordinates, Fay facilitates its session of 27 November 2026
     on safety planning, Mo attended; Gil coordinates globally; Pat is in no community."""
     p = {n: find_or_add_person(store, n) for n in ("Cora", "Fay", "Mo", "Pat", "Gil", "Zoë R")}
-    supervision.grant_role(store, p["Gil"].id, "coordinator")
+    roster.grant_role(store, p["Gil"].id, "coordinator")
     made = sessions.create_community(store, p["Cora"], "Family Support CoP")
     sessions.add_member(store, p["Cora"], made.id, p["Fay"].id, "facilitator")
     session = sessions.plan_session(
@@ -239,7 +239,8 @@ def test_a_community_report_counts_only_that_community(store, cop, rolfe):
     shared with it (or, naming none, by its members), never another community's."""
     import uuid
 
-    from cop_widgets.reports import data as report_data
+    from cop_widgets.reports import community_data
+    from cop_widgets.reports.params import parse_period
     from cop_widgets.services import reflections
 
     p, made, _ = cop
@@ -250,14 +251,14 @@ def test_a_community_report_counts_only_that_community(store, cop, rolfe):
     answers = {s.id: reflections.Answer("Text.") for s in rolfe.stages}
     for who in ("Mo", "Pat", "Pat"):  # Mo is a member of Family Support; Pat of Other only
         reflections.submit(store, p[who], str(uuid.uuid4()), rolfe, answers, "community")
-    period = report_data.parse_period("2026-01-01", datetime.now(UTC).date().isoformat())
-    mine = report_data.community_growth(store, period, 1, made.id)
-    theirs = report_data.community_growth(store, period, 1, other.id)
-    everyone = report_data.community_growth(store, period, 1)
+    period = parse_period("2026-01-01", datetime.now(UTC).date().isoformat())
+    mine = community_data.community_growth(store, period, 1, made.id)
+    theirs = community_data.community_growth(store, period, 1, other.id)
+    everyone = community_data.community_growth(store, period, 1)
     assert (mine.totals["reflections"], theirs.totals["reflections"]) == (1, 2)
     assert everyone.totals["reflections"] == 3
-    items = report_data.session_item_sets(store)
-    assert report_data.session_growth(store, period, items, 1, made.id).totals["sessions"] == 1
-    assert report_data.session_growth(store, period, items, 1, other.id).totals["sessions"] == 1
-    assert report_data.session_growth(store, period, items, 1).totals["sessions"] == 2
-    assert report_data.community_name(store, made.id) == "Family Support CoP"
+    items = community_data.session_item_sets(store)
+    assert community_data.session_growth(store, period, items, 1, made.id).totals["sessions"] == 1
+    assert community_data.session_growth(store, period, items, 1, other.id).totals["sessions"] == 1
+    assert community_data.session_growth(store, period, items, 1).totals["sessions"] == 2
+    assert community_data.community_name(store, made.id) == "Family Support CoP"

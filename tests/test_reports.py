@@ -21,9 +21,9 @@ from sqlalchemy import update
 from cop_widgets.cli import main as cop_main
 from cop_widgets.content.protocols import load_protocols
 from cop_widgets.errors import InvalidInput
-from cop_widgets.reports import data as report_data
-from cop_widgets.reports import render
-from cop_widgets.services import discussions, reflections, supervision
+from cop_widgets.reports import common_data, community_data, person_data, render
+from cop_widgets.reports.params import parse_period
+from cop_widgets.services import discussions, feedback, reflections, review, roster
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import discussion, reflection
 from tests.conftest import REPO
@@ -74,8 +74,8 @@ def seed(store, fw) -> dict:
     """Ana (the record's subject) and five others; supervisor Sue; three discussions."""
     p = {n: find_or_add_person(store, n) for n in ("Ana", "Ben", "Cara", "Dev", "Eli", "Fay")}
     sue = find_or_add_person(store, "Sue")
-    supervision.assign_supervisee(store, sue.id, p["Ana"].id)
-    supervision.assign_supervisee(store, sue.id, p["Ben"].id)
+    roster.assign_supervisee(store, sue.id, p["Ana"].id)
+    roster.assign_supervisee(store, sue.id, p["Ben"].id)
     ids = {}
     # Ana: two in the period (one with a script in it), one before it, one draft.
     ids["ana_jan"] = _submit(
@@ -93,17 +93,17 @@ def seed(store, fw) -> dict:
             .where(reflection.c.id == draft)
             .values(updated_at="2026-02-20T10:00:00+00:00")
         )
-    supervision.add_feedback(store, sue, ids["ana_jan"], "strength", "RELEASED-MARKER well noticed")
-    supervision.set_depth(store, sue, ids["ana_jan"], "dialogic_reflection")
-    supervision.release(store, sue, ids["ana_jan"])
-    supervision.add_feedback(store, sue, ids["ana_feb"], "resource", "UNRELEASED-MARKER read this")
+    review.add_feedback(store, sue, ids["ana_jan"], "strength", "RELEASED-MARKER well noticed")
+    review.set_depth(store, sue, ids["ana_jan"], "dialogic_reflection")
+    review.release(store, sue, ids["ana_jan"])
+    review.add_feedback(store, sue, ids["ana_feb"], "resource", "UNRELEASED-MARKER read this")
     # Others: counted (community / aggregate_only) and not counted (private, supervisor).
     ids["ben_private"] = _submit(store, p["Ben"], fw, "BEN-PRIVATE-MARKER", "private", "2026-01-20")
     ids["ben_comm"] = _submit(
         store, p["Ben"], fw, "BEN-COMMUNITY-MARKER", "community", "2026-02-05"
     )
-    supervision.add_feedback(store, sue, ids["ben_comm"], "strength", "BEN-FEEDBACK-MARKER")
-    supervision.release(store, sue, ids["ben_comm"])
+    review.add_feedback(store, sue, ids["ben_comm"], "strength", "BEN-FEEDBACK-MARKER")
+    review.release(store, sue, ids["ben_comm"])
     for name, vis, day in (
         ("Cara", "community", "2026-01-03"),
         ("Dev", "aggregate_only", "2026-01-04"),
@@ -268,7 +268,7 @@ def test_person_record_holds_only_their_entries_and_released_feedback(seeded, st
     assert XSS not in html
     # Released feedback exactly as the author sees it in the app.
     for rid in (ids["ana_jan"], ids["ana_feb"]):
-        for item in supervision.released_feedback(store, ana, rid):
+        for item in feedback.released_feedback(store, ana, rid):
             assert item.text in html and item.supervisor_name in html
     assert "Dialogic reflection" in html
     assert html.count('data-figure="feedback">1<') == 1
@@ -434,42 +434,42 @@ def test_community_parameters_and_template_names_are_checked():
 
 
 def test_minimum_n_suppresses_small_figures_before_anything_is_drawn(seeded, store):
-    period = report_data.parse_period(FROM, TO)
-    five = report_data.community_growth(store, period, 5)
+    period = parse_period(FROM, TO)
+    five = community_data.community_growth(store, period, 5)
     assert five.totals == {"reflections": 8, "people": 6, "discussions": None}
     months = five.reflections_by_month.set_index("month")
     assert months.loc["2026-01"].tolist() == [None, None]  # 5 reflections by 4 people
     assert months.loc["2026-03"].tolist() == [None, None]
     assert all(d.counts is None and d.people is None for d in five.ratings)
     assert list(five.roles["people"]) == [None, None]
-    two = report_data.community_growth(store, period, 2)
+    two = community_data.community_growth(store, period, 2)
     by_month = two.reflections_by_month.set_index("month")
     assert by_month.loc["2026-01"].tolist() == [5, 4]
-    assert by_month.loc["2026-02"].tolist() == [report_data.SECONDARY, 2]
+    assert by_month.loc["2026-02"].tolist() == [common_data.SECONDARY, 2]
     assert by_month.loc["2026-03"].tolist() == [None, None]
     assert two.ratings[0].counts == {3: 1, 5: 2}
-    one = report_data.community_growth(store, period, 1)
+    one = community_data.community_growth(store, period, 1)
     assert one.reflections_by_month.set_index("month").loc["2026-03"].tolist() == [1, 1]
 
 
 def test_secondary_suppression_stops_working_out_a_hidden_figure():
-    S2 = report_data.SECONDARY
-    assert report_data.protect_sum([5, 2, None, 0]) == [5, S2, None, 0]
-    assert report_data.protect_sum([5, 2, None, None]) == [5, 2, None, None]
-    assert report_data.protect_sum([None, 0, 0]) == [None, 0, 0]
-    assert report_data.protect_sum([3, 3, None]) == [S2, 3, None]
-    assert report_data.protect_sum([7, 9]) == [7, 9]
+    S2 = common_data.SECONDARY
+    assert community_data.protect_sum([5, 2, None, 0]) == [5, S2, None, 0]
+    assert community_data.protect_sum([5, 2, None, None]) == [5, 2, None, None]
+    assert community_data.protect_sum([None, 0, 0]) == [None, 0, 0]
+    assert community_data.protect_sum([3, 3, None]) == [S2, 3, None]
+    assert community_data.protect_sum([7, 9]) == [7, 9]
 
 
 def test_hidden_figures_do_not_decide_the_order():
     rows = [
         {"protocol_id": "b", "discussions": None},
-        {"protocol_id": "y", "discussions": report_data.SECONDARY},
+        {"protocol_id": "y", "discussions": common_data.SECONDARY},
         {"protocol_id": "z", "discussions": 6},
         {"protocol_id": "a", "discussions": None},
         {"protocol_id": "c", "discussions": 9},
     ]
-    assert list(report_data._ordered(rows, "discussions", "protocol_id")["protocol_id"]) == [
+    assert list(community_data._ordered(rows, "discussions", "protocol_id")["protocol_id"]) == [
         "c",
         "z",
         "a",
@@ -480,13 +480,13 @@ def test_hidden_figures_do_not_decide_the_order():
 
 def test_record_data_is_read_as_the_person(seeded, store):
     ana, ids = seeded["people"]["Ana"], seeded["ids"]
-    record = report_data.person_record(store, ana, report_data.parse_period(FROM, TO))
+    record = person_data.person_record(store, ana, parse_period(FROM, TO))
     assert list(record.reflections["id"]) == [ids["ana_jan"], ids["ana_feb"]]
     assert set(record.answers["reflection_id"]) == {ids["ana_jan"], ids["ana_feb"]}
     expected = [
         f.text
         for rid in record.reflections["id"]
-        for f in supervision.released_feedback(store, ana, rid)
+        for f in feedback.released_feedback(store, ana, rid)
     ]
     assert list(record.feedback["text"]) == expected == ["RELEASED-MARKER well noticed"]
     assert record.drafts == 1

@@ -23,7 +23,7 @@ from matplotlib.textpath import TextPath
 from sqlalchemy import update
 
 from cop_widgets.content.protocols import load_protocols
-from cop_widgets.reports import blocks, render
+from cop_widgets.reports import common_blocks, community_blocks, render
 from cop_widgets.reports import html as report_html
 from cop_widgets.reports.params import Period
 from cop_widgets.services import discussions, reflections, sessions
@@ -225,7 +225,9 @@ def _months(n: int) -> list[str]:
 @pytest.mark.parametrize("n", [5, 6, 12, 24, 36])
 def test_month_labels_of_a_bar_chart_never_overlap(n):
     months = _months(n)
-    fig = blocks.bar_figure(blocks.month_ticks(months), [1] * n, "Reflections submitted")
+    fig = common_blocks.bar_figure(
+        common_blocks.month_ticks(months), [1] * n, "Reflections submitted"
+    )
     FigureCanvasAgg(fig).draw()
     renderer = fig.canvas.get_renderer()
     boxes = sorted(
@@ -241,7 +243,7 @@ def test_month_labels_of_a_bar_chart_never_overlap(n):
 @pytest.mark.parametrize("n", [6, 12, 24, 60])
 def test_month_labels_of_a_line_chart_never_overlap(n):
     months = _months(n)
-    labels = [blocks._short_month(m) for m in months]
+    labels = [community_blocks._short_month(m) for m in months]
     svg = base64.b64decode(
         report_html.line_svg(
             labels, [report_html.Series("Before", [3.0] * n, "#000")], 1, 5, "Mean"

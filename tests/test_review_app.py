@@ -5,14 +5,14 @@ from dataclasses import replace
 
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.supervisor_review import review_app
-from cop_widgets.services import reflections, supervision
+from cop_widgets.services import reflections, roster
 from cop_widgets.services.identity import find_or_add_person
 from tests.signin import sign_in_as
 
 
 def _setup(store, rolfe):
     sup, ana = find_or_add_person(store, "Sue Supervisor"), find_or_add_person(store, "Ana")
-    supervision.assign_supervisee(store, sup.id, ana.id)
+    roster.assign_supervisee(store, sup.id, ana.id)
     rid = str(uuid.uuid4())
     reflections.submit(
         store,

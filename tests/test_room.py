@@ -27,9 +27,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import segno
 
-from cop_widgets import cli, room
+from cop_widgets import cli
+from cop_widgets.cli import serve as cli_serve
 from cop_widgets.errors import CopWidgetsError
-from cop_widgets.services import accounts, sessions, supervision
+from cop_widgets.room import mode as room
+from cop_widgets.services import accounts, roster, sessions
 from cop_widgets.services.room import sessions_on
 from cop_widgets.serving import ServeOptions, voila_command
 from cop_widgets.store import open_store
@@ -118,7 +120,7 @@ def served(monkeypatch, data_dir):
     monkeypatch.delenv("COP_PUBLIC_URL", raising=False)
     monkeypatch.setattr(room, "NETWORK", FakeNetwork(routes={"192.168.0.1": LAN}))
     started = []
-    monkeypatch.setattr(cli, "_run_server", lambda cmd, env: started.append((cmd, env)) or 0)
+    monkeypatch.setattr(cli_serve, "run_server", lambda cmd, env: started.append((cmd, env)) or 0)
     return started
 
 
@@ -132,7 +134,7 @@ def _session_today(data_dir, members: int, hour: int = 10):
     store = open_store(cli_settings(data_dir))
     try:
         coord = accounts.add_person(store, "Cora Coordinator")
-        supervision.grant_role(store, coord.id, "coordinator")
+        roster.grant_role(store, coord.id, "coordinator")
         cop = sessions.create_community(store, coord, "Kinship carers CoP")
         for n in range(members - 1):  # the coordinator is a member too
             who = accounts.add_person(store, f"Member {n:02d}")
@@ -276,7 +278,7 @@ def _self_signed(tmp_path, ip: str = LAN) -> tuple[str, str]:
 # -- today's sessions and the pools ----------------------------------------------------------------
 def test_todays_sessions_are_the_days_in_the_configured_time_zone(store):
     coord = accounts.add_person(store, "Cora Coordinator")
-    supervision.grant_role(store, coord.id, "coordinator")
+    roster.grant_role(store, coord.id, "coordinator")
     cop = sessions.create_community(store, coord, "Night shift CoP")
     sydney = ZoneInfo("Australia/Sydney")
     # 23:30 on 1 March in Sydney is still 1 March there, and 12:30 UTC on 1 March
@@ -362,7 +364,7 @@ def test_a_kernel_no_page_is_connected_to_is_culled_even_while_it_keeps_sending(
 
 # -- the rehearsal's verdict -----------------------------------------------------------------------
 def _report(**changes):
-    from cop_widgets.rehearse import APP
+    from cop_widgets.room.rehearse import APP
 
     app = {
         "tti": {"n": 30, "median": 2.1, "p95": 3.0, "max": 3.2},
@@ -389,7 +391,7 @@ def _report(**changes):
 
 
 def test_the_verdict_says_whether_the_room_holds_and_what_the_limit_is():
-    from cop_widgets.rehearse import verdict
+    from cop_widgets.room.rehearse import verdict
 
     holds, limit, text = verdict(_report())
     assert holds and limit == "" and text.startswith("this server holds 30 participants")

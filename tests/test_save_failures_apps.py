@@ -22,7 +22,7 @@ from cop_widgets.apps.directory import directory_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.session import session_app
 from cop_widgets.apps.supervisor_review import review_app
-from cop_widgets.services import checkins, reflections, sessions, supervision
+from cop_widgets.services import checkins, reflections, review, roster, sessions
 from cop_widgets.services import directory as Dir
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import commitment, discussion_note, feedback, session_response
@@ -72,9 +72,9 @@ def _click(app, description) -> None:
 
 # -- supervisor review: feedback and the comment bank ---------------------------------------------
 @pytest.fixture
-def review(store, settings, rolfe):
+def opened_review(store, settings, rolfe):
     sup, ana = find_or_add_person(store, "Sue Supervisor"), find_or_add_person(store, "Ana")
-    supervision.assign_supervisee(store, sup.id, ana.id)
+    roster.assign_supervisee(store, sup.id, ana.id)
     rid = str(uuid.uuid4())
     reflections.submit(
         store,
@@ -102,13 +102,13 @@ def _feedback(store, sup, rid) -> list[str]:
     return [r.text for r in rows]
 
 
-def test_save_to_comment_bank_keeps_the_feedback_in_the_box(review, store):
-    app, sup, rid = review
+def test_save_to_comment_bank_keeps_the_feedback_in_the_box(opened_review, store):
+    app, sup, rid = opened_review
     app.fb_kind.value = "deepening_question"
     _browser_sends(app.fb_text, "Which research helps here?")
     _click(app, "Save to my comment bank")
     assert app.status.kind == "ok" and "comment bank" in app.status.message
-    assert [t for _, _, t in supervision.bank(store, sup)] == ["Which research helps here?"]
+    assert [t for _, _, t in review.bank(store, sup)] == ["Which research helps here?"]
     assert app.fb_text.value == "Which research helps here?", "the feedback was emptied"
     assert len(app.fb_bank.options) == 2
     _click(app, "Add feedback")  # issue 13: this said "Write the feedback first"
@@ -117,8 +117,10 @@ def test_save_to_comment_bank_keeps_the_feedback_in_the_box(review, store):
     assert app.fb_text.value == ""
 
 
-def test_refused_feedback_stays_in_the_box_marked_unsaved_and_is_retried(review, store, lock_for):
-    app, sup, rid = review
+def test_refused_feedback_stays_in_the_box_marked_unsaved_and_is_retried(
+    opened_review, store, lock_for
+):
+    app, sup, rid = opened_review
 
     async def scenario():
         _quick(app, "fb_saver")
@@ -144,8 +146,8 @@ def test_refused_feedback_stays_in_the_box_marked_unsaved_and_is_retried(review,
     assert _feedback(store, sup, rid) == ["You kept the child in view."]
 
 
-def test_add_feedback_takes_the_text_at_the_click_with_no_fixed_wait(review, store):
-    app, sup, rid = review
+def test_add_feedback_takes_the_text_at_the_click_with_no_fixed_wait(opened_review, store):
+    app, sup, rid = opened_review
 
     async def scenario():
         _browser_sends(app.fb_text, "Strong use of the child's words.")
@@ -159,32 +161,32 @@ def test_add_feedback_takes_the_text_at_the_click_with_no_fixed_wait(review, sto
     assert app.fb_text.value == "What else", "the next feedback was lost"
 
 
-def test_release_asks_to_confirm(review, store):
-    app, sup, rid = review
+def test_release_asks_to_confirm(opened_review, store):
+    app, sup, rid = opened_review
     _browser_sends(app.fb_text, "Well done.")
     _click(app, "Add feedback")
     _click(app, "Release feedback to the author")
-    assert not supervision.open_for_review(store, sup, rid).released_at, "released without asking"
+    assert not review.open_for_review(store, sup, rid).released_at, "released without asking"
     assert app.release_confirm.layout.display != "none"
     assert "Release your feedback (1 item) to the author now?" in app.release_question.value
     _click(app, "Not yet")
     assert app.release_confirm.layout.display == "none"
-    assert not supervision.open_for_review(store, sup, rid).released_at
+    assert not review.open_for_review(store, sup, rid).released_at
     _click(app, "Release feedback to the author")
     _click(app, "Yes, release")
-    assert supervision.open_for_review(store, sup, rid).released_at
+    assert review.open_for_review(store, sup, rid).released_at
     assert "Feedback released" in app.status.message
 
 
-def test_release_is_refused_while_the_box_holds_feedback_not_added(review, store):
-    app, sup, rid = review
+def test_release_is_refused_while_the_box_holds_feedback_not_added(opened_review, store):
+    app, sup, rid = opened_review
     _browser_sends(app.fb_text, "Added.")
     _click(app, "Add feedback")
     _browser_sends(app.fb_text, "Typed, not added yet.")
     _click(app, "Release feedback to the author")
     assert "not added" in app.status.message
     assert app.release_confirm.layout.display == "none"
-    assert not supervision.open_for_review(store, sup, rid).released_at
+    assert not review.open_for_review(store, sup, rid).released_at
     assert app.fb_text.value == "Typed, not added yet."
 
 

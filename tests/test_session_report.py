@@ -250,7 +250,9 @@ def test_session_report_figures_match_the_store(room, data_dir, tmp_path):
 
 def test_small_groups_are_suppressed_before_anything_is_drawn(room, store):
     sid = room["today"].id
-    report = session_data.session_report(store, sid, *session_data.catalogues(store), min_n=7)
+    report = session_data.session_report(
+        store, sid, *session_data.item_sets_and_protocols(store), min_n=7
+    )
     by_id = {s.item_id: s for s in report.reaction}
     # 6 answered the check-out: below 7 nothing but the count is kept.
     assert by_id["useful"].n == 6 and by_id["useful"].counts is None
@@ -260,7 +262,9 @@ def test_small_groups_are_suppressed_before_anything_is_drawn(room, store):
     assert pair.after.n == 6 and pair.after.counts is None
     assert report.themes is None and report.resources is None  # 6 checked out
     assert report.followups is None and report.followups_n == 6
-    shown = session_data.session_report(store, sid, *session_data.catalogues(store), min_n=6)
+    shown = session_data.session_report(
+        store, sid, *session_data.item_sets_and_protocols(store), min_n=6
+    )
     assert shown.followups == {"yes": 2, "partly": 2, "no": 2}
     assert {s.item_id: s.n for s in shown.reaction} == {"useful": 6, "safe": 6}
 

@@ -7,7 +7,14 @@ import pytest
 from sqlalchemy import select
 
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
-from cop_widgets.services import policy, reflections, sessions, supervision
+from cop_widgets.services import (
+    feedback,
+    policy,
+    reflections,
+    review,
+    roster,
+    sessions,
+)
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, reflection
 
@@ -24,7 +31,7 @@ def _submit(store, who, fw, text, visibility):
 @pytest.fixture
 def pair(store, rolfe):
     sup, ana = find_or_add_person(store, "Sue Supervisor"), find_or_add_person(store, "Ana")
-    supervision.assign_supervisee(store, sup.id, ana.id)
+    roster.assign_supervisee(store, sup.id, ana.id)
     rid = _submit(store, ana, rolfe, "What happened at the visit.", "supervisor")
     return sup, ana, rid
 
@@ -34,7 +41,7 @@ def test_forty_practitioners_two_supervisors_each_sees_exactly_their_own(store, 
     people = [find_or_add_person(store, f"Practitioner {n:02d}") for n in range(40)]
     sups = [find_or_add_person(store, "Supervisor A"), find_or_add_person(store, "Supervisor B")]
     for n, p in enumerate(people):
-        supervision.assign_supervisee(store, sups[n % 2].id, p.id)
+        roster.assign_supervisee(store, sups[n % 2].id, p.id)
     # three communities, cut across the supervisors' cohorts; practitioners 00-04 belong to none
     host = find_or_add_person(store, "Community host")  # a member of all three, a viewer here
     cops = [sessions.create_community(store, host, f"CoP {k}") for k in range(3)]
@@ -92,7 +99,7 @@ def test_forty_practitioners_two_supervisors_each_sees_exactly_their_own(store, 
         mine = [s for s in reflections.list_mine(store, viewer)]
         assert {m.id for m in mine} == {r for r, t in truth.items() if t[0] == viewer.id}
     for sup in sups:
-        queue = supervision.review_queue(store, sup, page_size=1000)
+        queue = review.review_queue(store, sup, page_size=1000)
         want = {
             rid
             for rid, (a, vis, st) in truth.items()
@@ -103,40 +110,40 @@ def test_forty_practitioners_two_supervisors_each_sees_exactly_their_own(store, 
 
 def test_feedback_is_released_then_seen_by_the_author_only(store, pair):
     sup, ana, rid = pair
-    view = supervision.open_for_review(store, sup, rid)
+    view = review.open_for_review(store, sup, rid)
     assert view.author_name == "Ana" and view.reflection.answer("what").text
-    supervision.add_feedback(store, sup, rid, "strength", "You named your own part clearly.")
-    supervision.add_feedback(store, sup, rid, "deepening_question", "What did the mother want?")
-    supervision.set_depth(store, sup, rid, "descriptive_reflection")
-    assert supervision.released_feedback(store, ana, rid) == []  # not yet released
-    supervision.release(store, sup, rid)
-    seen = supervision.released_feedback(store, ana, rid)
+    review.add_feedback(store, sup, rid, "strength", "You named your own part clearly.")
+    review.add_feedback(store, sup, rid, "deepening_question", "What did the mother want?")
+    review.set_depth(store, sup, rid, "descriptive_reflection")
+    assert feedback.released_feedback(store, ana, rid) == []  # not yet released
+    review.release(store, sup, rid)
+    seen = feedback.released_feedback(store, ana, rid)
     assert [(f.kind, f.supervisor_name) for f in seen] == [
         ("strength", "Sue Supervisor"),
         ("deepening_question", "Sue Supervisor"),
     ]
     other = find_or_add_person(store, "Ben")
-    assert supervision.released_feedback(store, other, rid) == []
+    assert feedback.released_feedback(store, other, rid) == []
     with pytest.raises(RecordLocked):
-        supervision.add_feedback(store, sup, rid, "resource", "too late")
+        review.add_feedback(store, sup, rid, "resource", "too late")
 
 
 def test_release_needs_feedback(store, pair):
     sup, _, rid = pair
     with pytest.raises(InvalidInput, match="at least one"):
-        supervision.release(store, sup, rid)
+        review.release(store, sup, rid)
 
 
 def test_other_supervisor_and_private_entries_are_refused_and_audited(store, pair, rolfe):
     sup, ana, rid = pair
     other = find_or_add_person(store, "Other Supervisor")
-    supervision.grant_role(store, other.id, "supervisor")
+    roster.grant_role(store, other.id, "supervisor")
     private = _submit(store, ana, rolfe, "private words", "private")
     for who, target in ((other, rid), (sup, private)):
         with pytest.raises(RecordNotFound):
-            supervision.open_for_review(store, who, target)
+            review.open_for_review(store, who, target)
         with pytest.raises(RecordNotFound):
-            supervision.add_feedback(store, who, target, "strength", "forged")
+            review.add_feedback(store, who, target, "strength", "forged")
     with store.read() as conn:
         fails = conn.execute(
             select(audit_event.c.action, audit_event.c.actor_id).where(
@@ -149,31 +156,31 @@ def test_other_supervisor_and_private_entries_are_refused_and_audited(store, pai
 def test_queue_filters_and_pages_in_sql(store, pair, rolfe, catalogue):
     sup, ana, _ = pair
     ben = find_or_add_person(store, "Ben")
-    supervision.assign_supervisee(store, sup.id, ben.id)
+    roster.assign_supervisee(store, sup.id, ben.id)
     gibbs = catalogue.get("gibbs-1988")
     for _ in range(25):
         _submit(store, ben, gibbs, "ben's", "supervisor")
-    assert supervision.review_queue(store, sup).total == 26
-    page2 = supervision.review_queue(store, sup, supervisee_id=ben.id, page=2)
+    assert review.review_queue(store, sup).total == 26
+    page2 = review.review_queue(store, sup, supervisee_id=ben.id, page=2)
     assert page2.total == 25 and page2.pages == 2 and len(page2.items) == 5
-    assert supervision.review_queue(store, sup, framework_id="rolfe-2001").total == 1
-    first = supervision.review_queue(store, sup).items
+    assert review.review_queue(store, sup, framework_id="rolfe-2001").total == 1
+    first = review.review_queue(store, sup).items
     assert [i.submitted_at for i in first] == sorted((i.submitted_at for i in first), reverse=True)
-    supervision.add_feedback(store, sup, first[0].reflection_id, "strength", "good")
-    assert supervision.review_queue(store, sup, state="feedback drafted").total == 1
-    assert supervision.review_queue(store, sup, state="new").total == 25
+    review.add_feedback(store, sup, first[0].reflection_id, "strength", "good")
+    assert review.review_queue(store, sup, state="feedback drafted").total == 1
+    assert review.review_queue(store, sup, state="new").total == 25
 
 
 def test_non_supervisor_is_not_authorised_and_audited(store):
     ana = find_or_add_person(store, "Ana")
     with pytest.raises(InvalidInput, match="Not authorised"):
-        supervision.require_supervisor(store, ana)
+        roster.require_supervisor(store, ana)
 
 
 def test_audit_never_holds_text(store, pair):
     sup, ana, rid = pair
-    supervision.add_feedback(store, sup, rid, "strength", "UNIQUE-FEEDBACK-CANARY")
-    supervision.change_visibility(store, ana, rid, "community")
+    review.add_feedback(store, sup, rid, "strength", "UNIQUE-FEEDBACK-CANARY")
+    reflections.change_visibility(store, ana, rid, "community")
     with store.read() as conn:
         rows = conn.execute(select(audit_event)).all()
     assert "UNIQUE-FEEDBACK-CANARY" not in repr(rows) and "What happened" not in repr(rows)
@@ -183,7 +190,7 @@ def test_audit_never_holds_text(store, pair):
 
 def test_submitted_stays_as_reviewed_and_edits_make_a_new_version(store, pair, rolfe):
     _, ana, rid = pair
-    new = supervision.new_version(store, ana, rid)
+    new = reflections.new_version(store, ana, rid)
     reflections.save_draft(
         store, ana, new, rolfe, {"what": reflections.Answer("revised")}, "supervisor"
     )
@@ -198,7 +205,7 @@ def test_submitted_stays_as_reviewed_and_edits_make_a_new_version(store, pair, r
 def test_only_the_author_changes_visibility(store, pair):
     sup, ana, rid = pair
     with pytest.raises(RecordNotFound):
-        supervision.change_visibility(store, sup, rid, "community")
-    supervision.change_visibility(store, ana, rid, "private")
+        reflections.change_visibility(store, sup, rid, "community")
+    reflections.change_visibility(store, ana, rid, "private")
     with pytest.raises(RecordNotFound):  # no longer shared
-        supervision.open_for_review(store, sup, rid)
+        review.open_for_review(store, sup, rid)

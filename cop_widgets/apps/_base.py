@@ -11,7 +11,7 @@ from cop_widgets.apps._autosave import Autosave, running_loop
 from cop_widgets.apps._startup import BusyStart, retry_opening
 from cop_widgets.errors import CopWidgetsError, StoreFailure
 from cop_widgets.services.identity import Person, current_person
-from cop_widgets.services.supervision import highest_role
+from cop_widgets.services.roster import highest_role
 from cop_widgets.serving.request import when_requested
 from cop_widgets.widgets import StatusLine
 
@@ -96,6 +96,9 @@ class AppShell(W.VBox):
     # Where the header's "Home" leads (None: no link, e.g. on the review server, which has no
     # home page of its own).
     home_href: str | None = HOME_HREF
+    # While the store is busy at start-up: the task opening it again (retry_opening keeps it
+    # here because the asyncio loop holds tasks only weakly).
+    store_retry = None
 
     def __init__(self, title_html: str, *top: W.Widget):
         self.status = StatusLine()
@@ -202,7 +205,10 @@ class AppShell(W.VBox):
             )
         return None
 
-    def _after_pending_edits(self, action) -> None:
+    def after_pending_edits(self, action) -> None:
+        """Run `action` guarded, SETTLE_SECONDS from now when a loop runs (in a kernel): for
+        buttons that end editing, so the last keystrokes the browser sends after the click are
+        in first. Without a loop (plain Python, tests) it runs at once."""
         loop = running_loop()
         if loop is None:
             self.guard(action)

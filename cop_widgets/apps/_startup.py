@@ -65,7 +65,7 @@ def open_for_app(
     """The one way an app opens what it needs: settings, then its data files (`load`, e.g. the
     reflective models), then the store. A problem becomes a message naming `what` ("The
     review app") and the app still builds; a busy store is opened again by itself."""
-    from cop_widgets.settings import MIN_BUSY_TIMEOUT_MS, REPO_DATA_DIR, load_settings
+    from cop_widgets.settings import load_settings
     from cop_widgets.store import open_store
 
     loaded, store, error = None, None, ""
@@ -77,7 +77,7 @@ def open_for_app(
         error = busy_start(settings)
     except CopWidgetsError as exc:
         error = f"{what} cannot save right now: {exc}"
-    shown = settings or Settings(REPO_DATA_DIR, "", MIN_BUSY_TIMEOUT_MS)
+    shown = settings or Settings.defaults()
     return Opened(shown, store, error, loaded)
 
 
@@ -89,7 +89,7 @@ def retry_opening(app, start: BusyStart, then: Callable[[], None]) -> asyncio.Ta
     if loop is None:
         return None
     task = loop.create_task(_retry(app, start, then))
-    app._store_retry = task  # keep a reference: the loop holds tasks weakly
+    app.store_retry = task  # keep a reference: the loop holds tasks weakly
     return task
 
 

@@ -163,7 +163,7 @@ class BoardApp(AppShell):
         self.code.add_class("cop-board-code")
         self.open_button = W.Button(description="Open board", button_style="primary")
         self.open_button.add_class("cop-board-open")
-        self.open_button.on_click(lambda _: self._after_pending_edits(self.open_board))
+        self.open_button.on_click(lambda _: self.after_pending_edits(self.open_board))
         super().__init__("<h1>Room board</h1>")
         self.begin(startup_error, environ)
 

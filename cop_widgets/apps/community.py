@@ -15,11 +15,12 @@ from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._fields import TakenText
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.content.protocols import load_protocols
+from cop_widgets.content.roles import SESSION_ROLES
 from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import InvalidInput
 from cop_widgets.services import accounts, report_access, sessions
 from cop_widgets.services.identity import Person, page_site
-from cop_widgets.services.supervision import roles_of
+from cop_widgets.services.roster import roles_of
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
 from cop_widgets.store.schema import ROLES
@@ -141,7 +142,7 @@ class CommunityApp(AppShell):
             ("people-link", self.link_out),
         ):
             w.add_class(f"cop-{name}")
-        add.on_click(lambda _: self._after_pending_edits(self._add_person))
+        add.on_click(lambda _: self.after_pending_edits(self._add_person))
         relink.on_click(lambda _: self.guard(self._relink))
         return [
             W.HTML(
@@ -430,7 +431,7 @@ class CommunityApp(AppShell):
             ((n, p) for p, n in people.items()), key=lambda o: o[0].casefold()
         )
         pickers = {}
-        for role_id, label in sessions.ROTATING_ROLES:
+        for role_id, label in SESSION_ROLES:
             pickers[role_id] = W.Dropdown(
                 options=options,
                 value=current.get(role_id, suggested.get(role_id, "")),
@@ -448,11 +449,11 @@ class CommunityApp(AppShell):
         close_box = self._close_box(session)
         table = "".join(
             f"<tr><th scope='row'><bdi>{html.escape(people.get(pid, pid))}</bdi></th>"
-            + "".join(f"<td>{counts[r]}</td>" for r, _ in sessions.ROTATING_ROLES)
+            + "".join(f"<td>{counts[r]}</td>" for r, _ in SESSION_ROLES)
             + "</tr>"
             for pid, counts in sorted(history.items(), key=lambda i: people.get(i[0], ""))
         )
-        heads = "".join(f"<th scope='col'>{label}</th>" for _, label in sessions.ROTATING_ROLES)
+        heads = "".join(f"<th scope='col'>{label}</th>" for _, label in SESSION_ROLES)
         self.roles_box.children = [
             W.HTML(
                 f"<h3>Roles for “{html.escape(session.topic)}”</h3><p class='cop-meta'>"

@@ -20,7 +20,7 @@ import ipywidgets as W
 
 from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._startup import open_for_app
-from cop_widgets.services import sessions, supervision
+from cop_widgets.services import feedback, roster, sessions
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
@@ -274,7 +274,7 @@ class HomeApp(AppShell):
 
     def _sign_in(self, person: Person) -> None:
         self.person = person
-        roles = supervision.roles_of(self.store, person.id)
+        roles = roster.roles_of(self.store, person.id)
         known = sessions.communities(self.store, person)
         runs = any(sessions.runs_community(self.store, person, c.id) for c in known)
         self.cards = run_today_cards(self.store, person, self.settings, known) + cards_for(
@@ -282,7 +282,7 @@ class HomeApp(AppShell):
             runs,
             bool(known),
             review_url(self.settings, self.environ) if "supervisor" in roles else "",
-            len(supervision.new_feedback(self.store, person)),
+            len(feedback.new_feedback(self.store, person)),
         )
         self.cards_view.value = (
             '<nav aria-label="What you can do"><ul class="cop-cards">'

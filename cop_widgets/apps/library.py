@@ -253,7 +253,7 @@ class LibraryApp(AppShell):
         self.picker.observe(lambda _: self.guard(self._community_changed), "value")
         for w in (self.search, self.tag, self.sort, self.marked_only):
             w.observe(lambda _: self.guard(self.refresh), "value")
-        self.search_button.on_click(lambda _: self._after_pending_edits(self.refresh))
+        self.search_button.on_click(lambda _: self.after_pending_edits(self.refresh))
         self.browse_box = W.VBox(
             [
                 self.picker,

@@ -23,7 +23,7 @@ from cop_widgets.apps.home import on_now, upcoming_html, upcoming_sessions
 from cop_widgets.content.frameworks import load_frameworks
 from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import InvalidInput, StoreFailure
-from cop_widgets.services import checkins, data_rights, reflections, sessions, supervision
+from cop_widgets.services import checkins, feedback, person_export, reflections, sessions
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
@@ -304,7 +304,7 @@ class MyPageApp(AppShell):
 
     # -- feedback -------------------------------------------------------------------------------
     def show_feedback(self) -> None:
-        notices = supervision.feedback_on_mine(self.store, self.person, limit=FEEDBACK_SHOWN)
+        notices = feedback.feedback_on_mine(self.store, self.person, limit=FEEDBACK_SHOWN)
         if not notices:
             self.feedback_view.value = "<h2>Feedback</h2><p>No feedback yet.</p>"
             return
@@ -360,7 +360,7 @@ class MyPageApp(AppShell):
 
     def export(self) -> None:
         try:
-            data = data_rights.export_my_data(self.store, self.person)
+            data = person_export.export_my_data(self.store, self.person)
         except StoreFailure as exc:
             message = f"Your export was not made: {exc.reason}. Press the button again in a moment."
             self.export_link.value = _note(message, "error")

@@ -15,7 +15,7 @@ from cop_widgets.apps._startup import open_for_app
 from cop_widgets.content.frameworks import Framework, load_frameworks
 from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import CopWidgetsError, InvalidInput, StoreFailure
-from cop_widgets.services import reflections, supervision
+from cop_widgets.services import feedback, reflections, review
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
@@ -168,7 +168,7 @@ class ReflectionApp(AppShell):
         if not items:
             return W.HTML("<p>None yet. Start one above; drafts are kept as you type.</p>")
         # released feedback is marked new until the author opens that reflection
-        with_new = supervision.new_feedback(self.store, self.person)
+        with_new = feedback.new_feedback(self.store, self.person)
         rows = []
         for item in items:
             fw = self.catalogue.get(item.framework_id)
@@ -233,7 +233,7 @@ class ReflectionApp(AppShell):
                 self.deid.accept({framework.stage(sid).label: a.text for sid, a in saved.answers})
         else:
             self.body.children = [*self.body.children, self._submitted_panel(saved)]
-            supervision.mark_feedback_seen(self.store, self.person, saved.id)
+            feedback.mark_feedback_seen(self.store, self.person, saved.id)
         self.status.show(
             "Submitted reflections stay as they were; revise one as a new version."
             if saved.status != "draft"
@@ -243,9 +243,9 @@ class ReflectionApp(AppShell):
 
     def _submitted_panel(self, saved: reflections.Reflection) -> W.Widget:
         """Released feedback, who can read it, and a new version: what a submitted one offers."""
-        given = supervision.released_feedback(self.store, self.person, saved.id)
+        given = feedback.released_feedback(self.store, self.person, saved.id)
         items = "".join(
-            f"<li><strong>{html.escape(supervision.KIND_LABELS[f.kind])}</strong> from "
+            f"<li><strong>{html.escape(review.KIND_LABELS[f.kind])}</strong> from "
             f"<bdi>{html.escape(f.supervisor_name)}</bdi>: "
             f'<span style="white-space:pre-wrap">{html.escape(f.text)}</span></li>'
             for f in given
@@ -255,7 +255,7 @@ class ReflectionApp(AppShell):
             f"<h3>Feedback</h3><ul class='cop-feedback'>{items}</ul>"
             + (
                 f"<p class='cop-meta'>Depth of reflection (Hatton &amp; Smith, for dialogue): "
-                f"{html.escape(supervision.DEPTH_LABELS[depth])}</p>"
+                f"{html.escape(review.DEPTH_LABELS[depth])}</p>"
                 if depth
                 else ""
             )
@@ -289,11 +289,11 @@ class ReflectionApp(AppShell):
                     "warning",
                 )
                 return
-        supervision.change_visibility(self.store, self.person, reflection_id, visibility)
+        reflections.change_visibility(self.store, self.person, reflection_id, visibility)
         self.status.show("Changed who can read this reflection.", "ok")
 
     def _revise(self, reflection_id: str) -> None:
-        new_id = supervision.new_version(self.store, self.person, reflection_id)
+        new_id = reflections.new_version(self.store, self.person, reflection_id)
         self.open_reflection(new_id)
         self.status.show("A new version to edit; the submitted one stays as it was.", "info")
 
@@ -309,8 +309,8 @@ class ReflectionApp(AppShell):
         self.stepper = ReflectionStepper(framework, value, visibility, read_only)
         self.stepper.on_change(lambda _: self.autosave.touch())
         self.stepper.on_save(lambda _: self.guard(self.save_now, "Draft saved"))
-        self.stepper.on_submit(lambda _: self._after_pending_edits(self.submit_now))
-        self.stepper.on_leave(lambda _: self._after_pending_edits(self.close_stepper))
+        self.stepper.on_submit(lambda _: self.after_pending_edits(self.submit_now))
+        self.stepper.on_leave(lambda _: self.after_pending_edits(self.close_stepper))
         self.deid = DeidCheck()
         self.deid.confirm.observe(lambda _: self.autosave.touch(), "value")
         self.body.children = [self.stepper, self.deid]

@@ -24,9 +24,10 @@ from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._reports import report_panel
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.apps.board import BoardPanel, board_sets
-from cop_widgets.apps.case_discussion import StartForm, session_choice_label
 from cop_widgets.apps.community import JOIN_PATH, close_session_box
+from cop_widgets.apps.discussion_start import StartForm, session_choice_label
 from cop_widgets.content.protocols import load_protocols
+from cop_widgets.content.roles import SESSION_ROLES
 from cop_widgets.content.session_items import ItemSet, load_item_sets
 from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import CopWidgetsError, InvalidInput
@@ -269,7 +270,7 @@ class RunSheetApp(AppShell):
         suggested = sessions.suggest_roles(came or candidates, history)
         self._candidates = candidates
         self.pickers = {}
-        for role_id, label in sessions.ROTATING_ROLES:
+        for role_id, label in SESSION_ROLES:
             picker = W.Dropdown(
                 options=self._options(candidates),
                 value=current.get(role_id, suggested.get(role_id, "")),
@@ -332,7 +333,7 @@ class RunSheetApp(AppShell):
             ),
             *form.children[1:],
         )
-        form.start.on_click(lambda _: self._after_pending_edits(self.start_discussion))
+        form.start.on_click(lambda _: self.after_pending_edits(self.start_discussion))
         # a case summary typed and not yet started: the page asks before it is left
         form.saver = self.saver(form.summary, form.content_note)
         form.protocol.observe(lambda _: self._prefill_roles(only_empty=True), "value")
@@ -348,7 +349,7 @@ class RunSheetApp(AppShell):
             return
         names = dict(sessions.role_candidates(self.store, self.person, self.session.id))
         held = sessions.session_roles(self.store, self.person, self.session.id)
-        for role_id, _ in sessions.ROTATING_ROLES:
+        for role_id, _ in SESSION_ROLES:
             box = form.role_inputs.get(role_id)
             if box is None or (only_empty and box.value.strip()):
                 continue

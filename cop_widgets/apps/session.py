@@ -47,7 +47,7 @@ class SessionApp(AppShell):
         self.code.add_class("cop-join-code-input")
         self.join_button = W.Button(description="Join", button_style="primary")
         self.join_button.add_class("cop-join")
-        self.join_button.on_click(lambda _: self._after_pending_edits(self.join))
+        self.join_button.on_click(lambda _: self.after_pending_edits(self.join))
         super().__init__("<h1>Join a session</h1>")
         self.begin(startup_error, environ)
 

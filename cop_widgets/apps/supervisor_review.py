@@ -19,7 +19,7 @@ from cop_widgets.apps.home import home_url
 from cop_widgets.content.frameworks import load_frameworks
 from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import InvalidInput
-from cop_widgets.services import supervision
+from cop_widgets.services import review, roster
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
@@ -55,7 +55,7 @@ class ReviewApp(AppShell):
         self.settings = settings
         self.person: Person | None = None
         self.page = 1
-        self.current: supervision.ReviewView | None = None
+        self.current: review.ReviewView | None = None
         self.fb_saver: Autosave | None = None  # the open feedback form's unsaved text
         super().__init__("<h1>Supervision review</h1>")
         self.begin(startup_error, environ)
@@ -67,14 +67,14 @@ class ReviewApp(AppShell):
         return home_url(self.settings, self.environ) if self.settings else None
 
     def _sign_in(self, who: Person) -> None:
-        supervision.require_supervisor(self.store, who)  # before any supervisee data is read
+        roster.require_supervisor(self.store, who)  # before any supervisee data is read
         self.person = who
         self._build_filters()
         self.show_queue()
 
     # -- queue --------------------------------------------------------------------------------
     def _build_filters(self) -> None:
-        people = supervision.supervisees(self.store, self.person)
+        people = roster.supervisees(self.store, self.person)
         self.f_person = W.Dropdown(
             options=[("Everyone", "")] + [(n, i) for i, n in people],
             description="Supervisee",
@@ -99,7 +99,7 @@ class ReviewApp(AppShell):
             style=LABEL,
         )
         self.anonymised = W.Checkbox(
-            value=supervision.is_anonymised(self.store, self.person),
+            value=review.is_anonymised(self.store, self.person),
             description="Anonymised review (numbers, not names)",
             indent=False,
         )
@@ -123,7 +123,7 @@ class ReviewApp(AppShell):
         self.next_button.add_class("cop-next-page")
 
     def _filters_changed(self) -> None:
-        supervision.set_anonymised(self.store, self.person, self.anonymised.value)
+        review.set_anonymised(self.store, self.person, self.anonymised.value)
         self.page = 1
         self.show_queue()
 
@@ -135,7 +135,7 @@ class ReviewApp(AppShell):
         return f"Reflection #{number:05d}" if self.anonymised.value else item_or_name
 
     def show_queue(self) -> None:
-        result = supervision.review_queue(
+        result = review.review_queue(
             self.store,
             self.person,
             supervisee_id=self.f_person.value or None,
@@ -152,9 +152,7 @@ class ReviewApp(AppShell):
             who = self.label_for(item.author_name, item.number)
             button = W.Button(description="Open", tooltip=f"Open the reflection of {who}")
             button.add_class("cop-open-review")
-            button.on_click(
-                lambda _, rid=item.reflection_id: self.guard(self.open_reflection, rid)
-            )
+            button.on_click(lambda _, rid=item.reflection_id: self.guard(self.open_reflection, rid))
             rows.append(
                 W.HBox(
                     [
@@ -189,7 +187,7 @@ class ReviewApp(AppShell):
 
     # -- one reflection -----------------------------------------------------------------------
     def open_reflection(self, reflection_id: str) -> None:
-        self.current = supervision.open_for_review(self.store, self.person, reflection_id)
+        self.current = review.open_for_review(self.store, self.person, reflection_id)
         self._show_review()
 
     def _show_review(self) -> None:
@@ -245,7 +243,7 @@ class ReviewApp(AppShell):
                 f"{html.escape(answer.text)}</div>"
             )
         given = "".join(
-            f"<li><strong>{html.escape(supervision.KIND_LABELS[f.kind])}:</strong> "
+            f"<li><strong>{html.escape(review.KIND_LABELS[f.kind])}:</strong> "
             f'<span style="white-space:pre-wrap">{html.escape(f.text)}</span></li>'
             for f in view.feedback
         )
@@ -260,7 +258,7 @@ class ReviewApp(AppShell):
         )
 
     def _feedback_form(self) -> W.Widget:
-        kinds = [(label, kind) for kind, label in supervision.KIND_LABELS.items()]
+        kinds = [(label, kind) for kind, label in review.KIND_LABELS.items()]
         self.fb_kind = W.Dropdown(options=kinds, description="Kind", style=LABEL)
         self.fb_text = W.Textarea(
             description="Feedback",
@@ -269,10 +267,10 @@ class ReviewApp(AppShell):
         )
         self.fb_kind.add_class("cop-feedback-kind")
         self.fb_text.add_class("cop-feedback-text")
-        saved = supervision.bank(self.store, self.person)
+        saved = review.bank(self.store, self.person)
         self.fb_bank = W.Dropdown(
             options=[("Insert a saved comment…", "")]
-            + [(f"{supervision.KIND_LABELS[k]}: {t[:60]}", cid) for cid, k, t in saved],
+            + [(f"{review.KIND_LABELS[k]}: {t[:60]}", cid) for cid, k, t in saved],
             description="Comment bank",
             style=LABEL,
             layout=W.Layout(width="30rem"),
@@ -289,7 +287,7 @@ class ReviewApp(AppShell):
         keep = W.Button(description="Save to my comment bank")
         depth = W.Dropdown(
             options=[("No level (optional)", "")]
-            + [(label, key) for key, label in supervision.DEPTH_LABELS.items()],
+            + [(label, key) for key, label in review.DEPTH_LABELS.items()],
             value=self.current.depth_level or "",
             description="Depth (Hatton & Smith, holistic, for dialogue, not a score)",
             style=LABEL,
@@ -347,7 +345,7 @@ class ReviewApp(AppShell):
     def _store_feedback(
         self, reflection_id: str, kind: str, taken: tuple[str, ...], fields: TakenText
     ) -> None:
-        view = supervision.add_feedback(self.store, self.person, reflection_id, kind, taken[0])
+        view = review.add_feedback(self.store, self.person, reflection_id, kind, taken[0])
         fields.stored(taken)  # cleared now, and only if the box still holds exactly that
         if self.current is not None and self.current.reflection.id == reflection_id:
             self.current = view
@@ -361,11 +359,11 @@ class ReviewApp(AppShell):
         self.bank_saver.run(lambda: self._store_in_bank(kind, text))
 
     def _store_in_bank(self, kind: str, text: str) -> None:
-        supervision.add_to_bank(self.store, self.person, kind, text)
-        saved = supervision.bank(self.store, self.person)
+        review.add_to_bank(self.store, self.person, kind, text)
+        saved = review.bank(self.store, self.person)
         self._bank_text = {cid: (k, t) for cid, k, t in saved}
         self.fb_bank.options = [("Insert a saved comment…", "")] + [
-            (f"{supervision.KIND_LABELS[k]}: {t[:60]}", cid) for cid, k, t in saved
+            (f"{review.KIND_LABELS[k]}: {t[:60]}", cid) for cid, k, t in saved
         ]
         self.status.show(
             "Saved to your comment bank. The feedback is still in the box: press Add feedback "
@@ -407,7 +405,7 @@ class ReviewApp(AppShell):
         self.release_button.layout.display = None
 
     def _depth(self, reflection_id: str, level: str | None) -> None:
-        self.current = supervision.set_depth(self.store, self.person, reflection_id, level)
+        self.current = review.set_depth(self.store, self.person, reflection_id, level)
         self.status.show("Depth level noted.", "ok")
 
     def _release(self, reflection_id: str) -> None:
@@ -415,7 +413,7 @@ class ReviewApp(AppShell):
         if blocked:
             self._hide_release_question()
             raise InvalidInput("release", blocked)
-        self.current = supervision.release(self.store, self.person, reflection_id)
+        self.current = review.release(self.store, self.person, reflection_id)
         self.status.show("Feedback released: the author sees it in My reflections.", "ok")
         self._show_review()
 

@@ -21,6 +21,8 @@ from cop_widgets.reports.params import long_date
 
 TITLE_KEY = "cop_report"  # output metadata: {"cop_report": {"title": ...}} names the report
 BAR_COLOUR = "#1f5f8b"
+# the "after" series beside a "before" one (check-out against check-in)
+AFTER_COLOUR = "#b45309"
 # The report CSS's font stack (templates/cop_report/report.css) for the hand-drawn charts:
 # Debian's Noto fonts cover what people type (CJK, full-width brackets), DejaVu the rest.
 CHART_FONTS = "Noto Sans, Noto Sans CJK JP, DejaVu Sans, Arial, sans-serif"

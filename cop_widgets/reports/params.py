@@ -1,7 +1,7 @@
 """Report parameters: record ids, ISO dates, whole numbers; the report period.
 
-Kept apart from data.py (no pandas, no SQLAlchemy at import) so that the command line and the
-renderer check parameters without importing what only the kernel needs.
+Kept apart from the *_data modules (no pandas, no SQLAlchemy at import) so that the command
+line and the renderer check parameters without importing what only the kernel needs.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """HTML pieces of the session report (reports/notebooks/session_report.ipynb).
 
-Same rules as blocks.py, whose helpers these use: every stored or typed value is escaped, each
-chart is an embedded PNG with an alt text and a table of the same figures, a figure below the
-minimum N reads "fewer than N — not shown".
+Same rules as common_blocks.py, with the same helpers (html.py): every stored or typed value is
+escaped, each chart is an embedded PNG with an alt text and a table of the same figures, a figure
+below the minimum N reads "fewer than N — not shown".
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from cop_widgets._version import __version__
+from cop_widgets.content.roles import ROLE_LABELS
 from cop_widgets.reports import session_data
 from cop_widgets.reports.html import (
+    AFTER_COLOUR,
     BAR_COLOUR,
     SVG,
     Block,
@@ -28,10 +30,6 @@ from cop_widgets.reports.html import (
     user,
 )
 from cop_widgets.reports.params import long_date
-from cop_widgets.services.sessions import ROTATING_ROLES
-
-AFTER_COLOUR = "#b45309"
-ROLE_NAMES = dict(ROTATING_ROLES)
 
 
 def _when(report: session_data.SessionReport, zone: str) -> str:
@@ -132,7 +130,11 @@ def people(report: session_data.SessionReport) -> Block:
     )
     if r.roles:
         rows = [
-            (role, ROLE_NAMES.get(role, role.replace("_", " ").capitalize()), {"who": user(name)})
+            (
+                role,
+                ROLE_LABELS.get(role, role.replace("_", " ").capitalize()),
+                {"who": user(name)},
+            )
             for role, name in r.roles.items()
         ]
         out.append(

@@ -32,8 +32,7 @@ from cop_widgets.errors import InvalidInput, RecordNotFound
 from cop_widgets.reports.params import DEFAULT_MIN_N, check_id, check_min_n
 from cop_widgets.services import policy
 from cop_widgets.services.board import top_words
-from cop_widgets.settings import load_settings
-from cop_widgets.store import Store, open_store
+from cop_widgets.store import Store
 from cop_widgets.store.schema import (
     attendance,
     commitment,
@@ -191,11 +190,6 @@ def _scale(item, values: list[int], min_n: int) -> Scale:
         len(values),
         counts,
     )
-
-
-def open_report_store() -> Store:
-    """The store named by COP_DATA_DIR / COP_DATABASE_URL (as every app opens it)."""
-    return open_store(load_settings())
 
 
 def session_ids_between(store: Store, date_from: str, date_to_exclusive: str) -> list[str]:
@@ -491,7 +485,7 @@ def latest_session(store: Store) -> str:
     return found
 
 
-def catalogues(store: Store) -> tuple[dict[str, ItemSet], Catalogue]:
+def item_sets_and_protocols(store: Store) -> tuple[dict[str, ItemSet], Catalogue]:
     """(check-in/out item sets, protocols) from the content folders of the store's settings,
     read again only when a file there changed (a batch renders many reports in one kernel)."""
     settings = store.settings

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
+from cop_widgets.content import discussion_clock
+from cop_widgets.content.roles import DISCUSSION_ROLES, LEADING_ROLES
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
-from cop_widgets.services import discussion_clock, policy
+from cop_widgets.services import policy
 from cop_widgets.services.identity import Person
 from cop_widgets.store import Store
 from cop_widgets.store.db import utc_now
@@ -33,13 +35,6 @@ from cop_widgets.store.schema import (
 from cop_widgets.text import check_answer, clean_display_name
 
 CLOCK_ROLES = ("facilitator", "timekeeper")
-NOTE_ROLES = ("facilitator", "note_taker")
-# Roles every discussion offers on top of the protocol's own.
-STANDARD_ROLES = (
-    ("facilitator", "Facilitator"),
-    ("timekeeper", "Timekeeper"),
-    ("note_taker", "Note-taker"),
-)
 MAX_CONTENT_NOTE = 200
 MAX_ACTION_TEXT = 1000
 
@@ -74,7 +69,7 @@ class Discussion:
         return bool(self.roles_of(who) & set(CLOCK_ROLES))
 
     def may_take_notes(self, who: Person) -> bool:
-        return bool(self.roles_of(who) & set(NOTE_ROLES))
+        return bool(self.roles_of(who) & set(LEADING_ROLES))
 
 
 @dataclass(frozen=True)
@@ -151,7 +146,7 @@ def get(store: Store, who: Person, discussion_id: str) -> Discussion:
 
 
 def _clean_roles(protocol, roles: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
-    known = {r.id for r in protocol.roles} | {rid for rid, _ in STANDARD_ROLES}
+    known = {r.id for r in protocol.roles} | {rid for rid, _ in DISCUSSION_ROLES}
     out: list[tuple[str, str]] = []
     for role_id, names in roles.items():
         if role_id not in known:

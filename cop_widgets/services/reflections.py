@@ -6,6 +6,7 @@ person's rows. A record id of someone else's is answered as "not found" and audi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -136,7 +137,7 @@ def save_draft(
         raise RecordNotFound("reflection", reflection_id)
     # read back after the commit: the write lock is held for the changes only
     with store.read() as conn:
-        return SaveResult(_load(conn, reflection_id), tuple(problems))
+        return SaveResult(load_reflection(conn, reflection_id), tuple(problems))
 
 
 def _save_own(
@@ -317,10 +318,11 @@ def submit(
             target_kind="reflection",
             target_id=reflection_id,
         )
-        return _load(conn, reflection_id)
+        return load_reflection(conn, reflection_id)
 
 
-def _load(conn: Connection, reflection_id: str) -> Reflection:
+def load_reflection(conn: Connection, reflection_id: str) -> Reflection:
+    """The reflection and its answers, read in conn (no policy check: callers check first)."""
     row = conn.execute(select(reflection).where(reflection.c.id == reflection_id)).first()
     if row is None:
         raise RecordNotFound("reflection", reflection_id)
@@ -350,7 +352,7 @@ def get_mine(store: Store, who: Person, reflection_id: str) -> Reflection:
             select(reflection.c.person_id).where(reflection.c.id == reflection_id)
         ).first()
         if row is not None and row.person_id == who.id:
-            return _load(conn, reflection_id)
+            return load_reflection(conn, reflection_id)
     if row is not None:
         _audit_denied(store, who, reflection_id)
     raise RecordNotFound("reflection", reflection_id)
@@ -457,4 +459,90 @@ def read_shared(store: Store, who: Person, reflection_id: str) -> Reflection:
             target_id=reflection_id,
         )
     with store.read() as conn:
-        return _load(conn, reflection_id)
+        return load_reflection(conn, reflection_id)
+
+
+def change_visibility(store: Store, author: Person, reflection_id: str, visibility: str) -> None:
+    """The author may change who reads an entry at any time; every change is audited."""
+    check_visibility(visibility)
+    with store.write() as conn:
+        row = conn.execute(
+            select(reflection.c.person_id, reflection.c.visibility).where(
+                reflection.c.id == reflection_id
+            )
+        ).first()
+        if row is None or row.person_id != author.id:
+            store.audit(
+                conn,
+                actor_id=author.id,
+                action="visibility_changed",
+                target_kind="reflection",
+                target_id=reflection_id,
+                outcome="authz_fail",
+            )
+            found = False
+        else:
+            found = True
+            if row.visibility != visibility:
+                conn.execute(
+                    update(reflection)
+                    .where(reflection.c.id == reflection_id)
+                    .values(visibility=visibility, updated_at=utc_now())
+                )
+                store.audit(
+                    conn,
+                    actor_id=author.id,
+                    action="visibility_changed",
+                    target_kind="reflection",
+                    target_id=reflection_id,
+                )
+    if not found:
+        raise RecordNotFound("reflection", reflection_id)
+
+
+def new_version(store: Store, author: Person, reflection_id: str) -> str:
+    """A submitted reflection stays as reviewed; editing it starts a draft copy (a new version)."""
+    with store.write() as conn:
+        row = conn.execute(select(reflection).where(reflection.c.id == reflection_id)).first()
+        if row is None or row.person_id != author.id:
+            raise RecordNotFound("reflection", reflection_id)
+        if row.status != "submitted":
+            raise InvalidInput(
+                "status", "Only a submitted reflection gets a new version; keep editing the draft."
+            )
+        new_id, now = str(uuid.uuid4()), utc_now()
+        conn.execute(
+            insert(reflection).values(
+                id=new_id,
+                person_id=author.id,
+                framework_id=row.framework_id,
+                framework_version=row.framework_version,
+                visibility=row.visibility,
+                status="draft",
+                revision=1,
+                created_at=now,
+                updated_at=now,
+                version_of=row.id,
+                version_no=row.version_no + 1,
+            )
+        )
+        for answer in conn.execute(
+            select(reflection_answer).where(reflection_answer.c.reflection_id == reflection_id)
+        ).all():
+            conn.execute(
+                insert(reflection_answer).values(
+                    reflection_id=new_id,
+                    stage_id=answer.stage_id,
+                    text=answer.text,
+                    passed=answer.passed,
+                    updated_at=now,
+                )
+            )
+        store.audit(
+            conn,
+            actor_id=author.id,
+            action="reflection_versioned",
+            target_kind="reflection",
+            target_id=new_id,
+        )
+        return new_id

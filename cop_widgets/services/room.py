@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from cop_widgets.services.sessions import Session, _session
+from cop_widgets.services.sessions import Session, session_from_row
 from cop_widgets.store import Store
 from cop_widgets.store.schema import attendance, community, community_member, cop_session
 
@@ -58,7 +58,7 @@ def sessions_on(store: Store, day: date, timezone: str) -> list[PlannedSession]:
         ).all()
     found = []
     for row in rows:
-        session = _session(row)
+        session = session_from_row(row)
         if start <= session.starts_at < end:
             found.append(PlannedSession(session, row.community_name, max(row.members, row.joined)))
     return found

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from cop_widgets.content.roles import SESSION_ROLES
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.services import policy
 from cop_widgets.services.identity import Person
@@ -41,12 +42,6 @@ CODE_EXPIRES_AFTER = timedelta(days=1)
 # A discussion can be linked to a session from an hour before it starts to an hour after it
 # ends: groups gather early and overrun.
 LINK_MARGIN = timedelta(minutes=60)
-ROTATING_ROLES = (
-    ("facilitator", "Facilitator"),
-    ("presenter", "Presenter"),
-    ("timekeeper", "Timekeeper"),
-    ("note_taker", "Note-taker"),
-)
 
 
 @dataclass(frozen=True)
@@ -75,7 +70,8 @@ class Session:
         return self.starts_at + timedelta(minutes=self.duration_minutes)
 
 
-def _session(row) -> Session:
+def session_from_row(row) -> Session:
+    """A Session from a cop_session row."""
     return Session(
         row.id,
         row.community_id,
@@ -260,7 +256,7 @@ def session_by_code(store: Store, who: Person, code: str) -> Session:
     if row is None:
         raise InvalidInput("join code", f"No session has the code {wanted or '(empty)'}.")
     policy.require(store, who, "session.manage", row.id)
-    return _session(row)
+    return session_from_row(row)
 
 
 def get_session(store: Store, who: Person, session_id: str) -> Session:
@@ -277,7 +273,7 @@ def _get_session(store: Store, session_id: str) -> Session:
         row = conn.execute(select(cop_session).where(cop_session.c.id == session_id)).first()
     if row is None:
         raise RecordNotFound("session", session_id)
-    return _session(row)
+    return session_from_row(row)
 
 
 def sessions_of(store: Store, who: Person, community_id: str, now: datetime) -> tuple[list, list]:
@@ -292,7 +288,9 @@ def sessions_of(store: Store, who: Person, community_id: str, now: datetime) -> 
             .where(cop_session.c.community_id == community_id)
             .order_by(cop_session.c.starts_at)
         ).all()
-    every = [_session(r) if runs else replace(_session(r), join_code="") for r in rows]
+    every = [
+        session_from_row(r) if runs else replace(session_from_row(r), join_code="") for r in rows
+    ]
     upcoming = [s for s in every if s.ends_at >= now and s.status != "closed"]
     past = [s for s in reversed(every) if s not in upcoming]
     return upcoming, past
@@ -403,7 +401,7 @@ def check_join_code(store: Store, code: str, now: datetime) -> Session:
             f"No session has the code {wanted}. Check it with "
             "your facilitator (letters and digits, no O or I).",
         )
-    found = _session(row)
+    found = session_from_row(row)
     if found.status == "closed" or now > found.starts_at + CODE_EXPIRES_AFTER:
         raise InvalidInput(
             "join code", f"The code {wanted} was for “{found.topic}”, which has ended."
@@ -476,7 +474,7 @@ def sessions_to_link_now(store: Store, who: Person, now: datetime) -> list[Sessi
             .join(attendance, attendance.c.session_id == cop_session.c.id)
             .where(attendance.c.person_id == who.id, cop_session.c.status != "closed")
         ).all()
-    joined = [_session(r) for r in rows]
+    joined = [session_from_row(r) for r in rows]
     current = [s for s in joined if s.starts_at - LINK_MARGIN <= now <= s.ends_at + LINK_MARGIN]
     return sorted(current, key=lambda s: s.starts_at, reverse=True)
 
@@ -525,7 +523,7 @@ def suggest_roles(candidates: list[tuple[str, str]], history: dict[str, Counter]
     overall, then name); nobody gets two roles while others have none."""
     chosen: dict[str, str] = {}
     taken: set[str] = set()
-    for role_id, _ in ROTATING_ROLES:
+    for role_id, _ in SESSION_ROLES:
         free = [c for c in candidates if c[0] not in taken] or candidates
         if not free:
             break
@@ -544,7 +542,7 @@ def suggest_roles(candidates: list[tuple[str, str]], history: dict[str, Counter]
 
 def set_session_roles(store: Store, who: Person, session_id: str, roles: dict[str, str]) -> None:
     """Who facilitates, presents, keeps time and takes notes: members of the community only."""
-    known = {r for r, _ in ROTATING_ROLES}
+    known = {r for r, _ in SESSION_ROLES}
     if set(roles) - known:
         raise InvalidInput("role", f"Unknown roles: {sorted(set(roles) - known)}.")
     policy.require(store, who, "session.manage", session_id)

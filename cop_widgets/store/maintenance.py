@@ -34,8 +34,19 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cop_widgets.errors import StoreFileDamaged, StoreUnavailable
+from sqlalchemy import (
+    Connection,
+    func,
+    select,
+)
+
+from cop_widgets.errors import InvalidInput, StoreFileDamaged, StoreUnavailable
+from cop_widgets.store import schema
+
+if TYPE_CHECKING:  # db imports this module: the Store type is for annotations only
+    from cop_widgets.store.db import Store
 
 log = logging.getLogger("cop_widgets.store")
 
@@ -610,3 +621,105 @@ def store_health(db_path: str | Path, backup_folder: Path | None = None) -> list
             )
         )
     return out
+
+
+def secure_delete_on(store: Store, conn: Connection) -> None:
+    if store.is_sqlite:
+        # Freed cells and pages are overwritten with zeros from here on (this connection only).
+        conn.exec_driver_sql("PRAGMA secure_delete = ON")
+
+
+def scrub(store: Store, vacuum: bool) -> dict[str, int]:
+    """After a committed delete: optionally VACUUM, then copy every page into the database file
+    and truncate the -wal to zero bytes.
+
+    Returns ``vacuumed`` (0 if VACUUM could not get the store, e.g. busy) and ``wal_truncated``
+    (0 if a reader kept the WAL from being truncated: old page images may then stay in it until
+    the next checkpoint). The delete itself is committed either way.
+    """
+    if not store.is_sqlite:
+        return {}
+    done = {"vacuumed": 0, "wal_truncated": 0}
+    raw = store.engine.raw_connection()
+    try:
+        cur = raw.driver_connection.cursor()  # isolation_level None: no implicit transaction
+        try:
+            if vacuum:
+                try:
+                    cur.execute("VACUUM")
+                    done["vacuumed"] = 1
+                except sqlite3.OperationalError:
+                    pass
+            try:
+                busy, _log, _moved = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                done["wal_truncated"] = int(busy == 0)
+            except sqlite3.OperationalError:
+                pass
+        finally:
+            cur.close()
+    finally:
+        raw.close()
+    return done
+
+
+def _backup_path(dest: Path) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for n in range(1, 1000):
+        path = dest / (f"cop-{stamp}.sqlite" if n == 1 else f"cop-{stamp}-{n}.sqlite")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return path
+    raise StoreUnavailable(f"Too many backups named cop-{stamp}*.sqlite in {dest}.")
+
+
+def backup(store: Store, dest_dir: Path | str) -> Path:
+    """Copy the live store with SQLite's online backup API to ``dest_dir/cop-<UTC>.sqlite``.
+
+    Safe while others write: the copy is one consistent snapshot (WAL readers do not block
+    writers). The copy is a single file (journal_mode DELETE, no -wal needed), mode 0600, and
+    must pass ``PRAGMA integrity_check``, else StoreUnavailable names it.
+    """
+    if not store.is_sqlite:
+        raise InvalidInput(
+            "store",
+            "cop data backup copies SQLite stores only; back up a "
+            f"{store.engine.dialect.name} store with its own tools (e.g. pg_dump).",
+        )
+    source_file = store.engine.url.database
+    if not source_file or source_file == ":memory:":
+        raise InvalidInput("store", "An in-memory store has no file to back up.")
+    dest = Path(dest_dir)
+    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = _backup_path(dest)
+    timeout = store.settings.busy_timeout_ms / 1000
+    try:
+        with (
+            closing(sqlite3.connect(source_file, timeout=timeout)) as src,
+            closing(sqlite3.connect(path, timeout=timeout, isolation_level=None)) as dst,
+        ):
+            src.backup(dst)  # pages=-1: one step, one read snapshot of the source
+            dst.execute("PRAGMA journal_mode = DELETE")
+            result = [r[0] for r in dst.execute("PRAGMA integrity_check").fetchall()]
+    except sqlite3.Error as exc:
+        path.unlink(missing_ok=True)
+        raise StoreUnavailable(f"The backup to {path} failed: {exc}. Nothing was kept.") from None
+    if result != ["ok"]:
+        raise StoreUnavailable(
+            f"The backup {path} failed integrity_check ({'; '.join(result[:3])}). Do not rely "
+            "on it; check the store itself with `cop init` and try again."
+        )
+    with store.write() as conn:
+        store.audit(conn, actor_id=None, action="backup_made", target_kind="store", target_id=None)
+    return path
+
+
+def count_rows(store: Store) -> dict[str, int]:
+    """Rows per table of the schema (used to compare a backup with its source)."""
+    with store.read() as conn:
+        return {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in schema.metadata.sorted_tables
+        }

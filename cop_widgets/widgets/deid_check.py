@@ -7,11 +7,36 @@ checked again.
 from __future__ import annotations
 
 import html
+import re
 
 import ipywidgets as W
 from traitlets import Bool
 
-from cop_widgets.deidentify import find_identifiers, highlight_html
+from cop_widgets.deidentify import Finding, find_identifiers
+
+
+def _escape(text: str) -> str:
+    escaped = html.escape(text, quote=True)
+    return escaped.replace("\r\n", "<br>").replace("\r", "<br>").replace("\n", "<br>")
+
+
+def highlight_html(text: str, findings: list[Finding]) -> str:
+    """The whole text HTML-escaped, each finding wrapped in <mark class="cop-deid cop-deid-KIND"
+    title="REASON">…</mark>; newlines as <br>. Everything escaped (text and reason)."""
+    parts: list[str] = []
+    pos = 0
+    for f in sorted(findings, key=lambda f: (f.start, f.end)):
+        if f.start < pos or f.end > len(text) or f.end <= f.start:
+            continue  # overlapping or out of range: never drop or repeat any of the text
+        kind = re.sub(r"[^a-z_]", "", str(f.kind).lower()) or "other"
+        parts.append(_escape(text[pos : f.start]))
+        parts.append(
+            f'<mark class="cop-deid cop-deid-{kind}" title="{html.escape(f.reason, quote=True)}">'
+            f"{_escape(text[f.start : f.end])}</mark>"
+        )
+        pos = f.end
+    parts.append(_escape(text[pos:]))
+    return "".join(parts)
 
 
 class DeidCheck(W.VBox):

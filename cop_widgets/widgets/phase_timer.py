@@ -9,7 +9,7 @@ from collections.abc import Callable
 import ipywidgets as W
 from traitlets import Bool, Int, observe
 
-from cop_widgets.services import discussion_clock
+from cop_widgets.content import discussion_clock
 
 # A double click sends two clicks that the kernel handles one after the other; the second one,
 # within this many seconds, is taken as part of the first.

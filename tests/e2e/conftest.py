@@ -91,13 +91,13 @@ class VoilaServer:
     def sign_in_link(self, name: str, role: str = "practitioner") -> str:
         """A fresh personal sign-in link for `name` (added with `role` if missing), as
         `cop people add`/`link` would print it."""
-        from cop_widgets.services import accounts, supervision
+        from cop_widgets.services import accounts, roster
 
         store = self.open_store()
         try:
             who = accounts.find_by_name(store, name) or accounts.add_person(store, name, role)
             if role != "practitioner":
-                supervision.grant_role(store, who.id, role)
+                roster.grant_role(store, who.id, role)
             return f"{self.base}/login?link={accounts.issue_link(store, who.id)}"
         finally:
             store.dispose()

@@ -287,7 +287,7 @@ def _shared_reflections(hub: Hub) -> None:
     """As the operator would: `cop roster hub:sue --supervises hub:ana`; ana and ben each
     submitted a reflection shared with their supervisor."""
     from cop_widgets.content.frameworks import load_frameworks
-    from cop_widgets.services import reflections, supervision
+    from cop_widgets.services import reflections, roster
     from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import load_settings
     from cop_widgets.store import open_store
@@ -295,7 +295,7 @@ def _shared_reflections(hub: Hub) -> None:
     store = open_store(load_settings({"COP_DATA_DIR": str(hub.data_dir)}))
     try:
         sue, ana, ben = (find_or_add_person(store, f"hub:{u}") for u in ("sue", "ana", "ben"))
-        supervision.assign_supervisee(store, sue.id, ana.id)
+        roster.assign_supervisee(store, sue.id, ana.id)
         rolfe = load_frameworks(hub.data_dir / "frameworks").get("rolfe-2001")
         for who, text in ((ana, "Ana's visit went short"), (ben, "Ben's supervision note")):
             answers = {s.id: reflections.Answer(text) for s in rolfe.stages}

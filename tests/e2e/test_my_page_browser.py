@@ -22,7 +22,14 @@ def _seed(server) -> None:
     feedback on a reflection she shared."""
     from cop_widgets.content.frameworks import load_frameworks
     from cop_widgets.content.session_items import load_item_sets
-    from cop_widgets.services import accounts, checkins, reflections, sessions, supervision
+    from cop_widgets.services import (
+        accounts,
+        checkins,
+        reflections,
+        review,
+        roster,
+        sessions,
+    )
 
     store = server.open_store()
     try:
@@ -44,9 +51,9 @@ def _seed(server) -> None:
         answers = {s.id: reflections.Answer("What I noticed.") for s in rolfe.stages}
         reflections.submit(store, mia, rid, rolfe, answers, "supervisor")
         sue = accounts.add_person(store, "Sula Supervisor", "supervisor")
-        supervision.assign_supervisee(store, sue.id, mia.id)
-        supervision.add_feedback(store, sue, rid, "strength", "You listened closely.")
-        supervision.release(store, sue, rid)
+        roster.assign_supervisee(store, sue.id, mia.id)
+        review.add_feedback(store, sue, rid, "strength", "You listened closely.")
+        review.release(store, sue, rid)
     finally:
         store.dispose()
 

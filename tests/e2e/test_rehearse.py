@@ -51,13 +51,13 @@ def test_rehearse_five_people_on_a_scratch_copy(tmp_path, scratch_tmp):
     cop = [sys.executable, "-m", "cop_widgets.cli"]
     subprocess.run([*cop, "init"], env=env, check=True, capture_output=True, timeout=120)
     # today's session in the real store, which the rehearsal runs on its copy
-    from cop_widgets.services import accounts, sessions, supervision
+    from cop_widgets.services import accounts, roster, sessions
     from cop_widgets.settings import load_settings
     from cop_widgets.store import open_store
 
     store = open_store(load_settings({"COP_DATA_DIR": str(data)}))
     coord = accounts.add_person(store, "Tess Trainer")
-    supervision.grant_role(store, coord.id, "coordinator")
+    roster.grant_role(store, coord.id, "coordinator")
     cop_id = sessions.create_community(store, coord, "Training day CoP").id
     session = sessions.plan_session(store, coord, cop_id, datetime.now(UTC), "Training day")
     store.dispose()

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from cop_widgets.content.protocols import load_protocols  # noqa: F401 - keeps imports uniform
-from cop_widgets.services import reflections, supervision
+from cop_widgets.services import reflections, review, roster
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store
@@ -50,7 +50,7 @@ def seeded(review_server):
     chunks = [PAYLOADS[i : i + 5] for i in range(0, len(PAYLOADS), 5)]
     for n, chunk in enumerate(chunks):
         author = find_or_add_person(store, NAMES[n % len(NAMES)] + f" {n}")
-        supervision.assign_supervisee(store, sup.id, author.id)
+        roster.assign_supervisee(store, sup.id, author.id)
         rid = str(uuid.uuid4())
         texts = (chunk + [""] * 5)[:5]
         answers = {"what": texts[0], "so_what": texts[1] or "x", "now_what": texts[2] or "y"}
@@ -64,7 +64,7 @@ def seeded(review_server):
         )
         for text in texts[3:]:
             if text:
-                supervision.add_feedback(store, sup, rid, "strength", text)
+                review.add_feedback(store, sup, rid, "strength", text)
         saved[rid] = (author.display_name, answers, [t for t in texts[3:] if t])
     store.dispose()
     return saved

@@ -162,20 +162,20 @@ def _feedback_released_to(server, name: str) -> None:
     import uuid
 
     from cop_widgets.content.frameworks import load_frameworks
-    from cop_widgets.services import accounts, reflections, supervision
+    from cop_widgets.services import accounts, reflections, review, roster
 
     store = server.open_store()
     try:
         author = accounts.find_by_name(store, name)
         sue = accounts.add_person(store, "Sue Supervisor", "supervisor")
-        supervision.grant_role(store, sue.id, "supervisor")
-        supervision.assign_supervisee(store, sue.id, author.id)
+        roster.grant_role(store, sue.id, "supervisor")
+        roster.assign_supervisee(store, sue.id, author.id)
         rolfe = load_frameworks(REPO / "data" / "frameworks").get("rolfe-2001")
         rid = str(uuid.uuid4())
         answers = {s.id: reflections.Answer("The father joined the plan.") for s in rolfe.stages}
         reflections.submit(store, author, rid, rolfe, answers, "supervisor")
-        supervision.add_feedback(store, sue, rid, "strength", "You asked him first.")
-        supervision.release(store, sue, rid)
+        review.add_feedback(store, sue, rid, "strength", "You asked him first.")
+        review.release(store, sue, rid)
     finally:
         store.dispose()
 

@@ -1,7 +1,7 @@
 """PhaseTimer driven headlessly: the clock shown, actions emitted with the phase on screen."""
 
+from cop_widgets.content import discussion_clock
 from cop_widgets.content.protocols import Phase
-from cop_widgets.services import discussion_clock
 from cop_widgets.widgets import PhaseTimer
 
 PHASES = (

@@ -119,14 +119,14 @@ def _counts(counts: Mapping[str, int]) -> str:
 
 
 def cmd_export(args) -> int:
-    from cop_widgets.services import data_rights
+    from cop_widgets.services import people, person_export
 
     store = _open()
     try:
-        who = data_rights.find_person(store, args.person)
-        export = data_rights.export_person(store, who.id)
+        who = people.find_person(store, args.person)
+        export = person_export.export_person(store, who.id)
         out = args.out or store.settings.data_dir / "exports"
-        files = data_rights.write_export(export, out)
+        files = person_export.write_export(export, out)
     finally:
         store.dispose()
     rows = sum(len(r) for r in export["tables"].values())
@@ -135,7 +135,7 @@ def cmd_export(args) -> int:
 
 
 def _erase_summary(counts: Mapping[str, int]) -> str:
-    from cop_widgets.services.data_rights import DISCUSSION_KEPT, OWNER_REPLACED
+    from cop_widgets.services.erasure import DISCUSSION_KEPT, OWNER_REPLACED
 
     rows = {
         k: v
@@ -152,25 +152,25 @@ def _erase_summary(counts: Mapping[str, int]) -> str:
 
 
 def cmd_erase(args) -> int:
-    from cop_widgets.services import data_rights
+    from cop_widgets.services import erasure, people, person_export
 
     store = _open()
     try:
-        who = data_rights.find_person(store, args.person)
+        who = people.find_person(store, args.person)
         if not args.yes:
-            preview = data_rights.erasure_preview(store, who.id)
+            preview = erasure.erasure_preview(store, who.id)
             print(
                 f"not erased: person {who.id} has {_erase_summary(preview)}. "
                 "Nothing was changed; run again with --yes to erase.",
                 file=sys.stderr,
             )
             return 1
-        counts = data_rights.erase_person(store, who.id)
+        counts = erasure.erase_person(store, who.id)
         exports = args.exports or store.settings.data_dir / "exports"
         on_postgres = store.is_postgres
     finally:
         store.dispose()
-    folder = data_rights.export_folder(exports, who.id)
+    folder = person_export.export_folder(exports, who.id)
     removed = folder.is_dir()
     if removed:
         shutil.rmtree(folder)
@@ -178,7 +178,7 @@ def cmd_erase(args) -> int:
         f"erased person {who.id}: {_erase_summary(counts)}"
         + (f"; removed {folder}" if removed else "")
     )
-    reports = data_rights.files_naming(args.reports or _default_reports(), who.id, who.display_name)
+    reports = erasure.files_naming(args.reports or _default_reports(), who.id, who.display_name)
     for path in reports:
         if args.delete_reports:
             path.unlink()
@@ -202,7 +202,7 @@ def cmd_erase(args) -> int:
 
 
 def _default_reports() -> Path:
-    from cop_widgets.cli_report import DEFAULT_OUT
+    from cop_widgets.cli.report import DEFAULT_OUT
 
     return DEFAULT_OUT
 
@@ -210,7 +210,7 @@ def _default_reports() -> Path:
 def retention_days(env: Mapping[str, str] | None = None) -> dict[str, int | None]:
     """Retention class -> period from the environment (data_rights.RETENTION_CLASSES); unset
     means keep."""
-    from cop_widgets.services.data_rights import RETENTION_CLASSES
+    from cop_widgets.services.retention import RETENTION_CLASSES
 
     env = os.environ if env is None else env
     return {c.name: _days(env, c.env) for c in RETENTION_CLASSES}
@@ -249,23 +249,23 @@ def _parse_now(text: str | None) -> datetime:
 
 
 def cmd_retain(args) -> int:
-    from cop_widgets.services import data_rights
+    from cop_widgets.services import retention
 
     periods = retention_days()
     now = _parse_now(args.now)
     if all(days is None for days in periods.values()):
-        names = ", ".join(c.env for c in data_rights.RETENTION_CLASSES)
+        names = ", ".join(c.env for c in retention.RETENTION_CLASSES)
         print(f"retention: none of {names} is set; everything is kept")
         return 0
     store = _open()
     try:
-        counts = data_rights.apply_retention(store, periods, now, dry_run=args.dry_run)
+        counts = retention.apply_retention(store, periods, now, dry_run=args.dry_run)
         on_postgres = store.is_postgres
     finally:
         store.dispose()
     rows = {k: v for k, v in counts.items() if k not in ("vacuumed", "wal_truncated")}
     verb = "would change" if args.dry_run else "changed"
-    kept = [data_rights.RETENTION[n].what for n, days in periods.items() if days is None]
+    kept = [retention.RETENTION[n].what for n, days in periods.items() if days is None]
     print(
         f"retention at {now.isoformat()}: {verb} {_counts(rows)}"
         + (f" (kept for ever: {'; '.join(kept)})" if kept else "")
@@ -285,11 +285,11 @@ def cmd_backup(args) -> int:
 
 
 def _backup_once(out: Path | None) -> Path:
-    from cop_widgets.services import data_rights
+    from cop_widgets.store import maintenance
 
     store = _open()
     try:
-        path = data_rights.backup(store, out or store.settings.data_dir / "backups")
+        path = maintenance.backup(store, out or store.settings.data_dir / "backups")
     finally:
         store.dispose()
     print(

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from cop_widgets.errors import CopWidgetsError, InvalidInput
+from cop_widgets.services import roster
 from cop_widgets.services.accounts import DEFAULT_URL, sign_in_url
 from cop_widgets.store.schema import ROLES
 
@@ -26,8 +27,8 @@ def _store():
 def print_sign_in_help(base: str, demo: bool) -> None:
     """What `cop serve` prints so a newcomer can sign in: fresh links for the demo's
     coordinator, practitioner and supervisor, or the first coordinator's link on a new store."""
-    from cop_widgets.demo import DEMO_COORDINATOR, DEMO_NAME, DEMO_SUPERVISOR
-    from cop_widgets.services import accounts, supervision
+    from cop_widgets.cli.demo import DEMO_COORDINATOR, DEMO_NAME, DEMO_SUPERVISOR
+    from cop_widgets.services import accounts
 
     store = _store()
     try:
@@ -45,9 +46,7 @@ def print_sign_in_help(base: str, demo: bool) -> None:
             print("  a newcomer: open a session's join link and choose “Create my account”.")
             return
         coordinators = [
-            p
-            for p in accounts.all_people(store)
-            if "coordinator" in supervision.roles_of(store, p.id)
+            p for p in accounts.all_people(store) if "coordinator" in roster.roles_of(store, p.id)
         ]
         if any(accounts.can_sign_in(store, p.id) for p in coordinators):
             return
@@ -93,12 +92,12 @@ def cmd_people_link(args) -> int:
 
 
 def cmd_people_list(_args) -> int:
-    from cop_widgets.services import accounts, supervision
+    from cop_widgets.services import accounts
 
     store = _store()
     try:
         for who in accounts.all_people(store):
-            roles = ", ".join(sorted(supervision.roles_of(store, who.id)))
+            roles = ", ".join(sorted(roster.roles_of(store, who.id)))
             state = "can sign in" if accounts.can_sign_in(store, who.id) else "needs a link"
             print(f"{who.display_name}\t{roles}\t{state}")
     finally:
@@ -151,6 +150,18 @@ def cmd_people_import(args) -> int:
 
 
 def add_people_commands(sub) -> None:
+    roster_parser = sub.add_parser("roster", help="give a person a role or supervisees")
+    roster_parser.add_argument("name", help="display name, or hub:<user> for a JupyterHub user")
+    roster_parser.add_argument(
+        "--role", choices=["practitioner", "facilitator", "supervisor", "coordinator"]
+    )
+    roster_parser.add_argument(
+        "--supervises",
+        nargs="+",
+        metavar="NAME",
+        help="display names (or hub:<user>) of this supervisor's supervisees",
+    )
+    roster_parser.set_defaults(func=cmd_roster)
     people = sub.add_parser("people", help="add people and give them sign-in links")
     cmds = people.add_subparsers(dest="people_command", required=True)
     add = cmds.add_parser("add", help="add a person and print their personal sign-in link")
@@ -168,3 +179,22 @@ def add_people_commands(sub) -> None:
         )
         cmd.set_defaults(func=func)
     lst.set_defaults(func=cmd_people_list)
+
+
+def cmd_roster(args) -> int:
+    from cop_widgets.services.identity import find_or_add_person
+    from cop_widgets.settings import load_settings
+    from cop_widgets.store import open_store
+
+    store = open_store(load_settings())
+    # A standalone person's display name, or hub:<user> for a JupyterHub user.
+    person = find_or_add_person(store, args.name)
+    if args.role:
+        roster.grant_role(store, person.id, args.role)
+        print(f"{person.display_name}: role {args.role}")
+    for name in args.supervises or []:
+        supervisee = find_or_add_person(store, name)
+        roster.assign_supervisee(store, person.id, supervisee.id)
+        print(f"{person.display_name} supervises {supervisee.display_name}")
+    store.dispose()
+    return 0

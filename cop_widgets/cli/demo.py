@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 
 from cop_widgets.content.yaml_files import Catalogue
-from cop_widgets.services import reflections, supervision
+from cop_widgets.services import reflections, roster
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store import Store
 from cop_widgets.store.schema import community, discussion, reflection
@@ -36,7 +36,7 @@ def seed_demo(store: Store, catalogue: Catalogue) -> bool:
         return False
     who = find_or_add_person(store, DEMO_NAME)
     supervisor = find_or_add_person(store, DEMO_SUPERVISOR)
-    supervision.assign_supervisee(store, supervisor.id, who.id)
+    roster.assign_supervisee(store, supervisor.id, who.id)
     A = reflections.Answer
     reflections.submit(
         store,
@@ -94,7 +94,7 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
     host = find_or_add_person(store, DEMO_NAME)
     members = [host, *(find_or_add_person(store, name) for name in DEMO_MEMBERS)]
     coordinator = find_or_add_person(store, DEMO_COORDINATOR)
-    supervision.grant_role(store, coordinator.id, "coordinator")
+    roster.grant_role(store, coordinator.id, "coordinator")
     cop = sessions.create_community(
         store,
         host,

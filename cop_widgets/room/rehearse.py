@@ -42,7 +42,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import psutil
 
 from cop_widgets.errors import CopWidgetsError
-from cop_widgets.roomload import (
+from cop_widgets.room.load import (
     MemorySampler,
     RoomServer,
     ServerFailed,
@@ -150,11 +150,11 @@ def scratch_data(settings, tmp: Path) -> Path:
 
 def prepare(store, settings, opts: Options, own_server: bool, now: datetime):
     """(the session to rehearse, the facilitator, the participants, what was done) in `store`."""
-    from cop_widgets.services import accounts, sessions, supervision
+    from cop_widgets.services import accounts, roster, sessions
     from cop_widgets.services.room import sessions_on
 
     facilitator = _account(store, FACILITATOR)
-    supervision.grant_role(store, facilitator.id, "coordinator")  # may plan and run sessions
+    roster.grant_role(store, facilitator.id, "coordinator")  # may plan and run sessions
     notes = []
     chosen = None
     if opts.session:
@@ -989,7 +989,7 @@ def _first_line(exc: BaseException) -> str:
 
 def _start_server(settings, people: int, tmp: Path) -> tuple[RoomServer, int]:
     """A server like `cop serve --room --people N`, on 127.0.0.1 over the scratch copy."""
-    from cop_widgets.room import room_pools
+    from cop_widgets.room.mode import room_pools
     from cop_widgets.serving import ROOM_NOTEBOOKS, WORKBOOKS_DIR, voila_environment
     from cop_widgets.serving.paths import served_notebooks
 
@@ -1048,13 +1048,13 @@ def _local_server_pid(url: str) -> int | None:
 
 
 def _erase(store, names: list[str]) -> None:
-    from cop_widgets.services import accounts, data_rights
+    from cop_widgets.services import accounts, erasure
 
     for name in names:
         who = accounts.find_by_name(store, name)
         if who is not None:
             with suppress(CopWidgetsError):
-                data_rights.erase_person(store, who.id, vacuum=False)
+                erasure.erase_person(store, who.id, vacuum=False)
 
 
 __all__ = ["Options", "RehearsalError", "run", "verdict"]

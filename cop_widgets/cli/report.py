@@ -150,7 +150,7 @@ def _render(
 
 
 def cmd_person(args) -> int:
-    from cop_widgets.services.data_rights import find_person
+    from cop_widgets.services.people import find_person
 
     period = _period(args)
     with _booting_kernel() as kernel:

@@ -1,8 +1,9 @@
 """Measuring a served room: a Voilà server started with the project's own command line, its
 kernels, what each part of the machine spends (CPU, memory), and the figures of many timings.
 
-Shared by `cop rehearse` (cop_widgets/rehearse.py) and the benchmarks (benchmarks/bench_room.py,
-bench_reflection.py). Processes are found and stopped by their own ids, never by name.
+Shared by `cop rehearse` (cop_widgets/room/rehearse.py) and the benchmarks
+(benchmarks/bench_room.py, bench_reflection.py). Processes are found and stopped by their own
+ids, never by name.
 """
 
 from __future__ import annotations

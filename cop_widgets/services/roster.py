@@ -1,0 +1,104 @@
+"""The roster: people's roles (practitioner, facilitator, supervisor, coordinator) and which
+supervisor supervises whom. Role changes are audited."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, insert, select
+
+from cop_widgets.errors import InvalidInput, RecordNotFound
+from cop_widgets.services.identity import Person
+from cop_widgets.store import Store
+from cop_widgets.store.schema import (
+    ROLES,
+    person,
+    person_role,
+    supervision,
+)
+
+
+# -- roster -------------------------------------------------------------------------------------
+def roles_of(store: Store, person_id: str) -> set[str]:
+    with store.read() as conn:
+        granted = set(
+            conn.execute(
+                select(person_role.c.role).where(person_role.c.person_id == person_id)
+            ).scalars()
+        )
+    return granted | {"practitioner"}
+
+
+def highest_role(store: Store, person_id: str) -> str:
+    """The role shown beside a person's name: the most responsible one they hold."""
+    held = roles_of(store, person_id)
+    return next(r for r in reversed(ROLES) if r in held)
+
+
+def grant_role(store: Store, person_id: str, role: str) -> None:
+    if role not in ROLES:
+        raise InvalidInput("role", f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")
+    with store.write() as conn:
+        if conn.execute(select(person.c.id).where(person.c.id == person_id)).first() is None:
+            raise RecordNotFound("person", person_id)
+        key = and_(person_role.c.person_id == person_id, person_role.c.role == role)
+        if conn.execute(select(person_role.c.role).where(key)).first() is None:
+            conn.execute(insert(person_role).values(person_id=person_id, role=role))
+            store.audit(
+                conn,
+                actor_id=None,
+                action="role_granted",
+                target_kind="person",
+                target_id=person_id,
+            )
+
+
+def assign_supervisee(store: Store, supervisor_id: str, supervisee_id: str) -> None:
+    if supervisor_id == supervisee_id:
+        raise InvalidInput("supervisee", "A person cannot supervise themselves.")
+    grant_role(store, supervisor_id, "supervisor")
+    with store.write() as conn:
+        key = and_(
+            supervision.c.supervisor_id == supervisor_id,
+            supervision.c.supervisee_id == supervisee_id,
+        )
+        if conn.execute(select(supervision.c.supervisor_id).where(key)).first() is None:
+            conn.execute(
+                insert(supervision).values(supervisor_id=supervisor_id, supervisee_id=supervisee_id)
+            )
+            store.audit(
+                conn,
+                actor_id=None,
+                action="supervisee_assigned",
+                target_kind="person",
+                target_id=supervisee_id,
+            )
+
+
+def supervisees(store: Store, supervisor: Person) -> list[tuple[str, str]]:
+    with store.read() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                select(person.c.id, person.c.display_name)
+                .join(supervision, supervision.c.supervisee_id == person.c.id)
+                .where(supervision.c.supervisor_id == supervisor.id)
+                .order_by(person.c.display_name)
+            ).all()
+        ]
+
+
+def require_supervisor(store: Store, who: Person) -> None:
+    if "supervisor" not in roles_of(store, who.id):
+        with store.write() as conn:
+            store.audit(
+                conn,
+                actor_id=who.id,
+                action="review_app_open",
+                target_kind="person",
+                target_id=who.id,
+                outcome="authz_fail",
+            )
+        raise InvalidInput(
+            "role",
+            "Not authorised: the review app is for supervisors. Ask your "
+            "coordinator to add you to the roster.",
+        )
