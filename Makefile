@@ -2,13 +2,14 @@
 #   make serve   create .venv if needed, prepare the store with demo content, serve the workbooks
 #   make test    create .venv if needed (and Debian's chromium and postgresql when missing), run
 #                every test (the store tests on SQLite and on a PostgreSQL server of their own),
-#                then every benchmark in its small configuration (make bench-smoke)
+#                then every benchmark in its small configuration (make bench-smoke); the type
+#                check (make typecheck) runs first
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test bench bench-smoke check clean-venv
+.PHONY: serve test typecheck bench bench-smoke check clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,11 +20,16 @@ serve: $(STAMP)
 	$(BIN)/cop serve
 
 test: $(STAMP)
+	$(MAKE) --no-print-directory typecheck
 	bash scripts/ensure-chromium
 	bash scripts/ensure-hub-proxy
 	bash scripts/ensure-postgresql
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory bench-smoke
+
+# mypy over cop_widgets/ ([tool.mypy] in pyproject.toml: strict for store/ and services/)
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
 
 bench: $(STAMP)
 	bash scripts/ensure-chromium

@@ -10,6 +10,7 @@ import pytest
 from cop_widgets.content.frameworks import load_frameworks
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store
+from tests.personal_data import cop_data, world  # noqa: F401 - fixtures
 from tests.pg import backend_settings, parametrize_backends, pg_settings, postgres_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent

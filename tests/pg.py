@@ -32,47 +32,54 @@ from cop_widgets.settings import Settings
 
 BOTH_BACKENDS = frozenset(
     {
-        "test_store",
+        "test_db",
+        "test_reflections",
         "test_policy",
         "test_sessions",
         "test_discussions",
         "test_checkins",
-        "test_supervision",
-        "test_data_rights",
+        "test_review",
+        "test_people",
+        "test_person_export",
+        "test_erasure",
+        "test_retention",
+        "test_backup",
+        "test_data_commands",
+        "test_person_tables",
         "test_faults",
-        "test_store_migrate",
+        "test_transfer",
     }
 )
 # Tests of those modules about SQLite itself (module name, test function name).
 SQLITE_ONLY = frozenset(
     {
-        ("test_store", "test_migrations_from_empty_create_every_table"),  # sqlite_master
-        ("test_store", "test_twenty_processes_times_one_hundred_saves_lose_nothing"),  # see
-        # tests/test_postgres.py for the PostgreSQL run of the many writers
-        ("test_store", "test_store_locked_past_the_busy_timeout_says_not_saved_yet"),
-        ("test_store", "test_a_writer_kept_at_the_gate_past_the_timeout_says_not_saved_yet"),
-        ("test_store", "test_time_queued_at_the_gate_counts_against_the_busy_timeout"),
-        ("test_store", "test_connection_settings_are_the_measured_ones"),  # PRAGMAs
-        ("test_store", "test_a_new_store_has_the_discussion_session_link_once"),  # PRAGMAs;
-        # tests/test_postgres.py looks at the same on PostgreSQL
-        ("test_store", "test_store_file_is_private_to_its_owner_and_deletes_are_overwritten"),
-        # the bytes of the file and its free pages (on PostgreSQL: tests/test_postgres.py)
-        ("test_data_rights", "test_erasure_leaves_no_row_and_no_byte_of_x"),
-        ("test_data_rights", "test_without_vacuum_an_older_version_can_survive"),
-        ("test_data_rights", "test_retention_covers_every_class_of_personal_data"),  # triggers
+        ("test_db", "test_migrations_from_empty_create_every_table"),  # sqlite_master
+        ("test_db", "test_twenty_processes_times_one_hundred_saves_lose_nothing"),  # see
+        # tests/store/test_postgres.py for the PostgreSQL run of the many writers
+        ("test_db", "test_store_locked_past_the_busy_timeout_says_not_saved_yet"),
+        ("test_db", "test_a_writer_kept_at_the_gate_past_the_timeout_says_not_saved_yet"),
+        ("test_db", "test_time_queued_at_the_gate_counts_against_the_busy_timeout"),
+        ("test_db", "test_connection_settings_are_the_measured_ones"),  # PRAGMAs
+        ("test_db", "test_a_new_store_has_the_discussion_session_link_once"),  # PRAGMAs;
+        # tests/store/test_postgres.py looks at the same on PostgreSQL
+        ("test_db", "test_store_file_is_private_to_its_owner_and_deletes_are_overwritten"),
+        # the bytes of the file and its free pages (on PostgreSQL: tests/store/test_postgres.py)
+        ("test_erasure", "test_erasure_leaves_no_row_and_no_byte_of_x"),
+        ("test_erasure", "test_without_vacuum_an_older_version_can_survive"),
+        ("test_retention", "test_retention_covers_every_class_of_personal_data"),  # triggers
         # expects SQLite's scrub keys (vacuumed, wal_truncated); retention on PostgreSQL:
-        # tests/test_postgres.py
-        ("test_data_rights", "test_retention_deletes_every_expired_row_and_no_other"),
+        # tests/store/test_postgres.py
+        ("test_retention", "test_retention_deletes_every_expired_row_and_no_other"),
         # `cop data backup` is SQLite's online backup (PostgreSQL: pg_dump)
-        ("test_data_rights", "test_backup_is_a_checked_private_single_file_copy"),
-        ("test_data_rights", "test_backup_while_another_process_writes_passes_integrity_check"),
+        ("test_backup", "test_backup_is_a_checked_private_single_file_copy"),
+        ("test_backup", "test_backup_while_another_process_writes_passes_integrity_check"),
         # `cop data ...` in a child process on the store in COP_DATA_DIR
-        ("test_data_rights", "test_cli_export_writes_into_the_data_folder"),
-        ("test_data_rights", "test_cli_erase_without_yes_changes_nothing"),
-        ("test_data_rights", "test_cli_erase_with_yes_erases_and_removes_the_export"),
-        ("test_data_rights", "test_cli_retain_reads_the_environment"),
+        ("test_data_commands", "test_cli_export_writes_into_the_data_folder"),
+        ("test_data_commands", "test_cli_erase_without_yes_changes_nothing"),
+        ("test_data_commands", "test_cli_erase_with_yes_erases_and_removes_the_export"),
+        ("test_data_commands", "test_cli_retain_reads_the_environment"),
         # SQLite's own crash, lock and full-disk behaviour (PostgreSQL's server going away:
-        # tests/test_postgres.py)
+        # tests/store/test_postgres.py)
         ("test_faults", "test_kill_9_of_writers_loses_no_confirmed_save"),
         ("test_faults", "test_full_disk_is_store_full_and_keeps_every_confirmed_save"),
         ("test_faults", "test_locked_store_is_store_busy_then_saves"),

@@ -67,3 +67,33 @@ def test_known_exceptions_are_still_real():
         assert any(a == importer and b.startswith(imported) for a, b in edges), (
             f"{importer} no longer imports {imported}: remove it from KNOWN"
         )
+
+
+def package_edges() -> list[str]:
+    """Which package imports which (root modules as "root"), one line per importer, sorted:
+    the diagram docs/architecture.md shows."""
+    edges: dict[str, set[str]] = {}
+    for importer, imported in _imports():
+        a, b = _layer(importer) or "root", _layer(imported) or "root"
+        a = "root" if importer.count(".") == 1 and not (PACKAGE / a).is_dir() else a
+        b_mod = imported.split(".")
+        b = b if (PACKAGE / b).is_dir() else "root"
+        if a != b and len(b_mod) > 1:
+            edges.setdefault(a, set()).add(b)
+    return [f"{a:<11} -> {', '.join(sorted(bs))}" for a, bs in sorted(edges.items())]
+
+
+DIAGRAM_START, DIAGRAM_END = "<!-- imports:start -->", "<!-- imports:end -->"
+
+
+def test_the_architecture_doc_shows_the_imports_as_they_are():
+    doc = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    shown = doc.split(DIAGRAM_START)[1].split(DIAGRAM_END)[0].strip().strip("`").strip()
+    assert shown.splitlines() == package_edges(), (
+        "docs/architecture.md's import list is out of date; print the current one with "
+        "`python -m tests.test_layers` and paste it between the markers"
+    )
+
+
+if __name__ == "__main__":
+    print("\n".join(package_edges()))

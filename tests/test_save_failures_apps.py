@@ -26,8 +26,8 @@ from cop_widgets.services import checkins, reflections, review, roster, sessions
 from cop_widgets.services import directory as Dir
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import commitment, discussion_note, feedback, session_response
+from tests.services.test_checkins import two_sessions  # noqa: F401 - a fixture
 from tests.signin import sign_in_as
-from tests.test_checkins import two_sessions  # noqa: F401 - a fixture
 from tests.test_save_failures import (
     _browser_sends,
     _short_busy_timeout,
@@ -274,7 +274,7 @@ def test_refused_follow_up_stays_and_is_retried(settings, store, two_sessions, l
 
 
 def K_SETS():
-    from tests.test_checkins import SETS
+    from tests.services.test_checkins import SETS
 
     return SETS
 

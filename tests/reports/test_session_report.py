@@ -25,7 +25,7 @@ from cop_widgets.services import checkins, discussions, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.services.report_access import slug
 from tests.conftest import REPO
-from tests.test_reports import _self_contained, _Tables
+from tests.reports.test_person_and_community_reports import _self_contained, _Tables
 
 PROTOCOLS = load_protocols(REPO / "data" / "protocols")
 SETS = load_item_sets(REPO / "data" / "session_items")[0]

@@ -39,11 +39,11 @@ from cop_widgets.store import open_store, schema
 from cop_widgets.store.maintenance import check_store
 from cop_widgets.store.migrations import LATEST
 from tests.conftest import REPO
+from tests.personal_data import NOW, X_NAME, _age, person_columns, seed
 from tests.pg import PostgresServer, free_port, postgres_bin
 from tests.signin import sign_in_as
-from tests.test_data_rights import NOW, X_NAME, _age, person_columns, seed
+from tests.store.test_db import _writer
 from tests.test_save_failures import run_in_loop, until
-from tests.test_store import _writer
 
 WRITERS = int(os.environ.get("COP_PG_WRITERS", "20"))
 SAVES = int(os.environ.get("COP_PG_SAVES", "10"))

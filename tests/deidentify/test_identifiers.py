@@ -1,6 +1,7 @@
 """The de-identification guard: measured on a labelled corpus, then kind by kind.
 
-Run with `pytest -s tests/test_deidentify.py` (or -rA) to see the recall and false-alarm figures.
+Run with `pytest -s tests/deidentify/test_identifiers.py` (or -rA) to see the recall and
+false-alarm figures.
 """
 
 from __future__ import annotations
@@ -811,6 +812,6 @@ def test_importing_the_module_does_not_load_phonenumbers():
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "False"

@@ -30,8 +30,8 @@ from cop_widgets.services import (
 )
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import audit_event, commitment
+from tests.services.test_checkins import SETS
 from tests.signin import sign_in_as
-from tests.test_checkins import SETS
 from tests.test_save_failures import _short_busy_timeout, run_in_loop, until
 
 ANA_PROMISE = "Ask the child first <b>ANA-PROMISE</b> \u202edesrever"

@@ -120,3 +120,16 @@ def test_a_standalone_server_keeps_a_hub_user_out_of_its_kernels():
     assert "JUPYTERHUB_USER" not in voila_environment(outer)
     assert "JUPYTERHUB_API_TOKEN" not in voila_environment(outer)
     assert voila_environment(outer, hub=True)["JUPYTERHUB_API_TOKEN"] == "t"  # hub_launch's job
+
+
+def test_same_name_is_the_same_person_whatever_the_case(store):
+    assert (
+        find_or_add_person(store, "  Ana  Smith ").id == find_or_add_person(store, "ana smith").id
+    )
+    assert find_or_add_person(store, "Ana").id != find_or_add_person(store, "Ben").id
+
+
+def test_hub_user_wins_over_typed_name(store):
+    hub = current_person(store, {"JUPYTERHUB_USER": "asmith"})
+    assert hub.display_name == "asmith"
+    assert current_person(store, {"JUPYTERHUB_USER": "asmith"}).id == hub.id
