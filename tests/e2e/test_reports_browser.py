@@ -79,7 +79,7 @@ def test_session_report_in_chromium_shows_markup_as_text_and_prints_whole(
     browser, store, data_dir, tmp_path, monkeypatch
 ):
     from cop_widgets.reports.render import render_reports
-    from tests.test_session_report import XSS, seed_room
+    from tests.reports.test_session_report import XSS, seed_room
 
     monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
     monkeypatch.delenv("COP_DATABASE_URL", raising=False)
