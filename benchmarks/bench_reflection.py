@@ -34,7 +34,15 @@ from bench_signin import SignedInPerson, sign_in
 from playwright.sync_api import sync_playwright
 
 from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
-from cop_widgets.room.load import free_port, kernel_processes, process_tree
+from cop_widgets.room.load import (
+    OTHERS_CPU_NOISY_PERCENT,
+    ServerFailed,
+    cpu_seconds,
+    free_port,
+    kernel_processes,
+    process_tree,
+    wait_quiet,
+)
 from cop_widgets.serving import WORKBOOKS_DIR, ServeOptions, voila_command, voila_environment
 from cop_widgets.settings import load_settings
 from cop_widgets.store import open_store
@@ -52,7 +60,6 @@ TTI_RATIO_TARGET = 1.15
 KERNEL_RSS_TARGET_MIB = 70
 # Other processes on this 2-core box skew TTI: a load waits up to 10 s for them to drop below
 # this share of one core, and is flagged as noisy if they used more during it.
-OTHERS_CPU_NOISY_PERCENT = 20
 BARE_SOURCE = """import ipywidgets as w
 b = w.Button(description="Click")
 t = w.Textarea()
@@ -112,35 +119,6 @@ class Server:
                 proc.kill()
 
 
-def cpu_seconds(servers: list[Server]) -> tuple[float, float]:
-    """(busy CPU seconds of the machine, of our processes: servers, kernels, Chromium) so far."""
-    machine = psutil.cpu_times()
-    ours = 0.0
-    for proc in sum(
-        (process_tree(server.proc.pid) for server in servers), process_tree(os.getpid())
-    ):
-        with suppress(psutil.NoSuchProcess):
-            ours += sum(proc.cpu_times()[:2])  # user + system
-    return machine.user + machine.nice + machine.system + machine.irq + machine.softirq, ours
-
-
-def wait_quiet(servers: list[Server], timeout_s: float, patience_for_others_s: float = 10) -> None:
-    """Wait until our processes idle (< 5 % of a core over 0.5 s), and for a while for others."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout_s:
-        machine_before, ours_before = cpu_seconds(servers)
-        time.sleep(0.5)
-        machine_after, ours_after = cpu_seconds(servers)
-        ours_percent = (ours_after - ours_before) / 0.5 * 100
-        others_percent = (machine_after - machine_before) / 0.5 * 100 - ours_percent
-        if ours_percent < 5 and (
-            others_percent < OTHERS_CPU_NOISY_PERCENT
-            or time.monotonic() - start > patience_for_others_s
-        ):
-            return
-    raise BenchError(f"our servers were still busy after {timeout_s:.0f} s")
-
-
 def wait_pools_executed(servers: list[Server], timeout_s: float = 150) -> float:
     """The 'pool filled' log line comes before the notebooks run: wait for kernels, then quiet."""
     start = time.monotonic()
@@ -149,7 +127,7 @@ def wait_pools_executed(servers: list[Server], timeout_s: float = 150) -> float:
             if time.monotonic() - start > timeout_s:
                 raise server.failure("pool kernels never started")
             time.sleep(0.5)
-    wait_quiet(servers, timeout_s - (time.monotonic() - start))
+    wait_quiet(timeout_s - (time.monotonic() - start))
     return time.monotonic() - start
 
 
@@ -168,7 +146,7 @@ def load_once(browser, server: Server, servers: list[Server], who: SignedInPerso
     page = context.new_page()
     timeout_ms = PAGE_TIMEOUT_S * 1000
     try:
-        machine_before, ours_before = cpu_seconds(servers)
+        machine_before, ours_before = cpu_seconds()
         started = time.perf_counter()
         page.goto(
             server.url(f"voila/render/{server.notebook}"), wait_until="commit", timeout=timeout_ms
@@ -177,7 +155,7 @@ def load_once(browser, server: Server, servers: list[Server], who: SignedInPerso
             state="visible", timeout=timeout_ms
         )
         tti = time.perf_counter() - started
-        machine_after, ours_after = cpu_seconds(servers)
+        machine_after, ours_after = cpu_seconds()
         if server.label == "reflection":  # the page knows who opened it
             page.locator(".cop-whoami", has_text=who.name).wait_for(timeout=timeout_ms)
         others = (machine_after - machine_before) - (ours_after - ours_before)
@@ -239,7 +217,7 @@ def measure(tmp: Path) -> dict[str, list[dict]]:
             for round_no in range(1, LOADS + 1):
                 # Interleaved, alternating who goes first, so drift hits both alike.
                 for server in servers if round_no % 2 else servers[::-1]:
-                    wait_quiet(servers, timeout_s=60)  # Chromium works on after a load, too
+                    wait_quiet(timeout_s=60)  # Chromium works on after a load, too
                     result = load_once(browser, server, servers, people[round_no - 1])
                     runs[server.label].append(result)
                     print(
@@ -341,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-reflection-") as tmp:
         try:
             runs = measure(Path(tmp))
-        except BenchError as exc:
+        except (BenchError, ServerFailed) as exc:
             print(f"benchmark broke: {exc}", file=sys.stderr)
             return 1
     results = summarise(runs, smoke)

@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nbformat
+from bench_results import write_results
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "bench_reports.json"
@@ -417,9 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         figures["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         figures["loadavg_end"] = os.getloadavg()
         print(f"load average at the end: {figures['loadavg_end']} (2 cores: above ~1 is noise)")
-        results_file.parent.mkdir(parents=True, exist_ok=True)
-        results_file.write_text(json.dumps(figures, indent=2))
-        print(f"figures written to {results_file}")
+        write_results(results_file, figures)
         return 0
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -14,7 +14,6 @@ Run: .venv/bin/python benchmarks/bench_review_queue.py [--smoke]   (--smoke: 1,0
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -24,6 +23,8 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+from bench_results import write_results
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # tests/signin.py
@@ -148,9 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             "filter_change_max_ms": max(timings),
             "targets": {"first_page_ms": 1500, "filter_change_ms": 200},
         }
-        results_file.parent.mkdir(parents=True, exist_ok=True)
-        results_file.write_text(json.dumps(results, indent=1))
-        print(f"wrote {results_file.relative_to(REPO)}")
+        write_results(results_file, results)
         return 0
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

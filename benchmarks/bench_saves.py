@@ -16,7 +16,6 @@ Run: .venv/bin/python benchmarks/bench_saves.py [--processes N] [--saves N] [--s
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import queue
@@ -38,6 +37,7 @@ SMOKE = {"processes": 4, "saves": 20, "seeded": 1_000}
 # What a save may answer under this load without the benchmark being broken ("not saved yet").
 BUSY_ERRORS = {"StoreBusy"}
 
+from bench_results import write_results  # noqa: E402
 from bench_review_queue import seed as seed_review_queue  # noqa: E402
 
 
@@ -209,9 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             broken.append(f"{label}: {r['lost']} lost, integrity {r['integrity']}")
     figures["loadavg_end"] = os.getloadavg()
     results_file = SMOKE_RESULTS_FILE if args.smoke else RESULTS_FILE
-    results_file.parent.mkdir(parents=True, exist_ok=True)
-    results_file.write_text(json.dumps(figures, indent=1))
-    print(f"wrote {results_file.relative_to(REPO)}")
+    write_results(results_file, figures)
     if broken:
         print("benchmark broke: " + "; ".join(broken), file=sys.stderr)
         return 1

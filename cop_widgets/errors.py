@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from os import PathLike
+
 
 class CopWidgetsError(Exception):
     """Base class for every error raised on purpose by cop_widgets."""
@@ -10,7 +12,7 @@ class CopWidgetsError(Exception):
 class DataFileError(CopWidgetsError):
     """A content file in data/ is unreadable or breaks a rule of its schema."""
 
-    def __init__(self, path: str, field: str, rule: str):
+    def __init__(self, path: str | PathLike[str], field: str, rule: str):
         self.path, self.field, self.rule = str(path), field, rule
         super().__init__(f"{self.path}: field '{field}': {rule}")
 
@@ -18,7 +20,7 @@ class DataFileError(CopWidgetsError):
 class SchemaVersionError(DataFileError):
     """A content file declares a schema_version this code does not read."""
 
-    def __init__(self, path: str, found: object, expected: int):
+    def __init__(self, path: str | PathLike[str], found: object, expected: int):
         self.found, self.expected = found, expected
         super().__init__(
             path,

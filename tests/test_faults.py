@@ -2,8 +2,8 @@
 crash, I/O-error and fuzz tests, run against our save paths and data loaders.
 
 COP_FAULT_ROUNDS sets the kill -9 rounds (default 3, about 20 s); run e.g.
-COP_FAULT_ROUNDS=50 for the long version. Each figure (rounds, confirmed saves, losses) is
-printed with -s.
+COP_FAULT_ROUNDS=50 for the long version. COP_LONG_TESTS=1 fuzzes the data loaders with 1,000
+malformed files instead of 200. Each figure (rounds, confirmed saves, losses) is printed with -s.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ from cop_widgets.store.maintenance import StoreWatch, marker_path, wal_problem
 from tests.conftest import REPO, another_process_holds_the_write_lock
 
 ROUNDS = int(os.environ.get("COP_FAULT_ROUNDS", "3"))
+# 200 files cover every kind of damage against every loader (10 kinds x 3 loaders) many times
+# over; the long run (COP_LONG_TESTS=1) tries 1,000
+MALFORMED_FILES = 1000 if os.environ.get("COP_LONG_TESTS", "0") not in ("", "0") else 200
 KINDS = ("reflection", "note", "checkin")
 
 
@@ -458,7 +461,7 @@ def test_a_thousand_malformed_data_files_are_refused_and_nothing_runs(tmp_path):
         ("session_items", load_item_set),
     )
     slowest, escaped, unnamed = 0.0, [], []
-    for n in range(1000):
+    for n in range(MALFORMED_FILES):
         kind = n % 10
         folder, load = loaders[n % 3]
         path = tmp_path / "data" / folder / f"fuzz-{n}.yaml"

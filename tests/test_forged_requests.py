@@ -8,14 +8,17 @@ import datetime as dt
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import ipywidgets as W
 import pytest
 from sqlalchemy import select
 
 from cop_widgets.apps.case_discussion import case_discussion_app
 from cop_widgets.apps.community import community_app
+from cop_widgets.apps.library import library_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.run_sheet import run_sheet_app
 from cop_widgets.apps.supervisor_review import review_app
+from cop_widgets.content.frameworks import load_frameworks
 from cop_widgets.content.protocols import load_protocols
 from cop_widgets.content.session_items import load_item_sets
 from cop_widgets.errors import CopWidgetsError, NotAllowed
@@ -23,19 +26,22 @@ from cop_widgets.services import (
     board,
     checkins,
     discussions,
+    library,
     person_export,
     reflections,
     report_access,
     review,
     roster,
     sessions,
+    value_stories,
 )
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store import schema
 from tests.conftest import REPO
 from tests.signin import sign_in_as
 
-CONSULTANCY = load_protocols(REPO / "data" / "protocols").get("consultancy")
+PROTOCOLS = load_protocols(REPO / "data" / "protocols")
+CONSULTANCY = PROTOCOLS.get("consultancy")
 ITEM_SETS = list(load_item_sets(REPO / "data" / "session_items")[0].values())
 
 
@@ -72,12 +78,33 @@ class World:
         reflections.submit(store, self.ana, self.private, rolfe, answers, "private")
         self.for_supervisor = str(uuid.uuid4())
         reflections.submit(store, self.ana, self.for_supervisor, rolfe, answers, "supervisor")
+        # Ana's value-creation story, saved as an intention that has come back to her today
+        story = load_frameworks(REPO / "data" / "frameworks").get(value_stories.VALUE_STORY)
+        self.story, self.today = str(uuid.uuid4()), now.date()
+        told = {s: reflections.Answer("Ana's own words.") for s in ("activity", "potential")}
+        value_stories.save_as_intention(
+            store, self.ana, self.story, story, told, "private", self.today, self.today
+        )
         sessions.open_checkout(store, self.cora, self.session.id)
         checkout = next(s for s in ITEM_SETS if s.id == "checkout")
         checkins.submit_answers(
             store, self.ana, self.session.id, checkout, {"commitment": "Ask first"}
         )
         [self.commitment] = checkins.my_commitments(store, self.ana)
+        # Ana's practice insight in the discussion, and a library draft of hers
+        insight = next(p for p in CONSULTANCY.phases if p.insight)
+        self.insight = discussions.save_note(
+            store, self.ana, str(uuid.uuid4()), self.discussion.id, insight.id, "Ask first."
+        )
+        self.library_draft = library.contribute(
+            store, self.ana, str(uuid.uuid4()), self.cop_a.id, "approach", "Ask first", "Text."
+        ).id
+        with store.write() as conn:  # as library.draft_from_note leaves it, after the session
+            conn.execute(
+                schema.library_entry.update()
+                .where(schema.library_entry.c.id == self.library_draft)
+                .values(status="draft")
+            )
 
 
 @pytest.fixture
@@ -143,6 +170,11 @@ def _reflection(settings, w):
         ("read_shared", (w.private,), ("reflection.read", w.private)),
         ("_change_visibility", (w.private, "private"), None),
         ("_revise", (w.private,), None),
+        (
+            "_plan_return",
+            (w.story, W.DatePicker(value=w.today)),
+            ("value_story.return", w.story),
+        ),
     ]
 
 
@@ -165,10 +197,22 @@ def _run_sheet(settings, w):
         ("save_roles", (), None),
         ("start_discussion", (), None),
         ("close_session", (), None),
+        ("make_library_draft", (w.insight.id,), None),
     ]
 
 
-@pytest.mark.parametrize("make_app", [_community, _discussion, _reflection, _review, _run_sheet])
+def _library(settings, w):
+    app = library_app(settings=settings, environ={})
+    sign_in_as(app, w.sam)
+    return app, [
+        ("open_entry", (w.library_draft,), ("library.read", w.library_draft)),
+        ("_publish", (w.library_draft,), ("library.publish", w.library_draft)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "make_app", [_community, _discussion, _reflection, _review, _run_sheet, _library]
+)
 def test_an_apps_handlers_refuse_another_persons_ids(store, settings, world, make_app):
     app, calls = make_app(settings, world)
     for name, args, audited in calls:
@@ -258,6 +302,31 @@ def _service_calls(w):
             w.ana.id,
             lambda st, who: person_export.export_my_data(st, who, w.ana.id),
         ),
+        (
+            "library.draft_from_discussion",
+            d,
+            lambda st, who: library.draft_from_note(st, who, w.insight.id, PROTOCOLS),
+        ),
+        (
+            "library.draft_from_discussion",
+            d,
+            lambda st, who: library.discussion_sources(st, who, d, PROTOCOLS),
+        ),
+        (
+            "library.draft_from_session",
+            s,
+            lambda st, who: library.session_sources(st, who, s, PROTOCOLS, ITEM_SETS, 3),
+        ),
+        (
+            "library.draft_from_session",
+            s,
+            lambda st, who: library.draft_from_resource(st, who, s, "0" * 32, ITEM_SETS, 3),
+        ),
+        (
+            "library.publish",
+            w.library_draft,
+            lambda st, who: library.publish(st, who, w.library_draft),
+        ),
     ]
 
 
@@ -283,6 +352,10 @@ def test_owned_records_answer_not_found_to_anyone_else(store, world):
         lambda: review.release(store, world.sam, world.for_supervisor),
         lambda: review.add_feedback(store, world.sam, world.for_supervisor, "strength", "forged"),
         lambda: checkins.follow_up(store, world.sam, world.commitment.id, None, "yes", "forged"),
+        # someone else's value-creation story: not found (and audited as refused)
+        lambda: value_stories.return_of(store, world.sam, world.story),
+        lambda: value_stories.plan_return(store, world.sam, world.story, world.today, world.today),
+        lambda: value_stories.complete_return(store, world.sam, world.story, "forged", ""),
     ):
         before = _rows(store)
         with pytest.raises(CopWidgetsError) as caught:

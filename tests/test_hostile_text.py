@@ -22,6 +22,7 @@ from cop_widgets.services import (
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import metadata
 from tests.conftest import REPO
+from tests.submit_for_review import submit_for_review
 
 # kept exactly (no text here starts or ends with white space: some fields trim it)
 KEPT = [
@@ -53,17 +54,8 @@ def scene(store, rolfe):
     session = sessions.plan_session(store, host, cop.id, now + timedelta(minutes=5), "Today")
     consultancy = load_protocols(REPO / "data" / "protocols").get("consultancy")
     discussion = discussions.start_discussion(store, host, consultancy, "A case.")
-    author = find_or_add_person(store, "Author")
-    roster.assign_supervisee(store, sup.id, author.id)
-    shared = str(uuid.uuid4())
-    reflections.submit(
-        store,
-        author,
-        shared,
-        rolfe,
-        {s.id: reflections.Answer("x") for s in rolfe.stages},
-        "supervisor",
-    )
+    answers = {s.id: reflections.Answer("x") for s in rolfe.stages}
+    _, _, shared = submit_for_review(store, rolfe, answers, supervisor="Sue", author="Author")
     checkout = load_item_sets(REPO / "data" / "session_items")[0]["checkout"]
     return {
         "host": host, "sup": sup, "cop": cop, "session": session, "discussion": discussion,

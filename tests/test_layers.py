@@ -97,3 +97,27 @@ def test_the_architecture_doc_shows_the_imports_as_they_are():
 
 if __name__ == "__main__":
     print("\n".join(package_edges()))
+
+
+def test_sql_text_is_written_only_in_the_store():
+    """Outside store/, queries are SQLAlchemy Core expressions: no exec_driver_sql, no text()."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.relative_to(PACKAGE).parts[0] == "store":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        text_names = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy")
+            for alias in node.names
+            if alias.name == "text"
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+                if name == "exec_driver_sql" or (
+                    isinstance(node.func, ast.Name) and node.func.id in text_names
+                ):
+                    found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert not found, "SQL text outside cop_widgets/store/: " + ", ".join(found)

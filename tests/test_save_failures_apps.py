@@ -9,7 +9,6 @@ write lock (saves time out after a short busy timeout) until the test releases i
 """
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,12 +21,14 @@ from cop_widgets.apps.directory import directory_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.session import session_app
 from cop_widgets.apps.supervisor_review import review_app
-from cop_widgets.services import checkins, reflections, review, roster, sessions
+from cop_widgets.services import checkins, reflections, review, sessions
 from cop_widgets.services import directory as Dir
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store.schema import commitment, discussion_note, feedback, session_response
+from tests.find_widgets import buttons
 from tests.services.test_checkins import two_sessions  # noqa: F401 - a fixture
 from tests.signin import sign_in_as
+from tests.submit_for_review import submit_for_review
 from tests.test_save_failures import (
     _browser_sends,
     _short_busy_timeout,
@@ -56,34 +57,16 @@ def _unsaved(app) -> bool:
     return UNSAVED_CLASS in app._dom_classes
 
 
-def _buttons(box, description):
-    found = []
-    for child in getattr(box, "children", ()):
-        if getattr(child, "description", None) == description:
-            found.append(child)
-        found += _buttons(child, description)
-    return found
-
-
 def _click(app, description) -> None:
-    [button] = _buttons(app.body, description)
+    [button] = buttons(app.body, description)
     button.click()
 
 
 # -- supervisor review: feedback and the comment bank ---------------------------------------------
 @pytest.fixture
 def opened_review(store, settings, rolfe):
-    sup, ana = find_or_add_person(store, "Sue Supervisor"), find_or_add_person(store, "Ana")
-    roster.assign_supervisee(store, sup.id, ana.id)
-    rid = str(uuid.uuid4())
-    reflections.submit(
-        store,
-        ana,
-        rid,
-        rolfe,
-        {s.id: reflections.Answer("A visit that ran short.") for s in rolfe.stages},
-        visibility="supervisor",
-    )
+    answers = {s.id: reflections.Answer("A visit that ran short.") for s in rolfe.stages}
+    sup, _, rid = submit_for_review(store, rolfe, answers)
     app = review_app(settings=settings)
     _short_busy_timeout(app.store)
     sign_in_as(app, sup)

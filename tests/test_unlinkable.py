@@ -43,19 +43,25 @@ def _words(run: int, i: int) -> dict[str, str]:
     }
 
 
+def _joined_session(store, names: list[str], starts_in: timedelta):
+    """A session of Cora's community, starting `starts_in` from now, that the people with these
+    names joined: (the session, the people, in that order)."""
+    coord = find_or_add_person(store, "Cora")
+    cop = sessions.create_community(store, coord, "CoP")
+    session = sessions.plan_session(store, coord, cop.id, datetime.now(UTC) + starts_in, "T")
+    people = [find_or_add_person(store, name) for name in names]
+    for who in people:
+        sessions.join(store, who, session.join_code, datetime.now(UTC))
+    return session, people
+
+
 def _seed(settings: Settings, run: int) -> tuple[str, list[str]]:
     """One session, 8 people answering in a known order (check-in, then check-out, one after
     the other, at known times). Returns the session's date and the names in answer order."""
     store = open_store(settings)
     try:
-        coord = find_or_add_person(store, "Cora")
-        cop = sessions.create_community(store, coord, "CoP")
-        session = sessions.plan_session(
-            store, coord, cop.id, datetime.now(UTC) + timedelta(minutes=5), "T"
-        )
-        people = [find_or_add_person(store, f"Person {run}-{i}") for i in range(PEOPLE)]
-        for who in people:
-            sessions.join(store, who, session.join_code, datetime.now(UTC))
+        names = [f"Person {run}-{i}" for i in range(PEOPLE)]
+        session, people = _joined_session(store, names, timedelta(minutes=5))
         for i, who in enumerate(people):
             checkins.submit_answers(
                 store,
@@ -268,14 +274,7 @@ def test_migration_moves_old_answers_into_the_unlinkable_shape(tmp_path, monkeyp
     before = [m for m in migrations.MIGRATIONS if m[0] < 10]
     monkeypatch.setattr(migrations, "MIGRATIONS", tuple(before))
     store = open_store(settings)
-    coord = find_or_add_person(store, "Cora")
-    cop = sessions.create_community(store, coord, "CoP")
-    session = sessions.plan_session(
-        store, coord, cop.id, datetime.now(UTC) + timedelta(hours=1), "T"
-    )
-    people = [find_or_add_person(store, f"P{i}") for i in range(ROOM)]
-    for who in people:
-        sessions.join(store, who, session.join_code, datetime.now(UTC))
+    session, people = _joined_session(store, [f"P{i}" for i in range(ROOM)], timedelta(hours=1))
     store.dispose()
     monkeypatch.undo()
     # The table as migration 5 released it, filled the way the old code did: per person, in

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import html
 import logging
+from typing import Any
 
 import ipywidgets as W
 
 from cop_widgets.apps._autosave import Autosave, running_loop
 from cop_widgets.apps._startup import BusyStart, retry_opening
+from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import CopWidgetsError, StoreFailure
 from cop_widgets.services.identity import Person, current_person
 from cop_widgets.services.roster import highest_role
 from cop_widgets.serving.request import when_requested
+from cop_widgets.store import Store
 from cop_widgets.widgets import StatusLine
 
 log = logging.getLogger("cop_widgets.apps")
@@ -89,9 +92,48 @@ def _header_html(person: Person, role: str, home_href: str | None = HOME_HREF) -
     )
 
 
+def catalogue_problems_html(catalogue: Catalogue, files: str) -> str:
+    """An alert listing the data files ("protocol", "framework") the catalogue could not load,
+    while the others work; "" when every file loaded."""
+    if not catalogue.problems:
+        return ""
+    items = "".join(f"<li><code>{html.escape(str(p))}</code></li>" for p in catalogue.problems)
+    return (
+        f'<div class="cop-problems" role="alert"><strong>Some {files} files could not be '
+        f"loaded</strong> (the others work; tell your facilitator):<ul>{items}</ul></div>"
+    )
+
+
+def staying_until_saved(saver: Autosave, back: str, saved: str = "saved") -> str:
+    """What a page says when asked to leave while `saver`'s refused save is retrying: it stays
+    open, and pressing `back` again leaves it once the status line says `saved`."""
+    failure = saver.failure
+    return (
+        "Not saved yet, so this page stays open — retrying in the background. "
+        + (failure.kept_message() + " " if failure else "")
+        + f"Press {back} again once it says {saved}."
+    )
+
+
+class PageNotReady(CopWidgetsError):
+    """An action reached an app before its start-up opened the store or before it signed the
+    person in (AppShell.opened_store, AppShell.signed_in); guard shows this message."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This page is not ready yet, so that was not done: reload the page, and tell your "
+            "facilitator if it keeps happening."
+        )
+
+
 class AppShell(W.VBox):
     """A page: title, body and status line. Subclasses fill self.body."""
 
+    # None until start-up opened the store (or retry_opening did, when it was busy), and until
+    # the server's person was identified: handlers reach them through opened_store/signed_in.
+    store: Store | None = None
+    person: Person | None = None
+    environ: Any = None
     query = ""
     # Where the header's "Home" leads (None: no link, e.g. on the review server, which has no
     # home page of its own).
@@ -99,6 +141,12 @@ class AppShell(W.VBox):
     # While the store is busy at start-up: the task opening it again (retry_opening keeps it
     # here because the asyncio loop holds tasks only weakly).
     store_retry = None
+    # What not_saved_yet says when a save failed for a reason nobody foresaw (an app may say
+    # what to press on its own page).
+    unexpected_save_failure = (
+        "Not saved yet: something went wrong. Your text is kept on this page; try again, and "
+        "tell your facilitator if it keeps happening."
+    )
 
     def __init__(self, title_html: str, *top: W.Widget):
         self.status = StatusLine()
@@ -124,11 +172,31 @@ class AppShell(W.VBox):
 
     def _identify(self, query: str | None) -> None:
         self.query = query or ""
-        person = current_person(self.store, self.environ)
-        self.header.value = _header_html(
-            person, highest_role(self.store, person.id), self.home_href
-        )
+        store = self.opened_store()
+        person = current_person(store, self.environ)
+        self.header.value = _header_html(person, highest_role(store, person.id), self.home_link())
         self._sign_in(person)
+
+    def home_link(self) -> str | None:
+        """Where the header's "Home" leads (None: no link); asked once the page is requested."""
+        return self.home_href
+
+    def _sign_in(self, person: Person) -> None:
+        """Set self.person and fill the page for them (each app says how)."""
+        raise NotImplementedError
+
+    def opened_store(self) -> Store:
+        """The store start-up opened; PageNotReady if it has not (yet)."""
+        if self.store is None:
+            raise PageNotReady()
+        return self.store
+
+    def signed_in(self) -> tuple[Store, Person]:
+        """The store and the signed-in person, for an action that needs both; PageNotReady
+        before start-up opened the store or the person was signed in."""
+        if self.person is None:
+            raise PageNotReady()
+        return self.opened_store(), self.person
 
     # -- unsaved text: kept, retried, and marked on the page until the store confirms it ------
     def track(self, autosave: Autosave) -> Autosave:
@@ -183,11 +251,7 @@ class AppShell(W.VBox):
         elif isinstance(exc, CopWidgetsError):
             self.status.show(str(exc), "error")
         else:
-            self.status.show(
-                "Not saved yet: something went wrong. Your text is kept on this page; try "
-                "again, and tell your facilitator if it keeps happening.",
-                "error",
-            )
+            self.status.show(self.unexpected_save_failure, "error")
 
     # -- handlers never let an exception escape: ipywidgets would swallow it silently --------
     def guard(self, action, *args):

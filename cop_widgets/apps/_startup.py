@@ -72,7 +72,7 @@ def open_for_app(
     try:
         settings = settings or load_settings(environ)
         loaded = load(settings) if load else None
-        store = open_store(settings)
+        store = open_store(settings, check_integrity=False)  # the server checks the file
     except StoreBusy:  # opened by itself once the store is free
         error = busy_start(settings)
     except CopWidgetsError as exc:

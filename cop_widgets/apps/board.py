@@ -92,16 +92,13 @@ class BoardPanel(W.VBox):
     def refresh(self) -> bool:
         """Counts live; results (once revealed) as the stored snapshot, which moves on only in
         steps of at least the minimum group (services/board.shown_state). True if it moved."""
-        store, session_id = self.shell.store, self.session.id
+        store, person = self.shell.signed_in()
+        session_id = self.session.id
         changed = False
         if self.revealed:
-            state, changed = board.shown_state(
-                store, self.shell.person, session_id, self.sets, self.min_group
-            )
+            state, changed = board.shown_state(store, person, session_id, self.sets, self.min_group)
         else:
-            state = board.board_state(
-                store, self.shell.person, session_id, self.sets, self.min_group
-            )
+            state = board.board_state(store, person, session_id, self.sets, self.min_group)
         sent = " · ".join(
             f"{html.escape(s.name)}: {state.answered.get(s.id, 0)}" for s in self.sets
         )
@@ -178,7 +175,8 @@ class BoardApp(AppShell):
     def open_board(self) -> None:
         # only those who run the session (its facilitator, the community's facilitators and
         # coordinators) get past this: services/policy.py
-        found = sessions.session_by_code(self.store, self.person, self.code.value)
+        store, person = self.signed_in()
+        found = sessions.session_by_code(store, person, self.code.value)
         self.session = found
         self.panel = BoardPanel(self, found, self.sets, self.settings.min_group)
         self.body.children = [

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import ipywidgets as W
 
 from cop_widgets.apps._autosave import Ticker
-from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._base import AppShell, catalogue_problems_html, staying_until_saved
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.apps.discussion_start import StartForm
 from cop_widgets.apps.discussion_view import DiscussionView
@@ -28,16 +28,6 @@ from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
 from cop_widgets.widgets.safety_banner import SafetyBanner
-
-
-def _problems_html(catalogue: Catalogue) -> str:
-    if not catalogue.problems:
-        return ""
-    items = "".join(f"<li><code>{html.escape(str(p))}</code></li>" for p in catalogue.problems)
-    return (
-        '<div class="cop-problems" role="alert"><strong>Some protocol files could not be '
-        f"loaded</strong> (the others work; tell your facilitator):<ul>{items}</ul></div>"
-    )
 
 
 class CaseDiscussionApp(AppShell):
@@ -57,10 +47,19 @@ class CaseDiscussionApp(AppShell):
         self.person: Person | None = None
         self.view: DiscussionView | None = None
         self.banner = SafetyBanner(settings.reporting_url, settings.reporting_label)
-        self.banner.on_change(lambda out: self.view and self.view.step_out(out))
+        self.banner.on_change(self._step_out)
         self.ticker = Ticker(lambda: self.guard(self._tick), every=tick_seconds)
-        super().__init__("<h1>Case discussion</h1>", self.banner, W.HTML(_problems_html(catalogue)))
+        super().__init__(
+            "<h1>Case discussion</h1>",
+            self.banner,
+            W.HTML(catalogue_problems_html(catalogue, "protocol")),
+        )
         self.begin(startup_error, environ)
+
+    def _step_out(self, out: bool) -> None:
+        """The safety banner's step out (and back in): hides (shows) the open discussion."""
+        if self.view is not None:
+            self.view.step_out(out)
 
     def _sign_in(self, person: Person) -> None:
         self.person = person
@@ -82,20 +81,15 @@ class CaseDiscussionApp(AppShell):
                 self.status.show(str(exc), "error")
                 saved = True
             if not saved:  # the store refused the notes: stay with them while it retries
-                failure = saver.failure
-                self.status.show(
-                    "Not saved yet, so this page stays open — retrying in the background. "
-                    + (failure.kept_message() + " " if failure else "")
-                    + "Press Back to discussions again once it says saved.",
-                    "error",
-                )
+                self.status.show(staying_until_saved(saver, "Back to discussions"), "error")
                 return
         self.view = None
         self.ticker.stop()
         self.form = StartForm(self.catalogue, self._sessions_to_link(), self.zone)
         self.form.start.on_click(lambda _: self.after_pending_edits(self.start_discussion))
+        store, person = self.signed_in()
         rows = []
-        for item in discussions.list_discussions(self.store, self.person):
+        for item in discussions.list_discussions(store, person):
             protocol = self.catalogue.get(item.protocol_id)
             button = W.Button(description="Open", tooltip=f"Open the {item.status} discussion")
             button.add_class("cop-open-discussion")
@@ -111,45 +105,28 @@ class CaseDiscussionApp(AppShell):
         self.body.children = [W.HTML("<h2>Discussions</h2>"), listing, self.form]
 
     def _sessions_to_link(self) -> list[session_service.Session]:
-        return session_service.sessions_to_link_now(self.store, self.person, datetime.now(UTC))
+        store, person = self.signed_in()
+        return session_service.sessions_to_link_now(store, person, datetime.now(UTC))
 
     def start_discussion(self) -> None:
-        protocol = self.form.chosen
-        if protocol is None:
-            raise InvalidInput("protocol", "Choose a protocol from the list.")
-        if not self.form.summary.value.strip():
-            raise InvalidInput("case summary", "Write a short de-identified case summary first.")
-        if not self.form.check():
-            self.status.show(
-                "Not started yet: check the highlighted words in the summary, rephrase them or "
-                "tick the box, then press Check and start again.",
-                "warning",
-            )
-            return
         try:
-            started = discussions.start_discussion(
-                self.store,
-                self.person,
-                protocol,
-                self.form.summary.value,
-                self.form.content_note.value,
-                self.form.roles(),
-                summary_checked=True,
-                session_id=self.form.chosen_session_id,
-            )
+            started = self.form.start_discussion(self, self.form.chosen_session_id)
         except InvalidInput as exc:
             if exc.field == "session":
                 # The list was out of date (a session closed or ended): offer what is current.
                 # The summary and everything else typed stay in the form.
                 self.form.show_sessions(self._sessions_to_link(), preselect=False)
             raise
+        if started is None:  # the summary's highlighted words wait for the author
+            return
         self.status.show(
             "Discussion started. Press Start on the timer when the group is ready.", "ok"
         )
-        self._open(started, protocol)
+        self._open(*started)
 
     def open_discussion(self, discussion_id: str) -> None:
-        found = discussions.open_discussion(self.store, self.person, discussion_id)
+        store, person = self.signed_in()
+        found = discussions.open_discussion(store, person, discussion_id)
         protocol = self.catalogue.get(found.protocol_id)
         if protocol is None:
             raise InvalidInput(

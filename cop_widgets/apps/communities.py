@@ -61,7 +61,8 @@ class CommunitiesApp(AppShell):
 
     # -- the list ------------------------------------------------------------------------------
     def show(self) -> None:
-        self.listed = membership.communities(self.store, self.person, datetime.now(UTC))
+        store, person = self.signed_in()
+        self.listed = membership.communities(store, person, datetime.now(UTC))
         mine = [c for c in self.listed if c.member]
         others = [c for c in self.listed if not c.member]
         intro = W.HTML(
@@ -173,7 +174,8 @@ class CommunitiesApp(AppShell):
     def _coordinator_part(self, c: membership.Listed) -> list[W.Widget]:
         """Requests waiting, and how people join: for those who approve them."""
         out: list[W.Widget] = [W.HTML("<h3>For its coordinators</h3>")]
-        waiting = membership.pending_requests(self.store, self.person, c.id) if c.pending else []
+        store, person = self.signed_in()
+        waiting = membership.pending_requests(store, person, c.id) if c.pending else []
         if not waiting:
             out.append(W.HTML("<p class='cop-meta'>Nobody is waiting to join.</p>"))
         for r in waiting:
@@ -223,12 +225,14 @@ class CommunitiesApp(AppShell):
         return next((c.name for c in self.listed if c.id == community_id), "the community")
 
     def _join(self, community_id: str) -> None:
-        membership.join(self.store, self.person, community_id)
+        store, person = self.signed_in()
+        membership.join(store, person, community_id)
         self.show()
         self.status.show(f"You joined “{self._name(community_id)}”.", "ok")
 
     def _ask(self, community_id: str) -> None:
-        membership.request_to_join(self.store, self.person, community_id)
+        store, person = self.signed_in()
+        membership.request_to_join(store, person, community_id)
         self.show()
         self.status.show(
             f"You asked to join “{self._name(community_id)}”: its coordinators will decide.",
@@ -236,7 +240,8 @@ class CommunitiesApp(AppShell):
         )
 
     def _withdraw(self, community_id: str) -> None:
-        membership.withdraw_request(self.store, self.person, community_id)
+        store, person = self.signed_in()
+        membership.withdraw_request(store, person, community_id)
         self.show()
         self.status.show("Your request is withdrawn.", "ok")
 
@@ -251,14 +256,16 @@ class CommunitiesApp(AppShell):
     def _leave(self, community_id: str) -> None:
         self.confirming_leave = None
         name = self._name(community_id)
+        store, person = self.signed_in()
         try:
-            membership.leave(self.store, self.person, community_id)
+            membership.leave(store, person, community_id)
         finally:
             self.show()
         self.status.show(f"You left “{name}”.", "ok")
 
     def _decide(self, community_id: str, person_id: str, approve: bool) -> None:
-        done = membership.decide(self.store, self.person, community_id, person_id, approve)
+        store, person = self.signed_in()
+        done = membership.decide(store, person, community_id, person_id, approve)
         self.show()
         if not done:
             self.status.show("That request was already decided or withdrawn.", "warning")
@@ -266,7 +273,8 @@ class CommunitiesApp(AppShell):
             self.status.show("Approved: they are a member now." if approve else "Declined.", "ok")
 
     def _set_policy(self, community_id: str, join_policy: str, cross_agency: bool) -> None:
-        membership.set_join_policy(self.store, self.person, community_id, join_policy, cross_agency)
+        store, person = self.signed_in()
+        membership.set_join_policy(store, person, community_id, join_policy, cross_agency)
         self.show()
         self.status.show("Saved how people join.", "ok")
 

@@ -26,6 +26,8 @@ from cop_widgets.store import Store
 from cop_widgets.store.schema import ROLES
 
 LABEL = {"description_width": "initial"}
+# The join page below the server's base path: for full addresses (the run sheet's, with the
+# base path in front); links on a page are relative instead.
 JOIN_PATH = "/voila/render/session.ipynb"
 
 
@@ -58,7 +60,8 @@ class CommunityApp(AppShell):
 
     # -- choosing or creating a community ------------------------------------------------------
     def show_home(self, selected: str | None = None) -> None:
-        known = sessions.communities(self.store, self.person)
+        store, person = self.signed_in()
+        known = sessions.communities(store, person)
         self.picker = W.Dropdown(
             options=[(c.name, c.id) for c in known],
             value=selected or (known[0].id if known else None),
@@ -112,7 +115,8 @@ class CommunityApp(AppShell):
 
     # -- people and their sign-in links (coordinators) -------------------------------------------
     def _people_panel(self) -> list[W.Widget]:
-        if "coordinator" not in roles_of(self.store, self.person.id):
+        store, person = self.signed_in()
+        if "coordinator" not in roles_of(store, person.id):
             return []
         self.person_name = W.Text(description="Name", style=LABEL, layout=W.Layout(width="24rem"))
         self.person_role = W.Dropdown(
@@ -120,7 +124,7 @@ class CommunityApp(AppShell):
         )
         add = W.Button(description="Add and make a sign-in link")
         self.relink_picker = W.Dropdown(
-            options=[(p.display_name, p.id) for p in accounts.all_people(self.store)],
+            options=[(p.display_name, p.id) for p in accounts.all_people(store)],
             description="Person",
             style=LABEL,
             layout=W.Layout(width="24rem"),
@@ -169,21 +173,21 @@ class CommunityApp(AppShell):
         )
 
     def _add_person(self) -> None:
+        store, person = self.signed_in()
         added, token = accounts.coordinator_adds_person(
-            self.store, self.person, self.person_name.value, self.person_role.value
+            store, person, self.person_name.value, self.person_role.value
         )
         self.person_name.value = ""
-        self.relink_picker.options = [
-            (p.display_name, p.id) for p in accounts.all_people(self.store)
-        ]
+        self.relink_picker.options = [(p.display_name, p.id) for p in accounts.all_people(store)]
         self._show_link(added, token)
 
     def _relink(self) -> None:
         chosen = self.relink_picker.value
         if chosen is None:
             raise InvalidInput("person", "Choose the person who needs a new link.")
-        token = accounts.coordinator_reissues_link(self.store, self.person, chosen)
-        who = next(p for p in accounts.all_people(self.store) if p.id == chosen)
+        store, person = self.signed_in()
+        token = accounts.coordinator_reissues_link(store, person, chosen)
+        who = next(p for p in accounts.all_people(store) if p.id == chosen)
         self._show_link(who, token)
 
     def _create(self) -> None:
@@ -191,14 +195,16 @@ class CommunityApp(AppShell):
         self.create_saver.run(lambda: self._store_community(taken))
 
     def _store_community(self, taken: tuple[str, ...]) -> None:
-        made = sessions.create_community(self.store, self.person, *taken)
+        store, person = self.signed_in()
+        made = sessions.create_community(store, person, *taken)
         self.create_fields.stored(taken)
         self.status.show(f"Community “{made.name}” created.", "ok")
         self.show_home(made.id)
 
     @property
     def community(self) -> sessions.Community | None:
-        known = sessions.communities(self.store, self.person)
+        store, person = self.signed_in()
+        known = sessions.communities(store, person)
         return next((c for c in known if c.id == self.picker.value), None)
 
     # -- the events page ----------------------------------------------------------------------
@@ -208,16 +214,17 @@ class CommunityApp(AppShell):
             self.community_box.children = []
             return
         now = datetime.now(UTC)
-        upcoming, past = sessions.sessions_of(self.store, self.person, chosen.id, now)
-        counts = sessions.attendance_counts(self.store, self.person, chosen.id)
-        runs = sessions.runs_community(self.store, self.person, chosen.id)
+        store, person = self.signed_in()
+        upcoming, past = sessions.sessions_of(store, person, chosen.id, now)
+        counts = sessions.attendance_counts(store, person, chosen.id)
+        runs = sessions.runs_community(store, person, chosen.id)
 
         def rows(items, label):
             out = [W.HTML(f"<h3>{label}</h3>")]
             if not items:
                 out.append(W.HTML("<p class='cop-meta'>None.</p>"))
             for s in items:
-                sheet = runs or sessions.runs_session(self.store, self.person, s.id)
+                sheet = runs or sessions.runs_session(store, person, s.id)
                 line = W.HTML(self._session_html(s, counts.get(s.id, 0), sheet))
                 if not runs:  # members see the series; codes, roles and closing are the hosts'
                     out.append(line)
@@ -256,7 +263,8 @@ class CommunityApp(AppShell):
     def _report_panel(self, chosen: sessions.Community) -> list[W.Widget]:
         """The community report, for its coordinators (kept per community: a report being
         made survives the page being redrawn)."""
-        if not report_access.may_make(self.store, self.person, "community", chosen.id):
+        store, person = self.signed_in()
+        if not report_access.may_make(store, person, "community", chosen.id):
             return []
         from cop_widgets.apps._reports import (
             report_panel,  # only for coordinators: others never load it
@@ -269,13 +277,14 @@ class CommunityApp(AppShell):
 
     # -- the community's members (its facilitators and coordinators) ------------------------------
     def _members_panel(self, chosen: sessions.Community) -> list[W.Widget]:
+        store, person = self.signed_in()
         listed = "".join(
             f"<li><bdi>{html.escape(name)}</bdi> <span class='cop-meta'>({html.escape(roles)})"
             "</span></li>"
-            for _, name, roles in sessions.member_roles(self.store, self.person, chosen.id)
+            for _, name, roles in sessions.member_roles(store, person, chosen.id)
         )
         self.member_pick = W.Dropdown(
-            options=[(p.display_name, p.id) for p in accounts.all_people(self.store)],
+            options=[(p.display_name, p.id) for p in accounts.all_people(store)],
             value=None,
             description="Person",
             style=LABEL,
@@ -305,8 +314,9 @@ class CommunityApp(AppShell):
     def _add_member(self, community_id: str) -> None:
         if self.member_pick.value is None:
             raise InvalidInput("person", "Choose the person to add.")
+        store, person = self.signed_in()
         sessions.add_member(
-            self.store, self.person, community_id, self.member_pick.value, self.member_role.value
+            store, person, community_id, self.member_pick.value, self.member_role.value
         )
         self.status.show(f"{self.member_pick.label} added to the community.", "ok")
         self._show_community()
@@ -323,7 +333,8 @@ class CommunityApp(AppShell):
         closed = " · closed" if s.status == "closed" else ""
         code = (
             f"Join code <code class='cop-join-code'>{s.join_code}</code> · "
-            f"<a href='{JOIN_PATH}?code={s.join_code}'>join link</a> · "
+            # a sibling of this page (relative: also under a Hub prefix, /services/cop/…)
+            f"<a href='session.ipynb?code={quote(s.join_code)}'>join link</a> · "
             if s.join_code  # only those who run the community are given codes
             else ""
         )
@@ -409,8 +420,9 @@ class CommunityApp(AppShell):
 
     def _store_plan(self, community_id, starts, taken, protocol_id, minutes) -> None:
         topic, focus = taken
+        store, person = self.signed_in()
         made = sessions.plan_session(
-            self.store, self.person, community_id, starts, topic, focus, protocol_id, minutes
+            store, person, community_id, starts, topic, focus, protocol_id, minutes
         )
         self.plan_fields.stored(taken)
         self.status.show(f"Planned “{made.topic}”: join code {made.join_code}.", "ok")
@@ -419,13 +431,14 @@ class CommunityApp(AppShell):
 
     # -- rotation ----------------------------------------------------------------------------------
     def show_roles(self, session_id: str) -> None:
-        session = sessions.get_session(self.store, self.person, session_id)
+        store, person = self.signed_in()
+        session = sessions.get_session(store, person, session_id)
         cid = session.community_id
-        people = {pid: name for pid, name in sessions.members(self.store, self.person, cid)}
-        people.update(dict(sessions.attendees(self.store, self.person, session_id)))
-        history = sessions.role_history(self.store, self.person, cid)
-        current = sessions.session_roles(self.store, self.person, session_id)
-        pool = sessions.attendees(self.store, self.person, session_id) or list(people.items())
+        people = {pid: name for pid, name in sessions.members(store, person, cid)}
+        people.update(dict(sessions.attendees(store, person, session_id)))
+        history = sessions.role_history(store, person, cid)
+        current = sessions.session_roles(store, person, session_id)
+        pool = sessions.attendees(store, person, session_id) or list(people.items())
         suggested = sessions.suggest_roles(pool, history)
         options = [("(nobody)", "")] + sorted(
             ((n, p) for p, n in people.items()), key=lambda o: o[0].casefold()
@@ -476,12 +489,14 @@ class CommunityApp(AppShell):
         return close_session_box(self, session, lambda: self._close_session(session.id))
 
     def _close_session(self, session_id: str) -> None:
-        sessions.close_session(self.store, self.person, session_id)
+        store, person = self.signed_in()
+        sessions.close_session(store, person, session_id)
         self.status.show("Session closed: its code no longer works.", "ok")
         self._show_community()
 
     def _save_roles(self, session_id: str, roles: dict[str, str]) -> None:
-        sessions.set_session_roles(self.store, self.person, session_id, roles)
+        store, person = self.signed_in()
+        sessions.set_session_roles(store, person, session_id, roles)
         self.status.show("Roles saved.", "ok")
         self.show_roles(session_id)
 

@@ -27,7 +27,7 @@ class DirectoryApp(AppShell):
 
     def _sign_in(self, person: Person) -> None:
         self.person = person
-        mine = directory.my_profile(self.store, self.person)
+        mine = directory.my_profile(self.opened_store(), person)
         self.listed = W.Checkbox(
             value=mine.listed,
             indent=False,
@@ -80,8 +80,9 @@ class DirectoryApp(AppShell):
             "What I want to learn": self.wants.value,
         }
         checked = not self.listed.value or self.deid.review(texts)
+        store, person = self.signed_in()
         directory.save_profile(
-            self.store, self.person, self.listed.value and checked, self.offers.value,
+            store, person, self.listed.value and checked, self.offers.value,
             self.wants.value,
         )  # fmt: skip
         if not checked:
@@ -102,7 +103,7 @@ class DirectoryApp(AppShell):
             f"<tr><th scope='row'><bdi>{html.escape(n)}</bdi></th>"
             f"<td style='white-space:pre-wrap'>{html.escape(o)}</td>"
             f"<td style='white-space:pre-wrap'>{html.escape(w)}</td></tr>"
-            for n, o, w in directory.listed_members(self.store)
+            for n, o, w in directory.listed_members(self.opened_store())
         )
         self.listing.value = (
             "<table class='cop-directory'><thead><tr><th scope='col'>Member</th>"

@@ -11,9 +11,12 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
+from cop_widgets.apps._base import AppShell
 from cop_widgets.content.protocols import Protocol
 from cop_widgets.content.roles import DISCUSSION_ROLES
 from cop_widgets.content.yaml_files import Catalogue
+from cop_widgets.errors import InvalidInput
+from cop_widgets.services import discussions
 from cop_widgets.services import sessions as session_service
 from cop_widgets.widgets.deid_check import DeidCheck
 
@@ -149,3 +152,34 @@ class StartForm(W.VBox):
         return self.deid.review(
             {"Case summary": self.summary.value}, _names(self.names_mentioned.value)
         )
+
+    def start_discussion(
+        self, app: AppShell, session_id: str | None
+    ) -> tuple[discussions.Discussion, Protocol] | None:
+        """Start the discussion this form describes, held in `session_id` (or in none), for the
+        person signed in to `app`. Refused (InvalidInput) without a protocol or a summary; None,
+        with a note on the page, while the summary's highlighted words wait for the author."""
+        protocol = self.chosen
+        if protocol is None:
+            raise InvalidInput("protocol", "Choose a protocol from the list.")
+        if not self.summary.value.strip():
+            raise InvalidInput("case summary", "Write a short de-identified case summary first.")
+        if not self.check():
+            app.status.show(
+                "Not started yet: check the highlighted words in the summary, rephrase them or "
+                "tick the box, then press Check and start again.",
+                "warning",
+            )
+            return None
+        store, person = app.signed_in()
+        started = discussions.start_discussion(
+            store,
+            person,
+            protocol,
+            self.summary.value,
+            self.content_note.value,
+            self.roles(),
+            summary_checked=True,
+            session_id=session_id,
+        )
+        return started, protocol

@@ -1,9 +1,9 @@
 """One open case discussion as a person sees it: the case, the clock, the phase, notes,
 ratings and actions, refreshed from the shared store.
 
-The view works through the case discussion app's public parts only: `person`, `store` and
-`status`, the shell's `guard`, `after_pending_edits`, `track` and `not_saved_yet`, and
-`show_home` (Back to discussions).
+The view works through the case discussion app's public parts only: `signed_in` (the store
+and person, taken once when the view opens) and `status`, the shell's `guard`,
+`after_pending_edits`, `track` and `not_saved_yet`, and `show_home` (Back to discussions).
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import ipywidgets as W
 
 from cop_widgets.apps._autosave import Autosave
 from cop_widgets.apps._fields import TakenText
+from cop_widgets.apps._library_drafts import DraftOffers
 from cop_widgets.content import discussion_clock
 from cop_widgets.content.protocols import Protocol
 from cop_widgets.content.roles import DISCUSSION_ROLES
-from cop_widgets.errors import CopWidgetsError, NotAllowed, RecordNotFound
-from cop_widgets.services import discussions
+from cop_widgets.content.yaml_files import Catalogue
+from cop_widgets.errors import CopWidgetsError, InvalidInput, NotAllowed, RecordNotFound
+from cop_widgets.services import discussions, library
 from cop_widgets.services import sessions as session_service
-from cop_widgets.services.identity import Person
 from cop_widgets.widgets.phase_timer import PhaseTimer
 from cop_widgets.widgets.scale_rating import ScaleRating
 
@@ -48,7 +49,7 @@ class DiscussionView(W.VBox):
     ):
         self.app, self.protocol = app, protocol
         self.discussion = discussion
-        self.me: Person = app.person
+        self.store, self.me = app.signed_in()
         self.timer = PhaseTimer(protocol.phases, discussion.may_run_clock(self.me))
         self.timer.on_action(lambda *a: app.guard(self.clock_action, *a))
         self.case_box = W.HTML()
@@ -58,10 +59,14 @@ class DiscussionView(W.VBox):
         self.show_case.on_click(lambda _: self._reveal_case())
         self.phase_box = W.VBox()
         self.actions_box = W.VBox()
+        # after the session: its practice insights, to the library (for its note-takers)
+        self.library_offers = DraftOffers(app, self._make_library_draft)
+        self._offers_for: str | None = None  # the discussion's status they were made for
         self.others_notes = W.HTML()
         self.ratings_widget: ScaleRating | None = None
         self._note_boxes: dict[str, tuple[W.Textarea, str, int | None]] = {}
         self._shown_phase = -1
+        self._actions_seen: list[discussions.Action] | None = None  # as last shown
         # The notes of the shown phase: unsaved until the store confirms them; a refused save is
         # retried in the background (each phase's notes get their own, see _show_phase).
         self.autosave = app.track(Autosave(None, on_failure=app.not_saved_yet))
@@ -109,6 +114,7 @@ class DiscussionView(W.VBox):
                 self.phase_box,
                 W.HTML("<h3>Actions</h3>"),
                 self.actions_box,
+                self.library_offers,
             ]
         )
         super().__init__(
@@ -122,9 +128,7 @@ class DiscussionView(W.VBox):
         if self.discussion.session_id is None:
             return ""
         try:
-            held_in = session_service.get_session(
-                self.app.store, self.me, self.discussion.session_id
-            )
+            held_in = session_service.get_session(self.store, self.me, self.discussion.session_id)
         except (RecordNotFound, NotAllowed):  # removed meanwhile, or not this reader's to see
             return ""
         return (
@@ -163,7 +167,7 @@ class DiscussionView(W.VBox):
 
     # -- shared state ------------------------------------------------------------------------
     def refresh(self) -> None:
-        self.discussion = discussions.get(self.app.store, self.me, self.discussion.id)
+        self.discussion = discussions.get(self.store, self.me, self.discussion.id)
         d = self.discussion
         self.timer.show(d.clock, time.time())
         open_ = d.status == "open"
@@ -173,13 +177,15 @@ class DiscussionView(W.VBox):
         if d.clock.phase_index != self._shown_phase:
             self._show_phase()
         self._refresh_shared()
+        if d.status != self._offers_for:
+            self._show_library_offers()
 
     def _refresh_shared(self) -> None:
         phase = self.timer.phase
         mine = set(self._note_boxes)
         others = [
             n
-            for n in discussions.notes(self.app.store, self.me, self.discussion.id, phase.id)
+            for n in discussions.notes(self.store, self.me, self.discussion.id, phase.id)
             if n.id not in mine
         ]
         text = "".join(
@@ -194,7 +200,7 @@ class DiscussionView(W.VBox):
             self.others_notes.value = value
         if self.ratings_widget is not None:
             self.ratings_widget.show_spread(
-                discussions.ratings(self.app.store, self.me, self.discussion.id, phase.id)
+                discussions.ratings(self.store, self.me, self.discussion.id, phase.id)
             )
         self._show_actions()
 
@@ -222,11 +228,12 @@ class DiscussionView(W.VBox):
         parts: list[W.Widget] = [
             W.HTML(f"<p><strong>Who speaks:</strong> {html.escape(speaker)}</p><ul>{prompts}</ul>")
         ]
-        self._note_boxes = boxes_of_phase = {}
+        boxes_of_phase: dict[str, tuple[W.Textarea, str, int | None]] = {}
+        self._note_boxes = boxes_of_phase
         if phase.notes and self.discussion.may_take_notes(self.me):
             existing = {
                 n.column_id: n
-                for n in discussions.notes(self.app.store, self.me, self.discussion.id, phase.id)
+                for n in discussions.notes(self.store, self.me, self.discussion.id, phase.id)
                 if n.author_id == self.me.id
             }
             columns = [(c.id, c.label) for c in phase.columns] or [("", "Notes")]
@@ -271,11 +278,40 @@ class DiscussionView(W.VBox):
             parts.append(self.ratings_widget)
         self.phase_box.children = parts
 
+    # -- after the session: the practice insights to the library --------------------------------
+    def _protocols(self) -> Catalogue:
+        return Catalogue((self.protocol,), ())
+
+    def _show_library_offers(self) -> None:
+        """Once the session (or this discussion) closed: its practice insights, each with "Make
+        a library draft", for its facilitator and note-takers (policy decides; the case
+        summary and the notes of other phases are never among them)."""
+        d = self.discussion
+        self._offers_for = d.status
+        self.library_offers.children = []
+        if d.session_id is None or not library.may_draft_from_discussion(self.store, self.me, d.id):
+            return
+        try:
+            found = library.discussion_sources(self.store, self.me, d.id, self._protocols())
+        except InvalidInput:  # the session is still on: offered once it (or this) closes
+            return
+        self.library_offers.show(
+            "<h3>Practice insights to the library</h3><p class='cop-meta'>What the group "
+            "learned, to keep in the community's library: each becomes a draft that only you "
+            "see, to edit and publish.</p>",
+            [("", found, "<p class='cop-meta'>No practice insights were noted.</p>")],
+        )
+
+    def _make_library_draft(self, source: library.DraftSource, confirmed: bool) -> library.Entry:
+        return library.draft_from_note(
+            self.store, self.me, source.key, self._protocols(), confirmed=confirmed
+        )
+
     # -- actions of this person -----------------------------------------------------------------
     def clock_action(self, action: str, from_index: int, minutes: int) -> None:
         self.autosave.flush()
         discussions.run_clock(
-            self.app.store,
+            self.store,
             self.me,
             self.discussion.id,
             action,
@@ -308,7 +344,7 @@ class DiscussionView(W.VBox):
     def _save_notes(self, phase, boxes: dict, how: str) -> None:
         for note_id, (box, column_id, revision) in list(boxes.items()):
             saved = discussions.save_note(
-                self.app.store,
+                self.store,
                 self.me,
                 note_id,
                 self.discussion.id,
@@ -321,12 +357,12 @@ class DiscussionView(W.VBox):
         self.app.status.show(f"Notes saved {how} at {time.strftime('%H:%M:%S')}.", "ok")
 
     def rate(self, value: int) -> None:
-        discussions.rate(self.app.store, self.me, self.discussion.id, self.timer.phase, value)
+        discussions.rate(self.store, self.me, self.discussion.id, self.timer.phase, value)
         self.app.status.show(f"Your rating ({value}) is saved.", "ok")
         self._refresh_shared()
 
     def _show_actions(self) -> None:
-        items = discussions.actions(self.app.store, self.me, self.discussion.id)
+        items = discussions.actions(self.store, self.me, self.discussion.id)
         listing = W.HTML(
             "<ul class='cop-actions'>"
             + "".join(
@@ -338,7 +374,7 @@ class DiscussionView(W.VBox):
             if items
             else "<p class='cop-meta'>No actions yet.</p>"
         )
-        if getattr(self, "_actions_seen", None) == items:
+        if self._actions_seen == items:
             return
         self._actions_seen = items
         children: list[W.Widget] = [listing]
@@ -376,7 +412,7 @@ class DiscussionView(W.VBox):
         taken = self.action_fields.take()
         description, owner = taken
         added = discussions.add_action(
-            self.app.store, self.me, self.discussion.id, description, owner, self.action_due.value
+            self.store, self.me, self.discussion.id, description, owner, self.action_due.value
         )
         self.action_due.value = None
         self.action_fields.stored(taken, lambda whole: self._amend_action(added.id, whole))
@@ -386,7 +422,7 @@ class DiscussionView(W.VBox):
     def _amend_action(self, action_id: str, whole: tuple[str, ...]) -> bool:
         """The rest of an action's text reached the kernel after Add action: store it whole."""
         try:
-            discussions.amend_action(self.app.store, self.me, self.discussion.id, action_id, *whole)
+            discussions.amend_action(self.store, self.me, self.discussion.id, action_id, *whole)
         except CopWidgetsError as exc:
             self.app.status.show(
                 f"{exc} The last words you typed arrived after Add action; they are kept in "
@@ -399,13 +435,11 @@ class DiscussionView(W.VBox):
         return True
 
     def _show_end_access(self) -> None:
-        offered = discussions.may_end_attendee_access(self.app.store, self.me, self.discussion)
+        offered = discussions.may_end_attendee_access(self.store, self.me, self.discussion)
         self.end_access_button.layout.display = None if offered else "none"
 
     def end_attendee_access(self) -> None:
-        self.discussion = discussions.end_attendee_access(
-            self.app.store, self.me, self.discussion.id
-        )
+        self.discussion = discussions.end_attendee_access(self.store, self.me, self.discussion.id)
         self._show_end_access()
         self.app.status.show(
             "The session's attendees no longer open this case; you, its role holders and the "
@@ -416,7 +450,7 @@ class DiscussionView(W.VBox):
     def toggle_closed(self) -> None:
         self.autosave.flush()
         new = "closed" if self.discussion.status == "open" else "open"
-        discussions.set_status(self.app.store, self.me, self.discussion.id, new)
+        discussions.set_status(self.store, self.me, self.discussion.id, new)
         self.app.status.show(f"Discussion {'closed' if new == 'closed' else 'reopened'}.", "ok")
         self._actions_seen = None
         self.refresh()

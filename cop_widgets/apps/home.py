@@ -274,15 +274,16 @@ class HomeApp(AppShell):
 
     def _sign_in(self, person: Person) -> None:
         self.person = person
-        roles = roster.roles_of(self.store, person.id)
-        known = sessions.communities(self.store, person)
-        runs = any(sessions.runs_community(self.store, person, c.id) for c in known)
-        self.cards = run_today_cards(self.store, person, self.settings, known) + cards_for(
+        store = self.opened_store()
+        roles = roster.roles_of(store, person.id)
+        known = sessions.communities(store, person)
+        runs = any(sessions.runs_community(store, person, c.id) for c in known)
+        self.cards = run_today_cards(store, person, self.settings, known) + cards_for(
             roles,
             runs,
             bool(known),
             review_url(self.settings, self.environ) if "supervisor" in roles else "",
-            len(feedback.new_feedback(self.store, person)),
+            len(feedback.new_feedback(store, person)),
         )
         self.cards_view.value = (
             '<nav aria-label="What you can do"><ul class="cop-cards">'
@@ -294,7 +295,8 @@ class HomeApp(AppShell):
         self.body.children = [self.cards_view, self.upcoming_view]
 
     def _upcoming_html(self, known: list[sessions.Community]) -> str:
-        return upcoming_html(self.store, self.person, self.settings, known)
+        store, person = self.signed_in()
+        return upcoming_html(store, person, self.settings, known)
 
 
 def upcoming_sessions(

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
+from cop_widgets.apps._autosave import Autosave
 from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._fields import TakenText
 from cop_widgets.apps._startup import open_for_app
@@ -34,6 +35,7 @@ LABEL = {"description_width": "initial"}
 WIDE = W.Layout(width="40rem")
 EXCERPT_CHARS = 240
 ALL = ""  # the "all my communities" choice
+NO_ENTRY_OPEN = "No entry is open on this page: open it from the list again."
 ACCEPTED_FILES = ",".join(library.ATTACHMENT_TYPES)
 
 LIBRARY_STYLE = """
@@ -63,6 +65,16 @@ def _pills(items: list[str], marked: str = "") -> str:
 
 def _day(stamp: str) -> str:
     return stamp[:10]
+
+
+def _form_changed(form: EntryForm, entry: library.Entry) -> bool:
+    """Whether the entry's form holds anything not saved to the entry yet."""
+    free = ", ".join(t for t, topic in entry.tags if not topic)
+    topics = {t for t, topic in entry.tags if topic}
+    return bool(form.upload.value) or (
+        form.kind.value, form.title.value, form.body.value, form.url.value, form.free_tags.value,
+        set(form.topic_ids()),
+    ) != (entry.kind, entry.title, entry.body, entry.url, free, topics)  # fmt: skip
 
 
 class EntryForm(W.VBox):
@@ -184,8 +196,8 @@ class LibraryApp(AppShell):
         self.entry: library.Entry | None = None
         self.shown = 0
         self.revise_form: EntryForm | None = None
-        self.revise_saver = None
-        self.comment_saver = None
+        self.revise_saver: Autosave | None = None
+        self.comment_saver: Autosave | None = None
         super().__init__(LIBRARY_STYLE + "<h1>Practice library</h1>")
         self.add_class("cop-library")
         self.begin(startup_error, environ)
@@ -194,8 +206,9 @@ class LibraryApp(AppShell):
     def _sign_in(self, person: Person) -> None:
         self.person = person
         asked = parse_qs(self.query)
-        readable = sessions.communities(self.store, person)
-        self.mine = [(c.name, c.id) for c in membership.communities(self.store, person) if c.member]
+        store = self.opened_store()
+        readable = sessions.communities(store, person)
+        self.mine = [(c.name, c.id) for c in membership.communities(store, person) if c.member]
         if not readable:
             self.body.children = [
                 W.HTML(
@@ -249,6 +262,8 @@ class LibraryApp(AppShell):
         self.more.on_click(lambda _: self.guard(self._show_more))
         self.detail = W.VBox()
         self.detail.add_class("cop-lib-entry")
+        self.drafts_box = W.VBox()
+        self.drafts_box.add_class("cop-lib-drafts")
         self._refresh_tags()
         self.picker.observe(lambda _: self.guard(self._community_changed), "value")
         for w in (self.search, self.tag, self.sort, self.marked_only):
@@ -256,6 +271,7 @@ class LibraryApp(AppShell):
         self.search_button.on_click(lambda _: self.after_pending_edits(self.refresh))
         self.browse_box = W.VBox(
             [
+                self.drafts_box,
                 self.picker,
                 W.HBox([self.search, self.search_button]),
                 W.HBox([self.tag, self.sort]),
@@ -266,6 +282,7 @@ class LibraryApp(AppShell):
         )
         self._build_contribute()
         self.body.children = [self.browse_box, self.detail, self.contribute_box]
+        self._show_drafts()
         self.refresh()
         opened = (asked.get("entry") or [""])[0]
         if opened:
@@ -282,7 +299,8 @@ class LibraryApp(AppShell):
         self.refresh()
 
     def _refresh_tags(self) -> None:
-        used = library.tags_in_use(self.store, self.person, self._community())
+        store, person = self.signed_in()
+        used = library.tags_in_use(store, person, self._community())
         options = [("Any tag", "")] + [
             (f"{self.topics.label(t) if topic else t} ({n})", t) for t, topic, n in used
         ]
@@ -291,9 +309,10 @@ class LibraryApp(AppShell):
         self.tag.value = keep
 
     def _page(self, offset: int) -> library.Page:
+        store, person = self.signed_in()
         return library.browse(
-            self.store,
-            self.person,
+            store,
+            person,
             community_id=self._community(),
             tag=self.tag.value or None,
             query=self.search.value,
@@ -363,13 +382,17 @@ class LibraryApp(AppShell):
 
     # -- one entry --------------------------------------------------------------------------------
     def open_entry(self, entry_id: str) -> None:
-        self.entry = library.get(self.store, self.person, entry_id)
+        store, person = self.signed_in()
+        self.entry = library.get(store, person, entry_id)
         self.drop_saver(self.comment_saver)
         self.drop_saver(self.revise_saver)
         self.revise_form = self.revise_saver = None
         self.confirming_withdraw = False
         self.history_shown = False
-        self._show_entry()
+        if self.entry.draft:
+            self._open_revise()  # a draft opens for editing
+        else:
+            self._show_entry()
         self.browse_box.layout.display = "none"
         self.contribute_box.layout.display = "none"
 
@@ -381,6 +404,7 @@ class LibraryApp(AppShell):
         self.detail.children = []
         self.browse_box.layout.display = None
         self.contribute_box.layout.display = None
+        self._show_drafts()
         self._refresh_tags()
         self.refresh()
 
@@ -410,8 +434,17 @@ class LibraryApp(AppShell):
             f"{'s' if e.endorsements != 1 else ''} found this helped their practice.</p>"
         )
         marked = f"Endorsed practice of {e.community_name}" if e.marked else ""
+        draft = ""
+        if e.draft:
+            helped = ""
+            draft = (
+                "<p class='cop-lib-draft-note' role='note'><strong>Draft:</strong> only you see "
+                "it. Edit it, then publish it to the library of "
+                f"<bdi>{html.escape(e.community_name)}</bdi>.</p>"
+            )
         return (
-            f"<h2><bdi>{html.escape(e.title)}</bdi></h2>"
+            draft
+            + f"<h2><bdi>{html.escape(e.title)}</bdi></h2>"
             + _pills(meta, marked)
             + (f"<p><strong>Tags:</strong></p>{_pills(self._tag_words(e))}" if e.tags else "")
             + source
@@ -426,9 +459,18 @@ class LibraryApp(AppShell):
         button.on_click(lambda _: self.guard(action, *args))
         return button
 
+    @property
+    def _shown_entry(self) -> library.Entry:
+        """The entry open on the page; none once it went back to the list (a stale button's
+        message)."""
+        if self.entry is None:
+            raise InvalidInput("entry", NO_ENTRY_OPEN)
+        return self.entry
+
     def _show_entry(self) -> None:
-        e = self.entry
-        can = library.allowed_actions(self.store, self.person, e.id)
+        e = self._shown_entry
+        store, person = self.signed_in()
+        can = library.allowed_actions(store, person, e.id)
         back = self._button("Back to the list", "back", self.back_to_list)
         actions: list[W.Widget] = []
         if "library.endorse" in can:
@@ -446,17 +488,25 @@ class LibraryApp(AppShell):
                 else self._button("Mark as the community's endorsed practice", "mark",
                                   self._mark, True)
             )  # fmt: skip
+        if "library.publish" in can:
+            actions.append(self._button("Publish", "publish", self._publish_shown,
+                                        style="primary"))  # fmt: skip
         if "library.revise" in can:
-            actions.append(self._button("Revise", "revise", self._open_revise))
-            actions.append(self._button("Withdraw…", "withdraw", self._ask_withdraw))
+            actions.append(self._button("Edit the draft" if e.draft else "Revise", "revise",
+                                        self._open_revise))  # fmt: skip
+            actions.append(self._button("Discard the draft…" if e.draft else "Withdraw…",
+                                        "withdraw", self._ask_withdraw))  # fmt: skip
         parts: list[W.Widget] = [back, W.HTML(self._entry_html(e))]
         parts += self._attachments_part(e)
         parts.append(W.HBox(actions))
         if getattr(self, "confirming_withdraw", False):
             parts += [
                 W.HTML(
-                    "<p role='alert'>Withdraw this entry? It leaves the library with all its "
-                    "versions, endorsements and comments, and cannot be brought back.</p>"
+                    "<p role='alert'>Discard this draft? It is deleted with its versions, and "
+                    "cannot be brought back.</p>"
+                    if e.draft
+                    else "<p role='alert'>Withdraw this entry? It leaves the library with all "
+                    "its versions, endorsements and comments, and cannot be brought back.</p>"
                 ),
                 W.HBox(
                     [
@@ -468,14 +518,16 @@ class LibraryApp(AppShell):
                 ),  # fmt: skip
             ]
         if self.revise_form is not None:
-            parts += [W.HTML("<h3>Revise this entry</h3>"), self.revise_form]
+            heading = "Edit the draft" if e.draft else "Revise this entry"
+            parts += [W.HTML(f"<h3>{heading}</h3>"), self.revise_form]
         versions = f"History ({e.revision} version{'s' if e.revision != 1 else ''})"
         label = "Hide the history" if self.history_shown else versions
         history = self._button(label, "history", self._toggle_history)
         parts.append(history)
         if self.history_shown:
             parts.append(self._history_part(e))
-        parts += self._comments_part(e, "library.comment" in can)
+        if not e.draft:  # a draft has no readers yet: nobody to comment
+            parts += self._comments_part(e, "library.comment" in can)
         self.detail.children = parts
 
     def _attachments_part(self, e: library.Entry) -> list[W.Widget]:
@@ -483,7 +535,8 @@ class LibraryApp(AppShell):
             return []
         out: list[W.Widget] = [W.HTML("<h3>Attachments</h3>")]
         self.download_link = W.HTML()
-        for a in library.attachments(self.store, self.person, e.id):
+        store, person = self.signed_in()
+        for a in library.attachments(store, person, e.id):
             size = (
                 f"{a.size / 1024:.0f} KB" if a.size < 1024 * 1024 else f"{a.size / 1048576:.1f} MB"
             )
@@ -494,7 +547,8 @@ class LibraryApp(AppShell):
         return out
 
     def _download(self, attachment_id: str) -> None:
-        meta, data = library.attachment_bytes(self.store, self.person, attachment_id)
+        store, person = self.signed_in()
+        meta, data = library.attachment_bytes(store, person, attachment_id)
         encoded = base64.b64encode(data).decode("ascii")
         self.download_link.value = (
             f"<p><a download='{html.escape(meta.file_name, quote=True)}' "
@@ -503,7 +557,8 @@ class LibraryApp(AppShell):
         )
 
     def _history_part(self, e: library.Entry) -> W.HTML:
-        versions = library.history(self.store, self.person, e.id)
+        store, person = self.signed_in()
+        versions = library.history(store, person, e.id)
         items = []
         for v in versions:
             tags = ", ".join(v.tags.splitlines())
@@ -526,7 +581,8 @@ class LibraryApp(AppShell):
         return box
 
     def _comments_part(self, e: library.Entry, may_comment: bool) -> list[W.Widget]:
-        said = library.comments(self.store, self.person, e.id)
+        store, person = self.signed_in()
+        said = library.comments(store, person, e.id)
         listed = "".join(
             f"<li><p class='cop-meta'><bdi>{html.escape(c.author_name)}</bdi> · "
             f"{_day(c.created_at)}</p><div class='cop-lib-comment'>"
@@ -561,11 +617,13 @@ class LibraryApp(AppShell):
 
     # -- actions on an entry ----------------------------------------------------------------------
     def _endorse(self, yes: bool) -> None:
+        store, person = self.signed_in()
+        entry_id = self._shown_entry.id
         if yes:
-            library.endorse(self.store, self.person, self.entry.id)
+            library.endorse(store, person, entry_id)
         else:
-            library.take_back_endorsement(self.store, self.person, self.entry.id)
-        self.entry = library.get(self.store, self.person, self.entry.id)
+            library.take_back_endorsement(store, person, entry_id)
+        self.entry = library.get(store, person, entry_id)
         self._show_entry()
         self.status.show(
             "Thank you: the author and the community will see it helped." if yes else "Taken back.",
@@ -573,8 +631,10 @@ class LibraryApp(AppShell):
         )
 
     def _mark(self, yes: bool) -> None:
-        library.mark(self.store, self.person, self.entry.id, yes)
-        self.entry = library.get(self.store, self.person, self.entry.id)
+        store, person = self.signed_in()
+        entry_id = self._shown_entry.id
+        library.mark(store, person, entry_id, yes)
+        self.entry = library.get(store, person, entry_id)
         self._show_entry()
         self.status.show(
             "Marked as the community's endorsed practice." if yes else "The mark is removed.",
@@ -594,9 +654,12 @@ class LibraryApp(AppShell):
         self._show_entry()
 
     def _withdraw(self) -> None:
-        library.withdraw(self.store, self.person, self.entry.id)
+        store, person = self.signed_in()
+        shown = self._shown_entry
+        library.withdraw(store, person, shown.id)
         self.back_to_list()
-        self.status.show("The entry is withdrawn from the library.", "ok")
+        withdrawn = "The entry is withdrawn from the library."
+        self.status.show("The draft is discarded." if shown.draft else withdrawn, "ok")
 
     def _comment(self) -> None:
         taken = self.comment_fields.take()
@@ -609,29 +672,37 @@ class LibraryApp(AppShell):
                 "warning",
             )
             return
+        saver = self.comment_saver
+        if saver is None:  # a stale button: the comment box went with its entry
+            raise InvalidInput("entry", NO_ENTRY_OPEN)
         entry_id, comment_id = self.comment_for, self.comment_id
-        self.comment_saver.run(lambda: self._store_comment(taken, entry_id, comment_id))
+        saver.run(lambda: self._store_comment(taken, entry_id, comment_id))
 
     def _store_comment(self, taken: tuple[str, ...], entry_id: str, comment_id: str) -> None:
-        library.add_comment(self.store, self.person, comment_id, entry_id, taken[0], confirmed=True)
+        store, person = self.signed_in()
+        library.add_comment(store, person, comment_id, entry_id, taken[0], confirmed=True)
         self.comment_fields.stored(taken)
         self.comment_id = str(uuid.uuid4())
         self.comment_deid.review({})
         self.status.show("Your comment is added.", "ok")
         if self.entry is not None and self.entry.id == entry_id:
-            self.entry = library.get(self.store, self.person, entry_id)
+            self.entry = library.get(store, person, entry_id)
             self._show_entry()
 
     def _open_revise(self) -> None:
         if self.revise_form is None:
-            self.revise_form = EntryForm(self.topics, "Save the new version", entry=self.entry)
+            draft = self.entry is not None and self.entry.draft
+            label = "Save the draft" if draft else "Save the new version"
+            self.revise_form = EntryForm(self.topics, label, entry=self.entry)
             f = self.revise_form
             self.revise_saver = self.saver(f.title, f.body, f.url, f.free_tags)
             f.save.on_click(lambda _: self.guard(self._revise))
         self._show_entry()
 
     def _revise(self) -> None:
-        f = self.revise_form
+        f, saver = self.revise_form, self.revise_saver
+        if f is None or saver is None:  # a stale button: the form went with its entry
+            raise InvalidInput("entry", NO_ENTRY_OPEN)
         taken = f.fields.take()
         title, body, url, free = taken
         tags = library.tags_from(f.topic_ids(), free, self.topics)
@@ -648,22 +719,104 @@ class LibraryApp(AppShell):
         ids = [str(uuid.uuid4()) for _ in files]
         kind, topic_ids, entry_id, revision = f.kind.value, f.topic_ids(), f.entry_id, (
             f.expected_revision)  # fmt: skip
+        store, person = self.signed_in()
 
         def store_it() -> None:
             library.revise(
-                self.store, self.person, entry_id, kind, title, body,
+                store, person, entry_id, kind, title, body,
                 expected_revision=revision, topic_ids=topic_ids, free_tags=free, url=url,
                 confirmed=True, topics=self.topics,
             )  # fmt: skip
             for attachment_id, (name, data) in zip(ids, files, strict=True):
-                library.attach(self.store, self.person, attachment_id, entry_id, name, data)
-            self.revise_saver.cancel()
+                library.attach(store, person, attachment_id, entry_id, name, data)
+            saver.cancel()
             self.revise_form = self.revise_saver = None
-            self.entry = library.get(self.store, self.person, entry_id)
+            self.entry = library.get(store, person, entry_id)
             self._show_entry()
-            self.status.show(f"Saved as version {self.entry.revision}.", "ok")
+            if self.entry.draft:
+                self.status.show(
+                    f"Draft saved (version {self.entry.revision}): publish it when it is ready.",
+                    "ok",
+                )
+            else:
+                self.status.show(f"Saved as version {self.entry.revision}.", "ok")
 
-        self.revise_saver.run(store_it)
+        saver.run(store_it)
+
+    # -- my drafts (made from a session's insights and resources), and publishing them ------------
+    def _show_drafts(self) -> None:
+        """ "My drafts": the person's own drafts, each to open for editing or to publish."""
+        store, person = self.signed_in()
+        drafts = library.my_drafts(store, person)
+        if not drafts:
+            self.drafts_box.children = []
+            return
+        rows: list[W.Widget] = [
+            W.HTML(
+                f"<h2>My drafts ({len(drafts)})</h2><p class='cop-meta'>Made from your "
+                "sessions' practice insights and shared resources. Only you see them until you "
+                "publish them.</p>"
+            )
+        ]
+        for d in drafts:
+            title = d.title if len(d.title) <= 120 else d.title[:119] + "…"
+            open_it = self._button(title, "draft-open", self.open_entry, d.id)
+            open_it.tooltip = "Open this draft to edit it"
+            publish = self._button("Publish", "draft-publish", self._publish, d.id, style="primary")
+            publish.tooltip = f"Publish “{title}” to the library"
+            source = (
+                f" · from the session “<bdi>{html.escape(d.session_topic)}</bdi>”"
+                if d.session_topic
+                else ""
+            )
+            row = W.VBox(
+                [
+                    open_it,
+                    W.HTML(
+                        f"<p class='cop-meta'>{html.escape(library.KIND_LABELS[d.kind])}{source}"
+                        f" · <bdi>{html.escape(d.community_name)}</bdi> · saved "
+                        f"{_day(d.updated_at)}</p>"
+                    ),
+                    publish,
+                ]
+            )
+            row.add_class("cop-lib-row")
+            row.add_class("cop-lib-draft")
+            rows.append(row)
+        self.drafts_box.children = rows
+
+    def _publish_shown(self) -> None:
+        """Publish the draft open on the page, once what is typed in its form is saved."""
+        e, f = self._shown_entry, self.revise_form
+        if f is not None and _form_changed(f, e):
+            raise InvalidInput(
+                "draft", "Save your changes first (Save the draft), then press Publish."
+            )
+        self._publish(e.id)
+
+    def _publish(self, entry_id: str) -> None:
+        store, person = self.signed_in()
+        published = library.publish(store, person, entry_id)
+        if self.entry is not None and self.entry.id == entry_id:
+            self.drop_saver(self.revise_saver)
+            self.revise_form = self.revise_saver = None
+            self.entry = published
+            self._show_entry()
+        else:
+            self.refresh()
+        self._show_drafts()
+        self._refresh_tags()
+        twins = library.same_title(
+            store, person, published.community_id, published.title, published.id
+        )
+        if twins:
+            self.status.show(
+                f"Published. Another entry of this community has the same title ({twins}): "
+                "consider revising yours so that people can tell them apart.",
+                "warning",
+            )
+        else:
+            self.status.show("Published: the community's members now find it in the library.", "ok")
 
     # -- contributing -----------------------------------------------------------------------------
     def _build_contribute(self) -> None:
@@ -702,9 +855,10 @@ class LibraryApp(AppShell):
     def _sessions_for_form(self) -> None:
         cid = self.form.community.value
         options = [("None", "")]
+        store, person = self.signed_in()
         if cid:
             now = datetime.now(UTC)
-            upcoming, past = sessions.sessions_of(self.store, self.person, cid, now)
+            upcoming, past = sessions.sessions_of(store, person, cid, now)
             held = [s for s in upcoming if s.starts_at <= now + timedelta(hours=1)] + past
             options += [
                 (f"{s.starts_at.astimezone(self.zone):%d %b %Y} · {s.topic[:80]}", s.id)
@@ -742,16 +896,17 @@ class LibraryApp(AppShell):
         self, taken, entry_id, community_id, kind, topic_ids, session_id, files
     ) -> None:
         title, body, url, free = taken
+        store, person = self.signed_in()
         made = library.contribute(
-            self.store, self.person, entry_id, community_id, kind, title, body,
+            store, person, entry_id, community_id, kind, title, body,
             topic_ids=topic_ids, free_tags=free, url=url, session_id=session_id,
             confirmed=True, topics=self.topics,
         )  # fmt: skip
         for attachment_id, (name, data) in files:
-            library.attach(self.store, self.person, attachment_id, made.id, name, data)
+            library.attach(store, person, attachment_id, made.id, name, data)
         self.form.fields.stored(taken)
         self.form.reset()
-        twins = library.same_title(self.store, self.person, community_id, made.title, made.id)
+        twins = library.same_title(store, person, community_id, made.title, made.id)
         self.open_entry(made.id)
         if twins:
             self.status.show(

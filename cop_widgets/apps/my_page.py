@@ -1,5 +1,6 @@
 """My page: one person's own overview — the next sessions of their communities, the
-commitments they made at check-out (and their follow-up, recorded here too), their unfinished
+commitments they made at check-out (and their follow-up, recorded here too), the value-creation
+stories they saved as intentions (completed here too once their day has come), their unfinished
 drafts, feedback released to them, their CPD record and their data to take away.
 
 Everything shown is the signed-in person's own, read through services that take the person
@@ -19,16 +20,25 @@ import ipywidgets as W
 from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._reports import report_panel
 from cop_widgets.apps._startup import open_for_app
+from cop_widgets.apps._value_story import day_text, return_card, today_in
 from cop_widgets.apps.home import on_now, upcoming_html, upcoming_sessions
 from cop_widgets.content.frameworks import load_frameworks
 from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import InvalidInput, StoreFailure
-from cop_widgets.services import checkins, feedback, person_export, reflections, sessions
+from cop_widgets.services import (
+    checkins,
+    feedback,
+    person_export,
+    reflections,
+    sessions,
+    value_stories,
+)
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
 
 DRAFTS_SHOWN = 20
+STORIES_SHOWN = 30
 FEEDBACK_SHOWN = 20
 COMMITMENTS_SHOWN = 40
 TRIED_CHOICES = [("Yes", "yes"), ("Partly", "partly"), ("No, not yet", "no")]
@@ -54,6 +64,12 @@ MY_STYLE = """
 .cop-my-page .cop-followup-text { flex-wrap: wrap; }
 .cop-my-page .cop-followup-text textarea { flex: 1 1 100%; min-width: 0; min-height: 4.5em;
   box-sizing: border-box; }
+.cop-my-page .cop-value-return { border-left: 4px solid #0b4d1f; padding: 0.2em 0 0.4em 0.6em;
+  margin: 0.5em 0; max-width: 40rem; }
+.cop-my-page .cop-value-return p { margin: 0.2em 0; overflow-wrap: anywhere; }
+.cop-my-page .cop-return-applied, .cop-my-page .cop-return-realized { flex-wrap: wrap; }
+.cop-my-page .cop-return-applied textarea, .cop-my-page .cop-return-realized textarea {
+  flex: 1 1 100%; min-width: 0; min-height: 4.5em; box-sizing: border-box; }
 .cop-my-page .cop-my-join label { display: block; margin: 0.3em 0 0.2em; }
 .cop-my-page .cop-my-join input { font: inherit; width: 8em; max-width: 100%;
   text-transform: uppercase; padding: 0.2em 0.4em; border: 1px solid #6b7280;
@@ -109,6 +125,7 @@ class MyPageApp(AppShell):
         self.zone = ZoneInfo(settings.timezone)
         self.upcoming_view = W.HTML()
         self.commitments_box = W.VBox()
+        self.stories_box = W.VBox()
         self.drafts_view = W.HTML()
         self.feedback_view = W.HTML()
         self.record_box = W.VBox()
@@ -125,6 +142,7 @@ class MyPageApp(AppShell):
         sections = (
             ("upcoming", self.upcoming_view),
             ("commitments", self.commitments_box),
+            ("stories", self.stories_box),
             ("drafts", self.drafts_view),
             ("feedback", self.feedback_view),
             ("record", self.record_box),
@@ -141,6 +159,7 @@ class MyPageApp(AppShell):
         for show in (
             self.show_upcoming,
             self.show_commitments,
+            self.show_stories,
             self.show_drafts,
             self.show_feedback,
             self.show_record,
@@ -155,14 +174,13 @@ class MyPageApp(AppShell):
     # -- upcoming sessions (the home page's list; the join link while a session is on) ---------
     def show_upcoming(self) -> None:
         now = datetime.now(UTC)
-        known = sessions.communities(self.store, self.person)
-        shown = upcoming_html(
-            self.store, self.person, self.settings, known, now, join_links="open_now"
-        )
+        store, person = self.signed_in()
+        known = sessions.communities(store, person)
+        shown = upcoming_html(store, person, self.settings, known, now, join_links="open_now")
         # a session on now whose code this person does not see: they type it, as on home
         codeless_now = any(
             on_now(s, now) and not s.join_code
-            for s, _c in upcoming_sessions(self.store, self.person, known, now)
+            for s, _c in upcoming_sessions(store, person, known, now)
         )
         self.upcoming_view.value = shown + (JOIN_FORM if codeless_now else "")
 
@@ -171,7 +189,8 @@ class MyPageApp(AppShell):
         for row in self._followup_rows.values():
             self.drop_saver(row.saver)  # kept if a refused save of it is still retrying
         self._followup_rows = {}
-        mine = checkins.my_commitments(self.store, self.person, limit=COMMITMENTS_SHOWN)
+        store, person = self.signed_in()
+        mine = checkins.my_commitments(store, person, limit=COMMITMENTS_SHOWN)
         heading = W.HTML(
             "<h2>My commitments</h2><p class='cop-meta'>What you said at check-out you would "
             "do differently. Say here whether you tried it; it is also asked at your next "
@@ -262,7 +281,8 @@ class MyPageApp(AppShell):
         if row.tried.value is None:
             raise InvalidInput("tried", CHOOSE_FIRST)
         c: checkins.CommitmentRecord = row.commitment
-        checkins.follow_up(self.store, self.person, c.id, None, row.tried.value, row.happened.value)
+        store, person = self.signed_in()
+        checkins.follow_up(store, person, c.id, None, row.tried.value, row.happened.value)
         row.saver.cancel()
         self._followup_rows.pop(c.id, None)
         done = checkins.CommitmentRecord(
@@ -280,9 +300,70 @@ class MyPageApp(AppShell):
         else:
             row.note.value = _note(str(exc), "error")
 
+    # -- value-creation stories saved as intentions ----------------------------------------------
+    def show_stories(self) -> None:
+        """Stories whose day has come, to complete here; then those still to come back, and
+        the completed ones (each opens as its new version)."""
+        for card in getattr(self, "_story_cards", []):
+            self.drop_saver(card.saver)  # kept if a refused save of it is still retrying
+        store, person = self.signed_in()
+        today = today_in(self.settings.timezone)
+        mine = value_stories.my_returns(store, person, limit=STORIES_SHOWN)
+        heading = W.HTML(
+            "<h2>My value-creation stories</h2><p class='cop-meta'>A story you saved as an "
+            "intention comes back here on the day you chose, and at the check-in of your next "
+            "session: say what happened and what difference it made.</p>"
+        )
+        if not mine:
+            self._story_cards = []
+            self.stories_box.children = [
+                heading,
+                W.HTML(
+                    "<p>None yet. Write a <a href='reflection.ipynb'>value-creation story</a> "
+                    "and save it as an intention: it comes back to you.</p>"
+                ),
+            ]
+            return
+        self._story_cards = [
+            return_card(self, story, self._story_completed) for story in mine if story.due(today)
+        ]
+        later = [
+            f"<li>Comes back on {html.escape(day_text(story.return_on))}: you planned to try "
+            f"<bdi>{html.escape(story.planned)}</bdi></li>"
+            for story in mine
+            if story.returned_at is None and not story.due(today)
+        ]
+        done = [
+            f"<li><a class='cop-my-story-link' href='reflection.ipynb?reflection="
+            f"{html.escape(story.completed_as or story.reflection_id)}'>Completed "
+            f"{html.escape(_when(story.returned_at, self.zone, self.settings.timezone))}</a>: "
+            f"<bdi>{html.escape(story.planned)}</bdi></li>"
+            for story in mine
+            if story.returned_at is not None
+        ]
+        lists = "".join(
+            f"<ul class='cop-my-list cop-my-stories-{kind}'>{''.join(items)}</ul>"
+            for kind, items in (("later", later), ("done", done))
+            if items
+        )
+        self.stories_box.children = [heading, *self._story_cards, W.HTML(lists)]
+
+    def _story_completed(self, card: W.VBox, new_id: str) -> None:
+        # only this story's card changes: what is typed in the others stays
+        self._story_cards = [c for c in self._story_cards if c is not card]
+        card.children = [
+            W.HTML(
+                "<p>Added to your story as a new version: "
+                f"<a class='cop-my-story-link' href='reflection.ipynb?reflection="
+                f"{html.escape(new_id)}'>read it</a>.</p>" + _note("Saved.", "ok")
+            )
+        ]
+        self.status.show("Thank you: your story now says what happened.", "ok")
+
     # -- drafts ---------------------------------------------------------------------------------
     def show_drafts(self) -> None:
-        drafts = reflections.list_mine(self.store, self.person, limit=DRAFTS_SHOWN, status="draft")
+        store, person = self.signed_in()
+        drafts = reflections.list_mine(store, person, limit=DRAFTS_SHOWN, status="draft")
         if not drafts:
             self.drafts_view.value = "<h2>My drafts</h2><p>No drafts.</p>"
             return
@@ -304,7 +385,8 @@ class MyPageApp(AppShell):
 
     # -- feedback -------------------------------------------------------------------------------
     def show_feedback(self) -> None:
-        notices = feedback.feedback_on_mine(self.store, self.person, limit=FEEDBACK_SHOWN)
+        store, person = self.signed_in()
+        notices = feedback.feedback_on_mine(store, person, limit=FEEDBACK_SHOWN)
         if not notices:
             self.feedback_view.value = "<h2>Feedback</h2><p>No feedback yet.</p>"
             return
@@ -336,7 +418,8 @@ class MyPageApp(AppShell):
             "the sessions and case discussions you took part in, and your commitments: a "
             "record for your continuing professional development.</p>"
         )
-        panel = report_panel(self, "person", self.person.id, label="My CPD record", period=True)
+        _, person = self.signed_in()
+        panel = report_panel(self, "person", person.id, label="My CPD record", period=True)
         self.record_box.children = [heading, panel]
 
     # -- my data ----------------------------------------------------------------------------------
@@ -359,8 +442,9 @@ class MyPageApp(AppShell):
         ]
 
     def export(self) -> None:
+        store, person = self.signed_in()
         try:
-            data = person_export.export_my_data(self.store, self.person)
+            data = person_export.export_my_data(store, person)
         except StoreFailure as exc:
             message = f"Your export was not made: {exc.reason}. Press the button again in a moment."
             self.export_link.value = _note(message, "error")

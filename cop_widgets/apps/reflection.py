@@ -10,12 +10,13 @@ from urllib.parse import parse_qs
 import ipywidgets as W
 
 from cop_widgets.apps._autosave import Autosave
-from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._base import AppShell, catalogue_problems_html, staying_until_saved
 from cop_widgets.apps._startup import open_for_app
+from cop_widgets.apps._value_story import day_text, today_in
 from cop_widgets.content.frameworks import Framework, load_frameworks
 from cop_widgets.content.yaml_files import Catalogue
-from cop_widgets.errors import CopWidgetsError, InvalidInput, StoreFailure
-from cop_widgets.services import feedback, reflections, review
+from cop_widgets.errors import InvalidInput
+from cop_widgets.services import feedback, reflections, review, value_stories
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
@@ -45,18 +46,10 @@ def _list_row(button: W.Button, head_html: str, preview: str) -> W.HBox:
     return W.HBox([button, label], layout=W.Layout(align_items="center"))
 
 
-def _frameworks_problem_text(catalogue: Catalogue) -> str:
-    if not catalogue.problems:
-        return ""
-    lines = "".join(f"<li><code>{html.escape(str(p))}</code></li>" for p in catalogue.problems)
-    return (
-        '<div class="cop-problems" role="alert"><strong>Some framework files could not be '
-        f"loaded</strong> (the others work; tell your facilitator):<ul>{lines}</ul></div>"
-    )
-
-
 class ReflectionApp(AppShell):
     """Composes the sign-in panel, the home panel (new + my reflections) and the stepper."""
+
+    unexpected_save_failure = "Autosave failed; your text is kept. Press Save draft."
 
     def __init__(
         self,
@@ -65,10 +58,13 @@ class ReflectionApp(AppShell):
         environ=None,
         autosave_seconds: float = 3.0,
         startup_error: str = "",
+        timezone: str = "UTC",
     ):
         self.store = store
         self.catalogue = catalogue
         self.environ = environ
+        self.timezone = timezone  # the community's: the day a value-creation story comes back
+        self.intention: W.VBox | None = None
         self.person: Person | None = None
         self.stepper: ReflectionStepper | None = None
         self.draft_id: str | None = None
@@ -76,7 +72,9 @@ class ReflectionApp(AppShell):
             self._autosave_now, delay=autosave_seconds, on_failure=self.not_saved_yet
         )
         self.deid = DeidCheck()
-        super().__init__("<h1>Reflection</h1>", W.HTML(_frameworks_problem_text(catalogue)))
+        super().__init__(
+            "<h1>Reflection</h1>", W.HTML(catalogue_problems_html(catalogue, "framework"))
+        )
         self.track(self.autosave)  # the page asks before it is left while a draft is unsaved
         self.begin(startup_error, environ)
 
@@ -130,13 +128,13 @@ class ReflectionApp(AppShell):
 
     def _shared_with_me(self) -> list[W.Widget]:
         """Reflections others shared with this person's community or session (policy)."""
-        items = reflections.shared_with_me(self.store, self.person)
+        store, person = self.signed_in()
+        items = reflections.shared_with_me(store, person)
         if not items:
             return []
         rows = []
         for item in items:
-            fw = self.catalogue.get(item.framework_id)
-            name = fw.name if fw else item.framework_id
+            name = self.catalogue.name_of(item.framework_id)
             whom = "the community" if item.visibility == "community" else "you, as facilitator"
             head = (
                 f"<strong>{html.escape(name)}</strong> by <bdi>{html.escape(item.author_name)}"
@@ -151,7 +149,8 @@ class ReflectionApp(AppShell):
 
     def read_shared(self, reflection_id: str) -> None:
         """Someone else's reflection, to read only (no sharing, feedback or revising here)."""
-        shared = reflections.read_shared(self.store, self.person, reflection_id)
+        store, person = self.signed_in()
+        shared = reflections.read_shared(store, person, reflection_id)
         framework = self.catalogue.get(shared.framework_id)
         if framework is None:
             raise InvalidInput("framework", "This reflection's model is not on this server.")
@@ -164,15 +163,15 @@ class ReflectionApp(AppShell):
         self.status.show("Shared with you to read: it stays as its author wrote it.", "info")
 
     def _my_reflections(self) -> W.Widget:
-        items = reflections.list_mine(self.store, self.person)
+        store, person = self.signed_in()
+        items = reflections.list_mine(store, person)
         if not items:
             return W.HTML("<p>None yet. Start one above; drafts are kept as you type.</p>")
         # released feedback is marked new until the author opens that reflection
-        with_new = feedback.new_feedback(self.store, self.person)
+        with_new = feedback.new_feedback(store, person)
         rows = []
         for item in items:
-            fw = self.catalogue.get(item.framework_id)
-            name = fw.name if fw else item.framework_id
+            name = self.catalogue.name_of(item.framework_id)
             state = "Draft" if item.status == "draft" else "Submitted"
             new = (
                 '<strong class="cop-new-feedback">New feedback</strong> · '
@@ -205,16 +204,11 @@ class ReflectionApp(AppShell):
         )
 
     def open_reflection(self, reflection_id: str) -> None:
-        saved = reflections.get_mine(self.store, self.person, reflection_id)
-        framework = self.catalogue.get(saved.framework_id)
-        if framework is None:
-            raise InvalidInput(
-                "framework",
-                f"The reflective model {saved.framework_id!r} of this reflection is not "
-                "available on this server; ask your facilitator to restore its file.",
-            )
+        store, person = self.signed_in()
+        saved = reflections.get_mine(store, person, reflection_id)
+        framework = self._framework_of(saved)
         value = {sid: {"text": a.text, "passed": a.passed} for sid, a in saved.answers}
-        self._open_stepper(
+        stepper = self._open_stepper(
             framework, saved.id, value, saved.visibility, read_only=saved.status != "draft"
         )
         if saved.status == "draft":
@@ -223,7 +217,7 @@ class ReflectionApp(AppShell):
             # the check when it was saved so; only what is typed now is checked again)
             answered = dict(saved.answers)
             stages = framework.stages
-            self.stepper.go(
+            stepper.go(
                 next(
                     (i for i, st in enumerate(stages) if not _done(answered.get(st.id, _EMPTY))),
                     len(stages) - 1,
@@ -233,7 +227,7 @@ class ReflectionApp(AppShell):
                 self.deid.accept({framework.stage(sid).label: a.text for sid, a in saved.answers})
         else:
             self.body.children = [*self.body.children, self._submitted_panel(saved)]
-            feedback.mark_feedback_seen(self.store, self.person, saved.id)
+            feedback.mark_feedback_seen(store, person, saved.id)
         self.status.show(
             "Submitted reflections stay as they were; revise one as a new version."
             if saved.status != "draft"
@@ -241,9 +235,21 @@ class ReflectionApp(AppShell):
             "info",
         )
 
+    def _framework_of(self, saved: reflections.Reflection) -> Framework:
+        """The reflective model `saved` was written in, when its file is on this server."""
+        framework = self.catalogue.get(saved.framework_id)
+        if framework is None:
+            raise InvalidInput(
+                "framework",
+                f"The reflective model {saved.framework_id!r} of this reflection is not "
+                "available on this server; ask your facilitator to restore its file.",
+            )
+        return framework
+
     def _submitted_panel(self, saved: reflections.Reflection) -> W.Widget:
         """Released feedback, who can read it, and a new version: what a submitted one offers."""
-        given = feedback.released_feedback(self.store, self.person, saved.id)
+        store, person = self.signed_in()
+        given = feedback.released_feedback(store, person, saved.id)
         items = "".join(
             f"<li><strong>{html.escape(review.KIND_LABELS[f.kind])}</strong> from "
             f"<bdi>{html.escape(f.supervisor_name)}</bdi>: "
@@ -275,12 +281,141 @@ class ReflectionApp(AppShell):
         revise.add_class("cop-revise")
         change.on_click(lambda _: self.guard(self._change_visibility, saved.id, share.value))
         revise.on_click(lambda _: self.guard(self._revise, saved.id))
-        return W.VBox([W.HTML(feedback_html), W.HBox([share, change]), revise])
+        comes_back = (
+            self._return_panel(saved) if saved.framework_id == value_stories.VALUE_STORY else []
+        )
+        return W.VBox([W.HTML(feedback_html), W.HBox([share, change]), revise, *comes_back])
+
+    # -- a value-creation story that comes back to its author ------------------------------------
+    def _return_day_picker(self, day) -> W.DatePicker:
+        picker = W.DatePicker(
+            value=day, description="Come back to it on", style={"description_width": "initial"}
+        )
+        picker.add_class("cop-return-on")
+        return picker
+
+    def _intention_panel(self) -> W.VBox:
+        """Below a value-creation story being written: save it as an intention that comes
+        back on the day chosen (six weeks ahead unless changed)."""
+        self.return_day = self._return_day_picker(
+            value_stories.default_return_day(today_in(self.timezone))
+        )
+        keep = W.Button(description="Save as an intention")
+        keep.add_class("cop-save-intention")
+        keep.on_click(lambda _: self.after_pending_edits(self.save_intention))
+        self.intention_note = W.HTML()
+        self.intention_note.add_class("cop-intention-note")
+        self.intention = W.VBox(
+            [
+                W.HTML(
+                    "<h3>Come back to this story</h3><p class='cop-meta'>Not used it yet? Save "
+                    "the story now as an intention (what the activity gave you, what you plan "
+                    "to try); the later cycles stay open. On the day you choose it comes back "
+                    "to you, on My page and at the check-in of your next session, to add what "
+                    "happened and what difference it made.</p>"
+                ),
+                W.HBox([self.return_day, keep]),
+                self.intention_note,
+            ]
+        )
+        self.intention.add_class("cop-intention")
+        return self.intention
+
+    def save_intention(self) -> None:
+        """Submit the open value-creation story as an intention that comes back on the chosen
+        day. Refused (a day that has passed, text still to check), the text is kept as a
+        draft and the page says why."""
+        if self.stepper is None or self.stepper.read_only or self.intention is None:
+            return
+        self.intention_note.value = ""
+        try:
+            value_stories.check_return_day(self.return_day.value, today_in(self.timezone))
+            if self._checked_visibility(self.stepper) != self.stepper.visibility:
+                raise InvalidInput(
+                    "visibility",
+                    "Not saved as an intention: check the highlighted words below first "
+                    "(rephrase them or tick the box), or choose 'Only me'.",
+                )
+            # a save the store refuses stays unsaved and is tried again in the background
+            self.autosave.run(self._save_intention)
+        except InvalidInput as exc:
+            self.save_now()  # not saved as an intention: the text is kept as a draft
+            message = f"{exc} Your story is kept as a draft."
+            self.intention_note.value = (
+                f'<p role="alert" class="cop-note-error">{html.escape(message)}</p>'
+            )
+            raise InvalidInput(exc.field, message) from None
+
+    def _save_intention(self) -> None:
+        stepper, draft_id = self._editing
+        store, person = self.signed_in()
+        day = self.return_day.value
+        value_stories.save_as_intention(
+            store,
+            person,
+            draft_id,
+            stepper.framework,
+            self._answers(stepper),
+            stepper.visibility,
+            day,
+            today_in(self.timezone),
+        )
+        stepper.read_only = True
+        self.open_reflection(draft_id)
+        self.status.show(
+            f"Saved as an intention. It comes back to you on {day_text(day)}: on My page, and "
+            "at the check-in of your next session from that day.",
+            "ok",
+        )
+
+    def _return_panel(self, saved: reflections.Reflection) -> list[W.Widget]:
+        """A submitted story: when it comes back (or came back), and the day to move or set."""
+        store, person = self.signed_in()
+        planned = value_stories.return_of(store, person, saved.id)
+        if planned is not None and planned.returned_at is not None:
+            return [
+                W.HTML(
+                    "<p class='cop-return-state'>You came back to this story: a later version "
+                    "says what happened (in My reflections).</p>"
+                )
+            ]
+        if planned is None and saved.answer("realized").answered:
+            return []  # told to the end: nothing to come back to
+        today = today_in(self.timezone)
+        if planned is None:
+            state = "It is not set to come back to you."
+        elif planned.due(today):
+            state = (
+                f"It came back to you on {day_text(planned.return_on)}: complete it on My "
+                "page or at your next session's check-in."
+            )
+        else:
+            state = f"It comes back to you on {day_text(planned.return_on)}."
+        picker = self._return_day_picker(
+            planned.return_on
+            if planned is not None and not planned.due(today)
+            else value_stories.default_return_day(today)
+        )
+        keep = W.Button(description="Come back to it then")
+        keep.add_class("cop-plan-return")
+        keep.on_click(lambda _: self.guard(self._plan_return, saved.id, picker))
+        return [
+            W.HTML(f"<h3>Come back to this story</h3><p class='cop-return-state'>{state}</p>"),
+            W.HBox([picker, keep]),
+        ]
+
+    def _plan_return(self, reflection_id: str, picker: W.DatePicker) -> None:
+        store, person = self.signed_in()
+        today = today_in(self.timezone)
+        value_stories.plan_return(store, person, reflection_id, picker.value, today)
+        self.open_reflection(reflection_id)
+        self.status.show(f"It comes back to you on {day_text(picker.value)}.", "ok")
 
     def _change_visibility(self, reflection_id: str, visibility: str) -> None:
+        store, person = self.signed_in()
         if visibility != "private":
-            saved = reflections.get_mine(self.store, self.person, reflection_id)
-            fw = self.catalogue.get(saved.framework_id)
+            saved = reflections.get_mine(store, person, reflection_id)
+            fw = self._framework_of(saved)
             texts = {fw.stage(sid).label: a.text for sid, a in saved.answers}
             if not self.deid.review(texts):
                 self.status.show(
@@ -289,11 +424,12 @@ class ReflectionApp(AppShell):
                     "warning",
                 )
                 return
-        reflections.change_visibility(self.store, self.person, reflection_id, visibility)
+        reflections.change_visibility(store, person, reflection_id, visibility)
         self.status.show("Changed who can read this reflection.", "ok")
 
     def _revise(self, reflection_id: str) -> None:
-        new_id = reflections.new_version(self.store, self.person, reflection_id)
+        store, person = self.signed_in()
+        new_id = reflections.new_version(store, person, reflection_id)
         self.open_reflection(new_id)
         self.status.show("A new version to edit; the submitted one stays as it was.", "info")
 
@@ -304,34 +440,49 @@ class ReflectionApp(AppShell):
         value=None,
         visibility="private",
         read_only=False,
-    ) -> None:
+    ) -> ReflectionStepper:
         self.draft_id = reflection_id
-        self.stepper = ReflectionStepper(framework, value, visibility, read_only)
-        self.stepper.on_change(lambda _: self.autosave.touch())
-        self.stepper.on_save(lambda _: self.guard(self.save_now, "Draft saved"))
-        self.stepper.on_submit(lambda _: self.after_pending_edits(self.submit_now))
-        self.stepper.on_leave(lambda _: self.after_pending_edits(self.close_stepper))
+        self.stepper = stepper = ReflectionStepper(framework, value, visibility, read_only)
+        stepper.on_change(lambda _: self.autosave.touch())
+        stepper.on_save(lambda _: self.guard(self.save_now, "Draft saved"))
+        stepper.on_submit(lambda _: self.after_pending_edits(self.submit_now))
+        stepper.on_leave(lambda _: self.after_pending_edits(self.close_stepper))
         self.deid = DeidCheck()
         self.deid.confirm.observe(lambda _: self.autosave.touch(), "value")
-        self.body.children = [self.stepper, self.deid]
+        self.body.children = [stepper, self.deid]
+        self.intention = None
+        if framework.id == value_stories.VALUE_STORY and not read_only:
+            self.body.children = [stepper, self.deid, self._intention_panel()]
+        return stepper
 
-    def _answers(self) -> dict[str, reflections.Answer]:
+    @property
+    def _editing(self) -> tuple[ReflectionStepper, str]:
+        """The open reflection's stepper and id; none once the page went back to the list (a
+        save still retrying then, or a stale button)."""
+        if self.stepper is None or self.draft_id is None:
+            raise InvalidInput(
+                "reflection", "No reflection is open on this page: open it from My reflections."
+            )
+        return self.stepper, self.draft_id
+
+    @staticmethod
+    def _answers(stepper: ReflectionStepper) -> dict[str, reflections.Answer]:
         return {
             sid: reflections.Answer(text=a.get("text", ""), passed=bool(a.get("passed")))
-            for sid, a in self.stepper.value.items()
+            for sid, a in stepper.value.items()
         }
 
-    def _checked_visibility(self) -> str:
+    def _checked_visibility(self, stepper: ReflectionStepper) -> str:
         """The chosen visibility once the text passed the de-identification check, else private.
 
         Text leaves "private" only after its likely identifiers were rephrased or confirmed.
         """
-        chosen = self.stepper.visibility
+        chosen = stepper.visibility
         if chosen == "private":
             self.deid.layout.display = "none"
             return chosen
-        fw = self.stepper.framework
-        texts = {fw.stage(sid).label: a["text"] for sid, a in self.stepper.value.items()}
+        fw = stepper.framework
+        texts = {fw.stage(sid).label: a["text"] for sid, a in stepper.value.items()}
         return chosen if self.deid.review(texts) else "private"
 
     def save_now(self, verb: str = "Draft saved") -> bool:
@@ -342,18 +493,20 @@ class ReflectionApp(AppShell):
         return self.autosave.run(lambda: self._save_draft(verb))
 
     def _save_draft(self, verb: str) -> None:
-        visibility = self._checked_visibility()
+        stepper, draft_id = self._editing
+        visibility = self._checked_visibility(stepper)
+        store, person = self.signed_in()
         result = reflections.save_draft(
-            self.store,
-            self.person,
-            self.draft_id,
-            self.stepper.framework,
-            self._answers(),
+            store,
+            person,
+            draft_id,
+            stepper.framework,
+            self._answers(stepper),
             visibility,
         )
         if result.problems:
             self.status.show("Saved, except: " + " ".join(result.problems), "warning")
-        elif visibility != self.stepper.visibility:
+        elif visibility != stepper.visibility:
             self.status.show(
                 f"{verb}, and kept private until you check the highlighted words below.",
                 "warning",
@@ -365,19 +518,10 @@ class ReflectionApp(AppShell):
         if self.stepper is not None and not self.stepper.read_only:
             self._save_draft("Draft saved automatically")
 
-    def not_saved_yet(self, exc: Exception) -> None:
-        """What the person sees while a save waits for its next try (Autosave calls this)."""
-        if isinstance(exc, StoreFailure):
-            self.status.show(f"Not saved yet — retrying. {exc.kept_message()}", "error")
-        elif isinstance(exc, CopWidgetsError):
-            self.status.show(str(exc), "error")
-        else:
-            self.status.show("Autosave failed; your text is kept. Press Save draft.", "error")
-
     def submit_now(self) -> None:
         if self.stepper is None or self.stepper.read_only:
             return
-        if self._checked_visibility() != self.stepper.visibility:
+        if self._checked_visibility(self.stepper) != self.stepper.visibility:
             self.save_now()
             raise InvalidInput(
                 "visibility",
@@ -392,15 +536,17 @@ class ReflectionApp(AppShell):
             raise
 
     def _submit(self) -> None:
+        stepper, draft_id = self._editing
+        store, person = self.signed_in()
         done = reflections.submit(
-            self.store,
-            self.person,
-            self.draft_id,
-            self.stepper.framework,
-            self._answers(),
-            self.stepper.visibility,
+            store,
+            person,
+            draft_id,
+            stepper.framework,
+            self._answers(stepper),
+            stepper.visibility,
         )
-        self.stepper.read_only = True
+        stepper.read_only = True
         self.status.show(
             f"Submitted at {_when(done.submitted_at)}. It is now in My reflections.", "ok"
         )
@@ -409,13 +555,8 @@ class ReflectionApp(AppShell):
         """Back to the list, once the text is saved; while the store refuses it, stay here."""
         if self.stepper is not None and not self.stepper.read_only and self.autosave.dirty:
             if not self.save_now():
-                failure = self.autosave.failure
-                self.status.show(
-                    "Not saved yet, so this page stays open — retrying in the background. "
-                    + (failure.kept_message() + " " if failure else "")
-                    + "Press Back to my reflections again once it says saved.",
-                    "error",
-                )
+                message = staying_until_saved(self.autosave, "Back to my reflections")
+                self.status.show(message, "error")
                 return
         self.show_home()
 
@@ -429,5 +570,10 @@ def reflection_app(
     )
     catalogue = opened.loaded or Catalogue((), ())
     return ReflectionApp(
-        opened.store, catalogue, environ, autosave_seconds, startup_error=opened.error
+        opened.store,
+        catalogue,
+        environ,
+        autosave_seconds,
+        startup_error=opened.error,
+        timezone=opened.settings.timezone,
     )

@@ -21,6 +21,7 @@ import segno
 
 from cop_widgets.apps._autosave import Ticker
 from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._library_drafts import DraftOffers
 from cop_widgets.apps._reports import report_panel
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.apps.board import BoardPanel, board_sets
@@ -31,7 +32,7 @@ from cop_widgets.content.roles import SESSION_ROLES
 from cop_widgets.content.session_items import ItemSet, load_item_sets
 from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import CopWidgetsError, InvalidInput
-from cop_widgets.services import accounts, discussions, sessions
+from cop_widgets.services import accounts, discussions, library, sessions
 from cop_widgets.services.identity import Person, page_site
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
@@ -127,6 +128,7 @@ class RunSheetApp(AppShell):
         self.discussions_view.add_class("cop-run-discussions")
         self.checkout_box = W.VBox()
         self.report_box = W.VBox()
+        self.draft_offers: DraftOffers | None = None
         # joins and answers arrive while the page is open; the kernel (and this) ends with it
         self.ticker = Ticker(lambda: self.guard(self.refresh), every=tick_seconds)
         super().__init__(RUN_SHEET_STYLE + "<h1>Session run sheet</h1>")
@@ -144,8 +146,9 @@ class RunSheetApp(AppShell):
                 )
             ]
             return
+        store = self.opened_store()
         try:
-            self.session = sessions.session_to_run(self.store, person, wanted)
+            self.session = sessions.session_to_run(store, person, wanted)
         except CopWidgetsError as exc:  # refused (audited), or no such session
             self.body.children = [W.HTML(f"<p class='cop-refused'>{html.escape(str(exc))}</p>")]
             raise
@@ -153,7 +156,7 @@ class RunSheetApp(AppShell):
 
     # -- the page -------------------------------------------------------------------------------
     def show(self) -> None:
-        s = self.session
+        s = self._running
         closed = s.status == "closed"
         if self.start_form is not None:
             self.drop_saver(self.start_form.saver)
@@ -179,6 +182,8 @@ class RunSheetApp(AppShell):
         if not closed:
             sections += [self._start_form(), self.checkout_box]
             self._show_checkout()
+        else:
+            sections.append(self._library_section())
         sections += [self._close_area(), self.report_box]
         self.body.children = sections
         self._show_discussions()
@@ -188,9 +193,10 @@ class RunSheetApp(AppShell):
         self.ticker.start()
 
     def _heading_html(self) -> str:
-        s = self.session
+        s = self._running
+        store, person = self.signed_in()
         cop = next(
-            (c for c in sessions.communities(self.store, self.person) if c.id == s.community_id),
+            (c for c in sessions.communities(store, person) if c.id == s.community_id),
             None,
         )
         protocol = self.protocols.get(s.protocol_id) if s.protocol_id else None
@@ -222,11 +228,11 @@ class RunSheetApp(AppShell):
         """The full join address: COP_PUBLIC_URL (room mode sets it), else the address this
         page was opened on, so that it works from the room's other computers."""
         site = self.settings.public_url or page_site(self.environ, default=accounts.DEFAULT_URL)
-        return join_url(site, self.session.join_code, _base_path(self.environ))
+        return join_url(site, self._running.join_code, _base_path(self.environ))
 
     def _address_html(self) -> str:
         url = self.join_address()
-        code = html.escape(self.session.join_code)
+        code = html.escape(self._running.join_code)
         return (
             "<h2>Join address</h2><div class='cop-run-address'>"
             f"<p>Join code <span class='cop-run-code'>{code}</span></p>"
@@ -244,7 +250,8 @@ class RunSheetApp(AppShell):
     def refresh(self) -> None:
         if self.session is None:
             return
-        joined = sessions.attendees(self.store, self.person, self.session.id)
+        store, person = self.signed_in()
+        joined = sessions.attendees(store, person, self.session.id)
         names = "".join(f"<bdi>{html.escape(name)}</bdi>" for _, name in joined)
         shown = (
             f"<p class='cop-run-joined'><strong class='cop-run-joined-count'>{len(joined)} "
@@ -262,11 +269,13 @@ class RunSheetApp(AppShell):
 
     # -- 3. roles, from the community's members -------------------------------------------------
     def _roles_section(self) -> list[W.Widget]:
-        sid = self.session.id
-        candidates = sessions.role_candidates(self.store, self.person, sid)
-        current = sessions.session_roles(self.store, self.person, sid)
-        history = sessions.role_history(self.store, self.person, self.session.community_id)
-        came = sessions.attendees(self.store, self.person, sid)
+        running = self._running
+        sid = running.id
+        store, person = self.signed_in()
+        candidates = sessions.role_candidates(store, person, sid)
+        current = sessions.session_roles(store, person, sid)
+        history = sessions.role_history(store, person, running.community_id)
+        came = sessions.attendees(store, person, sid)
         suggested = sessions.suggest_roles(came or candidates, history)
         self._candidates = candidates
         self.pickers = {}
@@ -299,7 +308,8 @@ class RunSheetApp(AppShell):
     def _offer_candidates(self) -> None:
         """Someone new joined (and so belongs to the community): offer them too, keeping
         every choice on the page."""
-        candidates = sessions.role_candidates(self.store, self.person, self.session.id)
+        store, person = self.signed_in()
+        candidates = sessions.role_candidates(store, person, self._running.id)
         if candidates == self._candidates:
             return
         self._candidates = candidates
@@ -311,13 +321,14 @@ class RunSheetApp(AppShell):
     def save_roles(self) -> None:
         running = self._running
         roles = {role_id: picker.value or "" for role_id, picker in self.pickers.items()}
-        sessions.set_session_roles(self.store, self.person, running.id, roles)
+        store, person = self.signed_in()
+        sessions.set_session_roles(store, person, running.id, roles)
         self._prefill_roles(only_empty=False)
         self.status.show("Roles saved. The case discussion below starts with them.", "ok")
 
     # -- 4. the case discussion, with the session's protocol and role holders --------------------
     def _start_form(self) -> StartForm:
-        s = self.session
+        s = self._running
         form = StartForm(self.protocols, [s], self.zone)
         # this session only: the discussion is held in it
         form.session.options = [(session_choice_label(s, self.zone), s.id)]
@@ -347,8 +358,10 @@ class RunSheetApp(AppShell):
         form = self.start_form
         if form is None:
             return
-        names = dict(sessions.role_candidates(self.store, self.person, self.session.id))
-        held = sessions.session_roles(self.store, self.person, self.session.id)
+        store, person = self.signed_in()
+        session_id = self._running.id
+        names = dict(sessions.role_candidates(store, person, session_id))
+        held = sessions.session_roles(store, person, session_id)
         for role_id, _ in SESSION_ROLES:
             box = form.role_inputs.get(role_id)
             if box is None or (only_empty and box.value.strip()):
@@ -358,28 +371,12 @@ class RunSheetApp(AppShell):
     def start_discussion(self) -> None:
         running = self._running
         form = self.start_form
-        protocol = form.chosen
-        if protocol is None:
-            raise InvalidInput("protocol", "Choose a protocol from the list.")
-        if not form.summary.value.strip():
-            raise InvalidInput("case summary", "Write a short de-identified case summary first.")
-        if not form.check():
-            self.status.show(
-                "Not started yet: check the highlighted words in the summary, rephrase them or "
-                "tick the box, then press Check and start again.",
-                "warning",
+        if form is None:  # a stale button: the session's form went (closed meanwhile)
+            raise InvalidInput(
+                "session", "No case discussion form is open on this page: open its run sheet again."
             )
+        if form.start_discussion(self, running.id) is None:  # highlighted words to check
             return
-        discussions.start_discussion(
-            self.store,
-            self.person,
-            protocol,
-            form.summary.value,
-            form.content_note.value,
-            form.roles(),
-            summary_checked=True,
-            session_id=running.id,
-        )
         # a fresh form for another discussion; the one started is listed above it
         self.drop_saver(form.saver)
         fresh = self._start_form()
@@ -392,7 +389,8 @@ class RunSheetApp(AppShell):
         )
 
     def _show_discussions(self) -> None:
-        started = discussions.session_discussions(self.store, self.person, self.session.id)
+        store, person = self.signed_in()
+        started = discussions.session_discussions(store, person, self._running.id)
         if not started:
             self.discussions_view.value = (
                 "<p class='cop-meta'>None started yet in this session.</p>"
@@ -412,7 +410,7 @@ class RunSheetApp(AppShell):
 
     # -- 5. check-out ---------------------------------------------------------------------------
     def _show_checkout(self) -> None:
-        opened = self.session.checkout_opened_at
+        opened = self._running.checkout_opened_at
         heading = W.HTML("<h2>Check-out</h2>")
         if opened:
             when = datetime.fromisoformat(opened).astimezone(self.zone)
@@ -446,15 +444,84 @@ class RunSheetApp(AppShell):
         return self.session
 
     def open_checkout(self) -> None:
-        self.session = sessions.open_checkout(self.store, self.person, self._running.id)
+        store, person = self.signed_in()
+        self.session = sessions.open_checkout(store, person, self._running.id)
         self._show_checkout()
         self.status.show("Check-out is open: it now shows on every join page.", "ok")
+
+    # -- after the session: its practice insights and resources to the library ---------------
+    def _library_section(self) -> W.Widget:
+        """Each practice insight (the notes of the protocols' insight phases) and each resource
+        shared at check-out, with "Make a library draft", for the session's facilitator and
+        note-taker; the case summary and other notes are never offered."""
+        s = self._running
+        store, person = self.signed_in()
+        heading = "<h2>To the practice library</h2>"
+        if not library.may_draft_from_session(store, person, s.id):
+            self.draft_offers = None
+            return W.HTML(
+                heading + "<p class='cop-meta cop-drafts-who'>The session's facilitator or "
+                "note-taker turns its practice insights and shared resources into drafts for "
+                "the community's library.</p>"
+            )
+        heading += (
+            "<p class='cop-meta'>What the group learned and shared, to keep in the community's "
+            "library: each becomes a draft that only you see, to edit and publish.</p>"
+        )
+        found = library.session_sources(
+            store, person, s.id, self.protocols, self.sets, self.settings.min_group
+        )
+        if found.resources_too_few:
+            no_resources = (
+                f"<p class='cop-meta'>Fewer than {self.settings.min_group} people sent the "
+                "check-out: its resources stay in the room.</p>"
+            )
+        else:
+            no_resources = "<p class='cop-meta'>No resources were shared at check-out.</p>"
+        if found.resources_held_back:
+            no_resources = (
+                f"<p class='cop-meta'>{found.resources_held_back} held back: they may identify "
+                "someone.</p>"
+            )
+        self.draft_offers = DraftOffers(self, self._make_library_draft)
+        self.draft_offers.show(
+            heading,
+            [
+                (
+                    "Practice insights",
+                    found.insights,
+                    "<p class='cop-meta'>No practice insights were noted in this session's "
+                    "case discussions.</p>",
+                ),
+                ("Resources shared at check-out", found.resources, no_resources),
+            ],
+        )
+        return self.draft_offers
+
+    def _make_library_draft(self, source: library.DraftSource, confirmed: bool) -> library.Entry:
+        store, person = self.signed_in()
+        if source.kind == "note":
+            return library.draft_from_note(
+                store, person, source.key, self.protocols, confirmed=confirmed
+            )
+        return library.draft_from_resource(
+            store, person, self._running.id, source.key, self.sets, self.settings.min_group,
+            confirmed=confirmed,
+        )  # fmt: skip
+
+    def make_library_draft(self, key: str) -> None:
+        """Make the draft of the offer `key` on this page (its button's action)."""
+        if self.session is None or self.draft_offers is None:
+            raise InvalidInput(
+                "source", "No insights or resources are offered on this page: open it again."
+            )
+        self.draft_offers.make_draft(key)
 
     # -- 6. close, and the report ---------------------------------------------------------------
     def _close_area(self) -> W.Widget:
         return close_session_box(
             self,
-            self.session,
+            self._running,
             self.close_session,
             heading="<h2>Close and make the report</h2>",
             intro="When the session is over: the join code stops working, and the session "
@@ -463,8 +530,10 @@ class RunSheetApp(AppShell):
         )
 
     def close_session(self) -> None:
-        sessions.close_session(self.store, self.person, self._running.id)
-        self.session = sessions.session_to_run(self.store, self.person, self.session.id)
+        store, person = self.signed_in()
+        session_id = self._running.id
+        sessions.close_session(store, person, session_id)
+        self.session = sessions.session_to_run(store, person, session_id)
         self.show()
         self.status.show(
             "Session closed: its code no longer works. Make the session report below to send "
@@ -476,7 +545,7 @@ class RunSheetApp(AppShell):
         """The session report, made on demand (HTML and PDF, rendered in the background) for
         those the policy lets make it (report.session)."""
         self.report_panel = report_panel(
-            self, "session", self.session.id, label="Make the session report"
+            self, "session", self._running.id, label="Make the session report"
         )
         self.report_box.children = [self.report_panel]
 

@@ -12,9 +12,10 @@ import ipywidgets as W
 from cop_widgets.apps._autosave import Ticker
 from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._startup import open_for_app
+from cop_widgets.apps._value_story import return_card, today_in
 from cop_widgets.content.session_items import ItemSet, load_item_sets
 from cop_widgets.errors import CopWidgetsError, InvalidInput
-from cop_widgets.services import checkins, discussions, sessions
+from cop_widgets.services import checkins, discussions, sessions, value_stories
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
@@ -38,6 +39,7 @@ class SessionApp(AppShell):
         self.item_sets = item_sets or {}
         self.person: Person | None = None
         self.joined: sessions.Session | None = None
+        self.form: ItemForm | None = None  # the check-in or check-out shown
         self.code = W.Text(
             description="Join code",
             placeholder="e.g. K7M2QX",
@@ -63,10 +65,11 @@ class SessionApp(AppShell):
             self.join()
 
     def join(self) -> None:
-        if self.person is None:
+        if self.person is None:  # not signed in (yet): the field only fills
             return
+        store, person = self.signed_in()
         try:
-            session = sessions.join(self.store, self.person, self.code.value, datetime.now(UTC))
+            session = sessions.join(store, person, self.code.value, datetime.now(UTC))
         except CopWidgetsError as exc:
             self.status.show(str(exc), "error")
             return
@@ -74,11 +77,7 @@ class SessionApp(AppShell):
         zone = ZoneInfo(self.settings.timezone)
         when = f"{session.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({self.settings.timezone})"
         cop = next(
-            (
-                c
-                for c in sessions.communities(self.store, self.person)
-                if c.id == session.community_id
-            ),
+            (c for c in sessions.communities(store, person) if c.id == session.community_id),
             None,
         )
         focus = (
@@ -94,6 +93,8 @@ class SessionApp(AppShell):
         self.next_view = W.HTML()
         self.next_view.add_class("cop-join-next-box")
         self.followups = W.VBox()
+        self.story_returns = W.VBox()
+        self.story_returns.add_class("cop-story-returns")
         self.form_box = W.VBox()
         self.checkout_note = W.HTML()
         self.checkout_note.add_class("cop-checkout-note")
@@ -104,15 +105,26 @@ class SessionApp(AppShell):
             self.info,
             self.next_view,
             self.followups,
+            self.story_returns,
             self.form_box,
             self.checkout_note,
             self.checkout_button,
         ]
         self._show_followups()
+        self._show_story_returns()
         self._show_form("checkin")
         self.poll()
         self.ticker.start()
         self.status.show(f"Joined “{session.topic}”.", "ok")
+
+    @property
+    def _joined_session(self) -> sessions.Session:
+        """The session this page joined; none before Join (a stale button's message)."""
+        if self.joined is None:
+            raise InvalidInput(
+                "session", "No session is joined on this page: type its join code and press Join."
+            )
+        return self.joined
 
     # -- what the facilitator opens for the room ------------------------------------------------
     def poll(self) -> None:
@@ -120,7 +132,8 @@ class SessionApp(AppShell):
         facilitator opens it (the ticker's job; widgets change only when something did)."""
         if self.joined is None:
             return
-        started = discussions.session_discussions(self.store, self.person, self.joined.id)
+        store, person = self.signed_in()
+        started = discussions.session_discussions(store, person, self.joined.id)
         # sibling pages of /voila/render/session.ipynb (relative: also under a Hub prefix),
         # in a new tab, so that this page stays open for the check-out
         discussion = (
@@ -138,7 +151,7 @@ class SessionApp(AppShell):
         )
         if shown != self.next_view.value:
             self.next_view.value = shown
-        is_open = sessions.checkout_open(self.store, self.person, self.joined.id)
+        is_open = sessions.checkout_open(store, person, self.joined.id)
         note = (
             ""
             if is_open
@@ -151,8 +164,9 @@ class SessionApp(AppShell):
 
     # -- check-in, check-out, follow-through --------------------------------------------------
     def _show_form(self, set_id: str) -> None:
+        store, person = self.signed_in()
         if set_id == "checkout" and not sessions.checkout_open(
-            self.store, self.person, self.joined.id
+            store, person, self._joined_session.id
         ):
             self.poll()
             raise InvalidInput(
@@ -162,11 +176,11 @@ class SessionApp(AppShell):
         if items is None:
             self.form_box.children = []
             return
-        if checkins.has_answered(self.store, self.person, self.joined.id, set_id):
+        if checkins.has_answered(store, person, self._joined_session.id, set_id):
             done = f"<p>Your {html.escape(items.name.lower())} is in. Thank you.</p>"
             self.form_box.children = [W.HTML(done)]
             return
-        if getattr(self, "form", None) is not None:
+        if self.form is not None:
             self.drop_saver(self.form.saver)  # kept if a refused send of it is still retrying
         form = ItemForm(items)
         texts = [c for c in form.controls.values() if isinstance(c, W.Text | W.Textarea)]
@@ -181,7 +195,8 @@ class SessionApp(AppShell):
         """Store the form's answers. Refused by the store, the form and its text stay, marked
         unsaved, and the send is retried in the background; only a confirmed send replaces the
         form with "Your … is in"."""
-        checkins.submit_answers(self.store, self.person, self.joined.id, form.items, form.answers())
+        store, person = self.signed_in()
+        checkins.submit_answers(store, person, self._joined_session.id, form.items, form.answers())
         form.saver.cancel()  # sent: what the form held is stored, the form goes
         self.status.show(f"Your {form.items.name.lower()} is saved. Thank you.", "ok")
         if form in self.form_box.children:
@@ -189,7 +204,8 @@ class SessionApp(AppShell):
             self.form_box.children = [W.HTML(done)]
 
     def _show_followups(self) -> None:
-        pending = checkins.open_commitments(self.store, self.person, self.joined.id)
+        store, person = self.signed_in()
+        pending = checkins.open_commitments(store, person, self._joined_session.id)
         rows: list[W.Widget] = []
         for row in getattr(self, "_followup_rows", {}).values():
             self.drop_saver(row.saver)
@@ -236,7 +252,8 @@ class SessionApp(AppShell):
     def _follow_up(self, c: checkins.Commitment, tried: str | None, text: str, row=None) -> None:
         if tried is None:
             raise InvalidInput("tried", "Choose yes, partly or no first (your text is kept).")
-        checkins.follow_up(self.store, self.person, c.id, self.joined.id, tried, text)
+        store, person = self.signed_in()
+        checkins.follow_up(store, person, c.id, self._joined_session.id, tried, text)
         self.status.show("Thank you: your follow-up is saved.", "ok")
         if row is None:
             self._show_followups()
@@ -246,6 +263,29 @@ class SessionApp(AppShell):
         self._followup_rows.pop(c.id, None)
         left = [r for r in self.followups.children[1:] if r is not row]
         self.followups.children = [self.followups.children[0], *left] if left else []
+
+    # -- value-creation stories whose day has come -------------------------------------------
+    def _show_story_returns(self) -> None:
+        """The person's value-creation stories saved as intentions whose day has come: each
+        asks what happened and what difference it made, at this check-in."""
+        store, person = self.signed_in()
+        due = value_stories.due_returns(store, person, today_in(self.settings.timezone))
+        for card in self.story_returns.children[1:]:
+            self.drop_saver(card.saver)
+        cards = [return_card(self, story, self._story_completed) for story in due]
+        self.story_returns.children = (
+            [W.HTML("<h3>Your value-creation stories</h3>"), *cards] if cards else []
+        )
+
+    def _story_completed(self, card: W.VBox, _new_id: str) -> None:
+        # only this story's card goes: what is typed in the others stays
+        left = [c for c in self.story_returns.children[1:] if c is not card]
+        self.story_returns.children = [self.story_returns.children[0], *left] if left else []
+        self.status.show(
+            "Thank you: your story now says what happened, as a new version of it (in My "
+            "reflections).",
+            "ok",
+        )
 
 
 def session_app(settings: Settings | None = None, environ=None) -> SessionApp:

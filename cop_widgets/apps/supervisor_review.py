@@ -12,7 +12,7 @@ from datetime import datetime
 import ipywidgets as W
 
 from cop_widgets.apps._autosave import Autosave
-from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._base import AppShell, staying_until_saved
 from cop_widgets.apps._fields import TakenText
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.apps.home import home_url
@@ -26,6 +26,7 @@ from cop_widgets.store import Store
 
 LABEL = {"description_width": "initial"}
 BRIEF_CHARS = 80
+NO_REVIEW_OPEN = "No reflection is open for review on this page: open it from the queue again."
 
 
 def _day(iso: str | None) -> str:
@@ -60,21 +61,22 @@ class ReviewApp(AppShell):
         super().__init__("<h1>Supervision review</h1>")
         self.begin(startup_error, environ)
 
-    @property
-    def home_href(self) -> str | None:
+    def home_link(self) -> str | None:
         # The review server has no home page: Home is the participants' server's (read when
         # the page is requested, so it names the host the supervisor's browser used).
         return home_url(self.settings, self.environ) if self.settings else None
 
     def _sign_in(self, who: Person) -> None:
-        roster.require_supervisor(self.store, who)  # before any supervisee data is read
+        store = self.opened_store()
+        roster.require_supervisor(store, who)  # before any supervisee data is read
         self.person = who
         self._build_filters()
         self.show_queue()
 
     # -- queue --------------------------------------------------------------------------------
     def _build_filters(self) -> None:
-        people = roster.supervisees(self.store, self.person)
+        store, person = self.signed_in()
+        people = roster.supervisees(store, person)
         self.f_person = W.Dropdown(
             options=[("Everyone", "")] + [(n, i) for i, n in people],
             description="Supervisee",
@@ -99,7 +101,7 @@ class ReviewApp(AppShell):
             style=LABEL,
         )
         self.anonymised = W.Checkbox(
-            value=review.is_anonymised(self.store, self.person),
+            value=review.is_anonymised(store, person),
             description="Anonymised review (numbers, not names)",
             indent=False,
         )
@@ -123,7 +125,8 @@ class ReviewApp(AppShell):
         self.next_button.add_class("cop-next-page")
 
     def _filters_changed(self) -> None:
-        review.set_anonymised(self.store, self.person, self.anonymised.value)
+        store, person = self.signed_in()
+        review.set_anonymised(store, person, self.anonymised.value)
         self.page = 1
         self.show_queue()
 
@@ -135,9 +138,10 @@ class ReviewApp(AppShell):
         return f"Reflection #{number:05d}" if self.anonymised.value else item_or_name
 
     def show_queue(self) -> None:
+        store, person = self.signed_in()
         result = review.review_queue(
-            self.store,
-            self.person,
+            store,
+            person,
             supervisee_id=self.f_person.value or None,
             framework_id=self.f_framework.value or None,
             since=self.f_since.value,
@@ -148,7 +152,6 @@ class ReviewApp(AppShell):
         self.page = result.page
         rows = []
         for item in result.items:
-            fw = self.catalogue.get(item.framework_id)
             who = self.label_for(item.author_name, item.number)
             button = W.Button(description="Open", tooltip=f"Open the reflection of {who}")
             button.add_class("cop-open-review")
@@ -159,7 +162,7 @@ class ReviewApp(AppShell):
                         button,
                         W.HTML(
                             f"<bdi><strong>{html.escape(who)}</strong></bdi> · "
-                            f"{html.escape(fw.name if fw else item.framework_id)} · submitted "
+                            f"{html.escape(self.catalogue.name_of(item.framework_id))} · submitted "
                             f"{_day(item.submitted_at)} · <em>{html.escape(item.review_state)}</em>"
                         ),
                     ],
@@ -187,13 +190,21 @@ class ReviewApp(AppShell):
 
     # -- one reflection -----------------------------------------------------------------------
     def open_reflection(self, reflection_id: str) -> None:
-        self.current = review.open_for_review(self.store, self.person, reflection_id)
+        store, person = self.signed_in()
+        self.current = review.open_for_review(store, person, reflection_id)
         self._show_review()
+
+    @property
+    def _reviewing(self) -> review.ReviewView:
+        """The reflection open for review; none on the queue (a stale button's message)."""
+        if self.current is None:
+            raise InvalidInput("reflection", NO_REVIEW_OPEN)
+        return self.current
 
     def _show_review(self) -> None:
         self.drop_saver(self.fb_saver)
         self.fb_saver = None
-        released = bool(self.current.released_at)
+        released = bool(self._reviewing.released_at)
         self.review_header = W.HTML(self._review_html())
         back = W.Button(description="Back to the queue")
         back.add_class("cop-back-queue")
@@ -209,12 +220,7 @@ class ReviewApp(AppShell):
         saver = self.fb_saver
         if saver is not None and saver.dirty:
             if saver.retrying:
-                failure = saver.failure
-                message = (
-                    "Not saved yet, so this page stays open — retrying in the background. "
-                    + (failure.kept_message() + " " if failure else "")
-                    + "Press Back to the queue again once it says added."
-                )
+                message = staying_until_saved(saver, "Back to the queue", saved="added")
             else:
                 message = (
                     "The feedback box still has text that is not added: press Add feedback "
@@ -227,7 +233,7 @@ class ReviewApp(AppShell):
         self.show_queue()
 
     def _review_html(self) -> str:
-        view = self.current
+        view = self._reviewing
         refl = view.reflection
         fw = self.catalogue.get(refl.framework_id)
         number = int(refl.id.replace("-", "")[:6], 16) % 100000
@@ -250,7 +256,7 @@ class ReviewApp(AppShell):
         released = bool(view.released_at)
         return (
             f"<h2><bdi>{html.escape(who)}</bdi> · "
-            f"{html.escape(fw.name if fw else refl.framework_id)}</h2>"
+            f"{html.escape(self.catalogue.name_of(refl.framework_id))}</h2>"
             f"<p class='cop-meta'>Submitted {_day(refl.submitted_at)}"
             f"{' · feedback released ' + _day(view.released_at) if released else ''}</p>"
             + "".join(stages)
@@ -267,7 +273,8 @@ class ReviewApp(AppShell):
         )
         self.fb_kind.add_class("cop-feedback-kind")
         self.fb_text.add_class("cop-feedback-text")
-        saved = review.bank(self.store, self.person)
+        store, person = self.signed_in()
+        saved = review.bank(store, person)
         self.fb_bank = W.Dropdown(
             options=[("Insert a saved comment…", "")]
             + [(f"{review.KIND_LABELS[k]}: {t[:60]}", cid) for cid, k, t in saved],
@@ -288,7 +295,7 @@ class ReviewApp(AppShell):
         depth = W.Dropdown(
             options=[("No level (optional)", "")]
             + [(label, key) for key, label in review.DEPTH_LABELS.items()],
-            value=self.current.depth_level or "",
+            value=self._reviewing.depth_level or "",
             description="Depth (Hatton & Smith, holistic, for dialogue, not a score)",
             style=LABEL,
         )
@@ -310,7 +317,7 @@ class ReviewApp(AppShell):
             ("release-confirm", self.release_confirm),
         ):
             w.add_class(f"cop-feedback-{name}")
-        rid = self.current.reflection.id
+        rid = self._reviewing.reflection.id
         # The text is read at the click (the box sends it when the person leaves it, ahead of
         # the click), stored, and the box is cleared only then and only if it still holds it.
         self.fb_fields = TakenText(self.fb_text)
@@ -338,14 +345,18 @@ class ReviewApp(AppShell):
     def _add(self, reflection_id: str) -> None:
         """Add the feedback in the box; refused by the store, it stays in the box, marked
         unsaved, and is retried in the background until the store takes it."""
+        saver = self.fb_saver
+        if saver is None:  # a stale button: its form went (released, or back to the queue)
+            raise InvalidInput("reflection", NO_REVIEW_OPEN)
         taken, kind = self.fb_fields.take(), self.fb_kind.value
         fields = self.fb_fields
-        self.fb_saver.run(lambda: self._store_feedback(reflection_id, kind, taken, fields))
+        saver.run(lambda: self._store_feedback(reflection_id, kind, taken, fields))
 
     def _store_feedback(
         self, reflection_id: str, kind: str, taken: tuple[str, ...], fields: TakenText
     ) -> None:
-        view = review.add_feedback(self.store, self.person, reflection_id, kind, taken[0])
+        store, person = self.signed_in()
+        view = review.add_feedback(store, person, reflection_id, kind, taken[0])
         fields.stored(taken)  # cleared now, and only if the box still holds exactly that
         if self.current is not None and self.current.reflection.id == reflection_id:
             self.current = view
@@ -359,8 +370,9 @@ class ReviewApp(AppShell):
         self.bank_saver.run(lambda: self._store_in_bank(kind, text))
 
     def _store_in_bank(self, kind: str, text: str) -> None:
-        review.add_to_bank(self.store, self.person, kind, text)
-        saved = review.bank(self.store, self.person)
+        store, person = self.signed_in()
+        review.add_to_bank(store, person, kind, text)
+        saved = review.bank(store, person)
         self._bank_text = {cid: (k, t) for cid, k, t in saved}
         self.fb_bank.options = [("Insert a saved comment…", "")] + [
             (f"{review.KIND_LABELS[k]}: {t[:60]}", cid) for cid, k, t in saved
@@ -391,7 +403,7 @@ class ReviewApp(AppShell):
         blocked = self._release_blocked()
         if blocked:
             raise InvalidInput("release", blocked)
-        count = len(self.current.feedback)
+        count = len(self._reviewing.feedback)
         self.release_question.value = (
             f"<p><strong>Release your feedback ({count} item{'s' if count != 1 else ''}) to "
             "the author now?</strong> They will see it in My reflections, and no more feedback "
@@ -405,7 +417,8 @@ class ReviewApp(AppShell):
         self.release_button.layout.display = None
 
     def _depth(self, reflection_id: str, level: str | None) -> None:
-        self.current = review.set_depth(self.store, self.person, reflection_id, level)
+        store, person = self.signed_in()
+        self.current = review.set_depth(store, person, reflection_id, level)
         self.status.show("Depth level noted.", "ok")
 
     def _release(self, reflection_id: str) -> None:
@@ -413,7 +426,8 @@ class ReviewApp(AppShell):
         if blocked:
             self._hide_release_question()
             raise InvalidInput("release", blocked)
-        self.current = review.release(self.store, self.person, reflection_id)
+        store, person = self.signed_in()
+        self.current = review.release(store, person, reflection_id)
         self.status.show("Feedback released: the author sees it in My reflections.", "ok")
         self._show_review()
 

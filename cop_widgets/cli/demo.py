@@ -177,7 +177,7 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
         summary_checked=True,
         session_id=past.id,
     )
-    for phase, text in (
+    for phase_id, text in (
         (
             "respond",
             "Ask the mother what the father is good at with the children, then "
@@ -188,7 +188,7 @@ def seed_demo_community(store: Store, settings, now: datetime | None = None) -> 
             "The silent group discussion helped; next time keep probing questions shorter.",
         ),
     ):
-        discussions.save_note(store, members[1], str(uuid.uuid4()), run.id, phase, text)
+        discussions.save_note(store, members[1], str(uuid.uuid4()), run.id, phase_id, text)
     discussions.add_action(
         store,
         members[1],

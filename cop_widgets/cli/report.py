@@ -1,7 +1,8 @@
 """`cop report ...`: render reports to HTML (and PDF) from the shared store.
 
     cop report person PERSON... --from DATE --to DATE [--out DIR] [--pdf]
-    cop report community --from DATE --to DATE [--community NAME] [--min-n 5] [--out DIR] [--pdf]
+    cop report community --from DATE --to DATE [--community NAME] [--min-n 5] [--stories]
+        [--out DIR] [--pdf]
     cop report session SESSION [--min-n 5] [--out DIR] [--pdf]
     cop report all-sessions --from DATE --to DATE [--min-n 5] [--out DIR] [--pdf]
 
@@ -44,6 +45,12 @@ def add_report_commands(subparsers) -> None:
     )
     _common(community)
     _min_n(community, "people or discussions")
+    community.add_argument(
+        "--stories",
+        action="store_true",
+        help="also print the value-creation stories their authors shared with the community "
+        "(no names or dates; each checked again for identifiers)",
+    )
     community.set_defaults(func=cmd_community)
 
     session = rsub.add_parser("session", help="the group's report of one session")
@@ -168,6 +175,8 @@ def cmd_community(args) -> int:
     from cop_widgets.reports import params as report_params
 
     params = {**_period(args), "min_n": report_params.check_min_n(args.min_n)}
+    if args.stories:
+        params["include_stories"] = 1
     with _booting_kernel() as kernel:
         if args.community:
             store = _open_store()
@@ -227,7 +236,8 @@ def cmd_all_sessions(args) -> int:
     from cop_widgets.reports import params as report_params
     from cop_widgets.reports.session_data import session_ids_between
 
-    period = report_params.parse_period(*_period(args).values())
+    dates = _period(args)
+    period = report_params.parse_period(dates["date_from"], dates["date_to"])
     min_n = report_params.check_min_n(args.min_n)
     store = _open_store()
     try:

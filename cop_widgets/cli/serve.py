@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from typing import cast
 
 from cop_widgets.cli.people import print_sign_in_help
 from cop_widgets.cli.setup import prepare_store
@@ -102,7 +103,7 @@ def cmd_serve(args) -> int:
         return _serve_hub(args)
     base = _address(args, https=tls is not None)
     env = voila_environment()
-    pools = ()
+    pools: tuple[tuple[str, int], ...] = ()
     if args.room or people:
         pools = _room_pools(args, base, people)
     if args.room:
@@ -220,7 +221,8 @@ def cmd_rehearse(args) -> int:
     from cop_widgets.room.mode import check_people
     from cop_widgets.room.rehearse import Options, run
 
-    people = check_people(args.people)
+    # --people is required for a rehearsal (argparse), so check_people never returns None here
+    people = cast(int, check_people(args.people))
     if args.browsers < 0:
         raise CopWidgetsError("--browsers: give how many real Chromium pages, 0 or more.")
     opts = Options(people, args.browsers, args.session or "", args.url or "", args.json or "")

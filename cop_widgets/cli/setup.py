@@ -40,20 +40,33 @@ def cmd_init(args) -> int:
 
 
 def cmd_check(_args) -> int:
+    """Check every content file in data/ (frameworks, protocols, session items, library topics)
+    and the store; one line per file or check, exit status 1 if any fails."""
     from cop_widgets.content.frameworks import load_frameworks
+    from cop_widgets.content.library_topics import TOPICS_FILE, load_topics
     from cop_widgets.content.protocols import load_protocols
+    from cop_widgets.content.session_items import load_item_sets
+    from cop_widgets.errors import DataFileError
     from cop_widgets.settings import load_settings
 
     settings = load_settings()
     frameworks = load_frameworks(settings.frameworks_dir)
     protocols = load_protocols(settings.protocols_dir)
+    item_sets, item_problems = load_item_sets(settings.data_dir / "session_items")
     for fw in frameworks.items:
         print(f"ok    {fw.path}  ({fw.id} v{fw.version}, {len(fw.stages)} stages)")
     for p in protocols.items:
         print(
             f"ok    {p.path}  ({p.id} v{p.version}, {len(p.phases)} phases, {p.total_minutes} min)"
         )
-    problems = [*frameworks.problems, *protocols.problems]
+    for item_set in item_sets.values():
+        print(f"ok    {item_set.path}  ({item_set.id}, {len(item_set.items)} items)")
+    problems: list[DataFileError] = [*frameworks.problems, *protocols.problems, *item_problems]
+    try:
+        topics = load_topics(settings.data_dir / TOPICS_FILE)
+        print(f"ok    {topics.path}  ({len(topics.topics)} library topics)")
+    except DataFileError as exc:
+        problems.append(exc)
     for problem in problems:
         print(f"error {problem}")
     store_ok = _check_store(settings)

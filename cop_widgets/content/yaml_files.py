@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import yaml
 
@@ -21,8 +21,20 @@ ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 STAGE_ID_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 MAX_FILE_BYTES = 256 * 1024
 MAX_NESTING = 64
+
+
+class _Named(Protocol):
+    """What every content file loads into: an id (unique in its folder) and a name to sort by."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
 # What a folder holds: frameworks, protocols (each with an id and a name)
-Loaded = TypeVar("Loaded")
+Loaded = TypeVar("Loaded", bound=_Named)
 
 
 class _StrictSafeLoader(yaml.SafeLoader):
@@ -156,6 +168,11 @@ class Catalogue(Generic[Loaded]):
 
     def get(self, item_id: str) -> Loaded | None:
         return next((i for i in self.items if i.id == item_id), None)
+
+    def name_of(self, item_id: str) -> str:
+        """The item's name, or its id when its file is not loaded (removed, or broken)."""
+        found = self.get(item_id)
+        return found.name if found is not None else item_id
 
 
 def load_catalogue(folder: Path | str, load_one: Callable[[Path], Loaded], kind: str) -> Catalogue:

@@ -282,12 +282,16 @@ def find_names(text: str) -> Iterable[Candidate]:
             )
             tok.unknown = not tok.flagged
     # "Khalid and Amira have …": an unknown opener joined by "and" to a name is a name too.
-    for i, tok in enumerate(tokens):
-        if tok is None or not tok.unknown:
+    for i, opener in enumerate(tokens):
+        if opener is None or not opener.unknown:
             continue
         for nxt in tokens[i + 1 : i + 3]:
-            if nxt and nxt.flagged and re.fullmatch(r"\s+(?:and|&)\s+", text[tok.end : nxt.start]):
-                tok.flagged = True
+            if (
+                nxt
+                and nxt.flagged
+                and re.fullmatch(r"\s+(?:and|&)\s+", text[opener.end : nxt.start])
+            ):
+                opener.flagged = True
     yield from _merge_name_runs(text, tokens)
 
 

@@ -39,15 +39,15 @@ def find_phones(text: str) -> Iterable[Candidate]:
     # participant kernel would otherwise pay at start, most of them without ever needing it.
     import phonenumbers
 
-    for m in phonenumbers.PhoneNumberMatcher(text, "AU", leniency=phonenumbers.Leniency.VALID):
-        raw = m.raw_string
+    for match in phonenumbers.PhoneNumberMatcher(text, "AU", leniency=phonenumbers.Leniency.VALID):
+        raw = match.raw_string
         # Written Australian numbers start with 0, +, a bracket or 13/1300/1800. A bare digit run
         # that merely parses as valid is more often a Medicare, Centrelink or tax file number.
         if raw[0].isdigit() and raw[0] != "0" and not raw.startswith(("13", "18")):
             continue
         if re.sub(r"\D", "", raw) in _PUBLIC_NUMBERS:
             continue
-        yield Candidate(m.start, m.end, "phone", P_PHONE, REASONS["phone"])
+        yield Candidate(match.start, match.end, "phone", P_PHONE, REASONS["phone"])
 
 
 # Numbers written without an area code: "9876 5432" (an Australian landline's 8 digits), a

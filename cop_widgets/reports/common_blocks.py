@@ -11,10 +11,11 @@ figures back.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 from cop_widgets._version import __version__
 from cop_widgets.content.yaml_files import Catalogue
-from cop_widgets.reports.common_data import SECONDARY, is_hidden
+from cop_widgets.reports.common_data import SECONDARY, FigureValue, is_hidden
 from cop_widgets.reports.html import (
     BAR_COLOUR,
     SECONDARY_TEXT,
@@ -30,6 +31,9 @@ from cop_widgets.reports.html import (
 )
 from cop_widgets.reports.params import Period, month_label
 
+if TYPE_CHECKING:  # annotations only: the content modules are loaded by whoever reads the files
+    from cop_widgets.content.protocols import Protocol
+
 
 def figure(value: object, min_n: int | None = None) -> str:
     if value is None:
@@ -42,7 +46,7 @@ def figure(value: object, min_n: int | None = None) -> str:
 # -- charts -------------------------------------------------------------------------------------
 def bar_chart(
     labels: Sequence[str],
-    values: Sequence[object],
+    values: Sequence[FigureValue],
     ylabel: str,
     min_n: int | None = None,
 ) -> str:
@@ -78,13 +82,14 @@ def fit_tick_labels(fig, ax, xs: Sequence[int], labels: Sequence[str]) -> int:
 
 def bar_figure(
     labels: Sequence[str],
-    values: Sequence[object],
+    values: Sequence[FigureValue],
     ylabel: str,
     min_n: int | None = None,
 ):
     """The matplotlib figure of ``bar_chart``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure  # no pyplot: the kernel's backend is left alone
+    from matplotlib.ticker import MaxNLocator
 
     width = min(11.0, max(4.0, 0.55 * len(labels) + 1.5))
     fig = Figure(figsize=(width, 2.9))
@@ -100,7 +105,8 @@ def bar_figure(
             ax.text(x, top * 0.02, mark, ha="center", va="bottom", fontsize=8, color="#444")
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, top * 1.15)
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    # A new axes' major locator is an AutoLocator, a MaxNLocator (whose parameters these are).
+    cast(MaxNLocator, ax.yaxis.get_major_locator()).set_params(integer=True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fit_tick_labels(fig, ax, xs, labels)
@@ -116,7 +122,7 @@ def month_ticks(months: Sequence[str]) -> list[str]:
     ]
 
 
-def _busiest(months: Sequence[str], values: Sequence[object], what: str) -> str:
+def _busiest(months: Sequence[str], values: Sequence[FigureValue], what: str) -> str:
     known = [(v, m) for m, v in zip(months, values, strict=True) if not is_hidden(v) and v]
     if not known:
         return ""
@@ -126,7 +132,7 @@ def _busiest(months: Sequence[str], values: Sequence[object], what: str) -> str:
 
 
 def monthly_chart(
-    months: Sequence[str], values: Sequence[object], what: str, min_n: int | None = None
+    months: Sequence[str], values: Sequence[FigureValue], what: str, min_n: int | None = None
 ) -> str:
     """Chart of a figure per month plus its text alternative (alt, caption, a table follows)."""
     span = f"{month_label(months[0])} to {month_label(months[-1])}"
@@ -161,6 +167,6 @@ def report_header(
     )
 
 
-def protocol_name(protocols: Catalogue, protocol_id: str) -> str:
+def protocol_name(protocols: Catalogue[Protocol], protocol_id: str) -> str:
     p = protocols.get(protocol_id)
     return p.name if p else protocol_id

@@ -7,6 +7,8 @@ the minimum N reads "fewer than N — not shown".
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from cop_widgets.content.roles import ROLE_LABELS
@@ -19,7 +21,7 @@ from cop_widgets.reports.common_blocks import (
     protocol_name,
     report_header,
 )
-from cop_widgets.reports.common_data import is_hidden
+from cop_widgets.reports.common_data import frame_rows
 from cop_widgets.reports.html import (
     AFTER_COLOUR,
     BAR_COLOUR,
@@ -33,17 +35,31 @@ from cop_widgets.reports.html import (
     para,
     suppressed,
     table,
+    user,
 )
 from cop_widgets.reports.params import Period, month_label
 
+if TYPE_CHECKING:  # annotations only: the content modules are loaded by whoever reads the files
+    from cop_widgets.content.frameworks import Framework
+    from cop_widgets.content.protocols import Protocol
 
-def community_header(period: Period, min_n: int, community: str | None = None) -> Block:
-    """`community`: the name of the one community the report covers (None: every one)."""
+
+def community_header(
+    period: Period, min_n: int, community: str | None = None, stories: bool = False
+) -> Block:
+    """`community`: the name of the one community the report covers (None: every one);
+    `stories`: the report includes the value-creation stories shared with the community."""
+    what = (
+        "Counts, and the value-creation stories their authors shared with the community "
+        "(without names or dates, each checked again for identifiers); no other text."
+        if stories
+        else "Counts only: no reflection text, no names."
+    )
     return report_header(
         "Community growth",
         period,
         [
-            "Counts only: no reflection text, no names. Reflections are counted when their "
+            f"{what} Reflections are counted when their "
             "authors shared them with the community or chose 'counted in summaries only'; "
             "private reflections and those shared only with a supervisor or facilitator are "
             "not counted.",
@@ -60,7 +76,9 @@ def community_header(period: Period, min_n: int, community: str | None = None) -
     )
 
 
-def community_participation(growth: community_data.CommunityGrowth, frameworks: Catalogue) -> Block:
+def community_participation(
+    growth: community_data.CommunityGrowth, frameworks: Catalogue[Framework]
+) -> Block:
     g, n = growth, growth.min_n
     out = ['<section class="cop-section"><h2>Reflections</h2>']
     t = g.totals
@@ -87,7 +105,7 @@ def community_participation(growth: community_data.CommunityGrowth, frameworks: 
                         month_label(r.month),
                         {"reflections": figure(r.reflections, n), "people": figure(r.people, n)},
                     )
-                    for r in g.reflections_by_month.itertuples(index=False)
+                    for r in frame_rows(g.reflections_by_month, community_data.ReflectionMonthRow)
                 ],
             )
         )
@@ -100,12 +118,10 @@ def community_participation(growth: community_data.CommunityGrowth, frameworks: 
                 [
                     (
                         r.framework_id,
-                        frameworks.get(r.framework_id).name
-                        if frameworks.get(r.framework_id)
-                        else r.framework_id,
+                        fw.name if (fw := frameworks.get(r.framework_id)) else r.framework_id,
                         {"reflections": figure(r.reflections, n), "people": figure(r.people, n)},
                     )
-                    for r in g.frameworks.itertuples(index=False)
+                    for r in frame_rows(g.frameworks, community_data.FrameworkRow)
                 ],
             )
         )
@@ -113,7 +129,9 @@ def community_participation(growth: community_data.CommunityGrowth, frameworks: 
     return Block("".join(out))
 
 
-def community_discussions(growth: community_data.CommunityGrowth, protocols: Catalogue) -> Block:
+def community_discussions(
+    growth: community_data.CommunityGrowth, protocols: Catalogue[Protocol]
+) -> Block:
     g, n = growth, growth.min_n
     out = ['<section class="cop-section"><h2>Case discussions</h2>']
     out.append(
@@ -149,7 +167,7 @@ def community_discussions(growth: community_data.CommunityGrowth, protocols: Cat
                         protocol_name(protocols, r.protocol_id),
                         {"discussions": figure(r.discussions, n)},
                     )
-                    for r in g.protocols.itertuples(index=False)
+                    for r in frame_rows(g.protocols, community_data.ProtocolRow)
                 ],
             )
         )
@@ -175,7 +193,7 @@ def community_discussions(growth: community_data.CommunityGrowth, protocols: Cat
                     ROLE_LABELS.get(r.role_id, r.role_id),
                     {"discussions": figure(r.discussions, n), "people": figure(r.people, n)},
                 )
-                for r in g.roles.itertuples(index=False)
+                for r in frame_rows(g.roles, community_data.RoleRotationRow)
             ],
         )
     )
@@ -183,7 +201,9 @@ def community_discussions(growth: community_data.CommunityGrowth, protocols: Cat
     return Block("".join(out))
 
 
-def community_ratings(growth: community_data.CommunityGrowth, protocols: Catalogue) -> Block:
+def community_ratings(
+    growth: community_data.CommunityGrowth, protocols: Catalogue[Protocol]
+) -> Block:
     g, n = growth, growth.min_n
     out = ['<section class="cop-section"><h2>Ratings on scale phases</h2>']
     if not g.ratings:
@@ -280,7 +300,7 @@ def community_sessions(sessions: community_data.SessionGrowth, min_n: int) -> Bl
                         "people": figure(r.people, n),
                     },
                 )
-                for r in g.by_month.itertuples(index=False)
+                for r in frame_rows(g.by_month, community_data.SessionMonthRow)
             ],
         )
     )
@@ -296,7 +316,7 @@ def community_sessions(sessions: community_data.SessionGrowth, min_n: int) -> Bl
                     labels.get(r.role_id, r.role_id),
                     {"sessions": esc(r.sessions), "people": esc(r.people)},
                 )
-                for r in g.roles.itertuples(index=False)
+                for r in frame_rows(g.roles, community_data.SessionRoleRow)
             ],
         )
     )
@@ -348,7 +368,7 @@ def community_sessions(sessions: community_data.SessionGrowth, min_n: int) -> Bl
                             "n_after": esc(r.n_after),
                         },
                     )
-                    for r in trend.months.itertuples(index=False)
+                    for r in frame_rows(trend.months, community_data.ConfidenceMonthRow)
                     if r.n_before or r.n_after  # months with answers only
                 ],
             )
@@ -361,25 +381,29 @@ def _short_month(month: str) -> str:
     return month_label(month)[:3] + " " + month[:4]
 
 
-def _mean(value, answers: int, min_n: int) -> str:
+def _mean(value: float | None, answers: int, min_n: int) -> str:
     if value is not None:
         return esc(f"{value:.1f}")
     return figure(None, min_n) if answers else "—"
 
 
-def community_value_stories(stories: pd.DataFrame, min_n: int) -> Block:
+def community_value_stories(
+    stories: pd.DataFrame, min_n: int, shared: community_data.SharedStories | None = None
+) -> Block:
+    """The stories counted by the furthest cycle of value each reached; with `shared`, the
+    stories their authors shared with the community, as they told them (escaped)."""
     out = ['<section class="cop-section"><h2>Value-creation stories</h2>']
     out.append(
         para(
             "Stories practitioners shared with the community, tracing one thread from a CoP "
-            "activity to what changed (Wenger, Trayner &amp; de Laat, 2011). A story counts for "
-            "every cycle it reaches; most stay at the first cycles until someone comes back to "
-            "add what happened.",
+            "activity to what changed (Wenger, Trayner &amp; de Laat, 2011). Each story counts "
+            "once, at the furthest cycle of value it reached; a story saved as an intention "
+            "stays at the first cycles until its author comes back to add what happened and "
+            "what difference it made.",
             "cop-note",
         )
     )
-    reached = [v for v in stories["stories"] if not is_hidden(v)] if len(stories) else []
-    if not len(stories) or (reached and max(reached) == 0):
+    if not len(stories) or all(v == 0 for v in stories["stories"]):
         out.append(
             para(
                 "No value-creation story was shared with the community in this period. "
@@ -391,8 +415,8 @@ def community_value_stories(stories: pd.DataFrame, min_n: int) -> Block:
         out.append(
             table(
                 "value-stories",
-                "Stories reaching each cycle of value",
-                [("cycle", "Cycle"), ("stories", "Stories"), ("people", "People")],
+                "Stories by the furthest cycle of value they reached",
+                [("cycle", "Furthest cycle"), ("stories", "Stories"), ("people", "People")],
                 [
                     (
                         row.cycle,
@@ -402,9 +426,37 @@ def community_value_stories(stories: pd.DataFrame, min_n: int) -> Block:
                             "people": figure(row.people, min_n),
                         },
                     )
-                    for row in stories.itertuples(index=False)
+                    for row in frame_rows(stories, community_data.ValueStoryRow)
                 ],
             )
         )
+    if shared is not None:
+        out.append(_shared_stories(shared))
     out.append("</section>")
     return Block("".join(out))
+
+
+def _shared_stories(shared: community_data.SharedStories) -> str:
+    out = ["<h3>Stories shared with the community</h3>"]
+    if shared.withheld:
+        out.append(
+            para(
+                f'<span data-figure="stories-withheld">{shared.withheld}</span> '
+                "story(ies) withheld: the check found a possible identifier (a name, date, "
+                "place or number) in them.",
+                "cop-note",
+            )
+        )
+    if not shared.stories:
+        out.append(para("No story can be shown."))
+        return "".join(out)
+    for story in shared.stories:
+        cycles = "".join(
+            f"<dt>{esc(label)}</dt><dd style='white-space:pre-wrap'>{user(text)}</dd>"
+            for label, text in story.cycles
+        )
+        out.append(
+            f'<article class="cop-value-story" data-story><p class="cop-meta">Furthest cycle: '
+            f"{esc(story.furthest)}</p><dl>{cycles}</dl></article>"
+        )
+    return "".join(out)

@@ -1,5 +1,7 @@
 """What the community growth report holds (what any member may see): pandas reads with every
-filter in SQL; counts only, never text, names or ids.
+filter in SQL; counts only, never text, names or ids — but for one opt-in: the value-creation
+stories their authors shared with the community (``shared_value_stories``), without names or
+dates, each checked again for identifiers.
 
 Report parameters are ids and ISO dates only (``check_id``, ``parse_period``); nothing a person
 typed is ever a parameter.
@@ -19,13 +21,15 @@ typed is ever a parameter.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pandas as pd
 from sqlalchemy import and_, distinct, exists, func, or_, select
 
 from cop_widgets.content.roles import LEADING_ROLES, SESSION_ROLES
+from cop_widgets.deidentify import find_identifiers
 from cop_widgets.errors import RecordNotFound
-from cop_widgets.reports.common_data import SECONDARY, is_hidden
+from cop_widgets.reports.common_data import SECONDARY, FigureValue, is_hidden
 from cop_widgets.reports.params import DEFAULT_MIN_N, Period, check_id, check_min_n
 from cop_widgets.services import policy
 from cop_widgets.store import Store
@@ -50,16 +54,47 @@ class RatingDistribution:
     counts: dict[int, int] | None  # value -> how many; None when suppressed
 
 
+# The columns of each frame, in order: read a frame's rows with common_data.frame_rows(frame,
+# Row). A figure is None below the minimum N; one of figures adding up to a total may also be
+# SECONDARY (protect_sum).
+class ReflectionMonthRow(NamedTuple):
+    month: str  # YYYY-MM
+    reflections: FigureValue
+    people: int | None
+
+
+class DiscussionMonthRow(NamedTuple):
+    month: str
+    discussions: FigureValue
+
+
+class FrameworkRow(NamedTuple):
+    framework_id: str
+    reflections: FigureValue
+    people: int | None
+
+
+class ProtocolRow(NamedTuple):
+    protocol_id: str
+    discussions: FigureValue
+
+
+class RoleRotationRow(NamedTuple):
+    role_id: str
+    discussions: int | None
+    people: int | None
+
+
 @dataclass(frozen=True)
 class CommunityGrowth:
     period: Period
     min_n: int
     totals: dict[str, int | None]  # reflections, people, discussions
-    reflections_by_month: pd.DataFrame  # month, reflections, people
-    discussions_by_month: pd.DataFrame  # month, discussions
-    frameworks: pd.DataFrame  # framework_id, reflections, people
-    protocols: pd.DataFrame  # protocol_id, discussions
-    roles: pd.DataFrame  # role_id, discussions, people
+    reflections_by_month: pd.DataFrame  # ReflectionMonthRow
+    discussions_by_month: pd.DataFrame  # DiscussionMonthRow
+    frameworks: pd.DataFrame  # FrameworkRow
+    protocols: pd.DataFrame  # ProtocolRow
+    roles: pd.DataFrame  # RoleRotationRow
     ratings: tuple[RatingDistribution, ...]
 
 
@@ -129,7 +164,7 @@ def community_name(store: Store, community_id: object) -> str | None:
     with store.read() as conn:
         name = conn.execute(select(community.c.name).where(community.c.id == cid)).scalar()
     if name is None:
-        raise RecordNotFound(f"No community has the id {cid}.")
+        raise RecordNotFound("community", cid)
     return name
 
 
@@ -181,7 +216,7 @@ def community_growth(
             .where(_counted(period, community_id))
             .group_by(r.framework_id)
         ).all()
-        disc_months = dict(
+        disc_months: dict[str, int] = dict(  # month -> discussions
             conn.execute(select(dmonth, func.count()).where(in_period).group_by(dmonth)).all()
         )
         proto_rows = conn.execute(
@@ -305,18 +340,46 @@ def session_item_sets(store: Store) -> dict:
 
 
 # -- sessions in the community growth report -----------------------------------------------------
+class SessionMonthRow(NamedTuple):
+    month: str  # YYYY-MM
+    sessions: int
+    attendances: int
+    people: int | None  # None below the minimum N
+
+
+class SessionRoleRow(NamedTuple):
+    role_id: str
+    sessions: int
+    people: int
+
+
+class ConfidenceMonthRow(NamedTuple):
+    month: str
+    before: float | None  # the mean; None from fewer than min_n answers
+    after: float | None
+    n_before: int
+    n_after: int
+
+
+class ValueStoryRow(NamedTuple):
+    cycle: str  # the value-creation story's step id
+    label: str
+    stories: FigureValue  # stories whose furthest cycle this is; None below the minimum N
+    people: FigureValue
+
+
 @dataclass(frozen=True)
 class ConfidenceTrend:
     key: str  # the compare key shared by a check-in and a check-out item
     label: str  # the check-out item's prompt
-    months: pd.DataFrame  # month, before, after (means or None), n_before, n_after
+    months: pd.DataFrame  # ConfidenceMonthRow
 
 
 @dataclass(frozen=True)
 class SessionGrowth:
-    by_month: pd.DataFrame  # month, sessions, attendances, people
+    by_month: pd.DataFrame  # SessionMonthRow
     totals: dict[str, int | None]  # sessions, attendances, people
-    roles: pd.DataFrame  # role_id, sessions, people
+    roles: pd.DataFrame  # SessionRoleRow
     confidence: tuple[ConfidenceTrend, ...]
 
 
@@ -341,7 +404,9 @@ def session_growth(
         *([s.community_id == community_id] if community_id else []),
     )
     with store.read() as conn:
-        sessions = dict(conn.execute(select(month, func.count()).where(held).group_by(month)).all())
+        sessions: dict[str, int] = dict(  # month -> sessions
+            conn.execute(select(month, func.count()).where(held).group_by(month)).all()
+        )
         attended = {
             row.month: row
             for row in conn.execute(
@@ -359,7 +424,7 @@ def session_growth(
             select(func.count(distinct(attendance.c.person_id)))
             .join(cop_session, s.id == attendance.c.session_id)
             .where(held)
-        ).scalar()
+        ).scalar_one()
         role_rows = conn.execute(
             select(
                 session_role.c.role_id,
@@ -378,17 +443,17 @@ def session_growth(
             .group_by(month, r.item_set, r.item_id)
         ).all()
 
-    rows = []
+    rows: list[SessionMonthRow] = []
     for m in period.months:
         a = attended.get(m)
         people = a.people if a else 0
         rows.append(
-            {
-                "month": m,
-                "sessions": int(sessions.get(m, 0)),
-                "attendances": int(a.n) if a else 0,
-                "people": shown(people, people, min_n),
-            }
+            SessionMonthRow(
+                month=m,
+                sessions=int(sessions.get(m, 0)),
+                attendances=int(a.n) if a else 0,
+                people=shown(people, people, min_n),
+            )
         )
 
     held_roles = {role: (n, people) for role, n, people in role_rows}
@@ -431,8 +496,8 @@ def session_growth(
     return SessionGrowth(
         by_month=pd.DataFrame(rows, dtype=object),
         totals={
-            "sessions": sum(r["sessions"] for r in rows),
-            "attendances": sum(r["attendances"] for r in rows),
+            "sessions": sum(row.sessions for row in rows),
+            "attendances": sum(row.attendances for row in rows),
             "people": shown(total_people, total_people, min_n),
         },
         roles=roles,
@@ -456,40 +521,160 @@ def value_stories(
     framework,
     min_n: int = DEFAULT_MIN_N,
     community_id: str | None = None,
-):
-    """Stories shared with the community (or as aggregates) in the period, by the cycles they
-    reach: a story reaches a cycle when that step has an answer (not passed, not blank).
-    Cumulative, so figures do not add up to a total; a row from fewer than min_n people is
-    None. Empty frame when the framework file is missing."""
-    columns = ["cycle", "label", "stories", "people"]
+) -> pd.DataFrame:
+    """Stories shared with the community (or as aggregates) in the period, counted by the
+    furthest cycle of value each reached: a story reaches a cycle when that step has an answer
+    (not passed, not blank). A story told in versions (an intention, completed weeks later:
+    services/value_stories.py) counts once, at the furthest cycle its counted versions reached;
+    one that reached none (every step passed) is not counted. The rows add up to the stories
+    counted: a row from fewer than min_n people is None and protect_sum hides another with it
+    (SECONDARY, its people too). Empty frame when the framework file is missing. Rows:
+    ValueStoryRow."""
+    columns = list(ValueStoryRow._fields)
     if framework is None:
         return pd.DataFrame(columns=columns)
     check_min_n(min_n)
+    order = {step.id: i for i, step in enumerate(framework.stages)}
+    furthest = {
+        story: (pid, top) for story, (pid, top, _rid) in _furthest_cycles(
+            store, period, community_id, order
+        ).items()
+    }  # fmt: skip
+    counts = []
+    for step in framework.stages:
+        authors = [pid for pid, top in furthest.values() if top == order[step.id]]
+        counts.append((len(authors), len(set(authors))))
+    figures = protect_sum([shown(n, people, min_n) for n, people in counts])
+    out = [
+        ValueStoryRow(
+            cycle=step.id,
+            label=step.label,
+            stories=value,
+            people=SECONDARY if value is SECONDARY else shown(people, people, min_n),
+        )
+        for step, value, (_n, people) in zip(framework.stages, figures, counts, strict=True)
+    ]
+    return pd.DataFrame(out, columns=columns, dtype=object)
+
+
+def _furthest_cycles(
+    store: Store, period: Period, community_id: str | None, order: dict[str, int]
+) -> dict[str, tuple[str, int, str]]:
+    """For each counted story (keyed by its first version): its author, the index of the
+    furthest cycle any counted version reached, and its newest counted version."""
     r, a = reflection.c, reflection_answer.c
     with store.read() as conn:
-        rows = conn.execute(
-            select(r.id, r.person_id, a.stage_id, a.text, a.passed)
-            .join(reflection_answer, a.reflection_id == r.id)
+        counted = conn.execute(
+            select(r.id, r.person_id, r.version_no).where(
+                _counted(period, community_id), r.framework_id == VALUE_STORY
+            )
+        ).all()
+        answers = conn.execute(
+            select(a.reflection_id, a.stage_id, a.text, a.passed)
+            .join(reflection, a.reflection_id == r.id)
             .where(_counted(period, community_id), r.framework_id == VALUE_STORY)
         ).all()
-    order = {step.id: i for i, step in enumerate(framework.stages)}
-    furthest: dict[str, tuple[str, int]] = {}
-    for rid, pid, stage, text, passed in rows:
-        if passed or not (text or "").strip() or stage not in order:
-            continue
-        if order[stage] > furthest.get(rid, (pid, -1))[1]:
-            furthest[rid] = (pid, order[stage])
-    out = []
-    for step in framework.stages:
-        i = order[step.id]
-        reached = [pid for pid, top in furthest.values() if top >= i]
-        people = len(set(reached))
-        out.append(
-            {
-                "cycle": step.id,
-                "label": step.label,
-                "stories": shown(len(reached), people, min_n),
-                "people": shown(people, people, min_n),
-            }
+        earlier = dict(
+            conn.execute(
+                select(r.id, r.version_of).where(
+                    r.framework_id == VALUE_STORY, r.version_of.is_not(None)
+                )
+            ).all()
         )
-    return pd.DataFrame(out, columns=columns, dtype=object)
+    reached: dict[str, int] = {}
+    for rid, stage, text, passed in answers:
+        if not passed and (text or "").strip() and stage in order:
+            reached[rid] = max(reached.get(rid, -1), order[stage])
+    stories: dict[str, tuple[str, int, str, int]] = {}
+    for rid, pid, version in counted:
+        first = _first_version(rid, earlier)
+        _pid, top, newest, newest_no = stories.get(first, (pid, -1, rid, version))
+        if version >= newest_no:
+            newest, newest_no = rid, version
+        stories[first] = (pid, max(top, reached.get(rid, -1)), newest, newest_no)
+    return {
+        first: (pid, top, newest) for first, (pid, top, newest, _no) in stories.items() if top >= 0
+    }
+
+
+def _first_version(reflection_id: str, earlier: dict[str, str]) -> str:
+    """The first version of a reflection, following version_of links (never in a loop)."""
+    seen = {reflection_id}
+    while (before := earlier.get(reflection_id)) is not None and before not in seen:
+        seen.add(before)
+        reflection_id = before
+    return reflection_id
+
+
+@dataclass(frozen=True)
+class SharedStory:
+    """One value-creation story as its author shared it: no name, no date."""
+
+    furthest: str  # the label of the furthest cycle it reached
+    furthest_index: int  # that cycle's place in the model (0: the first)
+    cycles: tuple[tuple[str, str], ...]  # (cycle label, text) of each cycle it answered
+
+
+@dataclass(frozen=True)
+class SharedStories:
+    stories: tuple[SharedStory, ...]
+    withheld: int  # stories held back: the check found a possible identifier in them
+
+
+MAX_SHARED_STORIES = 60
+
+
+def shared_value_stories(
+    store: Store,
+    period: Period,
+    framework,
+    community_id: str | None = None,
+    limit: int = MAX_SHARED_STORIES,
+) -> SharedStories:
+    """The text of the stories their authors shared with the community (visibility
+    "community"; "counted in summaries only" stays a count), when the report is asked to
+    include them: each story's newest counted version, without its author's name or any date,
+    the furthest cycles first. Every text passes the de-identification check again here, as
+    a session report's text does: a story with a possible identifier is withheld (counted)."""
+    if framework is None:
+        return SharedStories((), 0)
+    order = {step.id: i for i, step in enumerate(framework.stages)}
+    labels = {step.id: step.label for step in framework.stages}
+    newest = {
+        rid: top for _pid, top, rid in _furthest_cycles(store, period, community_id, order).values()
+    }
+    r, a = reflection.c, reflection_answer.c
+    with store.read() as conn:
+        shared = set(
+            conn.execute(
+                select(r.id).where(r.id.in_(list(newest)), r.visibility == "community")
+            ).scalars()
+        )
+        texts = conn.execute(
+            select(a.reflection_id, a.stage_id, a.text).where(
+                a.reflection_id.in_(list(shared)), a.passed.is_(False)
+            )
+        ).all()
+    told: dict[str, dict[str, str]] = {}
+    for rid, stage, text in texts:
+        if stage in order and (text or "").strip():
+            told.setdefault(rid, {})[stage] = text.strip()
+    stories, withheld = [], 0
+    for rid in shared:
+        cycles = told.get(rid, {})
+        if any(find_identifiers(text) for text in cycles.values()):
+            withheld += 1
+            continue
+        stories.append(
+            SharedStory(
+                furthest=labels[framework.stages[newest[rid]].id],
+                furthest_index=newest[rid],
+                # every key of cycles is a step of the model (kept above only if in order)
+                cycles=tuple(
+                    (labels[sid], cycles[sid]) for sid in sorted(cycles, key=order.__getitem__)
+                ),
+            )
+        )
+    # the furthest first, then by their words: never by who told them or when
+    stories.sort(key=lambda story: (-story.furthest_index, story.cycles))
+    return SharedStories(tuple(stories[:limit]), withheld)

@@ -67,7 +67,7 @@ def isolated_plain(value: object) -> str:
     return text
 
 
-def suppressed(min_n: int) -> str:
+def suppressed(min_n: int | None) -> str:
     return f"fewer than {min_n} — not shown"
 
 

@@ -7,6 +7,9 @@ the minimum N reads "fewer than N — not shown".
 
 from __future__ import annotations
 
+from datetime import date
+from typing import TYPE_CHECKING, TypeGuard
+
 import pandas as pd
 
 from cop_widgets.content.roles import ROLE_LABELS
@@ -18,9 +21,14 @@ from cop_widgets.reports.common_blocks import (
     protocol_name,
     report_header,
 )
+from cop_widgets.reports.common_data import frame_rows
 from cop_widgets.reports.html import Block, esc, para, table, user
 from cop_widgets.reports.params import Period, check_date, long_date, month_label
 from cop_widgets.services.review import DEPTH_LABELS, KIND_LABELS
+
+if TYPE_CHECKING:  # annotations only: the content modules are loaded by whoever reads the files
+    from cop_widgets.content.frameworks import Framework
+    from cop_widgets.content.protocols import Protocol
 
 VISIBILITY_LABELS = {
     "private": "only me",
@@ -107,17 +115,17 @@ def _stage_order(framework, answers: pd.DataFrame) -> list[tuple[str, str]]:
     return known + [(i, i) for i in ids if i not in {k for k, _ in known}]
 
 
-def person_entries(record: person_data.PersonRecord, frameworks: Catalogue) -> Block:
+def person_entries(record: person_data.PersonRecord, frameworks: Catalogue[Framework]) -> Block:
     if record.person is None:
         return Block("")
     out = ['<section class="cop-section"><h2>Reflections and feedback</h2>']
     if not len(record.reflections):
         out.append(para("No reflections were submitted in this period."))
-    for refl in record.reflections.itertuples(index=False):
+    for refl in frame_rows(record.reflections, person_data.ReflectionRow):
         fw = frameworks.get(refl.framework_id)
         name = fw.name if fw else refl.framework_id
         answers = record.answers[record.answers["reflection_id"] == refl.id]
-        by_stage = {a.stage_id: a for a in answers.itertuples(index=False)}
+        by_stage = {a.stage_id: a for a in frame_rows(answers, person_data.AnswerRow)}
         version = f" · version {refl.version_no}" if refl.version_no and refl.version_no > 1 else ""
         out.append(
             f'<article class="cop-entry" data-reflection="{esc(refl.id)}">'
@@ -138,8 +146,8 @@ def person_entries(record: person_data.PersonRecord, frameworks: Catalogue) -> B
         fb = record.feedback[record.feedback["reflection_id"] == refl.id]
         if len(fb):
             out.append('<section class="cop-feedback"><h4>Feedback released to you</h4><ul>')
-            depths = []
-            for f in fb.itertuples(index=False):
+            depths: list[tuple[str, str]] = []
+            for f in frame_rows(fb, person_data.FeedbackRow):
                 out.append(
                     f"<li><strong>{esc(KIND_LABELS.get(f.kind, f.kind))}</strong> from "
                     f"{user(f.supervisor_name)}, released "
@@ -163,15 +171,15 @@ def person_entries(record: person_data.PersonRecord, frameworks: Catalogue) -> B
     return Block("".join(out))
 
 
-def _given(value: object) -> bool:
+def _given(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value)
 
 
-def _day(stamp: str):
+def _day(stamp: str) -> date:
     return check_date(str(stamp)[:10])
 
 
-def _role_label(protocols: Catalogue, protocol_id: str, role_id: str) -> str:
+def _role_label(protocols: Catalogue[Protocol], protocol_id: str, role_id: str) -> str:
     p = protocols.get(protocol_id)
     if p is not None:
         for role in p.roles:
@@ -180,7 +188,7 @@ def _role_label(protocols: Catalogue, protocol_id: str, role_id: str) -> str:
     return ROLE_LABELS.get(role_id, role_id.replace("_", " "))
 
 
-def person_discussions(record: person_data.PersonRecord, protocols: Catalogue) -> Block:
+def person_discussions(record: person_data.PersonRecord, protocols: Catalogue[Protocol]) -> Block:
     if record.person is None:
         return Block("")
     out = ['<section class="cop-section"><h2>Case discussions and actions</h2>']
@@ -188,7 +196,7 @@ def person_discussions(record: person_data.PersonRecord, protocols: Catalogue) -
         out.append(para("You took part in no case discussion in this period."))
     else:
         rows = []
-        for d in record.discussions.itertuples(index=False):
+        for d in frame_rows(record.discussions, person_data.DiscussionRow):
             roles = [_role_label(protocols, d.protocol_id, r) for r in d.roles]
             if d.started and "Facilitator" not in roles:
                 roles.insert(0, "Facilitator")
@@ -218,7 +226,7 @@ def person_discussions(record: person_data.PersonRecord, protocols: Catalogue) -
         )
     if len(record.actions):
         rows = []
-        for a in record.actions.itertuples(index=False):
+        for a in frame_rows(record.actions, person_data.ActionRow):
             why = " and ".join(
                 w for w, yes in (("you own it", a.owned), ("you recorded it", a.recorded)) if yes
             )
@@ -294,7 +302,7 @@ def person_sessions(sessions: person_data.PersonSessions, who) -> Block:
                             ),
                         },
                     )
-                    for r in sessions.attended.itertuples(index=False)
+                    for r in frame_rows(sessions.attended, person_data.AttendedRow)
                 ],
             )
         )
@@ -315,11 +323,13 @@ def person_sessions(sessions: person_data.PersonSessions, who) -> Block:
                         r.text,
                         {
                             "session": f"{user(r.topic)}, {esc(long_date(_day(r.made_at)))}",
-                            "tried": esc(TRIED_LABELS.get(r.tried, "not asked yet")),
+                            "tried": esc(TRIED_LABELS.get(r.tried or "", "not asked yet")),
                             "happened": user(r.followup_text or ""),
                         },
                     )
-                    for k, r in enumerate(sessions.commitments.itertuples(index=False), 1)
+                    for k, r in enumerate(
+                        frame_rows(sessions.commitments, person_data.CommitmentRow), 1
+                    )
                 ],
             )
         )

@@ -15,7 +15,9 @@ The record holds:
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pandas as pd
 from sqlalchemy import and_, exists, func, or_, select
@@ -68,19 +70,70 @@ def role_holder_key(store: Store, who: Person) -> str | None:
 
 
 # -- person record -------------------------------------------------------------------------------
+# The columns of each frame, in order: read a frame's rows with common_data.frame_rows(frame, Row).
+class ReflectionRow(NamedTuple):
+    id: str
+    framework_id: str
+    framework_version: int
+    visibility: str
+    submitted_at: str
+    version_no: int
+
+
+class AnswerRow(NamedTuple):
+    reflection_id: str
+    stage_id: str
+    text: str
+    passed: bool
+
+
+class FeedbackRow(NamedTuple):
+    reflection_id: str
+    supervisor_name: str
+    kind: str
+    text: str
+    depth_level: str | None
+    released_at: str
+
+
+class MonthRow(NamedTuple):
+    month: str  # YYYY-MM
+    reflections: int
+
+
+class DiscussionRow(NamedTuple):
+    id: str
+    protocol_id: str
+    created_at: str
+    status: str
+    started: bool  # the person facilitated it
+    roles: list[str]  # the role ids the person held
+
+
+class ActionRow(NamedTuple):
+    id: str
+    discussion_id: str
+    protocol_id: str
+    discussion_at: str
+    description: str
+    owner: str
+    due_date: str | None
+    created_at: str
+    owned: bool
+    recorded: bool
+
+
 @dataclass(frozen=True)
 class PersonRecord:
     person: Person | None
     period: Period
-    reflections: pd.DataFrame  # id, framework_id, framework_version, visibility, submitted_at,
-    #                            version_no (submitted in the period, oldest first)
-    answers: pd.DataFrame  # reflection_id, stage_id, text, passed
-    feedback: pd.DataFrame  # reflection_id, supervisor_name, kind, text, depth_level, released_at
+    reflections: pd.DataFrame  # ReflectionRow: submitted in the period, oldest first
+    answers: pd.DataFrame  # AnswerRow
+    feedback: pd.DataFrame  # FeedbackRow
     drafts: int  # drafts changed in the period (counted, not shown)
-    by_month: pd.DataFrame  # month, reflections
-    discussions: pd.DataFrame  # id, protocol_id, created_at, status, roles (list of role ids)
-    actions: pd.DataFrame  # discussion_id, protocol_id, discussion_at, description, owner,
-    #                        due_date, created_at, owned, recorded
+    by_month: pd.DataFrame  # MonthRow
+    discussions: pd.DataFrame  # DiscussionRow
+    actions: pd.DataFrame  # ActionRow
 
 
 def _mine(who: Person, period: Period):
@@ -130,7 +183,7 @@ def person_drafts(store: Store, who: Person, period: Period) -> int:
             select(func.count())
             .select_from(reflection)
             .where(r.person_id == who.id, r.status == "draft", period.where(r.updated_at))
-        ).scalar()
+        ).scalar_one()
 
 
 def person_actions(store: Store, who: Person, period: Period, key: str | None) -> pd.DataFrame:
@@ -245,7 +298,7 @@ def person_record(store: Store, who: Person | None, period: Period) -> PersonRec
 
 
 def _monthly(period: Period, frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    counts: dict[str, int] = {}
+    counts: dict[Hashable, int] = {}
     if len(frame):
         counts = frame["submitted_at"].str.slice(0, 7).value_counts().to_dict()
     return pd.DataFrame(
@@ -254,11 +307,27 @@ def _monthly(period: Period, frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 # -- the person's sessions and commitments (person record) --------------------------------------
+class AttendedRow(NamedTuple):
+    session_id: str
+    starts_at: str
+    community: str
+    topic: str
+    roles: list[str]  # the role ids the person held
+
+
+class CommitmentRow(NamedTuple):
+    text: str
+    made_at: str  # the session's start
+    topic: str
+    tried: str | None  # yes, partly, no; None until followed up
+    followup_text: str | None
+    followed_up_at: str | None
+
+
 @dataclass(frozen=True)
 class PersonSessions:
-    attended: pd.DataFrame  # session_id, starts_at, community, topic, roles (list of role ids)
-    commitments: pd.DataFrame  # text, made_at (session start), topic, tried, followup_text,
-    #                             followed_up_at
+    attended: pd.DataFrame  # AttendedRow
+    commitments: pd.DataFrame  # CommitmentRow
 
 
 def person_sessions(store: Store, who: Person | None, period: Period) -> PersonSessions:

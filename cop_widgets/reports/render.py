@@ -41,12 +41,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
 from cop_widgets.errors import CopWidgetsError, InvalidInput
 from cop_widgets.reports import params as report_params
+
+if TYPE_CHECKING:  # the annotation only: jupyter_client is imported where a kernel starts
+    from jupyter_client.asynchronous.client import AsyncKernelClient
 
 # package data, never under the served workbooks/ folder
 REPORTS_DIR = Path(__file__).resolve().parent / "notebooks"
@@ -245,7 +249,7 @@ class ReportKernel:
             cwd=str(REPORTS_DIR), extra_arguments=list(KERNEL_ARGS), **extra
         )
         self.used = self.closed = False
-        self.kc = None
+        self.kc: AsyncKernelClient | None = None
 
     def _client(self, nb):
         from nbclient import NotebookClient

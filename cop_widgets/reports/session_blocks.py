@@ -241,7 +241,7 @@ def _not_shown(r: session_data.SessionReport, answers: int, shown, nobody: str, 
 def _themes(r: session_data.SessionReport) -> str:
     out = ['<section class="cop-section"><h2>Key themes</h2>']
     why = _not_shown(r, r.themes_n, r.themes, "Nobody gave a word for the session.", "Words")
-    if why:
+    if why or r.themes is None:  # None: not shown, and `why` says why
         out.append(why)
     else:
         out.append(para(f"The words people used most for the session ({r.themes_n} answers)."))
@@ -301,7 +301,7 @@ def _resources(r: session_data.SessionReport) -> str:
     out = ['<section class="cop-section"><h2>Resources shared</h2>']
     nobody = "No resources were shared at check-out."
     why = _not_shown(r, r.resources_n, r.resources, nobody, "Resources shared")
-    if why:
+    if why or r.resources is None:  # None: not shown, and `why` says why
         out.append(why)
     else:
         out.append('<ul class="cop-resources">')
@@ -316,10 +316,13 @@ def _scale_title(scale: session_data.Scale) -> str:
 
 
 def _distribution_chart(scale: session_data.Scale, title: str) -> str:
-    values = list(scale.counts)
+    counts = scale.counts
+    if counts is None:  # not shown: there is nothing to draw
+        return ""
+    values = list(counts)
     svg = bar_svg(
         [str(v) for v in values],
-        [Series("Answers", [scale.counts[v] for v in values], BAR_COLOUR)],
+        [Series("Answers", [counts[v] for v in values], BAR_COLOUR)],
         _scale_title(scale),
     )
     alt = (
@@ -330,12 +333,15 @@ def _distribution_chart(scale: session_data.Scale, title: str) -> str:
 
 
 def _paired_chart(pair: session_data.Comparison, title: str) -> str:
-    values = list(pair.after.counts)
+    before, after = pair.before.counts, pair.after.counts
+    if before is None or after is None:  # not shown: there is nothing to draw
+        return ""
+    values = list(after)
     svg = bar_svg(
         [str(v) for v in values],
         [
-            Series("Before (looking back)", [pair.before.counts[v] for v in values], BAR_COLOUR),
-            Series("Now", [pair.after.counts[v] for v in values], AFTER_COLOUR, hatched=True),
+            Series("Before (looking back)", [before[v] for v in values], BAR_COLOUR),
+            Series("Now", [after[v] for v in values], AFTER_COLOUR, hatched=True),
         ],
         _scale_title(pair.after),
     )
@@ -436,7 +442,9 @@ def evaluation(report: session_data.SessionReport) -> Block:
                         {
                             "summary": _summary(s, n),
                             **{
-                                "v" + str(v): esc(s.counts.get(v, 0)) if s.shown else ""
+                                "v" + str(v): esc(s.counts.get(v, 0))
+                                if s.counts is not None
+                                else ""
                                 for v in points
                             },
                         },

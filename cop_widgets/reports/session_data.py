@@ -22,6 +22,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -46,6 +47,9 @@ from cop_widgets.store.schema import (
     session_response,
     session_role,
 )
+
+if TYPE_CHECKING:  # the annotation only: protocols are loaded where the files are read
+    from cop_widgets.content.protocols import Protocol
 
 CHECKIN, CHECKOUT = "checkin", "checkout"
 TRIED = ("yes", "partly", "no")
@@ -230,7 +234,7 @@ def session_report(
     store: Store,
     session_id: str,
     item_sets: dict[str, ItemSet],
-    protocols: Catalogue,
+    protocols: Catalogue[Protocol],
     min_n: int = DEFAULT_MIN_N,
 ) -> SessionReport:
     sid, min_n = check_id(session_id, "session_id"), check_min_n(min_n)
@@ -251,7 +255,7 @@ def session_report(
         in_community = select(s.id).where(s.community_id == row.community_id)
         attended = conn.execute(
             select(func.count()).select_from(attendance).where(a.session_id == sid)
-        ).scalar()
+        ).scalar_one()
         first_seen = (
             select(a.person_id, func.min(cop_session.c.starts_at).label("first"))
             .join(cop_session, cop_session.c.id == a.session_id)
@@ -262,13 +266,13 @@ def session_report(
         # members up to this session: a report on an old session stays as it was
         members = conn.execute(
             select(func.count()).select_from(first_seen).where(first_seen.c.first <= row.starts_at)
-        ).scalar()
+        ).scalar_one()
         first_time = conn.execute(
             select(func.count())
             .select_from(first_seen)
             .join(attendance, attendance.c.person_id == first_seen.c.person_id)
             .where(attendance.c.session_id == sid, first_seen.c.first == row.starts_at)
-        ).scalar()
+        ).scalar_one()
         roles = dict(
             conn.execute(
                 select(session_role.c.role_id, person.c.display_name)
@@ -277,7 +281,7 @@ def session_report(
                 .order_by(session_role.c.role_id)
             ).all()
         )
-        answered = dict(
+        answered: dict[str, int] = dict(  # item set -> people who sent it
             conn.execute(
                 select(session_answered.c.item_set, func.count())
                 .where(session_answered.c.session_id == sid)
@@ -297,8 +301,8 @@ def session_report(
         ).all()
         commitments = conn.execute(
             select(func.count()).select_from(commitment).where(commitment.c.session_id == sid)
-        ).scalar()
-        followups = dict(
+        ).scalar_one()
+        followups: dict[str, int] = dict(  # tried -> commitments followed up here
             conn.execute(
                 select(commitment.c.tried, func.count())
                 .where(commitment.c.followup_session_id == sid, commitment.c.tried.is_not(None))
@@ -414,7 +418,7 @@ def session_report(
     for did, phase_id, text in notes:
         proto = by_run.get(did)
         phase = next((p for p in proto.phases if p.id == phase_id), None) if proto else None
-        if phase is None or not phase.insight or not text.strip():
+        if proto is None or phase is None or not phase.insight or not text.strip():
             continue
         if check.keep(text):
             insight_out.append(Insight(proto.name, phase.label, text.strip()))
@@ -485,7 +489,7 @@ def latest_session(store: Store) -> str:
     return found
 
 
-def item_sets_and_protocols(store: Store) -> tuple[dict[str, ItemSet], Catalogue]:
+def item_sets_and_protocols(store: Store) -> tuple[dict[str, ItemSet], Catalogue[Protocol]]:
     """(check-in/out item sets, protocols) from the content folders of the store's settings,
     read again only when a file there changed (a batch renders many reports in one kernel)."""
     settings = store.settings
@@ -500,7 +504,7 @@ def _signature(folder) -> tuple:
 
 
 @functools.lru_cache(maxsize=4)
-def _catalogues(folders, _signatures) -> tuple[dict[str, ItemSet], Catalogue]:
+def _catalogues(folders, _signatures) -> tuple[dict[str, ItemSet], Catalogue[Protocol]]:
     from cop_widgets.content.protocols import load_protocols
     from cop_widgets.content.session_items import load_item_sets
 

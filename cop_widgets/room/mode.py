@@ -14,6 +14,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 from cop_widgets.errors import CopWidgetsError
 
@@ -52,7 +53,7 @@ class Network:
 NETWORK = Network()
 
 
-def _usable(address: str | None) -> bool:
+def _usable(address: str | None) -> TypeGuard[str]:
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:

@@ -33,10 +33,12 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode, urlsplit
 
 import psutil
@@ -52,6 +54,11 @@ from cop_widgets.room.load import (
     rss_mib,
     stats,
 )
+
+if TYPE_CHECKING:  # annotations only: each is imported where used (playwright only for browsers)
+    from playwright.async_api import Page
+    from tornado.websocket import WebSocketClientConnection
+    from tqdm import tqdm
 
 # Targets a room is held to: issue 4's median wait to join, twice that for the slowest
 # twentieth, a save shown within a second.
@@ -252,7 +259,7 @@ class LightClient:
         self.cookies: dict[str, str] = {}
         self.models: dict[str, dict] = {}
         self.changed = asyncio.Condition()
-        self.ws = None
+        self.ws: WebSocketClientConnection | None = None
         self.kernel_id = ""
         self.session = uuid.uuid4().hex
         self._reader: asyncio.Task | None = None
@@ -346,8 +353,13 @@ class LightClient:
             "parent_header": {}, "metadata": metadata or {}, "content": content,
             "channel": "shell", "buffers": [],
         }  # fmt: skip
-        self.ws.write_message(json.dumps(message))
+        self._socket().write_message(json.dumps(message))
         return msg_id
+
+    def _socket(self) -> WebSocketClientConnection:
+        if self.ws is None:
+            raise RuntimeError("the kernel's websocket is not open yet (connect first)")
+        return self.ws
 
     async def request(self, msg_type: str, content: dict, reply: str, timeout: float) -> None:
         sent = self.send(msg_type, content)
@@ -355,7 +367,7 @@ class LightClient:
 
     async def _read(self) -> None:
         try:
-            while (raw := await self.ws.read_message()) is not None:
+            while (raw := await self._socket().read_message()) is not None:
                 msg = _decode(raw)
                 if msg is not None:
                     self._take(msg)
@@ -523,7 +535,10 @@ async def light_checkout(p: Participant, client: LightClient) -> None:
         "check-out button",
     )
     before = set(client.models)
-    client.click(client.find("cop-checkout"))
+    checkout = client.find("cop-checkout")
+    if checkout is None:
+        raise RuntimeError("no check-out button")
+    client.click(checkout)
     await client.wait(lambda: client.find("cop-send-checkout") is not None, SAVE_TIMEOUT_S, "form")
     await light_send(p, client, "checkout", among=set(client.models) - before)
 
@@ -575,8 +590,8 @@ class Room:
     path: str  # the join link's path and query
     people: list[Participant]
     server_pid: int | None
-    open_checkout: object  # () -> None, the facilitator's click (run in a thread)
-    progress: object  # tqdm
+    open_checkout: Callable[[], None]  # the facilitator's click (run in a thread)
+    progress: tqdm
 
 
 async def drive(room: Room) -> dict:
@@ -586,7 +601,7 @@ async def drive(room: Room) -> dict:
     http = AsyncHTTPClient(force_instance=True, max_clients=len(room.people) + 10)
     playwright = browser = None
     clients: dict[str, LightClient] = {}
-    pages: dict[str, object] = {}
+    pages: dict[str, Page] = {}
     try:
         if any(p.browser for p in room.people):
             from playwright.async_api import async_playwright
@@ -605,6 +620,7 @@ async def drive(room: Room) -> dict:
                 ) from None
         for p in room.people:
             if p.browser:
+                assert browser is not None  # launched above: someone in the room uses one
                 context = await browser.new_context(ignore_https_errors=True)
                 page = await context.new_page()
                 page.set_default_timeout(SAVE_TIMEOUT_S * 1000)
@@ -684,7 +700,7 @@ def snapshot(server_pid: int | None, their_kernels: list[str]) -> dict:
     kernels (the participants' and those started ahead), and which participants' kernels
     (by the kernel id their page was given) still run."""
     memory = psutil.virtual_memory()
-    found = {
+    found: dict[str, object] = {
         "machine_total_mib": memory.total / 2**20,
         "machine_available_mib": memory.available / 2**20,
         "participants_kernels": len(their_kernels),

@@ -22,15 +22,16 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 
 from cop_widgets.errors import CopWidgetsError, InvalidInput
 from cop_widgets.services import policy
 from cop_widgets.services.identity import Person
 from cop_widgets.services.secret import server_secret_key
 from cop_widgets.store import Store
-from cop_widgets.store.db import utc_now
+from cop_widgets.store.db import AnyRow, utc_now
 from cop_widgets.store.schema import (
     ROLES,
     passphrase,
@@ -41,6 +42,9 @@ from cop_widgets.store.schema import (
     web_session,
 )
 from cop_widgets.text import clean_display_name, name_skeleton
+
+if TYPE_CHECKING:  # argon2 is imported by the server only, never in a kernel (see _hasher)
+    from argon2 import PasswordHasher
 
 LINK_DAYS = 7
 FAILURE_WINDOW = timedelta(minutes=10)
@@ -62,6 +66,8 @@ class SignInRefused(CopWidgetsError):
 
 
 class TooManyTries(SignInRefused):
+    """Sign-in refused for a while: too many failed tries from this name or address."""
+
     def __init__(self, wait_seconds: int):
         self.wait_seconds = max(1, wait_seconds)
         minutes = -(-self.wait_seconds // 60)
@@ -94,7 +100,7 @@ def _iso(moment: datetime) -> str:
 
 
 # -- people ------------------------------------------------------------------------------------
-def _person(row) -> Person:
+def _person(row: AnyRow) -> Person:
     return Person(row.id, row.display_name, row.role)
 
 
@@ -116,7 +122,7 @@ def add_person(
         return new
 
 
-def _insert_person(store: Store, conn, shown: str, by: str | None) -> Person:
+def _insert_person(store: Store, conn: Connection, shown: str, by: str | None) -> Person:
     skeleton = name_skeleton(shown)
     clash = conn.execute(
         select(person.c.display_name).where(
@@ -164,6 +170,7 @@ def can_sign_in(store: Store, person_id: str) -> bool:
 
 
 def has_passphrase(store: Store, person_id: str) -> bool:
+    """Whether the person has set a passphrase (else they sign in with a link)."""
     with store.read() as conn:
         return (
             conn.execute(
@@ -230,7 +237,7 @@ def link_holder(store: Store, token: str) -> Person:
     return _person(row)
 
 
-def _usable_link(token: str):
+def _usable_link(token: str) -> tuple[ColumnElement[bool], ...]:
     return (
         sign_in_link.c.token_hash == _hash(token or ""),
         sign_in_link.c.used_at.is_(None),
@@ -258,13 +265,15 @@ def use_link(store: Store, token: str, client: str, hours: float) -> SignedIn:
 
 
 # -- passphrases --------------------------------------------------------------------------------
-def _hasher():
+def _hasher() -> PasswordHasher:
     from argon2 import PasswordHasher  # imported by the server only, never in a kernel
 
     return PasswordHasher()
 
 
 def check_passphrase_rules(phrase: str, repeat: str | None = None) -> str:
+    """The passphrase if it is long enough, not too long and typed the same twice;
+    else InvalidInput saying what to change."""
     if not isinstance(phrase, str) or len(phrase) < MIN_PASSPHRASE:
         raise InvalidInput(
             "passphrase",
@@ -279,6 +288,8 @@ def check_passphrase_rules(phrase: str, repeat: str | None = None) -> str:
 
 
 def set_passphrase(store: Store, person_id: str, phrase: str, repeat: str | None = None) -> None:
+    """Set (or replace) the person's passphrase, stored as an Argon2 hash; audited. No policy
+    check here: the server calls it for the signed-in person only (serving/auth.py)."""
     hashed = _hasher().hash(check_passphrase_rules(phrase, repeat))
     with store.write() as conn:
         conn.execute(delete(passphrase).where(passphrase.c.person_id == person_id))
@@ -301,6 +312,8 @@ _WRONG = (
 def sign_in_with_passphrase(
     store: Store, name: str, phrase: str, client: str, hours: float
 ) -> SignedIn:
+    """Sign in with name and passphrase; a wrong pair is refused with one message for both,
+    counted against the name and the address (TooManyTries once throttled)."""
     try:
         shown = clean_display_name(name)
     except InvalidInput as exc:
@@ -356,7 +369,9 @@ def register(
 
 
 # -- web sessions -------------------------------------------------------------------------------
-def _open_session(store: Store, conn, person_id: str, via: str, hours: float) -> SignedIn:
+def _open_session(
+    store: Store, conn: Connection, person_id: str, via: str, hours: float
+) -> SignedIn:
     token = secrets.token_urlsafe(32)
     now = _now()
     expires = now + timedelta(hours=hours)
@@ -383,6 +398,8 @@ def _open_session(store: Store, conn, person_id: str, via: str, hours: float) ->
 
 @dataclass(frozen=True)
 class ActiveSession:
+    """An open web session: whose it is, its id, and when it ends."""
+
     person: Person
     session_id: str
     expires_at: datetime
@@ -414,6 +431,7 @@ def session_for_token(store: Store, token: str) -> ActiveSession | None:
 
 
 def session_is_open(store: Store, session_id: str, person_id: str) -> bool:
+    """Whether that web session of the person is neither signed out nor expired."""
     with store.read() as conn:
         return (
             conn.execute(
@@ -429,6 +447,7 @@ def session_is_open(store: Store, session_id: str, person_id: str) -> bool:
 
 
 def sign_out(store: Store, token: str) -> None:
+    """End the web session of this cookie token (audited); an unknown token changes nothing."""
     with store.write() as conn:
         row = conn.execute(
             select(web_session.c.id, web_session.c.person_id).where(
@@ -457,6 +476,8 @@ def _failure_key(store: Store, kind: str, value: str) -> str:
 
 
 def check_not_throttled(store: Store, keys: list[str]) -> None:
+    """Raise TooManyTries while any of `keys` (failure keys) has MAX_FAILURES failed tries in
+    the last FAILURE_WINDOW."""
     since = _now() - FAILURE_WINDOW
     with store.read() as conn:
         rows = conn.execute(
@@ -480,6 +501,7 @@ def check_not_throttled(store: Store, keys: list[str]) -> None:
 def record_failure(
     store: Store, keys: list[str], action: str, person_id: str | None = None
 ) -> None:
+    """Count one failed try against each of `keys` (older ones are dropped) and audit it."""
     now = _now()
     with store.write() as conn:
         conn.execute(
@@ -502,6 +524,7 @@ def record_join_code_failure(store: Store, person_id: str) -> None:
 
 
 def check_join_tries(store: Store, person_id: str) -> None:
+    """Raise TooManyTries while this person has too many wrong join codes just now."""
     check_not_throttled(store, [_failure_key(store, "person", person_id)])
 
 
@@ -528,6 +551,7 @@ def people_without_sign_in(store: Store) -> list[Person]:
 
 
 def find_by_name(store: Store, name: str) -> Person | None:
+    """The person with a standalone account of that name (any case), or None."""
     shown = clean_display_name(name)
     with store.read() as conn:
         row = conn.execute(

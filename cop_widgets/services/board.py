@@ -12,6 +12,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
@@ -28,6 +29,8 @@ STOP_WORDS = frozenset("a an and the of to in on for with it is was i my me we o
 
 @dataclass(frozen=True)
 class ItemSummary:
+    """One board item: how many answered it and, once past the minimum group, a summary."""
+
     item_id: str
     prompt: str
     kind: str
@@ -40,6 +43,8 @@ class ItemSummary:
 
 @dataclass(frozen=True)
 class BoardState:
+    """What a board shows: people joined, item sets sent, and each item's summary."""
+
     joined: int
     answered: dict[str, int]  # item set id -> people who sent it
     items: tuple[ItemSummary, ...]
@@ -79,8 +84,8 @@ def _live(conn: Connection, session_id: str, sets: list[ItemSet], min_group: int
     summaries = []
     joined = conn.execute(
         select(func.count()).select_from(attendance).where(attendance.c.session_id == session_id)
-    ).scalar()
-    answered = dict(
+    ).scalar_one()
+    answered: dict[str, int] = dict(
         conn.execute(
             select(session_answered.c.item_set, func.count())
             .where(session_answered.c.session_id == session_id)
@@ -122,7 +127,7 @@ def _live(conn: Connection, session_id: str, sets: list[ItemSet], min_group: int
 # -- what the room sees: counts live, summaries as a snapshot moved on in steps ---------------
 
 
-def _stored(conn: Connection, session_id: str) -> dict[tuple[str, str], tuple[int, dict]]:
+def _stored(conn: Connection, session_id: str) -> dict[tuple[str, str], tuple[int, dict[str, Any]]]:
     s = board_snapshot.c
     return {
         (row.item_set, row.item_id): (row.answers, json.loads(row.summary))
@@ -132,7 +137,7 @@ def _stored(conn: Connection, session_id: str) -> dict[tuple[str, str], tuple[in
     }
 
 
-def _moves_on(shown: tuple[int, dict] | None, live: ItemSummary, min_group: int) -> bool:
+def _moves_on(shown: tuple[int, dict[str, Any]] | None, live: ItemSummary, min_group: int) -> bool:
     """A summary is (re)taken only when it holds at least the minimum group and, if one was
     shown before, at least the minimum group of answers more: the difference between two
     summaries the room saw is then itself a summary of at least that many people."""

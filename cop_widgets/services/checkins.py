@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, insert, select, update
 
-from cop_widgets.content.session_items import ItemSet
+from cop_widgets.content.session_items import Item, ItemSet
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.services.identity import Person
 from cop_widgets.store import Store
@@ -27,10 +27,14 @@ from cop_widgets.text import check_answer
 TRIED = ("yes", "partly", "no")
 log = logging.getLogger(__name__)
 _shuffle = secrets.SystemRandom().shuffle  # from the OS: no seed to guess
+# An item and one person's answer to it: a number (scale) or a text.
+_Answer = tuple[Item, int | None, str | None]
 
 
 @dataclass(frozen=True)
 class Commitment:
+    """An open commitment of a person's, with the topic of the session it was made at."""
+
     id: str
     session_id: str
     text: str
@@ -42,7 +46,8 @@ def submit_answers(
     store: Store, who: Person, session_id: str, items: ItemSet, answers: Mapping[str, object]
 ) -> None:
     """Store one person's answers to an item set once; anonymous ones without identity."""
-    rows, commitments = [], []
+    rows: list[_Answer] = []
+    commitments: list[str] = []
     for item in items.items:
         value = answers.get(item.id)
         if value in (None, ""):
@@ -100,7 +105,7 @@ def submit_answers(
             )
         )
         private_ids, commitment_ids = [], []
-        for item, number, text in identified:
+        for item, number, answer_text in identified:
             private_ids.append(str(uuid.uuid4()))
             conn.execute(
                 insert(session_response).values(
@@ -110,7 +115,7 @@ def submit_answers(
                     item_id=item.id,
                     person_id=who.id,
                     value_int=number,
-                    value_text=text,
+                    value_text=answer_text,
                     answered_on=day,
                 )
             )
@@ -153,7 +158,7 @@ def _session_day(starts_at: str) -> str:
 
 
 def _add_to_anonymous_pool(
-    store: Store, session_id: str, item_set: str, day: str, rows: list[tuple]
+    store: Store, session_id: str, item_set: str, day: str, rows: list[_Answer]
 ) -> None:
     """Add anonymous answers so that nothing in the store says which ones came last.
 
@@ -198,6 +203,7 @@ def _add_to_anonymous_pool(
 
 
 def has_answered(store: Store, who: Person, session_id: str, item_set: str) -> bool:
+    """Whether `who` already sent that item set of the session (they send each once)."""
     with store.read() as conn:
         return (
             conn.execute(
@@ -281,6 +287,7 @@ class CommitmentRecord:
 
     @property
     def open(self) -> bool:
+        """Not followed up yet."""
         return self.followed_up_at is None
 
 

@@ -17,12 +17,15 @@ MAX_CHARS = 1000
 
 @dataclass(frozen=True)
 class Profile:
+    """What a member shows in the directory: whether they are listed, what they offer and want."""
+
     listed: bool = False
     offers: str = ""
     wants: str = ""
 
 
 def my_profile(store: Store, who: Person) -> Profile:
+    """`who`'s own directory entry (an empty, unlisted one if they never saved it)."""
     with store.read() as conn:
         row = conn.execute(
             select(member_profile.c.listed, member_profile.c.offers, member_profile.c.wants).where(
@@ -33,6 +36,8 @@ def my_profile(store: Store, who: Person) -> Profile:
 
 
 def save_profile(store: Store, who: Person, listed: bool, offers: str, wants: str) -> Profile:
+    """Save `who`'s own directory entry (only theirs: it is keyed by who.id); texts are
+    checked like every answer."""
     saved = Profile(
         bool(listed),
         check_answer(offers or "", "What I offer", MAX_CHARS).strip(),

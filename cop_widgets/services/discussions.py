@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from cop_widgets.content import discussion_clock
+from cop_widgets.content.protocols import Phase, Protocol
 from cop_widgets.content.roles import DISCUSSION_ROLES, LEADING_ROLES
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.services import policy
 from cop_widgets.services.identity import Person
 from cop_widgets.store import Store
-from cop_widgets.store.db import utc_now
+from cop_widgets.store.db import AnyRow, AnySelect, utc_now
 from cop_widgets.store.schema import (
     attendance,
     cop_session,
@@ -41,6 +42,8 @@ MAX_ACTION_TEXT = 1000
 
 @dataclass(frozen=True)
 class Discussion:
+    """A case discussion as its readers see it: case, clock, role holders and status."""
+
     id: str
     protocol_id: str
     protocol_version: int
@@ -56,9 +59,11 @@ class Discussion:
     attendee_access_ended_at: str | None = None  # after it, the session's attendees lose it
 
     def holders(self, role_id: str) -> list[str]:
+        """The names holding that role."""
         return [name for rid, name in self.roles if rid == role_id]
 
     def roles_of(self, who: Person) -> set[str]:
+        """The roles `who` holds here (by name; facilitator also when they started it)."""
         key = who.display_name.casefold()
         mine = {rid for rid, name in self.roles if name.casefold() == key}
         if who.id == self.facilitator_id:
@@ -66,14 +71,18 @@ class Discussion:
         return mine
 
     def may_run_clock(self, who: Person) -> bool:
+        """Whether `who` holds a role that runs the clock (CLOCK_ROLES)."""
         return bool(self.roles_of(who) & set(CLOCK_ROLES))
 
     def may_take_notes(self, who: Person) -> bool:
+        """Whether `who` keeps notes and actions: a leading role (LEADING_ROLES)."""
         return bool(self.roles_of(who) & set(LEADING_ROLES))
 
 
 @dataclass(frozen=True)
 class Note:
+    """One note of a discussion's phase (and column), with its author and revision."""
+
     id: str
     phase_id: str
     column_id: str
@@ -86,6 +95,8 @@ class Note:
 
 @dataclass(frozen=True)
 class Action:
+    """An action agreed in a discussion: what, who owns it, and by when."""
+
     id: str
     description: str
     owner: str
@@ -95,6 +106,8 @@ class Action:
 
 @dataclass(frozen=True)
 class DiscussionSummary:
+    """A discussion in a list: its protocol, who started it, status and date."""
+
     id: str
     protocol_id: str
     facilitator_name: str
@@ -102,7 +115,7 @@ class DiscussionSummary:
     created_at: str
 
 
-def _clock_of(row) -> discussion_clock.Clock:
+def _clock_of(row: AnyRow) -> discussion_clock.Clock:
     return discussion_clock.Clock(
         phase_index=row.phase_index,
         status=row.clock_status,
@@ -145,7 +158,7 @@ def get(store: Store, who: Person, discussion_id: str) -> Discussion:
         return _load(conn, discussion_id)
 
 
-def _clean_roles(protocol, roles: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+def _clean_roles(protocol: Protocol, roles: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
     known = {r.id for r in protocol.roles} | {rid for rid, _ in DISCUSSION_ROLES}
     out: list[tuple[str, str]] = []
     for role_id, names in roles.items():
@@ -191,7 +204,7 @@ def _check_session_link(conn: Connection, who: Person, session_id: str) -> None:
 def start_discussion(
     store: Store,
     who: Person,
-    protocol,
+    protocol: Protocol,
     case_summary: str,
     content_note: str = "",
     roles: Mapping[str, Sequence[str]] | None = None,
@@ -227,19 +240,7 @@ def start_discussion(
                 session_id=session_id,
             )
         )
-        seen = set()
-        for role_id, name in holders:
-            if (role_id, name.casefold()) in seen:
-                continue
-            seen.add((role_id, name.casefold()))
-            conn.execute(
-                insert(discussion_role).values(
-                    discussion_id=discussion_id,
-                    role_id=role_id,
-                    holder_key=name.casefold(),
-                    holder_name=name,
-                )
-            )
+        _add_holders(conn, discussion_id, holders)
         store.audit(
             conn,
             actor_id=who.id,
@@ -251,7 +252,11 @@ def start_discussion(
 
 
 def set_roles(
-    store: Store, who: Person, discussion_id: str, protocol, roles: Mapping[str, Sequence[str]]
+    store: Store,
+    who: Person,
+    discussion_id: str,
+    protocol: Protocol,
+    roles: Mapping[str, Sequence[str]],
 ) -> Discussion:
     """Replace the role holders (facilitators only)."""
     holders = _clean_roles(protocol, roles)
@@ -262,16 +267,26 @@ def set_roles(
         conn.execute(
             delete(discussion_role).where(discussion_role.c.discussion_id == discussion_id)
         )
-        for role_id, name in dict.fromkeys(holders):
-            conn.execute(
-                insert(discussion_role).values(
-                    discussion_id=discussion_id,
-                    role_id=role_id,
-                    holder_key=name.casefold(),
-                    holder_name=name,
-                )
-            )
+        _add_holders(conn, discussion_id, holders)
         return _load(conn, discussion_id)
+
+
+def _add_holders(conn: Connection, discussion_id: str, holders: list[tuple[str, str]]) -> None:
+    """Record the role holders; a name given twice for a role (in any case: it is matched
+    casefolded when a person signs in) is recorded once, as first written."""
+    seen = set()
+    for role_id, name in holders:
+        if (role_id, name.casefold()) in seen:
+            continue
+        seen.add((role_id, name.casefold()))
+        conn.execute(
+            insert(discussion_role).values(
+                discussion_id=discussion_id,
+                role_id=role_id,
+                holder_key=name.casefold(),
+                holder_name=name,
+            )
+        )
 
 
 def _require(allowed: bool, what: str) -> None:
@@ -312,9 +327,9 @@ def end_attendee_access(store: Store, who: Person, discussion_id: str) -> Discus
         return _load(conn, discussion_id)
 
 
-def list_discussions(store: Store, who: Person, limit: int = 30) -> list[DiscussionSummary]:
-    """The newest discussions `who` may read, open ones first."""
-    query = (
+def _readable_summaries(who: Person) -> AnySelect:
+    """The discussions `who` may read, as DiscussionSummary's columns (callers sort them)."""
+    return (
         select(
             discussion.c.id,
             discussion.c.protocol_id,
@@ -324,6 +339,13 @@ def list_discussions(store: Store, who: Person, limit: int = 30) -> list[Discuss
         )
         .join(person, person.c.id == discussion.c.facilitator_id)
         .where(policy.discussions_readable_by(who))
+    )
+
+
+def list_discussions(store: Store, who: Person, limit: int = 30) -> list[DiscussionSummary]:
+    """The newest discussions `who` may read, open ones first."""
+    query = (
+        _readable_summaries(who)
         .order_by(discussion.c.status.desc(), discussion.c.created_at.desc())
         .limit(limit)
     )
@@ -335,15 +357,8 @@ def session_discussions(store: Store, who: Person, session_id: str) -> list[Disc
     """The discussions held in a session that `who` may read, newest first: what its join
     page links to."""
     query = (
-        select(
-            discussion.c.id,
-            discussion.c.protocol_id,
-            person.c.display_name,
-            discussion.c.status,
-            discussion.c.created_at,
-        )
-        .join(person, person.c.id == discussion.c.facilitator_id)
-        .where(discussion.c.session_id == session_id, policy.discussions_readable_by(who))
+        _readable_summaries(who)
+        .where(discussion.c.session_id == session_id)
         .order_by(discussion.c.created_at.desc())
     )
     with store.read() as conn:
@@ -489,11 +504,11 @@ def save_note(
             select(discussion_note, person.c.display_name)
             .join(person, person.c.id == discussion_note.c.author_id)
             .where(discussion_note.c.id == note_id)
-        ).first()
+        ).one()  # written just above, in this transaction
     return _note(saved)
 
 
-def _note(row) -> Note:
+def _note(row: AnyRow) -> Note:
     return Note(
         id=row.id,
         phase_id=row.phase_id,
@@ -529,6 +544,8 @@ def add_action(
     owner: str,
     due_date: dt.date | None,
 ) -> Action:
+    """Record an action in an open discussion. Whoever may read it (policy
+    "discussion.read") and holds a leading role: the note-taker or the facilitator."""
     text = check_answer(description, "Action", limit=MAX_ACTION_TEXT).strip()
     if not text:
         raise InvalidInput("action", "Describe the action in a few words.")
@@ -589,6 +606,7 @@ def amend_action(
 
 
 def actions(store: Store, who: Person, discussion_id: str) -> list[Action]:
+    """The discussion's actions, oldest first (policy "discussion.read")."""
     policy.require(store, who, "discussion.read", discussion_id)
     with store.read() as conn:
         rows = conn.execute(
@@ -605,7 +623,7 @@ def actions(store: Store, who: Person, discussion_id: str) -> list[Action]:
     return [Action(*r) for r in rows]
 
 
-def rate(store: Store, who: Person, discussion_id: str, phase, value: int) -> None:
+def rate(store: Store, who: Person, discussion_id: str, phase: Phase, value: int) -> None:
     """Keep this person's rating on a scale phase (one per person; a new one replaces theirs)."""
     scale = phase.scale
     if scale is None:
@@ -637,6 +655,8 @@ def rate(store: Store, who: Person, discussion_id: str, phase, value: int) -> No
 
 
 def ratings(store: Store, who: Person, discussion_id: str, phase_id: str) -> list[int]:
+    """The ratings given on a scale phase, sorted, without who gave them (policy
+    "discussion.read")."""
     policy.require(store, who, "discussion.read", discussion_id)
     with store.read() as conn:
         return sorted(

@@ -26,7 +26,6 @@ from sqlalchemy import (
 from sqlalchemy import update as sql_update
 
 from cop_widgets.errors import InvalidInput
-from cop_widgets.services import library
 from cop_widgets.services.person_tables import (
     ERASED_KEY,
     ERASED_NAME,
@@ -37,8 +36,8 @@ from cop_widgets.services.person_tables import (
     role_key,
     table_named,
 )
-from cop_widgets.store import Store, schema
-from cop_widgets.store.db import utc_now
+from cop_widgets.store import Store, schema, search
+from cop_widgets.store.db import AnyRow, utc_now
 from cop_widgets.store.maintenance import scrub, secure_delete_on
 
 DISCUSSION_KEPT = "discussion_kept_blanked"
@@ -49,7 +48,7 @@ OWNER_REPLACED = "action_owner_name_replaced"
 
 def _placeholder(conn: Connection) -> str:
     """The one person that takes the place of an erased facilitator (made on first use)."""
-    found = conn.execute(
+    found: str | None = conn.execute(
         select(schema.person.c.id).where(schema.person.c.identity_key == ERASED_KEY)
     ).scalar()
     if found is not None:
@@ -95,7 +94,7 @@ def _shared_discussions(conn: Connection, person_id: str) -> tuple[list[str], li
     return [d for d in started if d not in shared], [d for d in started if d in shared]
 
 
-def _erasure(conn: Connection, row, *, dry_run: bool) -> dict[str, int]:
+def _erasure(conn: Connection, row: AnyRow, *, dry_run: bool) -> dict[str, int]:
     where = ownership(conn, row)
     solo, shared = _shared_discussions(conn, row.id)
     # A discussion only they used goes, with its role rows; a shared one is kept (below).
@@ -124,13 +123,13 @@ def _erasure(conn: Connection, row, *, dry_run: bool) -> dict[str, int]:
         if name == "discussion" and shared and not dry_run:
             _blank_discussions(conn, shared)  # before the person row goes (foreign key)
         if name == "library_entry" and counts[name] and not dry_run:
-            library.purge_search_index(conn)  # no word of theirs stays in the search index
+            search.purge_search_index(conn)  # no word of theirs stays in the search index
     counts[DISCUSSION_KEPT] = len(shared)
     counts[OWNER_REPLACED] = _replace_owner_name(conn, row, dry_run)
     return counts
 
 
-def _replace_owner_name(conn: Connection, row, dry_run: bool) -> int:
+def _replace_owner_name(conn: Connection, row: AnyRow, dry_run: bool) -> int:
     """Actions others recorded with this person as their owner keep the action but not the
     name (a free-text field: a new person of the same name must not inherit them)."""
     key = role_key(conn, row)
@@ -187,7 +186,7 @@ def erasure_preview(store: Store, person_id: str) -> dict[str, int]:
         return _erasure(conn, row, dry_run=True)
 
 
-def _refuse_placeholder(row) -> None:
+def _refuse_placeholder(row: AnyRow) -> None:
     if row.identity_key == ERASED_KEY:
         raise InvalidInput(
             "person", "That is the placeholder for erased people; it holds no one's data."
@@ -207,10 +206,10 @@ def erase_person(store: Store, person_id: str, *, vacuum: bool = True) -> dict[s
     earlier version of the same text (a draft saved, then rewritten) was freed by an ordinary
     connection and, where SQLite is built without SECURE_DELETE (python.org and most builds;
     Debian's libsqlite3 has it on), stays in the file's free space until the page is reused.
-    tests/test_data_rights.py shows such a copy surviving with ``vacuum=False``. VACUUM rewrites
-    the whole file (it needs free disk space of about the store's size). Keys ``vacuumed`` and
-    ``wal_truncated`` are 0 when the store was too busy for that step (the erasure itself is
-    committed; the next erase or retention run finishes the job).
+    tests/services/test_erasure.py shows such a copy surviving with ``vacuum=False``. VACUUM
+    rewrites the whole file (it needs free disk space of about the store's size). Keys
+    ``vacuumed`` and ``wal_truncated`` are 0 when the store was too busy for that step (the
+    erasure itself is committed; the next erase or retention run finishes the job).
     """
     with store.write() as conn:
         row = person_row(conn, person_id)

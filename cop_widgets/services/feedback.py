@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 
 from cop_widgets.services.identity import Person
 from cop_widgets.store import Store
-from cop_widgets.store.db import utc_now
+from cop_widgets.store.db import AnySelect, utc_now
 from cop_widgets.store.schema import (
     feedback,
     person,
@@ -21,6 +21,8 @@ from cop_widgets.store.schema import (
 # -- the author's side --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReleasedFeedback:
+    """One piece of released feedback as its author reads it."""
+
     supervisor_name: str
     kind: str
     text: str
@@ -28,7 +30,7 @@ class ReleasedFeedback:
     released_at: str
 
 
-def released_feedback_select():
+def released_feedback_select() -> AnySelect:
     """Feedback supervisors released, with who wrote it and the review's depth: the one query
     that the author's view here and the person record (reports.person_data) both narrow down
     with a ``.where`` for whose and when. Unreleased feedback is never in it."""
@@ -65,7 +67,7 @@ def released_feedback(store: Store, author: Person, reflection_id: str) -> list[
     return [ReleasedFeedback(*r[1:]) for r in rows]
 
 
-def _unseen_feedback(author: Person):
+def _unseen_feedback(author: Person) -> ColumnElement[bool]:
     """Released reviews of the author's reflections that the author has not opened since."""
     return and_(
         reflection.c.person_id == author.id,

@@ -15,7 +15,7 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cop_widgets.errors import HubAccessRefused, InvalidInput
@@ -86,6 +86,7 @@ def roles_for_groups(groups: Iterable[str], group_roles: Mapping[str, str]) -> s
 
 
 def highest(roles: Iterable[str]) -> str:
+    """The highest of these roles (in the order of ROLES)."""
     return max(roles, key=_RANK.__getitem__)
 
 
@@ -179,7 +180,7 @@ def _sync(store: Store, key: str, shown: str, roles: set[str], signing_in: bool)
     return found
 
 
-def _set_roles(store: Store, conn, person_id: str, roles: set[str]) -> None:
+def _set_roles(store: Store, conn: Connection, person_id: str, roles: set[str]) -> None:
     held = set(
         conn.execute(select(person_role.c.role).where(person_role.c.person_id == person_id))
         .scalars()

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
 from cop_widgets.errors import CopWidgetsError
 from cop_widgets.store import Store
@@ -40,12 +40,16 @@ ASSERTION_MAX_AGE_S = 600
 
 @dataclass(frozen=True)
 class Person:
+    """A person as services see them: their id, the name they are shown by, their main role."""
+
     id: str
     display_name: str
     role: str
 
 
 class NotSignedIn(CopWidgetsError):
+    """Nobody is signed in here, or the sign-in has ended."""
+
     def __init__(self) -> None:
         super().__init__(
             "You are not signed in, or your sign-in has ended. Reload the page to sign in again."
@@ -126,7 +130,7 @@ def current_person(store: Store, environ: Mapping[str, str] | None = None) -> Pe
     return Person(*row)
 
 
-def _by_key(conn, key: str) -> Person | None:
+def _by_key(conn: Connection, key: str) -> Person | None:
     row = conn.execute(
         select(person.c.id, person.c.display_name, person.c.role).where(
             person.c.identity_key == key

@@ -10,6 +10,14 @@ sorted newest first or most endorsed first. Members endorse ("this helped my pra
 each, and may take it back; comment; and the author revises, each version kept as a row of
 its history. A community's facilitators and coordinators mark its endorsed practice.
 
+The library grows from sessions (issue 15, item 3): after a session, its facilitator or
+note-taker turns a practice-insight note (the notes of a protocol's insight phases, the group's
+agreed learning) or a shared resource (a check-out answer the session report lists) into a
+draft entry, which its author edits and publishes. Never the case summary, nor the notes of
+other phases. A draft is read by its author alone and is never listed, searched or counted
+(policy.library_readable_by) until published; it records the session, and the discussion and
+note, it came from.
+
 Who may do what is policy's (rules library.*). The text of an entry is its author's: erasing
 the author deletes their entries with their versions, tags, endorsements and comments
 (data_rights), and the author may withdraw an entry at any time.
@@ -22,32 +30,44 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    Row,
+    ScalarSelect,
+    TextClause,
     and_,
     delete,
     exists,
     func,
     insert,
+    or_,
     select,
-    text,
+    tuple_,
     update,
 )
 
 from cop_widgets.content.library_topics import EMPTY, TopicList
+from cop_widgets.content.protocols import Phase, Protocol
+from cop_widgets.content.session_items import ItemSet
+from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.deidentify import find_identifiers
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.services import policy
+from cop_widgets.services.add_once import add_once
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import MAX_ANSWER_CHARS
 from cop_widgets.store import Store
-from cop_widgets.store.db import utc_now
+from cop_widgets.store.db import AnyRow, AnySelect, utc_now
 from cop_widgets.store.schema import (
     LIBRARY_KINDS,
     community,
     cop_session,
+    discussion,
+    discussion_note,
     library_attachment,
     library_comment,
     library_endorsement,
@@ -55,7 +75,10 @@ from cop_widgets.store.schema import (
     library_revision,
     library_tag,
     person,
+    session_answered,
+    session_response,
 )
+from cop_widgets.store.search import library_text_match, purge_search_index
 from cop_widgets.text import check_answer
 
 KIND_LABELS = {
@@ -74,6 +97,7 @@ MAX_TAGS = 12
 MAX_TAG_CHARS = 40
 MAX_COMMENT = 5000
 PAGE_SIZE = 20
+DRAFT, PUBLISHED = policy.DRAFT, policy.PUBLISHED
 MAX_SEARCH_WORDS = 20
 # a search is words only: quotes, *, NEAR, brackets and operators are never passed on
 _WORD = re.compile(r"\w+")
@@ -81,6 +105,8 @@ _WORD = re.compile(r"\w+")
 
 @dataclass(frozen=True)
 class Entry:
+    """A practice library entry as a reader sees it: its text, tags, counts and status."""
+
     id: str
     community_id: str
     community_name: str
@@ -101,16 +127,27 @@ class Entry:
     comments: int
     attachments: int
     marked: bool  # the community's endorsed practice
+    status: str = "published"  # or "draft": its author's alone until published
+    source_kind: str | None = None  # a draft's source: "note" or "resource"
+
+    @property
+    def draft(self) -> bool:
+        """Whether it is a draft (its author's alone until published)."""
+        return self.status == DRAFT
 
 
 @dataclass(frozen=True)
 class Page:
+    """One page of a library listing, and how many entries match in all."""
+
     entries: list[Entry]
     total: int  # how many match, over all pages
 
 
 @dataclass(frozen=True)
 class Revision:
+    """One kept version of an entry (revision 1 is the first)."""
+
     revision: int
     kind: str
     title: str
@@ -122,6 +159,8 @@ class Revision:
 
 @dataclass(frozen=True)
 class Comment:
+    """A comment on an entry, with its author."""
+
     id: str
     author_id: str
     author_name: str
@@ -131,6 +170,8 @@ class Comment:
 
 @dataclass(frozen=True)
 class Attachment:
+    """A file attached to an entry (its bytes are read separately)."""
+
     id: str
     entry_id: str
     file_name: str
@@ -176,6 +217,8 @@ def _tag_text(tags: Sequence[tuple[str, bool]], topics: TopicList) -> str:
 
 
 def check_url(url: str, kind: str) -> str:
+    """The entry's link, checked: an http(s) web address; required for a link entry, else
+    optional ("")."""
     value = check_answer(url or "", "Link", MAX_URL).strip()
     if not value:
         if kind == "link":
@@ -280,6 +323,7 @@ def contribute(
                     created_at=now,
                     updated_at=now,
                     search_key=(key or 0) + 1,
+                    status=PUBLISHED,
                 )
             )
             _write_version(conn, entry_id, 1, kind, title, body, url, tags, topics,
@@ -423,7 +467,7 @@ def withdraw(store: Store, who: Person, entry_id: str) -> None:
         )
 
 
-def delete_entries(conn: Connection, which) -> int:
+def delete_entries(conn: Connection, which: ColumnElement[bool]) -> int:
     """Inside a caller's write transaction: delete the entries `which` selects, children first
     (the triggers take them out of the search index). Returns how many entries went."""
     ids = select(library_entry.c.id).where(which).scalar_subquery()
@@ -433,16 +477,12 @@ def delete_entries(conn: Connection, which) -> int:
     return conn.execute(delete(library_entry).where(which)).rowcount
 
 
-def purge_search_index(conn: Connection) -> None:
-    """SQLite: rebuild the full-text index from the entries left, so that no word of a deleted
-    entry stays in its older index pages (FTS5 keeps deleted words until segments merge).
-    With secure_delete on, the freed pages are zeroed (and a VACUUM gives them back)."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("INSERT INTO library_search (library_search) VALUES ('rebuild')")
-
-
 # -- reading --------------------------------------------------------------------------------------
-def _entries_query(conn: Connection, who: Person):
+def _entries_query(
+    conn: Connection, who: Person, own_drafts: bool = False
+) -> tuple[AnySelect, ScalarSelect[int]]:
+    """The entries `who` may read, as rows for _with_tags: the published ones of policy's
+    library_readable_by, and with `own_drafts` their own drafts too (never anyone else's)."""
     e = library_entry.c
     endorsements = (
         select(func.count())
@@ -486,16 +526,21 @@ def _entries_query(conn: Connection, who: Person):
             comments.label("comments"),
             attachments.label("attachments"),
             e.marked_at,
+            e.status,
+            e.source_kind,
         )
         .join(community, community.c.id == e.community_id)
         .join(person, person.c.id == e.author_id)
         .outerjoin(cop_session, cop_session.c.id == e.session_id)
     )
     visible = policy.library_readable_by(conn, who)
+    if own_drafts:
+        drafts = policy.library_drafts_of(who)
+        visible = drafts if visible is None else or_(visible, drafts)
     return (query if visible is None else query.where(visible)), endorsements
 
 
-def _with_tags(conn: Connection, rows) -> list[Entry]:
+def _with_tags(conn: Connection, rows: Sequence[AnyRow]) -> list[Entry]:
     ids = [r.id for r in rows]
     tags: dict[str, list[tuple[str, bool]]] = {}
     if ids:
@@ -527,28 +572,37 @@ def _with_tags(conn: Connection, rows) -> list[Entry]:
             comments=int(r.comments),
             attachments=int(r.attachments),
             marked=r.marked_at is not None,
+            status=r.status,
+            source_kind=r.source_kind,
         )
         for r in rows
     ]
 
 
 def get(store: Store, who: Person, entry_id: str) -> Entry:
-    """One entry as it reads now (policy "library.read": its community's members)."""
+    """One entry as it reads now (policy "library.read": its community's members; a draft, its
+    author)."""
     policy.require(store, who, "library.read", entry_id)
     with store.read() as conn:
-        query, _ = _entries_query(conn, who)
+        query, _ = _entries_query(conn, who, own_drafts=True)
         rows = conn.execute(query.where(library_entry.c.id == entry_id)).all()
         if not rows:
             raise RecordNotFound("library entry", entry_id)
         return _with_tags(conn, rows)[0]
 
 
-ENTRY_ACTIONS = ("library.revise", "library.endorse", "library.comment", "library.mark")
+ENTRY_ACTIONS = (
+    "library.revise",
+    "library.endorse",
+    "library.comment",
+    "library.mark",
+    "library.publish",
+)
 
 
 def allowed_actions(store: Store, who: Person, entry_id: str) -> frozenset[str]:
-    """Which of revise, endorse, comment and mark `who` may do to the entry (the app offers
-    only those; each action asks policy again)."""
+    """Which of revise, endorse, comment, mark and publish `who` may do to the entry (the app
+    offers only those; each action asks policy again)."""
     with store.read() as conn:
         return frozenset(r for r in ENTRY_ACTIONS if policy.allowed(conn, who, r, entry_id))
 
@@ -556,20 +610,6 @@ def allowed_actions(store: Store, who: Person, entry_id: str) -> frozenset[str]:
 def search_words(query: str) -> list[str]:
     """The words of a search, nothing else: whatever syntax was typed is never an error."""
     return _WORD.findall(query or "")[:MAX_SEARCH_WORDS]
-
-
-def _matching(conn: Connection, words: list[str]):
-    """SQL: the entries whose title, body or tags hold every word (stemmed)."""
-    if conn.dialect.name == "postgresql":
-        return text(
-            "to_tsvector('english', library_entry.title || ' ' || library_entry.body || ' ' "
-            "|| library_entry.tag_text) @@ plainto_tsquery('english', :words)"
-        ).bindparams(words=" ".join(words))
-    phrase = " ".join(f'"{w}"' for w in words)  # each word a quoted string: no operators
-    return text(
-        "library_entry.search_key IN "
-        "(SELECT rowid FROM library_search WHERE library_search MATCH :phrase)"
-    ).bindparams(phrase=phrase)
 
 
 def browse(
@@ -594,14 +634,14 @@ def browse(
     e = library_entry.c
     with store.read() as conn:
         base, endorsements = _entries_query(conn, who)
-        where = []
+        where: list[ColumnElement[bool] | TextClause] = []
         if community_id is not None:
             where.append(e.community_id == community_id)
         if tag:
             where.append(exists().where(library_tag.c.entry_id == e.id, library_tag.c.tag == tag))
         words = search_words(query)
         if words:
-            where.append(_matching(conn, words))
+            where.append(library_text_match(conn, words))
         if marked_only:
             where.append(e.marked_at.is_not(None))
         query_ = base.where(and_(*where)) if where else base
@@ -644,8 +684,9 @@ def tags_in_use(
 def same_title(
     store: Store, who: Person, community_id: str, title: str, excluding: str | None = None
 ) -> int:
-    """How many other entries of the community have this title (any case): allowed, and
-    flagged so that the author can make theirs easier to tell apart."""
+    """How many other published entries of the community have this title (any case): allowed,
+    and flagged so that the author can make theirs easier to tell apart. Drafts are never
+    counted: another person's draft is not there for anyone else."""
     policy.require(store, who, "community.view", community_id)
     wanted = " ".join((title or "").split())
     with store.read() as conn:
@@ -653,6 +694,7 @@ def same_title(
         rows = conn.execute(
             select(library_entry.c.id, library_entry.c.title).where(
                 library_entry.c.community_id == community_id,
+                library_entry.c.status == PUBLISHED,
                 func.lower(library_entry.c.title) == func.lower(wanted),
             )
         ).all()
@@ -677,23 +719,17 @@ def endorse(store: Store, who: Person, entry_id: str) -> None:
     """ "This helped my practice": once per person (policy "library.endorse")."""
     policy.require(store, who, "library.endorse", entry_id)
     with store.write() as conn:
-        key = and_(
-            library_endorsement.c.entry_id == entry_id,
-            library_endorsement.c.person_id == who.id,
+        add_once(
+            store,
+            conn,
+            library_endorsement,
+            {"entry_id": entry_id, "person_id": who.id},
+            {"created_at": utc_now()},
+            actor_id=who.id,
+            action="library_endorsed",
+            target_kind="library_entry",
+            target_id=entry_id,
         )
-        if conn.execute(select(library_endorsement.c.person_id).where(key)).first() is None:
-            conn.execute(
-                insert(library_endorsement).values(
-                    entry_id=entry_id, person_id=who.id, created_at=utc_now()
-                )
-            )
-            store.audit(
-                conn,
-                actor_id=who.id,
-                action="library_endorsed",
-                target_kind="library_entry",
-                target_id=entry_id,
-            )
 
 
 def take_back_endorsement(store: Store, who: Person, entry_id: str) -> None:
@@ -727,28 +763,24 @@ def add_comment(
         raise InvalidInput("comment", "Write the comment first.")
     confirmed_findings = _findings({"Comment": body}, confirmed)
     with store.write() as conn:
-        found = conn.execute(
-            select(library_comment.c.author_id).where(library_comment.c.id == comment_id)
-        ).first()
-        if found is None:
-            conn.execute(
-                insert(library_comment).values(
-                    id=comment_id,
-                    entry_id=entry_id,
-                    author_id=who.id,
-                    body=body,
-                    confirmed_findings=confirmed_findings,
-                    created_at=utc_now(),
-                )
-            )
-            store.audit(
-                conn,
-                actor_id=who.id,
-                action="library_comment_added",
-                target_kind="library_entry",
-                target_id=entry_id,
-            )
-        elif found.author_id != who.id:
+        found = add_once(
+            store,
+            conn,
+            library_comment,
+            {"id": comment_id},
+            {
+                "entry_id": entry_id,
+                "author_id": who.id,
+                "body": body,
+                "confirmed_findings": confirmed_findings,
+                "created_at": utc_now(),
+            },
+            actor_id=who.id,
+            action="library_comment_added",
+            target_kind="library_entry",
+            target_id=entry_id,
+        )
+        if found is not None and found.author_id != who.id:
             raise RecordNotFound("comment", comment_id)
     return next(c for c in comments(store, who, entry_id) if c.id == comment_id)
 
@@ -915,3 +947,429 @@ def remove_attachment(store: Store, who: Person, attachment_id: str) -> None:
             target_kind="library_entry",
             target_id=entry_id,
         )
+
+
+# -- drafts from a session: its practice insights and shared resources ----------------------------
+DRAFT_TITLE_CHARS = 80
+NOTE_DRAFT_KIND = "approach"  # the group's agreed learning: an approach others can take
+_LINK = re.compile(r"https?://[^\s<>\"']+")
+
+
+@dataclass(frozen=True)
+class DraftSource:
+    """What a session gave that may become a library draft: one practice-insight note, or one
+    shared resource (an anonymous check-out answer). Never the case summary, never the notes
+    of a phase that is not an insight phase."""
+
+    kind: str  # "note" or "resource"
+    # the note's id; for a resource, a digest of its text (anonymous answers keep no stable id)
+    key: str
+    session_id: str
+    discussion_id: str | None
+    where: str  # where it was written, in words: "Consultancy protocol · Reflection"
+    text: str
+    title: str  # the draft's title, from its first words
+    draft_id: str | None = None  # the entry `who` already made from it, if any
+    draft_status: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionSources:
+    """What a closed session offers as library drafts: its insight notes, its shared
+    resources, and how many resources were held back and why."""
+
+    insights: list[DraftSource]
+    resources: list[DraftSource]
+    resources_held_back: int  # resources not offered: a likely identifier in them
+    resources_too_few: bool  # fewer than the minimum group sent them: none offered
+
+
+def may_draft_from_session(store: Store, who: Person, session_id: str) -> bool:
+    """Whether to offer `who` the session's drafts (asks policy without auditing a refusal:
+    each draft asks again)."""
+    with store.read() as conn:
+        return policy.allowed(conn, who, "library.draft_from_session", session_id)
+
+
+def may_draft_from_discussion(store: Store, who: Person, discussion_id: str) -> bool:
+    """Whether to offer `who` a discussion's insight drafts (as may_draft_from_session)."""
+    with store.read() as conn:
+        return policy.allowed(conn, who, "library.draft_from_discussion", discussion_id)
+
+
+def draft_title(text_: str) -> str:
+    """A draft's title: the first line of its text, cut at a word under DRAFT_TITLE_CHARS."""
+    first = next((line for line in text_.splitlines() if line.strip()), "")
+    title = " ".join(first.split())
+    if len(title) <= DRAFT_TITLE_CHARS:
+        return title
+    cut = title[: DRAFT_TITLE_CHARS - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:.-") + "…"
+
+
+def _resource_key(text_: str) -> str:
+    return hashlib.sha256(text_.encode("utf-8")).hexdigest()[:32]
+
+
+def _session_row(conn: Connection, session_id: str) -> Row[Any, Any]:
+    row = conn.execute(
+        select(cop_session.c.community_id, cop_session.c.status).where(
+            cop_session.c.id == session_id
+        )
+    ).first()
+    if row is None:
+        raise RecordNotFound("session", session_id)
+    return row
+
+
+def _after_session(session_status: str, discussion_status: str | None = None) -> None:
+    """Drafts are made from what a session settled: once it is closed (for a discussion's
+    notes: or once that discussion is closed)."""
+    if session_status != "closed" and discussion_status != "closed":
+        raise InvalidInput(
+            "session",
+            "Library drafts are made after the session: close the session (or the case "
+            "discussion) first, then make them.",
+        )
+
+
+def _insight_phase(
+    protocols: Catalogue[Protocol], protocol_id: str, phase_id: str
+) -> tuple[Protocol, Phase] | None:
+    """(protocol, phase) when the phase is an insight phase of the protocol, else None."""
+    protocol: Protocol | None = protocols.get(protocol_id)
+    if protocol is None:
+        return None
+    phase = next((p for p in protocol.phases if p.id == phase_id), None)
+    return (protocol, phase) if phase is not None and phase.insight else None
+
+
+def _notes_query() -> AnySelect:
+    n, d = discussion_note.c, discussion.c
+    return (
+        select(
+            n.id,
+            n.discussion_id,
+            n.phase_id,
+            n.column_id,
+            n.text,
+            d.protocol_id,
+            d.session_id,
+            d.status.label("discussion_status"),
+        )
+        .join(discussion, d.id == n.discussion_id)
+        .order_by(d.created_at, n.created_at, n.id)
+    )
+
+
+def _note_sources(
+    conn: Connection, who: Person, rows: Sequence[AnyRow], protocols: Catalogue[Protocol]
+) -> list[DraftSource]:
+    made = {
+        r.source_note_id: (r.id, r.status)
+        for r in conn.execute(
+            select(library_entry.c.id, library_entry.c.status, library_entry.c.source_note_id)
+            .where(library_entry.c.author_id == who.id)
+            .where(library_entry.c.source_note_id.in_([r.id for r in rows]))
+        )
+    }
+    out = []
+    for r in rows:
+        found = _insight_phase(protocols, r.protocol_id, r.phase_id)
+        words = r.text.strip()
+        if found is None or not words:
+            continue
+        protocol, phase = found
+        column = next((c.label for c in phase.columns if c.id == r.column_id), "")
+        where = " · ".join(x for x in (protocol.name, phase.label, column) if x)
+        draft_id, status = made.get(r.id, (None, None))
+        out.append(
+            DraftSource(
+                "note",
+                r.id,
+                r.session_id,
+                r.discussion_id,
+                where,
+                words,
+                draft_title(words),
+                draft_id,
+                status,
+            )  # fmt: skip
+        )
+    return out
+
+
+def _resource_items(item_sets: Iterable[ItemSet]) -> list[tuple[str, str]]:
+    """(item set, item) of the shared-resource items: what the session report lists."""
+    return [
+        (s.id, i.id) for s in item_sets for i in s.items if i.kind == "text" and i.report == "list"
+    ]
+
+
+def _resource_texts(
+    conn: Connection, session_id: str, item_sets: Iterable[ItemSet], min_group: int
+) -> tuple[list[str], int, bool]:
+    """(the resources to offer, how many were held back, whether too few sent them): as the
+    session report shows them, distinct, only when at least the minimum group sent the item's
+    set, and never one with a likely identifier in it."""
+    items = _resource_items(item_sets)
+    if not items:
+        return [], 0, False
+    r = session_response.c
+    answers = conn.execute(
+        select(r.value_text).where(
+            r.session_id == session_id,
+            r.person_id.is_(None),
+            tuple_(r.item_set, r.item_id).in_(items),
+        )
+    ).scalars()
+    texts = sorted({t.strip() for t in answers if t and t.strip()}, key=str.casefold)
+    if not texts:
+        return [], 0, False
+    sets = sorted({set_id for set_id, _ in items})
+    senders = conn.execute(
+        select(func.count()).where(
+            session_answered.c.session_id == session_id, session_answered.c.item_set.in_(sets)
+        )
+    ).scalar_one()
+    if not policy.large_enough(int(senders), min_group):
+        return [], 0, True
+    kept = [t for t in texts if not find_identifiers(t)]
+    return kept, len(texts) - len(kept), False
+
+
+def _resource_drafts(conn: Connection, who: Person, session_id: str) -> dict[str, tuple[str, str]]:
+    """{resource key: (entry id, status)} of the resource drafts `who` made from the session,
+    keyed by their first version's text (the resource as it was sent)."""
+    e, v = library_entry.c, library_revision.c
+    rows = conn.execute(
+        select(e.id, e.status, v.body)
+        .join(library_revision, and_(v.entry_id == e.id, v.revision == 1))
+        .where(e.author_id == who.id, e.session_id == session_id, e.source_kind == "resource")
+    ).all()
+    return {_resource_key(body): (entry_id, status) for entry_id, status, body in rows}
+
+
+def session_sources(
+    store: Store,
+    who: Person,
+    session_id: str,
+    protocols: Catalogue[Protocol],
+    item_sets: Iterable[ItemSet],
+    min_group: int,
+) -> SessionSources:
+    """After a session, what its facilitator or note-taker may turn into library drafts
+    (policy "library.draft_from_session"): the practice-insight notes of the discussions held
+    in it, and the shared resources the session report lists."""
+    policy.require(store, who, "library.draft_from_session", session_id)
+    with store.read() as conn:
+        held = _session_row(conn, session_id)
+        _after_session(held.status)
+        notes = conn.execute(_notes_query().where(discussion.c.session_id == session_id)).all()
+        insights = _note_sources(conn, who, notes, protocols)
+        texts, held_back, too_few = _resource_texts(conn, session_id, item_sets, min_group)
+        made = _resource_drafts(conn, who, session_id)
+    resources = []
+    for t in texts:
+        draft_id, status = made.get(_resource_key(t), (None, None))
+        resources.append(
+            DraftSource(
+                "resource",
+                _resource_key(t),
+                session_id,
+                None,
+                "Shared at check-out",
+                t,
+                draft_title(t),
+                draft_id,
+                status,
+            )  # fmt: skip
+        )
+    return SessionSources(insights, resources, held_back, too_few)
+
+
+def discussion_sources(
+    store: Store, who: Person, discussion_id: str, protocols: Catalogue[Protocol]
+) -> list[DraftSource]:
+    """After a discussion held in a session, its practice-insight notes that its facilitator or
+    note-taker may turn into library drafts (policy "library.draft_from_discussion")."""
+    policy.require(store, who, "library.draft_from_discussion", discussion_id)
+    with store.read() as conn:
+        row = conn.execute(
+            select(discussion.c.session_id, discussion.c.status).where(
+                discussion.c.id == discussion_id
+            )
+        ).one()
+        _after_session(_session_row(conn, row.session_id).status, row.status)
+        notes = conn.execute(_notes_query().where(discussion.c.id == discussion_id)).all()
+        return _note_sources(conn, who, notes, protocols)
+
+
+def draft_from_note(
+    store: Store,
+    who: Person,
+    note_id: str,
+    protocols: Catalogue[Protocol],
+    *,
+    confirmed: bool = False,
+) -> Entry:
+    """A draft library entry from a practice-insight note, for `who` to edit and publish
+    (policy "library.draft_from_discussion"). Refused for a note of any other phase. Asked
+    again for the same note, it returns the entry `who` made from it (a retried click)."""
+    with store.read() as conn:
+        row = conn.execute(_notes_query().where(discussion_note.c.id == note_id)).first()
+    if row is None:
+        raise RecordNotFound("note", note_id)
+    policy.require(store, who, "library.draft_from_discussion", row.discussion_id)
+    if _insight_phase(protocols, row.protocol_id, row.phase_id) is None:
+        raise InvalidInput(
+            "note",
+            "Only the notes of a protocol's insight phase (the group's agreed learning) become "
+            "library drafts: never the case summary or the notes of another phase.",
+        )
+    words = row.text.strip()
+    if not words:
+        raise InvalidInput("note", "That note is empty: there is nothing to make a draft from.")
+    return _make_draft(
+        store, who, row.session_id, NOTE_DRAFT_KIND, draft_title(words), words, "",
+        source=("note", row.discussion_id, note_id),
+        discussion_status=row.discussion_status, confirmed=confirmed,
+    )  # fmt: skip
+
+
+def draft_from_resource(
+    store: Store,
+    who: Person,
+    session_id: str,
+    resource_key: str,
+    item_sets: Iterable[ItemSet],
+    min_group: int,
+    *,
+    confirmed: bool = False,
+) -> Entry:
+    """A draft library entry from a resource shared at the session's check-out (policy
+    "library.draft_from_session"): a link entry when it holds a web address, else a tool.
+    Asked again for the same resource, it returns the entry `who` made from it."""
+    policy.require(store, who, "library.draft_from_session", session_id)
+    with store.read() as conn:
+        _after_session(_session_row(conn, session_id).status)
+        texts, _, too_few = _resource_texts(conn, session_id, item_sets, min_group)
+    if too_few:
+        raise InvalidInput(
+            "resource",
+            f"Fewer than {min_group} people sent the check-out: its resources stay in the room.",
+        )
+    words = next((t for t in texts if _resource_key(t) == resource_key), None)
+    if words is None:
+        raise InvalidInput(
+            "resource", "That resource is not among this session's: open the run sheet again."
+        )
+    url = ""
+    for candidate in _LINK.findall(words):
+        try:
+            url = check_url(candidate.rstrip(".,;:)!?"), "link")
+            break
+        except InvalidInput:
+            continue
+    return _make_draft(
+        store, who, session_id, "link" if url else "tool", draft_title(words), words, url,
+        source=("resource", None, None), confirmed=confirmed,
+    )  # fmt: skip
+
+
+def _make_draft(
+    store: Store,
+    who: Person,
+    session_id: str,
+    kind: str,
+    title: str,
+    body: str,
+    url: str,
+    *,
+    source: tuple[str, str | None, str | None],  # (kind, discussion id, note id)
+    discussion_status: str | None = None,
+    confirmed: bool = False,
+) -> Entry:
+    kind, title, body, url = _fields(kind, title, body, url)
+    confirmed_findings = _findings(texts_to_check(title, body, ()), confirmed)
+    source_kind, discussion_id, note_id = source
+    e = library_entry.c
+    with store.write() as conn:
+        held = _session_row(conn, session_id)
+        _after_session(held.status, discussion_status)
+        if note_id is not None:
+            made = conn.execute(
+                select(e.id).where(e.author_id == who.id, e.source_note_id == note_id)
+            ).scalar()
+        else:
+            made = _resource_drafts(conn, who, session_id).get(_resource_key(body), (None,))[0]
+        if made is None:
+            made = str(uuid.uuid4())
+            now = utc_now()
+            key = conn.execute(select(func.max(e.search_key))).scalar()
+            conn.execute(
+                insert(library_entry).values(
+                    id=made,
+                    community_id=held.community_id,
+                    author_id=who.id,
+                    session_id=session_id,
+                    kind=kind,
+                    title=title,
+                    body=body,
+                    url=url,
+                    tag_text="",
+                    revision=1,
+                    created_at=now,
+                    updated_at=now,
+                    search_key=(key or 0) + 1,
+                    status=DRAFT,
+                    source_kind=source_kind,
+                    source_discussion_id=discussion_id,
+                    source_note_id=note_id,
+                )
+            )
+            _write_version(conn, made, 1, kind, title, body, url, (), EMPTY,
+                           confirmed_findings, now)  # fmt: skip
+            store.audit(
+                conn,
+                actor_id=who.id,
+                action="library_draft_made",
+                target_kind="library_entry",
+                target_id=made,
+            )
+    return get(store, who, made)
+
+
+def my_drafts(store: Store, who: Person) -> list[Entry]:
+    """`who`'s own drafts, the latest changed first (nobody else's, whatever they hold)."""
+    with store.read() as conn:
+        query, _ = _entries_query(conn, who, own_drafts=True)
+        rows = conn.execute(
+            query.where(policy.library_drafts_of(who)).order_by(
+                library_entry.c.updated_at.desc(), library_entry.c.id
+            )
+        ).all()
+        return _with_tags(conn, rows)
+
+
+def publish(store: Store, who: Person, entry_id: str) -> Entry:
+    """The author publishes their draft (policy "library.publish"): from now on the members of
+    its community read, find, endorse and comment on it, and it counts as added today."""
+    policy.require(store, who, "library.publish", entry_id)
+    now = utc_now()
+    with store.write() as conn:
+        done = conn.execute(
+            update(library_entry)
+            .where(library_entry.c.id == entry_id, library_entry.c.status == DRAFT)
+            .values(status=PUBLISHED, created_at=now, updated_at=now)
+        ).rowcount
+        if not done:
+            raise RecordLocked("library entry", entry_id, "it was published already")
+        store.audit(
+            conn,
+            actor_id=who.id,
+            action="library_entry_published",
+            target_kind="library_entry",
+            target_id=entry_id,
+        )
+    return get(store, who, entry_id)

@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, select, update
 
 from cop_widgets.errors import InvalidInput, RecordNotFound
 from cop_widgets.services import policy
+from cop_widgets.services.add_once import add_once
 from cop_widgets.services.identity import Person
 from cop_widgets.store import Store
 from cop_widgets.store.db import utc_now
@@ -46,11 +47,14 @@ class Listed:
 
     @property
     def member(self) -> bool:
+        """Whether `who` belongs to the community (any role)."""
         return bool(self.my_roles)
 
 
 @dataclass(frozen=True)
 class Request:
+    """A request to join a community, for its coordinators to approve or decline."""
+
     person_id: str
     name: str
     requested_at: str
@@ -73,7 +77,7 @@ def communities(store: Store, who: Person, now: datetime | None = None) -> list[
                 community.c.cross_agency,
             ).order_by(community.c.name, community.c.id)
         ).all()
-        counts = dict(
+        counts: dict[str, int] = dict(
             conn.execute(
                 select(m.community_id, func.count(func.distinct(m.person_id))).group_by(
                     m.community_id
@@ -88,7 +92,7 @@ def communities(store: Store, who: Person, now: datetime | None = None) -> list[
                 select(request_table.c.community_id).where(request_table.c.person_id == who.id)
             ).scalars()
         )
-        waiting = dict(
+        waiting: dict[str, int] = dict(
             conn.execute(
                 select(request_table.c.community_id, func.count()).group_by(
                     request_table.c.community_id
@@ -134,8 +138,11 @@ def communities(store: Store, who: Person, now: datetime | None = None) -> list[
     ]
 
 
-def _name(conn, community_id: str) -> str:
-    found = conn.execute(select(community.c.name).where(community.c.id == community_id)).scalar()
+def community_name(conn: Connection, community_id: str) -> str:
+    """The community's name, read in the caller's transaction; RecordNotFound if there is none."""
+    found: str | None = conn.execute(
+        select(community.c.name).where(community.c.id == community_id)
+    ).scalar()
     if found is None:
         raise RecordNotFound("community", community_id)
     return found
@@ -145,7 +152,7 @@ def join(store: Store, who: Person, community_id: str) -> None:
     """Join an open community (policy "community.join"); joining again changes nothing."""
     policy.require(store, who, "community.join", community_id)
     with store.write() as conn:
-        _name(conn, community_id)
+        community_name(conn, community_id)
         if not policy.community_roles(conn, who.id, community_id):
             policy.add_member(conn, community_id, who.id, "member")
             store.audit(
@@ -158,7 +165,7 @@ def join(store: Store, who: Person, community_id: str) -> None:
         conn.execute(delete(request_table).where(_request_key(community_id, who.id)))
 
 
-def _request_key(community_id: str, person_id: str):
+def _request_key(community_id: str, person_id: str) -> ColumnElement[bool]:
     return (request_table.c.community_id == community_id) & (request_table.c.person_id == person_id)
 
 
@@ -167,21 +174,18 @@ def request_to_join(store: Store, who: Person, community_id: str) -> None:
     coordinators see the request. Asking again keeps the first request."""
     policy.require(store, who, "community.request", community_id)
     with store.write() as conn:
-        _name(conn, community_id)
-        key = _request_key(community_id, who.id)
-        if conn.execute(select(request_table.c.person_id).where(key)).first() is None:
-            conn.execute(
-                insert(request_table).values(
-                    community_id=community_id, person_id=who.id, requested_at=utc_now()
-                )
-            )
-            store.audit(
-                conn,
-                actor_id=who.id,
-                action="community_join_requested",
-                target_kind="community",
-                target_id=community_id,
-            )
+        community_name(conn, community_id)
+        add_once(
+            store,
+            conn,
+            request_table,
+            {"community_id": community_id, "person_id": who.id},
+            {"requested_at": utc_now()},
+            actor_id=who.id,
+            action="community_join_requested",
+            target_kind="community",
+            target_id=community_id,
+        )
 
 
 def withdraw_request(store: Store, who: Person, community_id: str) -> None:
@@ -239,7 +243,7 @@ def leave(store: Store, who: Person, community_id: str) -> None:
     policy.require(store, who, "community.leave", community_id)
     m = community_member.c
     with store.write() as conn:
-        name = _name(conn, community_id)
+        name = community_name(conn, community_id)
         coordinators = set(
             conn.execute(
                 select(m.person_id).where(m.community_id == community_id, m.role == "coordinator")
@@ -272,7 +276,7 @@ def set_join_policy(
         raise InvalidInput("join policy", "Choose open or by request.")
     policy.require(store, who, "community.approve", community_id)
     with store.write() as conn:
-        _name(conn, community_id)
+        community_name(conn, community_id)
         conn.execute(
             update(community)
             .where(community.c.id == community_id)

@@ -19,7 +19,7 @@ from sqlalchemy import (
     select,
 )
 
-from cop_widgets.errors import InvalidInput
+from cop_widgets.errors import InvalidInput, NotAllowed
 from cop_widgets.services import policy
 from cop_widgets.services.identity import Person
 from cop_widgets.services.person_tables import (
@@ -136,6 +136,8 @@ def _csv_bytes(header: list[str], rows: Iterable[dict[str, Any]]) -> bytes:
 
 
 def export_folder(out_dir: Path | str, person_id: str) -> Path:
+    """The folder in `out_dir` for a person's export (named by their id, which is checked
+    to be a safe folder name)."""
     if not _SAFE_FOLDER.match(person_id or ""):
         raise InvalidInput("person", f"{person_id!r} cannot be used as a folder name.")
     return Path(out_dir) / person_id
@@ -176,6 +178,8 @@ def export_my_data(store: Store, who: Person | None, person_id: str | None = Non
     defaults to theirs; anyone else's is refused and audited)."""
     target = person_id if person_id is not None else (who.id if who else None)
     policy.require(store, who, "person.export", target)
+    if who is None or target is None:  # never: require() has refused both, and audited it
+        raise NotAllowed(policy.RULES["person.export"].action)
     export = export_person(store, target, actor_id=who.id)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

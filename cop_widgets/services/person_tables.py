@@ -12,9 +12,12 @@ whose the row is, so it is neither exported nor erased.
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    ScalarSelect,
     Table,
     false,
     or_,
@@ -23,6 +26,7 @@ from sqlalchemy import (
 
 from cop_widgets.errors import RecordNotFound
 from cop_widgets.store import schema
+from cop_widgets.store.db import AnyRow
 
 # The group's own records: no person's data in them; erasing their creator leaves them with
 # created_by set to NULL by the database (ON DELETE SET NULL). The board's snapshot holds
@@ -80,14 +84,25 @@ PERSON_TABLES = (
 SYSTEM_TABLES = ("server_secret", "sign_in_failure")
 
 
-def person_row(conn: Connection, person_id: str):
+def person_row(conn: Connection, person_id: str) -> AnyRow:
+    """The person's row (every column of `person`); RecordNotFound if there is none."""
     row = conn.execute(select(schema.person).where(schema.person.c.id == person_id)).first()
     if row is None:
         raise RecordNotFound("person", person_id)
     return row
 
 
-def role_key(conn: Connection, row) -> str | None:
+class NamedPerson(Protocol):
+    """A person row or a Person: what role_key needs of either."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def display_name(self) -> str: ...
+
+
+def role_key(conn: Connection, row: NamedPerson) -> str | None:
     """The casefolded name that discussion_role rows of this person carry, or None when another
     person has the same name (then those rows cannot be told apart and are left alone)."""
     key = row.display_name.casefold()
@@ -99,7 +114,7 @@ def role_key(conn: Connection, row) -> str | None:
     return None if any(n.casefold() == key for n in names) else key
 
 
-def ownership(conn: Connection, row) -> dict[str, ColumnElement]:
+def ownership(conn: Connection, row: AnyRow) -> dict[str, ColumnElement[bool]]:
     """For each table, the WHERE clause selecting this person's rows (export and erasure)."""
     pid = row.id
     own = (
@@ -149,7 +164,8 @@ def ownership(conn: Connection, row) -> dict[str, ColumnElement]:
     }
 
 
-def library_entries_of(person_id: str):
+def library_entries_of(person_id: str) -> ScalarSelect[Any]:
+    """SQL: the ids of the library entries this person wrote (for an IN clause)."""
     return (
         select(schema.library_entry.c.id)
         .where(schema.library_entry.c.author_id == person_id)
@@ -158,4 +174,5 @@ def library_entries_of(person_id: str):
 
 
 def table_named(name: str) -> Table:
+    """The store's table of that name."""
     return schema.metadata.tables[name]

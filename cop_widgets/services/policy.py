@@ -26,23 +26,34 @@ coordinators approve. A member may leave (the service refuses the last coordinat
 
 The practice library. A community's entries are read by its members (and global
 coordinators); its members contribute, comment and endorse (not their own entries); the author
-revises or withdraws; its facilitators and coordinators mark its endorsed practice.
+revises or withdraws; its facilitators and coordinators mark its endorsed practice. After a
+session, its facilitator or note-taker (and a discussion's facilitator or note-taker, for that
+discussion's practice insights) turns an insight or a shared resource into a draft entry: a
+draft is read by its author alone, and never listed, searched or counted, until its author
+publishes it.
+
+Value-creation stories. A story saved as an intention comes back to its author alone: only
+they plan its return, see it when it is due and complete it (services/value_stories.py); for
+anyone else its id is "not found" (require_own), as for every record of a person's own.
 
 Every refusal raises NotAllowed and is audited (actor, action, target; never text).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, exists, insert, or_, select
 
-from cop_widgets.errors import NotAllowed
+from cop_widgets.content.roles import LEADING_ROLES
+from cop_widgets.errors import NotAllowed, RecordNotFound
 from cop_widgets.services.identity import Person
 from cop_widgets.store import Store
 from cop_widgets.store.db import utc_now
 from cop_widgets.store.schema import (
+    LIBRARY_STATUSES,
     attendance,
     community,
     community_member,
@@ -57,10 +68,14 @@ from cop_widgets.store.schema import (
 )
 
 MANAGING = ("facilitator", "coordinator")
+# the reflective model whose stories come back to their authors (data/frameworks/value_story.yaml)
+VALUE_STORY = "value-creation-story"
+DRAFT, PUBLISHED = LIBRARY_STATUSES  # a library entry's status
 
 
 # -- facts about a person -------------------------------------------------------------------
 def global_roles(conn: Connection, person_id: str) -> set[str]:
+    """The person's global roles (coordinator, facilitator, supervisor), and practitioner."""
     held = set(
         conn.execute(
             select(person_role.c.role).where(person_role.c.person_id == person_id)
@@ -70,6 +85,7 @@ def global_roles(conn: Connection, person_id: str) -> set[str]:
 
 
 def community_roles(conn: Connection, person_id: str, community_id: str) -> set[str]:
+    """The person's roles in that community (member, facilitator, coordinator), if any."""
     return set(
         conn.execute(
             select(community_member.c.role).where(
@@ -112,24 +128,30 @@ def _attended(conn: Connection, person_id: str, session_id: str) -> bool:
 
 # -- the rules: (conn, who, target id) -> bool ------------------------------------------------
 def may_create_community(conn: Connection, who: Person, _target: str | None = None) -> bool:
+    """Rule community.create: anyone signed in."""
     # Leadership is shared: anyone may start a community of practice, and runs only that one.
     return True
 
 
-def may_view_community(conn: Connection, who: Person, community_id: str) -> bool:
-    return "coordinator" in global_roles(conn, who.id) or bool(
-        community_roles(conn, who.id, community_id)
+def may_view_community(conn: Connection, who: Person, community_id: str | None) -> bool:
+    """Rule community.view: its members, facilitators and coordinators; global coordinators."""
+    return "coordinator" in global_roles(conn, who.id) or (
+        community_id is not None and bool(community_roles(conn, who.id, community_id))
     )
 
 
-def may_manage_community(conn: Connection, who: Person, community_id: str) -> bool:
-    return "coordinator" in global_roles(conn, who.id) or bool(
-        community_roles(conn, who.id, community_id) & set(MANAGING)
+def may_manage_community(conn: Connection, who: Person, community_id: str | None) -> bool:
+    """Rule community.manage: its facilitators and coordinators; global coordinators."""
+    return "coordinator" in global_roles(conn, who.id) or (
+        community_id is not None
+        and bool(community_roles(conn, who.id, community_id) & set(MANAGING))
     )
 
 
-def may_manage_session(conn: Connection, who: Person, session_id: str) -> bool:
-    """Plan, close, assign roles, see the join code, open the live board."""
+def may_manage_session(conn: Connection, who: Person, session_id: str | None) -> bool:
+    """Rule session.manage: plan, close, assign roles, see the join code, open the live board."""
+    if session_id is None:
+        return False
     community_id = _session_community(conn, session_id)
     if community_id is None:
         return False
@@ -138,8 +160,11 @@ def may_manage_session(conn: Connection, who: Person, session_id: str) -> bool:
     )
 
 
-def may_view_session(conn: Connection, who: Person, session_id: str) -> bool:
-    """Its time, topic and role holders: whoever may see its community, or attended it."""
+def may_view_session(conn: Connection, who: Person, session_id: str | None) -> bool:
+    """Rule session.view: its time, topic and role holders; whoever may see its community, or
+    attended it."""
+    if session_id is None:
+        return False
     community_id = _session_community(conn, session_id)
     if community_id is None:
         return False
@@ -150,7 +175,8 @@ def may_view_session(conn: Connection, who: Person, session_id: str) -> bool:
     )
 
 
-def may_read_discussion(conn: Connection, who: Person, discussion_id: str) -> bool:
+def may_read_discussion(conn: Connection, who: Person, discussion_id: str | None) -> bool:
+    """Rule discussion.read: whom discussions_readable_by lets read it."""
     return (
         conn.execute(
             select(discussion.c.id).where(
@@ -161,7 +187,8 @@ def may_read_discussion(conn: Connection, who: Person, discussion_id: str) -> bo
     )
 
 
-def may_end_attendee_access(conn: Connection, who: Person, discussion_id: str) -> bool:
+def may_end_attendee_access(conn: Connection, who: Person, discussion_id: str | None) -> bool:
+    """Rule discussion.end_access: its starter; whoever runs its session."""
     row = conn.execute(
         select(discussion.c.facilitator_id, discussion.c.session_id).where(
             discussion.c.id == discussion_id
@@ -174,27 +201,32 @@ def may_end_attendee_access(conn: Connection, who: Person, discussion_id: str) -
     return row.session_id is not None and may_manage_session(conn, who, row.session_id)
 
 
-def may_read_reflection(conn: Connection, who: Person, reflection_id: str) -> bool:
+def may_read_reflection(conn: Connection, who: Person, reflection_id: str | None) -> bool:
+    """Rule reflection.read: whom reflections_readable_by lets read it."""
     query = select(reflection.c.id).where(
         reflection.c.id == reflection_id, reflections_readable_by(who)
     )
     return conn.execute(query).first() is not None
 
 
-def may_review_reflection(conn: Connection, who: Person, reflection_id: str) -> bool:
+def may_review_reflection(conn: Connection, who: Person, reflection_id: str | None) -> bool:
+    """Rule reflection.review: the author's supervisors, for what shared_for_review holds."""
     query = select(reflection.c.id).where(reflection.c.id == reflection_id, shared_for_review(who))
     return conn.execute(query).first() is not None
 
 
 def may_use_review(conn: Connection, who: Person, _target: str | None = None) -> bool:
+    """Rule review.open: supervisors."""
     return "supervisor" in global_roles(conn, who.id)
 
 
 def may_manage_people(conn: Connection, who: Person, _target: str | None = None) -> bool:
+    """Rule people.manage: global coordinators."""
     return "coordinator" in global_roles(conn, who.id)
 
 
 def may_export_person(conn: Connection, who: Person, person_id: str | None) -> bool:
+    """Rule person.export: that person only."""
     # From the app, a person takes away their own data only; an operator exports anyone's
     # with `cop data export` where the store is, not through a page.
     return person_id is not None and person_id == who.id
@@ -212,16 +244,18 @@ def _coordinates(conn: Connection, who: Person, community_id: str | None) -> boo
     )
 
 
-def may_report_session(conn: Connection, who: Person, session_id: str) -> bool:
-    """The session report: whoever runs the session (the run sheet ends with it)."""
+def may_report_session(conn: Connection, who: Person, session_id: str | None) -> bool:
+    """Rule report.session: whoever runs the session (the run sheet ends with it)."""
     return may_manage_session(conn, who, session_id)
 
 
-def may_report_community(conn: Connection, who: Person, community_id: str) -> bool:
+def may_report_community(conn: Connection, who: Person, community_id: str | None) -> bool:
+    """Rule report.community: its coordinators; global coordinators."""
     return _coordinates(conn, who, community_id)
 
 
-def may_report_person(conn: Connection, who: Person, person_id: str) -> bool:
+def may_report_person(conn: Connection, who: Person, person_id: str | None) -> bool:
+    """Rule report.person: that person only."""
     # A CPD record holds a person's own writing and feedback: theirs alone to print.
     return person_id == who.id
 
@@ -234,58 +268,81 @@ def _join_policy(conn: Connection, community_id: str | None) -> str | None:
 
 
 def may_browse_communities(conn: Connection, who: Person, _target: str | None = None) -> bool:
+    """Rule community.browse: anyone signed in."""
     # How people find a community: its name, domain, purpose, next date and size (never its
     # members' names, sessions' topics or join codes) are listed to everyone signed in.
     return True
 
 
-def may_join_community(conn: Connection, who: Person, community_id: str) -> bool:
+def may_join_community(conn: Connection, who: Person, community_id: str | None) -> bool:
+    """Rule community.join: anyone signed in, when the community is open."""
     return _join_policy(conn, community_id) == "open"
 
 
-def may_request_to_join(conn: Connection, who: Person, community_id: str) -> bool:
-    return _join_policy(conn, community_id) == "request" and not community_roles(
-        conn, who.id, community_id
+def may_request_to_join(conn: Connection, who: Person, community_id: str | None) -> bool:
+    """Rule community.request: anyone not a member yet, when the community is by request."""
+    return (
+        community_id is not None
+        and _join_policy(conn, community_id) == "request"
+        and not community_roles(conn, who.id, community_id)
     )
 
 
-def may_approve_members(conn: Connection, who: Person, community_id: str) -> bool:
-    """Approve or decline requests to join, and choose how people join: coordinators."""
+def may_approve_members(conn: Connection, who: Person, community_id: str | None) -> bool:
+    """Rule community.approve: approve or decline requests to join, and choose how people
+    join; its coordinators and global coordinators."""
     return _coordinates(conn, who, community_id)
 
 
-def may_leave_community(conn: Connection, who: Person, community_id: str) -> bool:
+def may_leave_community(conn: Connection, who: Person, community_id: str | None) -> bool:
+    """Rule community.leave: its members themselves."""
     # (leaving as its last coordinator is refused by the service, with what to do instead)
-    return bool(community_roles(conn, who.id, community_id))
+    return community_id is not None and bool(community_roles(conn, who.id, community_id))
 
 
 # -- the practice library -------------------------------------------------------------------
-def _entry(conn: Connection, entry_id: str | None):
+def _entry(conn: Connection, entry_id: str | None) -> Row[Any, Any, Any] | None:
+    """The entry's community_id, author_id and status (None: no such entry)."""
     return conn.execute(
-        select(library_entry.c.community_id, library_entry.c.author_id).where(
-            library_entry.c.id == entry_id
-        )
+        select(
+            library_entry.c.community_id, library_entry.c.author_id, library_entry.c.status
+        ).where(library_entry.c.id == entry_id)
     ).first()
 
 
-def may_contribute_to_library(conn: Connection, who: Person, community_id: str) -> bool:
-    return bool(community_roles(conn, who.id, community_id))
-
-
-def may_read_library_entry(conn: Connection, who: Person, entry_id: str) -> bool:
+def _published(conn: Connection, entry_id: str | None) -> Row[Any, Any, Any] | None:
+    """The entry (as _entry) when it is published; a draft is nobody's but its author's."""
     row = _entry(conn, entry_id)
-    return row is not None and may_view_community(conn, who, row.community_id)
+    return row if row is not None and row.status == PUBLISHED else None
 
 
-def may_revise_library_entry(conn: Connection, who: Person, entry_id: str) -> bool:
+def may_contribute_to_library(conn: Connection, who: Person, community_id: str | None) -> bool:
+    """Rule library.contribute: the community's members."""
+    return community_id is not None and bool(community_roles(conn, who.id, community_id))
+
+
+def may_read_library_entry(conn: Connection, who: Person, entry_id: str | None) -> bool:
+    """Rule library.read: the members of its community; global coordinators. A draft: its
+    author only."""
+    row = _entry(conn, entry_id)
+    if row is None:
+        return False
+    if row.status != PUBLISHED:
+        return bool(row.author_id == who.id)
+    return may_view_community(conn, who, row.community_id)
+
+
+def may_revise_library_entry(conn: Connection, who: Person, entry_id: str | None) -> bool:
+    """Rule library.revise: its author."""
     row = _entry(conn, entry_id)
     return row is not None and row.author_id == who.id
 
 
-def may_endorse_library_entry(conn: Connection, who: Person, entry_id: str) -> bool:
+def may_endorse_library_entry(conn: Connection, who: Person, entry_id: str | None) -> bool:
+    """Rule library.endorse: the members of its community other than its author."""
     # "This helped my practice" comes from other members: an author's own vote would only
     # move their entry up the "most endorsed" list.
-    row = _entry(conn, entry_id)
+    row = _published(conn, entry_id)
     return (
         row is not None
         and row.author_id != who.id
@@ -293,18 +350,93 @@ def may_endorse_library_entry(conn: Connection, who: Person, entry_id: str) -> b
     )
 
 
-def may_comment_on_library_entry(conn: Connection, who: Person, entry_id: str) -> bool:
-    row = _entry(conn, entry_id)
+def may_comment_on_library_entry(conn: Connection, who: Person, entry_id: str | None) -> bool:
+    """Rule library.comment: the members of its community."""
+    row = _published(conn, entry_id)
     return row is not None and bool(community_roles(conn, who.id, row.community_id))
 
 
-def may_mark_library_entry(conn: Connection, who: Person, entry_id: str) -> bool:
-    row = _entry(conn, entry_id)
+def may_mark_library_entry(conn: Connection, who: Person, entry_id: str | None) -> bool:
+    """Rule library.mark: its community's facilitators and coordinators; global coordinators."""
+    row = _published(conn, entry_id)
     return row is not None and may_manage_community(conn, who, row.community_id)
 
 
+def may_publish_library_draft(conn: Connection, who: Person, entry_id: str | None) -> bool:
+    """Rule library.publish: the draft's author, while a member of its community."""
+    row = _entry(conn, entry_id)
+    return (
+        row is not None
+        and row.status == DRAFT
+        and row.author_id == who.id
+        and bool(community_roles(conn, who.id, row.community_id))
+    )
+
+
+def _holds_session_role(
+    conn: Connection, person_id: str, session_id: str, roles: Iterable[str]
+) -> bool:
+    return (
+        conn.execute(
+            select(session_role.c.person_id).where(
+                session_role.c.session_id == session_id,
+                session_role.c.person_id == person_id,
+                session_role.c.role_id.in_(roles),
+            )
+        ).first()
+        is not None
+    )
+
+
+def may_draft_from_session(conn: Connection, who: Person, session_id: str | None) -> bool:
+    """Rule library.draft_from_session: the session's facilitator or note-taker, while a
+    member of its community (the draft is an entry of that community's library)."""
+    if session_id is None:
+        return False
+    community_id = _session_community(conn, session_id)
+    return (
+        community_id is not None
+        and _holds_session_role(conn, who.id, session_id, LEADING_ROLES)
+        and bool(community_roles(conn, who.id, community_id))
+    )
+
+
+def may_draft_from_discussion(conn: Connection, who: Person, discussion_id: str | None) -> bool:
+    """Rule library.draft_from_discussion: for a discussion held in a session, its facilitator
+    or note-taker, and whoever may draft from that session; each a member of its community."""
+    row = conn.execute(
+        select(discussion.c.facilitator_id, discussion.c.session_id).where(
+            discussion.c.id == discussion_id
+        )
+    ).first()
+    if row is None or row.session_id is None:
+        return False
+    if may_draft_from_session(conn, who, row.session_id):
+        return True
+    community_id = _session_community(conn, row.session_id)
+    # discussion roles are held by name (discussion_role.holder_key), as discussions.py does
+    leads = row.facilitator_id == who.id or (
+        conn.execute(
+            select(discussion_role.c.role_id).where(
+                discussion_role.c.discussion_id == discussion_id,
+                discussion_role.c.holder_key == who.display_name.casefold(),
+                discussion_role.c.role_id.in_(LEADING_ROLES),
+            )
+        ).first()
+        is not None
+    )
+    return leads and community_id is not None and bool(community_roles(conn, who.id, community_id))
+
+
+# -- value-creation stories that come back --------------------------------------------------
+def may_return_to_value_story(conn: Connection, who: Person, reflection_id: str | None) -> bool:
+    """Rule value_story.return: the story's author (a reflection of the value-creation model)."""
+    query = select(reflection.c.id).where(reflection.c.id == reflection_id, value_stories_of(who))
+    return conn.execute(query).first() is not None
+
+
 # -- the same rules as SQL, for lists ----------------------------------------------------------
-def _member_of(community_col, person_id: str) -> ColumnElement[bool]:
+def _member_of(community_col: ColumnElement[str], person_id: str) -> ColumnElement[bool]:
     return exists().where(
         community_member.c.community_id == community_col,
         community_member.c.person_id == person_id,
@@ -397,11 +529,24 @@ def communities_visible_to(conn: Connection, viewer: Person) -> ColumnElement[bo
 
 
 def library_readable_by(conn: Connection, viewer: Person) -> ColumnElement[bool] | None:
-    """A WHERE clause on `library_entry` (rule "library.read"): entries of the viewer's
-    communities (None: every entry, for a global coordinator)."""
+    """A WHERE clause on `library_entry` (rule "library.read") for lists, searches and counts:
+    the published entries of the viewer's communities (of every community, for a global
+    coordinator). Drafts are never among them, not even the viewer's own (library_drafts_of)."""
+    published = library_entry.c.status == PUBLISHED
     if "coordinator" in global_roles(conn, viewer.id):
-        return None
-    return _member_of(library_entry.c.community_id, viewer.id)
+        return published
+    return and_(published, _member_of(library_entry.c.community_id, viewer.id))
+
+
+def library_drafts_of(author: Person) -> ColumnElement[bool]:
+    """A WHERE clause on `library_entry`: the author's own drafts, which only they read."""
+    return and_(library_entry.c.status == DRAFT, library_entry.c.author_id == author.id)
+
+
+def value_stories_of(author: Person) -> ColumnElement[bool]:
+    """A WHERE clause on `reflection` (rule "value_story.return"): the author's own
+    value-creation stories, whose returns only they plan, see and complete."""
+    return and_(reflection.c.person_id == author.id, reflection.c.framework_id == VALUE_STORY)
 
 
 # -- small groups ------------------------------------------------------------------------------
@@ -429,6 +574,8 @@ def may_move_on(shown_at: int | None, answers_now: int, min_group: int) -> bool:
 # -- the table of actions: the matrix test and the README are made from it --------------------
 @dataclass(frozen=True)
 class Rule:
+    """One action of the rule book: its id, its plain words, and the check that decides it."""
+
     id: str  # what services pass to require() and the audit log records
     action: str  # plain words: "You may not <action>."
     target_kind: str
@@ -592,7 +739,7 @@ RULES: dict[str, Rule] = {
             "read a practice library entry",
             "library_entry",
             may_read_library_entry,
-            "the members of its community; global coordinators",
+            "the members of its community; global coordinators (a draft: its author only)",
         ),
         Rule(
             "library.revise",
@@ -622,6 +769,35 @@ RULES: dict[str, Rule] = {
             may_mark_library_entry,
             "its community's facilitators and coordinators; global coordinators",
         ),
+        Rule(
+            "library.draft_from_session",
+            "make library drafts from this session's practice insights and shared resources",
+            "session",
+            may_draft_from_session,
+            "the session's facilitator and note-taker (members of its community)",
+        ),
+        Rule(
+            "library.draft_from_discussion",
+            "make library drafts from this case discussion's practice insights",
+            "discussion",
+            may_draft_from_discussion,
+            "for a discussion held in a session: its facilitator and note-taker, and the "
+            "session's (members of its community)",
+        ),
+        Rule(
+            "library.publish",
+            "publish this library draft",
+            "library_entry",
+            may_publish_library_draft,
+            "the draft's author, while a member of its community",
+        ),
+        Rule(
+            "value_story.return",
+            "plan, see or complete the return to this value-creation story",
+            "reflection",
+            may_return_to_value_story,
+            "the story's author",
+        ),
     )
 }
 
@@ -649,6 +825,17 @@ def require(store: Store, who: Person | None, rule_id: str, target_id: str | Non
             outcome="refused",
         )
     raise NotAllowed(rule.action, rule.who) if rule else NotAllowed("do that")
+
+
+def require_own(
+    store: Store, who: Person | None, rule_id: str, target_id: str | None, kind: str
+) -> None:
+    """As require, for a person's own records (audited the same way), but the refusal is
+    RecordNotFound(kind): a forged id does not even reveal that the record exists."""
+    try:
+        require(store, who, rule_id, target_id)
+    except NotAllowed:
+        raise RecordNotFound(kind, target_id or "") from None
 
 
 def add_member(conn: Connection, community_id: str, person_id: str, role: str = "member") -> None:

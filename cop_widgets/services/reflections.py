@@ -18,7 +18,7 @@ from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.services import policy
 from cop_widgets.services.identity import Person
 from cop_widgets.store import Store
-from cop_widgets.store.db import utc_now
+from cop_widgets.store.db import AnyRow, utc_now
 from cop_widgets.store.schema import (
     VISIBILITIES,
     attendance,
@@ -35,16 +35,21 @@ PREVIEW_CHARS = 80
 
 @dataclass(frozen=True)
 class Answer:
+    """One stage's answer: its text, or passed (left out on purpose)."""
+
     text: str = ""
     passed: bool = False
 
     @property
     def answered(self) -> bool:
+        """Whether there is text (not only spaces)."""
         return bool(self.text.strip())
 
 
 @dataclass(frozen=True)
 class Reflection:
+    """A reflection with its answers, by stage id, as stored."""
+
     id: str
     person_id: str
     framework_id: str
@@ -58,11 +63,14 @@ class Reflection:
     answers: tuple[tuple[str, Answer], ...]
 
     def answer(self, stage_id: str) -> Answer:
+        """The answer to that stage (an empty one if there is none)."""
         return dict(self.answers).get(stage_id, Answer())
 
 
 @dataclass(frozen=True)
 class ReflectionSummary:
+    """A reflection in its author's list: status, visibility and a short preview."""
+
     id: str
     framework_id: str
     status: str
@@ -74,12 +82,15 @@ class ReflectionSummary:
 
 @dataclass(frozen=True)
 class SaveResult:
+    """What a save stored, and one message per stage that could not be stored."""
+
     reflection: Reflection
     # One message per stage that could not be stored; its previous text stays in the store.
     problems: tuple[str, ...] = ()
 
 
 def check_visibility(value: str) -> str:
+    """The visibility if it is one of VISIBILITIES; else InvalidInput."""
     if value not in VISIBILITIES:
         raise InvalidInput(
             "visibility", f"Visibility {value!r} is not one of: {', '.join(VISIBILITIES)}."
@@ -144,7 +155,7 @@ def _save_own(
     conn: Connection,
     store: Store,
     who: Person,
-    row,
+    row: AnyRow | None,
     reflection_id: str,
     framework: Framework,
     good: dict[str, Answer],
@@ -229,7 +240,9 @@ def _written_in(conn: Connection, who: Person, now: str) -> tuple[str | None, st
     return None, (mine.pop() if len(mine) == 1 else None)
 
 
-def _write_answers(conn: Connection, reflection_id: str, answers: dict[str, Answer], now: str):
+def _write_answers(
+    conn: Connection, reflection_id: str, answers: dict[str, Answer], now: str
+) -> None:
     existing = set(
         conn.execute(
             select(reflection_answer.c.stage_id).where(
@@ -347,6 +360,7 @@ def load_reflection(conn: Connection, reflection_id: str) -> Reflection:
 
 
 def get_mine(store: Store, who: Person, reflection_id: str) -> Reflection:
+    """The author's own reflection (anyone else: RecordNotFound, and the attempt is audited)."""
     with store.read() as conn:
         row = conn.execute(
             select(reflection.c.person_id).where(reflection.c.id == reflection_id)
@@ -417,6 +431,8 @@ def _previews(conn: Connection, ids: list[str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class SharedSummary:
+    """Another person's submitted reflection shared with the reader, in a list."""
+
     id: str
     framework_id: str
     author_name: str
@@ -510,34 +526,7 @@ def new_version(store: Store, author: Person, reflection_id: str) -> str:
             raise InvalidInput(
                 "status", "Only a submitted reflection gets a new version; keep editing the draft."
             )
-        new_id, now = str(uuid.uuid4()), utc_now()
-        conn.execute(
-            insert(reflection).values(
-                id=new_id,
-                person_id=author.id,
-                framework_id=row.framework_id,
-                framework_version=row.framework_version,
-                visibility=row.visibility,
-                status="draft",
-                revision=1,
-                created_at=now,
-                updated_at=now,
-                version_of=row.id,
-                version_no=row.version_no + 1,
-            )
-        )
-        for answer in conn.execute(
-            select(reflection_answer).where(reflection_answer.c.reflection_id == reflection_id)
-        ).all():
-            conn.execute(
-                insert(reflection_answer).values(
-                    reflection_id=new_id,
-                    stage_id=answer.stage_id,
-                    text=answer.text,
-                    passed=answer.passed,
-                    updated_at=now,
-                )
-            )
+        new_id = copy_as_new_version(conn, row, utc_now())
         store.audit(
             conn,
             actor_id=author.id,
@@ -546,3 +535,42 @@ def new_version(store: Store, author: Person, reflection_id: str) -> str:
             target_id=new_id,
         )
         return new_id
+
+
+def copy_as_new_version(conn: Connection, row: AnyRow, now: str, submitted: bool = False) -> str:
+    """Inside the caller's write transaction (which checked that `row`, a reflection row, is
+    the caller's): its next version, with its answers, its readers and the session and
+    community it belongs to (so that it is shared exactly as before); a draft unless
+    `submitted`. Returns the new id."""
+    new_id = str(uuid.uuid4())
+    conn.execute(
+        insert(reflection).values(
+            id=new_id,
+            person_id=row.person_id,
+            framework_id=row.framework_id,
+            framework_version=row.framework_version,
+            visibility=row.visibility,
+            status="submitted" if submitted else "draft",
+            revision=1,
+            created_at=now,
+            updated_at=now,
+            submitted_at=now if submitted else None,
+            version_of=row.id,
+            version_no=row.version_no + 1,
+            session_id=row.session_id,
+            community_id=row.community_id,
+        )
+    )
+    for answer in conn.execute(
+        select(reflection_answer).where(reflection_answer.c.reflection_id == row.id)
+    ).all():
+        conn.execute(
+            insert(reflection_answer).values(
+                reflection_id=new_id,
+                stage_id=answer.stage_id,
+                text=answer.text,
+                passed=answer.passed,
+                updated_at=now,
+            )
+        )
+    return new_id

@@ -19,13 +19,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 
 from cop_widgets.errors import InvalidInput, RecordNotFound
 from cop_widgets.services import policy
 from cop_widgets.services.identity import Person
+from cop_widgets.services.membership import community_name
 from cop_widgets.store import Store
 from cop_widgets.store.schema import community, cop_session, person
 
@@ -49,6 +51,8 @@ MAX_PERIOD_YEARS = 10
 
 @dataclass(frozen=True)
 class ReportJob:
+    """A report the app may render: which template, its parameters, and its file stem."""
+
     kind: str  # "session", "community" or "person"
     template: str  # a template of reports/notebooks
     params: dict[str, object]  # ids, ISO dates, whole numbers
@@ -67,28 +71,23 @@ def slug(text: object, fallback: str = "report", limit: int = SLUG_MAX) -> str:
     return words[:limit].rstrip("-") or fallback
 
 
-def _session_row(conn: Connection, session_id: str):
+def _session_row(conn: Connection, session_id: str) -> Row[Any, Any, Any]:
     row = conn.execute(
         select(cop_session.c.topic, cop_session.c.starts_at, community.c.name)
         .join(community, community.c.id == cop_session.c.community_id)
         .where(cop_session.c.id == session_id)
     ).first()
     if row is None:
-        raise RecordNotFound(f"No session has the id {session_id}.")
+        raise RecordNotFound("session", session_id)
     return row
 
 
-def _community_name(conn: Connection, community_id: str) -> str:
-    name = conn.execute(select(community.c.name).where(community.c.id == community_id)).scalar()
-    if name is None:
-        raise RecordNotFound(f"No community has the id {community_id}.")
-    return name
-
-
 def _person_name(conn: Connection, person_id: str) -> str:
-    name = conn.execute(select(person.c.display_name).where(person.c.id == person_id)).scalar()
+    name: str | None = conn.execute(
+        select(person.c.display_name).where(person.c.id == person_id)
+    ).scalar()
     if name is None:
-        raise RecordNotFound(f"No person has the id {person_id}.")
+        raise RecordNotFound("person", person_id)
     return name
 
 
@@ -106,7 +105,7 @@ def report_stem(store: Store, template: str, params: dict[str, object]) -> str:
             parts = [slug(name, FALLBACK["community"]), day, slug(topic, FALLBACK["topic"])]
         elif template == "community_growth":
             cid = params.get("community_id")
-            name = _community_name(conn, str(cid)) if cid else "all communities"
+            name = community_name(conn, str(cid)) if cid else "all communities"
             parts = [slug(name, FALLBACK["community"])]
         elif template == "person_record" and params.get("person_id"):
             parts = [slug(_person_name(conn, str(params["person_id"])), FALLBACK["person"])]
@@ -181,7 +180,7 @@ def community_report(
         "min_n": min_n or store.settings.min_group,
     }
     with store.read() as conn:
-        name = _community_name(conn, community_id)
+        name = community_name(conn, community_id)
     return ReportJob(
         "community",
         TEMPLATES["community"],
@@ -196,7 +195,7 @@ def person_record(
 ) -> ReportJob:
     """A person's CPD record over a period: theirs alone to make."""
     policy.require(store, who, RULE["person"], person_id)
-    params = {"person_id": person_id, **_period(date_from, date_to)}
+    params: dict[str, object] = {"person_id": person_id, **_period(date_from, date_to)}
     with store.read() as conn:
         name = _person_name(conn, person_id)
     return ReportJob(

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     and_,
     delete,
     func,
@@ -24,7 +23,7 @@ from cop_widgets.services.person_tables import (
     table_named,
 )
 from cop_widgets.store import Store, schema
-from cop_widgets.store.maintenance import scrub, secure_delete_on
+from cop_widgets.store.maintenance import delete_audit_rows, scrub, secure_delete_on
 
 
 def _check_days(what: str, days: int | None) -> int | None:
@@ -109,9 +108,13 @@ def retention_cutoffs(periods: Mapping[str, int | None], now: datetime) -> dict[
     return cuts
 
 
-def _retention_steps(cuts: dict[str, str]) -> list[tuple[str, ColumnElement, dict | None]]:
-    """(table, rows, None to delete them or the values to blank them with)."""
-    steps: list[tuple[str, ColumnElement, dict | None]] = []
+# A retention step: (table, rows, None to delete them or the values to blank them with).
+_Step = tuple[str, ColumnElement[bool], dict[str, str | None] | None]
+
+
+def _retention_steps(cuts: dict[str, str]) -> list[_Step]:
+    """The steps that apply the cutoffs, in order."""
+    steps: list[_Step] = []
     if "reflections" in cuts:
         old = schema.reflection.c.updated_at < cuts["reflections"]
         expired = select(schema.reflection.c.id).where(old).scalar_subquery()
@@ -172,7 +175,7 @@ def apply_retention(
     steps = _retention_steps(retention_cutoffs(periods, now))
     counts: dict[str, int] = {name: 0 for name in RETENTION_TABLES[:5]}
 
-    def key(table: str, blank: dict | None) -> str:
+    def key(table: str, blank: dict[str, str | None] | None) -> str:
         return table if blank is None else f"{table} blanked"
 
     if dry_run:
@@ -189,7 +192,7 @@ def apply_retention(
         secure_delete_on(store, conn)
         for table, rows, blank in steps:
             if table == "audit_event":
-                done = _delete_old_audit(conn, rows)
+                done = delete_audit_rows(conn, rows)
             elif blank is None:
                 done = conn.execute(delete(table_named(table)).where(rows)).rowcount
             else:
@@ -207,20 +210,3 @@ def apply_retention(
     if any(counts.values()):
         counts.update(scrub(store, vacuum))
     return counts
-
-
-def _delete_old_audit(conn: Connection, rows: ColumnElement) -> int:
-    """The audit table refuses deletes (a trigger); retention lifts that for this one statement
-    inside its own transaction and puts it back before the commit."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("DROP TRIGGER audit_event_no_delete")
-        done = conn.execute(delete(schema.audit_event).where(rows)).rowcount
-        conn.exec_driver_sql(
-            "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
-            "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END"
-        )
-        return done
-    conn.exec_driver_sql("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
-    done = conn.execute(delete(schema.audit_event).where(rows)).rowcount
-    conn.exec_driver_sql("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
-    return done

@@ -11,14 +11,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, select, update
 
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.services import policy
 from cop_widgets.services.identity import Person
 from cop_widgets.services.reflections import Reflection, load_reflection
 from cop_widgets.store import Store
-from cop_widgets.store.db import utc_now
+from cop_widgets.store.db import AnyRow, utc_now
 from cop_widgets.store.schema import (
     DEPTH_LEVELS,
     FEEDBACK_KINDS,
@@ -53,6 +53,7 @@ DEPTH_LABELS = {
 
 
 def is_anonymised(store: Store, supervisor: Person) -> bool:
+    """Whether the supervisor chose to see their queue without names."""
     with store.read() as conn:
         value = conn.execute(
             select(supervisor_preference.c.anonymised).where(
@@ -63,6 +64,7 @@ def is_anonymised(store: Store, supervisor: Person) -> bool:
 
 
 def set_anonymised(store: Store, supervisor: Person, anonymised: bool) -> None:
+    """Keep the supervisor's choice of seeing their queue with or without names."""
     with store.write() as conn:
         key = supervisor_preference.c.supervisor_id == supervisor.id
         if conn.execute(select(supervisor_preference).where(key)).first() is None:
@@ -78,6 +80,8 @@ def set_anonymised(store: Store, supervisor: Person, anonymised: bool) -> None:
 # -- the queue ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class QueueItem:
+    """One reflection in a supervisor's review queue."""
+
     reflection_id: str
     number: int  # derived from the id, stable: shown instead of the name when anonymised
     author_id: str
@@ -89,6 +93,8 @@ class QueueItem:
 
 @dataclass(frozen=True)
 class QueuePage:
+    """One page of the review queue: its items, how many in all, which page of how many."""
+
     items: tuple[QueueItem, ...]
     total: int
     page: int
@@ -143,7 +149,9 @@ def review_queue(
         raise InvalidInput("state", f"Unknown review state {state!r}.")
     page = max(1, int(page))
     with store.read() as conn:
-        total = conn.execute(select(func.count()).select_from(reflection).where(*where)).scalar()
+        total = conn.execute(
+            select(func.count()).select_from(reflection).where(*where)
+        ).scalar_one()
         rows = conn.execute(
             select(
                 reflection.c.id,
@@ -180,6 +188,8 @@ def review_queue(
 # -- one reflection under review ---------------------------------------------------------------
 @dataclass(frozen=True)
 class FeedbackItem:
+    """One piece of feedback the supervisor wrote on a reflection."""
+
     id: str
     kind: str
     text: str
@@ -188,6 +198,9 @@ class FeedbackItem:
 
 @dataclass(frozen=True)
 class ReviewView:
+    """A reflection under review: the reflection, its author, this supervisor's feedback and
+    the review's state."""
+
     reflection: Reflection
     author_name: str
     feedback: tuple[FeedbackItem, ...]
@@ -209,6 +222,8 @@ def _denied(store: Store, who: Person, reflection_id: str, action: str) -> Recor
 
 
 def open_for_review(store: Store, supervisor: Person, reflection_id: str) -> ReviewView:
+    """The reflection with this supervisor's feedback so far, for a supervisor the policy
+    lets review it ("reflection.review"); the viewing is audited, a refusal too."""
     with store.write() as conn:
         allowed = policy.may_review_reflection(conn, supervisor, reflection_id)
         if allowed:
@@ -223,9 +238,12 @@ def open_for_review(store: Store, supervisor: Person, reflection_id: str) -> Rev
     raise _denied(store, supervisor, reflection_id, "viewed_for_review")
 
 
-def _review_view(conn, supervisor: Person, reflection_id: str) -> ReviewView:
+def _review_view(conn: Connection, supervisor: Person, reflection_id: str) -> ReviewView:
     refl = load_reflection(conn, reflection_id)
-    name = conn.execute(select(person.c.display_name).where(person.c.id == refl.person_id)).scalar()
+    # the author: reflection.person_id is a foreign key, so the row is there
+    name = conn.execute(
+        select(person.c.display_name).where(person.c.id == refl.person_id)
+    ).scalar_one()
     items = conn.execute(
         select(feedback.c.id, feedback.c.kind, feedback.c.text, feedback.c.created_at)
         .where(feedback.c.reflection_id == reflection_id, feedback.c.supervisor_id == supervisor.id)
@@ -245,7 +263,9 @@ def _review_view(conn, supervisor: Person, reflection_id: str) -> ReviewView:
     )
 
 
-def _ensure_review(conn, supervisor: Person, reflection_id: str):
+def _ensure_review(
+    conn: Connection, supervisor: Person, reflection_id: str
+) -> tuple[ColumnElement[bool], AnyRow]:
     key = and_(review.c.reflection_id == reflection_id, review.c.supervisor_id == supervisor.id)
     row = conn.execute(select(review).where(key)).first()
     if row is None:
@@ -254,13 +274,15 @@ def _ensure_review(conn, supervisor: Person, reflection_id: str):
                 reflection_id=reflection_id, supervisor_id=supervisor.id, created_at=utc_now()
             )
         )
-        row = conn.execute(select(review).where(key)).first()
+        row = conn.execute(select(review).where(key)).one()  # inserted just above
     return key, row
 
 
 def add_feedback(
     store: Store, supervisor: Person, reflection_id: str, kind: str, text: str
 ) -> ReviewView:
+    """Add a piece of feedback to an unreleased review ("reflection.review": the author's
+    supervisors, for reflections shared with them)."""
     if kind not in FEEDBACK_KINDS:
         raise InvalidInput("kind", f"Feedback is one of: {', '.join(KIND_LABELS.values())}.")
     body = check_answer(text, KIND_LABELS[kind], limit=MAX_FEEDBACK_CHARS).strip()
@@ -296,6 +318,8 @@ def add_feedback(
 def set_depth(
     store: Store, supervisor: Person, reflection_id: str, level: str | None
 ) -> ReviewView:
+    """Set the review's depth of reflection (a Hatton & Smith level, or None) before it is
+    released ("reflection.review")."""
     if level is not None and level not in DEPTH_LEVELS:
         raise InvalidInput("depth", "Choose one of the four Hatton & Smith levels, or none.")
     with store.write() as conn:
@@ -309,6 +333,8 @@ def set_depth(
 
 
 def release(store: Store, supervisor: Person, reflection_id: str) -> ReviewView:
+    """Release this supervisor's feedback to the author; at least one piece is needed
+    ("reflection.review"). Releasing again changes nothing."""
     with store.write() as conn:
         if policy.may_review_reflection(conn, supervisor, reflection_id):
             key, row = _ensure_review(conn, supervisor, reflection_id)
@@ -337,6 +363,7 @@ def release(store: Store, supervisor: Person, reflection_id: str) -> ReviewView:
 
 # -- comment bank -------------------------------------------------------------------------------
 def bank(store: Store, supervisor: Person) -> list[tuple[str, str, str]]:
+    """The supervisor's own saved comments: (id, kind, text), by kind."""
     with store.read() as conn:
         return [
             tuple(r)
@@ -349,6 +376,7 @@ def bank(store: Store, supervisor: Person) -> list[tuple[str, str, str]]:
 
 
 def add_to_bank(store: Store, supervisor: Person, kind: str, text: str) -> None:
+    """Save a comment to the supervisor's own comment bank, for reuse."""
     if kind not in FEEDBACK_KINDS:
         raise InvalidInput("kind", "Unknown feedback kind.")
     body = check_answer(text, "Saved comment", limit=MAX_FEEDBACK_CHARS).strip()
@@ -367,6 +395,7 @@ def add_to_bank(store: Store, supervisor: Person, kind: str, text: str) -> None:
 
 
 def remove_from_bank(store: Store, supervisor: Person, comment_id: str) -> None:
+    """Remove one of the supervisor's own saved comments (nobody else's)."""
     with store.write() as conn:
         conn.execute(
             delete(comment_bank).where(

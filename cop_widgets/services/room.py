@@ -20,6 +20,9 @@ from cop_widgets.store.schema import attendance, community, community_member, co
 
 @dataclass(frozen=True)
 class PlannedSession:
+    """One session of the day as the operator sees it: the session, its community's name,
+    and how many are expected."""
+
     session: Session
     community: str
     # Who is expected: the members of its community (facilitators and coordinators too), or

@@ -3,9 +3,10 @@ supervisor supervises whom. Role changes are audited."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import select
 
 from cop_widgets.errors import InvalidInput, RecordNotFound
+from cop_widgets.services.add_once import add_once
 from cop_widgets.services.identity import Person
 from cop_widgets.store import Store
 from cop_widgets.store.schema import (
@@ -18,6 +19,7 @@ from cop_widgets.store.schema import (
 
 # -- roster -------------------------------------------------------------------------------------
 def roles_of(store: Store, person_id: str) -> set[str]:
+    """The person's global roles, and practitioner (everyone is one)."""
     with store.read() as conn:
         granted = set(
             conn.execute(
@@ -34,46 +36,48 @@ def highest_role(store: Store, person_id: str) -> str:
 
 
 def grant_role(store: Store, person_id: str, role: str) -> None:
+    """Give a person a global role (audited; once is enough). No policy check: for operators
+    (`cop people`) and the rehearsal, not for apps."""
     if role not in ROLES:
         raise InvalidInput("role", f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")
     with store.write() as conn:
         if conn.execute(select(person.c.id).where(person.c.id == person_id)).first() is None:
             raise RecordNotFound("person", person_id)
-        key = and_(person_role.c.person_id == person_id, person_role.c.role == role)
-        if conn.execute(select(person_role.c.role).where(key)).first() is None:
-            conn.execute(insert(person_role).values(person_id=person_id, role=role))
-            store.audit(
-                conn,
-                actor_id=None,
-                action="role_granted",
-                target_kind="person",
-                target_id=person_id,
-            )
+        add_once(
+            store,
+            conn,
+            person_role,
+            {"person_id": person_id, "role": role},
+            {},
+            actor_id=None,
+            action="role_granted",
+            target_kind="person",
+            target_id=person_id,
+        )
 
 
 def assign_supervisee(store: Store, supervisor_id: str, supervisee_id: str) -> None:
+    """Make `supervisor_id` a supervisor of `supervisee_id` (granting the supervisor role if
+    needed). For operators (`cop people`), not for apps."""
     if supervisor_id == supervisee_id:
         raise InvalidInput("supervisee", "A person cannot supervise themselves.")
     grant_role(store, supervisor_id, "supervisor")
     with store.write() as conn:
-        key = and_(
-            supervision.c.supervisor_id == supervisor_id,
-            supervision.c.supervisee_id == supervisee_id,
+        add_once(
+            store,
+            conn,
+            supervision,
+            {"supervisor_id": supervisor_id, "supervisee_id": supervisee_id},
+            {},
+            actor_id=None,
+            action="supervisee_assigned",
+            target_kind="person",
+            target_id=supervisee_id,
         )
-        if conn.execute(select(supervision.c.supervisor_id).where(key)).first() is None:
-            conn.execute(
-                insert(supervision).values(supervisor_id=supervisor_id, supervisee_id=supervisee_id)
-            )
-            store.audit(
-                conn,
-                actor_id=None,
-                action="supervisee_assigned",
-                target_kind="person",
-                target_id=supervisee_id,
-            )
 
 
 def supervisees(store: Store, supervisor: Person) -> list[tuple[str, str]]:
+    """The supervisor's own supervisees: (id, name), by name."""
     with store.read() as conn:
         return [
             tuple(r)
@@ -87,6 +91,8 @@ def supervisees(store: Store, supervisor: Person) -> list[tuple[str, str]]:
 
 
 def require_supervisor(store: Store, who: Person) -> None:
+    """Refuse (InvalidInput, audited as authz_fail) anyone who is not a supervisor: the
+    review app asks before reading any supervisee's data."""
     if "supervisor" not in roles_of(store, who.id):
         with store.write() as conn:
             store.audit(

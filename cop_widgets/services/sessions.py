@@ -13,15 +13,16 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cop_widgets.content.roles import SESSION_ROLES
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.services import policy
+from cop_widgets.services.add_once import add_once
 from cop_widgets.services.identity import Person
 from cop_widgets.store import Store
-from cop_widgets.store.db import utc_now
+from cop_widgets.store.db import AnyRow, utc_now
 from cop_widgets.store.schema import (
     COMMUNITY_ROLES,
     attendance,
@@ -46,6 +47,8 @@ LINK_MARGIN = timedelta(minutes=60)
 
 @dataclass(frozen=True)
 class Community:
+    """A community of practice: its name, domain and purpose."""
+
     id: str
     name: str
     domain: str
@@ -54,6 +57,8 @@ class Community:
 
 @dataclass(frozen=True)
 class Session:
+    """A CoP session: when, its topic and focus, its protocol, join code and status."""
+
     id: str
     community_id: str
     starts_at: datetime
@@ -67,10 +72,11 @@ class Session:
 
     @property
     def ends_at(self) -> datetime:
+        """When it ends: its start plus its duration."""
         return self.starts_at + timedelta(minutes=self.duration_minutes)
 
 
-def session_from_row(row) -> Session:
+def session_from_row(row: AnyRow) -> Session:
     """A Session from a cop_session row."""
     return Session(
         row.id,
@@ -96,6 +102,7 @@ def _short(text: str, field: str, limit: int, required: bool = True) -> str:
 def create_community(
     store: Store, who: Person, name: str, domain: str = "", purpose: str = ""
 ) -> Community:
+    """Create a community; its creator coordinates it ("community.create": anyone signed in)."""
     policy.require(store, who, "community.create", None)
     made = Community(
         str(uuid.uuid4()),
@@ -202,6 +209,8 @@ def plan_session(
     protocol_id: str | None = None,
     duration_minutes: int = 90,
 ) -> Session:
+    """Plan a session of the community ("community.manage": its facilitators and
+    coordinators; global coordinators); it gets a new join code."""
     policy.require(store, who, "community.manage", community_id)
     if starts_at.tzinfo is None:
         raise InvalidInput("start", "The start time needs a time zone.")
@@ -276,7 +285,9 @@ def _get_session(store: Store, session_id: str) -> Session:
     return session_from_row(row)
 
 
-def sessions_of(store: Store, who: Person, community_id: str, now: datetime) -> tuple[list, list]:
+def sessions_of(
+    store: Store, who: Person, community_id: str, now: datetime
+) -> tuple[list[Session], list[Session]]:
     """(upcoming, past) sessions of a community `who` may see: upcoming soonest first, past
     most recent first. Join codes are shown only to those who run the community (for the
     others the code is "")."""
@@ -297,6 +308,7 @@ def sessions_of(store: Store, who: Person, community_id: str, now: datetime) -> 
 
 
 def close_session(store: Store, who: Person, session_id: str) -> None:
+    """Close the session: no more answers or joining ("session.manage"); audited."""
     policy.require(store, who, "session.manage", session_id)
     with store.write() as conn:
         done = conn.execute(
@@ -384,6 +396,7 @@ def role_candidates(store: Store, who: Person, session_id: str) -> list[tuple[st
 
 
 def normalise_code(code: str) -> str:
+    """A join code as compared: letters and digits only, upper case, at most 12."""
     return "".join(ch for ch in (code or "").upper() if ch.isalnum())[:12]
 
 
@@ -429,20 +442,17 @@ def join(store: Store, who: Person, code: str, now: datetime) -> Session:
             record_join_code_failure(store, who.id)
         raise
     with store.write() as conn:
-        key = and_(attendance.c.session_id == found.id, attendance.c.person_id == who.id)
-        if conn.execute(select(attendance.c.person_id).where(key)).first() is None:
-            conn.execute(
-                insert(attendance).values(
-                    session_id=found.id, person_id=who.id, joined_at=utc_now()
-                )
-            )
-            store.audit(
-                conn,
-                actor_id=who.id,
-                action="session_joined",
-                target_kind="session",
-                target_id=found.id,
-            )
+        add_once(
+            store,
+            conn,
+            attendance,
+            {"session_id": found.id, "person_id": who.id},
+            {"joined_at": utc_now()},
+            actor_id=who.id,
+            action="session_joined",
+            target_kind="session",
+            target_id=found.id,
+        )
         # the code is the community's invitation: whoever joins a session belongs to it
         policy.add_member(conn, found.community_id, who.id, "member")
         return found
@@ -502,7 +512,7 @@ def members(store: Store, who: Person, community_id: str) -> list[tuple[str, str
         ]
 
 
-def role_history(store: Store, who: Person, community_id: str) -> dict[str, Counter]:
+def role_history(store: Store, who: Person, community_id: str) -> dict[str, Counter[str]]:
     """person id -> Counter of role ids held in this community's sessions."""
     policy.require(store, who, "community.view", community_id)
     in_community = select(cop_session.c.id).where(cop_session.c.community_id == community_id)
@@ -512,13 +522,15 @@ def role_history(store: Store, who: Person, community_id: str) -> dict[str, Coun
                 session_role.c.session_id.in_(in_community)
             )
         ).all()
-    history: dict[str, Counter] = {}
+    history: dict[str, Counter[str]] = {}
     for pid, role in rows:
         history.setdefault(pid, Counter())[role] += 1
     return history
 
 
-def suggest_roles(candidates: list[tuple[str, str]], history: dict[str, Counter]) -> dict[str, str]:
+def suggest_roles(
+    candidates: list[tuple[str, str]], history: dict[str, Counter[str]]
+) -> dict[str, str]:
     """role id -> person id: for each role, whoever has held it least (then fewest roles
     overall, then name); nobody gets two roles while others have none."""
     chosen: dict[str, str] = {}
@@ -618,7 +630,8 @@ def _ics_text(value: str) -> str:
 
 def _fold(line: str) -> str:
     """RFC 5545: lines of at most 75 octets, continued with a leading space."""
-    out, current = [], b""
+    out: list[str] = []
+    current = b""
     for ch in line:
         encoded = ch.encode("utf-8")
         if len(current) + len(encoded) > (75 if not out else 74):
@@ -630,6 +643,8 @@ def _fold(line: str) -> str:
 
 
 def calendar_ics(the_community: Community, sessions: list[Session], join_url: str = "") -> str:
+    """An iCalendar file (RFC 5545) of the community's sessions, with their join codes and
+    link when given."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     lines = [
         "BEGIN:VCALENDAR",

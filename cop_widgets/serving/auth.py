@@ -87,12 +87,15 @@ class StoreIdentityProvider(SignedInOnly):
         active = self.active_session(token.decode())
         if active is None:
             return None
-        handler._cop_session_id = active.session_id  # handed to the kernel with the page
+        # handed to the kernel with the page (launch.hand_identity_to_kernel): an attribute of
+        # this one request's handler, which tornado's type does not declare
+        handler._cop_session_id = active.session_id  # type: ignore[attr-defined]
         return _user(active.person)
 
     def active_session(self, token: str) -> accounts.ActiveSession | None:
         now = time.monotonic()
         cached = self._cache.get(token)
+        active: accounts.ActiveSession | None
         if cached and now - cached[0] < CACHE_SECONDS:
             active = cached[1]
         else:

@@ -100,9 +100,11 @@ class HubIdentityProvider(SignedInOnly):
         ]
 
     async def get_user(self, handler: web.RequestHandler) -> User | None:
+        # The answer is kept on this one request's handler (asked more than once per request);
+        # tornado's type does not declare the attribute.
         if hasattr(handler, "_cop_hub_user"):
             return handler._cop_hub_user
-        handler._cop_hub_user = None
+        handler._cop_hub_user = None  # type: ignore[attr-defined]
         self._send_to_hub_login(handler)
         self.hub_auth._patch_xsrf(handler)
         model = await self.hub_auth.get_user(handler, sync=False)
@@ -117,11 +119,10 @@ class HubIdentityProvider(SignedInOnly):
         if isinstance(found, CopWidgetsError):
             self._refuse(handler, found)
             return None
-        handler._cop_hub_user = User(
-            username=found.id, name=found.display_name, display_name=found.display_name
-        )
+        user = User(username=found.id, name=found.display_name, display_name=found.display_name)
+        handler._cop_hub_user = user  # type: ignore[attr-defined]
         self.hub_auth._persist_url_token_if_set(handler)
-        return handler._cop_hub_user
+        return user
 
     # -- the store ------------------------------------------------------------------------------
     async def person_for(
@@ -191,7 +192,7 @@ class HubIdentityProvider(SignedInOnly):
                 login_url = original()  # an API handler raises 403 here instead
             finally:
                 settings["login_url"] = ours
-            params = {}
+            params: dict[str, str] = {}
             code_verifier = None
             if getattr(self.hub_auth, "pkce_enabled", False):
                 code_verifier, challenge, method = self.hub_auth.generate_pkce_code_challenge()
@@ -203,7 +204,8 @@ class HubIdentityProvider(SignedInOnly):
             cached.append(url_concat(login_url, params))
             return cached[0]
 
-        handler.get_login_url = get_login_url
+        # this one request's handler, patched in place (mypy does not model that)
+        handler.get_login_url = get_login_url  # type: ignore[method-assign]
 
     def _refuse(self, handler: web.RequestHandler, error: CopWidgetsError) -> None:
         """Signed in at the Hub but not let in: where @authenticated would redirect to the Hub
@@ -215,8 +217,9 @@ class HubIdentityProvider(SignedInOnly):
         def refuse(*_args, **_kwargs):
             raise web.HTTPError(status, message)
 
-        handler.get_login_url = refuse
-        handler.redirect = refuse
+        # this one request's handler, patched in place (mypy does not model that)
+        handler.get_login_url = refuse  # type: ignore[method-assign]
+        handler.redirect = refuse  # type: ignore[method-assign]
         if isinstance(handler, APIHandler | WebSocketHandler):
             return
         original_write_error = handler.write_error
@@ -229,7 +232,7 @@ class HubIdentityProvider(SignedInOnly):
             sign_out = url_path_join(self.prefix, "logout")
             handler.finish(refusal_page(message, sign_out, "Not yet" if busy else "No access"))
 
-        handler.write_error = write_error
+        handler.write_error = write_error  # type: ignore[method-assign]
 
 
 BUSY = "The CoP Workbook is busy right now: reload the page in a moment."

@@ -20,6 +20,7 @@ import asyncio
 import os
 import posixpath
 import time
+from typing import Any
 
 from cop_widgets.fast_start import skip_unused_iri_checker
 
@@ -60,9 +61,29 @@ SEEN_CONNECTED: set[str] = set()
 NEVER_CONNECTED_GRACE_S = 180
 _clock = time.monotonic
 
+# COP_CULL_AFTER_S: how many seconds a kernel may have no page connected before it is shut down,
+# in place of `cop serve`'s 40 (ServeOptions.cull_idle_timeout), checked every quarter of that
+# (at most every cull_interval, 5 s). Unset in production; tests/e2e/test_closed_tab.py starts
+# its server with 8 so that it need not wait a minute for a killed tab's kernel to go.
+CULL_AFTER_ENV = "COP_CULL_AFTER_S"
+
+
+def cull_after_override(environ=None) -> int | None:
+    """The culling delay COP_CULL_AFTER_S asks for (whole seconds, at least 1), or None when
+    it is unset and the server's own settings hold."""
+    raw = (os.environ if environ is None else environ).get(CULL_AFTER_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{CULL_AFTER_ENV} must be a whole number of seconds (1 or more): {raw!r}")
+    return int(raw)
+
 
 def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_config_hook=None):
-    voila_class = _voila_factory(base_class, preheat_kernel, default_pool_size, page_config_hook)
+    # a class Voilà makes at run time (its factory is untyped): subclassed as it is
+    voila_class: Any = _voila_factory(
+        base_class, preheat_kernel, default_pool_size, page_config_hook
+    )
 
     class KernelsKnowTheirPerson(voila_class):
         async def start_kernel(self, *args, **kwargs):
@@ -79,6 +100,13 @@ def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_
         kernel's last message, so a kernel that keeps sending (the discussion clock, the live
         board) would outlive its closed tab. Kernels waiting in a pool, starting or running a
         notebook are left alone; an open tab, however idle, stays connected."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            cull_after = cull_after_override()
+            if cull_after is not None:  # before the first kernel starts the culler
+                self.cull_idle_timeout = cull_after
+                self.cull_interval: int = min(self.cull_interval, max(1, cull_after // 4))
 
         async def cull_kernel_if_idle(self, kernel_id):
             waiting = UNCONNECTED_SINCE
@@ -123,9 +151,8 @@ def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_
 
     if not preheat_kernel:
         return ClosedTabsLetGo
-    manager_class = ClosedTabsLetGo
 
-    class PoolCountsStartedKernels(manager_class):
+    class PoolCountsStartedKernels(ClosedTabsLetGo):
         def fill_if_needed(self, delay=None, notebook_name=None, **kwargs):
             before = {id(t) for t in self._pools.get(notebook_name, [])}
             super().fill_if_needed(delay=delay, notebook_name=notebook_name, **kwargs)
@@ -175,14 +202,13 @@ def _claim(kernel_id: str, assertion: str | None) -> None:
 _voila_send_updates = RequestInfoSocketHandler.send_updates.__func__
 
 
-@classmethod
 def _send_updates(cls, msg):
     # a preheated kernel is handed to a page here, with the page's request details
     _claim(msg["kernel_id"], (msg.get("payload") or {}).get(IDENTITY_ENV))
     return _voila_send_updates(cls, msg)
 
 
-RequestInfoSocketHandler.send_updates = _send_updates
+RequestInfoSocketHandler.send_updates = classmethod(_send_updates)
 
 _voila_pre_get = VoilaKernelWebsocketHandler.pre_get
 
@@ -211,8 +237,9 @@ def _owner_only(method):
 
 
 VoilaShutdownKernelHandler.post = _owner_only(VoilaShutdownKernelHandler.post)
-KernelHandler.get = _owner_only(KernelHandler.get)
-KernelHandler.delete = _owner_only(KernelHandler.delete)
+# Jupyter Server's own handler, patched in place as Voilà's above: mypy does not model that
+KernelHandler.get = _owner_only(KernelHandler.get)  # type: ignore[method-assign]
+KernelHandler.delete = _owner_only(KernelHandler.delete)  # type: ignore[method-assign]
 
 _voila_get_generator = voila_handler.VoilaHandler.get_generator
 

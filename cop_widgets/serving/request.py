@@ -14,7 +14,7 @@ import os
 import threading
 
 
-async def _request_info(ws_url: str) -> str | None:
+async def _request_info(ws_url: str) -> str | bytes | None:
     import websockets  # a dependency of Voilà; imported only in preheated kernels
 
     try:
@@ -48,7 +48,7 @@ def _fetch_request_info() -> None:
     port = os.getenv("VOILA_APP_PORT", "8866")
     base = os.getenv("VOILA_WS_BASE_URL", os.getenv("VOILA_SERVER_URL", "/"))
     url = f"{protocol}://{host}:{port}{base}voila/query/{os.getenv('VOILA_KERNEL_ID')}"
-    result: dict[str, str | None] = {}
+    result: dict[str, str | bytes | None] = {}
 
     def fetch() -> None:
         result["info"] = asyncio.new_event_loop().run_until_complete(_request_info(url))
@@ -56,8 +56,9 @@ def _fetch_request_info() -> None:
     worker = threading.Thread(target=fetch)
     worker.start()
     worker.join()
-    if result.get("info"):
-        for key, value in json.loads(result["info"]).items():
+    info = result.get("info")
+    if info:
+        for key, value in json.loads(info).items():
             if isinstance(value, str):
                 os.environ[key] = value
 

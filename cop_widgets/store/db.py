@@ -21,8 +21,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeAlias, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RootTransaction,
+    Row,
+    Select,
+    create_engine,
+    event,
+    insert,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -31,6 +41,7 @@ from sqlalchemy.exc import (
     IntegrityError,
     OperationalError,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from cop_widgets.errors import (
     CopWidgetsError,
@@ -64,6 +75,11 @@ RETRY_MAX_PAUSE_S = 0.5
 _PG_BUSY = {"40001", "40P01", "55P03", "57014", "53300"}
 # The server went away or is going: admin shutdown, crash shutdown, cannot connect now.
 _PG_OFFLINE = {"57P01", "57P02", "57P03"}
+
+# A result row, and a query, of any number of columns: for helpers that several queries share
+# (SQLAlchemy types them by their columns: Row[str, int] and Select[str, int] for select(a, b)).
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 
 
 def utc_now() -> str:
@@ -258,7 +274,7 @@ class Store:
         self.is_postgres = engine.dialect.name == "postgresql"
         database = engine.url.database if self.is_sqlite else None
         self.path = database if database and database != ":memory:" else None
-        self._gate = gate_path(database) if self.path else None
+        self._gate = gate_path(self.path) if self.path else None
         self._damaged: str | None = None  # why this process stopped accepting saves
         self._local = threading.local()  # .gate_held: migrate() holds the gate (this thread)
 
@@ -347,7 +363,7 @@ class Store:
                     with conn.begin():
                         yield conn
             else:
-                with self._gated_write() as conn:
+                with self._gated_write(self._gate) as conn:
                     yield conn
         except DBAPIError as exc:
             failure = store_failure(exc)
@@ -358,14 +374,15 @@ class Store:
             raise failure from exc
 
     @contextmanager
-    def _gated_write(self) -> Iterator[Connection]:
+    def _gated_write(self, gate: Path) -> Iterator[Connection]:
         """Pass the write gate, then BEGIN IMMEDIATE with what is left of the busy timeout, so
         a save still ends (saved or StoreBusy) within one timeout however long the gate took."""
         timeout_s = self.settings.busy_timeout_ms / 1000
         deadline = time.monotonic() + timeout_s
         with self.engine.connect().execution_options(**{_WRITE: True}) as conn:
-            raw = conn.connection.driver_connection
-            with hold_write_gate(self._gate, deadline):
+            # known by construction: a connection just opened on SQLite's driver (pysqlite)
+            raw = cast(sqlite3.Connection, conn.connection.driver_connection)
+            with hold_write_gate(gate, deadline):
                 left_ms = int((deadline - time.monotonic()) * 1000)
                 shortened = left_ms < self.settings.busy_timeout_ms - 1
                 if shortened:
@@ -379,12 +396,14 @@ class Store:
 
     @contextmanager
     def _postgres_write(self) -> Iterator[Connection]:
-        conn = self._postgres_locked(PG_WRITE_LOCK, self.settings.busy_timeout_ms / 1000)
+        conn, transaction = self._postgres_locked(
+            PG_WRITE_LOCK, self.settings.busy_timeout_ms / 1000
+        )
         with conn:
-            with conn.get_transaction():
+            with transaction:
                 yield conn
 
-    def _postgres_locked(self, key: int, wait_s: float) -> Connection:
+    def _postgres_locked(self, key: int, wait_s: float) -> tuple[Connection, RootTransaction]:
         """A connection in a READ COMMITTED transaction that holds advisory lock `key` (each
         statement after it sees every commit made before the lock was granted). Waits at most
         wait_s in all: lock_timeout is what is left of it. On the way, a server that does not
@@ -395,13 +414,13 @@ class Store:
         while True:
             conn = self._connect(deadline, isolation_level="READ COMMITTED")
             try:
-                conn.begin()
+                transaction = conn.begin()
                 left_ms = max(int((deadline - time.monotonic()) * 1000), 1)
                 # one round trip (two whole numbers of ours, no text from anyone)
                 conn.exec_driver_sql(
                     f"SET LOCAL lock_timeout = {left_ms}; SELECT pg_advisory_xact_lock({int(key)})"
                 )
-                return conn
+                return conn, transaction
             except DBAPIError as exc:
                 conn.close()
                 tries += 1
@@ -413,7 +432,7 @@ class Store:
                 time.sleep(pause * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, no secret
                 pause = min(pause * 2, RETRY_MAX_PAUSE_S)
 
-    def _connect(self, deadline: float, **options) -> Connection:
+    def _connect(self, deadline: float, **options: Any) -> Connection:
         """engine.connect() (a pooled connection, pinged first), tried again while the server
         does not answer (a restart, a failover) until `deadline`, after pauses that double."""
         pause = RETRY_FIRST_S
@@ -439,11 +458,11 @@ class Store:
         wait_s = self.settings.busy_timeout_ms / 1000
         if self.is_postgres:
             try:
-                conn = self._postgres_locked(PG_MIGRATE_LOCK, wait_s)
+                conn, transaction = self._postgres_locked(PG_MIGRATE_LOCK, wait_s)
             except DBAPIError as exc:
                 raise (store_failure(exc) or exc) from exc
             with conn:
-                with conn.get_transaction():
+                with transaction:
                     yield
         elif self._gate is not None and not getattr(self._local, "gate_held", False):
             with hold_write_gate(self._gate, time.monotonic() + wait_s):
@@ -477,19 +496,18 @@ class Store:
             )
         )
 
-    def check_sqlite_settings(self) -> None:
-        """Refuse to run on a store configured in a way that loses or corrupts saves."""
+    def check_sqlite_settings(self, integrity: bool = True) -> None:
+        """Refuse to run on a store configured in a way that loses or corrupts saves; with
+        `integrity`, also on a file that fails quick_check (which reads every page)."""
         if not self.is_sqlite:
             return
         with self.read() as conn:
-            mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
-            sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()
-            busy = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
-        try:
-            with self.read() as conn:
-                quick = conn.exec_driver_sql("PRAGMA quick_check").scalar()
-        except StoreDamaged as exc:  # quick_check may stop at the damage instead of listing it
-            quick = " ".join(str(getattr(exc.__cause__, "orig", exc.__cause__)).split())
+            mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar_one()
+            sync = conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
+            busy = conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
+        # Without `integrity`, damage found later is still loud: a marked store refuses saves,
+        # and a write that meets a corrupt page marks it (StoreDamaged).
+        quick = self._quick_check() if integrity else "ok"
         path = self.engine.url.database
         if quick != "ok":
             self.mark_damaged(f"quick_check: {quick}")
@@ -499,6 +517,15 @@ class Store:
                 f"The store {path} runs with journal_mode={mode}, synchronous={sync}, "
                 f"busy_timeout={busy}; CoP Workbook needs wal, NORMAL or FULL, and >= 5000 ms."
             )
+
+    def _quick_check(self) -> str:
+        """PRAGMA quick_check's answer ("ok", or what is wrong)."""
+        try:
+            with self.read() as conn:
+                quick = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+        except StoreDamaged as exc:  # quick_check may stop at the damage instead of listing it
+            quick = " ".join(str(getattr(exc.__cause__, "orig", exc.__cause__)).split())
+        return str(quick)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -532,7 +559,9 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+    def _on_connect(
+        dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry
+    ) -> None:  # pragma: no cover - exercised by every test
         # Let SQLAlchemy's begin event emit BEGIN itself (the driver's implicit BEGIN is deferred).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -545,7 +574,7 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):
+    def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql(
             "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN"
         )
@@ -581,8 +610,15 @@ def _check_server(engine: Engine) -> None:
         raise connection_problem(engine.url, exc) from None
 
 
-def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Store:
-    """Open the configured store, apply pending migrations and check its settings."""
+def open_store(
+    settings: Settings | None = None, *, migrate: bool = True, check_integrity: bool = True
+) -> Store:
+    """Open the configured store, apply pending migrations and check its settings.
+
+    check_integrity=False skips SQLite's quick_check (it reads every page of the file) and
+    trusts the damage mark instead: app kernels open the store this way, 30 at once when a room
+    joins, because the server checks the file when it starts and every 10 minutes and marks it
+    damaged for every process (maintenance.watch_configured_store)."""
     settings = settings or load_settings()
     url = settings.database_url
     try:
@@ -608,7 +644,7 @@ def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Sto
     try:
         if migrate:
             migrations.migrate(store)
-        store.check_sqlite_settings()
+        store.check_sqlite_settings(integrity=check_integrity)
     except (StoreBusy, StoreFileDamaged):
         engine.dispose()
         raise

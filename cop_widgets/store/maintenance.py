@@ -29,20 +29,23 @@ import sqlite3
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    delete,
     func,
     select,
 )
 
 from cop_widgets.errors import InvalidInput, StoreFileDamaged, StoreUnavailable
+from cop_widgets.settings import Settings
 from cop_widgets.store import schema
 
 if TYPE_CHECKING:  # db imports this module: the Store type is for annotations only
@@ -443,7 +446,7 @@ class Health:
     note: bool = False  # worth saying, not a check (`cop check` prints "note")
 
 
-def check_store(settings) -> list[Health]:
+def check_store(settings: Settings) -> list[Health]:
     """What `cop check` says about the configured store: a SQLite file's checks
     (store_health), or a database server's (server_store_health). A store not created yet, or
     a setting that cannot be used, is one line, never a traceback."""
@@ -470,7 +473,7 @@ def check_store(settings) -> list[Health]:
     return store_health(url.database)
 
 
-def _schema_health(version, why: str = "") -> Health:
+def _schema_health(version: int | None, why: str = "") -> Health:
     from cop_widgets.store.migrations import LATEST
 
     if version == LATEST:
@@ -483,7 +486,7 @@ def _schema_health(version, why: str = "") -> Health:
                   f" this software knows up to {LATEST}")  # fmt: skip
 
 
-def server_store_health(settings) -> list[Health]:
+def server_store_health(settings: Settings) -> list[Health]:
     """`cop check` for a store on a database server (PostgreSQL): can it be reached with
     these settings (one plain line if not: db.connection_problem), its schema version, and how
     it sorts text. The checks of a SQLite file (integrity, WAL, free disk, backups) are named
@@ -535,7 +538,7 @@ def newest_backup(folder: Path) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime, default=None)
 
 
-def backup_max_age_hours(env=None) -> float:
+def backup_max_age_hours(env: Mapping[str, str] | None = None) -> float:
     raw = ((os.environ if env is None else env).get(BACKUP_MAX_AGE_ENV) or "").strip()
     try:
         return float(raw) if raw else BACKUP_MAX_AGE_HOURS
@@ -642,7 +645,9 @@ def scrub(store: Store, vacuum: bool) -> dict[str, int]:
     done = {"vacuumed": 0, "wal_truncated": 0}
     raw = store.engine.raw_connection()
     try:
-        cur = raw.driver_connection.cursor()  # isolation_level None: no implicit transaction
+        # known by construction: a store file's connection is SQLite's driver's (pysqlite)
+        driver_connection = cast(sqlite3.Connection, raw.driver_connection)
+        cur = driver_connection.cursor()  # isolation_level None: no implicit transaction
         try:
             if vacuum:
                 try:
@@ -723,3 +728,20 @@ def count_rows(store: Store) -> dict[str, int]:
             t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
             for t in schema.metadata.sorted_tables
         }
+
+
+def delete_audit_rows(conn: Connection, rows: ColumnElement[bool]) -> int:
+    """The audit table refuses deletes (a trigger); retention lifts that for this one statement
+    inside its own transaction and puts it back before the commit."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER audit_event_no_delete")
+        done = conn.execute(delete(schema.audit_event).where(rows)).rowcount
+        conn.exec_driver_sql(
+            "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+            "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END"
+        )
+        return done
+    conn.exec_driver_sql("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
+    done = conn.execute(delete(schema.audit_event).where(rows)).rowcount
+    conn.exec_driver_sql("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
+    return done

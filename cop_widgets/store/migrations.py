@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, Connection, MetaData, Table, insert, inspect, select
 
 from cop_widgets.store import schema
+
+if TYPE_CHECKING:  # db imports this module: the Store type is for annotations only
+    from cop_widgets.store.db import Store
 
 
 def _v1_initial(conn: Connection) -> None:
@@ -302,6 +306,31 @@ def _membership_and_library(conn: Connection) -> None:
         conn.exec_driver_sql(LIBRARY_SEARCH_POSTGRES)
 
 
+def _library_drafts(conn: Connection) -> None:
+    """A library entry's status (a draft is its author's alone until published; every entry
+    made before this step was published) and the session material it came from."""
+    _add_missing_columns(
+        conn,
+        "library_entry",
+        {
+            "status": "VARCHAR(10) NOT NULL DEFAULT 'published' "
+            "CHECK (status IN ('draft', 'published'))",
+            "source_kind": "VARCHAR(10) CHECK (source_kind IS NULL OR source_kind IN "
+            "('note', 'resource'))",
+            "source_discussion_id": "VARCHAR(36) REFERENCES discussion (id) ON DELETE SET NULL",
+            "source_note_id": "VARCHAR(36) REFERENCES discussion_note (id) ON DELETE SET NULL",
+        },
+    )
+
+
+def _value_story_returns(conn: Connection) -> None:
+    # a value-creation story saved as an intention comes back to its author on the day they
+    # chose, until they complete it (services/value_stories.py)
+    _add_missing_columns(
+        conn, "reflection", {"return_on": "VARCHAR(10)", "returned_at": "VARCHAR(40)"}
+    )
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "people, reflections, answers, audit", _v1_initial),
     (2, "case discussions: roles, notes, actions, ratings", _v2_case_discussions),
@@ -316,6 +345,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (11, "released feedback marked new until its author opens it", _feedback_seen),
     (12, "check-out opened for the room by the facilitator", _checkout_opened),
     (13, "joining communities (open or by request); the practice library", _membership_and_library),
+    (14, "library drafts made from a session's insights and resources", _library_drafts),
+    (15, "value-creation stories that come back to their authors", _value_story_returns),
 )
 LATEST = MIGRATIONS[-1][0]
 
@@ -331,7 +362,7 @@ def _known() -> int:
     return max(version for version, _name, _step in MIGRATIONS)
 
 
-def _refuse_newer(store, applied: set[int]) -> None:
+def _refuse_newer(store: Store, applied: set[int]) -> None:
     from cop_widgets.errors import StoreUnavailable
 
     newest = max(applied, default=0)
@@ -344,7 +375,7 @@ def _refuse_newer(store, applied: set[int]) -> None:
         )
 
 
-def migrate(store) -> list[int]:
+def migrate(store: Store) -> list[int]:
     """Apply every pending migration to `store` (a db.Store); return the versions applied now.
 
     The first look is one write transaction (so opening a store that another process keeps

@@ -76,6 +76,11 @@ reflection = Table(
     # ("community" visibility: that community's members)
     Column("session_id", String(36), ForeignKey("cop_session.id", ondelete="SET NULL")),
     Column("community_id", String(36), ForeignKey("community.id", ondelete="SET NULL")),
+    # added by migration 15: a value-creation story saved as an intention comes back to its
+    # author from return_on (YYYY-MM-DD) on, until they complete it (returned_at: then its
+    # applied and realised cycles are a new version)
+    Column("return_on", String(10)),
+    Column("returned_at", String(40)),
     CheckConstraint(f"visibility IN {VISIBILITIES}", name="reflection_visibility_known"),
     CheckConstraint(f"status IN {STATUSES}", name="reflection_status_known"),
 )
@@ -534,6 +539,8 @@ membership_request = Table(
 )
 
 LIBRARY_KINDS = ("story", "tool", "approach", "summary", "link")
+LIBRARY_STATUSES = ("draft", "published")
+LIBRARY_SOURCES = ("note", "resource")  # a practice-insight note; a shared resource
 
 # An entry of a community's shared repertoire, as it reads now (its latest revision). Its text
 # is its author's: erasing the author deletes it (data_rights). On SQLite a full-text index
@@ -562,7 +569,19 @@ library_entry = Table(
     Column("marked_at", String(40)),
     Column("marked_by", String(36), ForeignKey("person.id", ondelete="SET NULL")),
     Column("search_key", Integer, unique=True),
+    # migration 14: a draft (made from a session's practice insight or shared resource, see
+    # services/library.py) is its author's alone until they publish it; older entries are
+    # published. What it came from: the kind of source and the discussion and note, if any.
+    Column("status", String(10), nullable=False, server_default="published"),
+    Column("source_kind", String(10)),
+    Column("source_discussion_id", String(36), ForeignKey("discussion.id", ondelete="SET NULL")),
+    Column("source_note_id", String(36), ForeignKey("discussion_note.id", ondelete="SET NULL")),
     CheckConstraint(f"kind IN {LIBRARY_KINDS}", name="library_entry_kind_known"),
+    CheckConstraint(f"status IN {LIBRARY_STATUSES}", name="library_entry_status_known"),
+    CheckConstraint(
+        f"source_kind IS NULL OR source_kind IN {LIBRARY_SOURCES}",
+        name="library_entry_source_known",
+    ),
 )
 Index("library_entry_by_community", library_entry.c.community_id, library_entry.c.created_at)
 Index("library_entry_by_author", library_entry.c.author_id)

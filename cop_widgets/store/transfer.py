@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Table, create_engine, delete, func, insert, inspect, select
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -161,7 +162,7 @@ def copy_store(
     return Copied(copied, int(version or 0))
 
 
-def _batches(conn: Connection, table: Table) -> Iterator[list[dict]]:
+def _batches(conn: Connection, table: Table) -> Iterator[list[dict[str, Any]]]:
     order = list(table.primary_key.columns) or list(table.columns)
     result = conn.execution_options(yield_per=BATCH_ROWS).execute(select(table).order_by(*order))
     for part in result.partitions():
@@ -218,7 +219,9 @@ def _restart_counters(conn: Connection, tables: list[Table]) -> None:
         )
 
 
-def _unstorable(table: Table, batch: list[dict], target: Store, exc: DBAPIError) -> Exception:
+def _unstorable(
+    table: Table, batch: list[dict[str, Any]], target: Store, exc: DBAPIError
+) -> Exception:
     keys = [c.name for c in table.primary_key.columns]
     first = ", ".join(f"{k}={batch[0].get(k)!r}" for k in keys)
     detail = " ".join(str(exc.orig).split())[:200]

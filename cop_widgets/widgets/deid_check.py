@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import html
 import re
+from typing import TYPE_CHECKING
 
 import ipywidgets as W
 from traitlets import Bool
 
-from cop_widgets.deidentify import Finding, find_identifiers
+if TYPE_CHECKING:
+    from cop_widgets.deidentify import Finding
 
 
 def _escape(text: str) -> str:
@@ -65,6 +67,10 @@ class DeidCheck(W.VBox):
         """Count what `texts` holds now as already confirmed (a draft saved beyond "only me"
         was checked when it was saved): reopened, it keeps its sharing choice, and only
         identifiers typed afterwards are asked about again."""
+        # Imported on first use, not with the widget: pages that show one (the join page, the
+        # reflection page) start without the finder until someone's text is checked.
+        from cop_widgets.deidentify import find_identifiers
+
         self._confirmed_for = frozenset(
             (label, f.kind, f.text)
             for label, text in texts.items()
@@ -77,6 +83,8 @@ class DeidCheck(W.VBox):
 
     def review(self, texts: dict[str, str], names_mentioned=()) -> bool:
         """True when nothing is found or the author confirmed these very findings."""
+        from cop_widgets.deidentify import find_identifiers  # on first use: see accept()
+
         found = {
             label: hits
             for label, text in texts.items()

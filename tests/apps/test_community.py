@@ -148,7 +148,11 @@ def test_members_see_the_series_but_only_hosts_run_it(settings):
     [session] = sessions.sessions_of(
         host.store, host.person, host.picker.value, dt.datetime.now(dt.UTC)
     )[0]
-    assert session.join_code in repr(host.community_box.children)
+    shown = repr(host.community_box.children)
+    assert session.join_code in shown
+    # the join link is the sibling page, so it also works under a Hub prefix (/services/cop/…)
+    assert f"href='session.ipynb?code={session.join_code}'" in shown
+    assert "href='/" not in shown and 'href="/' not in shown
     # the host adds Mo as a member before any session: Mo can then hold a role
     mo = sign_in_as(community_app(settings=settings, environ={}), "Mo Member")
     sign_in_as(host, host.person)

@@ -89,7 +89,7 @@ def open_page(settings):
 
 
 def _text(app) -> str:
-    """Every HTML the page shows, as one string."""
+    """Every HTML the page (or a part of it) shows, as one string."""
     found = []
 
     def walk(w):
@@ -108,16 +108,7 @@ def _section(app, key):
 
 
 def _section_text(app, key) -> str:
-    found = []
-
-    def walk(w):
-        if hasattr(w, "value") and isinstance(w.value, str):
-            found.append(w.value)
-        for child in getattr(w, "children", ()):
-            walk(child)
-
-    walk(_section(app, key))
-    return "\n".join(found)
+    return _text(_section(app, key))
 
 
 def _row_of(app, commitment_id):

@@ -5,37 +5,20 @@ from dataclasses import replace
 
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.supervisor_review import review_app
-from cop_widgets.services import reflections, roster
+from cop_widgets.services import reflections
 from cop_widgets.services.identity import find_or_add_person
+from tests.find_widgets import buttons
 from tests.signin import sign_in_as
+from tests.submit_for_review import submit_for_review
 
 
 def _setup(store, rolfe):
-    sup, ana = find_or_add_person(store, "Sue Supervisor"), find_or_add_person(store, "Ana")
-    roster.assign_supervisee(store, sup.id, ana.id)
-    rid = str(uuid.uuid4())
-    reflections.submit(
-        store,
-        ana,
-        rid,
-        rolfe,
-        {
-            "what": reflections.Answer("A short visit."),
-            "so_what": reflections.Answer("", passed=True),
-            "now_what": reflections.Answer("Plan:\nphone first.\nThen visit."),
-        },
-        visibility="supervisor",
-    )
-    return sup, ana, rid
-
-
-def _buttons(box, description):
-    found = []
-    for child in getattr(box, "children", ()):
-        if getattr(child, "description", None) == description:
-            found.append(child)
-        found += _buttons(child, description)
-    return found
+    answers = {
+        "what": reflections.Answer("A short visit."),
+        "so_what": reflections.Answer("", passed=True),
+        "now_what": reflections.Answer("Plan:\nphone first.\nThen visit."),
+    }
+    return submit_for_review(store, rolfe, answers)
 
 
 def test_supervisor_reviews_gives_feedback_and_releases(store, settings, rolfe):
@@ -43,22 +26,22 @@ def test_supervisor_reviews_gives_feedback_and_releases(store, settings, rolfe):
     app = review_app(settings=settings)
     sign_in_as(app, "Sue Supervisor")
     assert "1 reflection(s)" in app.pager.value
-    _buttons(app.body, "Open")[0].click()
+    buttons(app.body, "Open")[0].click()
     page = app.body.children[0].value
     assert "A short visit." in page and "(brief (one line))" in page and "(passed)" in page
     app.fb_kind.value = "strength"
     app.fb_text.value = "You kept the child in view."
-    _buttons(app.body, "Add feedback")[0].click()
+    buttons(app.body, "Add feedback")[0].click()
     assert "Feedback added" in app.status.message
     app.fb_text.value = "Which research helps here?"
     app.fb_kind.value = "deepening_question"
-    _buttons(app.body, "Save to my comment bank")[0].click()
+    buttons(app.body, "Save to my comment bank")[0].click()
     assert len(app.fb_bank.options) == 2
     assert app.fb_text.value == "Which research helps here?"  # a copy in the bank, text stays
-    _buttons(app.body, "Add feedback")[0].click()
+    buttons(app.body, "Add feedback")[0].click()
     assert "Feedback added" in app.status.message and app.fb_text.value == ""
-    _buttons(app.body, "Release feedback to the author")[0].click()  # asks first
-    _buttons(app.body, "Yes, release")[0].click()
+    buttons(app.body, "Release feedback to the author")[0].click()  # asks first
+    buttons(app.body, "Yes, release")[0].click()
     assert "Feedback released" in app.status.message
 
     author = reflection_app(settings=settings)

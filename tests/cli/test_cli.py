@@ -26,6 +26,18 @@ def test_check_passes_on_shipped_content_and_names_a_bad_file(data_dir):
     assert "bad.yaml: field" in bad.stdout and "is required" in bad.stdout
 
 
+def test_check_covers_session_items_and_library_topics(data_dir):
+    ok = _cop("check", data_dir=data_dir)
+    assert "checkout.yaml" in ok.stdout and "library topics" in ok.stdout
+    (data_dir / "library_topics.yaml").write_text("schema_version: 1\ntopics: nope\n")
+    (data_dir / "session_items" / "bad.yaml").write_text("schema_version: 1\nid: bad\n")
+    bad = _cop("check", data_dir=data_dir)
+    assert bad.returncode == 1
+    errors = [line for line in bad.stdout.splitlines() if line.startswith("error ")]
+    assert any("library_topics.yaml" in line for line in errors), bad.stdout
+    assert any("session_items/bad.yaml" in line for line in errors), bad.stdout
+
+
 def test_init_adds_demo_content_once(data_dir):
     first = _cop("init", data_dir=data_dir)
     second = _cop("init", data_dir=data_dir)

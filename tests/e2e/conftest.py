@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -184,24 +185,44 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh context per test (a participant's first visit); fails on any off-machine request."""
+ON_THIS_MACHINE = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
+
+
+def off_machine_requests(page) -> list[str]:
+    """Watch a page (or tab): the list it returns fills with every address the page asks of
+    anywhere off this machine."""
+    outside: list[str] = []
+    page.on(
+        "request", lambda r: None if r.url.startswith(ON_THIS_MACHINE) else outside.append(r.url)
+    )
+    return outside
+
+
+@contextmanager
+def _first_visit(browser):
+    """A fresh context (a participant's first visit) and its page; fails on any off-machine
+    request once the page is done with."""
     context = browser.new_context()
     context.set_default_timeout(30_000)
     page = context.new_page()
-    outside: list[str] = []
-    page.on(
-        "request",
-        lambda r: (
-            outside.append(r.url)
-            if not r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: print("page error:", e))
-    # Voilà asks "leave this page?" on reload; a person would confirm.
-    page.on("dialog", lambda d: d.accept())
+    outside = off_machine_requests(page)
     yield page
     context.close()
     assert outside == [], f"the page asked the internet for {outside}"
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh context per test (a participant's first visit); fails on any off-machine request."""
+    with _first_visit(browser) as page:
+        page.on("pageerror", lambda e: print("page error:", e))
+        # Voilà asks "leave this page?" on reload; a person would confirm.
+        page.on("dialog", lambda d: d.accept())
+        yield page
+
+
+@pytest.fixture
+def own_page(browser):
+    """A page whose dialogs the test answers itself (`page` accepts them all)."""
+    with _first_visit(browser) as page:
+        yield page

@@ -1,222 +1,47 @@
-"""A real JupyterHub on localhost runs `cop serve --hub` and `cop review --hub` as services;
-people log in through the Hub's own login form in headless Chromium.
+"""A real JupyterHub on localhost runs the shipped deploy/jupyterhub_config.py (tests/e2e/hub.py):
+`cop serve --hub` and `cop review --hub` as its services, under their prefixes
+(/services/cop/, /services/cop-review/); people log in through the Hub's own login form in
+headless Chromium.
 
 Needs the Hub's proxy from npm (`bash scripts/ensure-hub-proxy`, run by `make test`).
 """
 
 from __future__ import annotations
 
-import http.client
-import os
-import shutil
-import signal
+import html
+import json
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import time
 import uuid
-from pathlib import Path
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import REPO, free_port
+from tests.e2e.conftest import REPO
+from tests.e2e.hub import Hub, hub_login, open_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NO_ACCESS = "You have no access to the CoP Workbook yet: ask your coordinator for access."
-USERS = {"sue": ["cop-supervisors"], "ana": ["cop-practitioners"], "ben": ["cop-practitioners"]}
+USERS = {
+    "sue": ["cop-supervisors"],
+    "ana": ["cop-practitioners"],
+    "ben": ["cop-practitioners"],
+    "cora": ["cop-coordinators", "cop-supervisors"],  # sees every card of the home page
+}
 NOBODY = "zed"  # a Hub user in no cop group
-
-
-def proxy_path() -> str:
-    for candidate in (
-        os.environ.get("CHP_PATH"),
-        str(REPO / ".hub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"),
-        shutil.which("configurable-http-proxy"),
-    ):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail(
-        "The JupyterHub test needs configurable-http-proxy: run `bash scripts/ensure-hub-proxy`"
-    )
-
-
-def hub_config(hub: Hub) -> str:
-    """The jupyterhub_config.py of the test (the README's JupyterHub section shows the same)."""
-    serve = [sys.executable, "-m", "cop_widgets.cli", "serve", "--hub"]
-    review = [sys.executable, "-m", "cop_widgets.cli", "review", "--hub"]
-    env = {"COP_DATA_DIR": str(hub.data_dir), "COP_MIN_GROUP": "3"}
-    groups = {}
-    for user, names in USERS.items():
-        for group in names:
-            groups.setdefault(group, {"users": []})["users"].append(user)
-    return textwrap.dedent(
-        f"""\
-        c = get_config()  # noqa
-        c.JupyterHub.bind_url = "http://127.0.0.1:{hub.port}"
-        c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub.api_port}"
-        c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{hub.proxy_api_port}"
-        c.ConfigurableHTTPProxy.command = [{proxy_path()!r}]
-        c.JupyterHub.db_url = {f"sqlite:///{hub.dir}/jupyterhub.sqlite"!r}
-        c.JupyterHub.cookie_secret_file = {f"{hub.dir}/jupyterhub_cookie_secret"!r}
-        c.JupyterHub.pid_file = {f"{hub.dir}/jupyterhub.pid"!r}
-        c.ConfigurableHTTPProxy.pid_file = {f"{hub.dir}/proxy.pid"!r}
-
-        # fixed test users, any password (never in production)
-        c.JupyterHub.authenticator_class = "dummy"
-        c.Authenticator.allowed_users = {sorted([*USERS, NOBODY])!r}
-        c.JupyterHub.load_groups = {groups!r}
-
-        c.JupyterHub.services = [
-            {{
-                "name": "cop",
-                "url": "http://127.0.0.1:{hub.cop_port}",
-                "command": {[*serve, f"--port={hub.cop_port}", "--pool-size=1", "--no-demo"]!r},
-                "environment": {env!r},
-                "oauth_no_confirm": True,
-            }},
-            {{
-                "name": "cop-review",
-                "url": "http://127.0.0.1:{hub.review_port}",
-                "command": {[*review, f"--port={hub.review_port}"]!r},
-                "environment": {env!r},
-                "oauth_no_confirm": True,
-            }},
-        ]
-        c.JupyterHub.load_roles = [
-            # every Hub user may open the services; the workbook decides what they see
-            {{"name": "user", "scopes": ["self", "access:services"]}},
-            {{"name": "cop", "services": ["cop", "cop-review"], "scopes": ["read:users:groups"]}},
-        ]
-        """
-    )
-
-
-class Hub:
-    """JupyterHub with the cop services, on free 127.0.0.1 ports, in its own process group."""
-
-    def __init__(self, folder: Path):
-        self.dir = folder
-        self.data_dir = folder / "data"
-        shutil.copytree(REPO / "data", self.data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
-        self.port, self.api_port, self.proxy_api_port = free_port(), free_port(), free_port()
-        self.cop_port, self.review_port = free_port(), free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, COP_DATA_DIR=str(self.data_dir))
-        env.pop("JUPYTERHUB_USER", None)
-        # the store exists before two services open it at once
-        subprocess.run(
-            [sys.executable, "-m", "cop_widgets.cli", "init", "--no-demo"],
-            env=env, check=True, capture_output=True,
-        )  # fmt: skip
-        (folder / "jupyterhub_config.py").write_text(hub_config(self))
-        self.log = open(folder / "hub.log", "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(folder / "jupyterhub_config.py")],
-            cwd=folder,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            self._wait_ready("/services/cop/")
-            self._wait_ready("/services/cop-review/")
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait_ready(self, path: str, timeout: float = 60) -> None:
-        """Ready when the service, through the Hub's proxy, sends a stranger to the Hub."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterHub exited with {self.proc.returncode}; see hub.log")
-            status, location = self.head(path)
-            if status == 302 and "/hub/api/oauth2/authorize" in location:
-                return
-            time.sleep(0.5)
-        raise RuntimeError(f"{path} was not served within {timeout} s; see {self.log.name}")
-
-    def head(self, path: str) -> tuple[int, str]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            return response.status, response.getheader("Location") or ""
-        except OSError:
-            return 0, ""
-        finally:
-            conn.close()
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def db(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.data_dir / "cop.sqlite")
-        conn.row_factory = sqlite3.Row
-        return conn
-
-    def processes(self) -> list[psutil.Process]:
-        try:
-            return psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
-
-    def stop(self) -> None:
-        # The Hub starts its services in their own sessions: note them before it goes.
-        leftovers = self.processes()
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for proc in leftovers:
-            try:
-                proc.terminate()
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(leftovers, timeout=10)
-        for proc in alive:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
-        self.log.close()
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     started = time.monotonic()
-    server = Hub(tmp_path_factory.mktemp("hub"))
+    server = Hub(tmp_path_factory.mktemp("hub"), USERS | {NOBODY: []})
     print(f"JupyterHub and both cop services ready in {time.monotonic() - started:.1f} s")
     yield server
     server.stop()
-
-
-def hub_login(page: Page, hub: Hub, path: str, user: str) -> list:
-    """Open a service page as a stranger, sign in on the Hub's form, come back to the page.
-    Returns the responses to that page's URL (the last one is what the person got)."""
-    answers = []
-    page.on("response", lambda r: answers.append(r) if r.url == hub.url(path) else None)
-    page.goto(hub.url(path), wait_until="commit")
-    page.locator("#username_input").fill(user)
-    page.locator("#password_input").fill("any password")
-    page.locator("#login_submit").click()
-    page.wait_for_url(hub.url(path), wait_until="commit", timeout=30_000)
-    return answers
-
-
-def open_app(page: Page) -> None:
-    """The app has rendered in the page (its kernel answered through the service's prefix) and
-    names the person the server signed in."""
-    page.locator(".cop-whoami").wait_for(state="visible", timeout=60_000)
 
 
 def person(hub: Hub, user: str) -> sqlite3.Row | None:
@@ -328,6 +153,90 @@ def test_only_supervisors_reach_the_review_server(page: Page, hub: Hub, browser)
         other.close()
     ben = person(hub, "ben")
     assert ben is not None and ben["role"] == "practitioner"  # known, just not a supervisor
+
+
+def _a_session_today(hub: Hub, user: str):
+    """A community `user` coordinates, with a session on now (so the home page offers its run
+    sheet) and a case discussion started in it (so the run sheet links to it)."""
+    from cop_widgets.content.protocols import load_protocols
+    from cop_widgets.services import discussions, sessions
+    from cop_widgets.services.identity import find_or_add_person
+
+    store = hub.open_store()
+    try:
+        host = find_or_add_person(store, f"hub:{user}")
+        cop = sessions.create_community(store, host, "Prefix CoP")
+        made = sessions.plan_session(store, host, cop.id, datetime.now(UTC), "Links everywhere")
+        mapping = load_protocols(hub.data_dir / "protocols").get("three_column_mapping")
+        discussions.start_discussion(store, host, mapping, "A case to link to", session_id=made.id)
+        return made
+    finally:
+        store.dispose()
+
+
+# Every link of the page, as the browser resolves it, and the join form as a person sends it.
+_LINKS = """(code) => [
+  ...[...document.querySelectorAll('a[href]')].map((a) => a.href),
+  ...[...document.querySelectorAll('form[action]')].map((f) => {
+    const url = new URL(f.getAttribute('action'), location.href);
+    url.searchParams.set('code', code);
+    return url.href;
+  }),
+]"""
+
+
+def _title(notebook_path: str) -> str:
+    """The page title a served notebook's page carries (its metadata title)."""
+    name = notebook_path.rsplit("/", 1)[-1]
+    folder = "review" if name == "supervisor_review.ipynb" else "workbooks"
+    return json.loads((REPO / folder / name).read_text())["metadata"]["title"]
+
+
+def test_every_link_on_the_home_page_and_run_sheet_works_under_the_prefix(page: Page, hub: Hub):
+    """Every link the home page, the run sheet and the community page make, followed as the
+    signed-in coordinator: each answers 200 with the app it names (its page title), at the
+    address linked (no detour to the Hub's sign-in), under the service's prefix."""
+    session = _a_session_today(hub, "cora")
+    hub_login(page, hub, "/services/cop/voila/render/home.ipynb", "cora")
+    open_app(page)
+    page.locator(".cop-card-run-today").wait_for(state="visible")
+    page.locator(".cop-upcoming").wait_for(state="visible")
+    links = page.evaluate(_LINKS, session.join_code)
+    [run_sheet] = [u for u in links if "/run_sheet.ipynb?" in u]
+    page.goto(run_sheet, wait_until="commit")
+    page.locator(".cop-run-discussion-link").wait_for(state="visible", timeout=60_000)
+    links += page.evaluate(_LINKS, session.join_code)
+    join_address = page.locator(".cop-run-url").input_value()
+    assert join_address == hub.url(
+        f"/services/cop/voila/render/session.ipynb?code={session.join_code}"
+    )
+    links.append(join_address)
+    # and the community page the "Plan sessions" card opens: each session's join link
+    [community] = [u for u in links if u.endswith("/community.ipynb")]
+    page.goto(community, wait_until="commit")
+    page.locator(".cop-run-sheet-link").wait_for(state="visible", timeout=60_000)
+    links += page.evaluate(_LINKS, session.join_code)
+
+    sign_out = [u for u in links if u.endswith("/logout")]
+    followed = sorted({u for u in links if u.startswith(hub.base) and u not in sign_out})
+    # the cards (run sheet, my page, reflections, discussions, plan sessions, communities,
+    # library, directory, review, people), "join it", the join form; the run sheet's home,
+    # board and discussion links, and its join address; the community page's join link (the
+    # same as "join it") and run sheet link
+    assert len(followed) >= 13, followed
+    wrong = []
+    for url in followed:
+        path = urlsplit(url).path
+        assert path.startswith(("/services/cop/", "/services/cop-review/")), url
+        answer = page.request.get(url, timeout=60_000)
+        title = f"<title>{html.escape(_title(path), quote=False)}</title>"
+        if answer.status != 200 or answer.url != url or title not in answer.text():
+            wrong.append(f"{url}: {answer.status} at {answer.url}")
+    assert wrong == []
+    # and "Sign out" (followed last): out of the service and the Hub, back at its sign-in
+    assert set(sign_out) == {hub.url("/services/cop/logout")}
+    answer = page.request.get(sign_out[0])
+    assert answer.status == 200 and urlsplit(answer.url).path == "/hub/login"
 
 
 def _cmdline(proc: psutil.Process) -> list[str]:

@@ -3,7 +3,10 @@ the paths to what must never leave the server, under every route Voilà 0.5 regi
 Jupyter routes it does not): the report templates (old and new location), the review app, the
 data folder, the store and its WAL, project files. Requests go out byte for byte as written
 (http.client: a browser or Playwright would fold `%2e`, `./` and `../` away first), with the
-cookie of a person signed in through the real sign-in page, and without it.
+cookie of a person signed in through the real sign-in page, and without it. Every path is
+tried in every spelling, but of the notebooks of one kind in one folder (the report templates,
+the served notebooks) only one or two are, the others as written (COP_LONG_TESTS=1: every
+spelling of every one). Requests go out over a few kept-alive connections at once.
 
 Nothing may come back as a report, a notebook's source (JSON with "cells", or a line of any
 notebook's code) or the database ("SQLite format 3"); only the served notebooks render, and the
@@ -14,7 +17,10 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import posixpath
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -33,6 +39,17 @@ SERVED = served_notebooks(WORKBOOKS_DIR)
 HOME_PAGE = "/voila/render/home.ipynb"
 HOME_REDIRECTS = ("/", "/voila/tree", "/voila/tree/")
 TEMPLATES = sorted(p.name for p in REPORTS_DIR.glob("*.ipynb"))
+# Notebooks tried in every spelling: one report template, two served notebooks, the review app
+# (the others of a kind live in the same folder and take the same code path, so they are tried
+# as written); COP_LONG_TESTS=1 tries every notebook in every spelling.
+EVERY_NOTEBOOK_SPELLED = os.environ.get("COP_LONG_TESTS", "0") not in ("", "0")
+FULLY_SPELLED = {
+    "session_report.ipynb", "directory.ipynb", "session.ipynb", "supervisor_review.ipynb"
+}  # fmt: skip
+# requests in flight at once, each over a kept-alive connection of its own: two keep the
+# server busy while this side reads an answer (more only queue on its one process)
+CONNECTIONS = 2
+REDIRECTS = (301, 302, 303, 307, 308)
 
 # Every route of Voilà 0.5.13's app (voila/app.py init_handlers, tree mode) that takes a path,
 # and the Jupyter Server routes a notebook's source or a file is usually fetched from.
@@ -133,6 +150,17 @@ def spellings(path: str) -> list[str]:
     return list(dict.fromkeys(p for p in out if p))
 
 
+def tried(path: str, route: str) -> list[str]:
+    """The spellings of `path` tried under `route`: all of them under Voilà's routes, three under
+    the routes it does not register (which answer 404 whatever follows); a notebook outside
+    FULLY_SPELLED as written only."""
+    every = spellings(path)
+    name = posixpath.basename(path)
+    if name.endswith(".ipynb") and name not in FULLY_SPELLED and not EVERY_NOTEBOOK_SPELLED:
+        return every[:1]
+    return every if route in VOILA_ROUTES else every[:3]
+
+
 def source_markers() -> list[str]:
     """A line of code from every notebook in the project: none may appear in any answer."""
     markers = set()
@@ -181,6 +209,32 @@ class Client:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def crawl(base: str, cookie: str, urls: list[str], follow_slash: bool) -> list[Answer]:
+    """GET every URL, CONNECTIONS at a time, each thread over a kept-alive connection of its
+    own; with follow_slash, a redirect to the URL with a slash added (a static folder's) is
+    followed. The answers come back in the order of `urls`, a followed one after its redirect."""
+    local, clients = threading.local(), []
+
+    def fetch(url: str) -> list[Answer]:
+        if not hasattr(local, "client"):
+            local.client = Client(base, cookie)
+            clients.append(local.client)
+        answers = []
+        while True:
+            status, location, body = local.client.get(url)
+            answers.append(Answer("", url, status, location, body))
+            if not (follow_slash and status in REDIRECTS and location == url + "/"):
+                return answers
+            url = location
+
+    try:
+        with ThreadPoolExecutor(CONNECTIONS) as pool:
+            return [answer for answers in pool.map(fetch, urls) for answer in answers]
+    finally:
+        for client in clients:
+            client.close()
 
 
 def leaks(body: bytes, markers: list[str]) -> list[str]:
@@ -236,16 +290,12 @@ def test_nothing_but_the_served_notebooks_is_served(voila_server, signed_in_cook
         route + spelled
         for route in VOILA_ROUTES + JUPYTER_ROUTES
         for target in targets(store)
-        for spelled in spellings(target)[: None if route in VOILA_ROUTES else 3]
+        for spelled in tried(target, route)
     ]
     # the served notebooks under every route but the page's own (which runs it: once each,
     # below), and their sources under every spelling
     for route in VOILA_ROUTES[1:] + JUPYTER_ROUTES:
-        never += [
-            route + spelled
-            for name in SERVED
-            for spelled in spellings(name)[: None if route in VOILA_ROUTES else 3]
-        ]
+        never += [route + spelled for name in SERVED for spelled in tried(name, route)]
     absolute = str(store / "cop.sqlite")
     never += [route + absolute.lstrip("/") for route in ("/voila/files/", "/voila/static/")]
     never += [route + "/" + absolute.lstrip("/") for route in ("/voila/files/", "/voila/render/")]
@@ -257,24 +307,20 @@ def test_nothing_but_the_served_notebooks_is_served(voila_server, signed_in_cook
 
     answers: list[Answer] = []
     problems: list[str] = []
-    signed_in = Client(voila_server.base, signed_in_cookie)
-    signed_out = Client(voila_server.base)
-    try:
-        for who, client in (("signed-in", signed_in), ("signed-out", signed_out)):
-            queue = list(never)
-            while queue:
-                url = queue.pop(0)
-                status, location, body = client.get(url)
-                answers.append(Answer(who, url, status, location, body))
-                if 200 <= status < 300:
-                    problems.append(f"{who} {url}: {status}, served")
-                elif status in (301, 302, 303, 307, 308):
-                    if location == url + "/":  # a static folder gets its slash: follow it
-                        queue.insert(0, location)
-                    elif urlsplit(location).path != "/login":
-                        problems.append(f"{who} {url}: {status} to {location}")
-                elif status >= 500:
-                    problems.append(f"{who} {url}: {status}, a server error")
+    for who, cookie in (("signed-in", signed_in_cookie), ("signed-out", "")):
+        # a static folder gets its slash: followed
+        for answer in crawl(voila_server.base, cookie, never, follow_slash=True):
+            answer.who, url, status, location = who, answer.url, answer.status, answer.location
+            answers.append(answer)
+            if 200 <= status < 300:
+                problems.append(f"{who} {url}: {status}, served")
+            elif status in REDIRECTS:
+                if location != url + "/" and urlsplit(location).path != "/login":
+                    problems.append(f"{who} {url}: {status} to {location}")
+            elif status >= 500:
+                problems.append(f"{who} {url}: {status}, a server error")
+        client = Client(voila_server.base, cookie)
+        try:
             for url in pages + trees:
                 status, location, body = client.get(url)
                 answers.append(Answer(who, url, status, location, body))
@@ -289,14 +335,14 @@ def test_nothing_but_the_served_notebooks_is_served(voila_server, signed_in_cook
                         problems.append(f"signed-in {url}: {status} {location}, not home")
                 elif status != 200:
                     problems.append(f"signed-in {url}: {status}, expected the page")
-        for url in respelled:
-            status, location, body = signed_in.get(url)
-            answers.append(Answer("signed-in", url, status, location, body))
-            if status not in (200, 404):
-                problems.append(f"signed-in {url}: {status}")
-    finally:
-        signed_in.close()
-        signed_out.close()
+        finally:
+            client.close()
+    # each one that renders starts a kernel of its own: a few at once
+    for answer in crawl(voila_server.base, signed_in_cookie, respelled, follow_slash=False):
+        answer.who = "signed-in"
+        answers.append(answer)
+        if answer.status not in (200, 404):
+            problems.append(f"signed-in {answer.url}: {answer.status}")
 
     for a in answers:
         problems += [f"{a.who} {a.url}: {a.status} gives away {w}" for w in leaks(a.body, markers)]

@@ -18,26 +18,6 @@ ASKS = """() => {
 }"""
 
 
-@pytest.fixture
-def own_page(browser):
-    """A page whose dialogs this test answers itself (the shared fixture accepts them all)."""
-    context = browser.new_context()
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    outside: list[str] = []
-    page.on(
-        "request",
-        lambda r: (
-            None
-            if r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
-            else outside.append(r.url)
-        ),
-    )
-    yield page
-    context.close()
-    assert outside == [], f"the page asked the internet for {outside}"
-
-
 def test_leaving_a_page_with_unsaved_text_asks_first(own_page: Page, voila_server):
     page = own_page
     voila_server.sign_in(page, "Una Unsaved", app="directory.ipynb")

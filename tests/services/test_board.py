@@ -16,30 +16,26 @@ SETS, _ = load_item_sets(REPO / "data" / "session_items")
 
 
 @pytest.fixture
-def room(store):
-    coord = find_or_add_person(store, "Cora")
-    cop = sessions.create_community(store, coord, "CoP")
-    session = sessions.plan_session(
-        store, coord, cop.id, datetime.now(UTC) + timedelta(minutes=5), "Today"
-    )
+def room(store, small_room):
+    """The small room's session, with Fran (a member of its community) as its facilitator."""
+    session, coord = small_room
     fac = find_or_add_person(store, "Fran")
     sessions.add_member(
-        store, coord, cop.id, fac.id, "member"
+        store, coord, session.community_id, fac.id, "member"
     )  # roles go to the community's members
     sessions.set_session_roles(store, coord, session.id, {"facilitator": fac.id})
     return session, fac
 
 
-def _answer(store, session, name, useful, word):
+def _joins_and_answers(store, session, name, item_set, answers):
     who = find_or_add_person(store, name)
     sessions.join(store, who, session.join_code, datetime.now(UTC))
-    checkins.submit_answers(
-        store,
-        who,
-        session.id,
-        SETS["checkout"],
-        {"useful": useful, "one_word": word, "debrief": "private words"},
-    )
+    checkins.submit_answers(store, who, session.id, item_set, answers)
+
+
+def _answer(store, session, name, useful, word):
+    answers = {"useful": useful, "one_word": word, "debrief": "private words"}
+    _joins_and_answers(store, session, name, SETS["checkout"], answers)
 
 
 def test_summaries_wait_for_the_minimum_group(store, room):
@@ -109,15 +105,8 @@ def small_room(store):
 
 
 def _check_in(store, session, name, wellbeing, confidence=3):
-    who = find_or_add_person(store, name)
-    sessions.join(store, who, session.join_code, datetime.now(UTC))
-    checkins.submit_answers(
-        store,
-        who,
-        session.id,
-        SETS["checkin"],
-        {"wellbeing": wellbeing, "confidence_reflect_then": confidence},
-    )
+    answers = {"wellbeing": wellbeing, "confidence_reflect_then": confidence}
+    _joins_and_answers(store, session, name, SETS["checkin"], answers)
 
 
 def _item(state, item_id):

@@ -79,14 +79,19 @@ def _discussion_count(store) -> int:
         return conn.execute(select(func.count()).select_from(discussion)).scalar()
 
 
-def test_a_discussion_started_by_an_attendee_is_linked_to_the_session(
-    store, people, consultancy, cop_session_now
-):
+@pytest.fixture
+def linked(store, people, consultancy, cop_session_now):
+    """Fran joins the session and starts a discussion in it: (the session, the discussion)."""
     _, held_in = cop_session_now
     sessions.join(store, people["Fran"], held_in.join_code, SESSION_START)
     started = discussion_service.start_discussion(
         store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id
     )
+    return held_in, started
+
+
+def test_a_discussion_started_by_an_attendee_is_linked_to_the_session(store, people, linked):
+    held_in, started = linked
     assert (
         started.session_id
         == held_in.id
@@ -140,14 +145,8 @@ def test_an_unknown_session_id_is_refused(store, people, consultancy):
     assert _discussion_count(store) == 0
 
 
-def test_removing_the_session_keeps_the_discussion_unlinked(
-    store, people, consultancy, cop_session_now
-):
-    _, held_in = cop_session_now
-    sessions.join(store, people["Fran"], held_in.join_code, SESSION_START)
-    started = discussion_service.start_discussion(
-        store, people["Fran"], consultancy, SUMMARY, session_id=held_in.id
-    )
+def test_removing_the_session_keeps_the_discussion_unlinked(store, people, linked):
+    held_in, started = linked
     with store.write() as conn:
         conn.execute(delete(cop_session).where(cop_session.c.id == held_in.id))
     kept = discussion_service.get(store, people["Fran"], started.id)

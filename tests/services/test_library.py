@@ -16,6 +16,7 @@ from cop_widgets.services import erasure, library, membership, person_export, se
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store import schema
 from tests.conftest import REPO
+from tests.find_widgets import button
 from tests.signin import sign_in_as
 from tests.test_save_failures import _short_busy_timeout, run_in_loop, until
 
@@ -390,17 +391,6 @@ def _open(settings, who, query=""):
     return app
 
 
-def _button(box, label):
-    """The button (anywhere in box) whose label is `label`."""
-    for child in getattr(box, "children", ()):
-        if getattr(child, "description", None) == label:
-            return child
-        found = _button(child, label)
-        if found is not None:
-            return found
-    return None
-
-
 def _fill(form, title, body, topics=(), tags=""):
     form.title.value, form.body.value, form.free_tags.value = title, body, tags
     for tid in topics:
@@ -423,7 +413,7 @@ def test_the_app_contributes_finds_endorses_comments_and_revises(settings, store
     rows = ben.results.children[1:]
     assert len(rows) == 1 and rows[0].children[0].description == "Texting fathers"
     rows[0].children[0].click()
-    _button(ben.detail, "This helped my practice").click()
+    button(ben.detail, "This helped my practice").click()
     assert library.get(store, p["Ben"], ana.entry.id).endorsements == 1
     ben.comment_box.value = "Tried it with Liam Nguyen on 12/03/2024"
     ben._comment()
@@ -485,7 +475,7 @@ def test_the_app_attaches_files_and_refuses_a_wrong_one_before_saving(settings, 
     assert "Added to the library" in app.status.message
     assert library.get(store, p["Ana"], app.entry.id).attachments == 1
     assert app.form.upload.value == ()
-    _button(app.detail, "Download template.pdf (0 KB)").click()
+    button(app.detail, "Download template.pdf (0 KB)").click()
     assert "data:application/pdf;base64," in app.download_link.value
 
 

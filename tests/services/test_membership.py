@@ -14,6 +14,7 @@ from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import migrations, open_store
 from cop_widgets.store.schema import audit_event, community
+from tests.find_widgets import button
 from tests.signin import sign_in_as
 
 NOW = datetime.now(UTC)
@@ -174,16 +175,6 @@ def test_communities_made_before_migration_13_are_by_request(tmp_path, data_dir,
 
 
 # -- the app --------------------------------------------------------------------------------
-def _button(box, label):
-    for child in getattr(box, "children", ()):
-        if getattr(child, "description", None) == label:
-            return child
-        found = _button(child, label)
-        if found is not None:
-            return found
-    return None
-
-
 def test_the_page_joins_asks_approves_and_leaves(settings, store, two):
     open_, closed, p = two
     olga = communities_app(settings=settings)
@@ -191,24 +182,24 @@ def test_the_page_joins_asks_approves_and_leaves(settings, store, two):
     shown = " ".join(w.value for c in olga.cards.values() for w in c.children if hasattr(w, "value")
                      and isinstance(w.value, str))  # fmt: skip
     assert "Open CoP" in shown and "Closed CoP" in shown and "Secret topic" not in shown
-    _button(olga.cards[open_.id], "Join").click()
+    button(olga.cards[open_.id], "Join").click()
     assert "You joined" in olga.status.message and _roles(store, p["Olga"], open_.id)
-    _button(olga.cards[closed.id], "Ask to join").click()
+    button(olga.cards[closed.id], "Ask to join").click()
     assert "asked to join" in olga.status.message
-    assert _button(olga.cards[closed.id], "Withdraw my request") is not None
+    assert button(olga.cards[closed.id], "Withdraw my request") is not None
 
     cora = communities_app(settings=settings)
     sign_in_as(cora, p["Cora"])
     [request] = [w for w in cora.cards[closed.id].children if "cop-hub-request" in w._dom_classes]
     assert "Olga" in request.children[0].value
-    _button(cora.cards[closed.id], "Approve").click()
+    button(cora.cards[closed.id], "Approve").click()
     assert "Approved" in cora.status.message and _roles(store, p["Olga"], closed.id)
-    _button(cora.cards[closed.id], "Leave…").click()
-    _button(cora.cards[closed.id], "Yes, leave Closed CoP").click()
+    button(cora.cards[closed.id], "Leave…").click()
+    button(cora.cards[closed.id], "Yes, leave Closed CoP").click()
     assert "only coordinator" in cora.status.message  # refused, with what to do
     assert "coordinator" in _roles(store, p["Cora"], closed.id)
 
     olga.show()
-    _button(olga.cards[open_.id], "Leave…").click()
-    _button(olga.cards[open_.id], "Yes, leave Open CoP").click()
+    button(olga.cards[open_.id], "Leave…").click()
+    button(olga.cards[open_.id], "Yes, leave Open CoP").click()
     assert "You left" in olga.status.message and not _roles(store, p["Olga"], open_.id)

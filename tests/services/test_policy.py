@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from cop_widgets.content.frameworks import load_frameworks
 from cop_widgets.content.protocols import load_protocols
 from cop_widgets.errors import NotAllowed
 from cop_widgets.services import (
@@ -20,7 +21,7 @@ from cop_widgets.services import (
     sessions,
 )
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.store.schema import audit_event, reflection
+from cop_widgets.store.schema import audit_event, library_entry, reflection
 from tests.conftest import REPO
 
 ROLES = (
@@ -53,12 +54,16 @@ def world(store, rolfe):
     for who in ("session facilitator", "member (attended)", "author"):
         sessions.join(store, p[who], session.join_code, now)
     sessions.set_session_roles(
-        store, host, session.id, {"facilitator": p["session facilitator"].id}
+        store,
+        host,
+        session.id,
+        {"facilitator": p["session facilitator"].id, "note_taker": p["member (attended)"].id},
     )
     consultancy = load_protocols(REPO / "data" / "protocols").get("consultancy")
     in_session = discussions.start_discussion(
-        store, p["session facilitator"], consultancy, "A de-identified case.", session_id=session.id
-    )
+        store, p["session facilitator"], consultancy, "A de-identified case.",
+        roles={"note_taker": ["Author"]}, session_id=session.id,
+    )  # fmt: skip
     solo = discussions.start_discussion(
         store, p["author"], consultancy, "Another case.", roles={"note_taker": ["Practitioner"]}
     )
@@ -71,6 +76,11 @@ def world(store, rolfe):
     draft = "00000000-0000-4000-8000-0000000000d0"
     reflections.save_draft(store, p["author"], draft, rolfe, answers, "community")
     refl["draft community"] = draft
+    story = load_frameworks(REPO / "data" / "frameworks").get(policy.VALUE_STORY)
+    told = "00000000-0000-4000-8000-0000000000f1"  # the author's value-creation story
+    reflections.submit(
+        store, p["author"], told, story, {s.id: reflections.Answer("Told.") for s in story.stages}
+    )
     with store.write() as conn:  # the author wrote them for session A1, shared with community A
         conn.execute(reflection.update().values(session_id=session.id, community_id=cop_a.id))
     membership.set_join_policy(
@@ -80,6 +90,14 @@ def world(store, rolfe):
         store, p["author"], "00000000-0000-4000-8000-0000000000e1", cop_a.id, "story",
         "What helped", "A practice story.",
     ).id  # fmt: skip
+    draft = library.contribute(
+        store, p["author"], "00000000-0000-4000-8000-0000000000e2", cop_a.id, "story",
+        "Not yet", "A draft from a session.",
+    ).id  # fmt: skip
+    with store.write() as conn:  # as library.draft_from_note leaves it
+        conn.execute(
+            library_entry.update().where(library_entry.c.id == draft).values(status="draft")
+        )
     records = {
         "community.create": {"-": None},
         "community.view": {"own community": cop_a.id, "other community": cop_b.id},
@@ -105,11 +123,18 @@ def world(store, rolfe):
         "community.approve": {"own community": cop_a.id, "other community": cop_b.id},
         "community.leave": {"own community": cop_a.id, "other community": cop_b.id},
         "library.contribute": {"own community": cop_a.id, "other community": cop_b.id},
-        "library.read": {"entry in A": entry},
-        "library.revise": {"entry in A": entry},
-        "library.endorse": {"entry in A": entry},
-        "library.comment": {"entry in A": entry},
-        "library.mark": {"entry in A": entry},
+        "library.read": {"entry in A": entry, "draft in A": draft},
+        "library.revise": {"entry in A": entry, "draft in A": draft},
+        "library.endorse": {"entry in A": entry, "draft in A": draft},
+        "library.comment": {"entry in A": entry, "draft in A": draft},
+        "library.mark": {"entry in A": entry, "draft in A": draft},
+        "library.publish": {"entry in A": entry, "draft in A": draft},
+        "library.draft_from_session": {"session A1": session.id},
+        "library.draft_from_discussion": {"held in A1": in_session.id, "not in a session": solo.id},
+        "value_story.return": {
+            "author's story": told,
+            "another model's reflection": refl["submitted community"],
+        },
     }
     return p, records
 
@@ -166,6 +191,22 @@ EXPECTED = {
     ("library.endorse", "entry in A"): (N, Y, Y, Y, Y, N, N, N, N, N),
     ("library.comment", "entry in A"): (N, Y, Y, Y, Y, Y, N, N, N, N),
     ("library.mark", "entry in A"): (Y, Y, Y, N, N, N, N, N, N, N),
+    # a draft (made from a session's insight) is its author's alone until published
+    ("library.read", "draft in A"): (N, N, N, N, N, Y, N, N, N, N),
+    ("library.revise", "draft in A"): (N, N, N, N, N, Y, N, N, N, N),
+    ("library.endorse", "draft in A"): (N,) * 10,
+    ("library.comment", "draft in A"): (N,) * 10,
+    ("library.mark", "draft in A"): (N,) * 10,
+    ("library.publish", "draft in A"): (N, N, N, N, N, Y, N, N, N, N),
+    ("library.publish", "entry in A"): (N,) * 10,
+    # the session's facilitator and note-taker (the member); for a discussion, also its own
+    # note-taker (the author); never a discussion held in no session
+    ("library.draft_from_session", "session A1"): (N, N, N, Y, Y, N, N, N, N, N),
+    ("library.draft_from_discussion", "held in A1"): (N, N, N, Y, Y, Y, N, N, N, N),
+    ("library.draft_from_discussion", "not in a session"): (N,) * 10,
+    # a story comes back to its author alone; a reflection of another model never does
+    ("value_story.return", "author's story"): (N, N, N, N, N, Y, N, N, N, N),
+    ("value_story.return", "another model's reflection"): (N,) * 10,
 }
 
 

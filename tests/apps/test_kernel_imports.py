@@ -1,0 +1,91 @@
+"""A participant's kernel loads only what its page needs: every module imported at start-up is
+memory in each of the room's kernels (30 at once on one laptop) and CPU while they start.
+
+Each check runs in a fresh Python process, so that modules other tests imported do not count.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cop_widgets.services import accounts, roster, sessions
+from tests.signin import assertion_environ
+
+REPO = Path(__file__).resolve().parents[2]
+# Used by reports, the command line, benchmarks or staff pages, never by a participant's page
+# on opening it; the identifier finder loads when someone's text is first checked.
+NOT_AT_START = (
+    "cop_widgets.deidentify",
+    "cop_widgets.reports",
+    "cop_widgets.cli",
+    "cop_widgets.room",
+    "phonenumbers",
+    "sqlalchemy.orm",
+    "pandas",
+    "matplotlib",
+    "papermill",
+    "nbformat",
+    "segno",
+    "psutil",
+    "jupyter_server",
+    "voila",
+)
+PARTICIPANT_APPS = {
+    "session": "from cop_widgets.apps.session import session_app as make_app",
+    "reflection": "from cop_widgets.apps.reflection import reflection_app as make_app",
+}
+
+
+def _loaded_in_fresh_process(code: str, env: dict[str, str] | None = None) -> list[str]:
+    """Which of NOT_AT_START a new Python process holds after running `code`."""
+    script = (
+        f"import json, sys\n{code}\n"
+        f"print(json.dumps([m for m in {NOT_AT_START!r} if m in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env=env,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("app", sorted(PARTICIPANT_APPS))
+def test_importing_a_participant_app_loads_none_of_the_heavy_modules(app):
+    assert _loaded_in_fresh_process(PARTICIPANT_APPS[app]) == []
+
+
+@pytest.mark.parametrize("app", sorted(PARTICIPANT_APPS))
+def test_a_signed_in_participant_page_starts_without_them(app, settings, store):
+    """The page as a kernel runs it: settings from the environment, the person the server
+    signed in, and for the join page the join link's code (attendance recorded)."""
+    coordinator = accounts.add_person(store, "Cora Coordinator")
+    roster.grant_role(store, coordinator.id, "coordinator")
+    community = sessions.create_community(store, coordinator, "Kinship carers CoP")
+    ana = accounts.add_person(store, "Ana")
+    sessions.add_member(store, coordinator, community.id, ana.id, "member")
+    starts = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    session = sessions.plan_session(store, coordinator, community.id, starts, "Grief")
+    env = {
+        **os.environ,
+        "COP_DATA_DIR": str(settings.data_dir),
+        "COP_DATABASE_URL": settings.database_url,
+        "QUERY_STRING": f"code={session.join_code}",
+        **assertion_environ(store, ana),
+    }
+    env.pop("VOILA_PREHEAT", None)  # not preheated: the app reads its request at once
+    code = (
+        f"{PARTICIPANT_APPS[app]}\n"
+        "page = make_app()\n"
+        "assert page.person is not None, page.status.message\n"
+        "assert getattr(page, 'joined', True), page.status.message"
+    )
+    assert _loaded_in_fresh_process(code, env) == []
