@@ -18,7 +18,6 @@ from cop_widgets.content.yaml_files import (
     load_catalogue,
     read_yaml,
 )
-from cop_widgets.errors import SchemaVersionError
 
 FRAMEWORK_SCHEMA_VERSION = 1
 
@@ -53,11 +52,7 @@ class Framework:
 def parse_framework(data: object, path: Path) -> Framework:
     """Validate parsed YAML as a framework; raise DataFileError at the first broken rule."""
     check = FieldChecker(path)
-    data = check.mapping(data, "(top level)")
-    if "schema_version" not in data:
-        raise check.fail("schema_version", "is required")
-    if data["schema_version"] != FRAMEWORK_SCHEMA_VERSION:
-        raise SchemaVersionError(path, data["schema_version"], FRAMEWORK_SCHEMA_VERSION)
+    data = check.top_level(data, FRAMEWORK_SCHEMA_VERSION)
     check.known_keys(
         data,
         "",

@@ -19,7 +19,6 @@ from cop_widgets.content.yaml_files import (
     read_yaml,
 )
 from cop_widgets.content.yaml_files import STAGE_ID_PATTERN as KEY_PATTERN
-from cop_widgets.errors import SchemaVersionError
 
 PROTOCOL_SCHEMA_VERSION = 1
 
@@ -247,11 +246,7 @@ def _phases(check: FieldChecker, value: object, roles: tuple[Role, ...]) -> tupl
 def parse_protocol(data: object, path: Path) -> Protocol:
     """Validate parsed YAML as a protocol; raise DataFileError at the first broken rule."""
     check = FieldChecker(path)
-    data = check.mapping(data, "(top level)")
-    if "schema_version" not in data:
-        raise check.fail("schema_version", "is required")
-    if data["schema_version"] != PROTOCOL_SCHEMA_VERSION:
-        raise SchemaVersionError(path, data["schema_version"], PROTOCOL_SCHEMA_VERSION)
+    data = check.top_level(data, PROTOCOL_SCHEMA_VERSION)
     check.known_keys(
         data,
         "",

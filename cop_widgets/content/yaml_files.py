@@ -15,7 +15,7 @@ from typing import Generic, Protocol, TypeVar
 
 import yaml
 
-from cop_widgets.errors import DataFileError
+from cop_widgets.errors import DataFileError, SchemaVersionError
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 STAGE_ID_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -122,6 +122,16 @@ class FieldChecker:
         if not isinstance(value, dict):
             raise self.fail(field, f"must be a mapping (key: value), found {_kind(value)}")
         return value
+
+    def top_level(self, value: object, schema_version: int) -> dict:
+        """The file's top level: a mapping that names this `schema_version` (a file without
+        one is refused as incomplete, one naming another with SchemaVersionError)."""
+        data = self.mapping(value, "(top level)")
+        if "schema_version" not in data:
+            raise self.fail("schema_version", "is required")
+        if data["schema_version"] != schema_version:
+            raise SchemaVersionError(self.path, data["schema_version"], schema_version)
+        return data
 
     def known_keys(self, data: dict, field: str, required: set[str], optional: set[str]):
         for key in required:

@@ -278,6 +278,17 @@ def _ensure_review(
     return key, row
 
 
+def _unreleased_review(
+    conn: Connection, supervisor: Person, reflection_id: str, what: str
+) -> ColumnElement[bool]:
+    """The key of this supervisor's review of the reflection (made if missing); once it is
+    released, refused (RecordLocked): its `what` ("feedback", "review") no longer changes."""
+    key, row = _ensure_review(conn, supervisor, reflection_id)
+    if row.released_at:
+        raise RecordLocked(what, reflection_id, "it was already released")
+    return key
+
+
 def add_feedback(
     store: Store, supervisor: Person, reflection_id: str, kind: str, text: str
 ) -> ReviewView:
@@ -290,9 +301,7 @@ def add_feedback(
         raise InvalidInput("feedback", "Write the feedback first.")
     with store.write() as conn:
         if policy.may_review_reflection(conn, supervisor, reflection_id):
-            _, row = _ensure_review(conn, supervisor, reflection_id)
-            if row.released_at:
-                raise RecordLocked("feedback", reflection_id, "it was already released")
+            _unreleased_review(conn, supervisor, reflection_id, "feedback")
             fid = str(uuid.uuid4())
             conn.execute(
                 insert(feedback).values(
@@ -324,9 +333,7 @@ def set_depth(
         raise InvalidInput("depth", "Choose one of the four Hatton & Smith levels, or none.")
     with store.write() as conn:
         if policy.may_review_reflection(conn, supervisor, reflection_id):
-            key, row = _ensure_review(conn, supervisor, reflection_id)
-            if row.released_at:
-                raise RecordLocked("review", reflection_id, "it was already released")
+            key = _unreleased_review(conn, supervisor, reflection_id, "review")
             conn.execute(update(review).where(key).values(depth_level=level))
             return _review_view(conn, supervisor, reflection_id)
     raise _denied(store, supervisor, reflection_id, "depth_set")

@@ -148,25 +148,31 @@ def test_twenty_processes_times_one_hundred_saves_lose_nothing(store, settings):
     assert check == "ok"
 
 
-def test_store_locked_past_the_busy_timeout_says_not_saved_yet(store, settings, rolfe):
+def _save_what(store, who, rid, rolfe, text: str) -> None:
+    """Save the draft `rid` with `text` as its answer to "what"."""
+    reflection_service.save_draft(store, who, rid, rolfe, {"what": reflection_service.Answer(text)})
+
+
+@pytest.fixture
+def first_draft(store, rolfe):
+    """Ana's draft, saved with "first" as its answer to "what": (Ana, its id)."""
     who = find_or_add_person(store, "Ana")
     rid = str(uuid.uuid4())
-    reflection_service.save_draft(
-        store, who, rid, rolfe, {"what": reflection_service.Answer("first")}
-    )
+    _save_what(store, who, rid, rolfe, "first")
+    return who, rid
+
+
+def test_store_locked_past_the_busy_timeout_says_not_saved_yet(store, settings, rolfe, first_draft):
+    who, rid = first_draft
     path = settings.database_url.removeprefix("sqlite:///")
     with another_process_holds_the_write_lock(path):
         started = time.monotonic()
         with pytest.raises(StoreBusy, match="Not saved yet"):
-            reflection_service.save_draft(
-                store, who, rid, rolfe, {"what": reflection_service.Answer("second")}
-            )
+            _save_what(store, who, rid, rolfe, "second")
         waited = time.monotonic() - started
         assert 4.5 < waited < 7.5
     assert reflection_service.get_mine(store, who, rid).answer("what").text == "first"
-    reflection_service.save_draft(
-        store, who, rid, rolfe, {"what": reflection_service.Answer("second")}
-    )
+    _save_what(store, who, rid, rolfe, "second")
     assert reflection_service.get_mine(store, who, rid).answer("what").text == "second"
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -304,44 +310,34 @@ def another_process_holds_the_gate(db_path: str, gate_seconds: float, sqlite_sec
         holder.wait()
 
 
-def test_a_writer_kept_at_the_gate_past_the_timeout_says_not_saved_yet(store, settings, rolfe):
-    who = find_or_add_person(store, "Ana")
-    rid = str(uuid.uuid4())
-    reflection_service.save_draft(
-        store, who, rid, rolfe, {"what": reflection_service.Answer("first")}
-    )
+def test_a_writer_kept_at_the_gate_past_the_timeout_says_not_saved_yet(
+    store, settings, rolfe, first_draft
+):
+    who, rid = first_draft
     path = settings.database_url.removeprefix("sqlite:///")
     with another_process_holds_the_gate(path, gate_seconds=30) as holder:
         started = time.monotonic()
         with pytest.raises(StoreBusy, match="Not saved yet"):
-            reflection_service.save_draft(
-                store, who, rid, rolfe, {"what": reflection_service.Answer("second")}
-            )
+            _save_what(store, who, rid, rolfe, "second")
         assert 4.5 < time.monotonic() - started < 6.5
         holder.kill()
         holder.wait()
         # the waiter given up on takes the freed gate and lets it go: the retry saves at once
         started = time.monotonic()
-        reflection_service.save_draft(
-            store, who, rid, rolfe, {"what": reflection_service.Answer("second")}
-        )
+        _save_what(store, who, rid, rolfe, "second")
         assert time.monotonic() - started < 1.0
     assert reflection_service.get_mine(store, who, rid).answer("what").text == "second"
 
 
-def test_time_queued_at_the_gate_counts_against_the_busy_timeout(store, settings, rolfe):
-    who = find_or_add_person(store, "Ana")
-    rid = str(uuid.uuid4())
-    reflection_service.save_draft(
-        store, who, rid, rolfe, {"what": reflection_service.Answer("first")}
-    )
+def test_time_queued_at_the_gate_counts_against_the_busy_timeout(
+    store, settings, rolfe, first_draft
+):
+    who, rid = first_draft
     path = settings.database_url.removeprefix("sqlite:///")
     with another_process_holds_the_gate(path, gate_seconds=2, sqlite_seconds=12):
         started = time.monotonic()
         with pytest.raises(StoreBusy):
-            reflection_service.save_draft(
-                store, who, rid, rolfe, {"what": reflection_service.Answer("second")}
-            )
+            _save_what(store, who, rid, rolfe, "second")
         # 2 s at the gate + what was left of the 5 s at SQLite's lock, not 2 + 5
         assert 4.5 < time.monotonic() - started < 6.0
     with store.read() as conn:
