@@ -39,7 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_room.py
 
-# Every benchmark, small (a room of 4, 1 load, 1,000 rows, 1 report): fails only when one
+# Every benchmark, small (a room of 2, 1 load, 1,000 rows, 1 report): fails only when one
 # breaks (an exception, a non-zero exit), never on a timing. `make test` runs it.
 bench-smoke: $(STAMP)
 	bash scripts/ensure-chromium

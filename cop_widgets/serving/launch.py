@@ -139,6 +139,10 @@ def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_
                     )
                     await ensure_async(self.shutdown_kernel(kernel_id))
                     return
+            if kernel_id not in SEEN_CONNECTED and not self._in_pool(kernel_id):
+                # Jupyter Server's culler would shut down this idle, unconnected kernel after
+                # cull_idle_timeout and break the grace its page is still loading in.
+                return None
             return await super().cull_kernel_if_idle(kernel_id)
 
         def _in_pool(self, kernel_id) -> bool:

@@ -1,9 +1,7 @@
 """Every served page, as a person who sees the most on it (a coordinator running a session
 now), at 1280×800 and at a phone's 390×844 in real Chromium: a screenshot of each
 (build/screenshots/), no sideways scrolling, no control beyond the window's edge, and axe finds
-nothing serious or critical. New workbooks are covered as soon as they are served. Each page
-is opened once and checked at both sizes by resizing the window; the next page loads in a
-second tab while one is checked."""
+nothing serious or critical. New workbooks are covered as soon as they are served."""
 
 from __future__ import annotations
 
@@ -12,7 +10,7 @@ import datetime as dt
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import off_machine_requests, served_notebooks
+from tests.e2e.conftest import served_notebooks
 from tests.e2e.pagecheck import DESKTOP, PHONE, fit_problems, screenshot, serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -43,17 +41,6 @@ def _query(notebook: str, ids: dict[str, str]) -> str:
     }.get(notebook, "")
 
 
-def _second_tab(page: Page) -> tuple[Page, list[str]]:
-    """Another tab of the page's browser (the same sign-in), watched as the `page` fixture
-    watches its own: what it asks of anywhere off this machine is listed, and "leave this
-    page?" is confirmed."""
-    tab = page.context.new_page()
-    outside = off_machine_requests(tab)
-    tab.on("dialog", lambda d: d.accept())
-    tab.set_viewport_size(DESKTOP)
-    return tab, outside
-
-
 def _check_both_sizes(page: Page, name: str) -> list[str]:
     found = serious_violations(page, f"{name}, 1280 px") + fit_problems(page, f"{name}, 1280 px")
     screenshot(page, f"{name}-1280")
@@ -70,24 +57,11 @@ def test_every_participant_page_fits_a_phone_and_passes_axe(page: Page, voila_se
     page.set_viewport_size(DESKTOP)
     voila_server.sign_in(page, name, "coordinator", app="home.ipynb")
     ids = _a_session_now(voila_server, name)
-    other, outside = _second_tab(page)
-    tabs, notebooks = (page, other), served_notebooks()
     found: list[str] = []
-
-    def start_opening(n: int) -> None:  # `open_app` up to the page's first bytes
-        url = voila_server.url(notebooks[n]) + _query(notebooks[n], ids)
-        tabs[n % 2].goto(url, wait_until="commit")
-
-    start_opening(0)
-    for n, notebook in enumerate(notebooks):
-        tab = tabs[n % 2]
-        tab.locator(".cop-whoami").wait_for(state="visible", timeout=60_000)
-        tab.wait_for_load_state("load")
-        if n + 1 < len(notebooks):
-            start_opening(n + 1)  # in the other tab, while this one is checked
-        found += _check_both_sizes(tab, notebook.removesuffix(".ipynb"))
-    other.close()
-    assert outside == [], f"the page asked the internet for {outside}"
+    for notebook in served_notebooks():
+        voila_server.open_app(page, notebook, _query(notebook, ids))
+        page.wait_for_load_state("load")
+        found += _check_both_sizes(page, notebook.removesuffix(".ipynb"))
     assert found == [], "\n".join(found)
 
 

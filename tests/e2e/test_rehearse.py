@@ -47,7 +47,7 @@ def scratch_tmp():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_rehearse_five_people_on_a_scratch_copy(tmp_path, scratch_tmp):
+def test_rehearse_a_small_room_on_a_scratch_copy(tmp_path, scratch_tmp):
     data = tmp_path / "data"
     shutil.copytree(REPO / "data", data, ignore=shutil.ignore_patterns("*.sqlite*"))
     env = dict(os.environ, COP_DATA_DIR=str(data), TMPDIR=str(scratch_tmp))

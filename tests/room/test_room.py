@@ -360,6 +360,9 @@ def test_a_kernel_no_page_is_connected_to_is_culled_even_while_it_keeps_sending(
     tick(600)
     assert manager.shut == ["closed", "handed out"]  # connected, pooled, running ones stay
     assert set(manager._kernels) == {"open", "pooled", "busy"}
+    # Jupyter Server's own culler (idle 40 s, no connection: shut down) never saw the kernel
+    # handed to a page still loading, or it would have ended that page's grace early.
+    assert "handed out" not in manager.idle_checked
 
 
 # -- the rehearsal's verdict -----------------------------------------------------------------------
