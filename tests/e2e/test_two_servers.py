@@ -75,7 +75,7 @@ def test_a_clock_and_a_board_move_together_on_both_servers(page: Page, two_serve
     open_app(page)
     open_app(other)
     clock_one, clock_two = page.locator(".cop-clock"), other.locator(".cop-clock")
-    expect(clock_two).to_contain_text("not started")
+    expect(clock_two).to_contain_text("not started", timeout=30_000)
     # started through server 1: server 2's page shows it running; paused through server 2:
     # server 1's page shows it paused, at the same time left
     page.locator(".cop-timer-start").click()
@@ -85,22 +85,20 @@ def test_a_clock_and_a_board_move_together_on_both_servers(page: Page, two_serve
     expect(clock_two).to_contain_text("paused")
     assert clock_one.inner_text() == clock_two.inner_text()
 
-    # the board: server 1's run sheet and server 2's board page; Fay joins through server 2
+    # the board: server 1's run sheet and server 2's board page, both open before anyone joins
+    # (an update that lands while a page is still loading its widgets is not shown until the
+    # next one: the live update is what is tested here)
     page.goto(hub.url(f"{ONE}run_sheet.ipynb?session={session.id}"), wait_until="commit")
     other.goto(hub.url(f"{TWO}board.ipynb?code={session.join_code}"), wait_until="commit")
+    board_one, board_two = page.locator(".cop-board-counts"), other.locator(".cop-board-counts")
+    expect(board_one).to_contain_text("0 joined", timeout=60_000)
+    expect(board_two).to_contain_text("0 joined", timeout=60_000)
+    # Fay joins through server 2: both boards count her
     joining = page.context.new_page()
     joining.goto(hub.url(f"{TWO}session.ipynb?code={session.join_code}"), wait_until="commit")
-    board_one, board_two = page.locator(".cop-board-counts"), other.locator(".cop-board-counts")
-    expect(board_one).to_contain_text("1 joined", timeout=60_000)
-    try:
-        expect(board_two).to_contain_text("1 joined", timeout=60_000)
-    except AssertionError:
-        print("DIAG other url", other.url)
-        print("DIAG other app", other.locator(".cop-app").inner_text())
-        print("DIAG joining app", joining.locator(".cop-app").inner_text())
-        print("DIAG page app", page.locator(".cop-app").inner_text()[:500])
-        _diagnose(hub)
-        raise
+    expect(joining.locator(".cop-status")).to_contain_text("Joined", timeout=60_000)
+    expect(board_one).to_contain_text("1 joined", timeout=10_000)
+    expect(board_two).to_contain_text("1 joined", timeout=10_000)
     # check-out opened through server 1 shows on server 2's join page; saved through server 2
     page.locator(".cop-run-open-checkout").click()
     joining.locator(".cop-checkout").click(timeout=15_000)
@@ -111,54 +109,3 @@ def test_a_clock_and_a_board_move_together_on_both_servers(page: Page, two_serve
     expect(board_two).to_contain_text("Check-out: 1", timeout=10_000)
     assert board_one.inner_text() == board_two.inner_text()
     print(f"the clock and the board on two servers: {time.monotonic() - started:.1f} s")
-
-
-DIAG_CODE = r"""
-import gc, asyncio, os, traceback, sys, threading
-from cop_widgets.apps.board import BoardApp
-from cop_widgets.apps.session import SessionApp
-for obj in gc.get_objects():
-    if isinstance(obj, (BoardApp, SessionApp)):
-        print(type(obj).__name__, 'person', obj.person, 'status', getattr(obj.status, 'message', None))
-        t = obj.ticker._task
-        print(' ticker task', t, t and t.done(), t and t.done() and t.exception())
-        if isinstance(obj, BoardApp) and obj.panel is not None:
-            print(' counts', obj.counts.value)
-            obj.refresh()
-            print(' counts after refresh', obj.counts.value)
-for th in threading.enumerate():
-    print('thread', th.name)
-for tid, frame in sys._current_frames().items():
-    print('--- thread', tid)
-    traceback.print_stack(frame, limit=8, file=sys.stdout)
-print('tasks', [t for t in asyncio.all_tasks()] if False else '')
-"""
-
-
-def _diagnose(hub):
-    import json
-    from jupyter_client import BlockingKernelClient
-    for proc in hub.processes():
-        try:
-            cmd = proc.cmdline()
-        except Exception:
-            continue
-        if "ipykernel_launcher" not in " ".join(cmd):
-            continue
-        conn = cmd[cmd.index("-f") + 1]
-        print("DIAG kernel", proc.pid, conn, proc.status(), proc.cpu_times())
-        client = BlockingKernelClient()
-        client.load_connection_info(json.load(open(conn)))
-        client.start_channels()
-        try:
-            out = []
-            reply = client.execute_interactive(DIAG_CODE, timeout=15, output_hook=lambda m: out.append(m))
-            for m in out:
-                if m["msg_type"] == "stream":
-                    print(m["content"]["text"])
-                elif m["msg_type"] == "error":
-                    print("ERR", m["content"]["ename"], m["content"]["evalue"])
-        except Exception as exc:
-            print("DIAG no answer", exc)
-        finally:
-            client.stop_channels()
