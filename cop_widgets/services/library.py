@@ -307,27 +307,9 @@ def contribute(
         else:
             if session_id:
                 _check_session(conn, who, session_id, community_id)
-            key = conn.execute(select(func.max(library_entry.c.search_key))).scalar()
-            conn.execute(
-                insert(library_entry).values(
-                    id=entry_id,
-                    community_id=community_id,
-                    author_id=who.id,
-                    session_id=session_id or None,
-                    kind=kind,
-                    title=title,
-                    body=body,
-                    url=url,
-                    tag_text=_tag_text(tags, topics),
-                    revision=1,
-                    created_at=now,
-                    updated_at=now,
-                    search_key=(key or 0) + 1,
-                    status=PUBLISHED,
-                )
-            )
-            _write_version(conn, entry_id, 1, kind, title, body, url, tags, topics,
-                           confirmed_findings, now)  # fmt: skip
+            _insert_entry(conn, entry_id, community_id, who, session_id or None, kind, title,
+                          body, url, tags, topics, confirmed_findings, now,
+                          status=PUBLISHED)  # fmt: skip
             store.audit(
                 conn,
                 actor_id=who.id,
@@ -1277,6 +1259,47 @@ def draft_from_resource(
     )  # fmt: skip
 
 
+def _insert_entry(
+    conn: Connection,
+    entry_id: str,
+    community_id: str,
+    who: Person,
+    session_id: str | None,
+    kind: str,
+    title: str,
+    body: str,
+    url: str,
+    tags: Sequence[tuple[str, bool]],
+    topics: TopicList,
+    confirmed_findings: int,
+    now: str,
+    **state: str | None,
+) -> None:
+    """A new entry and its first version: contributed (published) or drafted from a session
+    (`state` holds the status and, for a draft, where it came from)."""
+    key = conn.execute(select(func.max(library_entry.c.search_key))).scalar()
+    conn.execute(
+        insert(library_entry).values(
+            id=entry_id,
+            community_id=community_id,
+            author_id=who.id,
+            session_id=session_id,
+            kind=kind,
+            title=title,
+            body=body,
+            url=url,
+            tag_text=_tag_text(tags, topics),
+            revision=1,
+            created_at=now,
+            updated_at=now,
+            search_key=(key or 0) + 1,
+            **state,
+        )
+    )
+    _write_version(conn, entry_id, 1, kind, title, body, url, tags, topics,
+                   confirmed_findings, now)  # fmt: skip
+
+
 def _make_draft(
     store: Store,
     who: Person,
@@ -1306,30 +1329,9 @@ def _make_draft(
         if made is None:
             made = str(uuid.uuid4())
             now = utc_now()
-            key = conn.execute(select(func.max(e.search_key))).scalar()
-            conn.execute(
-                insert(library_entry).values(
-                    id=made,
-                    community_id=held.community_id,
-                    author_id=who.id,
-                    session_id=session_id,
-                    kind=kind,
-                    title=title,
-                    body=body,
-                    url=url,
-                    tag_text="",
-                    revision=1,
-                    created_at=now,
-                    updated_at=now,
-                    search_key=(key or 0) + 1,
-                    status=DRAFT,
-                    source_kind=source_kind,
-                    source_discussion_id=discussion_id,
-                    source_note_id=note_id,
-                )
-            )
-            _write_version(conn, made, 1, kind, title, body, url, (), EMPTY,
-                           confirmed_findings, now)  # fmt: skip
+            _insert_entry(conn, made, held.community_id, who, session_id, kind, title, body, url,
+                          (), EMPTY, confirmed_findings, now, status=DRAFT, source_kind=source_kind,
+                          source_discussion_id=discussion_id, source_note_id=note_id)  # fmt: skip
             store.audit(
                 conn,
                 actor_id=who.id,
