@@ -8,6 +8,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest workers: one per core; each test file runs whole on one worker (its module fixtures
+# once), with its own scratch store, Voilà server and PostgreSQL cluster
+TEST_WORKERS ?= auto
 
 .PHONY: serve test typecheck bench bench-smoke check clean-venv
 
@@ -24,7 +27,7 @@ test: $(STAMP)
 	bash scripts/ensure-chromium
 	bash scripts/ensure-hub-proxy
 	bash scripts/ensure-postgresql
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 	$(MAKE) --no-print-directory bench-smoke
 
 # mypy over cop_widgets/ ([tool.mypy] in pyproject.toml: strict for store/ and services/)
