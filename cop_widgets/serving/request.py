@@ -4,24 +4,123 @@
 kernel (+50 MiB each, measured). With preheated kernels the notebook pauses here until a
 person actually opens the page, then Voilà sends the request's details over a websocket.
 Protocol and environment names follow voila/utils.py (Voilà 0.5, BSD-3-Clause).
+
+The one message is read with a small WebSocket client of our own (RFC 6455: handshake, frames,
+close) on the standard library: the `websockets` package's client adds 1.4 MiB to every
+participant kernel (measured), for one message per kernel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import os
+import ssl
 import threading
+from urllib.parse import urlsplit
+
+HANDSHAKE_TIMEOUT_S = 5  # the answer to the upgrade; the message itself may take hours
+_ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
+_TEXT, _BINARY, _CONTINUATION, _CLOSE, _PING = 0x1, 0x2, 0x0, 0x8, 0x9
 
 
-async def _request_info(ws_url: str) -> str | bytes | None:
-    import websockets  # a dependency of Voilà; imported only in preheated kernels
+class _HandshakeRefused(OSError):
+    """The server did not switch to the WebSocket protocol."""
 
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    """A final, masked client frame (RFC 6455 5.2: every client frame is masked)."""
+    mask = os.urandom(4)
+    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    length = len(payload)
+    if length < 126:
+        size = bytes([0x80 | length])
+    elif length < 1 << 16:
+        size = bytes([0x80 | 126]) + length.to_bytes(2, "big")
+    else:
+        size = bytes([0x80 | 127]) + length.to_bytes(8, "big")
+    return bytes([0x80 | opcode]) + size + mask + masked
+
+
+async def _handshake(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str
+) -> None:
+    key = base64.b64encode(os.urandom(16))
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key.decode()}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (line.partition(":") for line in header_lines if line)
+    }
+    # SHA-1 is what RFC 6455 prescribes for the accept key, not a security measure
+    digest = hashlib.sha1(key + _ACCEPT_GUID, usedforsecurity=False).digest()
+    accept = base64.b64encode(digest).decode()
+    if status.split(" ")[1:2] != ["101"] or headers.get("sec-websocket-accept") != accept:
+        raise _HandshakeRefused(f"no WebSocket upgrade: {status}")
+
+
+async def _first_message(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    """The payload of the first data message (its fragments joined); pings are answered."""
+    message = bytearray()
+    while True:
+        first, second = await reader.readexactly(2)
+        opcode, length = first & 0x0F, second & 0x7F
+        if length == 126:
+            length = int.from_bytes(await reader.readexactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(await reader.readexactly(8), "big")
+        mask = await reader.readexactly(4) if second & 0x80 else b""
+        payload = await reader.readexactly(length)
+        if mask:
+            payload = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        if opcode == _CLOSE:
+            raise asyncio.IncompleteReadError(bytes(message), None)
+        if opcode == _PING:
+            writer.write(_frame(0xA, payload))
+        elif opcode in (_TEXT, _BINARY, _CONTINUATION):
+            message += payload
+            if first & 0x80:
+                return bytes(message)
+
+
+async def _request_info(ws_url: str) -> str | None:
+    """The first message the server sends on ws_url (ws:// or wss://); None when the server
+    cannot be reached, refuses the upgrade or closes first."""
+    parts = urlsplit(ws_url)
+    secure = parts.scheme == "wss"
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if secure else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        async with websockets.connect(ws_url, open_timeout=5) as socket:
-            return await socket.recv()
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                host, port, ssl=ssl.create_default_context() if secure else None
+            ),
+            HANDSHAKE_TIMEOUT_S,
+        )
     except (OSError, TimeoutError):
         return None
+    try:
+        await asyncio.wait_for(
+            _handshake(reader, writer, f"{host}:{port}", path), HANDSHAKE_TIMEOUT_S
+        )
+        message = await _first_message(reader, writer)
+        writer.write(_frame(_CLOSE, (1000).to_bytes(2, "big")))
+        await writer.drain()
+        return message.decode("utf-8")
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+            UnicodeDecodeError, ValueError):  # fmt: skip
+        return None
+    finally:
+        writer.close()
 
 
 # Voilà's query socket has one waiter per kernel: a second connection would take the first's
@@ -48,7 +147,7 @@ def _fetch_request_info() -> None:
     port = os.getenv("VOILA_APP_PORT", "8866")
     base = os.getenv("VOILA_WS_BASE_URL", os.getenv("VOILA_SERVER_URL", "/"))
     url = f"{protocol}://{host}:{port}{base}voila/query/{os.getenv('VOILA_KERNEL_ID')}"
-    result: dict[str, str | bytes | None] = {}
+    result: dict[str, str | None] = {}
 
     def fetch() -> None:
         result["info"] = asyncio.new_event_loop().run_until_complete(_request_info(url))

@@ -1,0 +1,93 @@
+"""The kernel's own WebSocket client (serving/request.py) against a real Tornado server, as Voilà
+runs it: the first message whole (short, 16-bit and 64-bit lengths, fragmented), pings
+answered, and None (never an exception) when nothing usable comes."""
+
+import asyncio
+import json
+import socket
+
+import pytest
+from tornado.httpserver import HTTPServer
+from tornado.web import Application, RequestHandler
+from tornado.websocket import WebSocketHandler
+
+from cop_widgets.serving.request import _request_info
+
+
+class SendsOnce(WebSocketHandler):
+    pongs: list[bytes] = []
+
+    def on_pong(self, data: bytes) -> None:
+        SendsOnce.pongs.append(data)
+
+    async def open(self, size: str) -> None:
+        payload = json.dumps({"QUERY_STRING": "session=abc&x=" + "é" * int(size)})
+        if self.request.query == "ping":
+            self.ping(b"are you there")
+        if self.request.query == "fragments":
+            # write_message sends one frame; fragments go out through the protocol's own writer
+            data = payload.encode()
+            half = len(data) // 2
+            self.ws_connection._write_frame(False, 0x1, data[:half])  # type: ignore[union-attr]
+            self.ws_connection._write_frame(True, 0x0, data[half:])  # type: ignore[union-attr]
+            return
+        await self.write_message(payload)
+
+
+class ClosesFirst(WebSocketHandler):
+    def open(self) -> None:
+        self.close()
+
+
+class NotAWebSocket(RequestHandler):
+    def get(self) -> None:
+        self.write("plain page")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ask(path: str, port: int | None = None) -> str | None:
+    async def scenario() -> str | None:
+        server_port = _free_port()
+        app = Application(
+            [(r"/query/(\d+)", SendsOnce), (r"/closes", ClosesFirst), (r"/plain", NotAWebSocket)]
+        )
+        server = HTTPServer(app)
+        server.listen(server_port, "127.0.0.1")
+        try:
+            return await asyncio.wait_for(
+                _request_info(f"ws://127.0.0.1:{port or server_port}{path}"), 10
+            )
+        finally:
+            server.stop()
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("size", [1, 100, 40_000])  # 7-bit, 16-bit and 64-bit frame lengths
+def test_the_first_message_arrives_whole(size):
+    info = _ask(f"/query/{size}")
+    assert json.loads(info) == {"QUERY_STRING": "session=abc&x=" + "é" * size}
+
+
+def test_a_ping_is_answered_and_the_message_still_arrives():
+    SendsOnce.pongs.clear()
+    assert json.loads(_ask("/query/3?ping"))["QUERY_STRING"].endswith("ééé")
+    assert SendsOnce.pongs == [b"are you there"]
+
+
+def test_a_fragmented_message_is_joined():
+    assert json.loads(_ask("/query/500?fragments"))["QUERY_STRING"].endswith("é" * 500)
+
+
+@pytest.mark.parametrize("path", ["/closes", "/plain", "/missing"])
+def test_no_message_is_none_never_an_exception(path):
+    assert _ask(path) is None
+
+
+def test_nobody_listening_is_none():
+    assert _ask("/query/1", port=_free_port()) is None
