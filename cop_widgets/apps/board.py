@@ -24,6 +24,11 @@ from cop_widgets.settings import Settings
 from cop_widgets.store import Store
 from cop_widgets.widgets.scale_rating import spread_html
 
+# Every this many refreshes the board sends what it shows again even when nothing changed: a
+# page whose widgets were still loading when a change went out would otherwise keep showing the
+# state from before it until the next change.
+RESEND_EVERY_REFRESHES = 5
+
 
 class BoardPanel(W.VBox):
     """One session's board: live counts, and the results once revealed. Shown by the board app
@@ -56,6 +61,7 @@ class BoardPanel(W.VBox):
             ]
         )
         self.add_class("cop-board")
+        self._refreshes = 0
         self.refresh()
 
     def _set_revealed(self, value: bool) -> None:
@@ -133,6 +139,10 @@ class BoardPanel(W.VBox):
             results = "".join(parts)
         if results != self.results.value:
             self.results.value = results
+        self._refreshes += 1
+        if self._refreshes % RESEND_EVERY_REFRESHES == 0:
+            self.counts.send_state("value")
+            self.results.send_state("value")
         return changed
 
 

@@ -4,8 +4,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from comm.base_comm import BaseComm
 
-from cop_widgets.apps.board import board_app
+from cop_widgets.apps.board import RESEND_EVERY_REFRESHES, board_app
 from cop_widgets.content.session_items import load_item_sets
 from cop_widgets.services import board, checkins, roster, sessions
 from cop_widgets.services.identity import find_or_add_person
@@ -203,3 +204,29 @@ def test_the_rooms_words_leave_out_likely_identifiers():
     words = dict(board.top_words(texts))
     assert words["hopeful"] == 8 and words["heard"] == 1 and words["safe"] == 6
     assert not {"jess", "westmead", "marlee", "rose", "marlee-rose"} & set(words)
+
+
+class _RecordingComm(BaseComm):
+    """A comm that keeps what the kernel would send to the page."""
+
+    def __init__(self) -> None:
+        super().__init__(target_name="jupyter.widget", comm_id="recording", primary=False)
+        self.sent: list[dict] = []
+
+    def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys) -> None:
+        self.sent.append(data or {})
+
+
+def test_an_unchanged_board_is_sent_again_so_a_page_still_loading_catches_up(store, settings, room):
+    session, fac = room
+    app = board_app(settings=settings)
+    sign_in_as(app, fac)
+    app.code.value = session.join_code
+    app.open_board()
+    comms = {"counts": _RecordingComm(), "results": _RecordingComm()}
+    app.counts.comm, app.results.comm = comms["counts"], comms["results"]
+    for _ in range(RESEND_EVERY_REFRESHES):
+        app.refresh()  # nothing changes in the store
+    for name, comm in comms.items():
+        states = [m["state"] for m in comm.sent if m.get("method") == "update"]
+        assert states == [{"value": getattr(app, name).value}], name
