@@ -122,11 +122,13 @@ TRIM_AFTER_SECONDS = 0.5
 
 
 def _return_freed_memory_soon() -> None:
-    """Once the page is up, give the heap pages that start-up freed back to the system.
+    """Soon, give the heap pages that start-up freed back to the system.
 
     glibc keeps freed pages for reuse; a participant kernel's start-up (imports, queries,
     widget state) frees about 1 MiB that it never needs again, times 30 kernels in a room.
-    Run a moment later on the kernel's loop, so the page's first messages are not held up."""
+    Run a moment later on the kernel's loop, so the page's first messages are not held up;
+    once when the app is built (a preheated kernel then waits for its page) and once when
+    the person is signed in."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # no loop (tests driving an app directly): nothing to hand back
@@ -196,6 +198,7 @@ class AppShell(W.VBox):
             self.status.show(startup_error, "error")
             return
         when_requested(lambda query: self.guard(self._identify, query))
+        _return_freed_memory_soon()  # a preheated kernel then waits, perhaps for an hour
 
     def _identify(self, query: str | None) -> None:
         self.query = query or ""
