@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_saves.py
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_room.py
+	$(BIN)/python benchmarks/bench_library.py
 
 # Every benchmark, small (a room of 2, 1 load, 1,000 rows, 1 report): fails only when one
 # breaks (an exception, a non-zero exit), never on a timing. `make test` runs it.
@@ -51,6 +52,7 @@ bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/bench_reports.py --smoke
 	$(BIN)/python benchmarks/bench_reflection.py --smoke
 	$(BIN)/python benchmarks/bench_room.py --smoke
+	$(BIN)/python benchmarks/bench_library.py --smoke
 
 check: $(STAMP)
 	$(BIN)/cop check

@@ -43,7 +43,13 @@ from cop_widgets.room.load import (
     process_tree,
     wait_quiet,
 )
-from cop_widgets.serving import WORKBOOKS_DIR, ServeOptions, voila_command, voila_environment
+from cop_widgets.serving import (
+    WORKBOOKS_DIR,
+    ServeOptions,
+    voila_command,
+    voila_environment,
+    with_parsed_content,
+)
 from cop_widgets.settings import load_settings
 from cop_widgets.store import open_store
 
@@ -189,6 +195,7 @@ def measure(tmp: Path) -> dict[str, list[dict]]:
     shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
     env = {k: v for k, v in voila_environment().items() if not k.startswith("COP_")}
     env["COP_DATA_DIR"] = str(data_dir)  # never touch the real data/cop.sqlite
+    env = with_parsed_content(env)  # as `cop serve` does: kernels need not import yaml
     env.pop("JUPYTERHUB_USER", None)  # standalone mode: people sign in (serving/auth.py)
     # Everyone signed in before the timing: one person per load (both servers read the same
     # store, so the same cookie signs them in on either).

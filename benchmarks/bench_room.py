@@ -64,7 +64,7 @@ from cop_widgets.room.load import (
 from cop_widgets.room.load import ServerFailed as BenchError  # something broke: no figures
 from cop_widgets.services import checkins, sessions
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.serving import WORKBOOKS_DIR, voila_environment
+from cop_widgets.serving import WORKBOOKS_DIR, voila_environment, with_parsed_content
 from cop_widgets.settings import load_settings
 from cop_widgets.store import open_store
 from cop_widgets.store.schema import attendance
@@ -463,6 +463,7 @@ def prepare(tmp: Path) -> tuple[dict, Path, Path, Path]:
     )
     env = {k: v for k, v in voila_environment().items() if not k.startswith("COP_")}
     env["COP_DATA_DIR"] = str(data_dir)  # a scratch store: never the real data/cop.sqlite
+    env = with_parsed_content(env)  # as `cop serve` does: kernels need not import yaml
     env.pop("JUPYTERHUB_USER", None)  # standalone mode: people sign in (serving/auth.py)
     return env, data_dir, cop_dir, bare_dir
 

@@ -37,6 +37,10 @@ DEFAULT_REPORTING_URL = (
 DEFAULT_REPORTING_LABEL = "Who reports, and where, in each state and territory (AIFS)"
 
 
+# Set by `cop serve --hub` for its server and kernels (serving.voila_environment)
+SIGNED_IN_BY_HUB_ENV = "COP_SIGNED_IN_BY_HUB"
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -50,6 +54,9 @@ class Settings:
     review_url: str = ""
     public_url: str = ""
     home_url: str = ""
+    # served as a JupyterHub service (`cop serve --hub`): the Hub signs people in and adds
+    # them, so the apps offer no sign-in links
+    hub: bool = False
 
     @classmethod
     def defaults(cls) -> Settings:
@@ -96,6 +103,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         review_url=(env.get("COP_REVIEW_URL") or "").strip(),
         public_url=_public_url(env.get("COP_PUBLIC_URL") or ""),
         home_url=(env.get("COP_HOME_URL") or "").strip(),
+        hub=env.get(SIGNED_IN_BY_HUB_ENV) == "1",
     )
 
 

@@ -62,6 +62,8 @@ class World:
     canaries: dict[str, str] = field(default_factory=dict)  # X's text, must vanish on erasure
     others: dict[str, str] = field(default_factory=dict)  # others' text, never in X's export
     x_entries: list[str] = field(default_factory=list)  # X's practice library entries
+    x_questions: list[str] = field(default_factory=list)  # X's questions between sessions
+    y_answer_on_x: str = ""  # Y's answer to X's question: erased with X's question, not exported
 
 
 def seed(store, rolfe) -> World:
@@ -176,7 +178,8 @@ def seed(store, rolfe) -> World:
             if table is schema.feedback:
                 extra["kind"] = "deepening_question"
             conn.execute(insert(table), [{**v, **extra} for v in values])
-    x_entries = _library(store, x, y, c, o)
+    x_entries, cop_id = _library(store, x, y, c, o)
+    x_questions, y_answer_on_x = _questions(store, x, y, cop_id, c, o)
     return World(
         x=x,
         y=y,
@@ -195,10 +198,12 @@ def seed(store, rolfe) -> World:
         canaries=c,
         others=o,
         x_entries=x_entries,
+        x_questions=x_questions,
+        y_answer_on_x=y_answer_on_x,
     )
 
 
-def _library(store, x, y, c: dict, o: dict) -> list[str]:
+def _library(store, x, y, c: dict, o: dict) -> tuple[list[str], str]:
     """Y's open community: X joins, writes an entry (then revises it), endorses and comments on
     Y's entry, and asks to join a community that is by request."""
     from cop_widgets.services import library, membership, sessions
@@ -220,7 +225,26 @@ def _library(store, x, y, c: dict, o: dict) -> list[str]:
     )
     library.endorse(store, x, theirs.id)
     library.add_comment(store, x, str(uuid.uuid4()), theirs.id, c["comment"])
-    return [mine.id]
+    return [mine.id], cop.id
+
+
+def _questions(store, x, y, cop_id: str, c: dict, o: dict) -> tuple[list[str], str]:
+    """In Y's community: X asks a question, which Y answers; X answers Y's question, and Y
+    marks that answer as one that helped."""
+    from cop_widgets.services import questions
+
+    c["question"], c["q_answer"] = _tag("question"), _tag("q_answer")
+    o["y_question"] = _tag("y_question")
+    mine = questions.ask(
+        store, x, str(uuid.uuid4()), cop_id, "X's question", f"{c['question']} {UNICODE}",
+        confirmed=True,
+    )  # fmt: skip
+    theirs = questions.ask(store, y, str(uuid.uuid4()), cop_id, "Y's question", o["y_question"])
+    answer = questions.answer(store, x, str(uuid.uuid4()), theirs.id, c["q_answer"])
+    questions.mark_helped(store, y, answer.id)
+    # (not among `o`, the text that stays: it goes with X's question)
+    on_x = questions.answer(store, y, str(uuid.uuid4()), mine.id, "Y's answer to X")
+    return [mine.id], on_x.id
 
 
 @pytest.fixture
@@ -262,6 +286,8 @@ def is_x(table_name: str, row, w: World, x_key: str) -> bool:
         "library_tag": lambda: m["entry_id"] in w.x_entries,
         "library_endorsement": lambda: m["person_id"] == xid,
         "library_comment": lambda: m["author_id"] == xid,
+        "question": lambda: m["asker_id"] == xid,
+        "question_answer": lambda: m["author_id"] == xid,
         "schema_migrations": lambda: False,
     }[table_name]()
 

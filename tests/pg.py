@@ -33,6 +33,7 @@ from cop_widgets.settings import Settings
 BOTH_BACKENDS = frozenset(
     {
         "test_db",
+        "test_library_handbook",
         "test_reflections",
         "test_policy",
         "test_sessions",
@@ -48,12 +49,19 @@ BOTH_BACKENDS = frozenset(
         "test_person_tables",
         "test_faults",
         "test_transfer",
+        "test_questions",
+        # the reports' data (tests/reports/): read on each backend, the same figures
+        "test_person_and_community_reports",
+        "test_session_report",
+        "test_value_stories_report",
     }
 )
 # Tests of those modules about SQLite itself (module name, test function name).
 SQLITE_ONLY = frozenset(
     {
         ("test_db", "test_migrations_from_empty_create_every_table"),  # sqlite_master
+        # the app's handbook button renders a PDF: once is enough (its data runs on both)
+        ("test_library_handbook", "test_a_member_makes_the_handbook_in_the_library_app"),
         ("test_db", "test_twenty_processes_times_one_hundred_saves_lose_nothing"),  # see
         # tests/store/test_postgres.py for the PostgreSQL run of the many writers
         ("test_db", "test_store_locked_past_the_busy_timeout_says_not_saved_yet"),
@@ -83,6 +91,23 @@ SQLITE_ONLY = frozenset(
         ("test_faults", "test_kill_9_of_writers_loses_no_confirmed_save"),
         ("test_faults", "test_full_disk_is_store_full_and_keeps_every_confirmed_save"),
         ("test_faults", "test_locked_store_is_store_busy_then_saves"),
+        # Rendering itself (papermill, nbconvert, the PDF, the batch kernel), the same whatever
+        # the store: on SQLite only. Each report's figures are rendered and checked against the
+        # store on both (the other render tests of these modules), and its data on both.
+        (
+            "test_person_and_community_reports",
+            "test_person_record_holds_only_their_entries_and_released_feedback",
+        ),
+        (
+            "test_person_and_community_reports",
+            "test_failed_render_names_the_cell_and_leaves_no_file",
+        ),
+        (
+            "test_person_and_community_reports",
+            "test_a_batch_runs_in_one_kernel_and_keeps_people_apart",
+        ),
+        ("test_session_report", "test_a_session_nobody_answered_gets_a_short_report"),
+        ("test_session_report", "test_value_stories_are_counted_by_the_cycles_they_reach"),
     }
 )
 
@@ -126,13 +151,18 @@ def _run_as() -> list[str]:
 
 
 class PostgresServer:
-    """One PostgreSQL cluster in a temporary folder, on 127.0.0.1:<port>."""
+    """One PostgreSQL cluster in a temporary folder, on 127.0.0.1:<port>.
 
-    def __init__(self, bindir: Path):
+    For the tests (durable=False): in memory where there is /dev/shm, with fsync, synchronous
+    commit and full-page writes off. The benchmarks (benchmarks/bench_backends.py) start it
+    with durable=True: on disk in the system's temporary folder (as their SQLite file is), with
+    PostgreSQL's own settings for those, as a deployment runs it."""
+
+    def __init__(self, bindir: Path, durable: bool = False):
         self.bindir = bindir
         # in memory where there is /dev/shm: CREATE DATABASE then takes 35 ms instead of 400
         shm = Path("/dev/shm")
-        memory = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+        memory = shm if not durable and shm.is_dir() and os.access(shm, os.W_OK) else None
         self.root = Path(tempfile.mkdtemp(prefix="cop-pg-", dir=memory))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
@@ -154,15 +184,14 @@ class PostgresServer:
         )  # fmt: skip
         pwfile.unlink()
         # Sort text as SQLite does (C: by bytes); fast, throw-away settings for tests only.
+        fast = ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         self.options = " ".join(
             [
                 f"-p {self.port}",
                 "-c listen_addresses=127.0.0.1",
                 f"-c unix_socket_directories={self.root}",
                 "-c max_connections=300",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
+                *([] if durable else fast),
             ]
         )
         self.start()

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from cop_widgets.apps.case_discussion import case_discussion_app
 from cop_widgets.apps.community import community_app
 from cop_widgets.apps.library import library_app
+from cop_widgets.apps.questions import questions_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.run_sheet import run_sheet_app
 from cop_widgets.apps.supervisor_review import review_app
@@ -28,6 +29,7 @@ from cop_widgets.services import (
     discussions,
     library,
     person_export,
+    questions,
     reflections,
     report_access,
     review,
@@ -105,6 +107,14 @@ class World:
                 .where(schema.library_entry.c.id == self.library_draft)
                 .values(status="draft")
             )
+        # Ana's question to community A, which Cora answered
+        self.question = questions.ask(
+            store, self.ana, str(uuid.uuid4()), self.cop_a.id, "Ana's question",
+            "Ana's own words.", confirmed=True,
+        ).id  # fmt: skip
+        self.answer = questions.answer(
+            store, self.cora, str(uuid.uuid4()), self.question, "Try a short text first."
+        ).id
 
 
 @pytest.fixture
@@ -210,8 +220,21 @@ def _library(settings, w):
     ]
 
 
+def _questions(settings, w):
+    app = questions_app(settings=settings, environ={})
+    sign_in_as(app, w.sam)
+    q = w.question
+    return app, [
+        ("open_question", (q,), ("question.read", q)),
+        ("_store_answer", (("forged",), q, str(uuid.uuid4())), ("question.answer", q)),
+        ("_helped", (w.answer, True), ("question.mark_helped", q)),
+        ("_save_to_library", (q,), ("question.save_to_library", q)),
+        ("_withdraw", (q,), ("question.withdraw", q)),
+    ]
+
+
 @pytest.mark.parametrize(
-    "make_app", [_community, _discussion, _reflection, _review, _run_sheet, _library]
+    "make_app", [_community, _discussion, _reflection, _review, _run_sheet, _library, _questions]
 )
 def test_an_apps_handlers_refuse_another_persons_ids(store, settings, world, make_app):
     app, calls = make_app(settings, world)
@@ -297,6 +320,8 @@ def _service_calls(w):
                 st, who, w.ana.id, "2026-01-01", "2026-12-31"
             ),
         ),
+        ("report.library", a, lambda st, who: report_access.library_handbook(st, who, a)),
+        ("report.library", a, lambda st, who: report_access.report_job(st, who, "library", a)),
         (
             "person.export",
             w.ana.id,
@@ -327,6 +352,31 @@ def _service_calls(w):
             w.library_draft,
             lambda st, who: library.publish(st, who, w.library_draft),
         ),
+        *_question_calls(w),
+    ]
+
+
+def _question_calls(w):
+    a, q, answer = w.cop_a.id, w.question, w.answer
+    return [
+        (
+            "question.ask",
+            a,
+            lambda st, who: questions.ask(st, who, str(uuid.uuid4()), a, "Forged", "forged"),
+        ),
+        ("question.read", q, lambda st, who: questions.get(st, who, q)),
+        ("question.read", q, lambda st, who: questions.thread(st, who, q)),
+        ("community.view", a, lambda st, who: questions.questions(st, who, community_id=a)),
+        (
+            "question.answer",
+            q,
+            lambda st, who: questions.answer(st, who, str(uuid.uuid4()), q, "forged"),
+        ),
+        ("question.mark_helped", q, lambda st, who: questions.mark_helped(st, who, answer)),
+        ("question.mark_helped", q, lambda st, who: questions.unmark_helped(st, who, answer)),
+        ("question.withdraw", q, lambda st, who: questions.withdraw(st, who, q)),
+        ("question.save_to_library", q, lambda st, who: questions.draft_texts(st, who, q)),
+        ("question.save_to_library", q, lambda st, who: questions.save_to_library(st, who, q)),
     ]
 
 

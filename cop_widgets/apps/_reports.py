@@ -5,8 +5,9 @@
 - ``shell``: the page's AppShell (the panel uses ``shell.store`` and ``shell.person``, the
   signed-in person, at the moment the button is pressed).
 - ``kind``: "session" (the session report: its facilitator, its community's coordinators),
-  "community" (a community's report: its coordinators) or "person" (a CPD record: that person
-  only); ``target_id`` is the session's, community's or person's id.
+  "community" (a community's report: its coordinators), "person" (a CPD record: that person
+  only) or "library" (a community's practice handbook: its members); ``target_id`` is the
+  session's, community's or person's id.
 - ``label``: the button's words, e.g. "Close and make the report" on the run sheet.
 - ``period=True`` shows From and To date pickers, the last 12 months by default (community
   report, CPD record).

@@ -116,8 +116,8 @@ class CommunityApp(AppShell):
     # -- people and their sign-in links (coordinators) -------------------------------------------
     def _people_panel(self) -> list[W.Widget]:
         store, person = self.signed_in()
-        if "coordinator" not in roles_of(store, person.id):
-            return []
+        if "coordinator" not in roles_of(store, person.id) or self.settings.hub:
+            return []  # under JupyterHub the Hub signs people in: no links to hand out
         self.person_name = W.Text(description="Name", style=LABEL, layout=W.Layout(width="24rem"))
         self.person_role = W.Dropdown(
             options=[(r.capitalize(), r) for r in ROLES], description="Role", style=LABEL

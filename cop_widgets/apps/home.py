@@ -20,7 +20,7 @@ import ipywidgets as W
 
 from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._startup import open_for_app
-from cop_widgets.services import feedback, roster, sessions
+from cop_widgets.services import feedback, questions, roster, sessions
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
@@ -109,9 +109,16 @@ def home_url(settings: Settings, environ=None) -> str:
 
 
 def cards_for(
-    roles: set[str], runs_a_community: bool, in_a_community: bool, review: str, new_feedback: int
+    roles: set[str],
+    runs_a_community: bool,
+    in_a_community: bool,
+    review: str,
+    new_feedback: int,
+    waiting: questions.Waiting | None = None,
+    hub: bool = False,
 ) -> list[Card]:
-    """The link cards a person sees (the join card is a form of its own, shown to everyone)."""
+    """The link cards a person sees (the join card is a form of its own, shown to everyone).
+    Under JupyterHub (`hub`) the Hub signs people in, so there are no sign-in links to give."""
     feedback_badge = (
         f"New feedback on {new_feedback} reflection{'s' if new_feedback != 1 else ''}"
         if new_feedback
@@ -175,6 +182,14 @@ def cards_for(
             "endorse them, add your own.",
             "library.ipynb",
         ),
+        Card(
+            "questions",
+            "Questions between sessions",
+            "Ask your community a practice question, answer others' questions, and keep what "
+            "helped.",
+            "questions.ipynb",
+            questions_badge(waiting),
+        ),
     ]
     cards.append(
         Card(
@@ -193,7 +208,7 @@ def cards_for(
                 review,
             )
         )
-    if "coordinator" in roles:
+    if "coordinator" in roles and not hub:
         cards.append(
             Card(
                 "people",
@@ -203,6 +218,20 @@ def cards_for(
             )
         )
     return cards
+
+
+def questions_badge(waiting: questions.Waiting | None) -> str:
+    """The questions card's badge: new answers to the person's questions, else the questions
+    of their communities waiting for an answer ("" when neither)."""
+    if waiting is None:
+        return ""
+    if waiting.new_answers:
+        n = waiting.new_answers
+        return f"{n} new answer{'s' if n != 1 else ''} to your questions"
+    if waiting.unanswered:
+        n = waiting.unanswered
+        return f"{n} question{'s' if n != 1 else ''} waiting for an answer"
+    return ""
 
 
 def run_today_cards(
@@ -284,6 +313,8 @@ class HomeApp(AppShell):
             bool(known),
             review_url(self.settings, self.environ) if "supervisor" in roles else "",
             len(feedback.new_feedback(store, person)),
+            questions.waiting(store, person),
+            hub=self.settings.hub,
         )
         self.cards_view.value = (
             '<nav aria-label="What you can do"><ul class="cop-cards">'

@@ -25,7 +25,7 @@ from cop_widgets.apps._fields import TakenText
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.content.library_topics import EMPTY, TOPICS_FILE, TopicList, load_topics
 from cop_widgets.errors import DataFileError, InvalidInput
-from cop_widgets.services import library, membership, sessions
+from cop_widgets.services import library, membership, report_access, sessions
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
@@ -264,6 +264,8 @@ class LibraryApp(AppShell):
         self.detail.add_class("cop-lib-entry")
         self.drafts_box = W.VBox()
         self.drafts_box.add_class("cop-lib-drafts")
+        self.handbook_box = W.VBox()
+        self.handbook_box.add_class("cop-lib-handbook")
         self._refresh_tags()
         self.picker.observe(lambda _: self.guard(self._community_changed), "value")
         for w in (self.search, self.tag, self.sort, self.marked_only):
@@ -278,11 +280,13 @@ class LibraryApp(AppShell):
                 self.marked_only,
                 self.results,
                 self.more,
+                self.handbook_box,
             ]
         )
         self._build_contribute()
         self.body.children = [self.browse_box, self.detail, self.contribute_box]
         self._show_drafts()
+        self._show_handbook()
         self.refresh()
         opened = (asked.get("entry") or [""])[0]
         if opened:
@@ -294,9 +298,33 @@ class LibraryApp(AppShell):
 
     def _community_changed(self) -> None:
         self._refresh_tags()
+        self._show_handbook()
         if self.picker.value and self.picker.value in {v for _, v in self.mine}:
             self.form.community.value = self.picker.value
         self.refresh()
+
+    def _show_handbook(self) -> None:
+        """The practice handbook of the community chosen (report.library: its members), its
+        panel kept per community so that a handbook being made survives a change of choice."""
+        store, person = self.signed_in()
+        chosen = self._community()
+        if chosen is None or not report_access.may_make(store, person, "library", chosen):
+            hint = "Choose one community above to make its practice handbook." if not chosen else ""
+            self.handbook_box.children = [W.HTML(f"<p class='cop-meta'>{hint}</p>")] if hint else []
+            return
+        from cop_widgets.apps._reports import report_panel  # nbconvert loads when pressed
+
+        panels = self.__dict__.setdefault("_handbook_panels", {})
+        if chosen not in panels:
+            panels[chosen] = report_panel(self, "library", chosen, label="Make the handbook")
+        self.handbook_box.children = [
+            W.HTML(
+                "<h2>Practice handbook</h2><p class='cop-meta'>The community's endorsed practice "
+                "and its most-endorsed entries, by topic, in full: one web page (and a PDF) to "
+                "keep, print or share with the community. Drafts are never in it.</p>"
+            ),
+            panels[chosen],
+        ]
 
     def _refresh_tags(self) -> None:
         store, person = self.signed_in()
@@ -754,8 +782,8 @@ class LibraryApp(AppShell):
         rows: list[W.Widget] = [
             W.HTML(
                 f"<h2>My drafts ({len(drafts)})</h2><p class='cop-meta'>Made from your "
-                "sessions' practice insights and shared resources. Only you see them until you "
-                "publish them.</p>"
+                "sessions' practice insights and shared resources, and from questions' "
+                "threads. Only you see them until you publish them.</p>"
             )
         ]
         for d in drafts:

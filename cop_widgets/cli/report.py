@@ -5,10 +5,13 @@
         [--out DIR] [--pdf]
     cop report session SESSION [--min-n 5] [--out DIR] [--pdf]
     cop report all-sessions --from DATE --to DATE [--min-n 5] [--out DIR] [--pdf]
+    cop report library --community NAME [--top 50] [--out DIR] [--pdf]
 
 PERSON is a person id, a display name (any case) or hub:<user>; several people give one report
 each, rendered in one kernel. SESSION is a session id or its join code; all-sessions renders
-every session that started in the period in one kernel, with a progress bar on stderr. Dates
+every session that started in the period in one kernel, with a progress bar on stderr.
+`library` prints a community's practice handbook: its endorsed practice, then its --top most
+endorsed other entries, grouped by topic and tag (published entries only). Dates
 are YYYY-MM-DD, both days included. Files are named readably, never by ids (community, date
 and topic; community or person and period: reports.render.report_filename), with -2, -3 ...
 added rather than replacing a file already there; written to reports/ at the repository root
@@ -63,6 +66,23 @@ def add_report_commands(subparsers) -> None:
     _common(batch)
     _min_n(batch, "people answered")
     batch.set_defaults(func=cmd_all_sessions)
+
+    handbook = rsub.add_parser(
+        "library",
+        help="a community's practice handbook: its endorsed practice and most-endorsed entries",
+    )
+    handbook.add_argument(
+        "--community", required=True, metavar="NAME", help="the community (name or id)"
+    )
+    handbook.add_argument(
+        "--top",
+        type=int,
+        default=None,
+        help="at most this many of the most-endorsed entries besides the endorsed practice "
+        "(default 50; 0: the endorsed practice only)",
+    )
+    _output(handbook)
+    handbook.set_defaults(func=cmd_library)
 
 
 def _min_n(parser, what: str) -> None:
@@ -250,3 +270,17 @@ def cmd_all_sessions(args) -> int:
     params = [{"session_id": sid, "min_n": min_n} for sid in ids]
     with _booting_kernel() as kernel:
         return _render("session_report", params, args.out, args.pdf, kernel, progress=True)
+
+
+def cmd_library(args) -> int:
+    from cop_widgets.reports.library_data import DEFAULT_TOP, check_top
+
+    top = check_top(DEFAULT_TOP if args.top is None else args.top, "--top")
+    with _booting_kernel() as kernel:
+        store = _open_store()
+        try:
+            community_id = _find_community(store, args.community)
+        finally:
+            store.dispose()
+        params = [{"community_id": community_id, "top": top}]
+        return _render("library_handbook", params, args.out, args.pdf, kernel)

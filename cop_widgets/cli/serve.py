@@ -83,7 +83,12 @@ def add_serve_commands(sub) -> None:
 
 def cmd_serve(args) -> int:
     from cop_widgets.room.mode import check_people, check_tls, lan_address
-    from cop_widgets.serving import ServeOptions, voila_command, voila_environment
+    from cop_widgets.serving import (
+        ServeOptions,
+        voila_command,
+        voila_environment,
+        with_parsed_content,
+    )
 
     # Everything that can be refused is refused before anything starts or is written.
     people = check_people(args.people)
@@ -102,7 +107,8 @@ def cmd_serve(args) -> int:
     if args.hub:
         return _serve_hub(args)
     base = _address(args, https=tls is not None)
-    env = voila_environment()
+    # the content files parsed once here: kernels need not import yaml to read them
+    env = with_parsed_content(voila_environment())
     pools: tuple[tuple[str, int], ...] = ()
     if args.room or people:
         pools = _room_pools(args, base, people)
@@ -234,7 +240,13 @@ def cmd_rehearse(args) -> int:
 
 
 def cmd_review(args) -> int:
-    from cop_widgets.serving import REVIEW_DIR, ServeOptions, voila_command, voila_environment
+    from cop_widgets.serving import (
+        REVIEW_DIR,
+        ServeOptions,
+        voila_command,
+        voila_environment,
+        with_parsed_content,
+    )
 
     status = prepare_store(demo=False)
     if status:
@@ -248,7 +260,7 @@ def cmd_review(args) -> int:
         f"serving the review app at {_address(args)}/voila/render/supervisor_review.ipynb",
         flush=True,
     )
-    return run_server(voila_command(opts), voila_environment())
+    return run_server(voila_command(opts), with_parsed_content(voila_environment()))
 
 
 def _serve_hub(args, review: bool = False) -> int:
@@ -262,6 +274,7 @@ def _serve_hub(args, review: bool = False) -> int:
         hub_service_prefix,
         voila_command,
         voila_environment,
+        with_parsed_content,
     )
 
     prefix = hub_service_prefix()
@@ -285,5 +298,6 @@ def _serve_hub(args, review: bool = False) -> int:
     what = "the review app" if review else "the workbooks"
     print(f"serving {what} as a JupyterHub service under {prefix}", flush=True)
     cmd = voila_command(opts)
-    os.execve(cmd[0], cmd, voila_environment(hub=True))  # noqa: S606 - an argument list, no shell
+    env = with_parsed_content(voila_environment(hub=True))
+    os.execve(cmd[0], cmd, env)  # noqa: S606 - an argument list, no shell
     return 1  # not reached

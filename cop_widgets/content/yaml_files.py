@@ -1,8 +1,10 @@
 """Reading content files safely, shared by every kind of content in data/.
 
-YAML is read with a safe loader that also refuses duplicate keys and deep nesting; every broken
-rule is reported with the file, the field path and the rule (``FieldChecker``); a folder of
-files yields the good ones and one error per bad file (``load_folder``).
+YAML is read with a safe loader that also refuses duplicate keys and deep nesting
+(content/_yaml_parse.py, imported only when a file must be parsed: a kernel takes an unchanged
+file from the server's parsed copy, content/parsed_copy.py); every broken rule is reported with
+the file, the field path and the rule (``FieldChecker``); a folder of files yields the good ones
+and one error per bad file (``load_folder``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-import yaml
-
+from cop_widgets.content import parsed_copy
 from cop_widgets.errors import DataFileError, SchemaVersionError
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -37,76 +38,26 @@ class _Named(Protocol):
 Loaded = TypeVar("Loaded", bound=_Named)
 
 
-class _StrictSafeLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
-
-
-def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode, deep: bool = False):
-    seen: set = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if not isinstance(key, str | int | float | bool | type(None)):
-            raise yaml.constructor.ConstructorError(
-                None, None, "a key must be a plain word or number", key_node.start_mark
-            )
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_StrictSafeLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
-
-_OPENS = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken, yaml.BlockMappingStartToken,
-          yaml.BlockSequenceStartToken)  # fmt: skip
-_CLOSES = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
-
-
-def _check_nesting(text: str, path: Path) -> None:
-    """Refuse nesting deeper than MAX_NESTING from the token stream (no recursion), before the
-    recursive parser spends seconds on a file like "[[[[...]]]]" (measured: 2-3 s at 20,000)."""
-    depth = 0
-    for token in yaml.scan(text, Loader=_StrictSafeLoader):
-        if isinstance(token, _OPENS):
-            depth += 1
-            if depth > MAX_NESTING:
-                mark = token.start_mark
-                raise DataFileError(
-                    path,
-                    "(yaml)",
-                    f"is nested more than {MAX_NESTING} levels deep at line {mark.line + 1}, "
-                    f"column {mark.column + 1}",
-                )
-        elif isinstance(token, _CLOSES):
-            depth -= 1
-
-
 def read_yaml(path: Path) -> object:
-    """Parse one YAML file safely; any failure is a DataFileError naming the file and line."""
+    """Parse one YAML file safely; any failure is a DataFileError naming the file and line.
+    An unchanged file that the server's parsed copy holds is taken from it instead, without
+    importing yaml (content/parsed_copy.py)."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        stat = path.stat()
+        if stat.st_size > MAX_FILE_BYTES:
             raise DataFileError(path, "(file)", f"is larger than {MAX_FILE_BYTES // 1024} KiB")
+        parsed = parsed_copy.lookup(path, stat)
+        if parsed is not parsed_copy.MISSING:
+            return parsed
         raw = path.read_bytes()
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataFileError(path, "(file)", f"is not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise DataFileError(path, "(file)", f"cannot be read: {exc.strerror}") from None
-    try:
-        _check_nesting(text, path)
-        return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - strict *safe* loader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-        raise DataFileError(path, "(yaml)", f"{exc.problem or exc.context} at {where}") from None
-    except yaml.YAMLError as exc:
-        raise DataFileError(path, "(yaml)", str(exc)) from None
-    except RecursionError:
-        raise DataFileError(path, "(yaml)", "is nested too deeply") from None
+    from cop_widgets.content._yaml_parse import parse  # yaml: only when a file is parsed here
+
+    return parse(text, path)
 
 
 class FieldChecker:

@@ -436,8 +436,10 @@ def session_growth(
             .group_by(session_role.c.role_id)
         ).all()
         r = session_response.c
+        # the sum, not avg(): PostgreSQL's avg of integers is a numeric (Decimal), SQLite's a
+        # float; whole numbers on both, divided here, give the same mean on each
         answers = conn.execute(
-            select(month, r.item_set, r.item_id, func.count(), func.avg(r.value_int))
+            select(month, r.item_set, r.item_id, func.count(), func.sum(r.value_int))
             .join(cop_session, s.id == r.session_id)
             .where(held, r.value_int.is_not(None))
             .group_by(month, r.item_set, r.item_id)
@@ -469,7 +471,7 @@ def session_growth(
         ],
         dtype=object,
     )
-    means = {(m, set_id, item): (n, avg) for m, set_id, item, n, avg in answers}
+    means = {(m, set_id, item): (n, int(total) / n) for m, set_id, item, n, total in answers}
     checkin, checkout = item_sets.get("checkin"), item_sets.get("checkout")
     before = {i.compare: i for i in (checkin.items if checkin else ()) if i.compare}
     trends = []
@@ -484,8 +486,8 @@ def session_growth(
             months.append(
                 {
                     "month": m,
-                    "before": round(float(mean_b), 2) if policy.large_enough(n_b, min_n) else None,
-                    "after": round(float(mean_a), 2) if policy.large_enough(n_a, min_n) else None,
+                    "before": round(mean_b, 2) if policy.large_enough(n_b, min_n) else None,
+                    "after": round(mean_a, 2) if policy.large_enough(n_a, min_n) else None,
                     "n_before": int(n_b),
                     "n_after": int(n_a),
                 }

@@ -148,7 +148,8 @@ def scratch_data(settings, tmp: Path) -> Path:
     shutil.copytree(
         settings.data_dir,
         data,
-        ignore=shutil.ignore_patterns("*.sqlite*", "backups", "*.before-restore-*"),
+        # .cache: the real server's parsed copy (its own is written in the scratch copy)
+        ignore=shutil.ignore_patterns("*.sqlite*", "backups", "*.before-restore-*", ".cache"),
     )
     if source.exists():
         copy_store(source, data / "cop.sqlite")
@@ -1006,13 +1007,19 @@ def _first_line(exc: BaseException) -> str:
 def _start_server(settings, people: int, tmp: Path) -> tuple[RoomServer, int]:
     """A server like `cop serve --room --people N`, on 127.0.0.1 over the scratch copy."""
     from cop_widgets.room.mode import room_pools
-    from cop_widgets.serving import ROOM_NOTEBOOKS, WORKBOOKS_DIR, voila_environment
+    from cop_widgets.serving import (
+        ROOM_NOTEBOOKS,
+        WORKBOOKS_DIR,
+        voila_environment,
+        with_parsed_content,
+    )
     from cop_widgets.serving.paths import served_notebooks
 
     others = len([n for n in served_notebooks(WORKBOOKS_DIR) if n not in ROOM_NOTEBOOKS])
     pools = room_pools(people, psutil.virtual_memory().available / 2**20, others)
     env = {k: v for k, v in voila_environment().items() if not k.startswith("COP_")}
     env |= {"COP_DATA_DIR": str(settings.data_dir), "COP_TIMEZONE": settings.timezone}
+    env = with_parsed_content(env)  # as `cop serve` does, in the scratch copy's .cache/
     server = RoomServer("rehearsal", env, tmp, pool_sizes=tuple(pools.sizes.items()))
     server.wait_answering(path="login")
     return server, pools.kernels

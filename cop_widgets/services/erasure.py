@@ -33,6 +33,7 @@ from cop_widgets.services.person_tables import (
     library_entries_of,
     ownership,
     person_row,
+    questions_of,
     role_key,
     table_named,
 )
@@ -109,6 +110,10 @@ def _erasure(conn: Connection, row: AnyRow, *, dry_run: bool) -> dict[str, int]:
     for name in ("library_comment", "library_endorsement"):
         table = table_named(name)
         where[name] = or_(where[name], table.c.entry_id.in_(entries))
+    # Their questions go whole: with the answers others gave them (not exported either).
+    where["question_answer"] = or_(
+        where["question_answer"], schema.question_answer.c.question_id.in_(questions_of(row.id))
+    )
     counts: dict[str, int] = {}
     for name in PERSON_TABLES:
         if name == "audit_event":

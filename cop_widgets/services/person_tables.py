@@ -52,6 +52,11 @@ PERSON_TABLES = (
     "session_answered",
     "commitment",
     "member_profile",
+    # questions between sessions: a question is its asker's and an answer its writer's, so
+    # erasing a person deletes their questions (with every answer on them) and their answers
+    # elsewhere; "this helped" on their answers goes with them
+    "question_answer",
+    "question",
     # the practice library: an entry's text is its author's, so erasing them deletes their
     # entries (with every version, tag, attachment, and others' endorsements and comments on
     # them), their comments and endorsements elsewhere; a mark they set is kept, unattributed
@@ -138,6 +143,8 @@ def ownership(conn: Connection, row: AnyRow) -> dict[str, ColumnElement[bool]]:
         "session_answered": schema.session_answered.c.person_id == pid,
         "commitment": schema.commitment.c.person_id == pid,
         "member_profile": schema.member_profile.c.person_id == pid,
+        "question_answer": schema.question_answer.c.author_id == pid,
+        "question": schema.question.c.asker_id == pid,
         "library_attachment": schema.library_attachment.c.entry_id.in_(entries),
         "library_comment": schema.library_comment.c.author_id == pid,
         "library_endorsement": schema.library_endorsement.c.person_id == pid,
@@ -169,6 +176,15 @@ def library_entries_of(person_id: str) -> ScalarSelect[Any]:
     return (
         select(schema.library_entry.c.id)
         .where(schema.library_entry.c.author_id == person_id)
+        .scalar_subquery()
+    )
+
+
+def questions_of(person_id: str) -> ScalarSelect[Any]:
+    """SQL: the ids of the questions this person asked (for an IN clause)."""
+    return (
+        select(schema.question.c.id)
+        .where(schema.question.c.asker_id == person_id)
         .scalar_subquery()
     )
 

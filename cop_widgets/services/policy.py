@@ -30,7 +30,13 @@ revises or withdraws; its facilitators and coordinators mark its endorsed practi
 session, its facilitator or note-taker (and a discussion's facilitator or note-taker, for that
 discussion's practice insights) turns an insight or a shared resource into a draft entry: a
 draft is read by its author alone, and never listed, searched or counted, until its author
-publishes it.
+publishes it. Its members (and global coordinators) make the community's practice handbook,
+which holds only published entries they read in the library already.
+
+Questions between sessions. A community's questions are read by its members (and global
+coordinators); its members ask and answer; the asker marks the answers that helped, and withdraws
+the question; the asker and the community's facilitators and coordinators, while members, save a
+thread to the library as a draft of their own.
 
 Value-creation stories. A story saved as an intention comes back to its author alone: only
 they plan its return, see it when it is due and complete it (services/value_stories.py); for
@@ -62,6 +68,7 @@ from cop_widgets.store.schema import (
     discussion_role,
     library_entry,
     person_role,
+    question,
     reflection,
     session_role,
     supervision,
@@ -260,6 +267,18 @@ def may_report_person(conn: Connection, who: Person, person_id: str | None) -> b
     return person_id == who.id
 
 
+def may_report_library(conn: Connection, who: Person, community_id: str | None) -> bool:
+    """Rule report.library: the members of that (existing) community; global coordinators."""
+    # The handbook holds only what each of them reads in the library already: its published
+    # entries (never a draft), as the library shows them.
+    if (
+        community_id is None
+        or not conn.execute(select(community.c.id).where(community.c.id == community_id)).first()
+    ):
+        return False
+    return may_view_community(conn, who, community_id)
+
+
 # -- joining and leaving a community (the Communities page) ---------------------------------
 def _join_policy(conn: Connection, community_id: str | None) -> str | None:
     return conn.execute(
@@ -428,6 +447,52 @@ def may_draft_from_discussion(conn: Connection, who: Person, discussion_id: str 
     return leads and community_id is not None and bool(community_roles(conn, who.id, community_id))
 
 
+# -- questions between sessions ----------------------------------------------------------------
+def _question(conn: Connection, question_id: str | None) -> Row[Any, Any] | None:
+    """The question's community_id and asker_id (None: no such question)."""
+    return conn.execute(
+        select(question.c.community_id, question.c.asker_id).where(question.c.id == question_id)
+    ).first()
+
+
+def may_ask_question(conn: Connection, who: Person, community_id: str | None) -> bool:
+    """Rule question.ask: the community's members."""
+    return community_id is not None and bool(community_roles(conn, who.id, community_id))
+
+
+def may_read_question(conn: Connection, who: Person, question_id: str | None) -> bool:
+    """Rule question.read: the members of its community; global coordinators."""
+    row = _question(conn, question_id)
+    return row is not None and may_view_community(conn, who, row.community_id)
+
+
+def may_answer_question(conn: Connection, who: Person, question_id: str | None) -> bool:
+    """Rule question.answer: the members of its community (its asker too, to add to it)."""
+    row = _question(conn, question_id)
+    return row is not None and bool(community_roles(conn, who.id, row.community_id))
+
+
+def may_mark_helped(conn: Connection, who: Person, question_id: str | None) -> bool:
+    """Rule question.mark_helped: its asker."""
+    row = _question(conn, question_id)
+    return row is not None and row.asker_id == who.id
+
+
+def may_withdraw_question(conn: Connection, who: Person, question_id: str | None) -> bool:
+    """Rule question.withdraw: its asker."""
+    return may_mark_helped(conn, who, question_id)
+
+
+def may_save_question_to_library(conn: Connection, who: Person, question_id: str | None) -> bool:
+    """Rule question.save_to_library: its asker and its community's facilitators and
+    coordinators, while members of it (the draft is an entry of that community's library)."""
+    row = _question(conn, question_id)
+    if row is None:
+        return False
+    roles = community_roles(conn, who.id, row.community_id)
+    return bool(roles) and (row.asker_id == who.id or bool(roles & set(MANAGING)))
+
+
 # -- value-creation stories that come back --------------------------------------------------
 def may_return_to_value_story(conn: Connection, who: Person, reflection_id: str | None) -> bool:
     """Rule value_story.return: the story's author (a reflection of the value-creation model)."""
@@ -536,6 +601,14 @@ def library_readable_by(conn: Connection, viewer: Person) -> ColumnElement[bool]
     if "coordinator" in global_roles(conn, viewer.id):
         return published
     return and_(published, _member_of(library_entry.c.community_id, viewer.id))
+
+
+def questions_readable_by(conn: Connection, viewer: Person) -> ColumnElement[bool] | None:
+    """A WHERE clause on `question` (rule "question.read") for lists and counts: the questions
+    of the viewer's communities (None: every community's, for a global coordinator)."""
+    if "coordinator" in global_roles(conn, viewer.id):
+        return None
+    return _member_of(question.c.community_id, viewer.id)
 
 
 def library_drafts_of(author: Person) -> ColumnElement[bool]:
@@ -692,6 +765,13 @@ RULES: dict[str, Rule] = {
             "that person only",
         ),
         Rule(
+            "report.library",
+            "make a community's practice handbook",
+            "community",
+            may_report_library,
+            "the members of its community; global coordinators",
+        ),
+        Rule(
             "community.browse",
             "see the list of communities",
             "community",
@@ -797,6 +877,48 @@ RULES: dict[str, Rule] = {
             "reflection",
             may_return_to_value_story,
             "the story's author",
+        ),
+        Rule(
+            "question.ask",
+            "ask this community a question",
+            "community",
+            may_ask_question,
+            "its members",
+        ),
+        Rule(
+            "question.read",
+            "read this question and its answers",
+            "question",
+            may_read_question,
+            "the members of its community; global coordinators",
+        ),
+        Rule(
+            "question.answer",
+            "answer this question",
+            "question",
+            may_answer_question,
+            "the members of its community",
+        ),
+        Rule(
+            "question.mark_helped",
+            "mark which answers to this question helped",
+            "question",
+            may_mark_helped,
+            "its asker",
+        ),
+        Rule(
+            "question.withdraw",
+            "withdraw this question",
+            "question",
+            may_withdraw_question,
+            "its asker",
+        ),
+        Rule(
+            "question.save_to_library",
+            "save this question and its answers to the library as a draft",
+            "question",
+            may_save_question_to_library,
+            "its asker and its community's facilitators and coordinators, while members",
         ),
     )
 }

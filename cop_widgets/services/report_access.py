@@ -1,16 +1,18 @@
 """Who may make which report from the app, and what the renderer is then given.
 
 Each function takes the signed-in person (`who`) and the report's target, asks the policy
-(``report.session``, ``report.community``, ``report.person``; a refusal raises NotAllowed and
-is audited like every other), and returns a ``ReportJob``: the template's name, its parameters
-(ids, ISO dates and whole numbers only: nothing typed reaches the report kernel) and a readable
-file stem. The apps render it (apps/_reports.py); this layer never imports reports/.
+(``report.session``, ``report.community``, ``report.person``, ``report.library``; a refusal
+raises NotAllowed and is audited like every other), and returns a ``ReportJob``: the
+template's name, its parameters (ids, ISO dates and whole numbers only: nothing typed reaches
+the report kernel) and a readable file stem. The apps render it (apps/_reports.py); this
+layer never imports reports/.
 
 File stems name what a person recognises, never ids: community, date and topic for a session
 (``family-support-cop_2026-11-27_safety-planning_session-report``), community and period for a
-community report, the person's name and period for a CPD record. They are ASCII (accents
-dropped, other scripts and direction controls removed) so that every browser and file system
-keeps them; ``report_stem`` serves the command line too (``reports.render.report_filename``).
+community report, the person's name and period for a CPD record, community and the day it
+was made for a practice handbook. They are ASCII (accents dropped, other scripts and direction
+controls removed) so that every browser and file system keeps them; ``report_stem`` serves the
+command line too (``reports.render.report_filename``).
 """
 
 from __future__ import annotations
@@ -31,18 +33,22 @@ from cop_widgets.services.membership import community_name
 from cop_widgets.store import Store
 from cop_widgets.store.schema import community, cop_session, person
 
-KINDS = ("session", "community", "person")
+KINDS = ("session", "community", "person", "library")
 TEMPLATES = {
     "session": "session_report",
     "community": "community_growth",
     "person": "person_record",
+    "library": "library_handbook",
 }
 RULE = {kind: f"report.{kind}" for kind in KINDS}
 SUFFIX = {
     "session_report": "session-report",
     "community_growth": "community-report",
     "person_record": "cpd-record",
+    "library_handbook": "practice-handbook",
 }
+# the practice handbook: at most this many of the most-endorsed entries besides those marked
+HANDBOOK_TOP = 50
 # Where a name has nothing ASCII left (a name in another script), the stem still says what it is.
 FALLBACK = {"community": "community", "topic": "session", "person": "person"}
 SLUG_MAX = 40
@@ -53,7 +59,7 @@ MAX_PERIOD_YEARS = 10
 class ReportJob:
     """A report the app may render: which template, its parameters, and its file stem."""
 
-    kind: str  # "session", "community" or "person"
+    kind: str  # "session", "community", "person" or "library"
     template: str  # a template of reports/notebooks
     params: dict[str, object]  # ids, ISO dates, whole numbers
     stem: str  # the readable file name without its extension
@@ -109,6 +115,10 @@ def report_stem(store: Store, template: str, params: dict[str, object]) -> str:
             parts = [slug(name, FALLBACK["community"])]
         elif template == "person_record" and params.get("person_id"):
             parts = [slug(_person_name(conn, str(params["person_id"])), FALLBACK["person"])]
+        elif template == "library_handbook" and params.get("community_id"):
+            name = community_name(conn, str(params["community_id"]))
+            today = _local_day(datetime.now(UTC).isoformat(), store.settings.timezone)
+            parts = [slug(name, FALLBACK["community"]), today]
         else:
             parts = []
     if template != "session_report":
@@ -203,6 +213,27 @@ def person_record(
     )
 
 
+def library_handbook(
+    store: Store, who: Person | None, community_id: str, *, top: int | None = None
+) -> ReportJob:
+    """A community's practice handbook (its endorsed practice, then its most-endorsed entries),
+    for its members: it holds only what they read in the library already."""
+    policy.require(store, who, RULE["library"], community_id)
+    params: dict[str, object] = {
+        "community_id": community_id,
+        "top": HANDBOOK_TOP if top is None else top,
+    }
+    with store.read() as conn:
+        name = community_name(conn, community_id)
+    return ReportJob(
+        "library",
+        TEMPLATES["library"],
+        params,
+        report_stem(store, "library_handbook", params),
+        name,
+    )
+
+
 def report_job(
     store: Store,
     who: Person | None,
@@ -211,13 +242,15 @@ def report_job(
     date_from: object = None,
     date_to: object = None,
 ) -> ReportJob:
-    """One of the three by kind ("session", "community", "person")."""
+    """One of them by kind ("session", "community", "person", "library")."""
     if kind == "session":
         return session_report(store, who, target_id)
     if kind == "community":
         return community_report(store, who, target_id, date_from, date_to)
     if kind == "person":
         return person_record(store, who, target_id, date_from, date_to)
+    if kind == "library":
+        return library_handbook(store, who, target_id)
     raise InvalidInput("report", f"No report of kind {kind!r}; there are: {', '.join(KINDS)}.")
 
 

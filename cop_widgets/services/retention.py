@@ -72,6 +72,8 @@ RETENTION_CLASSES = (
                    "commitments and their follow-up"),
     RetentionClass("directory", "COP_RETAIN_DIRECTORY_DAYS",
                    "directory entries, by last change"),
+    RetentionClass("questions", "COP_RETAIN_QUESTIONS_DAYS",
+                   "questions between sessions with their answers, by last activity"),
     RetentionClass("audit", "COP_RETAIN_AUDIT_YEARS", "audit events", unit_days=365),
 )  # fmt: skip
 
@@ -92,6 +94,8 @@ RETENTION_TABLES = (
     "commitment",
     "member_profile",
     "audit_event",
+    "question_answer",
+    "question",
 )
 
 
@@ -150,6 +154,13 @@ def _retention_steps(cuts: dict[str, str]) -> list[_Step]:
         steps.append(
             ("member_profile", schema.member_profile.c.updated_at < cuts["directory"], None)
         )
+    if "questions" in cuts:  # a thread goes whole once its last activity is old enough
+        old = schema.question.c.updated_at < cuts["questions"]
+        expired = select(schema.question.c.id).where(old).scalar_subquery()
+        steps += [
+            ("question_answer", schema.question_answer.c.question_id.in_(expired), None),
+            ("question", old, None),
+        ]
     if "audit" in cuts:
         steps.append(("audit_event", schema.audit_event.c.at < cuts["audit"], None))
     return steps

@@ -152,6 +152,8 @@ def review_queue(
         total = conn.execute(
             select(func.count()).select_from(reflection).where(*where)
         ).scalar_one()
+        pages = max(1, -(-total // page_size))
+        page = min(page, pages)  # a page past the end (the queue shrank, a filter narrowed it)
         rows = conn.execute(
             select(
                 reflection.c.id,
@@ -182,7 +184,7 @@ def review_queue(
         )
         for r in rows
     )
-    return QueuePage(items, total, page, max(1, -(-total // page_size)))
+    return QueuePage(items, total, page, pages)
 
 
 # -- one reflection under review ---------------------------------------------------------------

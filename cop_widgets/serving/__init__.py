@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cop_widgets.services.identity import IDENTITY_HEADER, SITE_HEADER
+from cop_widgets.settings import SIGNED_IN_BY_HUB_ENV
 
 JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter_data"
 WORKBOOKS_DIR = Path(__file__).resolve().parents[2] / "workbooks"
@@ -146,12 +147,40 @@ def voila_environment(base: dict[str, str] | None = None, hub: bool = False) -> 
     if not hub:
         for name in HUB_VARIABLES:
             env.pop(name, None)
+    # the apps read it (Settings.hub): under the Hub there are no sign-in links to hand out
+    if hub:
+        env[SIGNED_IN_BY_HUB_ENV] = "1"
+    else:
+        env.pop(SIGNED_IN_BY_HUB_ENV, None)
     env["JUPYTER_PATH"] = os.pathsep.join(
         p for p in (str(JUPYTER_DATA), env.get("JUPYTER_PATH", "")) if p
     )
     # Kernels must not wait on a missing display or pick up a user's matplotlib backend.
     env.setdefault("MPLBACKEND", "agg")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env
+
+
+def with_parsed_content(env: dict[str, str]) -> dict[str, str]:
+    """`env` with COP_PARSED_CONTENT naming the content files of its data folder, parsed now
+    (content/parsed_copy.py, in <data_dir>/.cache/): the kernels read them from there without
+    importing yaml. If the copy cannot be written the server still starts, with a warning: its
+    kernels then parse the files themselves."""
+    from cop_widgets.content.parsed_copy import ENV_VAR, write_for_settings
+    from cop_widgets.errors import CopWidgetsError
+    from cop_widgets.settings import load_settings
+
+    env = dict(env)
+    env.pop(ENV_VAR, None)  # never another server's copy
+    try:
+        env[ENV_VAR] = str(write_for_settings(load_settings(env)))
+    except (OSError, CopWidgetsError) as exc:
+        print(
+            f"warning: the parsed copy of the content files was not written ({exc}); each "
+            "kernel reads them itself.",
+            file=sys.stderr,
+            flush=True,
+        )
     return env
 
 

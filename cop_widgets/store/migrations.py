@@ -331,6 +331,12 @@ def _value_story_returns(conn: Connection) -> None:
     )
 
 
+def _questions(conn: Connection) -> None:
+    # a member asks their community a practice question between sessions; members answer, the
+    # asker marks what helped, and the thread may become a library draft (services/questions.py)
+    schema.metadata.create_all(conn, tables=[schema.question, schema.question_answer])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "people, reflections, answers, audit", _v1_initial),
     (2, "case discussions: roles, notes, actions, ratings", _v2_case_discussions),
@@ -347,6 +353,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (13, "joining communities (open or by request); the practice library", _membership_and_library),
     (14, "library drafts made from a session's insights and resources", _library_drafts),
     (15, "value-creation stories that come back to their authors", _value_story_returns),
+    (16, "questions between sessions", _questions),
 )
 LATEST = MIGRATIONS[-1][0]
 
@@ -375,11 +382,18 @@ def _refuse_newer(store: Store, applied: set[int]) -> None:
         )
 
 
+def _all_applied(applied: set[int]) -> bool:
+    return all(version in applied for version, _name, _step in MIGRATIONS)
+
+
 def migrate(store: Store) -> list[int]:
     """Apply every pending migration to `store` (a db.Store); return the versions applied now.
 
-    The first look is one write transaction (so opening a store that another process keeps
-    locked is StoreBusy, which apps wait out). With something pending, store.migration_lock()
+    On SQLite the first look is one write transaction (so opening a store that another
+    process keeps locked is StoreBusy, which apps wait out). On PostgreSQL it is a read when
+    every step is applied: there a write transaction takes the store's one write lock, and 40
+    kernels or servers opening the store together would queue behind each other for a look
+    that changes nothing. With something pending, store.migration_lock()
     is held across all the steps (SQLite: the write gate; PostgreSQL: an advisory lock), so
     that of several servers starting together one migrates and the others, let in after it,
     find every step applied. Each step is one write transaction of its own (store.write():
@@ -387,11 +401,17 @@ def migrate(store: Store) -> list[int]:
     version than this code knows is refused (StoreUnavailable naming both versions) and left
     as it was.
     """
+    if not store.is_sqlite:
+        with store.read() as conn:
+            applied = applied_versions(conn)
+        _refuse_newer(store, applied)
+        if _all_applied(applied):
+            return []
     with store.write() as conn:
         schema.metadata.create_all(conn, tables=[schema.schema_migrations])
         applied = applied_versions(conn)
     _refuse_newer(store, applied)
-    if all(version in applied for version, _name, _step in MIGRATIONS):
+    if _all_applied(applied):
         return []
     done: list[int] = []
     with store.migration_lock():

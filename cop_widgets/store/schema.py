@@ -658,3 +658,49 @@ library_attachment = Table(
     Column("created_at", String(40), nullable=False),
 )
 Index("library_attachment_by_entry", library_attachment.c.entry_id)
+
+
+# -- questions between sessions (migration 16) ----------------------------------------------------
+# A practice question a member asks their community between sessions, and the answers other
+# members give. Its text is its asker's, an answer's its author's (erasing a person deletes
+# their questions, with every answer on them, and their answers elsewhere). Each text passed
+# the de-identification check; confirmed_findings counts what its writer confirmed.
+question = Table(
+    "question",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "community_id", String(36), ForeignKey("community.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("asker_id", String(36), ForeignKey("person.id"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("confirmed_findings", Integer, nullable=False, server_default="0"),
+    Column("created_at", String(40), nullable=False),
+    # its last activity (asked, answered, an answer marked as helped): what retention goes by
+    Column("updated_at", String(40), nullable=False),
+    # when the asker last opened it: answers after that are new to them
+    Column("asker_seen_at", String(40)),
+    # the library draft made from the thread (its saver's entry); withdrawing it frees the
+    # thread to be saved again
+    Column("library_entry_id", String(36), ForeignKey("library_entry.id", ondelete="SET NULL")),
+)
+Index("question_by_community", question.c.community_id, question.c.created_at)
+Index("question_by_asker", question.c.asker_id)
+
+question_answer = Table(
+    "question_answer",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "question_id", String(36), ForeignKey("question.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("author_id", String(36), ForeignKey("person.id"), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("confirmed_findings", Integer, nullable=False, server_default="0"),
+    Column("created_at", String(40), nullable=False),
+    # set by the asker: "this helped"; cleared when they take it back
+    Column("helped_at", String(40)),
+)
+Index("question_answer_by_question", question_answer.c.question_id, question_answer.c.created_at)
+Index("question_answer_by_author", question_answer.c.author_id)

@@ -70,11 +70,12 @@ def test_a_practitioner_sees_the_everyday_cards_and_no_role_cards(store, setting
         "community": "community.ipynb",
         "communities": "communities.ipynb",
         "library": "library.ipynb",
+        "questions": "questions.ipynb",
         "directory": "directory.ipynb",
     }
     assert _titles(app) == [
         "Join a session", "My page", "My reflections", "Case discussions", "My community",
-        "Communities", "Practice library", "Member directory",
+        "Communities", "Practice library", "Questions between sessions", "Member directory",
     ]  # fmt: skip
     # no file name is shown as text, anywhere on the page
     shown = "".join(_parse(app.cards_view.value + app.upcoming_view.value).text)
@@ -97,6 +98,25 @@ def test_supervisors_and_coordinators_get_their_cards(store, settings):
     assert _cards(cora_app)["people"] == "community.ipynb?panel=people"
     assert "review" not in _cards(cora_app)
     assert "People and sign-in links" in _titles(cora_app)
+
+
+def test_under_the_hub_a_coordinator_gets_no_sign_in_links(store, settings):
+    """`cop serve --hub`: the Hub signs people in, so a sign-in link would lead nowhere."""
+    from cop_widgets.apps.community import community_app
+    from cop_widgets.serving import voila_environment
+    from cop_widgets.settings import load_settings
+
+    hub_env = voila_environment({"COP_DATA_DIR": str(settings.data_dir)}, hub=True)
+    hub_settings = load_settings(hub_env)
+    assert hub_settings.hub and not settings.hub
+    assert not load_settings(voila_environment(hub_env)).hub  # a standalone server drops it
+    cora = find_or_add_person(store, "Cora Coordinator")
+    roster.grant_role(store, cora.id, "coordinator")
+    assert "people" not in _cards(_home(replace(settings, hub=True), cora))
+    for hub, panel_shown in ((False, True), (True, False)):
+        app = community_app(settings=replace(settings, hub=hub))
+        sign_in_as(app, cora)
+        assert hasattr(app, "link_out") is panel_shown  # the panel that makes sign-in links
 
 
 def test_those_who_run_a_community_plan_sessions(store, settings):
@@ -190,7 +210,33 @@ def test_new_feedback_shows_on_the_reflections_card(store, settings, rolfe):
     assert "New feedback" not in _home(settings, ana).cards_view.value
 
 
-@pytest.mark.parametrize("app_name", ["reflection", "directory", "session", "community"])
+def test_the_questions_card_counts_new_answers_else_questions_waiting(store, settings):
+    import uuid
+
+    from cop_widgets.services import questions
+
+    ana, ben = find_or_add_person(store, "Ana"), find_or_add_person(store, "Ben")
+    cop = sessions.create_community(store, ana, "Northside CoP")
+    sessions.add_member(store, ana, cop.id, ben.id, "member")
+    asked = questions.ask(store, ana, str(uuid.uuid4()), cop.id, "Fathers", "What works?")
+
+    def badge(who) -> str:
+        card = re.search(r'cop-card-questions".*?</a>', _home(settings, who).cards_view.value)
+        assert card is not None
+        found = re.search(r'class="cop-badge">([^<]*)<', card.group(0))
+        return found.group(1) if found else ""
+
+    assert badge(ana) == "" and badge(ben) == "1 question waiting for an answer"
+    for text in ("Text him.", "Ask him."):
+        questions.answer(store, ben, str(uuid.uuid4()), asked.id, text)
+    assert badge(ana) == "2 new answers to your questions" and badge(ben) == ""
+    questions.thread(store, ana, asked.id)  # she read them
+    assert badge(ana) == ""
+
+
+@pytest.mark.parametrize(
+    "app_name", ["reflection", "directory", "session", "community", "questions"]
+)
 def test_every_app_header_leads_home(settings, app_name):
     import importlib
 

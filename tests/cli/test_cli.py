@@ -103,3 +103,54 @@ def test_cop_processes_skip_the_slow_iri_checker_and_still_validate_notebooks():
         )
         assert out.returncode == 0, out.stderr
         assert out.stdout.split() == ["refused", "skipped"], module
+
+
+def test_serve_hands_its_kernels_the_parsed_content_files(data_dir, monkeypatch, capsys):
+    """`cop serve` and `cop review` parse the content files once, into the data folder's
+    .cache/, and name the copy in the environment their kernels inherit; `cop check` and the
+    content loaders do not see it."""
+    import json
+    import stat
+
+    from cop_widgets import cli
+    from cop_widgets.cli import serve as cli_serve
+    from cop_widgets.content.parsed_copy import ENV_VAR
+
+    monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("COP_DATABASE_URL", raising=False)
+    monkeypatch.setenv(ENV_VAR, "/elsewhere/another-servers-copy.json")
+    started: list[dict[str, str]] = []
+    monkeypatch.setattr(cli_serve, "run_server", lambda cmd, env: started.append(env) or 0)
+    assert cli.main(["serve", "--no-demo", "--port", "8871"]) == 0
+    assert cli.main(["review", "--port", "8872"]) == 0
+    copy = data_dir / ".cache" / "parsed-content.json"
+    assert [env[ENV_VAR] for env in started] == [str(copy), str(copy)]
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o640
+    files = json.loads(copy.read_text(encoding="utf-8"))["files"]
+    shipped = [p for p in data_dir.rglob("*.yaml") if ".cache" not in p.parts]
+    assert shipped and set(files) == {str(p.resolve()) for p in shipped}
+    assert "warning" not in capsys.readouterr().err
+    checked = _cop("check", data_dir=data_dir)  # the store has no backup yet: that one fails
+    errors = [line for line in checked.stdout.splitlines() if line.startswith("error ")]
+    assert [e for e in errors if "store backup" not in e] == [], checked.stdout
+    assert "ok    " in checked.stdout and ".cache" not in checked.stdout
+
+
+def test_serve_starts_without_the_parsed_copy_when_it_cannot_be_written(
+    data_dir, monkeypatch, capsys
+):
+    from cop_widgets import cli
+    from cop_widgets.cli import serve as cli_serve
+    from cop_widgets.content.parsed_copy import ENV_VAR
+
+    (data_dir / ".cache").write_text("a file where the folder would go", encoding="utf-8")
+    monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("COP_DATABASE_URL", raising=False)
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    started: list[dict[str, str]] = []
+    monkeypatch.setattr(cli_serve, "run_server", lambda cmd, env: started.append(env) or 0)
+    assert cli.main(["serve", "--no-demo", "--port", "8871"]) == 0
+    assert len(started) == 1 and ENV_VAR not in started[0]
+    err = capsys.readouterr().err
+    assert "the parsed copy of the content files was not written" in err
+    assert "each kernel reads them itself" in err

@@ -54,7 +54,7 @@ def test_a_practitioner_finds_their_way_from_the_home_page(page: Page, voila_ser
     expect(page.locator(".cop-whoami")).to_contain_text("Signed in as Pia Practitioner")
     assert _card_titles(page) == [
         "Join a session", "My page", "My reflections", "Case discussions", "My community",
-        "Communities", "Practice library", "Member directory",
+        "Communities", "Practice library", "Questions between sessions", "Member directory",
     ]  # fmt: skip
     expect(page.locator(".cop-card-people, .cop-card-review")).to_have_count(0)
     assert ".ipynb" not in page.locator(".cop-app").inner_text()

@@ -282,3 +282,26 @@ def test_moving_on_straight_after_typing_keeps_each_answer_in_its_stage(page: Pa
             ).fetchall()
         )
     assert stored == {"what": "first stage words", "so_what": "second stage words", "now_what": ""}
+
+
+def test_the_kernels_read_the_content_files_from_the_servers_parsed_copy(page: Page, voila_server):
+    """`cop serve` parsed the content files once, into the data folder's .cache/: the page's
+    kernel (and every other one) read its frameworks from there and never loaded the YAML
+    parser (0.9 MiB in each of a room's kernels)."""
+    import psutil
+
+    open_app(page, voila_server, "Yusuf Kernel")
+    expect(page.locator(".cop-new")).to_be_visible()  # its frameworks are loaded by then
+    copy = voila_server.data_dir / ".cache" / "parsed-content.json"
+    assert copy.is_file()
+    kernels = [
+        proc
+        for proc in psutil.Process(voila_server.proc.pid).children(recursive=True)
+        if "ipykernel_launcher" in " ".join(proc.cmdline())
+    ]
+    assert kernels
+    for kernel in kernels:
+        assert kernel.environ().get("COP_PARSED_CONTENT") == str(copy)
+        mapped = [m.path for m in kernel.memory_maps()]
+        assert any("zmq" in path for path in mapped)  # the check sees its extension modules
+        assert not [path for path in mapped if "/yaml/" in path], kernel.cmdline()

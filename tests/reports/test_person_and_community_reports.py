@@ -1,13 +1,14 @@
 """Reports: figures equal what the store holds, visibility rules, minimum N, safe rendering.
 
 Renders run real kernels (papermill, nbclient): a handful only, ~2-3 s each. The kernel finds
-the store through COP_DATA_DIR, which papermill kernels inherit from os.environ.
+the store through COP_DATA_DIR and COP_DATABASE_URL, which papermill kernels inherit from
+os.environ. On SQLite and on PostgreSQL (tests/pg.py BOTH_BACKENDS; the tests of rendering
+itself on SQLite only: SQLITE_ONLY there).
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 import stat
 import uuid
 from collections import Counter
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from cop_widgets.cli import main as cop_main
 from cop_widgets.content.protocols import load_protocols
@@ -155,7 +156,7 @@ def seed(store, fw) -> dict:
 @pytest.fixture
 def seeded(store, rolfe, data_dir, monkeypatch):
     monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
-    monkeypatch.delenv("COP_DATABASE_URL", raising=False)
+    monkeypatch.setenv("COP_DATABASE_URL", store.settings.database_url)
     monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
     return seed(store, rolfe)
 
@@ -196,14 +197,20 @@ class _Tables(HTMLParser):
             self._buf.append(data)
 
 
-def _rows(db: Path, sql: str, *args):
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, args).fetchall()
+def _rows(store, sql: str, *args) -> list[tuple]:
+    """Rows of plain SQL (a `?` for each argument, in order) read with the store's engine and
+    none of the report code, on SQLite or PostgreSQL: what a report should show, worked out
+    apart from it."""
+    params = {f"p{i}": value for i, value in enumerate(args)}
+    names = iter(params)
+    query = re.sub(r"\?", lambda _mark: f":{next(names)}", sql)
+    with store.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(query), params)]
 
 
-def _expected_months(db: Path, min_n: int) -> dict[str, dict[str, str]]:
+def _expected_months(store, min_n: int) -> dict[str, dict[str, str]]:
     """Computed here from raw rows, in Python: counted visibilities, months, minimum N."""
-    rows = _rows(db, "SELECT person_id, visibility, status, submitted_at FROM reflection")
+    rows = _rows(store, "SELECT person_id, visibility, status, submitted_at FROM reflection")
     n, people = Counter(), {}
     for pid, vis, status, at in rows:
         if (
@@ -273,10 +280,11 @@ def test_person_record_holds_only_their_entries_and_released_feedback(seeded, st
     assert "Dialogic reflection" in html
     assert html.count('data-figure="feedback">1<') == 1
     # Figures equal the store: submitted in the period, per month.
-    db = Path(store.engine.url.database)
     mine = [
         at
-        for pid, status, at in _rows(db, "SELECT person_id, status, submitted_at FROM reflection")
+        for pid, status, at in _rows(
+            store, "SELECT person_id, status, submitted_at FROM reflection"
+        )
         if pid == ana.id and status == "submitted" and FROM <= at[:10] <= TO
     ]
     assert f'data-figure="reflections">{len(mine)}<' in html
@@ -316,9 +324,8 @@ def test_community_report_figures_match_the_store(seeded, store, tmp_path, capsy
         assert marker not in html, marker
     for name in ("Ana", "Ben", "Cara", "Sue"):
         assert f">{name}<" not in html and f" {name} " not in html
-    db = Path(store.engine.url.database)
     tables = _Tables(html).tables
-    assert tables["reflections-by-month"] == _expected_months(db, 2)
+    assert tables["reflections-by-month"] == _expected_months(store, 2)
     months = tables["reflections-by-month"]
     assert months["2026-03"]["reflections"] == "fewer than 2 — not shown"
     assert months["2026-02"]["reflections"] == SECONDARY_TEXT  # else 8 - 5 - 2 reveals March
@@ -327,7 +334,7 @@ def test_community_report_figures_match_the_store(seeded, store, tmp_path, capsy
     counted = [
         (pid, at)
         for pid, vis, status, at in _rows(
-            db, "SELECT person_id, visibility, status, submitted_at FROM reflection"
+            store, "SELECT person_id, visibility, status, submitted_at FROM reflection"
         )
         if status == "submitted"
         and vis in ("community", "aggregate_only")
@@ -336,7 +343,7 @@ def test_community_report_figures_match_the_store(seeded, store, tmp_path, capsy
     assert f'data-figure="reflections">{len(counted)}<' in html
     assert f'data-figure="people">{len({p for p, _ in counted})}<' in html
     # Discussions per month (January has one: hidden), role rotation, ratings spread.
-    disc = Counter(at[:7] for (at,) in _rows(db, "SELECT created_at FROM discussion"))
+    disc = Counter(at[:7] for (at,) in _rows(store, "SELECT created_at FROM discussion"))
     assert disc == {"2026-01": 1, "2026-02": 2}
     assert f'data-figure="discussions">{sum(disc.values())}<' in html
     assert tables["discussions-by-month"] == {
@@ -344,7 +351,7 @@ def test_community_report_figures_match_the_store(seeded, store, tmp_path, capsy
         "2026-02": {"discussions": SECONDARY_TEXT},
         "2026-03": {"discussions": "0"},
     }
-    roles = _rows(db, "SELECT role_id, holder_key FROM discussion_role")
+    roles = _rows(store, "SELECT role_id, holder_key FROM discussion_role")
     for role in ("facilitator", "note_taker"):
         holders = {k for r, k in roles if r == role}
         assert tables["role-rotation"][role]["people"] == str(len(holders))

@@ -2,13 +2,12 @@
 
 Seeded through the services (join, check-in/out, follow-ups, a discussion linked to the session),
 rendered by the real `cop report` command (papermill kernel), figures read back from the HTML and
-computed independently from the SQLite file.
+computed independently from the store's rows, on SQLite and on PostgreSQL (tests/pg.py).
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 import statistics
 import uuid
 from collections import Counter
@@ -26,7 +25,7 @@ from cop_widgets.services import checkins, discussions, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.services.report_access import slug
 from tests.conftest import REPO
-from tests.reports.test_person_and_community_reports import _self_contained, _Tables
+from tests.reports.test_person_and_community_reports import _rows, _self_contained, _Tables
 
 PROTOCOLS = load_protocols(REPO / "data" / "protocols")
 SETS = load_item_sets(REPO / "data" / "session_items")[0]
@@ -135,13 +134,8 @@ def seed_room(store, people: int = 8, answer: bool = True, discuss: bool = True)
 @pytest.fixture
 def room(store, data_dir, monkeypatch):
     monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
-    monkeypatch.delenv("COP_DATABASE_URL", raising=False)
+    monkeypatch.setenv("COP_DATABASE_URL", store.settings.database_url)
     return seed_room(store)
-
-
-def _rows(db: Path, sql: str, *args):
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, args).fetchall()
 
 
 def _render(code: str, out: Path, *extra: str) -> str:
@@ -156,17 +150,16 @@ def _figure(html: str, name: str) -> str:
     return found.group(1)
 
 
-def test_session_report_figures_match_the_store(room, data_dir, tmp_path):
+def test_session_report_figures_match_the_store(room, store, tmp_path):
     today = room["today"]
     html = _render(today.join_code.lower(), tmp_path / "out")
     _self_contained(html)
-    db = data_dir / "cop.sqlite"
     sid = today.id
 
-    attended = _rows(db, "SELECT person_id FROM attendance WHERE session_id = ?", sid)
+    attended = _rows(store, "SELECT person_id FROM attendance WHERE session_id = ?", sid)
     assert _figure(html, "attended") == str(len(attended)) == "8"
     members = _rows(
-        db,
+        store,
         "SELECT DISTINCT a.person_id FROM attendance a JOIN cop_session s ON s.id = a.session_id"
         " WHERE s.community_id = (SELECT community_id FROM cop_session WHERE id = ?)",
         sid,
@@ -175,7 +168,7 @@ def test_session_report_figures_match_the_store(room, data_dir, tmp_path):
     assert _figure(html, "first-time") == "2"
     answered = dict(
         _rows(
-            db,
+            store,
             "SELECT item_set, COUNT(*) FROM session_answered WHERE session_id = ? "
             "GROUP BY item_set",
             sid,
@@ -190,7 +183,7 @@ def test_session_report_figures_match_the_store(room, data_dir, tmp_path):
         return [
             v
             for (v,) in _rows(
-                db,
+                store,
                 "SELECT value_int FROM session_response WHERE session_id = ? AND item_set = ? "
                 "AND item_id = ?",
                 sid,
@@ -216,7 +209,7 @@ def test_session_report_figures_match_the_store(room, data_dir, tmp_path):
     words = Counter(
         t
         for (t,) in _rows(
-            db,
+            store,
             "SELECT value_text FROM session_response WHERE session_id = ? AND item_id = ?",
             sid,
             "one_word",
@@ -224,10 +217,11 @@ def test_session_report_figures_match_the_store(room, data_dir, tmp_path):
     )
     assert {w: int(c["count"]) for w, c in tables["themes"].items()} == dict(words)
 
-    commitments = _rows(db, "SELECT COUNT(*) FROM commitment WHERE session_id = ?", sid)[0][0]
+    commitments = _rows(store, "SELECT COUNT(*) FROM commitment WHERE session_id = ?", sid)[0][0]
     assert _figure(html, "commitments") == str(commitments) == "6"
     tried = Counter(
-        t for (t,) in _rows(db, "SELECT tried FROM commitment WHERE followup_session_id = ?", sid)
+        t
+        for (t,) in _rows(store, "SELECT tried FROM commitment WHERE followup_session_id = ?", sid)
     )
     assert sum(tried.values()) == 6
     for answer in ("yes", "partly", "no"):
@@ -358,19 +352,16 @@ def test_insight_phases_and_compare_keys_are_checked_in_the_data_files(tmp_path)
     assert all(any(ph.insight for ph in p.phases) for p in PROTOCOLS.items)
 
 
-def test_community_report_shows_sessions_roles_and_confidence_from_the_store(
-    room, data_dir, tmp_path
-):
+def test_community_report_shows_sessions_roles_and_confidence_from_the_store(room, store, tmp_path):
     out = tmp_path / "community"
     day = datetime.now(UTC).date()
     first, last = (day - timedelta(days=40)).isoformat(), day.isoformat()
     assert cop_main(["report", "community", "--from", first, "--to", last, "--out", str(out)]) == 0
     html = next(out.glob("*_community-report.html")).read_text(encoding="utf-8")
     tables = _Tables(html).tables
-    db = data_dir / "cop.sqlite"
     now = datetime.now(UTC).isoformat()
     held = _rows(
-        db,
+        store,
         "SELECT substr(starts_at, 1, 7), COUNT(*) FROM cop_session WHERE starts_at <= ? GROUP BY 1",
         now,
     )
@@ -378,7 +369,7 @@ def test_community_report_shows_sessions_roles_and_confidence_from_the_store(
     for month, n in held:
         assert tables["sessions-by-month"][month]["sessions"] == str(n)
         attendances, people = _rows(
-            db,
+            store,
             "SELECT COUNT(*), COUNT(DISTINCT a.person_id) FROM attendance a JOIN cop_session s "
             "ON s.id = a.session_id WHERE substr(s.starts_at, 1, 7) = ?",
             month,
@@ -397,7 +388,7 @@ def test_community_report_shows_sessions_roles_and_confidence_from_the_store(
         values = [
             v
             for (v,) in _rows(
-                db,
+                store,
                 "SELECT r.value_int FROM session_response r JOIN cop_session s "
                 "ON s.id = r.session_id WHERE r.item_set = ? AND r.item_id = ? "
                 "AND substr(s.starts_at, 1, 7) = ?",

@@ -154,6 +154,7 @@ def test_shared_stories_are_the_newest_versions_shared_with_the_community_unname
 
 def test_cop_report_community_with_stories(store, story, told, data_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("COP_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("COP_DATABASE_URL", store.settings.database_url)
     day = datetime.now(UTC).date()
     out = tmp_path / "community"
     args = ["report", "community", "--from", (day - timedelta(days=1)).isoformat()]

@@ -86,6 +86,9 @@ def test_erasure_leaves_no_row_and_no_byte_of_x(store, rolfe, build_default):
             blanked = _Row(schema.discussion, kept.pop((w.shared_discussion,)))._mapping
             assert blanked["case_summary"] == "" and blanked["content_note"] == ""
             assert blanked["facilitator_id"] == placeholder[0][0]
+        if name == "question_answer":  # Y's answer went with X's question
+            assert (w.y_answer_on_x,) not in kept
+            others.pop((w.y_answer_on_x,))
         if name == "audit_event":
             assert list(kept.values())[:-1] == list(rows.values())
             tomb = _Row(schema.audit_event, list(kept.values())[-1])._mapping
@@ -99,6 +102,7 @@ def test_erasure_leaves_no_row_and_no_byte_of_x(store, rolfe, build_default):
         assert kept == others, name
     deleted = {n: len(x_rows[n]) for n in person_tables.PERSON_TABLES if n != "audit_event"}
     deleted["discussion"] -= 1  # the shared one is kept
+    deleted["question_answer"] += 1  # Y's answer to X's question, with it
     assert {k: counts[k] for k in deleted} == deleted
     assert counts[erasure.DISCUSSION_KEPT] == 1
     # The shared discussion still works for the others.

@@ -10,6 +10,7 @@ from cop_widgets.apps.board import board_app
 from cop_widgets.apps.case_discussion import case_discussion_app
 from cop_widgets.apps.community import community_app
 from cop_widgets.apps.directory import directory_app
+from cop_widgets.apps.questions import questions_app
 from cop_widgets.apps.reflection import reflection_app
 from cop_widgets.apps.session import session_app
 from cop_widgets.apps.supervisor_review import review_app
@@ -73,6 +74,7 @@ FACTORIES = {
     "board": board_app,
     "community": community_app,
     "directory": directory_app,
+    "questions": questions_app,
     "review": review_app,
 }
 

@@ -221,6 +221,37 @@ def test_browse_by_tag_sorts_by_newest_or_most_endorsed_and_pages(store, cop):
         library.browse(store, p["Fay"], sort="random")
 
 
+@BOTH
+def test_the_pages_of_a_search_in_either_order_make_the_whole_list(store, cop):
+    """browse sorts the matching entries' ids, then reads only the page's rows (and
+    tags_in_use counts over the readable ids): page by page, a search newest or most endorsed
+    first is the whole sorted list, each entry once, with its counts."""
+    made, p = cop
+    fathers = ["working_with_fathers"]
+    plans = [
+        _add(store, p["Ana"], made.id, f"Plan {n}", "Visits with fathers.", topic_ids=fathers)
+        for n in range(5)
+    ]
+    _add(store, p["Ana"], made.id, "Something else", "Court reports.", free_tags="court")
+    for n, fans in ((1, ("Ben", "Fay")), (3, ("Ben",)), (4, ("Fay",))):
+        for fan in fans:
+            library.endorse(store, p[fan], plans[n].id)
+    for sort, expected in (("newest", [4, 3, 2, 1, 0]), ("endorsed", [1, 4, 3, 2, 0])):
+        pages = [
+            library.browse(store, p["Ben"], query="fathers visit", sort=sort, limit=2, offset=k)
+            for k in (0, 2, 4)
+        ]
+        assert [page.total for page in pages] == [5, 5, 5]
+        assert [e.id for page in pages for e in page.entries] == [plans[n].id for n in expected]
+    top = library.browse(store, p["Ben"], sort="endorsed", limit=1).entries[0]
+    assert (top.id, top.endorsements, top.endorsed_by_me) == (plans[1].id, 2, True)
+    assert library.tags_in_use(store, p["Ben"]) == [
+        ("working_with_fathers", True, 5),
+        ("court", False, 1),
+    ]
+    assert library.tags_in_use(store, p["Olga"]) == []
+
+
 # -- endorsement, comments, history, marking -------------------------------------------------------
 def test_endorsement_is_once_per_person_and_can_be_taken_back(store, cop):
     made, p = cop

@@ -44,6 +44,11 @@ def test_export_holds_all_of_x_and_nothing_of_anyone_else(store, world):
         (world.y_discussion, "note_taker")
     ]
     assert len(t["supervision"]) == 2 and len(t["audit_event"]) >= 5
+    # their question, and their answer to Y's (marked as helped): not Y's answer to theirs
+    assert [r["id"] for r in t["question"]] == world.x_questions
+    assert [(r["author_id"], r["helped_at"] is not None) for r in t["question_answer"]] == [
+        (world.x.id, True)
+    ]
     text = json.dumps(export, ensure_ascii=False)
     for canary in world.canaries.values():
         if canary != world.canaries["draft"]:  # rewritten away before the export

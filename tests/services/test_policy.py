@@ -16,6 +16,7 @@ from cop_widgets.services import (
     library,
     membership,
     policy,
+    questions,
     reflections,
     roster,
     sessions,
@@ -98,6 +99,10 @@ def world(store, rolfe):
         conn.execute(
             library_entry.update().where(library_entry.c.id == draft).values(status="draft")
         )
+    asked = questions.ask(
+        store, p["author"], "00000000-0000-4000-8000-0000000000a1", cop_a.id, "A question",
+        "What would you try?",
+    ).id  # fmt: skip
     records = {
         "community.create": {"-": None},
         "community.view": {"own community": cop_a.id, "other community": cop_b.id},
@@ -117,6 +122,11 @@ def world(store, rolfe):
         "report.session": {"session A1": session.id},
         "report.community": {"own community": cop_a.id, "other community": cop_b.id},
         "report.person": {"author's record": p["author"].id},
+        "report.library": {
+            "own community": cop_a.id,
+            "other community": cop_b.id,
+            "no such community": "00000000-0000-4000-8000-0000000000c0",
+        },
         "community.browse": {"-": None},
         "community.join": {"open community": cop_b.id, "by-request community": cop_a.id},
         "community.request": {"open community": cop_b.id, "by-request community": cop_a.id},
@@ -135,6 +145,12 @@ def world(store, rolfe):
             "author's story": told,
             "another model's reflection": refl["submitted community"],
         },
+        "question.ask": {"own community": cop_a.id, "other community": cop_b.id},
+        "question.read": {"question in A": asked},
+        "question.answer": {"question in A": asked},
+        "question.mark_helped": {"question in A": asked},
+        "question.withdraw": {"question in A": asked},
+        "question.save_to_library": {"question in A": asked},
     }
     return p, records
 
@@ -174,6 +190,10 @@ EXPECTED = {
     ("report.community", "own community"): (Y, Y, N, N, N, N, N, N, N, N),
     ("report.community", "other community"): (Y, N, N, N, N, N, N, Y, N, N),
     ("report.person", "author's record"): (N, N, N, N, N, Y, N, N, N, N),
+    # the handbook holds only what the community's members read in its library already
+    ("report.library", "own community"): (Y, Y, Y, Y, Y, Y, N, N, N, N),
+    ("report.library", "other community"): (Y, N, N, N, N, N, N, Y, N, N),
+    ("report.library", "no such community"): (N,) * 10,
     # the hub lists every community; joining an open one needs nothing more
     ("community.browse", "-"): (Y, Y, Y, Y, Y, Y, Y, Y, Y, N),
     ("community.join", "open community"): (Y, Y, Y, Y, Y, Y, Y, Y, Y, N),
@@ -207,6 +227,16 @@ EXPECTED = {
     # a story comes back to its author alone; a reflection of another model never does
     ("value_story.return", "author's story"): (N, N, N, N, N, Y, N, N, N, N),
     ("value_story.return", "another model's reflection"): (N,) * 10,
+    # questions between sessions: its community's members ask, read and answer (a global
+    # coordinator reads them); the asker marks what helped and withdraws; the asker and the
+    # community's facilitators and coordinators save a thread to the library, while members
+    ("question.ask", "own community"): (N, Y, Y, Y, Y, Y, N, N, N, N),
+    ("question.ask", "other community"): (N, N, N, N, N, N, N, Y, N, N),
+    ("question.read", "question in A"): (Y, Y, Y, Y, Y, Y, N, N, N, N),
+    ("question.answer", "question in A"): (N, Y, Y, Y, Y, Y, N, N, N, N),
+    ("question.mark_helped", "question in A"): (N, N, N, N, N, Y, N, N, N, N),
+    ("question.withdraw", "question in A"): (N, N, N, N, N, Y, N, N, N, N),
+    ("question.save_to_library", "question in A"): (N, Y, Y, N, N, Y, N, N, N, N),
 }
 
 

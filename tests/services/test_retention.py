@@ -3,6 +3,7 @@ RELIABILITY.md test table row 17)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -90,7 +91,7 @@ def test_retention_settings_name_the_variable(value, message):
 
 def test_retention_covers_every_class_of_personal_data(store):
     from cop_widgets.content.session_items import load_item_sets
-    from cop_widgets.services import checkins, directory, sessions
+    from cop_widgets.services import checkins, directory, questions, sessions
 
     ana = find_or_add_person(store, "Ana")
     cop = sessions.create_community(store, ana, "CoP")
@@ -107,8 +108,11 @@ def test_retention_covers_every_class_of_personal_data(store):
         "consultancy"), "canary-summary", "canary-note")  # fmt: skip
     discussions.add_action(store, ana, d.id, "canary-action", "Ana", None)
     directory.save_profile(store, ana, True, "canary-offers", "canary-wants")
+    asked = questions.ask(store, ana, str(uuid.uuid4()), cop.id, "Old", "canary-question")
+    questions.answer(store, ana, str(uuid.uuid4()), asked.id, "canary-qanswer")
     for table, key in (
         (schema.discussion, "updated_at"),
+        (schema.question, "updated_at"),
         (schema.discussion_action, "created_at"),
         (schema.commitment, "created_at"),
         (schema.member_profile, "updated_at"),
@@ -131,13 +135,16 @@ def test_retention_covers_every_class_of_personal_data(store):
             )
 
     assert all(f"canary-{w}" in dump() for w in ("summary", "action", "word", "debrief",
-                                                  "commitment", "offers"))  # fmt: skip
+                                                  "commitment", "offers", "question",
+                                                  "qanswer"))  # fmt: skip
     periods = {c.name: 365 for c in retention.RETENTION_CLASSES if c.name != "audit"} | {"audit": 5}
     counts = retention.apply_retention(store, periods, NOW)
     after = dump()
     assert not any(f"canary-{w}" in after for w in ("summary", "note", "action", "word", "debrief",
-                                                    "commitment", "offers", "wants"))  # fmt: skip
+                                                    "commitment", "offers", "wants", "question",
+                                                    "qanswer"))  # fmt: skip
     assert counts["discussion blanked"] == 1 and counts["discussion_action"] == 1
+    assert counts["question"] == 1 and counts["question_answer"] == 1
     assert counts["audit_event"] == old_audit
     with store.read() as conn:  # scores and the discussion itself stay; the audit has one event
         assert conn.execute(select(schema.session_response.c.value_int).where(

@@ -169,6 +169,11 @@ def test_queue_filters_and_pages_in_sql(store, pair, rolfe, catalogue):
     review.add_feedback(store, sup, first[0].reflection_id, "strength", "good")
     assert review.review_queue(store, sup, state="feedback drafted").total == 1
     assert review.review_queue(store, sup, state="new").total == 25
+    # a page past the end (the filter narrowed the queue) is its last page, never "2 of 1"
+    past = review.review_queue(store, sup, supervisee_id=ben.id, page=9)
+    assert (past.page, past.pages, len(past.items)) == (2, 2, 5)
+    empty = review.review_queue(store, sup, framework_id="no-such-model", page=2)
+    assert (empty.page, empty.pages, empty.total, empty.items) == (1, 1, 0, ())
 
 
 def test_non_supervisor_is_not_authorised_and_audited(store):

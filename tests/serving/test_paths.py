@@ -100,7 +100,12 @@ def test_not_the_folder(path):
 
 
 def test_report_templates_live_in_the_package_not_in_a_served_folder():
-    assert available_reports() == ["community_growth", "person_record", "session_report"]
+    assert available_reports() == [
+        "community_growth",
+        "library_handbook",
+        "person_record",
+        "session_report",
+    ]
     for served in (WORKBOOKS_DIR, REVIEW_DIR):
         assert not REPORTS_DIR.resolve().is_relative_to(served.resolve())
         assert not any(served.rglob("*report*.ipynb"))

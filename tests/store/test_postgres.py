@@ -163,6 +163,27 @@ def test_a_save_kept_waiting_past_the_busy_timeout_says_not_saved_yet(postgres_s
     assert reflections.get_mine(pg_store, who, rid).answer("what").text == "second"
 
 
+def test_opening_a_migrated_store_does_not_wait_for_the_write_lock(postgres_server, pg_store):
+    """30 kernels opening the store at once look at its schema without queueing on the one
+    write lock: with a save holding it, opening still succeeds (before: StoreBusy)."""
+    import psycopg
+
+    from cop_widgets.store.db import PG_WRITE_LOCK
+
+    url = pg_store.engine.url
+    holder = psycopg.connect(
+        host=url.host, port=url.port, user=url.username, password=postgres_server.password,
+        dbname=url.database,
+    )  # fmt: skip
+    try:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (PG_WRITE_LOCK,))
+        opened = open_store(replace(pg_store.settings, busy_timeout_ms=600))
+        opened.dispose()
+    finally:
+        holder.rollback()
+        holder.close()
+
+
 # -- the server goes away ------------------------------------------------------------------------
 @pytest.fixture
 def own_server(postgres_server):
