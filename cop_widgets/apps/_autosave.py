@@ -141,15 +141,15 @@ class Autosave:
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running this code (a kernel's, which runs widget handlers), else None.
+
+    Only the loop of this very call: a loop merely set for the thread may be running
+    elsewhere (Playwright's sync API keeps one turning in a greenlet of the main thread), and
+    timers put on it would fire only when that loop next turns."""
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
-        pass
-    try:
-        loop = asyncio.get_event_loop_policy().get_event_loop()
-    except RuntimeError:
         return None
-    return loop if loop.is_running() else None
 
 
 class Ticker:
