@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 
 from cop_widgets.errors import InvalidInput, RecordNotFound
 from cop_widgets.services import policy
@@ -193,34 +193,31 @@ def ask(
     policy.require(store, who, "question.ask", community_id)
     title, body = question_fields(title, body)
     confirmed_findings = _findings(texts_to_check(title, body), confirmed)
-    q = question.c
     now = utc_now()
     with store.write() as conn:
-        found = conn.execute(select(q.asker_id, q.community_id).where(q.id == question_id)).first()
-        if found is not None:  # a retried save the store took already
-            if found.asker_id != who.id or found.community_id != community_id:
-                raise RecordNotFound("question", question_id)
-        else:
-            conn.execute(
-                insert(question).values(
-                    id=question_id,
-                    community_id=community_id,
-                    asker_id=who.id,
-                    title=title,
-                    body=body,
-                    confirmed_findings=confirmed_findings,
-                    created_at=now,
-                    updated_at=now,
-                    asker_seen_at=now,
-                )
-            )
-            store.audit(
-                conn,
-                actor_id=who.id,
-                action="question_asked",
-                target_kind="question",
-                target_id=question_id,
-            )
+        found = add_once(
+            store,
+            conn,
+            question,
+            {"id": question_id},
+            {
+                "community_id": community_id,
+                "asker_id": who.id,
+                "title": title,
+                "body": body,
+                "confirmed_findings": confirmed_findings,
+                "created_at": now,
+                "updated_at": now,
+                "asker_seen_at": now,
+            },
+            actor_id=who.id,
+            action="question_asked",
+            target_kind="question",
+            target_id=question_id,
+        )
+        # a retried save the store took already is fine; someone else's id is not theirs
+        if found is not None and (found.asker_id != who.id or found.community_id != community_id):
+            raise RecordNotFound("question", question_id)
     return get(store, who, question_id)
 
 
