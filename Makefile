@@ -42,17 +42,19 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_room.py
 	$(BIN)/python benchmarks/bench_library.py
+	$(BIN)/python benchmarks/bench_hub_room.py
 
 # Every benchmark, small (a room of 2, 1 load, 1,000 rows, 1 report): fails only when one
 # breaks (an exception, a non-zero exit), never on a timing. `make test` runs it.
+# The longest first, two at a time (one per core), each one's output kept together.
+SMOKE_BENCHMARKS := hub_room room reports library reflection saves review_queue
+
 bench-smoke: $(STAMP)
 	bash scripts/ensure-chromium
-	$(BIN)/python benchmarks/bench_review_queue.py --smoke
-	$(BIN)/python benchmarks/bench_saves.py --smoke
-	$(BIN)/python benchmarks/bench_reports.py --smoke
-	$(BIN)/python benchmarks/bench_reflection.py --smoke
-	$(BIN)/python benchmarks/bench_room.py --smoke
-	$(BIN)/python benchmarks/bench_library.py --smoke
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(SMOKE_BENCHMARKS:%=smoke-%)
+
+smoke-%: $(STAMP)
+	$(BIN)/python benchmarks/bench_$*.py --smoke
 
 check: $(STAMP)
 	$(BIN)/cop check

@@ -168,7 +168,7 @@ async def real_page(
     from just before goto until the first rendering of `ready` in view, read from the page's
     own clock (READY_MARK_JS)."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    await context.add_cookies([who.playwright_cookie()])
+    await context.add_cookies(who.playwright_cookies())
     page = await context.new_page()
     await page.add_init_script(f"({READY_MARK_JS})({json.dumps(ready)})")
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))

@@ -45,6 +45,11 @@ class SignedInPerson:
             "sameSite": "Lax",
         }
 
+    def playwright_cookies(self) -> list[dict]:
+        """Every cookie the browser holds (here the one; a Hub sign-in sets several:
+        bench_hub_room.py)."""
+        return [self.playwright_cookie()]
+
     def cookies(self) -> dict[str, str]:
         """For an HTTP client's `cookies=`."""
         return {COOKIE: self.cookie_value}

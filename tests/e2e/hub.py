@@ -26,7 +26,8 @@ from tests.e2e.conftest import REPO, free_port
 DEPLOY_CONFIG = REPO / "deploy" / "jupyterhub_config.py"
 
 
-def proxy_path() -> str:
+def find_proxy() -> str | None:
+    """configurable-http-proxy: CHP_PATH, the project's .hub-proxy/, else PATH (None: none)."""
     for candidate in (
         os.environ.get("CHP_PATH"),
         str(REPO / ".hub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"),
@@ -34,6 +35,13 @@ def proxy_path() -> str:
     ):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
+    return None
+
+
+def proxy_path() -> str:
+    found = find_proxy()
+    if found:
+        return found
     pytest.fail(
         "The JupyterHub test needs configurable-http-proxy: run `bash scripts/ensure-hub-proxy`"
     )
@@ -66,6 +74,7 @@ class Hub:
         servers: int = 1,
         database_url: str = "",
         pool_size: int = 1,
+        ready_timeout: float = 90,
     ):
         self.dir = folder
         self.data_dir = folder / "data"
@@ -107,7 +116,7 @@ class Hub:
         )
         try:
             for name in self.services:
-                self._wait_ready(f"/services/{name}/")
+                self._wait_ready(f"/services/{name}/", ready_timeout)
         except BaseException:
             self.stop()
             raise
