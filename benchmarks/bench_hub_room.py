@@ -226,6 +226,12 @@ def hub_log_tail(hub, lines: int = 20) -> str:
     return "\n".join(Path(hub.log.name).read_text(errors="replace").splitlines()[-lines:])
 
 
+def hub_log_count(hub, text: str) -> int:
+    """How many lines of the Hub's log hold `text`."""
+    hub.log.flush()
+    return sum(text in line for line in Path(hub.log.name).read_text(errors="replace").splitlines())
+
+
 def hub_log_errors(hub, last: int = 20) -> list[str]:
     """The last error lines of the Hub's log (its services and their kernels write there)."""
     hub.log.flush()
@@ -421,6 +427,9 @@ def run(
         bench_room.ROOM = room  # what joined_in_store waits for
         joined = bench_room.joined_in_store(store, session.id)
         log_errors = hub_log_errors(hub) if joined < room else []
+        store_waits = hub_log_count(hub, "waits on the store")  # joins the store held back
+        # kernels that had to connect again for their page's details (serving/request.py)
+        socket_retries = hub_log_count(hub, "request-details socket failed")
         if log_errors:  # for the next run to find why some did not join
             print(f"{label}: the Hub's log's errors (last 20):", *log_errors, sep="\n")
     except Exception:
@@ -446,6 +455,8 @@ def run(
         **figures_of([r for s in loads for r in s["pages"]], [r for s in loads for r in s["gets"]]),
         "joined_in_store": joined,
         "hub_log_errors": log_errors,  # when not everyone joined
+        "joins_that_waited_on_the_store": store_waits,
+        "kernels_that_connected_again_for_their_request": socket_retries,
         "by_server": {
             service: figures_of(s["pages"], s["gets"]) for service, s in burst["by_server"].items()
         },
@@ -461,7 +472,9 @@ def run(
     print(
         f"{label}: page TTIs {ttis} s; GETs median "
         f"{figures['get'].get('median', float('nan')):.2f} s; failures "
-        f"{figures['page_failures'] + figures['get_failures']}; joined {joined} of {room}; "
+        f"{figures['page_failures'] + figures['get_failures']}; joined {joined} of {room} "
+        f"({store_waits} joins waited on the store, {socket_retries} kernels connected again "
+        "for their page's details); "
         f"other processes' CPU {burst['others_cpu_percent']:.0f} % (before the burst: ours "
         f"{idle['ours']:.0f} %, others {idle['others']:.0f} % of a core)",
         flush=True,
@@ -511,7 +524,9 @@ def print_report(results: dict) -> None:
             + "  ".join(f"{k} {v:.2f}" for k, v in fig["burst_cpu_s"].items())
             + f"; pools ready after {fig['pools_executed_after_s']:.0f} s"
         )
-    two, one = results["two"]["tti"], results["one"]["tti"]
+        for error in fig["errors"]:
+            print(f"{label}: a failed load: {error}")
+    two, one = results.get("two", {}).get("tti", {}), results.get("one", {}).get("tti", {})
     if two.get("n") and one.get("n"):
         results["tti_median_ratio_two_one"] = two["median"] / one["median"]
         print(

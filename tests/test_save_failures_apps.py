@@ -24,7 +24,13 @@ from cop_widgets.apps.supervisor_review import review_app
 from cop_widgets.services import checkins, reflections, review, sessions
 from cop_widgets.services import directory as Dir
 from cop_widgets.services.identity import find_or_add_person
-from cop_widgets.store.schema import commitment, discussion_note, feedback, session_response
+from cop_widgets.store.schema import (
+    attendance,
+    commitment,
+    discussion_note,
+    feedback,
+    session_response,
+)
 from tests.find_widgets import buttons
 from tests.services.test_checkins import two_sessions  # noqa: F401 - a fixture
 from tests.signin import sign_in_as
@@ -221,6 +227,83 @@ def test_refused_check_out_keeps_the_form_and_is_retried_until_in(joined, lock_f
     with app.store.read() as conn:
         row = conn.execute(select(commitment)).one()
     assert row.text == "Ask the child first"
+
+
+def test_a_join_the_busy_store_refuses_is_retried_until_attendance_is_in(
+    settings,
+    two_sessions,  # noqa: F811
+    lock_for,
+):
+    """A whole room joins at once: a join that waits past the busy timeout is not lost, and
+    the person need not press Join again (found by the two-server room benchmark, #17)."""
+    _, first, _ = two_sessions
+    app = session_app(settings=settings)
+    _short_busy_timeout(app.store)
+    _quick(app, "joining")
+    app.query = f"code={first.join_code}"
+    ana = find_or_add_person(app.store, "Ana")
+
+    async def scenario():
+        lock = lock_for(app.store)
+        sign_in_as(app, ana)
+        assert app.joined is None
+        assert "Not joined yet" in app.status.message, app.status.message
+        assert "Trying again by itself" in app.status.message
+        assert app.code.value == first.join_code  # the code stays in its field
+        await asyncio.sleep(0.4)
+        assert app.joined is None
+        lock.release()
+        assert await until(lambda: app.joined is not None), "the retry never joined"
+        assert "Joined" in app.status.message
+
+    try:
+        run_in_loop(scenario)
+        with app.store.read() as conn:
+            joined = conn.execute(select(attendance.c.person_id)).scalars().all()
+        assert joined == [ana.id]
+    finally:
+        app.store.dispose()
+
+
+def test_a_wrong_code_is_said_once_and_not_retried(settings, two_sessions):  # noqa: F811
+    app = session_app(settings=settings)
+    app.query = "code=ZZZZZZ"
+    sign_in_as(app, "Ana")
+    assert app.joined is None and not app.joining.retrying
+    assert "ZZZZZZ" in app.status.message or "code" in app.status.message.lower()
+    app.store.dispose()
+
+
+def test_a_page_whose_sign_in_the_busy_store_refuses_opens_once_it_is_free(
+    settings, store, lock_for
+):
+    """A per-user Hub kernel adds its new user on first sign-in (a write): a busy store then
+    delays the page, which fills by itself once the store is free."""
+    # Made with no request yet (the page is identified as the app is made, without
+    # preheating: nobody, here); then the page's request comes in while the store is busy.
+    app = session_app(settings=settings, environ={})
+    _short_busy_timeout(app.store)
+    opened = [app]
+
+    async def scenario():
+        app.environ = {"JUPYTERHUB_USER": "newcomer"}
+        lock = lock_for(store)
+        app.guard(app._identify_until_done, "")
+        assert app.person is None
+        assert "not ready yet" in app.status.message, app.status.message
+        assert app.signing_in.retrying
+        lock.release()
+        app.signing_in.flush()  # the next try now, not after the first pause (2 s)
+        assert await until(lambda: app.person is not None), "the page never opened"
+
+    try:
+        run_in_loop(scenario)
+        [app] = opened
+        assert app.person.display_name == "newcomer"
+        assert app.join_button in app.body.children[0].children
+    finally:
+        for app in opened:
+            app.store.dispose()
 
 
 def test_refused_follow_up_stays_and_is_retried(settings, store, two_sessions, lock_for):  # noqa: F811

@@ -197,8 +197,33 @@ class AppShell(W.VBox):
         if startup_error:
             self.status.show(startup_error, "error")
             return
-        when_requested(lambda query: self.guard(self._identify, query))
+        when_requested(lambda query: self.guard(self._identify_until_done, query))
         _return_freed_memory_soon()  # a preheated kernel then waits, perhaps for an hour
+
+    def _identify_until_done(self, query: str | None) -> None:
+        """Identify the person; a store that refuses (busy, its server restarting) is asked
+        again in the background, with a message, until the page is filled."""
+        self.signing_in = Autosave(None, delay=None, on_failure=self._not_opened_yet)
+        self.signing_in.run(lambda: self._identify(query))
+
+    def _not_opened_yet(self, exc: Exception) -> None:
+        if isinstance(exc, StoreFailure):
+            log.warning(
+                "a page's sign-in waits on the store (%s); trying again", type(exc).__name__
+            )
+            self.status.show(
+                f"Your page is not ready yet: {exc.reason}. Trying again by itself; keep this "
+                "page open.",
+                "warning",
+            )
+        elif isinstance(exc, CopWidgetsError):
+            self.status.show(str(exc), "error")
+        else:
+            self.status.show(
+                "Your page could not be opened: something went wrong. Reload the page, and "
+                "tell your facilitator if it keeps happening.",
+                "error",
+            )
 
     def _identify(self, query: str | None) -> None:
         self.query = query or ""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cop_widgets.apps._autosave import running_loop
+from cop_widgets.apps._kernel_log import send_logs_to_server
 from cop_widgets.errors import CopWidgetsError, StoreBusy
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
@@ -68,6 +69,7 @@ def open_for_app(
     from cop_widgets.settings import load_settings
     from cop_widgets.store import open_store
 
+    send_logs_to_server()
     loaded, store, error = None, None, ""
     try:
         settings = settings or load_settings(environ)

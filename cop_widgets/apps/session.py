@@ -9,17 +9,40 @@ from zoneinfo import ZoneInfo
 
 import ipywidgets as W
 
-from cop_widgets.apps._autosave import Ticker
-from cop_widgets.apps._base import AppShell
+from cop_widgets.apps._autosave import Autosave, Ticker
+from cop_widgets.apps._base import AppShell, log
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.apps._value_story import return_card, today_in
 from cop_widgets.content.session_items import ItemSet, load_item_sets
-from cop_widgets.errors import CopWidgetsError, InvalidInput
+from cop_widgets.errors import CopWidgetsError, InvalidInput, StoreFailure
 from cop_widgets.services import checkins, discussions, sessions, value_stories
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
 from cop_widgets.widgets.item_form import ItemForm
+
+DISCUSSION_PAGE = "case_discussion.ipynb"
+CHECKOUT_NOT_OPEN = (
+    "<p class='cop-meta'>Check-out opens when the facilitator opens it for the room; it appears "
+    "here then.</p>"
+)
+
+
+def next_steps(discussion_href: str) -> str:
+    """What to open when the facilitator asks: sibling pages of /voila/render/session.ipynb
+    (relative: also under a Hub prefix), in a new tab, so that this page stays open for the
+    check-out."""
+    return (
+        "<p class='cop-join-next'>When the facilitator asks: "
+        f"<a href='{discussion_href}' target='_blank' rel='noopener' "
+        "class='cop-open-discussion-link'>open the case discussion</a> or "
+        "<a href='reflection.ipynb' target='_blank' rel='noopener' "
+        "class='cop-open-reflection-link'>write your reflection</a> "
+        "(each opens in a new tab; this page stays open for the check-out).</p>"
+    )
+
+
+NEXT_STEPS = next_steps(DISCUSSION_PAGE)
 
 
 class SessionApp(AppShell):
@@ -50,58 +73,32 @@ class SessionApp(AppShell):
         self.join_button = W.Button(description="Join", button_style="primary")
         self.join_button.add_class("cop-join")
         self.join_button.on_click(lambda _: self.after_pending_edits(self.join))
+        # A join the store refuses (busy: a whole room joins at once) is tried again in the
+        # background until attendance is recorded; the person need not press Join again.
+        self.joining = Autosave(None, delay=None, on_failure=self._not_joined_yet)
         super().__init__("<h1>Join a session</h1>")
+        self._make_the_joined_view()
         self.begin(startup_error, environ)
 
-    def _sign_in(self, person: Person) -> None:
-        self.person = person
-        # The join link carries ?code=…; it only fills the field (identity never comes from
-        # the URL).
-        code = (parse_qs(self.query).get("code") or [""])[0]
-        if code:
-            self.code.value = sessions.normalise_code(code)
-        self.body.children = [W.HBox([self.code, self.join_button])]
-        if self.code.value:
-            self.join()
-
-    def join(self) -> None:
-        if self.person is None:  # not signed in (yet): the field only fills
-            return
-        store, person = self.signed_in()
-        try:
-            session = sessions.join(store, person, self.code.value, datetime.now(UTC))
-        except CopWidgetsError as exc:
-            self.status.show(str(exc), "error")
-            return
-        self.joined = session
-        zone = ZoneInfo(self.settings.timezone)
-        when = f"{session.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({self.settings.timezone})"
-        cop = next(
-            (c for c in sessions.communities(store, person) if c.id == session.community_id),
-            None,
-        )
-        focus = (
-            f"<p><strong>Focus question:</strong> {html.escape(session.focus_question)}</p>"
-            if session.focus_question
-            else ""
-        )
-        self.info = W.HTML(
-            f"<h2>{html.escape(session.topic)}</h2>"
-            f"<p class='cop-meta'>{html.escape(cop.name if cop else '')} · {html.escape(when)}"
-            f"</p>{focus}<p>You are in: your attendance is recorded.</p>"
-        )
-        self.next_view = W.HTML()
+    def _make_the_joined_view(self) -> None:
+        """Every widget of the page after Join that does not depend on the session, made now:
+        in a preheated kernel that is before anyone opens the page. A room joins at once, and
+        each widget made at the join costs its kernel messages to the page (about 0.4 ms of
+        CPU each, measured) while 30 kernels share two cores."""
+        self.join_row = W.HBox([self.code, self.join_button])
+        self.info = W.HTML()
+        self.next_view = W.HTML(NEXT_STEPS)
         self.next_view.add_class("cop-join-next-box")
         self.followups = W.VBox()
         self.story_returns = W.VBox()
         self.story_returns.add_class("cop-story-returns")
         self.form_box = W.VBox()
-        self.checkout_note = W.HTML()
+        self.checkout_note = W.HTML(CHECKOUT_NOT_OPEN)
         self.checkout_note.add_class("cop-checkout-note")
-        self.checkout_button = W.Button(description="Check out")
+        self.checkout_button = W.Button(description="Check out", layout=W.Layout(display="none"))
         self.checkout_button.add_class("cop-checkout")
         self.checkout_button.on_click(lambda _: self.guard(self._show_form, "checkout"))
-        self.body.children = [
+        self.joined_view = [
             self.info,
             self.next_view,
             self.followups,
@@ -110,6 +107,56 @@ class SessionApp(AppShell):
             self.checkout_note,
             self.checkout_button,
         ]
+        # the check-in form, ready for whoever opens the page (a new one once it is used)
+        self._form_ready = self._new_form("checkin")
+
+    def _sign_in(self, person: Person) -> None:
+        self.person = person
+        # The join link carries ?code=…; it only fills the field (identity never comes from
+        # the URL).
+        code = (parse_qs(self.query).get("code") or [""])[0]
+        if code:
+            self.code.value = sessions.normalise_code(code)
+        self.body.children = [self.join_row]
+        if self.code.value:
+            self.join()
+
+    def join(self) -> None:
+        if self.person is None:  # not signed in (yet): the field only fills
+            return
+        try:
+            self.joining.run(self._join_now)
+        except CopWidgetsError as exc:  # a wrong code, a closed session: said, not retried
+            self.status.show(str(exc), "error")
+
+    def _not_joined_yet(self, exc: Exception) -> None:
+        if isinstance(exc, StoreFailure):
+            # for the operator: how often a room's joins wait on the store (no personal data)
+            log.warning("a join waits on the store (%s); trying again", type(exc).__name__)
+            self.status.show(
+                f"Not joined yet: {exc.reason}. Trying again by itself; keep this page open.",
+                "warning",
+            )
+        else:  # a try in the background met a refusal: said as the button would
+            self.not_saved_yet(exc)
+
+    def _join_now(self) -> None:
+        store, person = self.signed_in()
+        session = sessions.join(store, person, self.code.value, datetime.now(UTC))
+        self.joined = session
+        zone = ZoneInfo(self.settings.timezone)
+        when = f"{session.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({self.settings.timezone})"
+        focus = (
+            f"<p><strong>Focus question:</strong> {html.escape(session.focus_question)}</p>"
+            if session.focus_question
+            else ""
+        )
+        self.info.value = (
+            f"<h2>{html.escape(session.topic)}</h2>"
+            f"<p class='cop-meta'>{html.escape(session.community_name)} · {html.escape(when)}"
+            f"</p>{focus}<p>You are in: your attendance is recorded.</p>"
+        )
+        self.body.children = self.joined_view
         self._show_followups()
         self._show_story_returns()
         self._show_form("checkin")
@@ -134,33 +181,19 @@ class SessionApp(AppShell):
             return
         store, person = self.signed_in()
         started = discussions.session_discussions(store, person, self.joined.id)
-        # sibling pages of /voila/render/session.ipynb (relative: also under a Hub prefix),
-        # in a new tab, so that this page stays open for the check-out
         discussion = (
-            f"case_discussion.ipynb?discussion={quote(started[0].id)}"
-            if started
-            else "case_discussion.ipynb"
+            f"{DISCUSSION_PAGE}?discussion={quote(started[0].id)}" if started else DISCUSSION_PAGE
         )
-        shown = (
-            "<p class='cop-join-next'>When the facilitator asks: "
-            f"<a href='{discussion}' target='_blank' rel='noopener' "
-            "class='cop-open-discussion-link'>open the case discussion</a> or "
-            "<a href='reflection.ipynb' target='_blank' rel='noopener' "
-            "class='cop-open-reflection-link'>write your reflection</a> "
-            "(each opens in a new tab; this page stays open for the check-out).</p>"
-        )
+        shown = next_steps(discussion)
         if shown != self.next_view.value:
             self.next_view.value = shown
         is_open = sessions.checkout_open(store, person, self.joined.id)
-        note = (
-            ""
-            if is_open
-            else "<p class='cop-meta'>Check-out opens when the facilitator opens it for the "
-            "room; it appears here then.</p>"
-        )
+        note = "" if is_open else CHECKOUT_NOT_OPEN
         if note != self.checkout_note.value:
             self.checkout_note.value = note
-        self.checkout_button.layout.display = None if is_open else "none"
+        display = None if is_open else "none"
+        if self.checkout_button.layout.display != display:
+            self.checkout_button.layout.display = display
 
     # -- check-in, check-out, follow-through --------------------------------------------------
     def _show_form(self, set_id: str) -> None:
@@ -182,14 +215,22 @@ class SessionApp(AppShell):
             return
         if self.form is not None:
             self.drop_saver(self.form.saver)  # kept if a refused send of it is still retrying
+        ready, self._form_ready = self._form_ready, None
+        form = ready if ready is not None and ready.items is items else self._new_form(set_id)
+        self.form = form
+        self.form_box.children = [form]
+
+    def _new_form(self, set_id: str) -> ItemForm | None:
+        items = self.item_sets.get(set_id)
+        if items is None:
+            return None
         form = ItemForm(items)
         texts = [c for c in form.controls.values() if isinstance(c, W.Text | W.Textarea)]
         # Typed answers are unsaved until the store confirms them; the fields send their
         # value when the person leaves them, ahead of the click (continuous_update=False).
         form.saver = self.saver(*texts)
         form.send.on_click(lambda _: self.guard(form.saver.run, lambda: self._send_answers(form)))
-        self.form = form
-        self.form_box.children = [form]
+        return form
 
     def _send_answers(self, form: ItemForm) -> None:
         """Store the form's answers. Refused by the store, the form and its text stay, marked

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from cop_widgets.content.roles import SESSION_ROLES
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
 from cop_widgets.services import policy
+from cop_widgets.services.accounts import check_join_tries, record_join_code_failure
 from cop_widgets.services.add_once import add_once
 from cop_widgets.services.identity import Person
 from cop_widgets.store import Store
@@ -69,6 +70,7 @@ class Session:
     join_code: str
     status: str
     checkout_opened_at: str | None = None  # UTC; participants' check-out shows from then
+    community_name: str = ""  # filled where it is read with the session (a join)
 
     @property
     def ends_at(self) -> datetime:
@@ -261,7 +263,11 @@ def session_by_code(store: Store, who: Person, code: str) -> Session:
     """The session with this join code, for someone who runs it (the board, the run sheet)."""
     wanted = normalise_code(code)
     with store.read() as conn:
-        row = conn.execute(select(cop_session).where(cop_session.c.join_code == wanted)).first()
+        row = conn.execute(
+            select(cop_session, community.c.name.label("community_name"))
+            .join(community, community.c.id == cop_session.c.community_id)
+            .where(cop_session.c.join_code == wanted)
+        ).first()
     if row is None:
         raise InvalidInput("join code", f"No session has the code {wanted or '(empty)'}.")
     policy.require(store, who, "session.manage", row.id)
@@ -407,14 +413,18 @@ def check_join_code(store: Store, code: str, now: datetime) -> Session:
     if not wanted:
         raise InvalidInput("join code", "Enter the join code shown by your facilitator.")
     with store.read() as conn:
-        row = conn.execute(select(cop_session).where(cop_session.c.join_code == wanted)).first()
+        row = conn.execute(
+            select(cop_session, community.c.name.label("community_name"))
+            .join(community, community.c.id == cop_session.c.community_id)
+            .where(cop_session.c.join_code == wanted)
+        ).first()
     if row is None:
         raise InvalidInput(
             "join code",
             f"No session has the code {wanted}. Check it with "
             "your facilitator (letters and digits, no O or I).",
         )
-    found = session_from_row(row)
+    found = replace(session_from_row(row), community_name=row.community_name)
     if found.status == "closed" or now > found.starts_at + CODE_EXPIRES_AFTER:
         raise InvalidInput(
             "join code", f"The code {wanted} was for “{found.topic}”, which has ended."
@@ -432,8 +442,6 @@ def check_join_code(store: Store, code: str, now: datetime) -> Session:
 def join(store: Store, who: Person, code: str, now: datetime) -> Session:
     """Record attendance (once per person) for the session with this code. Wrong codes are
     counted with the person's failed sign-ins: after too many, further tries wait."""
-    from cop_widgets.services.accounts import check_join_tries, record_join_code_failure
-
     check_join_tries(store, who.id)
     try:
         found = check_join_code(store, code, now)

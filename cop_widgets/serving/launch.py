@@ -92,6 +92,10 @@ def _kernel_manager_factory(base_class, preheat_kernel, default_pool_size, page_
             _claim(kernel_id, (kwargs.get("env") or {}).get(IDENTITY_ENV))
             return kernel_id
 
+        async def shutdown_kernel(self, kernel_id, *args, **kwargs):
+            RequestInfoSocketHandler._cache.pop(kernel_id, None)  # its page's details
+            return await ensure_async(super().shutdown_kernel(kernel_id, *args, **kwargs))
+
     class ClosedTabsLetGo(KernelsKnowTheirPerson):
         """A page's kernel is shut down once no browser has been connected to it for
         cull_idle_timeout seconds (checked every cull_interval), whatever it is doing: a tab
@@ -209,10 +213,25 @@ _voila_send_updates = RequestInfoSocketHandler.send_updates.__func__
 def _send_updates(cls, msg):
     # a preheated kernel is handed to a page here, with the page's request details
     _claim(msg["kernel_id"], (msg.get("payload") or {}).get(IDENTITY_ENV))
+    # Kept until the kernel shuts down, also when sent at once: a kernel whose socket drops
+    # just then connects again (serving/request.py) and gets them on opening.
+    cls._cache[msg["kernel_id"]] = msg["payload"]
     return _voila_send_updates(cls, msg)
 
 
 RequestInfoSocketHandler.send_updates = classmethod(_send_updates)
+
+
+def _forget_own_waiter(self) -> None:
+    # Voilà's on_close deletes the last waiter it looked at when this connection is no longer
+    # the kernel's (the kernel connected again): another kernel's, which would then never get
+    # its page's details. Only this connection's own entry goes.
+    waiters = RequestInfoSocketHandler._waiters
+    for kernel_id in [k for k, waiter in waiters.items() if waiter is self]:
+        del waiters[kernel_id]
+
+
+RequestInfoSocketHandler.on_close = _forget_own_waiter
 
 _voila_pre_get = VoilaKernelWebsocketHandler.pre_get
 

@@ -18,10 +18,12 @@ import hashlib
 import json
 import os
 import ssl
+import sys
 import threading
 from urllib.parse import urlsplit
 
 HANDSHAKE_TIMEOUT_S = 5  # the answer to the upgrade; the message itself may take hours
+RETRY_FIRST_S, RETRY_MAX_S = 0.2, 5.0  # pauses between connections that brought nothing
 _ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 _TEXT, _BINARY, _CONTINUATION, _CLOSE, _PING = 0x1, 0x2, 0x0, 0x8, 0x9
 
@@ -150,7 +152,7 @@ def _fetch_request_info() -> None:
     result: dict[str, str | None] = {}
 
     def fetch() -> None:
-        result["info"] = asyncio.new_event_loop().run_until_complete(_request_info(url))
+        result["info"] = asyncio.new_event_loop().run_until_complete(_request_info_in_the_end(url))
 
     worker = threading.Thread(target=fetch)
     worker.start()
@@ -160,6 +162,39 @@ def _fetch_request_info() -> None:
         for key, value in json.loads(info).items():
             if isinstance(value, str):
                 os.environ[key] = value
+
+
+async def _request_info_in_the_end(
+    ws_url: str, first_pause_s: float = RETRY_FIRST_S, max_pause_s: float = RETRY_MAX_S
+) -> str:
+    """The request's details, however long the server takes: a preheated kernel is of no use
+    without them. A server busy starting a room's pools may answer the upgrade late (past
+    HANDSHAKE_TIMEOUT_S), and a connection may drop while the kernel waits; each time the
+    kernel connects again, after a pause that doubles up to max_pause_s. Voilà keeps the
+    details of a page requested while its kernel was not connected, and sends them when it
+    connects (serving/launch.py keeps them until the kernel shuts down)."""
+    pause = first_pause_s
+    tries = 0
+    while True:
+        info = await _request_info(ws_url)
+        if info is not None:
+            return info
+        tries += 1
+        if tries == 1 or tries % 20 == 0:  # for the operator, in the server's log
+            _tell_server_log(
+                f"cop kernel: the request-details socket failed ({tries} times); trying again"
+            )
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, max_pause_s)
+
+
+def _tell_server_log(line: str) -> None:
+    """One line to the server's own log: the kernel's real standard error (ipykernel sends
+    sys.stderr to the page; its fileno() is the server's)."""
+    try:
+        os.write(sys.stderr.fileno(), (line + "\n").encode())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def query_string() -> str:

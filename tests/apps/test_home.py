@@ -21,7 +21,7 @@ def _home(settings, who, request=None):
     sign_in_as(app, who)
     if request:
         app.environ = {**app.environ, **request}
-        app.guard(app._identify, app.query)
+        app.guard(app._identify_until_done, app.query)
     return app
 
 

@@ -99,6 +99,29 @@ def test_re_check_without_sign_in_writes_no_sign_in_event(store):
     assert [a for a, _, _ in audit(store, ana.id)].count("signed_in_hub") == 1
 
 
+@pytest.mark.sqlite_only  # the write lock is held with SQLite's own BEGIN IMMEDIATE
+def test_re_check_of_unchanged_roles_is_a_read_and_a_change_still_writes(store, lock_for):
+    """A room's page loads re-check each user (after the server's 5-minute cache): with the
+    same groups that takes no turn at the store's write lock; changed groups still apply."""
+    ana = hub_person(store, "ana", ["cop-practitioners"], DEFAULT_GROUP_ROLES)
+    events = len(audit(store))
+    lock = lock_for(store)
+    again = hub_person(store, "ana", ["cop-practitioners"], DEFAULT_GROUP_ROLES, signing_in=False)
+    assert again == ana  # answered while another connection holds the write lock
+    lock.release()
+    assert len(audit(store)) == events
+    raised = hub_person(
+        store,
+        "ana",
+        ["cop-practitioners", "cop-supervisors"],
+        DEFAULT_GROUP_ROLES,
+        signing_in=False,
+    )
+    assert raised.role == "supervisor"
+    assert roles_of(store, ana.id) == {"practitioner", "supervisor"}
+    assert ("role_granted", None, "ok") in audit(store, ana.id)
+
+
 def test_hub_user_is_not_the_standalone_person_of_the_same_name(store):
     from cop_widgets.services.identity import find_or_add_person
 

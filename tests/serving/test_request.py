@@ -11,7 +11,7 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 from tornado.websocket import WebSocketHandler
 
-from cop_widgets.serving.request import _request_info
+from cop_widgets.serving.request import _request_info, _request_info_in_the_end
 
 
 class SendsOnce(WebSocketHandler):
@@ -91,3 +91,90 @@ def test_no_message_is_none_never_an_exception(path):
 
 def test_nobody_listening_is_none():
     assert _ask("/query/1", port=_free_port()) is None
+
+
+# -- a preheated kernel waits for its page's details however long the server takes ---------------
+class SendsOnTheThirdConnection(WebSocketHandler):
+    """Closes the first two connections without a word (a server too busy to answer, a dropped
+    socket), then sends."""
+
+    connections = 0
+
+    def open(self) -> None:
+        SendsOnTheThirdConnection.connections += 1
+        if SendsOnTheThirdConnection.connections < 3:
+            self.close()
+        else:
+            self.write_message(json.dumps({"QUERY_STRING": "code=K7M2QX"}))
+
+
+def test_the_kernel_connects_again_until_the_details_come():
+    SendsOnTheThirdConnection.connections = 0
+
+    async def scenario() -> str:
+        port = _free_port()
+        server = HTTPServer(Application([(r"/query/k", SendsOnTheThirdConnection)]))
+        server.listen(port, "127.0.0.1")
+        try:
+            return await asyncio.wait_for(
+                _request_info_in_the_end(f"ws://127.0.0.1:{port}/query/k", 0.01, 0.05), 10
+            )
+        finally:
+            server.stop()
+
+    assert json.loads(asyncio.run(scenario())) == {"QUERY_STRING": "code=K7M2QX"}
+    assert SendsOnTheThirdConnection.connections == 3
+
+
+def test_a_server_that_starts_listening_late_is_waited_for():
+    """The kernel asks before the server answers at all (nobody listening yet)."""
+
+    async def scenario() -> str:
+        port = _free_port()
+        asking = asyncio.create_task(
+            _request_info_in_the_end(f"ws://127.0.0.1:{port}/query/7", 0.01, 0.05)
+        )
+        await asyncio.sleep(0.3)
+        assert not asking.done()
+        server = HTTPServer(Application([(r"/query/(\d+)", SendsOnce)]))
+        server.listen(port, "127.0.0.1")
+        try:
+            return await asyncio.wait_for(asking, 10)
+        finally:
+            server.stop()
+
+    assert json.loads(asyncio.run(scenario()))["QUERY_STRING"].endswith("é" * 7)
+
+
+def test_voila_keeps_a_kernels_details_and_forgets_only_its_own_waiter():
+    """serving/launch.py's corrections to Voilà's request-details socket: the details stay
+    until the kernel shuts down (a kernel that connects again still gets them), and a closed
+    connection removes its own waiter, never another kernel's."""
+    from voila.request_info_handler import RequestInfoSocketHandler as Handler
+
+    import cop_widgets.serving.launch  # noqa: F401 - applies the corrections
+
+    class Waiter:
+        def __init__(self) -> None:
+            self.sent: list = []
+
+        def write_message(self, payload) -> None:
+            self.sent.append(payload)
+
+    old, new, other = Waiter(), Waiter(), Waiter()
+    saved = dict(Handler._waiters), dict(Handler._cache)
+    try:
+        Handler._waiters.clear()
+        Handler._waiters.update({"k1": new, "k2": other})
+        Handler.on_close(old)  # k1's first connection, closed after k1 connected again
+        assert Handler._waiters == {"k1": new, "k2": other}
+        Handler.on_close(new)
+        assert Handler._waiters == {"k2": other}
+        Handler.send_updates({"kernel_id": "k2", "payload": {"QUERY_STRING": "x"}})
+        assert other.sent == [{"QUERY_STRING": "x"}]
+        assert Handler._cache["k2"] == {"QUERY_STRING": "x"}  # for a reconnect
+    finally:
+        Handler._waiters.clear()
+        Handler._waiters.update(saved[0])
+        Handler._cache.clear()
+        Handler._cache.update(saved[1])

@@ -1,0 +1,45 @@
+"""The session page's join: what a kernel does once its page is requested is small (a room of
+30 joins at once on two cores), and what it shows is the session's, at once."""
+
+from ipywidgets.widgets.widget import _instances as live_widgets
+
+from cop_widgets.apps.session import session_app
+from cop_widgets.services import sessions
+from tests.services.test_checkins import two_sessions  # noqa: F401 - a fixture
+from tests.signin import sign_in_as
+
+# Every widget made at the join is messages to the page while the room's kernels share the
+# CPU: the view's widgets are made with the app (in a preheated kernel, before the request).
+MOST_WIDGETS_MADE_AT_THE_JOIN = 2
+
+
+def test_a_join_fills_widgets_made_before_the_request(settings, two_sessions):  # noqa: F811
+    _, first, _ = two_sessions
+    app = session_app(settings=settings)
+    try:
+        app.query = f"code={first.join_code}"
+        before = set(live_widgets)
+        sign_in_as(app, "Ana")
+        made = set(live_widgets) - before
+        assert app.joined is not None, app.status.message
+        assert len(made) <= MOST_WIDGETS_MADE_AT_THE_JOIN, len(made)
+        assert "<h2>First</h2>" in app.info.value
+        assert "CoP ·" in app.info.value  # the community's name, read with the session
+        assert app.form_box.children and app.form_box.children[0] is app.form  # check-in
+        assert app.checkout_button.layout.display == "none"
+    finally:
+        app.store.dispose()
+
+
+def test_a_late_joiner_sees_an_open_check_out_at_once(store, settings, two_sessions):  # noqa: F811
+    coord, first, _ = two_sessions
+    sessions.open_checkout(store, coord, first.id)
+    app = session_app(settings=settings)
+    try:
+        app.query = f"code={first.join_code}"
+        sign_in_as(app, "Ben")
+        assert app.joined is not None, app.status.message
+        assert app.checkout_button.layout.display is None
+        assert app.checkout_note.value == ""
+    finally:
+        app.store.dispose()
