@@ -39,8 +39,14 @@ UNICODE = (
 X_NAME = "Xóchitl 🌵"
 
 
+# A uuid's hex with its digits as letters: a hex that starts with a run of digits such as
+# "0833154199" reads as a phone number (CI met one), and the de-identification check then
+# refuses the text.
+_NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
+
+
 def _tag(what: str) -> str:
-    return f"{what}-{uuid.uuid4().hex}"
+    return f"{what}-{uuid.uuid4().hex.translate(_NO_DIGITS)}"
 
 
 @dataclass
