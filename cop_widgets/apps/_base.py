@@ -144,6 +144,12 @@ def _trim_heap() -> None:
         pass
 
 
+def identify(store: Store, environ) -> tuple[Person, str]:
+    """The person the server signed in for this page, and the role shown beside their name."""
+    person = current_person(store, environ)
+    return person, highest_role(store, person.id)
+
+
 class PageNotReady(CopWidgetsError):
     """An action reached an app before its start-up opened the store or before it signed the
     person in (AppShell.opened_store, AppShell.signed_in); guard shows this message."""
@@ -228,8 +234,8 @@ class AppShell(W.VBox):
     def _identify(self, query: str | None) -> None:
         self.query = query or ""
         store = self.opened_store()
-        person = current_person(store, self.environ)
-        self.header.value = _header_html(person, highest_role(store, person.id), self.home_link())
+        person, role = identify(store, self.environ)
+        self.header.value = _header_html(person, role, self.home_link())
         self._sign_in(person)
         _return_freed_memory_soon()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, quote
 from zoneinfo import ZoneInfo
@@ -10,13 +11,14 @@ from zoneinfo import ZoneInfo
 import ipywidgets as W
 
 from cop_widgets.apps._autosave import Autosave, Ticker
-from cop_widgets.apps._base import AppShell, log
+from cop_widgets.apps._base import AppShell, identify, log
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.apps._value_story import return_card, today_in
+from cop_widgets.apps._warm_up import in_preheated_kernel, rehearse_first_request
 from cop_widgets.content.session_items import ItemSet, load_item_sets
 from cop_widgets.errors import CopWidgetsError, InvalidInput, StoreFailure
 from cop_widgets.services import checkins, discussions, sessions, value_stories
-from cop_widgets.services.identity import Person
+from cop_widgets.services.identity import Person, find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
 from cop_widgets.widgets.item_form import ItemForm
@@ -43,6 +45,47 @@ def next_steps(discussion_href: str) -> str:
 
 
 NEXT_STEPS = next_steps(DISCUSSION_PAGE)
+
+
+@dataclass(frozen=True)
+class RoomState:
+    """What the facilitator has opened for the room: the session's case discussion (its id,
+    once started) and the check-out."""
+
+    discussion_id: str | None
+    checkout_open: bool
+
+
+@dataclass(frozen=True)
+class JoinedPage:
+    """Everything the page shows once joined, read in one go (the widgets come after)."""
+
+    session: sessions.Session
+    commitments: list[checkins.Commitment]
+    story_returns: list[value_stories.StoryReturn]
+    checkin_answered: bool
+    room: RoomState
+
+
+def read_room(store: Store, person: Person, session_id: str) -> RoomState:
+    started = discussions.session_discussions(store, person, session_id)
+    return RoomState(
+        started[0].id if started else None, sessions.checkout_open(store, person, session_id)
+    )
+
+
+def join_and_read(
+    store: Store, person: Person, code: str, settings: Settings, item_sets: dict[str, ItemSet]
+) -> JoinedPage:
+    """Join the session with this code (attendance, once) and read what the page shows."""
+    session = sessions.join(store, person, code, datetime.now(UTC))
+    return JoinedPage(
+        session,
+        checkins.open_commitments(store, person, session.id),
+        value_stories.due_returns(store, person, today_in(settings.timezone)),
+        "checkin" not in item_sets or checkins.has_answered(store, person, session.id, "checkin"),
+        read_room(store, person, session.id),
+    )
 
 
 class SessionApp(AppShell):
@@ -142,8 +185,8 @@ class SessionApp(AppShell):
 
     def _join_now(self) -> None:
         store, person = self.signed_in()
-        session = sessions.join(store, person, self.code.value, datetime.now(UTC))
-        self.joined = session
+        page = join_and_read(store, person, self.code.value, self.settings, self.item_sets)
+        session = self.joined = page.session
         zone = ZoneInfo(self.settings.timezone)
         when = f"{session.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({self.settings.timezone})"
         focus = (
@@ -157,10 +200,10 @@ class SessionApp(AppShell):
             f"</p>{focus}<p>You are in: your attendance is recorded.</p>"
         )
         self.body.children = self.joined_view
-        self._show_followups()
-        self._show_story_returns()
-        self._show_form("checkin")
-        self.poll()
+        self._show_followups(page.commitments)
+        self._show_story_returns(page.story_returns)
+        self._show_form("checkin", answered=page.checkin_answered)
+        self._show_room(page.room)
         self.ticker.start()
         self.status.show(f"Joined “{session.topic}”.", "ok")
 
@@ -180,14 +223,18 @@ class SessionApp(AppShell):
         if self.joined is None:
             return
         store, person = self.signed_in()
-        started = discussions.session_discussions(store, person, self.joined.id)
+        self._show_room(read_room(store, person, self.joined.id))
+
+    def _show_room(self, room: RoomState) -> None:
         discussion = (
-            f"{DISCUSSION_PAGE}?discussion={quote(started[0].id)}" if started else DISCUSSION_PAGE
+            f"{DISCUSSION_PAGE}?discussion={quote(room.discussion_id)}"
+            if room.discussion_id
+            else DISCUSSION_PAGE
         )
         shown = next_steps(discussion)
         if shown != self.next_view.value:
             self.next_view.value = shown
-        is_open = sessions.checkout_open(store, person, self.joined.id)
+        is_open = room.checkout_open
         note = "" if is_open else CHECKOUT_NOT_OPEN
         if note != self.checkout_note.value:
             self.checkout_note.value = note
@@ -196,7 +243,9 @@ class SessionApp(AppShell):
             self.checkout_button.layout.display = display
 
     # -- check-in, check-out, follow-through --------------------------------------------------
-    def _show_form(self, set_id: str) -> None:
+    def _show_form(self, set_id: str, answered: bool | None = None) -> None:
+        """The check-in or check-out form, or "is in" once answered (`answered`: already read
+        with the join)."""
         store, person = self.signed_in()
         if set_id == "checkout" and not sessions.checkout_open(
             store, person, self._joined_session.id
@@ -209,7 +258,9 @@ class SessionApp(AppShell):
         if items is None:
             self.form_box.children = []
             return
-        if checkins.has_answered(store, person, self._joined_session.id, set_id):
+        if answered is None:
+            answered = checkins.has_answered(store, person, self._joined_session.id, set_id)
+        if answered:
             done = f"<p>Your {html.escape(items.name.lower())} is in. Thank you.</p>"
             self.form_box.children = [W.HTML(done)]
             return
@@ -244,9 +295,10 @@ class SessionApp(AppShell):
             done = f"<p>Your {html.escape(form.items.name.lower())} is in. Thank you.</p>"
             self.form_box.children = [W.HTML(done)]
 
-    def _show_followups(self) -> None:
+    def _show_followups(self, pending: list[checkins.Commitment] | None = None) -> None:
         store, person = self.signed_in()
-        pending = checkins.open_commitments(store, person, self._joined_session.id)
+        if pending is None:
+            pending = checkins.open_commitments(store, person, self._joined_session.id)
         rows: list[W.Widget] = []
         for row in getattr(self, "_followup_rows", {}).values():
             self.drop_saver(row.saver)
@@ -306,11 +358,12 @@ class SessionApp(AppShell):
         self.followups.children = [self.followups.children[0], *left] if left else []
 
     # -- value-creation stories whose day has come -------------------------------------------
-    def _show_story_returns(self) -> None:
+    def _show_story_returns(self, due: list[value_stories.StoryReturn] | None = None) -> None:
         """The person's value-creation stories saved as intentions whose day has come: each
         asks what happened and what difference it made, at this check-in."""
         store, person = self.signed_in()
-        due = value_stories.due_returns(store, person, today_in(self.settings.timezone))
+        if due is None:
+            due = value_stories.due_returns(store, person, today_in(self.settings.timezone))
         for card in self.story_returns.children[1:]:
             self.drop_saver(card.saver)
         cards = [return_card(self, story, self._story_completed) for story in due]
@@ -345,4 +398,30 @@ def session_app(settings: Settings | None = None, environ=None) -> SessionApp:
         app.status.show(
             "Some check-in files could not be loaded: " + "; ".join(map(str, problems)), "warning"
         )
+    if opened.store is not None and in_preheated_kernel():
+        rehearse_first_request(
+            opened.store,
+            _stand_in,
+            lambda twin, environ, query: _first_request(
+                twin, environ, query, opened.settings, item_sets
+            ),
+        )
     return app
+
+
+def _stand_in(twin: Store) -> tuple[Person, str]:
+    """On the scratch twin: a session open now, and a person to join it by its code."""
+    coordinator = find_or_add_person(twin, "Rehearsal coordinator")
+    community = sessions.create_community(twin, coordinator, "Rehearsal")
+    session = sessions.plan_session(twin, coordinator, community.id, datetime.now(UTC), "Rehearsal")
+    return find_or_add_person(twin, "Rehearsal participant"), f"code={session.join_code}"
+
+
+def _first_request(
+    store: Store, environ, query: str, settings: Settings, item_sets: dict[str, ItemSet]
+) -> JoinedPage:
+    """The session page's reads and join once requested (SessionApp._identify, _sign_in and
+    _join_now do the same, then draw it)."""
+    person, _role = identify(store, environ)
+    code = (parse_qs(query).get("code") or [""])[0]
+    return join_and_read(store, person, code, settings, item_sets)

@@ -531,6 +531,38 @@ class Store:
         self.engine.dispose()
 
 
+def scratch_twin(store: Store) -> Store | None:
+    """An empty in-memory SQLite store with `store`'s schema (its own CREATE statements, read
+    from sqlite_master) and settings, or None when `store` is not SQLite. Nothing of `store` is
+    written, and no row of it is read. share_compiled_statements(twin, store) then makes what
+    runs on the twin compile for `store` too: the session page rehearses its first request on
+    it in a preheated kernel (apps/_warm_up.py)."""
+    if not store.is_sqlite:
+        return None
+    with store.read() as conn:
+        creates = conn.exec_driver_sql(
+            "SELECT type, name, sql FROM sqlite_master "
+            "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid"
+        ).all()
+    # a virtual table (full-text search) makes its own shadow tables, named after it
+    virtual = [name for _, name, sql in creates if sql.upper().startswith("CREATE VIRTUAL")]
+    engine = _sqlite_engine("sqlite://", store.settings)
+    with engine.begin() as conn:
+        for kind, name, sql in creates:
+            if kind == "table" and any(name.startswith(f"{v}_") for v in virtual):
+                continue
+            conn.exec_driver_sql(sql)
+    return Store(engine, store.settings)
+
+
+def share_compiled_statements(twin: Store, store: Store) -> None:
+    """From now on, statements the twin runs are compiled with `store`'s dialect into its
+    compiled-statement cache (both SQLite, one driver), where `store` finds them compiled."""
+    twin.engine.dialect = store.engine.dialect
+    twin.engine._compiled_cache = store.engine._compiled_cache
+
+
 def _sqlite_engine(url: str, settings: Settings) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":

@@ -1,0 +1,84 @@
+"""A preheated session kernel rehearses its first request on a scratch twin of the store
+(apps/_warm_up.py): the real join then finds its statements compiled, and the real store is
+left exactly as it was."""
+
+from sqlalchemy import event, func, select
+
+from cop_widgets.apps import session as session_page
+from cop_widgets.apps._warm_up import rehearse_first_request
+from cop_widgets.content.session_items import load_item_sets
+from cop_widgets.store.schema import metadata
+from tests.services.test_checkins import two_sessions  # noqa: F401 - a fixture
+from tests.signin import assertion_environ
+
+
+def _row_counts(store) -> dict[str, int]:
+    with store.read() as conn:
+        return {
+            name: conn.execute(select(func.count()).select_from(table)).scalar()
+            for name, table in metadata.tables.items()
+        }
+
+
+def _compiled_at_first_use(store, do) -> int:
+    """How many statements `do()` had to compile (not found in the store's cache)."""
+    misses = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if context is not None and context.cache_hit == context.dialect.CACHE_MISS:
+            misses.append(statement)
+
+    event.listen(store.engine, "after_cursor_execute", seen)
+    try:
+        do()
+    finally:
+        event.remove(store.engine, "after_cursor_execute", seen)
+    return len(misses)
+
+
+def _first_request(store, settings, who, code):
+    item_sets, _ = load_item_sets(settings.data_dir / "session_items")
+    return session_page._first_request(
+        store, assertion_environ(store, who), f"code={code}", settings, item_sets
+    )
+
+
+def test_the_rehearsal_compiles_the_join_and_leaves_the_store_as_it_was(
+    store,
+    settings,
+    two_sessions,  # noqa: F811
+):
+    from cop_widgets.services.identity import find_or_add_person
+
+    _, first, _ = two_sessions
+    ana, ben = find_or_add_person(store, "Ana"), find_or_add_person(store, "Ben")
+    # without a rehearsal: the first join compiles most of its statements
+    cold = _compiled_at_first_use(
+        store, lambda: _first_request(store, settings, ana, first.join_code)
+    )
+    assert cold >= 10, cold
+    store.engine.clear_compiled_cache()
+    before = _row_counts(store)
+    item_sets, _ = load_item_sets(settings.data_dir / "session_items")
+    assert rehearse_first_request(
+        store,
+        session_page._stand_in,
+        lambda twin, environ, query: session_page._first_request(
+            twin, environ, query, settings, item_sets
+        ),
+    )
+    assert _row_counts(store) == before  # nothing of the rehearsal reached the store
+    warm = _compiled_at_first_use(
+        store, lambda: _first_request(store, settings, ben, first.join_code)
+    )
+    assert warm <= 2, warm  # at most a statement the stand-in's path did not take
+
+
+def test_a_rehearsal_that_fails_is_logged_and_changes_nothing(store, caplog):
+    def broken(twin, environ, query):
+        raise RuntimeError("a bug in the page's first request")
+
+    before = _row_counts(store)
+    assert not rehearse_first_request(store, session_page._stand_in, broken)
+    assert _row_counts(store) == before
+    assert "rehearsing the page's first request failed" in caplog.text
