@@ -49,7 +49,14 @@ import httpx
 import psutil
 from bench_backends import postgres_cluster, why_no_postgres
 from bench_results import write_results
-from bench_room import COP_READY, http_get, prove_live, real_page, warm_file_cache
+from bench_room import (
+    COP_READY,
+    http_get,
+    load_figures,
+    prove_live,
+    real_page,
+    warm_file_cache,
+)
 from playwright.async_api import async_playwright
 
 from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
@@ -61,7 +68,6 @@ from cop_widgets.room.load import (
     cpu_seconds,
     kernel_processes,
     process_tree,
-    stats,
     wait_quiet,
 )
 from cop_widgets.services import sessions
@@ -330,22 +336,6 @@ def tree_cpu_seconds(pid: int | None) -> float:
     return total
 
 
-def figures_of(pages: list[dict], gets: list[dict]) -> dict:
-    """bench_room.py's figures of a room's loads."""
-    failures = [r for r in [*pages, *gets] if not r["ok"]]
-    return {
-        "tti": stats([r["tti_s"] for r in pages if "tti_s" in r]),
-        "commit": stats([r["commit_s"] for r in pages if "commit_s" in r]),
-        "load_event": stats([r["load_s"] for r in pages if "load_s" in r]),
-        "kernel_socket": stats([r["kernel_socket_s"] for r in pages if "kernel_socket_s" in r]),
-        "live_action": stats([r["live_action_s"] for r in pages if "live_action_s" in r]),
-        "get": stats([r["get_s"] for r in gets if "get_s" in r]),
-        "page_failures": sum(not r["ok"] for r in pages),
-        "get_failures": sum(not r["ok"] for r in gets),
-        "errors": [r["error"] for r in failures][:5],
-    }
-
-
 # -- a run --------------------------------------------------------------------------------------
 def run(
     label: str,
@@ -456,13 +446,16 @@ def run(
         "pools_executed_after_s": filled,
         "sign_in_s": signed_in,
         "idle_cpu_percent_before_burst": idle,
-        **figures_of([r for s in loads for r in s["pages"]], [r for s in loads for r in s["gets"]]),
+        **load_figures(
+            [r for s in loads for r in s["pages"]], [r for s in loads for r in s["gets"]]
+        ),
         "joined_in_store": joined,
         "hub_log_errors": log_errors,  # when not everyone joined
         "joins_that_waited_on_the_store": store_waits,
         "kernels_that_connected_again_for_their_request": socket_retries,
         "by_server": {
-            service: figures_of(s["pages"], s["gets"]) for service, s in burst["by_server"].items()
+            service: load_figures(s["pages"], s["gets"])
+            for service, s in burst["by_server"].items()
         },
         "wall_all_done_s": burst["wall_all_done_s"],
         "others_cpu_percent": burst["others_cpu_percent"],

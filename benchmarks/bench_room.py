@@ -322,6 +322,24 @@ def start_room_server(label: str, folder: Path, env: dict, tmp: Path):
         attempt += 1
 
 
+def load_figures(pages: list[dict], gets: list[dict]) -> dict:
+    """The figures of a room's loads (real pages and GETs): timings, failures, first errors.
+    bench_hub_room.py reports its rooms with these too."""
+    failures = [r for r in [*pages, *gets] if not r["ok"]]
+    return {
+        "tti": stats([r["tti_s"] for r in pages if "tti_s" in r]),
+        "commit": stats([r["commit_s"] for r in pages if "commit_s" in r]),
+        "load_event": stats([r["load_s"] for r in pages if "load_s" in r]),
+        "kernel_socket": stats([r["kernel_socket_s"] for r in pages if "kernel_socket_s" in r]),
+        "tti_polled": stats([r["tti_polled_s"] for r in pages if "tti_polled_s" in r]),
+        "live_action": stats([r["live_action_s"] for r in pages if "live_action_s" in r]),
+        "get": stats([r["get_s"] for r in gets if "get_s" in r]),
+        "page_failures": sum(not r["ok"] for r in pages),
+        "get_failures": sum(not r["ok"] for r in gets),
+        "errors": [r["error"] for r in failures][:5],
+    }
+
+
 def run_room(
     label: str,
     folder: Path,
@@ -349,22 +367,12 @@ def run_room(
         memory = sampler.finish()
         stopped = server.stop()
     pages, gets = burst["pages"], burst["gets"]
-    failures = [r for r in [*pages, *gets] if not r["ok"]]
     figures = {
         "pool_executed_after_s": filled,
         "server_starts": starts,
         "idle_kernel_rss_mib_median": statistics.median(idle_rss),
         "kernel_start_port_clashes": clashes,
-        "tti": stats([r["tti_s"] for r in pages if "tti_s" in r]),
-        "commit": stats([r["commit_s"] for r in pages if "commit_s" in r]),
-        "load_event": stats([r["load_s"] for r in pages if "load_s" in r]),
-        "kernel_socket": stats([r["kernel_socket_s"] for r in pages if "kernel_socket_s" in r]),
-        "tti_polled": stats([r["tti_polled_s"] for r in pages if "tti_polled_s" in r]),
-        "live_action": stats([r["live_action_s"] for r in pages if "live_action_s" in r]),
-        "get": stats([r["get_s"] for r in gets if "get_s" in r]),
-        "page_failures": sum(not r["ok"] for r in pages),
-        "get_failures": sum(not r["ok"] for r in gets),
-        "errors": [r["error"] for r in failures][:5],
+        **load_figures(pages, gets),
         "wall_all_done_s": burst["wall_all_done_s"],
         "others_cpu_percent": burst["others_cpu_percent"],
         "burst_cpu_s": burst["burst_cpu_s"],
@@ -378,7 +386,8 @@ def run_room(
     print(
         f"{label}: page TTIs {page_ttis} s; "
         f"GETs median {figures['get'].get('median', float('nan')):.2f} s; "
-        f"failures {len(failures)}; other processes' CPU {burst['others_cpu_percent']:.0f} %"
+        f"failures {figures['page_failures'] + figures['get_failures']}; "
+        f"other processes' CPU {burst['others_cpu_percent']:.0f} %"
         + (f"; median TTI {tti['median']:.2f} s" if tti["n"] else ""),
         flush=True,
     )
