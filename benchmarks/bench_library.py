@@ -70,9 +70,9 @@ SMOKE_RESULTS_FILE = REPO / "benchmarks" / "results" / "smoke" / "bench_library.
 N_ENTRIES, N_ATTACHMENTS = 20_000, 2_000
 SMOKE_ENTRIES, SMOKE_ATTACHMENTS = 200, 20
 SEARCH_ROUNDS, SMOKE_SEARCH_ROUNDS = 3, 1  # timed passes over the searches (after one untimed)
-LOADS, SMOKE_LOADS = 5, 1
+LOADS, SMOKE_LOADS = 9, 1  # 9: with 5, one run to the next moved the ratio by 0.1
 SEARCH_TARGET_MS = 150
-TTI_RATIO_TARGET = 1.15
+TTI_RATIO_TARGET = 1.10  # issue 16: every participant app within 1.10 of bare Voilà
 PAGE_TIMEOUT_S = 90
 SEED = 15  # issue 15
 

@@ -251,6 +251,22 @@ def wait_quiet(timeout_s: float, patience_for_others_s: float = 10) -> None:
     raise ServerFailed(f"our processes were still busy after {timeout_s:.0f} s")
 
 
+# A fixed piece of pure-Python work, timed: on a shared host (a cloud VM, a container) one CPU
+# second is not always the same amount of work. Measured here: 1.5 s for 20 million additions
+# on a quiet host, 2.1 s when its other tenants were busy, with our own processes idle both times.
+SPEED_PROBE_ADDITIONS = 2_000_000
+
+
+def host_speed_s() -> float:
+    """Seconds this process takes for SPEED_PROBE_ADDITIONS additions now (lower is faster):
+    printed beside a benchmark's timings, so runs on a slower moment of the host show as such."""
+    started = time.perf_counter()
+    total = 0
+    for number in range(SPEED_PROBE_ADDITIONS):
+        total += number
+    return time.perf_counter() - started
+
+
 class MemorySampler(threading.Thread):
     """Every second: the server's kernels (how many, their RSS summed), Chromium's RSS summed,
     and the machine's available memory; keeps the peaks (the lowest available)."""
