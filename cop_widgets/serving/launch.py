@@ -20,6 +20,7 @@ import asyncio
 import os
 import posixpath
 import time
+from pathlib import Path
 from typing import Any
 
 from cop_widgets.fast_start import skip_unused_iri_checker
@@ -31,6 +32,7 @@ import voila.handler as voila_handler  # noqa: E402
 from jupyter_core.utils import ensure_async  # noqa: E402
 from jupyter_server.services.kernels.handlers import KernelHandler  # noqa: E402
 from jupyter_server.utils import url_path_join  # noqa: E402
+from tornado.ioloop import IOLoop  # noqa: E402
 from tornado.web import HTTPError  # noqa: E402
 from traitlets import Unicode  # noqa: E402
 from voila.request_info_handler import RequestInfoSocketHandler  # noqa: E402
@@ -46,6 +48,12 @@ from cop_widgets.services.identity import (  # noqa: E402
     SITE_HEADER,
     make_assertion,
     read_assertion,
+)
+from cop_widgets.serving.compress import (  # noqa: E402
+    GzipCache,
+    compress_ahead,
+    static_files,
+    static_gzip,
 )
 from cop_widgets.serving.paths import is_root, served_notebook, served_notebooks  # noqa: E402
 
@@ -423,6 +431,18 @@ class CopVoila(voila_app.Voila):
     keyfile = Unicode("", config=True, help="PEM private key of certfile ('' if it holds it)")
 
     def listen(self):
+        # the page's scripts and styles gzipped, each file once (serving/compress.py)
+        self.gzip_cache = GzipCache()
+        self.app.add_transform(
+            static_gzip(
+                tuple(
+                    url_path_join(self.server_url, folder)
+                    for folder in ("/voila/static/", "/voila/templates/", "/voila/labextensions/")
+                ),
+                self.gzip_cache,
+            )
+        )
+        IOLoop.current().add_callback(self._compress_ahead)  # runs once the server listens
         if self.certfile:
             import ssl
 
@@ -433,6 +453,36 @@ class CopVoila(voila_app.Voila):
                 port, address, ssl_options=context, **kw
             )
         return super().listen()
+
+    async def _compress_ahead(self) -> None:
+        paths = self._static_paths()
+        host = self.ip if self.ip not in ("", "0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
+        host = f"[{host}]" if ":" in host else host
+        scheme = "https" if self.certfile else "http"
+        # the server's own certificate may be one the room's browsers were told to trust
+        done = await compress_ahead(f"{scheme}://{host}:{self.port}", paths, validate_cert=False)
+        self.log.info(
+            "Compressed %d of %d static files ahead: %.1f MiB kept",
+            done,
+            len(paths),
+            self.gzip_cache.size / 2**20,
+        )
+
+    def _static_paths(self) -> list[str]:
+        """Every compressible static file a page may ask for: Voilà's and the template's
+        static folders, and the allowed lab extensions' files."""
+        paths: dict[str, None] = {}
+        for root in self.static_paths:
+            for name in static_files(Path(root)):
+                paths[url_path_join(self.server_url, "/voila/static/", name)] = None
+        allowed = self.voila_configuration.extension_allowlist or []
+        for folder in self.labextensions_path:
+            for extension in allowed:
+                for name in static_files(Path(folder) / extension):
+                    paths[
+                        url_path_join(self.server_url, "/voila/labextensions/", extension, name)
+                    ] = None
+        return list(paths)
 
     def _url(self, ip):
         url = super()._url(ip)

@@ -7,6 +7,7 @@ five (the server then starts kernels ahead for five)."""
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -85,6 +86,8 @@ def test_rehearse_a_small_room_on_a_scratch_copy(tmp_path, scratch_tmp):
     # a check-in and a check-out each
     assert app["sign_in"]["n"] == PEOPLE and app["save"]["n"] == 2 * PEOPLE
     assert 0 < app["tti"]["median"] <= app["tti"]["p95"] <= app["tti"]["max"]
+    # the Chromium page's first visit: Voilà's scripts, gzipped (about 1.3 MiB; 4.7 plain)
+    assert app["download_mib"]["n"] == 1 and 0.5 < app["download_mib"]["median"] < 2.5
     hold = report["hold"]
     assert hold["participants_kernels_alive"] == PEOPLE and hold["kernels"] >= PEOPLE
     assert hold["kernel_rss_mib"]["median"] > 20 and hold["server_rss_mib"] > 20
@@ -92,6 +95,7 @@ def test_rehearse_a_small_room_on_a_scratch_copy(tmp_path, scratch_tmp):
     assert report["session"] == session.join_code  # today's session itself, on the copy
     # the printed report says the same, and its verdict matches the exit code
     assert "time to interactive" in run.stdout and "save round trip" in run.stdout
+    assert re.search(rf"{PEOPLE} people about \d+ MiB on the room's network", run.stdout)
     verdict = next(line for line in run.stdout.splitlines() if line.startswith("verdict: "))
     assert verdict == f"verdict: {report['verdict']['text']}"
     holds = report["verdict"]["holds"]
