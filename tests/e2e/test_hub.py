@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psutil
@@ -44,6 +46,10 @@ def hub(tmp_path_factory):
     server.stop()
 
 
+def hub_log_text(hub: Hub) -> str:
+    return Path(hub.log.name).read_text(errors="replace")
+
+
 def person(hub: Hub, user: str) -> sqlite3.Row | None:
     with hub.db() as db:
         return db.execute(
@@ -52,9 +58,22 @@ def person(hub: Hub, user: str) -> sqlite3.Row | None:
 
 
 def test_practitioner_signs_in_through_the_hub_and_the_server_knows_her(page: Page, hub: Hub):
+    scripts = []
+    page.on("response", lambda r: r.url.endswith(".js") and scripts.append(r))
     answers = hub_login(page, hub, "/services/cop/voila/render/reflection.ipynb", "ana")
     assert answers and answers[-1].status == 200
     open_app(page)
+
+    # under the service's prefix too, the server compressed its static files when it started,
+    # and the page's scripts came through the Hub's proxy gzipped (serving/compress.py)
+    hub.log.flush()
+    ahead = re.findall(r"Compressed (\d+) of (\d+) static files ahead", hub_log_text(hub))
+    assert ahead and ahead[0][0] == ahead[0][1] and int(ahead[0][1]) > 100, ahead
+    served = [r for r in scripts if "/services/cop/voila/static/" in r.url and r.status == 200]
+    plain = [r.url for r in served if r.headers.get("content-encoding") != "gzip"]
+    # files under 1 KiB are not worth a gzip header (compress.SMALLEST_WORTH_IT)
+    assert served and all(len(r.body()) < 1024 for r in served if r.url in plain), plain
+    assert len(plain) < len(served) / 4, plain
 
     ana = person(hub, "ana")
     assert ana is not None and (ana["display_name"], ana["role"]) == ("ana", "practitioner")
