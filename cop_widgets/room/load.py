@@ -254,6 +254,7 @@ def wait_quiet(timeout_s: float, patience_for_others_s: float = 10) -> None:
 # A fixed piece of pure-Python work, timed: on a shared host (a cloud VM, a container) one CPU
 # second is not always the same amount of work. Measured here: 1.5 s for 20 million additions
 # on a quiet host, 2.1 s when its other tenants were busy, with our own processes idle both times.
+# A tenth of that (about 0.07-0.10 s) is enough to tell such moments apart before each burst.
 SPEED_PROBE_ADDITIONS = 2_000_000
 
 

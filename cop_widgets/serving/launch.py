@@ -459,7 +459,7 @@ class CopVoila(voila_app.Voila):
         host = self.ip if self.ip not in ("", "0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
         host = f"[{host}]" if ":" in host else host
         scheme = "https" if self.certfile else "http"
-        # the server's own certificate may be one the room's browsers were told to trust
+        # this request only reaches this server, whose room certificate is often self-signed
         done = await compress_ahead(f"{scheme}://{host}:{self.port}", paths, validate_cert=False)
         self.log.info(
             "Compressed %d of %d static files ahead: %.1f MiB kept",
