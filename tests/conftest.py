@@ -1,3 +1,4 @@
+import asyncio
 import shutil
 import sqlite3
 import subprocess
@@ -52,6 +53,23 @@ def catalogue():
 @pytest.fixture
 def rolfe(catalogue):
     return catalogue.get("rolfe-2001")
+
+
+@pytest.fixture(autouse=True)
+def _no_loop_left_marked_running(request):
+    """Playwright's sync API marks its event loop as running in the main thread between its
+    calls (the loop turns in a greenlet). A test of an app in this process would then take it
+    for a kernel's loop and put its settle timers on it, where they never fire. Tests that use
+    the browser keep it: Playwright's next call needs it marked."""
+    if "browser" in request.fixturenames:
+        yield
+        return
+    left = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(left)
 
 
 def pytest_collection_modifyitems(items):

@@ -85,10 +85,22 @@ def test_file_that_is_not_sqlite_is_refused(tmp_path):
 # -- many writers at once ----------------------------------------------------------------------
 
 
+# A save the store answers "busy" is tried again, as the app's Autosave does (the text stays
+# unsaved meanwhile); more tries than this count as a failure.
+BUSY_TRIES = 10
+# At most this share of saves may be answered "busy" once: a busy answer means a wait past the
+# 5 s busy timeout, which a host shared with other work can cause now and then. Writers that do
+# not take the write lock first (a DEFERRED read-then-write) fail most saves instead.
+MAX_BUSY_SHARE = 0.10
+
+
 def _writer(db_url: str, data_dir: str, name: str, saves: int, barrier, out):
+    """Save `saves` drafts, each created and then changed (a read-then-write). Puts (name, the
+    ids saved, the errors, how many busy answers were tried again, the slowest save in s)."""
     from pathlib import Path
 
     from cop_widgets.content.frameworks import load_frameworks
+    from cop_widgets.errors import StoreBusy
     from cop_widgets.services import reflections
     from cop_widgets.services.identity import find_or_add_person
     from cop_widgets.settings import Settings
@@ -97,19 +109,48 @@ def _writer(db_url: str, data_dir: str, name: str, saves: int, barrier, out):
     store = open_store(Settings(Path(data_dir), db_url, 5000))
     fw = load_frameworks(Path(data_dir) / "frameworks").get("rolfe-2001")
     who = find_or_add_person(store, name)
+    ids: list[str] = []
+    errors: list[str] = []
+    busy, slowest = 0, 0.0
+
+    def save(rid: str, answers: dict) -> None:
+        nonlocal busy, slowest
+        for _ in range(BUSY_TRIES):
+            started = time.monotonic()
+            try:
+                reflections.save_draft(store, who, rid, fw, answers)
+                return
+            except StoreBusy as exc:
+                busy += 1
+                cause = getattr(getattr(exc.__cause__, "orig", None), "sqlstate", None)
+                print(f"{name}: busy after {time.monotonic() - started:.2f} s ({cause})")
+            finally:
+                slowest = max(slowest, time.monotonic() - started)
+        raise StoreBusy()
+
     barrier.wait()
-    ids, errors = [], []
     for i in range(saves):
         rid = str(uuid.uuid4())
         try:
             # create, then update the same draft: a read-then-write under contention
-            reflections.save_draft(store, who, rid, fw, {"what": reflections.Answer(f"{name} {i}")})
-            reflections.save_draft(store, who, rid, fw, {"so_what": reflections.Answer(str(i))})
+            save(rid, {"what": reflections.Answer(f"{name} {i}")})
+            save(rid, {"so_what": reflections.Answer(str(i))})
             ids.append(rid)
         except Exception as exc:  # noqa: BLE001 - collected and asserted to be none
             errors.append(f"{type(exc).__name__}: {exc}")
-    out.put((name, ids, errors))
+    out.put((name, ids, errors, busy, slowest))
     store.dispose()
+
+
+def assert_writers_lost_nothing(results: list, writers: int, saves: int) -> set[str]:
+    """No save failed, few were answered busy; the ids of the drafts saved."""
+    busy = sum(r[3] for r in results)
+    print(f"busy answers tried again: {busy}; slowest save {max(r[4] for r in results):.2f} s")
+    assert [e for r in results for e in r[2]] == []
+    assert busy <= MAX_BUSY_SHARE * 2 * writers * saves
+    confirmed = {rid for r in results for rid in r[1]}
+    assert len(confirmed) == writers * saves
+    return confirmed
 
 
 @pytest.mark.slow
@@ -136,9 +177,7 @@ def test_twenty_processes_times_one_hundred_saves_lose_nothing(store, settings):
     results = [out.get(timeout=120) for _ in procs]
     for p in procs:
         p.join(timeout=30)
-    assert [e for _, _, errors in results for e in errors] == []
-    confirmed = {rid for _, ids, _ in results for rid in ids}
-    assert len(confirmed) == procs_n * saves
+    confirmed = assert_writers_lost_nothing(results, procs_n, saves)
     with store.read() as conn:
         rows = conn.execute(select(reflection.c.id)).scalars().all()
         answers = conn.execute(select(func.count()).select_from(reflection_answer)).scalar()

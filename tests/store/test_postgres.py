@@ -42,7 +42,7 @@ from tests.conftest import REPO
 from tests.personal_data import NOW, X_NAME, _age, person_columns, seed
 from tests.pg import PostgresServer, free_port, postgres_bin
 from tests.signin import sign_in_as
-from tests.store.test_db import _writer
+from tests.store.test_db import _writer, assert_writers_lost_nothing
 from tests.test_save_failures import run_in_loop, until
 
 WRITERS = int(os.environ.get("COP_PG_WRITERS", "20"))
@@ -102,7 +102,8 @@ def _rolfe():
 @pytest.mark.slow
 def test_many_processes_saving_at_once_lose_nothing_on_postgresql(pg_store, pg_settings):
     """Each writer creates a draft and then changes it (a read-then-write), WRITERS processes
-    at once; every save confirmed is there, none failed."""
+    at once; every save confirmed is there, none failed (a busy answer tried again, as the app
+    does)."""
     ctx = multiprocessing.get_context("fork")
     barrier, out = ctx.Barrier(WRITERS), ctx.Queue()
     args = (pg_settings.database_url, str(pg_settings.data_dir))
@@ -118,9 +119,7 @@ def test_many_processes_saving_at_once_lose_nothing_on_postgresql(pg_store, pg_s
         p.join(timeout=30)
     took = time.monotonic() - started
     print(f"{WRITERS} writers x {SAVES} x 2 saves on PostgreSQL: {took:.1f} s")
-    assert [e for _, _, errors in results for e in errors] == []
-    confirmed = {rid for _, ids, _ in results for rid in ids}
-    assert len(confirmed) == WRITERS * SAVES
+    confirmed = assert_writers_lost_nothing(results, WRITERS, SAVES)
     with pg_store.read() as conn:
         rows = conn.execute(select(schema.reflection.c.id)).scalars().all()
         answers = conn.execute(select(func.count()).select_from(schema.reflection_answer)).scalar()
