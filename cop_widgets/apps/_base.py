@@ -18,7 +18,7 @@ from cop_widgets.services.identity import Person, current_person
 from cop_widgets.services.roster import highest_role
 from cop_widgets.serving.request import when_requested
 from cop_widgets.store import Store
-from cop_widgets.widgets import StatusLine
+from cop_widgets.widgets import SharedLook, StatusLine
 
 log = logging.getLogger("cop_widgets.apps")
 
@@ -184,15 +184,25 @@ class AppShell(W.VBox):
     )
 
     def __init__(self, title_html: str, *top: W.Widget):
-        self.status = StatusLine()
-        self.body = W.VBox()
-        self.header = W.HTML()
+        look = self.look
+        self.status = StatusLine(layout=look.layout(), style=look.style_of(W.HTML))
+        self.body = W.VBox(layout=look.layout())
+        self.header = look.html()
         super().__init__(
-            children=[W.HTML(STYLE + title_html), self.header, *top, self.body, self.status]
+            children=[look.html(STYLE + title_html), self.header, *top, self.body, self.status]
         )
         self.add_class("cop-app")
         if not hasattr(self, "_savers"):
             self._savers: list[Autosave] = []
+
+    @property
+    def look(self) -> SharedLook:
+        """This page's shared layout and style models (for widgets that never change their
+        own), made when first asked for: also before AppShell.__init__ has run."""
+        look = self.__dict__.get("_look")
+        if look is None:
+            look = self.__dict__["_look"] = SharedLook()
+        return look
 
     def begin(self, startup_error: str, environ) -> None:
         """Show a start-up problem, or identify the person the server signed in (once the page

@@ -18,8 +18,6 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import ipywidgets as W
-from ipywidgets.widgets.widget_bool import CheckboxStyle
-from ipywidgets.widgets.widget_string import HTMLStyle
 
 from cop_widgets.apps._autosave import Autosave
 from cop_widgets.apps._base import AppShell
@@ -32,9 +30,8 @@ from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
 from cop_widgets.widgets.deid_check import DeidCheck
+from cop_widgets.widgets.shared_look import SharedLook
 
-LABEL = {"description_width": "initial"}
-WIDE = W.Layout(width="40rem")
 EXCERPT_CHARS = 240
 ALL = ""  # the "all my communities" choice
 NO_ENTRY_OPEN = "No entry is open on this page: open it from the list again."
@@ -82,41 +79,57 @@ def _form_changed(form: EntryForm, entry: library.Entry) -> bool:
 class EntryForm(W.VBox):
     """The fields of an entry, to contribute one or to revise one's own."""
 
-    def __init__(self, topics: TopicList, button: str, communities=None, entry=None):
+    def __init__(
+        self,
+        topics: TopicList,
+        button: str,
+        communities=None,
+        entry=None,
+        look: SharedLook | None = None,
+    ):
+        """`look`: the page's shared layout and style models (the form's own by default)."""
+        look = look or SharedLook()
+        wide = look.layout(width="40rem")
         self.topics = topics
         self.entry_id = entry.id if entry else str(uuid.uuid4())
         self.expected_revision = entry.revision if entry else 0
         self.community = W.Dropdown(
-            options=communities or [], description="Community", style=LABEL, layout=WIDE
+            options=communities or [],
+            description="Community",
+            style=look.labelled(W.Dropdown),
+            layout=wide,
         )
         self.kind = W.Dropdown(
             options=[(label, key) for key, label in library.KIND_LABELS.items()],
             value=entry.kind if entry else "story",
             description="Kind",
-            style=LABEL,
-            layout=WIDE,
+            style=look.labelled(W.Dropdown),
+            layout=wide,
         )
         self.title = W.Text(
-            value=entry.title if entry else "", description="Title", style=LABEL, layout=WIDE
+            value=entry.title if entry else "",
+            description="Title",
+            style=look.labelled(W.Text),
+            layout=wide,
         )
         self.body = W.Textarea(
             value=entry.body if entry else "",
             description="Text",
             placeholder="What happened, what you tried or found, what others can take from it "
             "(no names or places: roles and age bands)",
-            style=LABEL,
-            layout=W.Layout(width="40rem", height="12em"),
+            style=look.labelled(W.Textarea),
+            layout=look.layout(width="40rem", height="12em"),
         )
         self.url = W.Text(
             value=entry.url if entry else "",
             description="Link (https://…, for a link or a source)",
-            style=LABEL,
-            layout=WIDE,
+            style=look.labelled(W.Text),
+            layout=wide,
         )
         chosen = {t for t, topic in entry.tags if topic} if entry else set()
         # one layout and one style for all the topic boxes (none changes its own): a form is
         # then 2 models for them instead of 3 per topic, which a page fetches and draws
-        box_layout, box_style = W.Layout(width="auto"), CheckboxStyle()
+        box_layout, box_style = look.layout(width="auto"), look.style_of(W.Checkbox)
         self.topic_boxes = {
             t.id: W.Checkbox(
                 value=t.id in chosen,
@@ -130,20 +143,29 @@ class EntryForm(W.VBox):
         self.free_tags = W.Text(
             value=", ".join(t for t, topic in entry.tags if not topic) if entry else "",
             description="Other tags (separated by commas)",
-            style=LABEL,
-            layout=WIDE,
+            style=look.labelled(W.Text),
+            layout=wide,
         )
         self.session = W.Dropdown(
-            options=[("None", "")], description="Came from a session", style=LABEL, layout=WIDE
+            options=[("None", "")],
+            description="Came from a session",
+            style=look.labelled(W.Dropdown),
+            layout=wide,
         )
         self.upload = W.FileUpload(
             accept=ACCEPTED_FILES,
             multiple=True,
             description="Attach files (PDF, DOCX, PNG, JPEG; up to 2 MB each)",
-            layout=W.Layout(width="auto", max_width="100%"),
+            layout=look.layout(width="auto", max_width="100%"),
+            style=look.style_of(W.FileUpload),
         )
         self.deid = DeidCheck()
-        self.save = W.Button(description=button, button_style="primary")
+        self.save = W.Button(
+            description=button,
+            button_style="primary",
+            layout=look.layout(),
+            style=look.style_of(W.Button),
+        )
         for name, w in (
             ("community", self.community),
             ("kind", self.kind),
@@ -156,17 +178,17 @@ class EntryForm(W.VBox):
             ("save", self.save),
         ):
             w.add_class(f"cop-lib-form-{name}")
-        topics_box = W.HBox(list(self.topic_boxes.values()))
+        topics_box = W.HBox(list(self.topic_boxes.values()), layout=look.layout())
         topics_box.add_class("cop-lib-topics")
         rows: list[W.Widget] = [self.community] if communities is not None else []
         rows += [self.kind, self.title, self.body, self.url]
         if self.topic_boxes:
-            rows += [W.HTML("<p><strong>Topics</strong></p>"), topics_box]
+            rows += [look.html("<p><strong>Topics</strong></p>"), topics_box]
         rows += [self.free_tags]
         if communities is not None:
             rows.append(self.session)
         rows += [self.upload, self.deid, self.save]
-        super().__init__(rows)
+        super().__init__(rows, layout=look.layout())
         self.add_class("cop-lib-form")
         self.fields = TakenText(self.title, self.body, self.url, self.free_tags)
 
@@ -204,10 +226,6 @@ class LibraryApp(AppShell):
         self.revise_form: EntryForm | None = None
         self.revise_saver: Autosave | None = None
         self.comment_saver: Autosave | None = None
-        # Shared by every row of the list (no row changes its own): a page of 20 rows is
-        # then 3 models per row instead of 8, fewer for the browser to fetch and draw.
-        self.row_layout, self.row_button_style = W.Layout(), W.ButtonStyle()
-        self.row_text_style = HTMLStyle()
         super().__init__(LIBRARY_STYLE + "<h1>Practice library</h1>")
         self.add_class("cop-library")
         self.begin(startup_error, environ)
@@ -221,7 +239,7 @@ class LibraryApp(AppShell):
         self.mine = [(c.name, c.id) for c in membership.communities(store, person) if c.member]
         if not readable:
             self.body.children = [
-                W.HTML(
+                self.look.html(
                     "<p class='cop-lib-intro'>The practice library is each community's shared "
                     "repertoire: stories, tools, approaches and readings its members found "
                     "useful. Join a community to read and add to its library: see "
@@ -231,30 +249,39 @@ class LibraryApp(AppShell):
             return
         wanted = (asked.get("community") or [ALL])[0]
         choices = [("All my communities", ALL)] + [(c.name, c.id) for c in readable]
+        look = self.look
         self.picker = W.Dropdown(
             options=choices,
             value=wanted if wanted in {v for _, v in choices} else ALL,
             description="Community",
-            style=LABEL,
-            layout=WIDE,
+            style=look.labelled(W.Dropdown),
+            layout=look.layout(width="40rem"),
         )
         self.search = W.Text(
             description="Search",
             placeholder="words in the title, text or tags",
             continuous_update=False,
-            style=LABEL,
-            layout=W.Layout(width="30rem"),
+            style=look.labelled(W.Text),
+            layout=look.layout(width="30rem"),
         )
-        self.search_button = W.Button(description="Search")
-        self.tag = W.Dropdown(description="Tag", style=LABEL, layout=W.Layout(width="24rem"))
+        self.search_button = W.Button(
+            description="Search", layout=look.layout(), style=look.style_of(W.Button)
+        )
+        self.tag = W.Dropdown(
+            description="Tag", style=look.labelled(W.Dropdown), layout=look.layout(width="24rem")
+        )
         self.sort = W.Dropdown(
             options=[("Newest first", "newest"), ("Most endorsed first", "endorsed")],
             value="newest",
             description="Sort",
-            style=LABEL,
+            style=look.labelled(W.Dropdown),
+            layout=look.layout(),
         )
         self.marked_only = W.Checkbox(
-            description="Only the community's endorsed practice", indent=False
+            description="Only the community's endorsed practice",
+            indent=False,
+            layout=look.layout(),
+            style=look.style_of(W.Checkbox),
         )
         for name, w in (
             ("community", self.picker),
@@ -265,16 +292,16 @@ class LibraryApp(AppShell):
             ("marked-only", self.marked_only),
         ):
             w.add_class(f"cop-lib-{name}")
-        self.results = W.VBox()
+        self.results = W.VBox(layout=look.layout())
         self.results.add_class("cop-lib-results")
         self.more = W.Button(description="Show more")
         self.more.add_class("cop-lib-more")
         self.more.on_click(lambda _: self.guard(self._show_more))
-        self.detail = W.VBox()
+        self.detail = W.VBox(layout=look.layout())
         self.detail.add_class("cop-lib-entry")
-        self.drafts_box = W.VBox()
+        self.drafts_box = W.VBox(layout=look.layout())
         self.drafts_box.add_class("cop-lib-drafts")
-        self.handbook_box = W.VBox()
+        self.handbook_box = W.VBox(layout=look.layout())
         self.handbook_box.add_class("cop-lib-handbook")
         self._refresh_tags()
         self.picker.observe(lambda _: self.guard(self._community_changed), "value")
@@ -285,8 +312,8 @@ class LibraryApp(AppShell):
             [
                 self.drafts_box,
                 self.picker,
-                W.HBox([self.search, self.search_button]),
-                W.HBox([self.tag, self.sort]),
+                W.HBox([self.search, self.search_button], layout=look.layout()),
+                W.HBox([self.tag, self.sort], layout=look.layout()),
                 self.marked_only,
                 self.results,
                 self.more,
@@ -320,7 +347,9 @@ class LibraryApp(AppShell):
         chosen = self._community()
         if chosen is None or not report_access.may_make(store, person, "library", chosen):
             hint = "Choose one community above to make its practice handbook." if not chosen else ""
-            self.handbook_box.children = [W.HTML(f"<p class='cop-meta'>{hint}</p>")] if hint else []
+            self.handbook_box.children = (
+                [self.look.html(f"<p class='cop-meta'>{hint}</p>")] if hint else []
+            )
             return
         from cop_widgets.apps._reports import report_panel  # nbconvert loads when pressed
 
@@ -328,7 +357,7 @@ class LibraryApp(AppShell):
         if chosen not in panels:
             panels[chosen] = report_panel(self, "library", chosen, label="Make the handbook")
         self.handbook_box.children = [
-            W.HTML(
+            self.look.html(
                 "<h2>Practice handbook</h2><p class='cop-meta'>The community's endorsed practice "
                 "and its most-endorsed entries, by topic, in full: one web page (and a PDF) to "
                 "keep, print or share with the community. Drafts are never in it.</p>"
@@ -378,7 +407,7 @@ class LibraryApp(AppShell):
             head = (
                 "<p class='cop-meta' role='status'>Nothing here yet: add the first entry below.</p>"
             )
-        self.results.children = [W.HTML(head), *(self._row(e) for e in page.entries)]
+        self.results.children = [self.look.html(head), *(self._row(e) for e in page.entries)]
         self.shown = len(page.entries)
         self.more.layout.display = None if self.shown < page.total else "none"
 
@@ -396,8 +425,8 @@ class LibraryApp(AppShell):
         open_it = W.Button(
             description=title,
             tooltip="Read this entry",
-            layout=self.row_layout,
-            style=self.row_button_style,
+            layout=self.look.layout(),
+            style=self.look.style_of(W.Button),
         )
         open_it.add_class("cop-lib-open")
         open_it.on_click(lambda _, eid=entry.id: self.guard(self.open_entry, eid))
@@ -417,11 +446,11 @@ class LibraryApp(AppShell):
                     meta
                     + _pills(self._tag_words(entry), marked)
                     + f"<div class='cop-lib-excerpt'><bdi>{html.escape(excerpt)}</bdi></div>",
-                    layout=self.row_layout,
-                    style=self.row_text_style,
+                    layout=self.look.layout(),
+                    style=self.look.style_of(W.HTML),
                 ),
             ],
-            layout=self.row_layout,
+            layout=self.look.layout(),
         )
         row.add_class("cop-lib-row")
         return row
@@ -500,7 +529,12 @@ class LibraryApp(AppShell):
         )
 
     def _button(self, label: str, key: str, action, *args, style: str = "") -> W.Button:
-        button = W.Button(description=label, button_style=style)
+        button = W.Button(
+            description=label,
+            button_style=style,
+            layout=self.look.layout(),
+            style=self.look.style_of(W.Button),
+        )
         button.add_class(f"cop-lib-{key}")
         button.on_click(lambda _: self.guard(action, *args))
         return button
@@ -542,12 +576,12 @@ class LibraryApp(AppShell):
                                         self._open_revise))  # fmt: skip
             actions.append(self._button("Discard the draft…" if e.draft else "Withdraw…",
                                         "withdraw", self._ask_withdraw))  # fmt: skip
-        parts: list[W.Widget] = [back, W.HTML(self._entry_html(e))]
+        parts: list[W.Widget] = [back, self.look.html(self._entry_html(e))]
         parts += self._attachments_part(e)
-        parts.append(W.HBox(actions))
+        parts.append(W.HBox(actions, layout=self.look.layout()))
         if getattr(self, "confirming_withdraw", False):
             parts += [
-                W.HTML(
+                self.look.html(
                     "<p role='alert'>Discard this draft? It is deleted with its versions, and "
                     "cannot be brought back.</p>"
                     if e.draft
@@ -560,12 +594,13 @@ class LibraryApp(AppShell):
                             "Yes, withdraw it", "withdraw-confirm", self._withdraw, style="danger"
                         ),
                         self._button("Keep it", "withdraw-cancel", self._keep),
-                    ]
+                    ],
+                    layout=self.look.layout(),
                 ),  # fmt: skip
             ]
         if self.revise_form is not None:
             heading = "Edit the draft" if e.draft else "Revise this entry"
-            parts += [W.HTML(f"<h3>{heading}</h3>"), self.revise_form]
+            parts += [self.look.html(f"<h3>{heading}</h3>"), self.revise_form]
         versions = f"History ({e.revision} version{'s' if e.revision != 1 else ''})"
         label = "Hide the history" if self.history_shown else versions
         history = self._button(label, "history", self._toggle_history)
@@ -579,8 +614,8 @@ class LibraryApp(AppShell):
     def _attachments_part(self, e: library.Entry) -> list[W.Widget]:
         if not e.attachments:
             return []
-        out: list[W.Widget] = [W.HTML("<h3>Attachments</h3>")]
-        self.download_link = W.HTML()
+        out: list[W.Widget] = [self.look.html("<h3>Attachments</h3>")]
+        self.download_link = self.look.html()
         store, person = self.signed_in()
         for a in library.attachments(store, person, e.id):
             size = (
@@ -622,7 +657,7 @@ class LibraryApp(AppShell):
                 )
                 + "</div>"
             )
-        box = W.HTML("<h3>History</h3>" + "".join(items))
+        box = self.look.html("<h3>History</h3>" + "".join(items))
         box.add_class("cop-lib-versions")
         return box
 
@@ -636,7 +671,7 @@ class LibraryApp(AppShell):
             for c in said
         )
         out: list[W.Widget] = [
-            W.HTML(
+            self.look.html(
                 "<h3>Comments</h3>"
                 + (
                     f"<ul class='cop-lib-comments'>{listed}</ul>"
@@ -650,7 +685,9 @@ class LibraryApp(AppShell):
         if self.comment_saver is None or not self.comment_saver.retrying:
             # a comment box of this entry's (what a refused save holds stays as it is)
             self.comment_box = W.Textarea(
-                description="Your comment", style=LABEL, layout=W.Layout(width="40rem")
+                description="Your comment",
+                style=self.look.labelled(W.Textarea),
+                layout=self.look.layout(width="40rem"),
             )
             self.comment_box.add_class("cop-lib-comment-text")
             self.comment_deid = DeidCheck()
@@ -739,7 +776,7 @@ class LibraryApp(AppShell):
         if self.revise_form is None:
             draft = self.entry is not None and self.entry.draft
             label = "Save the draft" if draft else "Save the new version"
-            self.revise_form = EntryForm(self.topics, label, entry=self.entry)
+            self.revise_form = EntryForm(self.topics, label, entry=self.entry, look=self.look)
             f = self.revise_form
             self.revise_saver = self.saver(f.title, f.body, f.url, f.free_tags)
             f.save.on_click(lambda _: self.guard(self._revise))
@@ -798,7 +835,7 @@ class LibraryApp(AppShell):
             self.drafts_box.children = []
             return
         rows: list[W.Widget] = [
-            W.HTML(
+            self.look.html(
                 f"<h2>My drafts ({len(drafts)})</h2><p class='cop-meta'>Made from your "
                 "sessions' practice insights and shared resources, and from questions' "
                 "threads. Only you see them until you publish them.</p>"
@@ -818,13 +855,14 @@ class LibraryApp(AppShell):
             row = W.VBox(
                 [
                     open_it,
-                    W.HTML(
+                    self.look.html(
                         f"<p class='cop-meta'>{html.escape(library.KIND_LABELS[d.kind])}{source}"
                         f" · <bdi>{html.escape(d.community_name)}</bdi> · saved "
                         f"{_day(d.updated_at)}</p>"
                     ),
                     publish,
-                ]
+                ],
+                layout=self.look.layout(),
             )
             row.add_class("cop-lib-row")
             row.add_class("cop-lib-draft")
@@ -866,7 +904,9 @@ class LibraryApp(AppShell):
 
     # -- contributing -----------------------------------------------------------------------------
     def _build_contribute(self) -> None:
-        self.form = EntryForm(self.topics, "Add to the library", communities=self.mine)
+        self.form = EntryForm(
+            self.topics, "Add to the library", communities=self.mine, look=self.look
+        )
         self.form_saver = self.saver(
             self.form.title, self.form.body, self.form.url, self.form.free_tags
         )
@@ -878,7 +918,7 @@ class LibraryApp(AppShell):
         if self.mine:
             self.contribute_box = W.VBox(
                 [
-                    W.HTML(
+                    self.look.html(
                         "<h2>Add to the library</h2><p class='cop-meta'>A story from your "
                         "practice, a tool or template, an approach to a problem that keeps "
                         "coming back, a summary of something you read, or a link. Keep it "
@@ -890,7 +930,7 @@ class LibraryApp(AppShell):
         else:
             self.contribute_box = W.VBox(
                 [
-                    W.HTML(
+                    self.look.html(
                         "<h2>Add to the library</h2><p class='cop-meta'>Members of a "
                         "community add to its library: <a href='communities.ipynb'>join "
                         "one</a>.</p>"

@@ -23,6 +23,7 @@ from cop_widgets.store import Store
 from cop_widgets.widgets import ReflectionStepper
 from cop_widgets.widgets.deid_check import DeidCheck
 from cop_widgets.widgets.reflection_stepper import VISIBILITY_CHOICES
+from cop_widgets.widgets.shared_look import SharedLook
 
 _EMPTY = reflections.Answer("")
 
@@ -37,13 +38,14 @@ def _when(iso: str | None) -> str:
     return datetime.fromisoformat(iso).strftime("%d %b %Y %H:%M UTC")
 
 
-def _list_row(button: W.Button, head_html: str, preview: str) -> W.HBox:
+def _list_row(look: SharedLook, button: W.Button, head_html: str, preview: str) -> W.HBox:
     """One reflection in a list: its button, a line about it, and the start of its text."""
     label = W.HTML(
         f"<div>{head_html}<br><bdi>{html.escape(preview)}</bdi></div>",
-        layout=W.Layout(flex="1 1 auto"),
+        layout=look.layout(flex="1 1 auto"),
+        style=look.style_of(W.HTML),
     )
-    return W.HBox([button, label], layout=W.Layout(align_items="center"))
+    return W.HBox([button, label], layout=look.layout(align_items="center"))
 
 
 class ReflectionApp(AppShell):
@@ -73,7 +75,7 @@ class ReflectionApp(AppShell):
         )
         self.deid = DeidCheck()
         super().__init__(
-            "<h1>Reflection</h1>", W.HTML(catalogue_problems_html(catalogue, "framework"))
+            "<h1>Reflection</h1>", self.look.html(catalogue_problems_html(catalogue, "framework"))
         )
         self.track(self.autosave)  # the page asks before it is left while a draft is unsaved
         self.begin(startup_error, environ)
@@ -94,14 +96,15 @@ class ReflectionApp(AppShell):
         self.stepper = None
         self.draft_id = None
         options = [(f.name, f.id) for f in self.catalogue.items]
+        look = self.look
         self.framework_picker = W.Dropdown(
             options=options,
             description="Reflective model",
-            style={"description_width": "initial"},
-            layout=W.Layout(width="28rem"),
+            style=look.labelled(W.Dropdown),
+            layout=look.layout(width="28rem"),
         )
         self.framework_picker.add_class("cop-framework")
-        summary = W.HTML()
+        summary = look.html()
 
         def describe(_=None):
             fw = self.catalogue.get(self.framework_picker.value)
@@ -114,14 +117,19 @@ class ReflectionApp(AppShell):
 
         self.framework_picker.observe(describe, "value")
         describe()
-        start = W.Button(description="Start a new reflection", button_style="primary")
+        start = W.Button(
+            description="Start a new reflection",
+            button_style="primary",
+            layout=look.layout(),
+            style=look.style_of(W.Button),
+        )
         start.add_class("cop-new")
         start.on_click(lambda _: self.guard(self.start_new, self.framework_picker.value))
         self.body.children = [
-            W.HTML("<h2>New reflection</h2>"),
-            W.HBox([self.framework_picker, start]),
+            look.html("<h2>New reflection</h2>"),
+            W.HBox([self.framework_picker, start], layout=look.layout()),
             summary,
-            W.HTML("<h2>My reflections</h2>"),
+            look.html("<h2>My reflections</h2>"),
             self._my_reflections(),
             *self._shared_with_me(),
         ]
@@ -141,11 +149,19 @@ class ReflectionApp(AppShell):
                 f"</bdi> · shared with {whom} · "
                 f'<span class="cop-meta">{_when(item.submitted_at)}</span>'
             )
-            button = W.Button(description="Read", tooltip=f"{name} by {item.author_name}")
+            button = W.Button(
+                description="Read",
+                tooltip=f"{name} by {item.author_name}",
+                layout=self.look.layout(),
+                style=self.look.style_of(W.Button),
+            )
             button.add_class("cop-read-shared")
             button.on_click(lambda _, rid=item.id: self.guard(self.read_shared, rid))
-            rows.append(_list_row(button, head, item.preview))
-        return [W.HTML("<h2>Shared with me</h2>"), W.VBox(rows)]
+            rows.append(_list_row(self.look, button, head, item.preview))
+        return [
+            self.look.html("<h2>Shared with me</h2>"),
+            W.VBox(rows, layout=self.look.layout()),
+        ]
 
     def read_shared(self, reflection_id: str) -> None:
         """Someone else's reflection, to read only (no sharing, feedback or revising here)."""
@@ -166,7 +182,7 @@ class ReflectionApp(AppShell):
         store, person = self.signed_in()
         items = reflections.list_mine(store, person)
         if not items:
-            return W.HTML("<p>None yet. Start one above; drafts are kept as you type.</p>")
+            return self.look.html("<p>None yet. Start one above; drafts are kept as you type.</p>")
         # released feedback is marked new until the author opens that reflection
         with_new = feedback.new_feedback(store, person)
         rows = []
@@ -187,11 +203,13 @@ class ReflectionApp(AppShell):
                 description="Continue" if item.status == "draft" else "Read",
                 tooltip=f"{'New feedback: ' if new else ''}{state}: {name}, "
                 f"{_when(item.updated_at)}",
+                layout=self.look.layout(),
+                style=self.look.style_of(W.Button),
             )
             button.add_class("cop-open")
             button.on_click(lambda _, rid=item.id: self.guard(self.open_reflection, rid))
-            rows.append(_list_row(button, head, item.preview))
-        return W.VBox(rows)
+            rows.append(_list_row(self.look, button, head, item.preview))
+        return W.VBox(rows, layout=self.look.layout())
 
     # -- the stepper ---------------------------------------------------------------------------
     def start_new(self, framework_id: str) -> None:

@@ -106,14 +106,21 @@ class SessionApp(AppShell):
         self.person: Person | None = None
         self.joined: sessions.Session | None = None
         self.form: ItemForm | None = None  # the check-in or check-out shown
+        look = self.look
         self.code = W.Text(
             description="Join code",
             placeholder="e.g. K7M2QX",
-            style={"description_width": "initial"},
+            layout=look.layout(),
+            style=look.labelled(W.Text),
             continuous_update=False,
         )
         self.code.add_class("cop-join-code-input")
-        self.join_button = W.Button(description="Join", button_style="primary")
+        self.join_button = W.Button(
+            description="Join",
+            button_style="primary",
+            layout=look.layout(),
+            style=look.style_of(W.Button),
+        )
         self.join_button.add_class("cop-join")
         self.join_button.on_click(lambda _: self.after_pending_edits(self.join))
         # A join the store refuses (busy: a whole room joins at once) is tried again in the
@@ -128,17 +135,21 @@ class SessionApp(AppShell):
         in a preheated kernel that is before anyone opens the page. A room joins at once, and
         each widget made at the join costs its kernel messages to the page (about 0.4 ms of
         CPU each, measured) while 30 kernels share two cores."""
-        self.join_row = W.HBox([self.code, self.join_button])
-        self.info = W.HTML()
-        self.next_view = W.HTML(NEXT_STEPS)
+        look = self.look
+        self.join_row = W.HBox([self.code, self.join_button], layout=look.layout())
+        self.info = look.html()
+        self.next_view = look.html(NEXT_STEPS)
         self.next_view.add_class("cop-join-next-box")
-        self.followups = W.VBox()
-        self.story_returns = W.VBox()
+        self.followups = W.VBox(layout=look.layout())
+        self.story_returns = W.VBox(layout=look.layout())
         self.story_returns.add_class("cop-story-returns")
-        self.form_box = W.VBox()
-        self.checkout_note = W.HTML(CHECKOUT_NOT_OPEN)
+        self.form_box = W.VBox(layout=look.layout())
+        self.checkout_note = look.html(CHECKOUT_NOT_OPEN)
         self.checkout_note.add_class("cop-checkout-note")
-        self.checkout_button = W.Button(description="Check out", layout=W.Layout(display="none"))
+        # its own layout: shown once the facilitator opens the check-out
+        self.checkout_button = W.Button(
+            description="Check out", layout=W.Layout(display="none"), style=look.style_of(W.Button)
+        )
         self.checkout_button.add_class("cop-checkout")
         self.checkout_button.on_click(lambda _: self.guard(self._show_form, "checkout"))
         self.joined_view = [
@@ -262,7 +273,7 @@ class SessionApp(AppShell):
             answered = checkins.has_answered(store, person, self._joined_session.id, set_id)
         if answered:
             done = f"<p>Your {html.escape(items.name.lower())} is in. Thank you.</p>"
-            self.form_box.children = [W.HTML(done)]
+            self.form_box.children = [self.look.html(done)]
             return
         if self.form is not None:
             self.drop_saver(self.form.saver)  # kept if a refused send of it is still retrying
@@ -275,7 +286,7 @@ class SessionApp(AppShell):
         items = self.item_sets.get(set_id)
         if items is None:
             return None
-        form = ItemForm(items)
+        form = ItemForm(items, look=self.look)
         texts = [c for c in form.controls.values() if isinstance(c, W.Text | W.Textarea)]
         # Typed answers are unsaved until the store confirms them; the fields send their
         # value when the person leaves them, ahead of the click (continuous_update=False).
@@ -293,7 +304,7 @@ class SessionApp(AppShell):
         self.status.show(f"Your {form.items.name.lower()} is saved. Thank you.", "ok")
         if form in self.form_box.children:
             done = f"<p>Your {html.escape(form.items.name.lower())} is in. Thank you.</p>"
-            self.form_box.children = [W.HTML(done)]
+            self.form_box.children = [self.look.html(done)]
 
     def _show_followups(self, pending: list[checkins.Commitment] | None = None) -> None:
         store, person = self.signed_in()

@@ -19,6 +19,7 @@ _HOME = {
     "ReflectionStepper": "reflection_stepper",
     "SafetyBanner": "safety_banner",
     "ScaleRating": "scale_rating",
+    "SharedLook": "shared_look",
     "StatusLine": "status_line",
     "spread_html": "scale_rating",
 }
@@ -29,6 +30,7 @@ __all__ = [
     "ReflectionStepper",
     "SafetyBanner",
     "ScaleRating",
+    "SharedLook",
     "StatusLine",
     "spread_html",
 ]
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from cop_widgets.widgets.reflection_stepper import ReflectionStepper
     from cop_widgets.widgets.safety_banner import SafetyBanner
     from cop_widgets.widgets.scale_rating import ScaleRating, spread_html
+    from cop_widgets.widgets.shared_look import SharedLook
     from cop_widgets.widgets.status_line import StatusLine
 
 

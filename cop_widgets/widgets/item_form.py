@@ -8,8 +8,7 @@ import ipywidgets as W
 from traitlets import Bool, Dict, observe
 
 from cop_widgets.content.session_items import ItemSet
-
-LABEL = {"description_width": "initial"}
+from cop_widgets.widgets.shared_look import SharedLook
 
 
 class ItemForm(W.VBox):
@@ -18,11 +17,14 @@ class ItemForm(W.VBox):
     value = Dict(help="The answers as typed so far: {item id: int | str | None}.")
     disabled = Bool(False, help="True once sent (or while sending): nothing can be changed.")
 
-    def __init__(self, items: ItemSet, **kwargs):
+    def __init__(self, items: ItemSet, look: SharedLook | None = None, **kwargs):
+        """`look`: the page's shared layout and style models (the form's own by default);
+        none of the form's widgets changes its own."""
         self.items = items
         self.controls: dict[str, W.Widget] = {}
+        look = look or SharedLook()
         parts: list[W.Widget] = [
-            W.HTML(f"<h3>{html.escape(items.name)}</h3><p>{html.escape(items.intro)}</p>")
+            look.html(f"<h3>{html.escape(items.name)}</h3><p>{html.escape(items.intro)}</p>")
         ]
         for item in items.items:
             note = (
@@ -37,11 +39,12 @@ class ItemForm(W.VBox):
                 control = W.ToggleButtons(
                     options=[str(v) for v in range(item.min, item.max + 1)],
                     value=None,
-                    style={"button_width": "2.6em"},
+                    layout=look.layout(),
+                    style=look.style_of(W.ToggleButtons, button_width="2.6em"),
                 )
                 ends = f"{item.min} = {item.low_label}; {item.max} = {item.high_label}"
                 parts.append(
-                    W.HTML(
+                    look.html(
                         f"<p><strong>{html.escape(item.prompt)}</strong>{note}<br>"
                         f'<span class="cop-meta">{html.escape(ends)}</span></p>'
                     )
@@ -51,17 +54,23 @@ class ItemForm(W.VBox):
                 big = item.kind == "commitment" or item.max_chars > 100
                 control = (W.Textarea if big else W.Text)(
                     description=item.prompt + note,
-                    style=LABEL,
-                    layout=W.Layout(width="40rem"),
+                    style=look.labelled(W.Text),
+                    layout=look.layout(width="40rem"),
                     continuous_update=False,
                 )
             control.add_class(f"cop-item-{item.id}")
             control.observe(self._changed, "value")
             self.controls[item.id] = control
             parts.append(control)
-        self.send = W.Button(description=f"Send my {items.name.lower()}", button_style="primary")
+        self.send = W.Button(
+            description=f"Send my {items.name.lower()}",
+            button_style="primary",
+            layout=look.layout(),
+            style=look.style_of(W.Button),
+        )
         self.send.add_class(f"cop-send-{items.id}")
         parts.append(self.send)
+        kwargs.setdefault("layout", look.layout())
         super().__init__(children=parts, **kwargs)
         self.value = self.answers()
 

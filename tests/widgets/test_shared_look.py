@@ -1,0 +1,53 @@
+"""SharedLook: one layout or style model per kind and settings on a page, for widgets that
+never change their own (a page opening creates every model in the browser)."""
+
+import ipywidgets as W
+
+from cop_widgets.content.session_items import Item, ItemSet
+from cop_widgets.widgets import ItemForm, SharedLook
+
+ITEMS = ItemSet(
+    id="checkin",
+    name="Check-in",
+    intro="Four questions.",
+    items=(
+        Item(id="energy", kind="scale", prompt="Energy today", min=1, max=5),
+        Item(id="safety", kind="scale", prompt="Safe to speak here", min=1, max=5),
+        Item(id="hope", kind="text", prompt="One word for today"),
+        Item(id="try", kind="commitment", prompt="What will you try?", private=True),
+    ),
+    path="(test)",
+)
+
+
+def test_the_same_settings_give_the_same_model_and_other_settings_another():
+    look = SharedLook()
+    assert look.layout() is look.layout()
+    assert look.layout(width="40rem") is look.layout(width="40rem")
+    assert look.layout(width="40rem") is not look.layout()
+    assert look.layout(width="40rem").width == "40rem"
+    button = look.style_of(W.Button)
+    assert isinstance(button, W.ButtonStyle) and button is look.style_of(W.Button)
+    labelled = look.labelled(W.Dropdown)
+    assert isinstance(labelled, W.widgets.widget_description.DescriptionStyle)
+    assert labelled.description_width == "initial" and labelled is not look.style_of(W.Dropdown)
+    assert SharedLook().layout() is not look.layout()  # each page its own
+
+
+def test_html_widgets_made_by_a_look_share_its_layout_and_style():
+    look = SharedLook()
+    first, second = look.html("<p>a</p>"), look.html()
+    assert first.value == "<p>a</p>" and second.value == ""
+    assert first.layout is second.layout is look.layout()
+    assert first.style is second.style is look.style_of(W.HTML)
+
+
+def test_a_form_on_a_page_takes_the_page_look():
+    look = SharedLook()
+    form = ItemForm(ITEMS, look=look)
+    scales = [c for c in form.controls.values() if isinstance(c, W.ToggleButtons)]
+    texts = [c for c in form.controls.values() if isinstance(c, W.Text | W.Textarea)]
+    assert len(scales) == 2 and len(texts) == 2
+    assert len({id(c.style) for c in scales}) == 1 and scales[0].style.button_width == "2.6em"
+    assert len({id(c.layout) for c in texts}) == 1 and texts[0].layout.width == "40rem"
+    assert form.send.layout is look.layout() and form.layout is look.layout()
