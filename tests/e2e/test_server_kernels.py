@@ -84,7 +84,7 @@ def test_stopping_cop_serve_stops_the_voila_server(tmp_path, stop):
 
 
 def test_page_kernels_run_at_a_lower_cpu_priority_than_the_server(voila_server):
-    """A room's kernels join at once; the server and the rest of the machine come first
+    """A room's kernels join at once; the server that sends everyone's pages comes first
     (apps/_kernel_priority.py): each preheated kernel, its notebook run, is 10 lower."""
     from cop_widgets.apps._kernel_priority import DEFAULT_KERNEL_NICE
 
