@@ -17,7 +17,6 @@ from typing import Any
 
 from cop_widgets.apps._autosave import running_loop
 from cop_widgets.apps._kernel_log import send_logs_to_server
-from cop_widgets.apps._kernel_priority import give_way_to_the_server
 from cop_widgets.errors import CopWidgetsError, StoreBusy
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
@@ -71,7 +70,6 @@ def open_for_app(
     from cop_widgets.store import open_store
 
     send_logs_to_server()
-    give_way_to_the_server()
     loaded, store, error = None, None, ""
     try:
         settings = settings or load_settings(environ)

@@ -81,22 +81,3 @@ def test_stopping_cop_serve_stops_the_voila_server(tmp_path, stop):
         for proc in psutil.Process(cop.pid).children(recursive=True) if cop.poll() is None else []:
             proc.kill()
         cop.kill()
-
-
-def test_page_kernels_run_at_a_lower_cpu_priority_than_the_server(voila_server):
-    """A room's kernels join at once; the server that sends everyone's pages comes first
-    (apps/_kernel_priority.py): each preheated kernel, its notebook run, is 10 lower."""
-    from cop_widgets.apps._kernel_priority import DEFAULT_KERNEL_NICE
-
-    server = psutil.Process(voila_server.proc.pid)
-    kernels = [
-        p for p in server.children(recursive=True) if "ipykernel_launcher" in " ".join(p.cmdline())
-    ]
-    assert kernels, "the preheated pools start kernels"
-    deadline = time.monotonic() + 60  # a pool kernel may still be running its notebook
-    while time.monotonic() < deadline:
-        lowered = [k.nice() - server.nice() for k in kernels if k.is_running()]
-        if lowered and all(step == DEFAULT_KERNEL_NICE for step in lowered):
-            break
-        time.sleep(0.5)
-    assert lowered and set(lowered) == {DEFAULT_KERNEL_NICE}, lowered
