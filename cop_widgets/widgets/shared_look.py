@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import TypeVar
 
 import ipywidgets as W
-from ipywidgets.widgets.widget_string import HTMLStyle
 
-AnyStyle = TypeVar("AnyStyle", bound=W.Style)
+Model = TypeVar("Model", bound=W.Widget)
 
 
 class SharedLook:
@@ -24,25 +23,21 @@ class SharedLook:
     def __init__(self) -> None:
         self._made: dict[tuple, W.Widget] = {}
 
-    def layout(self, **settings: str) -> W.Layout:
-        """A Layout with these settings (none: the default), shared by whoever asks for it."""
-        key = (W.Layout, *sorted(settings.items()))
-        made = self._made.get(key)
-        if made is None:
-            made = self._made[key] = W.Layout(**settings)
-        return made
-
-    def style(self, kind: type[AnyStyle], **settings: str) -> AnyStyle:
-        """A style model of this kind (HTMLStyle, ButtonStyle, ...) with these settings."""
+    def _shared(self, kind: type[Model], settings: dict[str, str]) -> Model:
         key = (kind, *sorted(settings.items()))
         made = self._made.get(key)
         if made is None:
             made = self._made[key] = kind(**settings)
         return made
 
+    def layout(self, **settings: str) -> W.Layout:
+        """A Layout with these settings (none: the default), shared by whoever asks for it."""
+        return self._shared(W.Layout, settings)
+
     def style_of(self, widget_class: type[W.DOMWidget], **settings: str) -> W.Style:
-        """The style model `widget_class` takes (ButtonStyle for a Button, ...)."""
-        return self.style(widget_class.style.klass, **settings)
+        """The style model `widget_class` takes (ButtonStyle for a Button, ...) with these
+        settings."""
+        return self._shared(widget_class.style.klass, settings)
 
     def labelled(self, widget_class: type[W.DOMWidget]) -> W.Style:
         """The style of a `widget_class` whose description shows in full before it."""
@@ -50,4 +45,4 @@ class SharedLook:
 
     def html(self, value: str = "") -> W.HTML:
         """An HTML widget with the shared layout and style (text only, changed by its value)."""
-        return W.HTML(value, layout=self.layout(), style=self.style(HTMLStyle))
+        return W.HTML(value, layout=self.layout(), style=self.style_of(W.HTML))
