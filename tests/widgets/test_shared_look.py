@@ -1,22 +1,21 @@
 """SharedLook: one layout or style model per kind and settings on a page, for widgets that
 never change their own (a page opening creates every model in the browser)."""
 
+from dataclasses import replace
+
 import ipywidgets as W
 
-from cop_widgets.content.session_items import Item, ItemSet
+from cop_widgets.content.session_items import Item
 from cop_widgets.widgets import ItemForm, SharedLook
+from tests.widgets.test_item_form import ITEMS as ONE_SCALE
 
-ITEMS = ItemSet(
-    id="checkin",
-    name="Check-in",
-    intro="Four questions.",
+# the check-in of test_item_form with a second scale: two of each kind of control
+ITEMS = replace(
+    ONE_SCALE,
     items=(
-        Item(id="energy", kind="scale", prompt="Energy today", min=1, max=5),
+        *ONE_SCALE.items,
         Item(id="safety", kind="scale", prompt="Safe to speak here", min=1, max=5),
-        Item(id="hope", kind="text", prompt="One word for today"),
-        Item(id="try", kind="commitment", prompt="What will you try?", private=True),
     ),
-    path="(test)",
 )
 
 
