@@ -146,8 +146,9 @@ def _trim_heap() -> None:
 
 def identify(store: Store, environ) -> tuple[Person, str]:
     """The person the server signed in for this page, and the role shown beside their name."""
-    person = current_person(store, environ)
-    return person, highest_role(store, person.id)
+    with store.snapshot():  # one read transaction (every page of a room asks at once)
+        person = current_person(store, environ)
+        return person, highest_role(store, person.id)
 
 
 class PageNotReady(CopWidgetsError):

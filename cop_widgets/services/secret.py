@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import weakref
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -13,10 +14,22 @@ from cop_widgets.store import Store
 from cop_widgets.store.db import utc_now
 from cop_widgets.store.schema import server_secret
 
+# The secret of each open store, once read: it is made once and never changed, and a page's
+# sign-in and join asked for it three times (three read transactions per participant).
+_read_secrets: weakref.WeakKeyDictionary[Store, str] = weakref.WeakKeyDictionary()
+
 
 def server_secret_key(store: Store, purpose: str) -> bytes:
     """A key for one purpose (cookies, kernel identity, failure keys), derived from the store's
     secret, which is made on first use. Every server on this store derives the same keys."""
+    value = _read_secrets.get(store)
+    if value is None:
+        value = _store_secret(store)
+        _read_secrets[store] = value
+    return hmac.new(bytes.fromhex(value), purpose.encode(), hashlib.sha256).digest()
+
+
+def _store_secret(store: Store) -> str:
     with store.read() as conn:
         value = conn.execute(
             select(server_secret.c.value).where(server_secret.c.name == "main")
@@ -33,5 +46,5 @@ def server_secret_key(store: Store, purpose: str) -> bytes:
                         insert(server_secret).values(name="main", value=value, created_at=utc_now())
                     )
         except IntegrityError:  # another server made it first (PostgreSQL)
-            return server_secret_key(store, purpose)
-    return hmac.new(bytes.fromhex(value), purpose.encode(), hashlib.sha256).digest()
+            return _store_secret(store)
+    return value

@@ -442,13 +442,14 @@ def check_join_code(store: Store, code: str, now: datetime) -> Session:
 def join(store: Store, who: Person, code: str, now: datetime) -> Session:
     """Record attendance (once per person) for the session with this code. Wrong codes are
     counted with the person's failed sign-ins: after too many, further tries wait."""
-    check_join_tries(store, who.id)
-    try:
-        found = check_join_code(store, code, now)
-    except InvalidInput:
-        if normalise_code(code):
-            record_join_code_failure(store, who.id)
-        raise
+    with store.snapshot():  # the two checks read in one transaction
+        check_join_tries(store, who.id)
+        try:
+            found = check_join_code(store, code, now)
+        except InvalidInput:
+            if normalise_code(code):
+                record_join_code_failure(store, who.id)
+            raise
     with store.write() as conn:
         add_once(
             store,

@@ -5,6 +5,7 @@ import time
 import uuid
 
 import pytest
+from sqlalchemy import event
 
 from cop_widgets.apps.board import board_app
 from cop_widgets.apps.case_discussion import case_discussion_app
@@ -65,6 +66,24 @@ def test_current_person_needs_an_open_session_on_this_store(store, settings, tmp
         current_person(store, {IDENTITY_ENV: foreign})
     # the cookie key and the kernel key differ: one cannot stand in for the other
     assert server_secret_key(store, "cookies") != server_secret_key(store, "kernel-identity")
+
+
+def test_the_store_secret_is_read_once_per_open_store_and_is_the_same_after(tmp_path):
+    settings = Settings(tmp_path, f"sqlite:///{tmp_path / 'secret.sqlite'}", 5000)
+    first = open_store(settings)
+    statements: list[str] = []
+    event.listen(first.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    key = server_secret_key(first, "kernel-identity")
+    made = len(statements)
+    assert made >= 1  # made on first use
+    assert server_secret_key(first, "kernel-identity") == key
+    assert server_secret_key(first, "cookies") != key  # another purpose, derived without SQL
+    assert len(statements) == made
+    # another process's store (or one opened later) reads the same secret from the file
+    second = open_store(settings)
+    assert server_secret_key(second, "kernel-identity") == key
+    first.dispose()
+    second.dispose()
 
 
 FACTORIES = {

@@ -4,6 +4,7 @@ import multiprocessing
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from cop_widgets.content.protocols import load_protocols
 from cop_widgets.errors import (
@@ -382,3 +383,58 @@ def test_time_queued_at_the_gate_counts_against_the_busy_timeout(
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == settings.busy_timeout_ms
     assert reflection_service.get_mine(store, who, rid).answer("what").text == "first"
+
+
+def _people(conn) -> int:
+    return conn.execute(select(func.count()).select_from(schema.person)).scalar()
+
+
+def test_reads_in_a_snapshot_share_one_transaction(store):
+    begun: list[object] = []
+
+    def count(conn) -> None:
+        begun.append(conn)
+
+    event.listen(store.engine, "begin", count)
+    try:
+        with store.snapshot():
+            with store.read() as first:
+                before = _people(first)
+            with store.snapshot(), store.read() as nested:  # the outer snapshot serves
+                assert _people(nested) == before
+            with store.read() as second:
+                assert _people(second) == before
+        assert first is nested is second
+        assert len(begun) == 1
+        with store.read() as after:  # the snapshot is over: a transaction of its own
+            assert after is not first
+            assert _people(after) == before
+        assert len(begun) == 2
+    finally:
+        event.remove(store.engine, "begin", count)
+
+
+def test_a_snapshot_does_not_see_what_is_written_after_it_began(store):
+    find_or_add_person(store, "Ana")
+    with store.snapshot():
+        with store.read() as conn:
+            before = _people(conn)
+        find_or_add_person(store, "Ben")  # its own write transaction, committed
+        with store.read() as conn:
+            assert _people(conn) == before  # one consistent view, as documented
+    with store.read() as conn:
+        assert _people(conn) == before + 1
+
+
+def test_a_snapshot_is_its_own_threads_only(store):
+    seen: list[object] = []
+
+    def read_elsewhere() -> None:
+        with store.read() as conn:
+            seen.append(conn)
+
+    with store.snapshot(), store.read() as mine:
+        other = threading.Thread(target=read_elsewhere)
+        other.start()
+        other.join()
+    assert seen and seen[0] is not mine
