@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 
 from cop_widgets.errors import StoreFailure
@@ -153,11 +154,14 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 class Ticker:
-    """Calls fn every `every` seconds on the kernel's event loop (live views of shared state)."""
+    """Calls fn every `every` seconds on the kernel's event loop (live views of shared state).
+    `spread`: the first call comes after one period and a random part of another, so the pages
+    of a room, opened together, do not all ask the store in the same instant every period."""
 
-    def __init__(self, fn: Callable[[], None], every: float = 1.0):
+    def __init__(self, fn: Callable[[], None], every: float = 1.0, spread: bool = False):
         self._fn = fn
         self.every = every
+        self.spread = spread
         self._task: asyncio.Task | None = None
 
     def start(self) -> bool:
@@ -167,10 +171,14 @@ class Ticker:
         self._task = loop.create_task(self._run())
         return True
 
+    def first_wait(self) -> float:
+        return self.every * (1 + random.random()) if self.spread else self.every  # noqa: S311
+
     async def _run(self) -> None:
+        await asyncio.sleep(self.first_wait())
         while True:
-            await asyncio.sleep(self.every)
             self._fn()
+            await asyncio.sleep(self.every)
 
     def stop(self) -> None:
         if self._task is not None:

@@ -68,10 +68,10 @@ class JoinedPage:
 
 
 def read_room(store: Store, person: Person, session_id: str) -> RoomState:
-    started = discussions.session_discussions(store, person, session_id)
-    return RoomState(
-        started[0].id if started else None, sessions.checkout_open(store, person, session_id)
-    )
+    with store.snapshot():  # asked every few seconds by each joined page
+        started = discussions.session_discussions(store, person, session_id)
+        is_open = sessions.checkout_open(store, person, session_id)
+    return RoomState(started[0].id if started else None, is_open)
 
 
 def join_and_read(
@@ -79,13 +79,16 @@ def join_and_read(
 ) -> JoinedPage:
     """Join the session with this code (attendance, once) and read what the page shows."""
     session = sessions.join(store, person, code, datetime.now(UTC))
-    return JoinedPage(
-        session,
-        checkins.open_commitments(store, person, session.id),
-        value_stories.due_returns(store, person, today_in(settings.timezone)),
-        "checkin" not in item_sets or checkins.has_answered(store, person, session.id, "checkin"),
-        read_room(store, person, session.id),
-    )
+    # read in one transaction, begun after the join's write (a room of 30 joins at once)
+    with store.snapshot():
+        return JoinedPage(
+            session,
+            checkins.open_commitments(store, person, session.id),
+            value_stories.due_returns(store, person, today_in(settings.timezone)),
+            "checkin" not in item_sets
+            or checkins.has_answered(store, person, session.id, "checkin"),
+            read_room(store, person, session.id),
+        )
 
 
 class SessionApp(AppShell):
@@ -101,7 +104,7 @@ class SessionApp(AppShell):
         self.store, self.settings, self.environ = store, settings, environ
         # Every few seconds: has the facilitator opened check-out, or started the session's
         # case discussion? (two small reads; the page then shows it with no reload)
-        self.ticker = Ticker(lambda: self.guard(self.poll), every=tick_seconds)
+        self.ticker = Ticker(lambda: self.guard(self.poll), every=tick_seconds, spread=True)
         self.item_sets = item_sets or {}
         self.person: Person | None = None
         self.joined: sessions.Session | None = None

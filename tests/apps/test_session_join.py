@@ -1,11 +1,16 @@
 """The session page's join: what a kernel does once its page is requested is small (a room of
 30 joins at once on two cores), and what it shows is the session's, at once."""
 
+import asyncio
+
 import ipywidgets as W
 from ipywidgets.widgets.widget import _instances as live_widgets
+from sqlalchemy import event
 
+from cop_widgets.apps._autosave import Ticker
 from cop_widgets.apps.session import session_app
 from cop_widgets.services import sessions
+from cop_widgets.services.identity import find_or_add_person
 from tests.services.test_checkins import two_sessions  # noqa: F401 - a fixture
 from tests.signin import sign_in_as
 
@@ -15,6 +20,9 @@ MOST_WIDGETS_MADE_AT_THE_JOIN = 2
 # Every model the kernel holds is fetched and created by the page as it opens: widgets that
 # never change their own layout or style share the page's (SharedLook). 31 today; 65 before.
 MOST_MODELS_AFTER_THE_JOIN = 35
+# Sign-in, the join's checks, its write, and what the page shows: a transaction each (the
+# reads share a snapshot, Store.snapshot; 10 before it), while 30 kernels join at once.
+MOST_TRANSACTIONS_AT_THE_JOIN = 4
 
 
 def _models_in(widget: W.Widget, seen: set[str]) -> set[str]:
@@ -35,10 +43,19 @@ def test_a_join_fills_widgets_made_before_the_request(settings, two_sessions):  
     try:
         app.query = f"code={first.join_code}"
         before = set(live_widgets)
-        sign_in_as(app, "Ana")
+        begun: list[object] = []
+
+        def count(conn) -> None:
+            begun.append(conn)
+
+        ana = find_or_add_person(app.store, "Ana")
+        event.listen(app.store.engine, "begin", count)
+        sign_in_as(app, ana)
+        event.remove(app.store.engine, "begin", count)
         made = set(live_widgets) - before
         assert app.joined is not None, app.status.message
         assert len(made) <= MOST_WIDGETS_MADE_AT_THE_JOIN, len(made)
+        assert len(begun) <= MOST_TRANSACTIONS_AT_THE_JOIN, len(begun)
         assert "<h2>First</h2>" in app.info.value
         assert "CoP ·" in app.info.value  # the community's name, read with the session
         assert app.form_box.children and app.form_box.children[0] is app.form  # check-in
@@ -67,3 +84,37 @@ def test_a_late_joiner_sees_an_open_check_out_at_once(store, settings, two_sessi
         assert all(w.layout.display is None for w in others)
     finally:
         app.store.dispose()
+
+
+def test_pages_that_join_together_ask_for_the_room_at_spread_times(settings):
+    """Each joined page asks every few seconds whether check-out is open; a room's pages,
+    joined in the same second, ask at spread times rather than all at once every period."""
+    app = session_app(settings=settings)
+    app.store.dispose()
+    assert app.ticker.spread
+
+    async def first_calls(tickers: int, every: float) -> list[float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        calls: list[asyncio.Future] = [loop.create_future() for _ in range(tickers)]
+        running = []
+        for call in calls:
+
+            def tick(call: asyncio.Future = call) -> None:
+                if not call.done():
+                    call.set_result(loop.time() - started)
+
+            ticker = Ticker(tick, every=every, spread=True)
+            assert ticker.start()
+            running.append(ticker)
+        try:
+            return list(await asyncio.gather(*calls))
+        finally:
+            for ticker in running:
+                ticker.stop()
+
+    every = 0.2
+    waits = asyncio.run(first_calls(20, every))
+    assert all(every <= wait < 2 * every + 0.15 for wait in waits), waits
+    assert max(waits) - min(waits) > every / 4, waits  # not all in the same instant
+    assert Ticker(lambda: None, every=every).first_wait() == every  # unspread: one period
