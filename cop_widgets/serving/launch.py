@@ -17,9 +17,11 @@ Run it as `python -m cop_widgets.serving.launch <voila arguments>`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import posixpath
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -218,12 +220,22 @@ def _claim(kernel_id: str, assertion: str | None) -> None:
 _voila_send_updates = RequestInfoSocketHandler.send_updates.__func__
 
 
+# While a page is being written: the request details its kernel is to get once it is out.
+_held_for_page: contextvars.ContextVar[list[dict] | None] = contextvars.ContextVar(
+    "cop_held_for_page", default=None
+)
+
+
 def _send_updates(cls, msg):
     # a preheated kernel is handed to a page here, with the page's request details
     _claim(msg["kernel_id"], (msg.get("payload") or {}).get(IDENTITY_ENV))
     # Kept until the kernel shuts down, also when sent at once: a kernel whose socket drops
     # just then connects again (serving/request.py) and gets them on opening.
     cls._cache[msg["kernel_id"]] = msg["payload"]
+    held = _held_for_page.get()
+    if held is not None:  # sent once the page is written (_get_generator)
+        held.append(msg)
+        return None
     return _voila_send_updates(cls, msg)
 
 
@@ -317,8 +329,20 @@ async def _get_generator(self, path=None):
         if path is None:
             raise HTTPError(404)
     hand_identity_to_kernel(self)
-    async for chunk in _voila_get_generator(self, path):
-        yield chunk
+    # Voilà wakes the page's preheated kernel before it writes the page. In a room that opens
+    # the page at once, each woken kernel's sign-in and join (about 10 ms of CPU) then competed
+    # with the server still writing the other pages (two cores): the kernel is woken once its
+    # page is written, as the browser starts on the page's scripts (a second or more).
+    held: list[dict] = []
+    token = _held_for_page.set(held)
+    try:
+        async for chunk in _voila_get_generator(self, path):
+            yield chunk
+    finally:
+        with suppress(ValueError):  # closed from another context: nothing of ours is set there
+            _held_for_page.reset(token)
+        for msg in held:
+            _voila_send_updates(RequestInfoSocketHandler, msg)
 
 
 voila_handler.VoilaHandler.get_generator = _get_generator

@@ -178,3 +178,62 @@ def test_voila_keeps_a_kernels_details_and_forgets_only_its_own_waiter():
         Handler._waiters.update(saved[0])
         Handler._cache.clear()
         Handler._cache.update(saved[1])
+
+
+def test_a_preheated_kernel_gets_its_page_details_once_the_page_is_written(monkeypatch):
+    """serving/launch.py holds back what Voilà sends the page's kernel until the page's last
+    chunk is out, so a room's woken kernels do not compete with the pages still being
+    written; a page that fails part-way still hands its kernel over."""
+    from types import SimpleNamespace
+
+    from voila.request_info_handler import RequestInfoSocketHandler as Handler
+
+    import cop_widgets.serving.launch as launch
+
+    sent: list = []
+
+    class Waiter:
+        def write_message(self, payload) -> None:
+            sent.append(payload)
+
+    async def voilas_page(handler, path, fail=False):  # Voilà's order: details, then page
+        Handler.send_updates({"kernel_id": "k9", "payload": {"QUERY_STRING": "code=K7"}})
+        yield "<html>"
+        if fail:
+            raise ConnectionError("the browser went away")
+        yield "</html>"
+
+    page = SimpleNamespace(
+        notebook_path="session.ipynb",
+        current_user=SimpleNamespace(username="person-1"),
+        request=SimpleNamespace(headers={}, protocol="http", host="127.0.0.1:8866"),
+    )
+    monkeypatch.setattr(launch, "_kernel_identity_key", lambda: b"k" * 32)
+    saved = dict(Handler._waiters), dict(Handler._cache)
+
+    async def read_page(fail: bool) -> list[tuple[str, int]]:
+        monkeypatch.setattr(
+            launch, "_voila_get_generator", lambda h, p: voilas_page(h, p, fail=fail)
+        )
+        seen = []
+        try:
+            async for chunk in launch._get_generator(page):
+                seen.append((chunk, len(sent)))
+        except ConnectionError:
+            pass
+        return seen
+
+    try:
+        Handler._waiters.clear()
+        Handler._waiters["k9"] = Waiter()
+        assert asyncio.run(read_page(False)) == [("<html>", 0), ("</html>", 0)]
+        assert sent == [{"QUERY_STRING": "code=K7"}]  # once the page was written
+        assert Handler._cache["k9"] == {"QUERY_STRING": "code=K7"}  # kept for a reconnect
+        sent.clear()
+        assert asyncio.run(read_page(True)) == [("<html>", 0)]
+        assert sent == [{"QUERY_STRING": "code=K7"}]
+    finally:
+        Handler._waiters.clear()
+        Handler._waiters.update(saved[0])
+        Handler._cache.clear()
+        Handler._cache.update(saved[1])
