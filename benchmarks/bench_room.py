@@ -98,6 +98,12 @@ ROOM_ORDER = tuple(os.environ.get("BENCH_ROOM_ORDER", "cop,bare").split(","))
 # apart from one run to the next (bare 2.55 and 3.09 s on a quiet machine, the same hour), so
 # the figures pool every round's pages: 9 real pages and 81 GETs per room by default.
 ROUNDS = int(os.environ.get("BENCH_ROOM_ROUNDS", "3"))
+# A round in which other processes (the host's other tenants) took more than
+# OTHERS_CPU_NOISY_PERCENT of a core during either room's burst compares the rooms under
+# unequal conditions (a run on 2026-11-28: 78 % during the session room's burst, 8 % during
+# bare's, medians 6.03 s and 2.68 s): it is run again, at most BENCH_ROOM_REPEATS times in a run,
+# and kept in the results as a noisy round, outside the figures.
+ROUND_REPEATS = int(os.environ.get("BENCH_ROOM_REPEATS", "3"))
 BOARD_TARGET_S = 1.0
 # PERFORMANCE.md §3, `mixed`, 30 loads with 3 real pages, heavy notebook, plain `voila`.
 BARE_DEFAULT_S, BARE_BEST_TUNED_S = 19.2, 3.36
@@ -523,13 +529,18 @@ def measure(tmp: Path) -> dict:
         people = [sign_in(store, PARTICIPANT.format(n)) for n in range(1, ROOM + 1)]
         rooms = {"cop": (cop_dir, COP_READY), "bare": (bare_dir, BARE_READY)}
         rounds: dict[str, list[dict]] = {label: [] for label in rooms}
+        noisy: list[dict] = []
         first_session = None
-        for number in range(1, ROUNDS + 1):
+        number, planned = 0, 0
+        while number < ROUNDS:
+            number += 1
+            planned += 1
             session = plan_room_session(
-                store, coordinator, community.id, facilitator.person, number
+                store, coordinator, community.id, facilitator.person, planned
             )
             first_session = first_session or session
             order = ROOM_ORDER if number % 2 else ROOM_ORDER[::-1]
+            this_round: dict[str, dict] = {}
             for label in order:
                 folder, ready = rooms[label]
                 print(f"round {number} of {ROUNDS}: {label}", flush=True)
@@ -537,13 +548,36 @@ def measure(tmp: Path) -> dict:
                 figures = run_room(label, folder, query, ready, people, env, tmp)
                 if label == "cop":
                     figures["joined_in_store"] = joined_in_store(store, session.id)
-                rounds[label].append(figures)
+                this_round[label] = figures
                 wait_quiet(60)  # the server's kernels are gone before the next pool fills
+            others = max(figures["others_cpu_percent"] for figures in this_round.values())
+            if others > OTHERS_CPU_NOISY_PERCENT and len(noisy) < ROUND_REPEATS:
+                print(
+                    f"round {number}: other processes took {others:.0f} % of a core during a "
+                    "burst; the round is run again (kept as noisy, outside the figures)",
+                    flush=True,
+                )
+                noisy.append({label: _round_summary(f) for label, f in this_round.items()})
+                number -= 1
+                continue
+            for label, figures in this_round.items():
+                rounds[label].append(figures)
         results = {label: pooled(rounds[label]) for label in rooms}
+        results["noisy_rounds"] = noisy
         results["board"] = run_board(store, settings, first_session, facilitator, env, tmp)
     finally:
         store.dispose()
     return results
+
+
+def _round_summary(figures: dict) -> dict:
+    """What the results keep of a round run again for noise."""
+    return {
+        "tti_median_s": figures["tti"].get("median"),
+        "others_cpu_percent": figures["others_cpu_percent"],
+        "host_speed_s": figures["host_speed_s"],
+        "failures": figures["page_failures"] + figures["get_failures"],
+    }
 
 
 ROUND_KEYS = ("tti", "load_event", "commit", "kernel_socket", "get", "page_failures")
@@ -705,6 +739,15 @@ def print_report(results: dict) -> None:
             for k in ("cop", "bare", "board")
         )
     )
+    for number, again in enumerate(results.get("noisy_rounds", []), 1):
+        print(
+            f"run again for noise ({number}): "
+            + ", ".join(
+                f"{label} median {fig['tti_median_s']:.2f} s with others' CPU "
+                f"{fig['others_cpu_percent']:.0f} %"
+                for label, fig in again.items()
+            )
+        )
     noisy = [
         label
         for label in ("cop", "bare")
@@ -732,7 +775,7 @@ def warm_file_cache() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global ROOM, BROWSER_PAGES, POOL_SIZE, BOARD_SAVES, ROUNDS
+    global ROOM, BROWSER_PAGES, POOL_SIZE, BOARD_SAVES, ROUNDS, ROUND_REPEATS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--smoke",
@@ -745,6 +788,7 @@ def main(argv: list[str] | None = None) -> int:
     if smoke:
         ROOM, BROWSER_PAGES, BOARD_SAVES = SMOKE_ROOM, SMOKE_BROWSER_PAGES, SMOKE_BOARD_SAVES
         POOL_SIZE, ROUNDS = ROOM, 1
+        ROUND_REPEATS = 0  # the smoke run checks that it works; its timings are not figures
     # SIGTERM must unwind through the finally blocks that stop the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"warmed the file cache: {warm_file_cache() / 2**20:.0f} MiB of Voilà's files read")
