@@ -656,9 +656,11 @@ def measure_search(settings: Settings, rounds: int) -> dict:
     from cop_widgets.apps.library import library_app
     from cop_widgets.services import library, sessions
     from cop_widgets.services.accounts import find_by_name
+    from cop_widgets.store.page_cache import keep_page_cache_small
     from tests.signin import assertion_environ
 
     store = open_store(settings)
+    keep_page_cache_small(store)  # as the library page's kernel reads
     try:
         reader = find_by_name(store, READER)
         assert reader is not None

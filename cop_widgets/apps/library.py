@@ -25,10 +25,11 @@ from cop_widgets.apps._fields import TakenText
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.content.library_topics import EMPTY, TOPICS_FILE, TopicList, load_topics
 from cop_widgets.errors import DataFileError, InvalidInput
-from cop_widgets.services import library, membership, report_access, sessions
+from cop_widgets.services import library, report_access, sessions
 from cop_widgets.services.identity import Person
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
+from cop_widgets.store.page_cache import keep_page_cache_small
 from cop_widgets.widgets.deid_check import DeidCheck
 from cop_widgets.widgets.shared_look import SharedLook
 
@@ -235,8 +236,13 @@ class LibraryApp(AppShell):
         self.person = person
         asked = parse_qs(self.query)
         store = self.opened_store()
+        keep_page_cache_small(store)  # its counts would hold 2 MiB of pages (page_cache.py)
         readable = sessions.communities(store, person)
-        self.mine = [(c.name, c.id) for c in membership.communities(store, person) if c.member]
+        # where the entry form may add: asked of policy for these few (membership.communities,
+        # the hub's listing of every community with its counts and sessions, kept 0.1 MiB more
+        # of compiled SQL in the kernel, measured)
+        may_add = set(library.contributable(store, person, [c.id for c in readable]))
+        self.mine = [(c.name, c.id) for c in readable if c.id in may_add]
         if not readable:
             self.body.children = [
                 self.look.html(

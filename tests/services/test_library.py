@@ -12,9 +12,10 @@ from sqlalchemy import func, select, text
 from cop_widgets.apps.library import library_app
 from cop_widgets.content.library_topics import TOPICS_FILE, load_topics
 from cop_widgets.errors import DataFileError, InvalidInput, NotAllowed, RecordLocked
-from cop_widgets.services import erasure, library, membership, person_export, sessions
+from cop_widgets.services import erasure, library, membership, person_export, roster, sessions
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.store import schema
+from cop_widgets.store.page_cache import KERNEL_CACHE_KIB
 from tests.conftest import REPO
 from tests.find_widgets import button
 from tests.signin import sign_in_as
@@ -513,3 +514,19 @@ def test_the_app_attaches_files_and_refuses_a_wrong_one_before_saving(settings, 
 def test_someone_in_no_community_is_shown_the_way_to_one(settings, store):
     app = _open(settings, "Nina")
     assert "communities.ipynb" in app.body.children[0].value
+
+
+def test_the_entry_form_offers_the_communities_one_may_add_to(settings, store, cop):
+    """A global coordinator reads every community's library and adds to the ones they belong
+    to (policy library.contribute); the page's store keeps a small page cache (page_cache.py)."""
+    made, p = cop
+    roster.grant_role(store, p["Olga"].id, "coordinator")
+    olga = _open(settings, p["Olga"])
+    assert [name for name, _ in olga.picker.options] == [
+        "All my communities", "Elsewhere CoP", "Family support CoP"]  # fmt: skip
+    assert [name for name, _ in olga.form.community.options] == ["Elsewhere CoP"]
+    ana = _open(settings, p["Ana"], f"community={made.id}")
+    assert ana.form.community.options == (("Family support CoP", made.id),)
+    assert ana.form.community.value == made.id
+    with ana.store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -KERNEL_CACHE_KIB
