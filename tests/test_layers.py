@@ -4,7 +4,10 @@ imports no service, and content and the identifier finder import none of the lay
 the code with `ast`, so a new import that breaks a layer fails here."""
 
 import ast
+from functools import cache
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "cop_widgets"
 
@@ -24,14 +27,32 @@ FORBIDDEN = {
 KNOWN: set[tuple[str, str]] = set()
 
 
-def _imports() -> set[tuple[str, str]]:
+@pytest.fixture(autouse=True, scope="module")
+def _parsed_once_for_this_module():
+    """The parsed package is kept while these tests run, not for the rest of the session."""
+    yield
+    _trees.cache_clear()
+    _imports.cache_clear()
+
+
+@cache
+def _trees() -> tuple[tuple[Path, ast.Module], ...]:
+    """Every module of the package, parsed (once for all the tests here: the code is read as
+    it is when the tests start)."""
+    return tuple(
+        (path, ast.parse(path.read_text(encoding="utf-8"))) for path in PACKAGE.rglob("*.py")
+    )
+
+
+@cache
+def _imports() -> frozenset[tuple[str, str]]:
     found = set()
-    for path in PACKAGE.rglob("*.py"):
+    for path, tree in _trees():
         parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
         is_init = parts[-1] == "__init__"
         module = ".".join(parts[:-1] if is_init else parts)
         here = parts[:-1]  # the package a relative import starts from
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 if node.level:
                     base = here[: len(here) - node.level + 1]
@@ -45,7 +66,7 @@ def _imports() -> set[tuple[str, str]]:
                         found.add((module, name))
             elif isinstance(node, ast.Import):
                 found |= {(module, a.name) for a in node.names if a.name.startswith("cop_widgets.")}
-    return found
+    return frozenset(found)
 
 
 def _layer(module: str) -> str:
@@ -102,10 +123,9 @@ if __name__ == "__main__":
 def test_sql_text_is_written_only_in_the_store():
     """Outside store/, queries are SQLAlchemy Core expressions: no exec_driver_sql, no text()."""
     found = []
-    for path in PACKAGE.rglob("*.py"):
+    for path, tree in _trees():
         if path.relative_to(PACKAGE).parts[0] == "store":
             continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
         text_names = {
             alias.asname or alias.name
             for node in ast.walk(tree)

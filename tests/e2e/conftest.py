@@ -39,7 +39,12 @@ class VoilaServer:
     """`cop serve` (or `cop review`), exactly as the README runs it, on a free port."""
 
     def __init__(
-        self, data_dir: Path, log_path: Path, command: str = "serve", extra: tuple[str, ...] = ()
+        self,
+        data_dir: Path,
+        log_path: Path,
+        command: str = "serve",
+        extra: tuple[str, ...] = (),
+        pool_size: int = 1,
     ):
         self.data_dir = data_dir
         self.port = free_port()
@@ -48,7 +53,9 @@ class VoilaServer:
         env.pop("JUPYTERHUB_USER", None)
         args = [f"--port={self.port}", *extra]
         if command == "serve":
-            args.append("--pool-size=1")
+            # one kernel started ahead per notebook; 0 for a server whose tests never need one
+            # (no kernels to start ahead and to shut down at its stop)
+            args.append(f"--pool-size={pool_size}")
             # a room of three is enough to show a summary in these tests (default 5)
             env["COP_MIN_GROUP"] = "3"
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()

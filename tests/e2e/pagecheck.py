@@ -70,3 +70,24 @@ def fit_problems(page: Page, where: str) -> list[str]:
 def screenshot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def settle(page: Page) -> None:
+    """Two animation frames: the page has laid itself out again after a resize (resize
+    observers and the widgets' layout messages run before the next frame is drawn)."""
+    page.evaluate(
+        "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    )
+
+
+def check_both_sizes(page: Page, name: str) -> list[str]:
+    """axe and the fit checks at 1280×800 and at a phone's 390×844, a screenshot of each; the
+    window is left at 1280×800."""
+    found = serious_violations(page, f"{name}, 1280 px") + fit_problems(page, f"{name}, 1280 px")
+    screenshot(page, f"{name}-1280")
+    page.set_viewport_size(PHONE)
+    settle(page)
+    found += serious_violations(page, f"{name}, 390 px") + fit_problems(page, f"{name}, 390 px")
+    screenshot(page, f"{name}-390")
+    page.set_viewport_size(DESKTOP)
+    return found

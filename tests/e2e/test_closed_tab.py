@@ -27,7 +27,7 @@ from tests.e2e.conftest import REPO, VoilaServer, chromium_path, free_port
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LIMIT_S = 60  # `cop serve`'s promise
-CULL_AFTER_S = 8  # this test's server (production: ServeOptions().cull_idle_timeout, 40 s)
+CULL_AFTER_S = 4  # this test's server (production: ServeOptions().cull_idle_timeout, 40 s)
 # how long a killed tab's kernel may take here, with the same slack as the promise's
 QUICK_LIMIT_S = CULL_AFTER_S + LIMIT_S - ServeOptions().cull_idle_timeout
 

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.browser
 def new_store_server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("e2e-first-run") / "data"
     shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
-    server = VoilaServer(data_dir, data_dir / "voila.log", extra=("--no-demo",))
+    # no kernels started ahead: three pages are opened, not a room's worth
+    server = VoilaServer(data_dir, data_dir / "voila.log", extra=("--no-demo",), pool_size=0)
     yield server
     server.stop()
 

@@ -25,9 +25,8 @@ SEND = """async ([url, code]) => await new Promise((resolve) => {
 
 
 def _open_reflection(server, page, name):
-    server.sign_in(page, name)
-    page.goto(server.url("reflection.ipynb"))
-    page.locator(".cop-whoami").wait_for(timeout=60_000)
+    server.sign_in(page, name)  # the sign-in leads to the reflection app: its page is open
+    assert page.url == server.url("reflection.ipynb")
     found = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page.content())
     assert found, "the page names its kernel"
     return found.group(1)

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import REPO
-from tests.e2e.pagecheck import PHONE, fit_problems, serious_violations
+from tests.e2e.pagecheck import PHONE, fit_problems, serious_violations, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -73,7 +73,7 @@ def test_an_insight_from_a_finished_session_becomes_a_library_entry(
     expect(offers).not_to_contain_text("Other phase.")
     expect(page.locator(".cop-run-sheet")).not_to_contain_text(CASE)
     page.set_viewport_size(PHONE)
-    page.wait_for_timeout(300)
+    settle(page)
     found = fit_problems(page, "run sheet drafts, 390 px") + serious_violations(page, "run sheet")
     page.set_viewport_size({"width": 1280, "height": 800})
 
@@ -110,7 +110,7 @@ def test_an_insight_from_a_finished_session_becomes_a_library_entry(
         entry.locator(".cop-lib-form-save").click()
         expect(draft.locator(".cop-status")).to_contain_text("Draft saved (version 2)")
         draft.set_viewport_size(PHONE)
-        draft.wait_for_timeout(300)
+        settle(draft)
         found += fit_problems(draft, "library draft, 390 px")
         found += serious_violations(draft, "library draft")
         entry.locator(".cop-lib-publish").click()

@@ -1,5 +1,5 @@
 """The review app in real Chromium: sign-in required, supervisors only, 50+ script payloads shown
-as plain text."""
+as plain text; the page fits a phone and axe finds nothing serious."""
 
 import uuid
 
@@ -11,6 +11,7 @@ from cop_widgets.services import reflections, review, roster
 from cop_widgets.services.identity import find_or_add_person
 from cop_widgets.settings import Settings
 from cop_widgets.store import open_store
+from tests.e2e.pagecheck import DESKTOP, check_both_sizes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -147,3 +148,12 @@ def test_the_review_servers_address_opens_the_review_app(page: Page, review_serv
     page.goto(review_server.base + "/")
     page.wait_for_url("**/voila/render/supervisor_review.ipynb")
     page.locator(".cop-whoami").wait_for(state="visible", timeout=60_000)
+
+
+def test_the_review_page_fits_a_phone_and_passes_axe(page: Page, review_server):
+    """As tests/e2e/test_every_page.py checks the participants' pages."""
+    page.set_viewport_size(DESKTOP)
+    review_server.sign_in(page, "Suki Supervisor", "supervisor", app="supervisor_review.ipynb")
+    page.wait_for_load_state("load")
+    found = check_both_sizes(page, "supervisor_review")
+    assert found == [], "\n".join(found)

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import REPO
-from tests.e2e.pagecheck import PHONE, fit_problems, screenshot, serious_violations
+from tests.e2e.pagecheck import PHONE, fit_problems, screenshot, serious_violations, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -81,7 +81,7 @@ def test_a_whole_session_is_run_from_the_run_sheet(page: Page, browser, voila_se
     # a phone's width: nothing scrolls sideways; axe finds nothing serious
     screenshot(page, "run-sheet-planned-1280")
     page.set_viewport_size(PHONE)
-    page.wait_for_timeout(300)
+    settle(page)
     screenshot(page, "run-sheet-planned-390")
     found = fit_problems(page, "run sheet, 390 px") + serious_violations(page, "run sheet")
     page.set_viewport_size({"width": 1280, "height": 800})

@@ -26,10 +26,11 @@ TAKEN = "is taken or looks the same as someone else's"
 
 @pytest.fixture(scope="module")
 def other_server(tmp_path_factory):
-    """A second `cop serve` on its own copy of data/: its own store, so its own secret."""
+    """A second `cop serve` on its own copy of data/: its own store, so its own secret. No
+    kernels started ahead: only its sign-in page is tested, and one app opened on it."""
     data_dir = tmp_path_factory.mktemp("e2e-other") / "data"
     shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
-    server = VoilaServer(data_dir, data_dir / "voila.log")
+    server = VoilaServer(data_dir, data_dir / "voila.log", pool_size=0)
     yield server
     server.stop()
 
