@@ -329,7 +329,12 @@ def test_migration_moves_old_answers_into_the_unlinkable_shape(tmp_path, monkeyp
         )
     }  # every answer kept, the private one with its author, the rest with none
     assert {r[8] for r in rows} == {day}  # the hour is gone: the session's date only
-    assert not any(r[1].startswith("0000") for r in rows)  # fresh random keys
+    old_keys = {
+        f"{i:08d}-0000-4000-8000-{len(item):012d}"
+        for i in range(ROOM)
+        for item in ("useful", "safe", "one_word", "debrief")
+    }
+    assert not old_keys & {r[1] for r in rows}  # fresh random keys, none of the old ones kept
     for i in range(ROOM):  # no stale copy of an old row in the file (secure_delete)
         assert data.count(f"oldword{i}q".encode()) == 1
     # Shuffled: the file order of the words says nothing about the order people answered.
