@@ -74,7 +74,7 @@ _clock = time.monotonic
 # COP_CULL_AFTER_S: how many seconds a kernel may have no page connected before it is shut down,
 # in place of `cop serve`'s 40 (ServeOptions.cull_idle_timeout), checked every quarter of that
 # (at most every cull_interval, 5 s). Unset in production; tests/e2e/test_closed_tab.py starts
-# its server with 8 so that it need not wait a minute for a killed tab's kernel to go.
+# its server with 4 so that it need not wait a minute for a killed tab's kernel to go.
 CULL_AFTER_ENV = "COP_CULL_AFTER_S"
 
 

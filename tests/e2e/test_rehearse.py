@@ -1,8 +1,7 @@
-"""`cop rehearse --people 3 --browsers 1`, end to end: a server of its own on a scratch copy of
-the store, one real Chromium page and two lightweight clients that sign in, join, check in and
-check out; its report read back; the real store untouched; nothing left running. A room of
-three has both kinds of participant and more than one of a kind; COP_LONG_TESTS=1 rehearses
-five (the server then starts kernels ahead for five)."""
+"""`cop rehearse --people 5 --browsers 1`, end to end (the issue's room of five): a server of its
+own on a scratch copy of the store, one real Chromium page and four lightweight clients that sign
+in, join, check in and check out; its report read back; the real store untouched; nothing left
+running."""
 
 import hashlib
 import json
@@ -24,7 +23,7 @@ from tests.e2e.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PEOPLE = 5 if os.environ.get("COP_LONG_TESTS", "0") not in ("", "0") else 3
+PEOPLE = 5
 
 
 def _fingerprint(path) -> tuple[str, dict[str, int]]:
