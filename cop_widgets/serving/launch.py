@@ -57,6 +57,17 @@ from cop_widgets.serving.compress import (  # noqa: E402
     static_files,
     static_gzip,
 )
+from cop_widgets.serving.page_bundle import (  # noqa: E402
+    BUNDLE_ENV,
+    RECORD_ENV,
+    ROUTE,
+    PageBundle,
+    PageBundleHandler,
+    build,
+    bundle_enabled,
+    page_config_hook,
+    read_recorded,
+)
 from cop_widgets.serving.paths import is_root, served_notebook, served_notebooks  # noqa: E402
 
 _voila_factory = voila_app.voila_kernel_manager_factory
@@ -445,14 +456,68 @@ async def _template_static_get(self, path, include_body=True):
 TemplateStaticFileHandler.get = _template_static_get
 
 
-# -- HTTPS ---------------------------------------------------------------------------------------
+# -- the server --------------------------------------------------------------------------------
 class CopVoila(voila_app.Voila):
-    """Voilà, able to serve HTTPS (`cop serve --certfile/--keyfile`): its own server speaks
-    plain HTTP only (Voilà 0.5 leaves certfile as a TODO), so the certificate is handed to
-    Tornado's server here. Cookies are then marked Secure (serving/auth.py)."""
+    """Voilà, sending a page's scripts as one (serving/page_bundle.py) and gzipped
+    (serving/compress.py), and able to serve HTTPS (`cop serve --certfile/--keyfile`): its own
+    server speaks plain HTTP only (Voilà 0.5 leaves certfile as a TODO), so the certificate is
+    handed to Tornado's server here. Cookies are then marked Secure (serving/auth.py)."""
 
     certfile = Unicode("", config=True, help="PEM certificate (chain): serve HTTPS")
     keyfile = Unicode("", config=True, help="PEM private key of certfile ('' if it holds it)")
+    page_bundle: PageBundle | None = None
+
+    def init_settings(self):
+        # before Voilà's settings: its pool renders pages ahead with the page config hook
+        self.page_bundle = self._make_page_bundle()
+        if self.page_bundle is not None:
+            self.voila_configuration.page_config_hook = page_config_hook(
+                self.page_bundle, self.voila_configuration.page_config_hook
+            )
+        return super().init_settings()
+
+    def init_handlers(self):
+        handlers = super().init_handlers()
+        if self.page_bundle is not None:
+            # first: Voilà's last route takes every path
+            route = url_path_join(self.server_url, "/" + ROUTE + "(.*)")
+            handlers.insert(0, (route, PageBundleHandler, {"bundle": self.page_bundle}))
+        return handlers
+
+    def _make_page_bundle(self) -> PageBundle | None:
+        if not bundle_enabled():
+            self.log.info(
+                "%s=0: pages load Voilà's scripts one by one (no page bundle).", BUNDLE_ENV
+            )
+            return None
+        try:
+            recorded = read_recorded()
+        except (OSError, ValueError) as exc:
+            bundle, why = None, f"its list could not be read ({exc})"
+        else:
+            bundle, why = build(
+                self.static_paths,
+                self.labextensions_path,
+                self.voila_configuration.extension_allowlist or None,
+                voila_app.__version__,
+                recorded,
+            )
+        if bundle is None:
+            self.log.warning(
+                "No page bundle: %s. Pages load Voilà's scripts one by one, which is slower "
+                "when a room opens them at once. Record the list again: %s=1 .venv/bin/python "
+                "-m pytest tests/e2e/test_every_page.py",
+                why,
+                RECORD_ENV,
+            )
+        else:
+            self.log.info(
+                "Page bundle: %d chunks in one script, %.1f MiB (%.1f MiB gzipped).",
+                bundle.chunks,
+                len(bundle.script) / 2**20,
+                len(bundle.gzipped) / 2**20,
+            )
+        return bundle
 
     def listen(self):
         # the page's scripts and styles gzipped, each file once (serving/compress.py)

@@ -18,6 +18,7 @@ import pytest
 from cop_widgets import chromium as cop_chromium
 from cop_widgets.chromium import CHROMIUM_ARGS
 from cop_widgets.errors import CopWidgetsError
+from cop_widgets.serving.page_bundle import BUNDLE_ENV, RECORD_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,6 +52,8 @@ class VoilaServer:
         self.base = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, COP_DATA_DIR=str(data_dir))
         env.pop("JUPYTERHUB_USER", None)
+        if env.get(RECORD_ENV) == "1":  # pages fetch every chunk, which test_every_page notes
+            env[BUNDLE_ENV] = "0"
         args = [f"--port={self.port}", *extra]
         if command == "serve":
             # one kernel started ahead per notebook; 0 for a server whose tests never need one

@@ -51,8 +51,8 @@ FULLY_SPELLED = {
 CONNECTIONS = 2
 REDIRECTS = (301, 302, 303, 307, 308)
 
-# Every route of Voilà 0.5.13's app (voila/app.py init_handlers, tree mode) that takes a path,
-# and the Jupyter Server routes a notebook's source or a file is usually fetched from.
+# Every route of Voilà 0.5.13's app (voila/app.py init_handlers, tree mode) and of ours that takes
+# a path, and the Jupyter Server routes a notebook's source or a file is usually fetched from.
 VOILA_ROUTES = (
     "/voila/render/",
     "/voila/tree/",
@@ -63,6 +63,7 @@ VOILA_ROUTES = (
     "/voila/templates/lab/static/",
     "/voila/labextensions/",
     "/voila/api/themes/",
+    "/voila/cop-bundle/",  # ours: the page bundle, by its digest only (serving/page_bundle.py)
 )
 JUPYTER_ROUTES = (
     "/",
