@@ -182,8 +182,9 @@ def test_voila_keeps_a_kernels_details_and_forgets_only_its_own_waiter():
 
 def test_a_preheated_kernel_gets_its_page_details_once_the_page_is_written(monkeypatch):
     """serving/launch.py holds back what Voilà sends the page's kernel until the page's last
-    chunk is out, so a room's woken kernels do not compete with the pages still being
-    written; a page that fails part-way still hands its kernel over."""
+    chunk is out and no other page is being written (KERNEL_WAKES), so a room's woken kernels
+    do not compete with the pages still being written; a page that fails part-way still hands
+    its kernel over."""
     from types import SimpleNamespace
 
     from voila.request_info_handler import RequestInfoSocketHandler as Handler
@@ -221,19 +222,74 @@ def test_a_preheated_kernel_gets_its_page_details_once_the_page_is_written(monke
                 seen.append((chunk, len(sent)))
         except ConnectionError:
             pass
+        seen.append(("written", len(sent)))
+        await asyncio.sleep(launch.KernelWakes.QUIET_S * 4)  # the server has gone quiet
         return seen
 
     try:
         Handler._waiters.clear()
         Handler._waiters["k9"] = Waiter()
-        assert asyncio.run(read_page(False)) == [("<html>", 0), ("</html>", 0)]
+        written = [("<html>", 0), ("</html>", 0), ("written", 0)]
+        assert asyncio.run(read_page(False)) == written
         assert sent == [{"QUERY_STRING": "code=K7"}]  # once the page was written
         assert Handler._cache["k9"] == {"QUERY_STRING": "code=K7"}  # kept for a reconnect
         sent.clear()
-        assert asyncio.run(read_page(True)) == [("<html>", 0)]
+        assert asyncio.run(read_page(True)) == [("<html>", 0), ("written", 0)]
         assert sent == [{"QUERY_STRING": "code=K7"}]
     finally:
         Handler._waiters.clear()
         Handler._waiters.update(saved[0])
         Handler._cache.clear()
         Handler._cache.update(saved[1])
+
+
+def test_a_rooms_kernels_are_woken_once_its_pages_are_all_written(monkeypatch):
+    """A room opening the page at once: no page's kernel is woken while another page is still
+    being written (each woken kernel would take a core from the server writing the next page);
+    once none is, all of them are. A server that never stops writing pages still wakes a kernel
+    within KernelWakes.AT_MOST_S."""
+    from voila.request_info_handler import RequestInfoSocketHandler as Handler
+
+    import cop_widgets.serving.launch as launch
+
+    woken: list[tuple[str, float]] = []
+    monkeypatch.setattr(
+        launch, "_voila_send_updates", lambda cls, msg: woken.append((msg["kernel_id"], now()))
+    )
+    saved = dict(Handler._cache)
+    started = 0.0
+
+    def now() -> float:
+        return asyncio.get_running_loop().time() - started
+
+    def details(kernel: str) -> dict:
+        return {"kernel_id": kernel, "payload": {"QUERY_STRING": "code=K7"}}
+
+    async def room() -> None:
+        nonlocal started
+        started = asyncio.get_running_loop().time()
+        wakes = launch.KernelWakes()
+        monkeypatch.setattr(launch, "KERNEL_WAKES", wakes)
+        wakes.writing = 1  # a slow page still going out (a phone on the room's Wi-Fi)
+        wakes.add([details("first")])
+        await asyncio.sleep(0.1)
+        wakes.add([details("second")])
+        await asyncio.sleep(0.1)
+        assert woken == []  # 0.2 s on: the slow page is still being written
+        wakes.writing = 0
+        await asyncio.sleep(wakes.QUIET_S * 3)
+        assert [kernel for kernel, _ in woken] == ["first", "second"]
+        woken.clear()
+        # pages without end: the kernel held first is woken after AT_MOST_S all the same
+        wakes.writing = 1
+        held_at = now()
+        wakes.add([details("third")])
+        await asyncio.sleep(wakes.AT_MOST_S + wakes.QUIET_S * 3)
+        assert [kernel for kernel, _ in woken] == ["third"]
+        assert wakes.AT_MOST_S <= woken[0][1] - held_at <= wakes.AT_MOST_S + 2 * wakes.QUIET_S
+
+    try:
+        asyncio.run(room())
+    finally:
+        Handler._cache.clear()
+        Handler._cache.update(saved)
