@@ -6,7 +6,9 @@ kernel, and counts those sleeping tasks as pool members. With the long fill_dela
 up waits the whole delay (10 minutes) for a kernel. Here a pool entry counts only once its
 delay has passed; a visitor who finds no such entry gets a kernel started at once, as without
 preheating. It hands each page's kernel the signed identity of the person the server
-authenticated (see hand_identity_to_kernel). It serves only the notebooks directly in its
+authenticated (see hand_identity_to_kernel), and wakes a room's kernels once their pages are
+written (KernelWakes). A page's front-end chunks go out as one script
+(serving/page_bundle.py). It serves only the notebooks directly in its
 folder (serving/paths.py), under any spelling of their path: the page renderer, the tree, the
 contents API and the pool of preheated kernels see nothing else (no subfolder, no other file;
 the report templates are package data, run by `cop report`, never by a browser). Signed in,
