@@ -294,14 +294,17 @@ def test_the_kernels_read_the_content_files_from_the_servers_parsed_copy(page: P
     expect(page.locator(".cop-new")).to_be_visible()  # its frameworks are loaded by then
     copy = voila_server.data_dir / ".cache" / "parsed-content.json"
     assert copy.is_file()
-    kernels = [
-        proc
-        for proc in psutil.Process(voila_server.proc.pid).children(recursive=True)
-        if "ipykernel_launcher" in " ".join(proc.cmdline())
-    ]
-    assert kernels
-    for kernel in kernels:
-        assert kernel.environ().get("COP_PARSED_CONTENT") == str(copy)
-        mapped = [m.path for m in kernel.memory_maps()]
+    checked = 0
+    for proc in psutil.Process(voila_server.proc.pid).children(recursive=True):
+        try:
+            command = " ".join(proc.cmdline())
+            if "ipykernel_launcher" not in command:
+                continue
+            environ, mapped = proc.environ(), [m.path for m in proc.memory_maps()]
+        except psutil.NoSuchProcess:
+            continue  # an earlier test's kernel, culled meanwhile (this page's stays open)
+        assert environ.get("COP_PARSED_CONTENT") == str(copy)
         assert any("zmq" in path for path in mapped)  # the check sees its extension modules
-        assert not [path for path in mapped if "/yaml/" in path], kernel.cmdline()
+        assert not [path for path in mapped if "/yaml/" in path], command
+        checked += 1
+    assert checked >= 1
