@@ -40,12 +40,13 @@ from typing import Any
 
 from tornado.web import HTTPError, RequestHandler
 
+from cop_widgets.serving.compress import GZIP_LEVEL
+
 CHUNKS_FILE = Path(__file__).with_name("page_chunks.json")
 BUNDLE_ENV = "COP_PAGE_BUNDLE"  # "0": no bundle
 RECORD_ENV = "COP_RECORD_PAGE_CHUNKS"  # "1": the every-page test writes CHUNKS_FILE
 ROUTE = "voila/cop-bundle/"  # under the server's base URL: <ROUTE><digest>.js
 PAGE_CONFIG_KEY = "copPageBundle"  # the bundle's URL in the page config, for the template
-GZIP_LEVEL = 6
 
 
 @dataclass(frozen=True)
