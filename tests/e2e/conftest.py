@@ -208,6 +208,18 @@ def off_machine_requests(page) -> list[str]:
     return outside
 
 
+def report_browser_errors(page) -> None:
+    """Print the page's script errors and console errors, with the time they came: pytest
+    shows them beside a failed test (a page that never shows its app says why)."""
+    page.on("pageerror", lambda exc: print(f"{time.strftime('%X')} page error: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error" and print(f"{time.strftime('%X')} console error: {msg.text[:300]}")
+        ),
+    )
+
+
 @contextmanager
 def _first_visit(browser):
     """A fresh context (a participant's first visit) and its page; fails on any off-machine
@@ -216,6 +228,7 @@ def _first_visit(browser):
     context.set_default_timeout(30_000)
     page = context.new_page()
     outside = off_machine_requests(page)
+    report_browser_errors(page)
     yield page
     context.close()
     assert outside == [], f"the page asked the internet for {outside}"
@@ -225,7 +238,6 @@ def _first_visit(browser):
 def page(browser):
     """A fresh context per test (a participant's first visit); fails on any off-machine request."""
     with _first_visit(browser) as page:
-        page.on("pageerror", lambda e: print("page error:", e))
         # Voilà asks "leave this page?" on reload; a person would confirm.
         page.on("dialog", lambda d: d.accept())
         yield page

@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import report_browser_errors
 from tests.e2e.pagecheck import PHONE, fit_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -46,6 +47,7 @@ def test_a_member_asks_another_answers_and_the_thread_goes_to_the_library(
     other = browser.new_context(viewport=PHONE)
     try:
         phone = other.new_page()
+        report_browser_errors(phone)
         phone.set_default_timeout(30_000)
         voila_server.sign_in(phone, "Rae Answerer", app="questions.ipynb")
         expect(phone.locator(".cop-q-list")).to_contain_text("Waiting for an answer (1)")

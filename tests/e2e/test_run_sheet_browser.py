@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import REPO
+from tests.e2e.conftest import REPO, report_browser_errors
 from tests.e2e.pagecheck import PHONE, fit_problems, screenshot, serious_violations, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -25,6 +25,7 @@ PROMISE = "Ask the father what he wants from the plan."
 def _new_page(browser) -> Page:
     page = browser.new_context().new_page()
     page.set_default_timeout(30_000)
+    report_browser_errors(page)
     page.on("dialog", lambda d: d.accept())
     return page
 
