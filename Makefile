@@ -17,6 +17,9 @@ TEST_WORKERS ?= auto
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,postgres]'
+	# the project's own bytecode, written once: where PYTHONDONTWRITEBYTECODE is set (CI), every
+	# kernel and test process would otherwise compile cop_widgets again (~0.1 CPU-s each)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q cop_widgets
 	touch $(STAMP)
 
 serve: $(STAMP)

@@ -54,6 +54,7 @@ from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
 from cop_widgets.content.session_items import load_item_sets
 from cop_widgets.room.load import (
     OTHERS_CPU_NOISY_PERCENT,
+    READY_AT_JS,
     MemorySampler,
     PoolIncomplete,
     RoomServer,
@@ -61,6 +62,7 @@ from cop_widgets.room.load import (
     cpu_seconds,
     host_speed_s,
     kernel_processes,
+    ready_mark_script,
     stats,
     wait_quiet,
 )
@@ -121,38 +123,10 @@ PARTICIPANT = "Room Participant {:02d}"
 COP_READY = ".cop-app h2"
 BARE_READY = ".widget-button"
 CHECKOUT_ANSWERS = {"useful": 4, "safe": 5, "one_word": "clear"}
-# Installed in each room page before it loads: notes, on the page's own clock, the rendering
-# update in which the app's input first shows (an IntersectionObserver's entry time). Playwright's
-# wait_for re-checks only every 500 ms after its first ~0.3 s (its backoff), so its return lands
-# up to 0.5 s after the input appeared: too coarse for a 3 s target. Observers, not a polling
-# loop: an animation-frame loop cost each page ~0.5 s of CPU and delayed it (measured).
-READY_MARK_JS = """ready => {
-  let watched = null;
-  const shown = new IntersectionObserver((entries) => {
-    for (const entry of entries) {
-      if (entry.isIntersecting && !window.__benchReadyAt) {
-        window.__benchReadyAt = performance.timeOrigin + entry.time;
-        shown.disconnect();
-        created.disconnect();
-      }
-    }
-  });
-  // Views can be rendered more than once, and get their classes after they are attached:
-  // always watch the element the selector finds now.
-  const created = new MutationObserver(() => {
-    const el = document.querySelector(ready);
-    if (el !== null && el !== watched) {
-      if (watched !== null) shown.unobserve(watched);
-      watched = el;
-      shown.observe(el);
-    }
-  });
-  created.observe(document, {childList: true, subtree: true, attributeFilter: ['class']});
-}"""
 PAGE_MARKS_JS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
   return {
-    ready: window.__benchReadyAt || null,
+    ready: window.__readyAt || null,
     load: nav && nav.loadEventStart ? performance.timeOrigin + nav.loadEventStart : null,
     // what crossed the network for the page until now (headers included), and decoded
     sent: performance.getEntriesByType('resource').concat([nav || {}])
@@ -186,11 +160,11 @@ async def real_page(
 ) -> dict:
     """One participant, already signed in (their cookie), in a fresh context (cold cache). TTI:
     from just before goto until the first rendering of `ready` in view, read from the page's
-    own clock (READY_MARK_JS)."""
+    own clock (load.ready_mark_script)."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     await context.add_cookies(who.playwright_cookies())
     page = await context.new_page()
-    await page.add_init_script(f"({READY_MARK_JS})({json.dumps(ready)})")
+    await page.add_init_script(ready_mark_script(ready))
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)[:200]))
@@ -211,7 +185,7 @@ async def real_page(
         # what the runs before the in-page mark reported as TTI (Playwright's polling)
         result["tti_polled_s"] = time.perf_counter() - started
         with suppress(PlaywrightTimeoutError):  # the mark follows within a frame or two
-            await page.wait_for_function("() => window.__benchReadyAt", timeout=5_000)
+            await page.wait_for_function(READY_AT_JS, timeout=5_000)
         marks = await page.evaluate(PAGE_MARKS_JS)
         if marks["ready"]:
             result["tti_s"] = marks["ready"] / 1000 - started_epoch

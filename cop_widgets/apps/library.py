@@ -22,6 +22,7 @@ import ipywidgets as W
 from cop_widgets.apps._autosave import Autosave
 from cop_widgets.apps._base import AppShell
 from cop_widgets.apps._fields import TakenText
+from cop_widgets.apps._page_connected import when_page_connected
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.content.library_topics import EMPTY, TOPICS_FILE, TopicList, load_topics
 from cop_widgets.errors import DataFileError, InvalidInput
@@ -42,6 +43,8 @@ LIBRARY_STYLE = """
 <style>
 .cop-library .cop-lib-row { border-top: 1px solid #d1d5db; padding: 0.4em 0; }
 .cop-library .cop-lib-row .widget-button { text-align: left; font-weight: 600; }
+.cop-library .cop-lib-open { text-align: left; font-weight: 600; margin-top: 0.4em; }
+.cop-library .cop-lib-found { border-bottom: 1px solid #d1d5db; padding-bottom: 0.4em; }
 .cop-library .cop-pill { display: inline-block; padding: 0 0.5em; margin: 0 0.3em 0.2em 0;
   border-radius: 1em; border: 1px solid #6b7280; background: #f3f4f6; color: #1b1b1b; }
 .cop-library .cop-pill-marked { background: #0b4d1f; border-color: #0b4d1f; color: #fff; }
@@ -273,8 +276,13 @@ class LibraryApp(AppShell):
         self.search_button = W.Button(
             description="Search", layout=look.layout(), style=look.style_of(W.Button)
         )
+        # "Any tag" from the start: the tags in use fill in after the first page (below), and
+        # keeping "" selected then changes no value, so no second search runs
         self.tag = W.Dropdown(
-            description="Tag", style=look.labelled(W.Dropdown), layout=look.layout(width="24rem")
+            options=[("Any tag", "")],
+            description="Tag",
+            style=look.labelled(W.Dropdown),
+            layout=look.layout(width="24rem"),
         )
         self.sort = W.Dropdown(
             options=[("Newest first", "newest"), ("Most endorsed first", "endorsed")],
@@ -309,7 +317,6 @@ class LibraryApp(AppShell):
         self.drafts_box.add_class("cop-lib-drafts")
         self.handbook_box = W.VBox(layout=look.layout())
         self.handbook_box.add_class("cop-lib-handbook")
-        self._refresh_tags()
         self.picker.observe(lambda _: self.guard(self._community_changed), "value")
         for w in (self.search, self.tag, self.sort, self.marked_only):
             w.observe(lambda _: self.guard(self.refresh), "value")
@@ -326,20 +333,37 @@ class LibraryApp(AppShell):
                 self.handbook_box,
             ]
         )
-        self._build_contribute()
-        self.body.children = [self.browse_box, self.detail, self.contribute_box]
-        self._show_drafts()
-        self._show_handbook()
+        # The first page of entries first, what the person came for. The rest of the page
+        # (the Tag menu's counts, the entry form, drafts, the handbook: ~0.15 s of the kernel
+        # and ~60 widgets at 20,000 entries, benchmarks/bench_library.py) follows once the
+        # page has connected: it then stays out of the page's load and its first render.
+        self._below_the_list_built = False
+        self.body.children = [self.browse_box, self.detail]
         self.refresh()
         opened = (asked.get("entry") or [""])[0]
         if opened:
             self.open_entry(opened)
+        else:
+            when_page_connected(lambda: self.guard(self._build_below_the_list))
+
+    def _build_below_the_list(self) -> None:
+        """The Tag menu's counts, the entry form, the person's drafts and the handbook: once
+        (an action that needs them builds them first if the page has not connected yet)."""
+        if self._below_the_list_built:
+            return
+        self._below_the_list_built = True
+        self._refresh_tags()
+        self._build_contribute()
+        self.body.children = [self.browse_box, self.detail, self.contribute_box]
+        self._show_drafts()
+        self._show_handbook()
 
     # -- browsing ---------------------------------------------------------------------------------
     def _community(self) -> str | None:
         return self.picker.value or None
 
     def _community_changed(self) -> None:
+        self._build_below_the_list()
         self._refresh_tags()
         self._show_handbook()
         if self.picker.value and self.picker.value in {v for _, v in self.mine}:
@@ -413,20 +437,26 @@ class LibraryApp(AppShell):
             head = (
                 "<p class='cop-meta' role='status'>Nothing here yet: add the first entry below.</p>"
             )
-        self.results.children = [self.look.html(head), *(self._row(e) for e in page.entries)]
+        self.results.children = [self.look.html(head), *self._rows(page.entries)]
         self.shown = len(page.entries)
         self.more.layout.display = None if self.shown < page.total else "none"
 
     def _show_more(self) -> None:
         page = self._page(self.shown)
-        self.results.children = [*self.results.children, *(self._row(e) for e in page.entries)]
+        self.results.children = [*self.results.children, *self._rows(page.entries)]
         self.shown += len(page.entries)
         self.more.layout.display = None if self.shown < page.total else "none"
 
     def _tag_words(self, entry: library.Entry) -> list[str]:
         return [self.topics.label(t) if topic else f"#{t}" for t, topic in entry.tags]
 
-    def _row(self, entry: library.Entry) -> W.VBox:
+    def _rows(self, entries: list[library.Entry]) -> list[W.Widget]:
+        """Each entry's title (the button that opens it) and what it is, side by side in the
+        results box: two widgets an entry, not three (no box around each), since every widget
+        is a model the page fetches and draws before the list shows."""
+        return [w for e in entries for w in self._row(e)]
+
+    def _row(self, entry: library.Entry) -> tuple[W.Button, W.HTML]:
         title = entry.title if len(entry.title) <= 120 else entry.title[:119] + "…"
         open_it = W.Button(
             description=title,
@@ -445,26 +475,21 @@ class LibraryApp(AppShell):
             f"<bdi>{html.escape(entry.community_name)}</bdi>{helped}</p>"
         )
         marked = "Endorsed practice" if entry.marked else ""
-        row = W.VBox(
-            [
-                open_it,
-                W.HTML(
-                    meta
-                    + _pills(self._tag_words(entry), marked)
-                    + f"<div class='cop-lib-excerpt'><bdi>{html.escape(excerpt)}</bdi></div>",
-                    layout=self.look.layout(),
-                    style=self.look.style_of(W.HTML),
-                ),
-            ],
+        found = W.HTML(
+            meta
+            + _pills(self._tag_words(entry), marked)
+            + f"<div class='cop-lib-excerpt'><bdi>{html.escape(excerpt)}</bdi></div>",
             layout=self.look.layout(),
+            style=self.look.style_of(W.HTML),
         )
-        row.add_class("cop-lib-row")
-        return row
+        found.add_class("cop-lib-found")
+        return open_it, found
 
     # -- one entry --------------------------------------------------------------------------------
     def open_entry(self, entry_id: str) -> None:
         store, person = self.signed_in()
         self.entry = library.get(store, person, entry_id)
+        self._build_below_the_list()
         self.drop_saver(self.comment_saver)
         self.drop_saver(self.revise_saver)
         self.revise_form = self.revise_saver = None

@@ -2,12 +2,13 @@
 kernels, what each part of the machine spends (CPU, memory), and the figures of many timings.
 
 Shared by `cop rehearse` (cop_widgets/room/rehearse.py) and the benchmarks
-(benchmarks/bench_room.py, bench_reflection.py). Processes are found and stopped by their own
-ids, never by name.
+(benchmarks/bench_room.py, bench_reflection.py, bench_library.py). Processes are found and
+stopped by their own ids, never by name.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -27,6 +28,48 @@ from cop_widgets.errors import CopWidgetsError
 from cop_widgets.serving import ServeOptions, voila_command
 
 OTHERS_CPU_NOISY_PERCENT = 20
+
+# Installed in a page before it loads (ready_mark_script): notes, on the page's own clock, the
+# rendering update in which the element a selector finds first shows (an IntersectionObserver's
+# entry time), in window.__readyAt (ms since the epoch; READY_AT_JS reads it). Playwright's
+# wait_for re-checks only every 500 ms after its first ~0.3 s (its backoff), so its return lands
+# up to 0.5 s after the element appeared: too coarse for a 3 s target or a 1.10 ratio (the
+# library page's 9 loads per side came back on that grid). Observers, not a polling loop: an
+# animation-frame loop cost each page ~0.5 s of CPU and delayed it (measured).
+READY_MARK_JS = """ready => {
+  let watched = null;
+  const shown = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (entry.isIntersecting && !window.__readyAt) {
+        window.__readyAt = performance.timeOrigin + entry.time;
+        shown.disconnect();
+        created.disconnect();
+      }
+    }
+  });
+  // Views can be rendered more than once, and get their classes after they are attached:
+  // always watch the element the selector finds now.
+  const created = new MutationObserver(() => {
+    const el = document.querySelector(ready);
+    if (el !== null && el !== watched) {
+      if (watched !== null) shown.unobserve(watched);
+      watched = el;
+      shown.observe(el);
+    }
+  });
+  created.observe(document, {childList: true, subtree: true, attributeFilter: ['class']});
+}"""
+READY_AT_JS = "() => window.__readyAt || null"
+
+
+def ready_mark_script(selector: str) -> str:
+    """The script to install in a page (add_init_script) before it loads: see READY_MARK_JS."""
+    return f"({READY_MARK_JS})({json.dumps(selector)})"
+
+
+def ready_after_s(ready_at_ms: float | None, started_epoch: float) -> float | None:
+    """Seconds from `started_epoch` (time.time() just before goto) to the page's ready mark."""
+    return None if not ready_at_ms else ready_at_ms / 1000 - started_epoch
 
 
 class ServerFailed(CopWidgetsError):

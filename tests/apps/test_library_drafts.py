@@ -121,9 +121,9 @@ def test_an_insight_goes_from_the_run_sheet_to_the_library(store, small, held):
 
     ben = _library(small, p["Ben"])
     ben.search.value = "father"
-    rows = ben.results.children[1:]
-    assert [r.children[0].description for r in rows] == ["Ask fathers first"]
-    rows[0].children[0].click()
+    titles = ben.results.children[1::2]  # each entry: its title button, then what it is
+    assert [t.description for t in titles] == ["Ask fathers first"]
+    titles[0].click()
     assert _buttons(ben.detail, "This helped my practice")
 
 

@@ -442,9 +442,9 @@ def test_the_app_contributes_finds_endorses_comments_and_revises(settings, store
 
     ben = _open(settings, p["Ben"], f"community={made.id}")
     ben.search.value = "texts"
-    rows = ben.results.children[1:]
-    assert len(rows) == 1 and rows[0].children[0].description == "Texting fathers"
-    rows[0].children[0].click()
+    titles = ben.results.children[1::2]  # each entry: its title button, then what it is
+    assert len(titles) == 1 and titles[0].description == "Texting fathers"
+    titles[0].click()
     button(ben.detail, "This helped my practice").click()
     assert library.get(store, p["Ben"], ana.entry.id).endorsements == 1
     ben.comment_box.value = "Tried it with Liam Nguyen on 12/03/2024"
