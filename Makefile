@@ -3,7 +3,7 @@
 #   make test    create .venv if needed (and Debian's chromium and postgresql when missing), run
 #                every test (the store tests on SQLite and on a PostgreSQL server of their own),
 #                then every benchmark in its small configuration (make bench-smoke); the type
-#                check (make typecheck) runs first
+#                check (make typecheck) runs beside the tests' first minute
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 # once), with its own scratch store, Voilà server and PostgreSQL cluster
 TEST_WORKERS ?= auto
 
-.PHONY: serve test typecheck bench bench-smoke check clean-venv
+.PHONY: serve test pytest typecheck bench bench-smoke check clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,13 +25,16 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/cop serve
 
+# mypy (~20 s on one core, cold) runs alongside pytest: either failing fails `make test`
 test: $(STAMP)
-	$(MAKE) --no-print-directory typecheck
 	bash scripts/ensure-chromium
 	bash scripts/ensure-hub-proxy
 	bash scripts/ensure-postgresql
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(MAKE) --no-print-directory -j2 typecheck pytest
 	$(MAKE) --no-print-directory bench-smoke
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # mypy over cop_widgets/ ([tool.mypy] in pyproject.toml: strict for store/ and services/)
 typecheck: $(STAMP)
