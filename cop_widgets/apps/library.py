@@ -451,9 +451,9 @@ class LibraryApp(AppShell):
         return [self.topics.label(t) if topic else f"#{t}" for t, topic in entry.tags]
 
     def _rows(self, entries: list[library.Entry]) -> list[W.Widget]:
-        """Each entry's title (the button that opens it) and what it is, side by side in the
-        results box: two widgets an entry, not three (no box around each), since every widget
-        is a model the page fetches and draws before the list shows."""
+        """Each entry's title (the button that opens it), then what it is, one after the other
+        in the results box: two widgets an entry, not three (no box around each), since every
+        widget is a model the page fetches and draws before the list shows."""
         return [w for e in entries for w in self._row(e)]
 
     def _row(self, entry: library.Entry) -> tuple[W.Button, W.HTML]:
