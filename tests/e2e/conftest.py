@@ -158,6 +158,27 @@ class VoilaServer:
         self.log.close()
 
 
+# A failed test shows the end of its servers' logs: a page that never showed its app says why
+# in the browser (report_browser_errors), the server and its kernels say their side here.
+SERVER_LOG_LINES = 60
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed:
+        for name in ("voila_server", "review_server"):
+            server = getattr(item, "funcargs", {}).get(name)
+            if isinstance(server, VoilaServer):
+                server.log.flush()
+                lines = Path(server.log.name).read_text(errors="replace").splitlines()
+                report.sections.append(
+                    (f"{name}'s log, its last {SERVER_LOG_LINES} lines",
+                     "\n".join(lines[-SERVER_LOG_LINES:]))
+                )  # fmt: skip
+    return report
+
+
 @pytest.fixture(scope="session")
 def voila_server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("e2e") / "data"
