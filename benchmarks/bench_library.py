@@ -42,7 +42,6 @@ import tempfile
 import time
 import uuid
 import zlib
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,12 +52,11 @@ from bench_signin import SignedInPerson, sign_in
 from cop_widgets.content.library_topics import TOPICS_FILE, TopicList, load_topics
 from cop_widgets.room.load import (
     OTHERS_CPU_NOISY_PERCENT,
-    READY_AT_JS,
     RoomServer,
     ServerFailed,
     cpu_seconds,
     kernel_processes,
-    ready_after_s,
+    marked_tti_s,
     ready_mark_script,
     stats,
     wait_quiet,
@@ -782,8 +780,6 @@ def _kernel_rss_mib(page, server: RoomServer) -> float:
 
 def load_once(browser, server: RoomServer, who: SignedInPerson, total: int) -> dict:
     """One load in a fresh context holding the person's cookie (as bench_reflection.py)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_cookies([who.playwright_cookie()])  # signed in earlier, outside the timing
     page = context.new_page()
@@ -798,11 +794,8 @@ def load_once(browser, server: RoomServer, who: SignedInPerson, total: int) -> d
         )
         polled = time.perf_counter() - started
         machine_after, ours_after = cpu_seconds()
-        # the page's own mark of the first rendering that showed it (Playwright's polling
-        # returns up to 0.5 s late); the polled figure only if the mark never came
-        with suppress(PlaywrightTimeoutError):
-            page.wait_for_function(READY_AT_JS, timeout=5_000)
-        tti = ready_after_s(page.evaluate(READY_AT_JS), started_epoch) or polled
+        # the page's own mark (Playwright's polling returns up to 0.5 s late)
+        tti = marked_tti_s(page, started_epoch, polled)
         if server.label == "library":  # the page knows who opened it, and what they read
             page.locator(".cop-whoami", has_text=who.name).wait_for(timeout=timeout_ms)
             page.locator(".cop-lib-results .cop-meta", has_text=f"{total} entr").first.wait_for(

@@ -31,19 +31,17 @@ from pathlib import Path
 import nbformat
 import psutil
 from bench_signin import SignedInPerson, sign_in
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 
 from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
 from cop_widgets.room.load import (
     OTHERS_CPU_NOISY_PERCENT,
-    READY_AT_JS,
     ServerFailed,
     cpu_seconds,
     free_port,
     kernel_processes,
+    marked_tti_s,
     process_tree,
-    ready_after_s,
     ready_mark_script,
     wait_quiet,
 )
@@ -168,11 +166,8 @@ def load_once(browser, server: Server, servers: list[Server], who: SignedInPerso
         )
         polled = time.perf_counter() - started
         machine_after, ours_after = cpu_seconds()
-        # the page's own mark of the first rendering that showed it (Playwright's polling
-        # returns up to 0.5 s late); the polled figure only if the mark never came
-        with suppress(PlaywrightTimeoutError):
-            page.wait_for_function(READY_AT_JS, timeout=5_000)
-        tti = ready_after_s(page.evaluate(READY_AT_JS), started_epoch) or polled
+        # the page's own mark (Playwright's polling returns up to 0.5 s late)
+        tti = marked_tti_s(page, started_epoch, polled)
         if server.label == "reflection":  # the page knows who opened it
             page.locator(".cop-whoami", has_text=who.name).wait_for(timeout=timeout_ms)
         others = (machine_after - machine_before) - (ours_after - ours_before)

@@ -72,6 +72,17 @@ def ready_after_s(ready_at_ms: float | None, started_epoch: float) -> float | No
     return None if not ready_at_ms else ready_at_ms / 1000 - started_epoch
 
 
+def marked_tti_s(page, started_epoch: float, polled_s: float) -> float:
+    """A page's time to interactive from its ready mark (Playwright's sync API, once the
+    element is found visible: the mark follows within a frame or two); `polled_s` if the mark
+    never came."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    with suppress(PlaywrightTimeoutError):
+        page.wait_for_function(READY_AT_JS, timeout=5_000)
+    return ready_after_s(page.evaluate(READY_AT_JS), started_epoch) or polled_s
+
+
 class ServerFailed(CopWidgetsError):
     """The server (or its pool of kernels) did not come up: nothing can be measured."""
 
