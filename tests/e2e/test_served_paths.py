@@ -4,9 +4,11 @@ Jupyter routes it does not): the report templates (old and new location), the re
 data folder, the store and its WAL, project files. Requests go out byte for byte as written
 (http.client: a browser or Playwright would fold `%2e`, `./` and `../` away first), with the
 cookie of a person signed in through the real sign-in page, and without it. Every path is
-tried in every spelling, but of the notebooks of one kind in one folder (the report templates,
-the served notebooks) only one or two are, the others as written (COP_LONG_TESTS=1: every
-spelling of every one). Requests go out over a few kept-alive connections at once.
+tried under every route, but in every spelling only one or two of each kind (a report template,
+two served notebooks, the review app, the store's file, a project file, a source file, a folder,
+the way up): the others of a kind take the same code path and are tried as written
+(COP_LONG_TESTS=1: every spelling of every one). Requests go out over a few kept-alive
+connections at once.
 
 Nothing may come back as a report, a notebook's source (JSON with "cells", or a line of any
 notebook's code) or the database ("SQLite format 3"); only the served notebooks render, and the
@@ -39,12 +41,15 @@ SERVED = served_notebooks(WORKBOOKS_DIR)
 HOME_PAGE = "/voila/render/home.ipynb"
 HOME_REDIRECTS = ("/", "/voila/tree", "/voila/tree/")
 TEMPLATES = sorted(p.name for p in REPORTS_DIR.glob("*.ipynb"))
-# Notebooks tried in every spelling: one report template, two served notebooks, the review app
-# (the others of a kind live in the same folder and take the same code path, so they are tried
-# as written); COP_LONG_TESTS=1 tries every notebook in every spelling.
-EVERY_NOTEBOOK_SPELLED = os.environ.get("COP_LONG_TESTS", "0") not in ("", "0")
+# What is tried in every spelling, by its last segment: one report template, two served
+# notebooks, the review app, the store's file (in the data folder, above it and at its real
+# place), a project file, a source file, a folder, the way up. The others of a kind take the
+# same code path, so they are tried as written; COP_LONG_TESTS=1 tries every one in every
+# spelling (about four times the requests).
+EVERY_PATH_SPELLED = os.environ.get("COP_LONG_TESTS", "0") not in ("", "0")
 FULLY_SPELLED = {
-    "session_report.ipynb", "directory.ipynb", "session.ipynb", "supervisor_review.ipynb"
+    "session_report.ipynb", "directory.ipynb", "session.ipynb", "supervisor_review.ipynb",
+    "cop.sqlite", "pyproject.toml", "auth.py", "reports", "..",
 }  # fmt: skip
 # requests in flight at once, each over a kept-alive connection of its own: two keep the
 # server busy while this side reads an answer (more only queue on its one process)
@@ -153,11 +158,11 @@ def spellings(path: str) -> list[str]:
 
 def tried(path: str, route: str) -> list[str]:
     """The spellings of `path` tried under `route`: all of them under Voilà's routes, three under
-    the routes it does not register (which answer 404 whatever follows); a notebook outside
-    FULLY_SPELLED as written only."""
+    the routes it does not register (which answer 404 whatever follows); a path whose last
+    segment is not in FULLY_SPELLED as written only."""
     every = spellings(path)
-    name = posixpath.basename(path)
-    if name.endswith(".ipynb") and name not in FULLY_SPELLED and not EVERY_NOTEBOOK_SPELLED:
+    name = posixpath.basename(path.rstrip("/"))
+    if name not in FULLY_SPELLED and not EVERY_PATH_SPELLED:
         return every[:1]
     return every if route in VOILA_ROUTES else every[:3]
 
