@@ -72,6 +72,15 @@ def ready_after_s(ready_at_ms: float | None, started_epoch: float) -> float | No
     return None if not ready_at_ms else ready_at_ms / 1000 - started_epoch
 
 
+async def marked_tti_s_async(page, started_epoch: float, polled_s: float) -> float:
+    """marked_tti_s for Playwright's async API (cop rehearse, the room benchmarks)."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+    with suppress(PlaywrightTimeoutError):
+        await page.wait_for_function(READY_AT_JS, timeout=5_000)
+    return ready_after_s(await page.evaluate(READY_AT_JS), started_epoch) or polled_s
+
+
 def marked_tti_s(page, started_epoch: float, polled_s: float) -> float:
     """A page's time to interactive from its ready mark (Playwright's sync API, once the
     element is found visible: the mark follows within a frame or two); `polled_s` if the mark
