@@ -219,6 +219,8 @@ def return_of(store: Store, who: Person, reflection_id: str) -> StoryReturn | No
 def _returns(store: Store, query: AnySelect) -> list[StoryReturn]:
     with store.read() as conn:
         rows = conn.execute(query).all()
+        if not rows:  # most people at most check-ins: no story due, nothing more to read
+            return []
         ids = [row.id for row in rows]
         said: dict[str, dict[str, str]] = {}
         for rid, stage, text in conn.execute(
