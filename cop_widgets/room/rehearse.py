@@ -548,10 +548,11 @@ async def light_checkout(p: Participant, client: LightClient) -> None:
 
 
 # -- a real page --------------------------------------------------------------------------------
-# What crossed the network for the page so far (sign-in page excluded: a new document), headers
-# included: a phone's first visit to the join page on the room's Wi-Fi.
 # the joined session's topic: the first thing the join page shows once joined (as bench_room)
 JOINED_TOPIC = ".cop-app h2"
+
+# What crossed the network for the page so far (sign-in page excluded: a new document), headers
+# included: a phone's first visit to the join page on the room's Wi-Fi.
 DOWNLOADED_JS = """() => performance.getEntriesByType('resource')
   .concat(performance.getEntriesByType('navigation'))
   .reduce((sum, entry) => sum + (entry.transferSize || 0), 0)"""

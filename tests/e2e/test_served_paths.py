@@ -45,7 +45,7 @@ TEMPLATES = sorted(p.name for p in REPORTS_DIR.glob("*.ipynb"))
 # notebooks, the review app, the store's file (in the data folder, above it and at its real
 # place), a project file, a source file, a folder, the way up. The others of a kind take the
 # same code path, so they are tried as written; COP_LONG_TESTS=1 tries every one in every
-# spelling (about four times the requests).
+# spelling (9,244 URLs a person instead of 4,172).
 EVERY_PATH_SPELLED = os.environ.get("COP_LONG_TESTS", "0") not in ("", "0")
 FULLY_SPELLED = {
     "session_report.ipynb", "directory.ipynb", "session.ipynb", "supervisor_review.ipynb",
