@@ -73,7 +73,8 @@ def ready_after_s(ready_at_ms: float | None, started_epoch: float) -> float | No
 
 
 async def marked_tti_s_async(page, started_epoch: float, polled_s: float) -> float:
-    """marked_tti_s for Playwright's async API (cop rehearse, the room benchmarks)."""
+    """marked_tti_s for Playwright's async API (cop rehearse; bench_room reads more marks at once,
+    PAGE_MARKS_JS)."""
     from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
     with suppress(PlaywrightTimeoutError):
