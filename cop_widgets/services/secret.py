@@ -29,11 +29,26 @@ def server_secret_key(store: Store, purpose: str) -> bytes:
     return hmac.new(bytes.fromhex(value), purpose.encode(), hashlib.sha256).digest()
 
 
-def _store_secret(store: Store) -> str:
+def read_secret_ahead(store: Store) -> bool:
+    """Read the store's secret now if it exists (never making it), so that the first
+    server_secret_key on this store needs no read; True when it is now kept."""
+    if store not in _read_secrets:
+        value = _read_store_secret(store)
+        if value is None:
+            return False
+        _read_secrets[store] = value
+    return True
+
+
+def _read_store_secret(store: Store) -> str | None:
     with store.read() as conn:
-        value = conn.execute(
+        return conn.execute(
             select(server_secret.c.value).where(server_secret.c.name == "main")
         ).scalar()
+
+
+def _store_secret(store: Store) -> str:
+    value = _read_store_secret(store)
     if value is None:
         try:
             with store.write() as conn:

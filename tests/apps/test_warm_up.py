@@ -82,3 +82,49 @@ def test_a_rehearsal_that_fails_is_logged_and_changes_nothing(store, caplog):
     assert not rehearse_first_request(store, session_page._stand_in, broken)
     assert _row_counts(store) == before
     assert "rehearsing the page's first request failed" in caplog.text
+
+
+def _statements_run(store, do) -> list[str]:
+    run: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        run.append(statement)
+
+    event.listen(store.engine, "after_cursor_execute", seen)
+    try:
+        do()
+    finally:
+        event.remove(store.engine, "after_cursor_execute", seen)
+    return run
+
+
+def test_the_rehearsal_reads_the_real_stores_secret_ahead_and_never_makes_one(
+    store,
+    settings,
+    two_sessions,  # noqa: F811
+):
+    from cop_widgets.services.identity import current_person, find_or_add_person
+    from cop_widgets.store import open_store
+    from cop_widgets.store.schema import server_secret
+
+    def no_rehearsal(twin, environ, query):
+        return None
+
+    # a store that has no secret yet: none is made ahead (the server makes it when it starts)
+    with store.write() as conn:
+        conn.execute(server_secret.delete())
+    before = _row_counts(store)
+    rehearse_first_request(store, session_page._stand_in, no_rehearsal)
+    assert _row_counts(store) == before
+    # a served store has one: a kernel's own store object reads it while waiting for its page
+    ana = find_or_add_person(store, "Ana")
+    environ = assertion_environ(store, ana)  # makes the secret, as the server does
+    kernels_store = open_store(settings)
+    try:
+        served = _row_counts(kernels_store)
+        rehearse_first_request(kernels_store, session_page._stand_in, no_rehearsal)
+        assert _row_counts(kernels_store) == served
+        run = _statements_run(kernels_store, lambda: current_person(kernels_store, environ))
+        assert run and not [s for s in run if "server_secret" in s], run
+    finally:
+        kernels_store.dispose()
