@@ -20,20 +20,28 @@ def _row_counts(store) -> dict[str, int]:
         }
 
 
-def _compiled_at_first_use(store, do) -> int:
-    """How many statements `do()` had to compile (not found in the store's cache)."""
-    misses = []
+def _executed(store, do) -> list[tuple[str, object]]:
+    """(SQL, execution context) of every statement `do()` ran on the store."""
+    run: list[tuple[str, object]] = []
 
     def seen(conn, cursor, statement, parameters, context, executemany):
-        if context is not None and context.cache_hit == context.dialect.CACHE_MISS:
-            misses.append(statement)
+        run.append((statement, context))
 
     event.listen(store.engine, "after_cursor_execute", seen)
     try:
         do()
     finally:
         event.remove(store.engine, "after_cursor_execute", seen)
-    return len(misses)
+    return run
+
+
+def _compiled_at_first_use(store, do) -> int:
+    """How many statements `do()` had to compile (not found in the store's cache)."""
+    return sum(
+        1
+        for _, context in _executed(store, do)
+        if context is not None and context.cache_hit == context.dialect.CACHE_MISS
+    )
 
 
 def _first_request(store, settings, who, code):
@@ -84,20 +92,6 @@ def test_a_rehearsal_that_fails_is_logged_and_changes_nothing(store, caplog):
     assert "rehearsing the page's first request failed" in caplog.text
 
 
-def _statements_run(store, do) -> list[str]:
-    run: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        run.append(statement)
-
-    event.listen(store.engine, "after_cursor_execute", seen)
-    try:
-        do()
-    finally:
-        event.remove(store.engine, "after_cursor_execute", seen)
-    return run
-
-
 def test_the_rehearsal_reads_the_real_stores_secret_ahead_and_never_makes_one(
     store,
     settings,
@@ -124,7 +118,10 @@ def test_the_rehearsal_reads_the_real_stores_secret_ahead_and_never_makes_one(
         served = _row_counts(kernels_store)
         rehearse_first_request(kernels_store, session_page._stand_in, no_rehearsal)
         assert _row_counts(kernels_store) == served
-        run = _statements_run(kernels_store, lambda: current_person(kernels_store, environ))
-        assert run and not [s for s in run if "server_secret" in s], run
+        run = [
+            sql
+            for sql, _ in _executed(kernels_store, lambda: current_person(kernels_store, environ))
+        ]
+        assert run and not [sql for sql in run if "server_secret" in sql], run
     finally:
         kernels_store.dispose()
