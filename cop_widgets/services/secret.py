@@ -29,15 +29,13 @@ def server_secret_key(store: Store, purpose: str) -> bytes:
     return hmac.new(bytes.fromhex(value), purpose.encode(), hashlib.sha256).digest()
 
 
-def read_secret_ahead(store: Store) -> bool:
+def read_secret_ahead(store: Store) -> None:
     """Read the store's secret now if it exists (never making it), so that the first
-    server_secret_key on this store needs no read; True when it is now kept."""
+    server_secret_key on this store needs no read."""
     if store not in _read_secrets:
         value = _read_store_secret(store)
-        if value is None:
-            return False
-        _read_secrets[store] = value
-    return True
+        if value is not None:
+            _read_secrets[store] = value
 
 
 def _read_store_secret(store: Store) -> str | None:
