@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -62,6 +63,7 @@ class Base(AsyncHTTPTestCase):
         import tempfile
 
         folder = tempfile.mkdtemp(prefix="cop-gzip-")
+        self.addCleanup(shutil.rmtree, folder, ignore_errors=True)
         self.write_file(folder, "main.js", SCRIPT)
         self.write_file(folder, "style.css", STYLE)
         self.write_file(folder, "tiny.js", b"var x = 1;\n")
