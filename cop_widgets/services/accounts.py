@@ -24,7 +24,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from cop_widgets.errors import CopWidgetsError, InvalidInput
 from cop_widgets.services import policy
@@ -430,20 +439,20 @@ def session_for_token(store: Store, token: str) -> ActiveSession | None:
     return ActiveSession(_person(row), row.session_id, datetime.fromisoformat(row.expires_at))
 
 
+# built once: every page's identity check asks it
+_OPEN_WEB_SESSION = select(web_session.c.id).where(
+    web_session.c.id == bindparam("session"),
+    web_session.c.person_id == bindparam("person"),
+    web_session.c.revoked_at.is_(None),
+    web_session.c.expires_at > bindparam("now"),
+)
+
+
 def session_is_open(store: Store, session_id: str, person_id: str) -> bool:
     """Whether that web session of the person is neither signed out nor expired."""
+    params = {"session": session_id, "person": person_id, "now": _iso(_now())}
     with store.read() as conn:
-        return (
-            conn.execute(
-                select(web_session.c.id).where(
-                    web_session.c.id == session_id,
-                    web_session.c.person_id == person_id,
-                    web_session.c.revoked_at.is_(None),
-                    web_session.c.expires_at > _iso(_now()),
-                )
-            ).first()
-            is not None
-        )
+        return conn.execute(_OPEN_WEB_SESSION, params).first() is not None
 
 
 def sign_out(store: Store, token: str) -> None:
@@ -475,20 +484,27 @@ def _failure_key(store: Store, kind: str, value: str) -> str:
     return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
+# built once: every sign-in and every join asks it
+_FAILURES_SINCE = (
+    select(
+        sign_in_failure.c.key_hash,
+        func.count().label("n"),
+        func.min(sign_in_failure.c.at).label("first"),
+    )
+    .where(
+        sign_in_failure.c.key_hash.in_(bindparam("keys", expanding=True)),
+        sign_in_failure.c.at > bindparam("since"),
+    )
+    .group_by(sign_in_failure.c.key_hash)
+)
+
+
 def check_not_throttled(store: Store, keys: list[str]) -> None:
     """Raise TooManyTries while any of `keys` (failure keys) has MAX_FAILURES failed tries in
     the last FAILURE_WINDOW."""
     since = _now() - FAILURE_WINDOW
     with store.read() as conn:
-        rows = conn.execute(
-            select(
-                sign_in_failure.c.key_hash,
-                func.count().label("n"),
-                func.min(sign_in_failure.c.at).label("first"),
-            )
-            .where(sign_in_failure.c.key_hash.in_(keys), sign_in_failure.c.at > _iso(since))
-            .group_by(sign_in_failure.c.key_hash)
-        ).all()
+        rows = conn.execute(_FAILURES_SINCE, {"keys": keys, "since": _iso(since)}).all()
     waits = [
         (datetime.fromisoformat(r.first) + FAILURE_WINDOW - _now()).total_seconds()
         for r in rows

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 
 from cop_widgets.content.session_items import Item, ItemSet
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
@@ -202,40 +202,42 @@ def _add_to_anonymous_pool(
         )
 
 
+# Built once (bind parameters): every check-in (a room's join page) asks them.
+_ANSWERED = select(session_answered.c.person_id).where(
+    session_answered.c.session_id == bindparam("session"),
+    session_answered.c.person_id == bindparam("person"),
+    session_answered.c.item_set == bindparam("item_set"),
+)
+_OPEN_COMMITMENTS = (
+    select(
+        commitment.c.id,
+        commitment.c.session_id,
+        commitment.c.text,
+        commitment.c.created_at,
+        cop_session.c.topic,
+    )
+    .join(cop_session, cop_session.c.id == commitment.c.session_id)
+    .where(
+        commitment.c.person_id == bindparam("person"),
+        commitment.c.session_id != bindparam("session"),
+        commitment.c.followed_up_at.is_(None),
+    )
+    .order_by(commitment.c.created_at)
+)
+
+
 def has_answered(store: Store, who: Person, session_id: str, item_set: str) -> bool:
     """Whether `who` already sent that item set of the session (they send each once)."""
+    params = {"session": session_id, "person": who.id, "item_set": item_set}
     with store.read() as conn:
-        return (
-            conn.execute(
-                select(session_answered.c.person_id).where(
-                    session_answered.c.session_id == session_id,
-                    session_answered.c.person_id == who.id,
-                    session_answered.c.item_set == item_set,
-                )
-            ).first()
-            is not None
-        )
+        return conn.execute(_ANSWERED, params).first() is not None
 
 
 def open_commitments(store: Store, who: Person, before_session_id: str) -> list[Commitment]:
     """The person's commitments from earlier sessions that have not been followed up yet."""
+    params = {"person": who.id, "session": before_session_id}
     with store.read() as conn:
-        rows = conn.execute(
-            select(
-                commitment.c.id,
-                commitment.c.session_id,
-                commitment.c.text,
-                commitment.c.created_at,
-                cop_session.c.topic,
-            )
-            .join(cop_session, cop_session.c.id == commitment.c.session_id)
-            .where(
-                commitment.c.person_id == who.id,
-                commitment.c.session_id != before_session_id,
-                commitment.c.followed_up_at.is_(None),
-            )
-            .order_by(commitment.c.created_at)
-        ).all()
+        rows = conn.execute(_OPEN_COMMITMENTS, params).all()
     return [Commitment(*r) for r in rows]
 
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, insert, select, update
 
 from cop_widgets.content import discussion_clock
 from cop_widgets.content.protocols import Phase, Protocol
@@ -329,6 +329,10 @@ def end_attendee_access(store: Store, who: Person, discussion_id: str) -> Discus
 
 def _readable_summaries(who: Person) -> AnySelect:
     """The discussions `who` may read, as DiscussionSummary's columns (callers sort them)."""
+    return _summaries_where(policy.discussions_readable_by(who))
+
+
+def _summaries_where(readable: ColumnElement[bool]) -> AnySelect:
     return (
         select(
             discussion.c.id,
@@ -338,8 +342,16 @@ def _readable_summaries(who: Person) -> AnySelect:
             discussion.c.created_at,
         )
         .join(person, person.c.id == discussion.c.facilitator_id)
-        .where(policy.discussions_readable_by(who))
+        .where(readable)
     )
+
+
+# built once: each joined page asks every few seconds whether its session's discussion started
+_SESSION_DISCUSSIONS = (
+    _summaries_where(policy.DISCUSSIONS_READABLE_BY_VIEWER)
+    .where(discussion.c.session_id == bindparam("session"))
+    .order_by(discussion.c.created_at.desc())
+)
 
 
 def list_discussions(store: Store, who: Person, limit: int = 30) -> list[DiscussionSummary]:
@@ -356,13 +368,9 @@ def list_discussions(store: Store, who: Person, limit: int = 30) -> list[Discuss
 def session_discussions(store: Store, who: Person, session_id: str) -> list[DiscussionSummary]:
     """The discussions held in a session that `who` may read, newest first: what its join
     page links to."""
-    query = (
-        _readable_summaries(who)
-        .where(discussion.c.session_id == session_id)
-        .order_by(discussion.c.created_at.desc())
-    )
+    params = {**policy.viewer_params(who), "session": session_id}
     with store.read() as conn:
-        return [DiscussionSummary(*row) for row in conn.execute(query).all()]
+        return [DiscussionSummary(*row) for row in conn.execute(_SESSION_DISCUSSIONS, params)]
 
 
 CLOCK_ACTIONS = ("start", "pause", "resume", "extend", "next")

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from cop_widgets.errors import CopWidgetsError
 from cop_widgets.store import Store
@@ -99,6 +99,12 @@ def page_site(environ: Mapping[str, str] | None = None, default: str = "") -> st
     return site if site.startswith(("http://", "https://")) else default
 
 
+# built once: every page's identity check runs it
+_PERSON_BY_ID = select(person.c.id, person.c.display_name, person.c.role).where(
+    person.c.id == bindparam("person")
+)
+
+
 def current_person(store: Store, environ: Mapping[str, str] | None = None) -> Person:
     """The person this kernel serves, as the server authenticated them; NotSignedIn otherwise.
     Nothing a browser can type or send decides it."""
@@ -120,11 +126,7 @@ def current_person(store: Store, environ: Mapping[str, str] | None = None) -> Pe
         if not session_is_open(store, session_id, person_id):
             raise NotSignedIn()
     with store.read() as conn:
-        row = conn.execute(
-            select(person.c.id, person.c.display_name, person.c.role).where(
-                person.c.id == person_id
-            )
-        ).first()
+        row = conn.execute(_PERSON_BY_ID, {"person": person_id}).first()
     if row is None:
         raise NotSignedIn()
     return Person(*row)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from cop_widgets.errors import InvalidInput, RecordNotFound
+from cop_widgets.services import policy
 from cop_widgets.services.add_once import add_once
 from cop_widgets.services.identity import Person
 from cop_widgets.store import Store
@@ -21,12 +22,7 @@ from cop_widgets.store.schema import (
 def roles_of(store: Store, person_id: str) -> set[str]:
     """The person's global roles, and practitioner (everyone is one)."""
     with store.read() as conn:
-        granted = set(
-            conn.execute(
-                select(person_role.c.role).where(person_role.c.person_id == person_id)
-            ).scalars()
-        )
-    return granted | {"practitioner"}
+        return policy.global_roles(conn, person_id)
 
 
 def highest_role(store: Store, person_id: str) -> str:

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cop_widgets.content.roles import SESSION_ROLES
@@ -263,11 +263,7 @@ def session_by_code(store: Store, who: Person, code: str) -> Session:
     """The session with this join code, for someone who runs it (the board, the run sheet)."""
     wanted = normalise_code(code)
     with store.read() as conn:
-        row = conn.execute(
-            select(cop_session, community.c.name.label("community_name"))
-            .join(community, community.c.id == cop_session.c.community_id)
-            .where(cop_session.c.join_code == wanted)
-        ).first()
+        row = conn.execute(_SESSION_BY_CODE, {"code": wanted}).first()
     if row is None:
         raise InvalidInput("join code", f"No session has the code {wanted or '(empty)'}.")
     policy.require(store, who, "session.manage", row.id)
@@ -375,9 +371,7 @@ def checkout_open(store: Store, who: Person, session_id: str) -> bool:
     seconds, so one small read), for anyone who may see the session."""
     policy.require(store, who, "session.view", session_id)
     with store.read() as conn:
-        opened = conn.execute(
-            select(cop_session.c.checkout_opened_at).where(cop_session.c.id == session_id)
-        ).scalar()
+        opened = conn.execute(_CHECKOUT_OPENED_AT, {"session": session_id}).scalar()
     return opened is not None
 
 
@@ -401,6 +395,18 @@ def role_candidates(store: Store, who: Person, session_id: str) -> list[tuple[st
     return sorted(((r.id, r.display_name) for r in rows), key=lambda c: c[1].casefold())
 
 
+# Built once (bind parameters): every page of a room runs them when it joins, and the join page
+# asks for the check-out every few seconds.
+_SESSION_BY_CODE = (
+    select(cop_session, community.c.name.label("community_name"))
+    .join(community, community.c.id == cop_session.c.community_id)
+    .where(cop_session.c.join_code == bindparam("code"))
+)
+_CHECKOUT_OPENED_AT = select(cop_session.c.checkout_opened_at).where(
+    cop_session.c.id == bindparam("session")
+)
+
+
 def normalise_code(code: str) -> str:
     """A join code as compared: letters and digits only, upper case, at most 12."""
     return "".join(ch for ch in (code or "").upper() if ch.isalnum())[:12]
@@ -413,11 +419,7 @@ def check_join_code(store: Store, code: str, now: datetime) -> Session:
     if not wanted:
         raise InvalidInput("join code", "Enter the join code shown by your facilitator.")
     with store.read() as conn:
-        row = conn.execute(
-            select(cop_session, community.c.name.label("community_name"))
-            .join(community, community.c.id == cop_session.c.community_id)
-            .where(cop_session.c.join_code == wanted)
-        ).first()
+        row = conn.execute(_SESSION_BY_CODE, {"code": wanted}).first()
     if row is None:
         raise InvalidInput(
             "join code",

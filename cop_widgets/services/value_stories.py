@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from cop_widgets.content.frameworks import Framework
 from cop_widgets.errors import InvalidInput, RecordLocked, RecordNotFound
@@ -174,22 +174,26 @@ def _set_return_on(store: Store, who: Person, reflection_id: str, day: date) -> 
         raise RecordLocked("value story", reflection_id, "it was completed already")
 
 
+# built once: every check-in (a room's join page) asks it
+_DUE_RETURNS = (
+    select(
+        reflection.c.id, reflection.c.return_on, reflection.c.visibility, reflection.c.returned_at
+    )
+    .where(
+        policy.VALUE_STORIES_OF_VIEWER,
+        reflection.c.status == "submitted",
+        reflection.c.return_on.is_not(None),
+        reflection.c.return_on <= bindparam("today"),
+        reflection.c.returned_at.is_(None),
+    )
+    .order_by(reflection.c.return_on, reflection.c.id)
+)
+
+
 def due_returns(store: Store, who: Person, today: date) -> list[StoryReturn]:
     """`who`'s own stories whose day has come and that are not completed, oldest day first:
     what their page and a session's check-in bring back."""
-    r = reflection.c
-    query = (
-        select(r.id, r.return_on, r.visibility, r.returned_at)
-        .where(
-            policy.value_stories_of(who),
-            r.status == "submitted",
-            r.return_on.is_not(None),
-            r.return_on <= today.isoformat(),
-            r.returned_at.is_(None),
-        )
-        .order_by(r.return_on, r.id)
-    )
-    return _returns(store, query)
+    return _returns(store, _DUE_RETURNS, {**policy.viewer_params(who), "today": today.isoformat()})
 
 
 def my_returns(store: Store, who: Person, limit: int = 30) -> list[StoryReturn]:
@@ -216,9 +220,11 @@ def return_of(store: Store, who: Person, reflection_id: str) -> StoryReturn | No
     return found[0] if found else None
 
 
-def _returns(store: Store, query: AnySelect) -> list[StoryReturn]:
+def _returns(
+    store: Store, query: AnySelect, params: dict[str, str] | None = None
+) -> list[StoryReturn]:
     with store.read() as conn:
-        rows = conn.execute(query).all()
+        rows = conn.execute(query, params or {}).all()
         if not rows:  # most people at most check-ins: no story due, nothing more to read
             return []
         ids = [row.id for row in rows]

@@ -59,6 +59,8 @@ from cop_widgets.store import maintenance, migrations, schema
 from cop_widgets.store.write_gate import gate_path, hold_write_gate
 
 _WRITE = "cop_write"
+# built once: every audited change runs it (its parameters per call)
+_ADD_AUDIT_EVENT = insert(schema.audit_event)
 POSTGRES_DRIVER = "postgresql+psycopg"
 # PostgreSQL advisory lock keys (advisory locks are per database): the lock every write takes
 # first, and the one migrate() holds across all its steps.
@@ -514,14 +516,15 @@ class Store:
     ) -> None:
         """Append one audit row inside the caller's transaction (ids and verbs, never text)."""
         conn.execute(
-            insert(schema.audit_event).values(
-                at=utc_now(),
-                actor_id=actor_id,
-                action=action,
-                target_kind=target_kind,
-                target_id=target_id,
-                outcome=outcome,
-            )
+            _ADD_AUDIT_EVENT,
+            {
+                "at": utc_now(),
+                "actor_id": actor_id,
+                "action": action,
+                "target_kind": target_kind,
+                "target_id": target_id,
+                "outcome": outcome,
+            },
         )
 
     def check_sqlite_settings(self, integrity: bool = True) -> None:
