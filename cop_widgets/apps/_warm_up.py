@@ -7,9 +7,10 @@ time. So while the kernel waits in Voilà's pool, the page's reads and its join 
 scratch twin of the store (store.db.scratch_twin: an empty in-memory SQLite store with the
 store's schema), for a stand-in person, after the twin took over the real store's dialect and
 compiled-statement cache (share_compiled_statements): the real join then finds its statements
-compiled. The same functions run as for the real page (the app's `identify` and its read
-function); no widget is made. The stand-in's own statements (a community, a session, two
-people) are compiled before the sharing and go with the twin. Of the real store only the
+compiled. The same functions run as for the real page (the app's `identify`, with a web
+session as the server's sign-in opens one, and its read function); no widget is made. The
+stand-in's own statements (a community, a session, two people, a sign-in link used) are
+compiled before the sharing and go with the twin. Of the real store only the
 server secret is read (every page's identity check needs it; no person's material), and
 nothing is written. PostgreSQL stores have no twin (its SQL is not SQLite's): there the first
 join compiles as before, and only the secret is read ahead.
@@ -22,6 +23,7 @@ import os
 import time
 from collections.abc import Callable
 
+from cop_widgets.services.accounts import issue_link, use_link
 from cop_widgets.services.identity import IDENTITY_ENV, Person, make_assertion
 from cop_widgets.services.secret import read_secret_ahead, server_secret_key
 from cop_widgets.store import Store
@@ -54,8 +56,12 @@ def rehearse_first_request(
         return False
     try:
         person, query = stand_in(twin)
+        # signed in with a web session, as the server's pages are: its check is compiled too
+        web_session = use_link(twin, issue_link(twin, person.id), "rehearsal", hours=1)
         key = server_secret_key(twin, "kernel-identity")
-        environ = {IDENTITY_ENV: make_assertion(key, person.id, None, time.time())}
+        environ = {
+            IDENTITY_ENV: make_assertion(key, person.id, web_session.session_id, time.time())
+        }
         share_compiled_statements(twin, store)
         first_request(twin, environ, query)
         return True
