@@ -102,6 +102,34 @@ def test_a_discussion_started_by_an_attendee_is_linked_to_the_session(store, peo
     assert stored == held_in.id
 
 
+def test_a_sessions_discussions_go_to_whom_the_discussion_rule_lets_read_them(
+    store, people, consultancy, cop_session_now
+):
+    """The join page's list (session_discussions: built once, over bind parameters) follows
+    the same rule as every other list (list_discussions: built for the person): its starter,
+    its role holders by name, the session's attendees until their access ends, and the
+    community's coordinators; nobody else."""
+    coordinator, held_in = cop_session_now
+    for name in ("Fran", "Sam"):
+        sessions.join(store, people[name], held_in.join_code, SESSION_START)
+    started = discussion_service.start_discussion(
+        store, people["Fran"], consultancy, SUMMARY, roles={"note_taker": ["Nadia"]},
+        session_id=held_in.id,
+    )  # fmt: skip
+
+    def sees(who) -> bool:
+        in_session = [d.id for d in discussion_service.session_discussions(store, who, held_in.id)]
+        anywhere = [d.id for d in discussion_service.list_discussions(store, who)]
+        assert in_session == [d for d in anywhere if d == started.id], who.display_name
+        return in_session == [started.id]
+
+    assert all(sees(who) for who in (people["Fran"], people["Nadia"], people["Sam"], coordinator))
+    assert not sees(people["Pat"])  # neither there, nor holding a role, nor coordinating
+    discussion_service.end_attendee_access(store, people["Fran"], started.id)
+    assert not sees(people["Sam"])
+    assert all(sees(who) for who in (people["Fran"], people["Nadia"], coordinator))
+
+
 def test_without_a_session_the_link_is_empty(store, people, consultancy):
     assert (
         discussion_service.start_discussion(store, people["Fran"], consultancy, SUMMARY).session_id
