@@ -45,7 +45,7 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	bash scripts/ensure-chromium
-	$(BIN)/python benchmarks/bench_reflection.py
+	$(BIN)/python benchmarks/bench_pages.py
 	$(BIN)/python benchmarks/bench_review_queue.py
 	$(BIN)/python benchmarks/bench_saves.py
 	$(BIN)/python benchmarks/bench_reports.py
@@ -56,7 +56,7 @@ bench: $(STAMP)
 # Every benchmark, small (a room of 2, 1 load, 1,000 rows, 1 report): fails only when one
 # breaks (an exception, a non-zero exit), never on a timing. `make test` runs it.
 # The longest first, two at a time (one per core), each one's output kept together.
-SMOKE_BENCHMARKS := hub_room room reports library reflection saves review_queue
+SMOKE_BENCHMARKS := hub_room room reports library pages saves review_queue
 
 bench-smoke: $(STAMP)
 	bash scripts/ensure-chromium

@@ -18,7 +18,7 @@ is timed. Then:
   built and signed in up to its first page;
 - page: time to interactive of workbooks/library.ipynb served by `cop serve`'s command line
   against a bare ipywidgets notebook served the same way in the same run, in headless Chromium,
-  everyone signed in beforehand (as bench_reflection.py measures it).
+  everyone signed in beforehand (as bench_pages.py measures it).
 
     .venv/bin/python benchmarks/bench_library.py [--part all|search|page] [--smoke] [--keep DIR]
 
@@ -779,7 +779,7 @@ def _kernel_rss_mib(page, server: RoomServer) -> float:
 
 
 def load_once(browser, server: RoomServer, who: SignedInPerson, total: int) -> dict:
-    """One load in a fresh context holding the person's cookie (as bench_reflection.py)."""
+    """One load in a fresh context holding the person's cookie (as bench_pages.py)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_cookies([who.playwright_cookie()])  # signed in earlier, outside the timing
     page = context.new_page()

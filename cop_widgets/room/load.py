@@ -2,7 +2,7 @@
 kernels, what each part of the machine spends (CPU, memory), and the figures of many timings.
 
 Shared by `cop rehearse` (cop_widgets/room/rehearse.py) and the benchmarks
-(benchmarks/bench_room.py, bench_reflection.py, bench_library.py). Processes are found and
+(benchmarks/bench_room.py, bench_pages.py, bench_library.py). Processes are found and
 stopped by their own ids, never by name.
 """
 
