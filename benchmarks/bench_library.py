@@ -55,8 +55,8 @@ from cop_widgets.room.load import (
     RoomServer,
     ServerFailed,
     cpu_seconds,
-    kernel_processes,
     marked_tti_s,
+    page_kernel_rss_mib,
     ready_mark_script,
     stats,
     wait_quiet,
@@ -768,14 +768,10 @@ def _notebooks(tmp: Path) -> dict[str, Path]:
 
 
 def _kernel_rss_mib(page, server: RoomServer) -> float:
-    """RSS of the kernel behind this page: its id is in the page's config."""
-    import json
-
-    kernel_id = json.loads(page.locator("#jupyter-config-data").text_content())["kernelId"]
-    for proc in kernel_processes(server.proc.pid):
-        if f"kernel-{kernel_id}" in " ".join(proc.cmdline()):
-            return proc.memory_info().rss / 2**20
-    raise server.failure(f"no kernel process for kernel {kernel_id}")
+    rss = page_kernel_rss_mib(page, server.proc.pid)
+    if rss is None:
+        raise server.failure("no kernel process for the page's kernel")
+    return rss
 
 
 def load_once(browser, server: RoomServer, who: SignedInPerson, total: int) -> dict:

@@ -44,6 +44,7 @@ from cop_widgets.room.load import (
     free_port,
     kernel_processes,
     marked_tti_s,
+    page_kernel_rss_mib,
     process_tree,
     ready_mark_script,
     wait_quiet,
@@ -167,13 +168,11 @@ def wait_pools_executed(servers: list[Server], timeout_s: float = 150) -> float:
     return time.monotonic() - start
 
 
-def page_kernel_rss_mib(page, server: Server) -> float:
-    """RSS of the kernel behind this page: its id is in the page's config."""
-    kernel_id = json.loads(page.locator("#jupyter-config-data").text_content())["kernelId"]
-    for proc in kernel_processes(server.proc.pid):
-        if f"kernel-{kernel_id}.json" in " ".join(proc.cmdline()):
-            return proc.memory_info().rss / 2**20
-    raise server.failure(f"no kernel process for kernel {kernel_id}")
+def kernel_rss_mib(page, server: Server) -> float:
+    rss = page_kernel_rss_mib(page, server.proc.pid)
+    if rss is None:
+        raise server.failure("no kernel process for the page's kernel")
+    return rss
 
 
 def load_once(browser, server: Server, notebook: str, who: SignedInPerson) -> dict:
@@ -200,7 +199,7 @@ def load_once(browser, server: Server, notebook: str, who: SignedInPerson) -> di
             "tti_s": tti,
             "tti_polled_s": polled,
             "others_cpu_percent": max(0.0, others / tti * 100),
-            "kernel_rss_mib": page_kernel_rss_mib(page, server),
+            "kernel_rss_mib": kernel_rss_mib(page, server),
         }
     except BenchError:
         raise

@@ -123,6 +123,17 @@ def kernel_processes(server_pid: int) -> list[psutil.Process]:
     return kernels
 
 
+def page_kernel_rss_mib(page, server_pid: int) -> float | None:
+    """RSS of the kernel behind a loaded page (Playwright's sync API), found by the kernel id
+    in the page's config among the server's kernels; None if no such kernel runs."""
+    kernel_id = json.loads(page.locator("#jupyter-config-data").text_content())["kernelId"]
+    for proc in kernel_processes(server_pid):
+        with suppress(psutil.Error):
+            if f"kernel-{kernel_id}" in " ".join(proc.cmdline()):
+                return proc.memory_info().rss / 2**20
+    return None
+
+
 def rss_mib(proc: psutil.Process) -> float:
     with suppress(psutil.Error):
         return proc.memory_info().rss / 2**20
