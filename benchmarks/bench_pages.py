@@ -91,10 +91,15 @@ t = w.Textarea()
 b.on_click(lambda _: setattr(t, 'value', 'clicked 1'))
 display(w.VBox([b, t]))"""
 BARE_READY = ".widget-button"
+MEASURED = tuple(PAGES)
+# The smoke run checks that the benchmark works, not each page (tests/e2e/test_every_page.py
+# opens every page): one of each kind of "usable" mark, to keep `make test` short.
+SMOKE_PAGES = ("reflection.ipynb", "home.ipynb")
 # Before each load: how long to wait for other processes to go quiet (ours always settle first).
-# The smoke run only checks that the benchmark works, beside other benchmarks (make -j2): it
-# does not wait for them (14 loads would wait up to 10 s each).
 PATIENCE_FOR_OTHERS_S = 10
+# The smoke run only checks that the benchmark works, beside other benchmarks (make -j2): it
+# waits for nothing before a load (its 14 loads would wait for the other benchmark's work).
+QUIET_BEFORE_LOADS = True
 SETTLE_S = 1  # after a load, before its kernel's RSS is read (the smoke run reads it at once)
 # Pages served by one pair of servers at a time: 2 x 7 pools of 10 at once came up too slowly
 # on 2 cores (a page never became interactive within 60 s), so the full run takes the pages one
@@ -225,12 +230,12 @@ def measure(tmp: Path) -> dict[str, dict[str, list[dict]]]:
     env = with_parsed_content(env)  # as `cop serve` does: kernels need not import yaml
     env.pop("JUPYTERHUB_USER", None)  # standalone mode: people sign in (serving/auth.py)
     people = sign_everyone_in(data_dir)
-    runs: dict[str, dict[str, list[dict]]] = {name: {"bare": [], "app": []} for name in PAGES}
+    runs: dict[str, dict[str, list[dict]]] = {name: {"bare": [], "app": []} for name in MEASURED}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
         )
-        pages = list(PAGES)
+        pages = list(MEASURED)
         for first in range(0, len(pages), PAGES_AT_ONCE):
             group = pages[first : first + PAGES_AT_ONCE]
             folders = {label: tmp / f"{first}-{label}" for label in ("bare", "app")}
@@ -259,8 +264,8 @@ def measure(tmp: Path) -> dict[str, dict[str, list[dict]]]:
                     for name in group:
                         # Interleaved, alternating who goes first, so drift hits both alike.
                         for server in servers if round_no % 2 else servers[::-1]:
-                            # Chromium works on after a load, too
-                            wait_quiet(timeout_s=60, patience_for_others_s=PATIENCE_FOR_OTHERS_S)
+                            if QUIET_BEFORE_LOADS:  # Chromium works on after a load, too
+                                wait_quiet(60, patience_for_others_s=PATIENCE_FOR_OTHERS_S)
                             result = load_once(browser, server, name, people[round_no - 1])
                             runs[name][server.label].append(result)
                             print(
@@ -309,7 +314,7 @@ def summarise(runs: dict[str, dict[str, list[dict]]], smoke: bool) -> dict:
             "smoke": smoke,
             "loads": LOADS,
             "pool_size": POOL_SIZE,
-            "pages": list(PAGES),
+            "pages": list(MEASURED),
             "cpus": os.cpu_count(),
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
@@ -367,14 +372,15 @@ def print_report(results: dict) -> None:
     )
     if noisy:
         print(
-            f"WARNING: during {noisy} of {2 * LOADS * len(PAGES)} loads other processes used "
+            f"WARNING: during {noisy} of {2 * LOADS * len(MEASURED)} loads other processes used "
             f"more than {OTHERS_CPU_NOISY_PERCENT} % of a core: TTI is noisy, rerun on a quiet "
             "machine."
         )
 
 
 def main(argv: list[str] | None = None) -> int:
-    global LOADS, POOL_SIZE, PATIENCE_FOR_OTHERS_S, SETTLE_S, PAGES_AT_ONCE
+    global LOADS, POOL_SIZE, PATIENCE_FOR_OTHERS_S, QUIET_BEFORE_LOADS, SETTLE_S
+    global PAGES_AT_ONCE, MEASURED
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--smoke",
@@ -388,8 +394,10 @@ def main(argv: list[str] | None = None) -> int:
         LOADS = SMOKE_LOADS
         POOL_SIZE = LOADS
         PATIENCE_FOR_OTHERS_S = 0
+        QUIET_BEFORE_LOADS = False
         SETTLE_S = 0
-        PAGES_AT_ONCE = len(PAGES)
+        MEASURED = SMOKE_PAGES
+        PAGES_AT_ONCE = len(MEASURED)
     # SIGTERM must unwind through the finally block that stops the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
