@@ -21,7 +21,7 @@ import psutil
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import REPO, free_port
+from tests.e2e.conftest import REPO, free_ports
 
 DEPLOY_CONFIG = REPO / "deploy" / "jupyterhub_config.py"
 
@@ -80,8 +80,8 @@ class Hub:
         self.data_dir = folder / "data"
         shutil.copytree(REPO / "data", self.data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
         self.database_url = database_url
-        self.port = free_port()
-        self.serve_ports = [free_port() for _ in range(servers)]
+        # every port of the Hub's processes picked at once: all different
+        self.port, hub_api, proxy_api, review, *self.serve_ports = free_ports(4 + servers)
         self.services = ["cop"] + [f"cop-{n}" for n in range(2, servers + 1)] + ["cop-review"]
         self.base = f"http://127.0.0.1:{self.port}"
         # nothing of the caller's own cop settings reaches the Hub: only what the test sets
@@ -90,10 +90,10 @@ class Hub:
         env.update(
             COP_HUB_STATE_DIR=str(folder),
             COP_HUB_BIND_URL=self.base,
-            COP_HUB_API_URL=f"http://127.0.0.1:{free_port()}",
-            COP_HUB_PROXY_API_URL=f"http://127.0.0.1:{free_port()}",
+            COP_HUB_API_URL=f"http://127.0.0.1:{hub_api}",
+            COP_HUB_PROXY_API_URL=f"http://127.0.0.1:{proxy_api}",
             COP_SERVE_PORTS=",".join(map(str, self.serve_ports)),
-            COP_REVIEW_PORT=str(free_port()),
+            COP_REVIEW_PORT=str(review),
             COP_POOL_SIZE=str(pool_size),
             COP_DATA_DIR=str(self.data_dir),
             # a room of three is enough to show a summary in these tests (default 5)
