@@ -108,6 +108,7 @@ class SessionApp(AppShell):
         self.item_sets = item_sets or {}
         self.person: Person | None = None
         self.joined: sessions.Session | None = None
+        self._joining_code = ""  # the code of the last join tried
         self.form: ItemForm | None = None  # the check-in or check-out shown
         look = self.look
         self.code = W.Text(
@@ -164,29 +165,47 @@ class SessionApp(AppShell):
             self.checkout_note,
             self.checkout_button,
         ]
-        # the check-in form, ready for whoever opens the page (a new one once it is used)
+        # the check-in form, ready for whoever opens the page (a new one once it is used), and
+        # already in its place: a join that shows it sends the page nothing for it
         self._form_ready = self._new_form("checkin")
+        if self._form_ready is not None:
+            self.form_box.children = [self._form_ready]
 
     def _sign_in(self, person: Person) -> None:
         self.person = person
-        # The join link carries ?code=…; it only fills the field (identity never comes from
-        # the URL).
-        code = (parse_qs(self.query).get("code") or [""])[0]
+        # The join link carries ?code=…; it only chooses the session (identity never comes
+        # from the URL). Joined at once, the page goes straight to the session: the join row
+        # is shown (with the code in its field) only if the join does not go through, which
+        # spares each of a room's kernels two of its messages to the page.
+        code = sessions.normalise_code((parse_qs(self.query).get("code") or [""])[0])
         if code:
-            self.code.value = sessions.normalise_code(code)
-        self.body.children = [self.join_row]
-        if self.code.value:
-            self.join()
+            self.join(code)
+        else:
+            self.body.children = [self.join_row]
 
-    def join(self) -> None:
+    def join(self, code: str | None = None) -> None:
+        """Join the session with this code (by default the one typed in the field)."""
         if self.person is None:  # not signed in (yet): the field only fills
             return
+        code = self.code.value if code is None else code
+        self._joining_code = code
         try:
-            self.joining.run(self._join_now)
+            self.joining.run(lambda: self._join_now(code))
         except CopWidgetsError as exc:  # a wrong code, a closed session: said, not retried
+            self._show_join_row()
             self.status.show(str(exc), "error")
+        except Exception:
+            self._show_join_row()  # the guard says what went wrong; the code can be tried again
+            raise
+
+    def _show_join_row(self) -> None:
+        """The code field (with the code tried) and Join, while no session is joined."""
+        if self.joined is None:
+            self.code.value = self._joining_code or self.code.value
+            self.body.children = [self.join_row]
 
     def _not_joined_yet(self, exc: Exception) -> None:
+        self._show_join_row()
         if isinstance(exc, StoreFailure):
             # for the operator: how often a room's joins wait on the store (no personal data)
             log.warning("a join waits on the store (%s); trying again", type(exc).__name__)
@@ -197,9 +216,9 @@ class SessionApp(AppShell):
         else:  # a try in the background met a refusal: said as the button would
             self.not_saved_yet(exc)
 
-    def _join_now(self) -> None:
+    def _join_now(self, code: str) -> None:
         store, person = self.signed_in()
-        page = join_and_read(store, person, self.code.value, self.settings, self.item_sets)
+        page = join_and_read(store, person, code, self.settings, self.item_sets)
         session = self.joined = page.session
         zone = ZoneInfo(self.settings.timezone)
         when = f"{session.starts_at.astimezone(zone):%a %d %b %Y, %H:%M} ({self.settings.timezone})"

@@ -108,6 +108,7 @@ def test_wrong_code_gets_a_clear_message(settings):
     sign_in_as(app, "Ana")
     assert app.joined is None and "No session has the code NOPE99" in app.status.message
     assert app.code.value == "NOPE99"
+    assert app.body.children == (app.join_row,)  # the code in its field, to correct
 
 
 def test_a_coordinator_adds_a_person_and_their_link_signs_them_in(settings):

@@ -2,6 +2,8 @@
 30 joins at once on two cores), and what it shows is the session's, at once."""
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import ipywidgets as W
 from ipywidgets.widgets.widget import _instances as live_widgets
@@ -23,6 +25,11 @@ MOST_MODELS_AFTER_THE_JOIN = 35
 # Sign-in, the join's checks, its write, and what the page shows: a transaction each (the
 # reads share a snapshot, Store.snapshot; 10 before it), while 30 kernels join at once.
 MOST_TRANSACTIONS_AT_THE_JOIN = 4
+# Each changed widget is a message from the kernel to the page, which the server also reads (its
+# activity watch): the join by the link changes the header, the session's text, the page's body
+# and the status line. 7 before the join row, the code field and the check-in's box were left
+# as they are on a join that goes through.
+MOST_STATE_MESSAGES_AT_THE_JOIN = 4
 
 
 def _models_in(widget: W.Widget, seen: set[str]) -> set[str]:
@@ -34,6 +41,23 @@ def _models_in(widget: W.Widget, seen: set[str]) -> set[str]:
             if isinstance(part, W.Widget) and part.model_id not in seen:
                 _models_in(part, seen)
     return seen
+
+
+@contextmanager
+def _state_messages() -> Iterator[list[tuple[str, object]]]:
+    """(widget class, what changed) of every state message the widgets send meanwhile."""
+    sent: list[tuple[str, object]] = []
+    send_state = W.Widget.send_state
+
+    def recorded(widget: W.Widget, key=None) -> None:
+        sent.append((type(widget).__name__, key))
+        send_state(widget, key)
+
+    W.Widget.send_state = recorded
+    try:
+        yield sent
+    finally:
+        W.Widget.send_state = send_state
 
 
 def test_a_join_fills_widgets_made_before_the_request(settings, two_sessions):  # noqa: F811
@@ -50,12 +74,15 @@ def test_a_join_fills_widgets_made_before_the_request(settings, two_sessions):  
 
         ana = find_or_add_person(app.store, "Ana")
         event.listen(app.store.engine, "begin", count)
-        sign_in_as(app, ana)
+        with _state_messages() as sent:
+            sign_in_as(app, ana)
         event.remove(app.store.engine, "begin", count)
         made = set(live_widgets) - before
         assert app.joined is not None, app.status.message
         assert len(made) <= MOST_WIDGETS_MADE_AT_THE_JOIN, len(made)
         assert len(begun) <= MOST_TRANSACTIONS_AT_THE_JOIN, len(begun)
+        assert len(sent) <= MOST_STATE_MESSAGES_AT_THE_JOIN, sent
+        assert app.body.children == tuple(app.joined_view)
         assert "<h2>First</h2>" in app.info.value
         assert "CoP ·" in app.info.value  # the community's name, read with the session
         assert app.form_box.children and app.form_box.children[0] is app.form  # check-in
