@@ -49,6 +49,10 @@ class CaseDiscussionApp(AppShell):
         self.banner = SafetyBanner(settings.reporting_url, settings.reporting_label)
         self.banner.on_change(self._step_out)
         self.ticker = Ticker(lambda: self.guard(self._tick), every=tick_seconds)
+        # The start form is made with the app: in a preheated kernel that is before anyone opens
+        # the page. Made at sign-in, its widgets (57 with the list's) were each a message to the
+        # page on its first request; the sessions it offers are the person's, filled in then.
+        self._form_ready: StartForm | None = StartForm(catalogue, (), self.zone)
         super().__init__(
             "<h1>Case discussion</h1>",
             self.banner,
@@ -85,7 +89,9 @@ class CaseDiscussionApp(AppShell):
                 return
         self.view = None
         self.ticker.stop()
-        self.form = StartForm(self.catalogue, self._sessions_to_link(), self.zone)
+        ready, self._form_ready = self._form_ready, None
+        self.form = ready or StartForm(self.catalogue, (), self.zone)
+        self.form.show_sessions(self._sessions_to_link())
         self.form.start.on_click(lambda _: self.after_pending_edits(self.start_discussion))
         store, person = self.signed_in()
         rows = []
