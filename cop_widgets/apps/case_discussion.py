@@ -52,11 +52,11 @@ class CaseDiscussionApp(AppShell):
         # The start form is made with the app: in a preheated kernel that is before anyone opens
         # the page. Made at sign-in, its widgets (57 with the list's) were each a message to the
         # page on its first request; the sessions it offers are the person's, filled in then.
-        self._form_ready: StartForm | None = StartForm(catalogue, (), self.zone)
+        self._form_ready: StartForm | None = StartForm(catalogue, (), self.zone, self.look)
         super().__init__(
             "<h1>Case discussion</h1>",
             self.banner,
-            W.HTML(catalogue_problems_html(catalogue, "protocol")),
+            self.look.html(catalogue_problems_html(catalogue, "protocol")),
         )
         self.begin(startup_error, environ)
 
@@ -90,25 +90,33 @@ class CaseDiscussionApp(AppShell):
         self.view = None
         self.ticker.stop()
         ready, self._form_ready = self._form_ready, None
-        self.form = ready or StartForm(self.catalogue, (), self.zone)
+        self.form = ready or StartForm(self.catalogue, (), self.zone, self.look)
         self.form.show_sessions(self._sessions_to_link())
         self.form.start.on_click(lambda _: self.after_pending_edits(self.start_discussion))
         store, person = self.signed_in()
+        look = self.look
         rows = []
         for item in discussions.list_discussions(store, person):
             protocol = self.catalogue.get(item.protocol_id)
-            button = W.Button(description="Open", tooltip=f"Open the {item.status} discussion")
+            button = W.Button(
+                description="Open",
+                tooltip=f"Open the {item.status} discussion",
+                layout=look.layout(),
+                style=look.style_of(W.Button),
+            )
             button.add_class("cop-open-discussion")
             button.on_click(lambda _, i=item.id: self.guard(self.open_discussion, i))
-            label = W.HTML(
+            label = look.html(
                 f"<strong>{html.escape(protocol.name if protocol else item.protocol_id)}</strong>"
                 f" · {item.status} · facilitated by <bdi>{html.escape(item.facilitator_name)}</bdi>"
                 f' <span class="cop-meta">{html.escape(item.created_at[:16].replace("T", " "))}'
                 " UTC</span>"
             )
-            rows.append(W.HBox([button, label], layout=W.Layout(align_items="center")))
-        listing = W.VBox(rows) if rows else W.HTML("<p>No discussions yet.</p>")
-        self.body.children = [W.HTML("<h2>Discussions</h2>"), listing, self.form]
+            rows.append(W.HBox([button, label], layout=look.layout(align_items="center")))
+        listing = (
+            W.VBox(rows, layout=look.layout()) if rows else look.html("<p>No discussions yet.</p>")
+        )
+        self.body.children = [look.html("<h2>Discussions</h2>"), listing, self.form]
 
     def _sessions_to_link(self) -> list[session_service.Session]:
         store, person = self.signed_in()

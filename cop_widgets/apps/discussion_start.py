@@ -19,8 +19,8 @@ from cop_widgets.errors import InvalidInput
 from cop_widgets.services import discussions
 from cop_widgets.services import sessions as session_service
 from cop_widgets.widgets.deid_check import DeidCheck
+from cop_widgets.widgets.shared_look import SharedLook
 
-LABEL = {"description_width": "initial"}
 NO_SESSION_LABEL = "Not part of a session"
 # A Dropdown value of None means "nothing selected" to ipywidgets, so no session is "".
 NO_SESSION = ""
@@ -43,19 +43,23 @@ class StartForm(W.VBox):
         catalogue: Catalogue,
         sessions: Sequence[session_service.Session] = (),
         zone: ZoneInfo | None = None,
+        look: SharedLook | None = None,
     ):
+        """`look`: the page's shared layout and style models (the form's own by default)."""
         self.catalogue = catalogue
         self.zone = zone or ZoneInfo("UTC")
+        self.look = look = look or SharedLook()
         self.protocol = W.Dropdown(
             options=[(p.name, p.id) for p in catalogue.items],
             description="Protocol",
-            style=LABEL,
-            layout=W.Layout(width="28rem"),
+            style=look.labelled(W.Dropdown),
+            layout=look.layout(width="28rem"),
         )
         self.protocol.add_class("cop-protocol")
+        # its own layout: the run sheet hides it (its session is the one run)
         self.session = W.Dropdown(
             description="Part of session",
-            style=LABEL,
+            style=look.labelled(W.Dropdown),
             layout=W.Layout(width="28rem"),
         )
         self.session.add_class("cop-session-choice")
@@ -63,43 +67,49 @@ class StartForm(W.VBox):
         self.summary = W.Textarea(
             description="De-identified case summary",
             placeholder="Roles, not names: 'a mother of two', 'the Year 3 teacher'.",
-            style=LABEL,
-            layout=W.Layout(width="auto", flex="1 1 auto", height="8em"),
+            style=look.labelled(W.Textarea),
+            layout=look.layout(width="auto", flex="1 1 auto", height="8em"),
         )
         self.summary.add_class("cop-summary")
         self.content_note = W.Text(
             description="Content note (optional)",
             placeholder="e.g. includes family violence",
-            style=LABEL,
-            layout=W.Layout(width="36rem"),
+            style=look.labelled(W.Text),
+            layout=look.layout(width="36rem"),
         )
         self.content_note.add_class("cop-content-note")
         self.names_mentioned = W.Text(
             description="Names said aloud today (checked for, never saved)",
-            style=LABEL,
-            layout=W.Layout(width="40rem"),
+            style=look.labelled(W.Text),
+            layout=look.layout(width="40rem"),
         )
         self.names_mentioned.add_class("cop-names-mentioned")
         self.role_inputs: dict[str, W.Text] = {}
-        self.roles_box = W.VBox()
+        self.roles_box = W.VBox(layout=look.layout())
         self.deid = DeidCheck()
-        self.start = W.Button(description="Check and start", button_style="primary")
+        self.start = W.Button(
+            description="Check and start",
+            button_style="primary",
+            layout=look.layout(),
+            style=look.style_of(W.Button),
+        )
         self.start.add_class("cop-start-discussion")
         self.protocol.observe(lambda _: self._show_roles(), "value")
         self._show_roles()
         super().__init__(
+            layout=look.layout(),
             children=[
-                W.HTML("<h2>Start a case discussion</h2>"),
+                look.html("<h2>Start a case discussion</h2>"),
                 self.protocol,
                 self.session,
                 self.summary,
                 self.content_note,
                 self.names_mentioned,
-                W.HTML("<h3>Roles</h3><p class='cop-meta'>Names, separated by commas.</p>"),
+                look.html("<h3>Roles</h3><p class='cop-meta'>Names, separated by commas.</p>"),
                 self.roles_box,
                 self.deid,
                 self.start,
-            ]
+            ],
         )
 
     @property
@@ -131,7 +141,9 @@ class StartForm(W.VBox):
         inputs = []
         for role_id, name in roles:
             box = self.role_inputs.get(role_id) or W.Text(
-                description=name, style=LABEL, layout=W.Layout(width="30rem")
+                description=name,
+                style=self.look.labelled(W.Text),
+                layout=self.look.layout(width="30rem"),
             )
             box.description = name
             box.add_class(f"cop-role-{role_id}")

@@ -50,3 +50,20 @@ def test_a_form_on_a_page_takes_the_page_look():
     assert len({id(c.style) for c in scales}) == 1 and scales[0].style.button_width == "2.6em"
     assert len({id(c.layout) for c in texts}) == 1 and texts[0].layout.width == "40rem"
     assert form.send.layout is look.layout() and form.layout is look.layout()
+
+
+def test_the_start_form_takes_the_page_look_and_its_session_choice_keeps_its_own_layout():
+    from cop_widgets.apps.discussion_start import StartForm
+    from cop_widgets.content.protocols import load_protocols
+    from cop_widgets.settings import load_settings
+
+    look = SharedLook()
+    form = StartForm(load_protocols(load_settings().protocols_dir), (), look=look)
+    assert form.protocol.style is look.labelled(W.Dropdown)
+    assert form.content_note.style is form.names_mentioned.style is look.labelled(W.Text)
+    roles = list(form.role_inputs.values())
+    assert roles and len({id(r.layout) for r in roles}) == 1 and roles[0].layout.width == "30rem"
+    assert form.start.layout is form.layout is look.layout()
+    # the run sheet hides the session choice (its session is the one it runs): only that goes
+    form.session.layout.display = "none"
+    assert form.protocol.layout.display is None and form.start.layout.display is None
