@@ -123,22 +123,25 @@ class MyPageApp(AppShell):
         self.catalogue = catalogue or Catalogue((), ())
         self.person: Person | None = None
         self.zone = ZoneInfo(settings.timezone)
-        self.upcoming_view = W.HTML()
-        self.commitments_box = W.VBox()
-        self.stories_box = W.VBox()
-        self.drafts_view = W.HTML()
-        self.feedback_view = W.HTML()
-        self.record_box = W.VBox()
-        self.export_box = W.VBox()
+        look = self.look
+        self.upcoming_view = look.html()
+        self.commitments_box = W.VBox(layout=look.layout())
+        self.stories_box = W.VBox(layout=look.layout())
+        self.drafts_view = look.html()
+        self.feedback_view = look.html()
+        self.record_box = W.VBox(layout=look.layout())
+        self.export_box = W.VBox(layout=look.layout())
         self._followup_rows: dict[str, W.VBox] = {}
+        # Everything of the page that is the same for everyone is made with the app: in a
+        # preheated kernel that is before anyone opens the page (each widget made at sign-in
+        # is a message to the page on its first request).
+        self._make_export()
+        self.sections = self._make_sections()
         super().__init__(MY_STYLE + "<h1>My page</h1>")
         self.add_class("cop-my-page")
         self.begin(startup_error, environ)
 
-    # -- the page ------------------------------------------------------------------------------
-    def _sign_in(self, person: Person) -> None:
-        self.person = person
-        self.status.clear()  # signed in now: an earlier "not signed in" no longer holds
+    def _make_sections(self) -> list[W.VBox]:
         sections = (
             ("upcoming", self.upcoming_view),
             ("commitments", self.commitments_box),
@@ -150,11 +153,17 @@ class MyPageApp(AppShell):
         )
         boxes = []
         for key, content in sections:
-            box = W.VBox([content])
+            box = W.VBox([content], layout=self.look.layout())
             box.add_class("cop-my-section")
             box.add_class(f"cop-my-{key}")
             boxes.append(box)
-        self.body.children = boxes
+        return boxes
+
+    # -- the page ------------------------------------------------------------------------------
+    def _sign_in(self, person: Person) -> None:
+        self.person = person
+        self.status.clear()  # signed in now: an earlier "not signed in" no longer holds
+        self.body.children = self.sections
         # each section on its own: one that cannot be read says so, the others still show
         for show in (
             self.show_upcoming,
@@ -423,16 +432,19 @@ class MyPageApp(AppShell):
         self.record_box.children = [heading, panel]
 
     # -- my data ----------------------------------------------------------------------------------
-    def show_export(self) -> None:
+    def _make_export(self) -> None:
+        look = self.look
         self.export_button = W.Button(
-            description="Prepare my data export", layout=W.Layout(align_self="flex-start")
+            description="Prepare my data export",
+            layout=look.layout(align_self="flex-start"),
+            style=look.style_of(W.Button),
         )
         self.export_button.add_class("cop-my-export-button")
         self.export_button.on_click(lambda _: self.guard(self.export))
-        self.export_link = W.HTML()
+        self.export_link = look.html()
         self.export_link.add_class("cop-my-download")
         self.export_box.children = [
-            W.HTML(
+            look.html(
                 "<h2>My data</h2><p class='cop-meta'>Everything of yours in the workbook, to "
                 "keep or take elsewhere: a zip file of JSON and spreadsheet (CSV) files. It "
                 "holds nothing written by anyone else.</p>"
@@ -440,6 +452,11 @@ class MyPageApp(AppShell):
             self.export_button,
             self.export_link,
         ]
+
+    def show_export(self) -> None:
+        """The export part is the same for everyone (made with the app): a new sign-in starts
+        it without an earlier export's link."""
+        self.export_link.value = ""
 
     def export(self) -> None:
         store, person = self.signed_in()

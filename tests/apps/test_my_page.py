@@ -166,6 +166,28 @@ def test_empty_sections_say_so_plainly(store, open_page):
     assert "<p>No feedback yet.</p>" in _section_text(app, "feedback")
 
 
+# What is the same for everyone (the sections, the data export) is made with the app, in a
+# preheated kernel before the request: sign-in made 60 widgets for a newcomer before, 37 now
+# (most of them the CPD record's report panel, which is the person's).
+MOST_WIDGETS_MADE_AT_SIGN_IN = 40
+
+
+def test_the_parts_alike_for_everyone_are_made_before_the_request(store, settings):
+    from ipywidgets.widgets.widget import _instances as live_widgets
+
+    app = my_page_app(settings=settings)
+    try:
+        before = set(live_widgets)
+        sign_in_as(app, "Nadia Newcomer")
+        made = set(live_widgets) - before
+        assert len(made) <= MOST_WIDGETS_MADE_AT_SIGN_IN, len(made)
+        assert list(app.body.children) == app.sections and len(app.sections) == 7
+        assert app.export_button in app.export_box.children
+        assert "No commitments yet" in _section_text(app, "commitments")
+    finally:
+        app.store.dispose()
+
+
 def test_home_page_has_a_my_page_card_for_everyone(store, settings):
     app = home_app(settings=settings)
     sign_in_as(app, "Nadia Newcomer")
