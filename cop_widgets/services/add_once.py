@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
-from sqlalchemy import Connection, Insert, Table, bindparam, insert, select
+from sqlalchemy import Connection, Insert, Table, UniqueConstraint, bindparam, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from cop_widgets.store import Store
 from cop_widgets.store.db import AnyRow, AnySelect
@@ -29,9 +30,15 @@ def add_once(
     a row with these `key` columns is there already, and audit the addition. Returns the row
     that was there (the caller may check whose it is), None when this call added it."""
     find, add = _statements(table, tuple(key))
-    found = conn.execute(find, dict(key)).first()
+    add_if_new = insert_if_new(conn.dialect.name, table, tuple(key))
+    if add_if_new is not None:  # one statement when the row is new (a room's joins, 30 at once)
+        added = conn.execute(add_if_new, {**key, **values}).first() is not None
+        found = None if added else conn.execute(find, dict(key)).first()
+    else:
+        found = conn.execute(find, dict(key)).first()
+        if found is None:
+            conn.execute(add, {**key, **values})
     if found is None:
-        conn.execute(add, {**key, **values})
         store.audit(
             conn, actor_id=actor_id, action=action, target_kind=target_kind, target_id=target_id
         )
@@ -44,3 +51,36 @@ def _statements(table: Table, key_columns: tuple[str, ...]) -> tuple[AnySelect, 
     them 30 at once; building them anew cost more than running them)."""
     find = select(table).where(*(table.c[column] == bindparam(column) for column in key_columns))
     return find, insert(table)
+
+
+@cache
+def insert_if_new(dialect: str, table: Table, key_columns: tuple[str, ...]) -> Insert | None:
+    """`INSERT … ON CONFLICT (key) DO NOTHING RETURNING key` for `table` (a row back when it
+    added one, none when the key was there: psycopg's rowcount says -1 either way), where the
+    store's dialect has it (SQLite, PostgreSQL) and `key_columns` are the table's primary key
+    or one of its unique keys; None otherwise (the caller then finds and inserts, two
+    statements). A conflict on any other unique key still raises."""
+    if not _is_unique_key(table, set(key_columns)):
+        return None
+    if dialect == "sqlite":
+        statement: Insert = sqlite.insert(table).on_conflict_do_nothing(
+            index_elements=list(key_columns)
+        )
+    elif dialect == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing(
+            index_elements=list(key_columns)
+        )
+    else:
+        return None
+    return statement.returning(*(table.c[column] for column in key_columns))
+
+
+def _is_unique_key(table: Table, columns: set[str]) -> bool:
+    keys = [{c.name for c in table.primary_key.columns}]
+    keys += [
+        {c.name for c in constraint.columns}
+        for constraint in table.constraints
+        if isinstance(constraint, UniqueConstraint)
+    ]
+    keys += [{c.name for c in index.columns} for index in table.indexes if index.unique]
+    return columns in keys

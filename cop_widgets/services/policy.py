@@ -66,6 +66,7 @@ from sqlalchemy import (
 
 from cop_widgets.content.roles import LEADING_ROLES
 from cop_widgets.errors import NotAllowed, RecordNotFound
+from cop_widgets.services.add_once import insert_if_new
 from cop_widgets.services.identity import Person
 from cop_widgets.store import Store
 from cop_widgets.store.db import utc_now
@@ -993,16 +994,13 @@ def require_own(
 
 def add_member(conn: Connection, community_id: str, person_id: str, role: str = "member") -> None:
     """Inside a caller's write transaction: give a person a role in a community (idempotent)."""
-    if role not in community_roles(conn, person_id, community_id):
-        conn.execute(
-            _ADD_MEMBER,
-            {
-                "community_id": community_id,
-                "person_id": person_id,
-                "role": role,
-                "added_at": utc_now(),
-            },
-        )
+    row = {"community_id": community_id, "person_id": person_id, "role": role}
+    # one statement where the store has INSERT … ON CONFLICT (a room's joins: 30 at once)
+    add_if_new = insert_if_new(conn.dialect.name, community_member, tuple(row))
+    if add_if_new is not None:
+        conn.execute(add_if_new, {**row, "added_at": utc_now()}).first()  # read to the end
+    elif role not in community_roles(conn, person_id, community_id):
+        conn.execute(_ADD_MEMBER, {**row, "added_at": utc_now()})
 
 
 def readme_table() -> str:

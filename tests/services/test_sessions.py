@@ -50,6 +50,58 @@ def test_joining_records_attendance_once(store, series):
     assert sessions.attendees(store, coord, first.id) == [(ana.id, "Ana")]
 
 
+def test_a_first_join_writes_each_row_with_one_statement_and_a_second_writes_nothing(store, series):
+    """A room joins at once, each join holding the store's write lock: the attendance and the
+    membership are each one INSERT … ON CONFLICT DO NOTHING (no look first), audited once; a
+    second join finds both there, adds nothing and audits nothing."""
+    from sqlalchemy import event
+
+    from cop_widgets.store.schema import audit_event, community_member
+
+    _, cop, first, _ = series
+    ana = find_or_add_person(store, "Ana")
+    written: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        words = statement.split()
+        if words[0].upper() in ("INSERT", "UPDATE", "DELETE") and any(
+            table.name in statement for table in (attendance, community_member, audit_event)
+        ):
+            written.append(" ".join(words[:3]).lower())
+
+    def counts() -> tuple[int, int, int]:
+        with store.read() as conn:
+            return tuple(  # type: ignore[return-value]
+                conn.execute(select(func.count()).select_from(table)).scalar()
+                for table in (attendance, community_member, audit_event)
+            )
+
+    members_before, audits_before = counts()[1:]
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        sessions.join(store, ana, first.join_code, NOW)
+        assert written == [
+            "insert into attendance",
+            "insert into audit_event",
+            "insert into community_member",
+        ]
+        assert counts() == (1, members_before + 1, audits_before + 1)
+        written.clear()
+        sessions.join(store, ana, first.join_code, NOW)
+        # both rows were there: the two tries changed nothing
+        assert written == ["insert into attendance", "insert into community_member"]
+        assert counts() == (1, members_before + 1, audits_before + 1)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    with store.read() as conn:
+        roles = conn.execute(
+            select(community_member.c.role).where(
+                community_member.c.person_id == ana.id, community_member.c.community_id == cop.id
+            )
+        ).scalars()
+        assert list(roles) == ["member"]
+
+
 @pytest.mark.parametrize(
     ("code", "when", "message"),
     [
