@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from functools import cache
 
 from sqlalchemy import Connection, Insert, Table, UniqueConstraint, bindparam, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cop_widgets.store import Store
 from cop_widgets.store.db import AnyRow, AnySelect
@@ -62,11 +61,17 @@ def insert_if_new(dialect: str, table: Table, key_columns: tuple[str, ...]) -> I
     statements). A conflict on any other unique key still raises."""
     if not _is_unique_key(table, set(key_columns)):
         return None
+    # Each dialect's module imported on first use: PostgreSQL's costs a SQLite store's every
+    # kernel ~2 MiB (measured: idle kernel 68.7 → 71.0 MiB with it imported here at the top).
     if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         statement: Insert = sqlite.insert(table).on_conflict_do_nothing(
             index_elements=list(key_columns)
         )
     elif dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         statement = postgresql.insert(table).on_conflict_do_nothing(
             index_elements=list(key_columns)
         )
