@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import ctypes
 import html
 import logging
 from typing import Any
@@ -11,12 +9,14 @@ from typing import Any
 import ipywidgets as W
 
 from cop_widgets.apps._autosave import Autosave, running_loop
+from cop_widgets.apps._memory import return_freed_memory_soon
+from cop_widgets.apps._page_connected import send_no_state_until_connected
 from cop_widgets.apps._startup import BusyStart, retry_opening
 from cop_widgets.content.yaml_files import Catalogue
 from cop_widgets.errors import CopWidgetsError, StoreFailure
 from cop_widgets.services.identity import Person, current_person
 from cop_widgets.services.roster import highest_role
-from cop_widgets.serving.request import when_requested
+from cop_widgets.serving.request import in_preheated_kernel, when_requested
 from cop_widgets.store import Store
 from cop_widgets.widgets import SharedLook, StatusLine
 
@@ -117,33 +117,6 @@ def staying_until_saved(saver: Autosave, back: str, saved: str = "saved") -> str
     )
 
 
-TRIM_AFTER_SECONDS = 0.5
-
-
-def _return_freed_memory_soon() -> None:
-    """Soon, give the heap pages that start-up freed back to the system.
-
-    glibc keeps freed pages for reuse; a participant kernel's start-up (imports, queries,
-    widget state) frees about 1 MiB that it never needs again, times 30 kernels in a room.
-    Run a moment later on the kernel's loop, so the page's first messages are not held up;
-    once when the app is built (a preheated kernel then waits for its page) and once when
-    the person is signed in."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # no loop (tests driving an app directly): nothing to hand back
-        return
-    loop.call_later(TRIM_AFTER_SECONDS, _trim_heap)
-
-
-def _trim_heap() -> None:
-    # no gc.collect() first: it costs ~35 ms of CPU per kernel (30 kernels joining at once) and
-    # finds next to nothing; malloc_trim takes ~0.2 ms
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (AttributeError, OSError):  # not glibc (macOS, musl): its allocator decides
-        pass
-
-
 def identify(store: Store, environ) -> tuple[Person, str]:
     """The person the server signed in for this page, and the role shown beside their name."""
     with store.snapshot():  # one read transaction (every page of a room asks at once)
@@ -214,8 +187,12 @@ class AppShell(W.VBox):
         if startup_error:
             self.status.show(startup_error, "error")
             return
+        if in_preheated_kernel():
+            # nobody sees this kernel's widgets until its page connects, and the page then asks
+            # for every widget's whole state: a change made before is not sent on its own
+            send_no_state_until_connected()
         when_requested(lambda query: self.guard(self._identify_until_done, query))
-        _return_freed_memory_soon()  # a preheated kernel then waits, perhaps for an hour
+        return_freed_memory_soon()  # a preheated kernel then waits, perhaps for an hour
 
     def _identify_until_done(self, query: str | None) -> None:
         """Identify the person; a store that refuses (busy, its server restarting) is asked
@@ -248,7 +225,7 @@ class AppShell(W.VBox):
         person, role = identify(store, self.environ)
         self.header.value = _header_html(person, role, self.home_link())
         self._sign_in(person)
-        _return_freed_memory_soon()
+        return_freed_memory_soon()
 
     def home_link(self) -> str | None:
         """Where the header's "Home" leads (None: no link); asked once the page is requested."""

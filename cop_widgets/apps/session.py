@@ -14,11 +14,12 @@ from cop_widgets.apps._autosave import Autosave, Ticker
 from cop_widgets.apps._base import AppShell, identify, log
 from cop_widgets.apps._startup import open_for_app
 from cop_widgets.apps._value_story import return_card, today_in
-from cop_widgets.apps._warm_up import in_preheated_kernel, rehearse_first_request
+from cop_widgets.apps._warm_up import rehearse_first_request
 from cop_widgets.content.session_items import ItemSet, load_item_sets
 from cop_widgets.errors import CopWidgetsError, InvalidInput, StoreFailure
 from cop_widgets.services import checkins, discussions, sessions, value_stories
 from cop_widgets.services.identity import Person, find_or_add_person
+from cop_widgets.serving.request import in_preheated_kernel
 from cop_widgets.settings import Settings
 from cop_widgets.store import Store
 from cop_widgets.widgets.item_form import ItemForm

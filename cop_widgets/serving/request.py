@@ -202,6 +202,11 @@ def query_string() -> str:
     return os.getenv("QUERY_STRING", "")
 
 
+def in_preheated_kernel() -> bool:
+    """True in a kernel Voilà starts ahead for its pool (it then waits for a page)."""
+    return os.getenv("VOILA_PREHEAT", "False") != "False"
+
+
 def when_requested(callback) -> None:
     """Call callback(query_string) once the page is requested, without holding up the page.
 
@@ -212,7 +217,7 @@ def when_requested(callback) -> None:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
-    if loop is None or os.getenv("VOILA_PREHEAT", "False") == "False":
+    if loop is None or not in_preheated_kernel():
         callback(query_string())
         return
 

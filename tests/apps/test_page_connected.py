@@ -86,3 +86,31 @@ def test_the_work_runs_once_when_both_the_page_and_the_fallback_come(fresh, monk
 
     asyncio.run(kernel())
     assert ran == ["built"]
+
+
+def test_a_waiting_kernel_sends_no_state_change_until_its_page_connects(fresh, monkeypatch):
+    monkeypatch.setattr(W.Widget, "send_state", W.Widget.send_state)  # restored afterwards
+    monkeypatch.setattr(connected, "_holding_state", False)
+    label = W.Label("made ahead")
+    sent: list[dict] = []
+    monkeypatch.setattr(label.comm, "send", lambda data=None, buffers=None, **_: sent.append(data))
+    connected.send_no_state_until_connected()
+    connected.send_no_state_until_connected()  # a second app on the page: wrapped once
+
+    label.value = "changed while no page is connected"
+    assert sent == []  # nobody would receive it
+
+    comm = ControlComm()
+    W.Widget._control_comm = comm
+    request_states()  # the page connects: it is given the change with every widget's state
+    states = comm.sent[0]["states"]
+    assert states[label.model_id]["state"]["value"] == "changed while no page is connected"
+
+    label.value = "changed with the page connected"
+    assert sent == [
+        {
+            "method": "update",
+            "state": {"value": "changed with the page connected"},
+            "buffer_paths": [],
+        }
+    ]
