@@ -98,8 +98,11 @@ TTI_RATIO_TARGET = 1.10
 ROOM_ORDER = tuple(os.environ.get("BENCH_ROOM_ORDER", "cop,bare").split(","))
 # Rounds of both rooms (BENCH_ROOM_ROUNDS; --smoke: 1). One round's 3 pages gave medians 0.5 s
 # apart from one run to the next (bare 2.55 and 3.09 s on a quiet machine, the same hour), so
-# the figures pool every round's pages: 9 real pages and 81 GETs per room by default.
-ROUNDS = int(os.environ.get("BENCH_ROOM_ROUNDS", "3"))
+# the figures pool every round's pages: 12 real pages and 108 GETs per room by default. An even
+# number, so that each room comes first in as many rounds as the other: with 3, the session
+# page came first twice, and in three runs on 2026-11-29 its rounds as the first room had a
+# median of 2.40-2.65 s against 1.82-2.50 s as the second (bare's about the same either way).
+ROUNDS = int(os.environ.get("BENCH_ROOM_ROUNDS", "4"))
 # A round in which other processes (the host's other tenants) took more than
 # OTHERS_CPU_NOISY_PERCENT of a core during either room's burst compares the rooms under
 # unequal conditions (a run on 2026-11-28: 78 % during the session room's burst, 8 % during
@@ -255,6 +258,11 @@ async def room_burst(server: Server, url: str, ready: str, people: list[SignedIn
         warm_up = await browser.new_context()
         await (await warm_up.new_page()).goto(server.url())
         await warm_up.close()
+        # Warm this process's HTTP client the same way, on a client of its own (the burst's
+        # connections stay new): the run's first burst sent its GETs 0.24 s after the start,
+        # later ones 0.03-0.13 s, as the first request imports and builds what later ones reuse.
+        async with httpx.AsyncClient() as warm_client:
+            await warm_client.get(server.url())
         limits = httpx.Limits(max_connections=ROOM + 5, max_keepalive_connections=ROOM + 5)
         async with httpx.AsyncClient(limits=limits) as client:
             start = asyncio.Event()
