@@ -100,8 +100,8 @@ ROOM_ORDER = tuple(os.environ.get("BENCH_ROOM_ORDER", "cop,bare").split(","))
 # apart from one run to the next (bare 2.55 and 3.09 s on a quiet machine, the same hour), so
 # the figures pool every round's pages: 12 real pages and 108 GETs per room by default. An even
 # number, so that each room comes first in as many rounds as the other: with 3, the session
-# page came first twice, and in three runs on 2026-11-29 its rounds as the first room had a
-# median of 2.40-2.65 s against 1.82-2.50 s as the second (bare's about the same either way).
+# page came first twice, and over six runs on 2026-11-29 its rounds as the first room had a
+# median of 2.43 s (12 rounds) against 2.24 s as the second (9); bare's 2.11 and 2.15 s.
 ROUNDS = int(os.environ.get("BENCH_ROOM_ROUNDS", "4"))
 # A round in which other processes (the host's other tenants) took more than
 # OTHERS_CPU_NOISY_PERCENT of a core during either room's burst compares the rooms under

@@ -83,10 +83,11 @@ def _hook_control_comm() -> None:
 
 def send_no_state_until_connected() -> None:
     """From now on, until a page has opened this kernel's widget control comm, widgets' state
-    changes are not sent (the page asks for every widget's whole state once it connects). For
-    a kernel that waits for its page (Voilà's pool): JupyterLab's widget manager opens the
-    control comm as it connects, and Voilà's page does so before it renders any widget. Once a
-    page has connected, every change is sent as before."""
+    changes are not sent (the page asks for every widget's whole state once it connects). Only
+    for a kernel that waits for its page (Voilà's pool, AppShell.begin): Voilà's page opens the
+    control comm before it renders any widget (ipywidgets 8's protocol; its fallback for old
+    kernels asks each widget after the control comm was opened, so also after this lets
+    changes through). Once a page has connected, every change is sent as before."""
     global _holding_state
     if _holding_state:
         return

@@ -30,11 +30,12 @@ from cop_widgets.store.db import scratch_twin, share_compiled_statements
 
 log = logging.getLogger("cop_widgets.apps")
 
-# Times the first request is rehearsed. Python specialises a function's code once it has run a
-# few times, and SQLAlchemy fills some caches on a statement's second run: a fresh process's
-# join (identify, join, the page's reads) after one rehearsal took 3.6 ms of CPU, after three
-# 3.1 ms, after eight 2.9 ms (medians of 8 processes, caches flushed in between). The second
-# and third are the same person's second and third join (attendance already recorded).
+# Times the first request is rehearsed (the second and third: the same person's second and
+# third join, attendance already recorded). Code run a few times runs faster (Python specialises
+# it; some of SQLAlchemy's caches fill on a statement's second run): a fresh process's join
+# (identify, join, the page's reads) after one rehearsal took 3.6 ms of CPU, after three 3.1 ms,
+# after eight 2.9 ms (medians of 8 processes, the CPU caches flushed before the join). In a
+# room's kernels the difference was within the spread of 5 bursts each way (benchmarks/README).
 REHEARSALS = 3
 
 
