@@ -56,6 +56,7 @@ from cop_widgets.room.load import (
     ServerFailed,
     cpu_seconds,
     marked_tti_s,
+    missing_kernel_message,
     page_kernel_rss_mib,
     ready_mark_script,
     stats,
@@ -770,7 +771,7 @@ def _notebooks(tmp: Path) -> dict[str, Path]:
 def _kernel_rss_mib(page, server: RoomServer) -> float:
     rss = page_kernel_rss_mib(page, server.proc.pid)
     if rss is None:
-        raise server.failure("no kernel process for the page's kernel")
+        raise server.failure(missing_kernel_message(page, server.proc.pid))
     return rss
 
 

@@ -44,6 +44,7 @@ from cop_widgets.room.load import (
     free_port,
     kernel_processes,
     marked_tti_s,
+    missing_kernel_message,
     page_kernel_rss_mib,
     process_tree,
     ready_mark_script,
@@ -176,7 +177,7 @@ def wait_pools_executed(servers: list[Server], timeout_s: float = 150) -> float:
 def kernel_rss_mib(page, server: Server) -> float:
     rss = page_kernel_rss_mib(page, server.proc.pid)
     if rss is None:
-        raise server.failure("no kernel process for the page's kernel")
+        raise server.failure(missing_kernel_message(page, server.proc.pid))
     return rss
 
 
