@@ -105,11 +105,9 @@ ROOM_ORDER = tuple(os.environ.get("BENCH_ROOM_ORDER", "cop,bare").split(","))
 ROUNDS = int(os.environ.get("BENCH_ROOM_ROUNDS", "4"))
 # An untimed round of both rooms first (BENCH_ROOM_WARM_UP=0: none; --smoke: none), kept in the
 # results as `warm_up_round`, outside the figures, as benchmark tools set warm-up iterations
-# aside. The run's first burst was slow when it was the session page's: 2.40-2.67 s in all six
-# runs of 2026-11-29 09:47-10:15 that began with it, against 1.80-2.54 s (median 2.23) in its
-# other rounds; bare's first round, in the run that began with bare, was 2.11 s (its others
-# 1.80-2.14). What is slow in that first burst is not found (see benchmarks/README.md); it is
-# the run's, not the room's: an untimed bare room before it made it 2.09 s.
+# aside. The run's first burst, when it was the session page's, was mostly slower than its
+# later rounds (2.40-2.67 s in six runs on 2026-11-29 against a median of 2.23 s; 2.06-2.80 s
+# as the warm-up since); the cause is not found (benchmarks/README.md, 2026-11-29 11:20).
 WARM_UP_ROUND = os.environ.get("BENCH_ROOM_WARM_UP", "1").strip() != "0"
 # A round in which other processes (the host's other tenants) took more than
 # OTHERS_CPU_NOISY_PERCENT of a core during either room's burst compares the rooms under
