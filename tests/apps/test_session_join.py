@@ -30,6 +30,10 @@ MOST_TRANSACTIONS_AT_THE_JOIN = 4
 # and the status line. 7 before the join row, the code field and the check-in's box were left
 # as they are on a join that goes through.
 MOST_STATE_MESSAGES_AT_THE_JOIN = 4
+# Every joined page asks every few seconds whether check-out is open or the case discussion
+# started: the session's discussions, the rule session.view (one statement, 3 before), and the
+# check-out's time. 5 statements before.
+MOST_STATEMENTS_A_POLL = 3
 
 
 def _models_in(widget: W.Widget, seen: set[str]) -> set[str]:
@@ -91,6 +95,30 @@ def test_a_join_fills_widgets_made_before_the_request(settings, two_sessions):  
         kept = set(live_widgets) - before_app  # all the kernel would send the page
         assert len(kept) <= MOST_MODELS_AFTER_THE_JOIN, len(kept)
         assert shown <= kept
+    finally:
+        app.store.dispose()
+
+
+def test_a_joined_page_asks_for_the_room_in_few_statements(settings, two_sessions):  # noqa: F811
+    _, first, _ = two_sessions
+    app = session_app(settings=settings)
+    try:
+        app.query = f"code={first.join_code}"
+        sign_in_as(app, "Ana")
+        assert app.joined is not None, app.status.message
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, *_) -> None:
+            if not statement.lstrip().upper().startswith("BEGIN"):  # the transaction's own
+                statements.append(statement)
+
+        event.listen(app.store.engine, "before_cursor_execute", count)
+        try:
+            app.poll()
+        finally:
+            event.remove(app.store.engine, "before_cursor_execute", count)
+        assert 0 < len(statements) <= MOST_STATEMENTS_A_POLL, statements
+        assert app.checkout_button.layout.display == "none"  # it asked, and it is not open
     finally:
         app.store.dispose()
 

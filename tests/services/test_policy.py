@@ -303,6 +303,22 @@ def test_members_see_sessions_but_not_their_join_codes(store, world):
     ]
 
 
+def test_a_session_stays_visible_to_whoever_attended_it_after_leaving(store, world):
+    """Rule session.view in its one statement: attendance alone is enough (the matrix's
+    attendee is also a member); neither attendance nor a role is not; nor is an unknown id."""
+    people, records = world
+    session_id = records["session.view"]["session A1"]
+    cop_a = records["community.view"]["own community"]
+    attendee = people["member (attended)"]
+    membership.leave(store, attendee, cop_a)
+    with store.read() as conn:
+        assert not policy.allowed(conn, attendee, "community.view", cop_a)
+        assert policy.allowed(conn, attendee, "session.view", session_id)
+        assert not policy.allowed(conn, people["practitioner"], "session.view", session_id)
+        assert not policy.allowed(conn, people["global coordinator"], "session.view", "no-such")
+        assert not policy.allowed(conn, attendee, "session.view", None)
+
+
 def test_the_facilitator_ends_attendees_access_to_the_case(store, world):
     people, records = world
     held = records["discussion.read"]["held in A1"]
