@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from cop_widgets.apps._base import SETTLE_SECONDS
 from cop_widgets.apps.case_discussion import case_discussion_app
 from cop_widgets.apps.community import community_app
 from cop_widgets.apps.directory import directory_app
@@ -382,6 +383,7 @@ def test_refused_plan_and_create_keep_their_text_and_are_retried(settings, store
         app.new_domain.value = "Child and family support"
         lock = lock_for(app.store)
         _click(app, "Create community")
+        await asyncio.sleep(SETTLE_SECONDS + 0.1)  # the click waits for the last keystrokes
         assert "Not saved yet — retrying" in app.status.message and _unsaved(app)
         assert app.new_name.value == "Family support CoP"
         lock.release()
@@ -393,6 +395,7 @@ def test_refused_plan_and_create_keep_their_text_and_are_retried(settings, store
         app.p_focus.value = "What helps fathers stay involved?"
         lock = lock_for(app.store)
         _click(app, "Plan session")
+        await asyncio.sleep(SETTLE_SECONDS + 0.1)
         assert "Not saved yet — retrying" in app.status.message and _unsaved(app)
         assert app.p_topic.value == "Engaging fathers"
         await asyncio.sleep(0.3)
