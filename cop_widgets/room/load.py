@@ -126,13 +126,18 @@ def kernel_processes(server_pid: int) -> list[psutil.Process]:
 KERNEL_LOOKUPS = 3  # a scan of the server's processes that missed the page's kernel, again
 
 
+def page_kernel_id(page) -> str:
+    """The id of the kernel behind a loaded Voilà page, from the page's config."""
+    return json.loads(page.locator("#jupyter-config-data").text_content())["kernelId"]
+
+
 def page_kernel_rss_mib(page, server_pid: int) -> float | None:
     """RSS of the kernel behind a loaded page (Playwright's sync API), found by the kernel id
     in the page's config among the server's kernels; None if no such kernel runs. Looked for
     up to KERNEL_LOOKUPS times a second apart: in one CI run of the smoke benchmarks (several
     at once on 2 cores) a single scan found no process for the kernel of a page that had just
     become usable."""
-    kernel_id = json.loads(page.locator("#jupyter-config-data").text_content())["kernelId"]
+    kernel_id = page_kernel_id(page)
     for lookup in range(KERNEL_LOOKUPS):
         if lookup:
             time.sleep(1)
@@ -146,7 +151,7 @@ def page_kernel_rss_mib(page, server_pid: int) -> float | None:
 def missing_kernel_message(page, server_pid: int) -> str:
     """What to say when page_kernel_rss_mib found no kernel: the page's kernel id and the
     command lines of the kernels the server does run."""
-    kernel_id = json.loads(page.locator("#jupyter-config-data").text_content())["kernelId"]
+    kernel_id = page_kernel_id(page)
     lines = []
     for proc in kernel_processes(server_pid):
         with suppress(psutil.Error):
