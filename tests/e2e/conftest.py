@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
@@ -240,16 +241,25 @@ def off_machine_requests(page) -> list[str]:
     return outside
 
 
+class PageReopenedItself(UserWarning):
+    """A page showed "Error displaying widget" and its template reopened it (a test may still
+    pass): listed in pytest's warnings summary, also from xdist's workers, so a CI log says how
+    often it happens."""
+
+
+def _note_from_page(msg) -> None:
+    if msg.type == "error" or msg.text.startswith("cop:"):
+        print(f"{time.strftime('%X')} console {msg.type}: {msg.text[:300]}")
+    if msg.text.startswith("cop:") and "reopening" in msg.text:
+        warnings.warn(msg.text[:300], PageReopenedItself, stacklevel=1)
+
+
 def report_browser_errors(page) -> None:
-    """Print the page's script errors and console errors, with the time they came: pytest
-    shows them beside a failed test (a page that never shows its app says why)."""
+    """Print the page's script errors, console errors and the notes our page template logs
+    ("cop: …", e.g. a page that reopened itself), with the time they came: pytest shows them
+    beside a failed test (a page that never shows its app says why)."""
     page.on("pageerror", lambda exc: print(f"{time.strftime('%X')} page error: {exc}"))
-    page.on(
-        "console",
-        lambda msg: (
-            msg.type == "error" and print(f"{time.strftime('%X')} console error: {msg.text[:300]}")
-        ),
-    )
+    page.on("console", _note_from_page)
 
 
 @contextmanager
