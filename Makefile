@@ -37,7 +37,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory bench-smoke
 
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # mypy over cop_widgets/ ([tool.mypy] in pyproject.toml: strict for store/ and services/)
 typecheck: $(STAMP)

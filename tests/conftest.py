@@ -72,9 +72,18 @@ def _no_loop_left_marked_running(request):
         asyncio._set_running_loop(left)
 
 
+def _run_order(item) -> int:
+    if item.get_closest_marker("browser"):
+        return 0  # a Voilà server and Chromium each: 10-120 s a file
+    return 1 if item.get_closest_marker("slow") else 2
+
+
 def pytest_collection_modifyitems(items):
-    """Browser tests last: Playwright's sync API leaves an event loop in the main thread."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    """The longest first, the many short ones last, where they even out the workers' last
+    minutes. With the Makefile's --no-loadscope-reorder, xdist hands out files in this order;
+    its default (the files with most tests first) left two-minute browser files to the end,
+    one worker idle. _no_loop_left_marked_running keeps the short ones safe after them."""
+    items.sort(key=_run_order)
 
 
 @contextmanager
