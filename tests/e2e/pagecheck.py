@@ -1,9 +1,12 @@
-"""Checks every browser test can make of a page: axe's serious findings, and whether the page
-fits a screen (no sideways scrolling, no control beyond the edge)."""
+"""Checks every browser test can make of a page: axe's serious findings, whether the page fits
+a screen (no sideways scrolling, no control beyond the edge), and whether its kernel has the
+text just typed."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+import re
+
+from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import REPO
 
@@ -91,3 +94,17 @@ def check_both_sizes(page: Page, name: str) -> list[str]:
     screenshot(page, f"{name}-390")
     page.set_viewport_size(DESKTOP)
     return found
+
+
+UNSAVED = re.compile(r"\bcop-unsaved\b")
+
+
+def leave_the_field_until_the_kernel_has_it(page, field) -> None:
+    """Leave a form field just typed into (Tab: the app's text fields send their text when the
+    person leaves them) and wait until the app has it (it marks its root unsaved), as a
+    person's pause before the next click gives it. Clicking a button straight after `fill`
+    once ran the button's action first on a busy CI host, even after after_pending_edits'
+    settle time: the app said "Enter the topic." with the topic typed (twice in CI, at the
+    community app's plan step)."""
+    field.press("Tab")
+    expect(page.locator(".cop-app")).to_have_class(UNSAVED, timeout=15_000)

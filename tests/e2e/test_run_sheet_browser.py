@@ -13,7 +13,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import REPO, report_browser_errors
-from tests.e2e.pagecheck import PHONE, fit_problems, screenshot, serious_violations, settle
+from tests.e2e.pagecheck import (
+    PHONE,
+    fit_problems,
+    leave_the_field_until_the_kernel_has_it,
+    screenshot,
+    serious_violations,
+    settle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -58,7 +65,9 @@ def test_a_whole_session_is_run_from_the_run_sheet(page: Page, browser, voila_se
     now = datetime.now(UTC)
     page.locator(".cop-plan-date input").fill(f"{now:%Y-%m-%d}")
     page.locator(".cop-plan-time input").fill(f"{now:%H:%M}")
-    page.locator(".cop-plan-topic input").fill(TOPIC)
+    topic = page.locator(".cop-plan-topic input")
+    topic.fill(TOPIC)
+    leave_the_field_until_the_kernel_has_it(page, topic)
     page.locator(".cop-plan-protocol select").select_option(label="Consultancy protocol")
     page.locator(".cop-plan-plan").click()
     expect(page.locator(".cop-status")).to_contain_text("join code")

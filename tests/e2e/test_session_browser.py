@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from cop_widgets.reports.render import REPORTS_DIR
+from tests.e2e.pagecheck import leave_the_field_until_the_kernel_has_it
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -27,7 +28,9 @@ def test_plan_then_join_by_link_counts_each_person_once(page: Page, browser, voi
     # today at noon (UTC, the default zone): the code is open for a day either side
     page.locator(".cop-plan-date input").fill(f"{datetime.now(UTC):%Y-%m-%d}")
     page.locator(".cop-plan-time input").fill("12:00")
-    page.locator(".cop-plan-topic input").fill("Engaging fathers")
+    topic = page.locator(".cop-plan-topic input")
+    topic.fill("Engaging fathers")
+    leave_the_field_until_the_kernel_has_it(page, topic)
     page.locator(".cop-plan-plan").click()
     expect(page.locator(".cop-status")).to_contain_text("join code")
     code = page.locator(".cop-join-code").first.inner_text()
