@@ -1,15 +1,13 @@
 """Leaving a page with unsaved text asks first (issue #12): the app's root carries cop-unsaved
 while its text is not stored, and the page template's beforeunload handler asks on it."""
 
-import re
-
 import pytest
 from playwright._impl._errors import TargetClosedError
 from playwright.sync_api import Page, expect
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+from tests.e2e.pagecheck import UNSAVED
 
-UNSAVED = re.compile(r"\bcop-unsaved\b")
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ASKS = """() => {
   const event = new Event("beforeunload", {cancelable: true});
