@@ -118,27 +118,30 @@ def test_a_page_whose_app_cannot_be_shown_opens_again_by_itself(voila_server, br
     the page reopens once, by itself, and the second one shows the app; a page that fails
     again within a minute says what to do instead of reopening without end."""
     context = browser.new_context()
-    page = context.new_page()
-    report_browser_errors(page)
-    page.add_init_script(BREAK_THE_WIDGET_ID)
-    opened: list[str] = []
-    page.on("load", lambda p: opened.append(p.url))
-    link = voila_server.sign_in_link("Rhea Reopened")
-    page.goto(link + "&next=/voila/render/reflection.ipynb")
-    page.evaluate("sessionStorage.setItem('cop-test-break-pages', '1')")
-    page.get_by_role("button", name="Sign in as Rhea Reopened").click()
-    with pytest.warns(PageReopenedItself, match="reopening"):  # a CI log lists each one
-        page.get_by_role("link", name="Not now: continue").click()
-        page.locator(".cop-whoami").wait_for(state="visible", timeout=60_000)
-    app_pages = [url for url in opened if urlsplit(url).path.startswith("/voila/render/")]
-    assert len(app_pages) == 2, opened  # the broken one, then the one it reopened
-    expect(page.locator(".cop-new")).to_be_visible()
+    try:
+        page = context.new_page()
+        report_browser_errors(page)
+        page.add_init_script(BREAK_THE_WIDGET_ID)
+        opened: list[str] = []
+        page.on("load", lambda p: opened.append(p.url))
+        link = voila_server.sign_in_link("Rhea Reopened")
+        page.goto(link + "&next=/voila/render/reflection.ipynb")
+        page.evaluate("sessionStorage.setItem('cop-test-break-pages', '1')")
+        page.get_by_role("button", name="Sign in as Rhea Reopened").click()
+        with pytest.warns(PageReopenedItself, match="reopening"):  # a CI log lists each one
+            page.get_by_role("link", name="Not now: continue").click()
+            page.locator(".cop-whoami").wait_for(state="visible", timeout=60_000)
+        app_pages = [url for url in opened if urlsplit(url).path.startswith("/voila/render/")]
+        assert len(app_pages) == 2, opened  # the broken one, then the one it reopened
+        expect(page.locator(".cop-new")).to_be_visible()
 
-    page.evaluate("sessionStorage.setItem('cop-test-break-pages', '2')")
-    page.reload()  # within the minute: this one and any it reopened would fail
-    expect(page.get_by_role("alert")).to_contain_text(
-        "This page could not be opened. Reload it in a minute", timeout=60_000
-    )
-    assert page.evaluate("sessionStorage.getItem('cop-test-break-pages')") == "1"  # no reopening
-    expect(page.locator(".cop-whoami")).to_have_count(0)
-    context.close()
+        page.evaluate("sessionStorage.setItem('cop-test-break-pages', '2')")
+        page.reload()  # within the minute: this one and any it reopened would fail
+        expect(page.get_by_role("alert")).to_contain_text(
+            "This page could not be opened. Reload it in a minute", timeout=60_000
+        )
+        left = page.evaluate("sessionStorage.getItem('cop-test-break-pages')")
+        assert left == "1"  # the failed page did not reopen
+        expect(page.locator(".cop-whoami")).to_have_count(0)
+    finally:
+        context.close()  # also when an expectation above fails
