@@ -239,11 +239,16 @@ class ReportKernel:
     )
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        from jupyter_client.kernelspec import KernelSpecManager
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
+        from cop_widgets.kernel_launcher import KERNEL_SPECS
+
         self._run_sync = run_sync
-        self.km = AsyncKernelManager(kernel_name=KERNEL)
+        # the served kernels' spec: ipykernel without its debugger (kernel_launcher.py)
+        specs = KernelSpecManager(kernel_dirs=[KERNEL_SPECS])
+        self.km = AsyncKernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
         extra = {"env": {**os.environ, **env}} if env else {}
         run_sync(self.km.start_kernel)(
             cwd=str(REPORTS_DIR), extra_arguments=list(KERNEL_ARGS), **extra

@@ -25,6 +25,7 @@ from pathlib import Path
 import psutil
 
 from cop_widgets.errors import CopWidgetsError
+from cop_widgets.kernel_launcher import is_kernel_command
 from cop_widgets.serving import ServeOptions, voila_command
 
 OTHERS_CPU_NOISY_PERCENT = 20
@@ -118,7 +119,7 @@ def kernel_processes(server_pid: int) -> list[psutil.Process]:
     kernels = []
     for proc in process_tree(server_pid)[1:]:
         with suppress(psutil.Error):
-            if any("ipykernel" in arg for arg in proc.cmdline()):
+            if is_kernel_command(proc.cmdline()):
                 kernels.append(proc)
     return kernels
 

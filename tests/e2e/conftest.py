@@ -19,6 +19,7 @@ import pytest
 from cop_widgets import chromium as cop_chromium
 from cop_widgets.chromium import CHROMIUM_ARGS
 from cop_widgets.errors import CopWidgetsError
+from cop_widgets.kernel_launcher import is_kernel_command
 from cop_widgets.serving.page_bundle import BUNDLE_ENV, RECORD_ENV
 
 REPO = Path(__file__).resolve().parents[2]
@@ -145,7 +146,7 @@ class VoilaServer:
             found = 0
             for proc in psutil.Process(self.proc.pid).children(recursive=True):
                 try:
-                    if "ipykernel_launcher" in " ".join(proc.cmdline()):
+                    if is_kernel_command(proc.cmdline()):
                         found += proc.environ().get("VOILA_PREHEAT") == "True"
                 except psutil.Error:
                     continue

@@ -5,6 +5,8 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Page, expect
 
+from cop_widgets.kernel_launcher import is_kernel_command
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROLFE = "What? So what? Now what?"
@@ -297,14 +299,13 @@ def test_the_kernels_read_the_content_files_from_the_servers_parsed_copy(page: P
     checked = 0
     for proc in psutil.Process(voila_server.proc.pid).children(recursive=True):
         try:
-            command = " ".join(proc.cmdline())
-            if "ipykernel_launcher" not in command:
+            if not is_kernel_command(proc.cmdline()):
                 continue
             environ, mapped = proc.environ(), [m.path for m in proc.memory_maps()]
         except psutil.NoSuchProcess:
             continue  # an earlier test's kernel, culled meanwhile (this page's stays open)
         assert environ.get("COP_PARSED_CONTENT") == str(copy)
         assert any("zmq" in path for path in mapped)  # the check sees its extension modules
-        assert not [path for path in mapped if "/yaml/" in path], command
+        assert not [path for path in mapped if "/yaml/" in path], proc.pid
         checked += 1
     assert checked >= 1

@@ -7,6 +7,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from cop_widgets.kernel_launcher import is_kernel_command
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -15,9 +17,7 @@ def test_kernels_talk_to_the_server_over_unix_sockets_not_tcp_ports(voila_server
     starting at once, two kernels sometimes get the same port and one dies. Unix sockets named
     after each kernel cannot collide."""
     server = psutil.Process(voila_server.proc.pid)
-    kernels = [
-        p for p in server.children(recursive=True) if "ipykernel_launcher" in " ".join(p.cmdline())
-    ]
+    kernels = [p for p in server.children(recursive=True) if is_kernel_command(p.cmdline())]
     assert kernels, "the preheated pools start kernels"
     for kernel in kernels:
         args = kernel.cmdline()
@@ -28,6 +28,18 @@ def test_kernels_talk_to_the_server_over_unix_sockets_not_tcp_ports(voila_server
         while not shell.is_socket() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert shell.is_socket()
+
+
+def test_the_served_kernels_start_without_the_debugger(voila_server):
+    """Every kernel the server starts runs cop_widgets.kernel_launcher (its kernel spec comes
+    first on the server's JUPYTER_PATH), not ipykernel_launcher with debugpy."""
+    from cop_widgets.kernel_launcher import MODULE
+
+    server = psutil.Process(voila_server.proc.pid)
+    kernels = [p.cmdline() for p in server.children(recursive=True)]
+    kernels = [args for args in kernels if is_kernel_command(args)]
+    assert kernels, "the preheated pools start kernels"
+    assert all(MODULE in args for args in kernels), kernels
 
 
 def test_every_served_notebook_has_a_preheated_kernel(voila_server):
