@@ -22,6 +22,7 @@ import psutil
 import pytest
 from playwright.sync_api import Page, expect
 
+from cop_widgets.kernel_launcher import MODULE, is_kernel_command
 from tests.e2e.conftest import REPO
 from tests.e2e.hub import Hub, hub_login, open_app
 
@@ -96,8 +97,10 @@ def test_practitioner_signs_in_through_the_hub_and_the_server_knows_her(page: Pa
 
     # The service's Hub token and JUPYTERHUB_USER never reach a kernel (a kernel reading
     # JUPYTERHUB_USER would take every visitor for the service's account).
-    kernels = [p for p in hub.processes() if "ipykernel" in " ".join(_cmdline(p))]
+    kernels = [p for p in hub.processes() if is_kernel_command(_cmdline(p))]
     assert kernels, "no kernel found under the Hub's services"
+    # under the Hub too, each starts with the project's launcher (no debugpy)
+    assert all(MODULE in _cmdline(kernel) for kernel in kernels)
     for kernel in kernels:
         env = _environ(kernel)
         assert "JUPYTERHUB_API_TOKEN" not in env and "JPY_API_TOKEN" not in env

@@ -2,15 +2,12 @@
 
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
-from jupyter_client import BlockingKernelClient
-from jupyter_client.connect import write_connection_file
+from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
-from cop_widgets.kernel_launcher import MODULE, is_kernel_command
+from cop_widgets.kernel_launcher import KERNEL_SPECS, MODULE, is_kernel_command
 from cop_widgets.serving import JUPYTER_DATA, voila_environment
 
 # the debugpy modules a kernel has loaded (the launcher's marker, None, is not one)
@@ -20,37 +17,37 @@ PROBE = (
 )
 
 
-def _run(module: str) -> str:
-    """What PROBE prints in a kernel started with `python -m module`."""
-    with tempfile.TemporaryDirectory() as folder:
-        connection = str(Path(folder) / "kernel.json")
-        write_connection_file(connection, transport="ipc", ip=str(Path(folder) / "k"))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module, "-f", connection], stdout=subprocess.DEVNULL
+def _run(kernel_dirs: list[str]) -> tuple[list[str], str]:
+    """The command line of the python3 kernel the spec in `kernel_dirs` starts (none there:
+    ipykernel's own), and what PROBE prints in it."""
+    import psutil
+
+    manager = KernelManager(
+        kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs)
+    )
+    manager.start_kernel(stdout=subprocess.DEVNULL)
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        args = psutil.Process(manager.provisioner.process.pid).cmdline()
+        out: list[str] = []
+        client.execute_interactive(
+            PROBE, timeout=60, output_hook=lambda msg: out.append(msg["content"].get("text", ""))
         )
-        client = BlockingKernelClient()
-        client.load_connection_file(connection)
-        client.start_channels()
-        try:
-            client.wait_for_ready(timeout=60)
-            out: list[str] = []
-            client.execute_interactive(
-                PROBE,
-                timeout=60,
-                output_hook=lambda msg: out.append(msg["content"].get("text", "")),
-            )
-            return "".join(out).strip()
-        finally:
-            client.stop_channels()
-            proc.kill()
-            proc.wait()
+        return args, "".join(out).strip()
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
 
 
 @pytest.mark.slow
 def test_a_kernel_from_the_launcher_runs_code_without_debugpy():
-    assert _run(MODULE) == "[]"
+    args, loaded = _run([KERNEL_SPECS])
+    assert MODULE in args and loaded == "[]"
     # ipykernel's own launcher imports it: what the launcher saves every served kernel
-    assert "debugpy" in _run("ipykernel_launcher")
+    args, loaded = _run([])
+    assert "ipykernel_launcher" in args and "debugpy" in loaded
 
 
 def test_the_servers_kernel_spec_runs_the_launcher():
