@@ -39,7 +39,9 @@ def quick_culling_server(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     shutil.copytree(REPO / "data", data_dir, ignore=shutil.ignore_patterns("*.sqlite*"))
     monkeypatch.setenv("COP_CULL_AFTER_S", str(CULL_AFTER_S))
-    server = VoilaServer(data_dir, tmp_path / "voila.log")
+    # no kernels started ahead: the test opens two pages, and the pools' twelve kernels would
+    # only add to the machine's load while it times the culling
+    server = VoilaServer(data_dir, tmp_path / "voila.log", pool_size=0)
     yield server
     server.stop()
 
