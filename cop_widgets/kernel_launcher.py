@@ -1,13 +1,13 @@
-"""The kernel behind every served page: ipykernel, without its debugger.
+"""The kernel behind every served page and every report: ipykernel, without its debugger.
 
 ipykernel imports debugpy (and the pydevd it vendors) when it starts, for JupyterLab's visual
 debugger: measured here, 175 ms of a kernel's 635 ms of imports, in every kernel of a room
-(each page's and each one its pool starts to replace it). A page of ours never debugs, and
-Voilà passes only widget messages to a page's kernel (tests/e2e/test_kernel_guard.py), so the
-served kernels start without it: the kernel spec in jupyter_data/kernels/python3 (found first on the
-server's JUPYTER_PATH) runs this module, which marks debugpy as not importable and starts
-ipykernel as `python -m ipykernel_launcher` would. The kernel then says it has no debugger
-(kernel_info's `debugger: false`).
+(each page's, and each one its pool starts to replace it). A page of ours never debugs, and
+Voilà passes only widget messages to a page's kernel (tests/e2e/test_kernel_guard.py), so
+these kernels start without it. The kernel spec in serving/jupyter_data/kernels/python3 (first
+on the server's JUPYTER_PATH; reports/render.py names its folder) runs this module, which
+marks debugpy as not importable (ipykernel then turns its debugger off) and starts ipykernel
+as `python -m ipykernel_launcher` would.
 
 It lives beside the package's cheap __init__, not in serving/ (whose package imports more):
 measured, a kernel started this way uses 0.50 CPU-s and 43 MiB (RSS) against 0.66 CPU-s and
@@ -29,7 +29,7 @@ def is_kernel_command(args: list[str]) -> bool:
 
 
 def main() -> None:
-    # ipykernel's debugger module catches the ImportError and turns its debugger off
+    # ipykernel's debugger module catches the ImportError this gives and turns itself off
     sys.modules["debugpy"] = None  # type: ignore[assignment]
     # As ipykernel_launcher: the working folder off sys.path while ipykernel loads
     # (IPython puts it back for the code the kernel runs).
