@@ -32,14 +32,19 @@ def test_kernels_talk_to_the_server_over_unix_sockets_not_tcp_ports(voila_server
 
 def test_the_served_kernels_start_without_the_debugger(voila_server):
     """Every kernel the server starts runs cop_widgets.kernel_launcher (its kernel spec comes
-    first on the server's JUPYTER_PATH), not ipykernel_launcher with debugpy."""
+    first on the server's JUPYTER_PATH), not ipykernel_launcher with debugpy, forked from the
+    server's one fork server (kernel_forks.py)."""
+    from cop_widgets import kernel_forks
     from cop_widgets.kernel_launcher import MODULE
 
     server = psutil.Process(voila_server.proc.pid)
-    kernels = [p.cmdline() for p in server.children(recursive=True)]
-    kernels = [args for args in kernels if is_kernel_command(args)]
+    processes = server.children(recursive=True)
+    fork_servers = [p for p in processes if kernel_forks.MODULE in p.cmdline()]
+    assert len(fork_servers) == 1
+    kernels = [p for p in processes if is_kernel_command(p.cmdline())]
     assert kernels, "the preheated pools start kernels"
-    assert all(MODULE in args for args in kernels), kernels
+    assert all(MODULE in kernel.cmdline() for kernel in kernels)
+    assert all(kernel.ppid() == fork_servers[0].pid for kernel in kernels)
 
 
 def test_every_served_notebook_has_a_preheated_kernel(voila_server):
