@@ -17,8 +17,10 @@ session of its own (as Jupyter starts kernels), and runs `kernel_launcher.start_
 `ForkProvisioner` is the Jupyter kernel provisioner that asks for these kernels; the kernel
 spec (serving/jupyter_data/kernels/python3/kernel.json) names it. It signals and watches its
 kernel through a pidfd, since the kernel is the fork server's child, not the server's. The fork
-server leaves with the process that started it (it checks its parent every second), and kernels
-leave with the fork server (ipykernel's parent poller), as they left with the server. Where
+server leaves with the process that started it (it checks its parent every second), and each
+kernel leaves with that process too (a thread of its own watches it), as a kernel the server
+started itself does; a fork server that dies takes no kernel with it, and the next kernel
+starts a new one. Where
 there is no pidfd (not Linux), or with COP_FORK_KERNELS=0, each kernel is a process of its own,
 as Jupyter starts them.
 """
@@ -80,7 +82,23 @@ def _preload() -> None:
         __import__(name)
 
 
-def _run_kernel(request: dict, listener: socket.socket, conn: socket.socket) -> None:
+def _leave_with(pid: int) -> None:
+    """Exit as soon as process `pid` (the server) has gone, from a thread of this kernel."""
+    try:
+        server = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+
+    def watch() -> None:
+        select.select([server], [], [])  # readable once it has exited
+        os._exit(1)
+
+    threading.Thread(target=watch, name="cop-leave-with-server", daemon=True).start()
+
+
+def _run_kernel(
+    request: dict, listener: socket.socket, conn: socket.socket, server_pid: int
+) -> None:
     """In the forked child: become the kernel the request describes. Never returns."""
     status = 1
     try:
@@ -95,9 +113,12 @@ def _run_kernel(request: dict, listener: socket.socket, conn: socket.socket) -> 
         conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
         conn.close()
         _show_kernel([sys.executable, "-m", LAUNCHER, *request["argv"]], request["env"])
-        # The fork server is this kernel's parent: ipykernel leaves when it goes. (Said on the
-        # command line: kernelapp read JPY_PARENT_PID when the fork server imported it.)
-        sys.argv = [LAUNCHER, *request["argv"], f"--IPKernelApp.parent_handle={os.getppid()}"]
+        # The kernel leaves with the server, as a kernel the server started itself would; not
+        # with the fork server (ipykernel's parent poller would watch that one, its parent),
+        # so a fork server that dies takes no kernel with it. parent_handle=1 turns that
+        # poller off (kernelapp read JPY_PARENT_PID when the fork server imported it).
+        _leave_with(server_pid)
+        sys.argv = [LAUNCHER, *request["argv"], "--IPKernelApp.parent_handle=1"]
         from cop_widgets.kernel_launcher import start_kernel
 
         start_kernel()
@@ -175,7 +196,7 @@ def serve(socket_path: str, parent_pid: int) -> None:
                 print(f"cop kernel forks: no kernel forked ({error})", file=sys.stderr)
                 continue
             if child == 0:
-                _run_kernel(request, listener, conn)  # the child answers with its pid
+                _run_kernel(request, listener, conn, parent_pid)  # it answers with its pid
     listener.close()
 
 

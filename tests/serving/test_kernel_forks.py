@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import psutil
 import pytest
@@ -127,3 +128,24 @@ def test_the_fork_server_and_its_kernels_leave_with_the_process_that_started_the
         owner.wait()
     gone, alive = psutil.wait_procs([fork_server, kernel], timeout=20)
     assert not alive, [p.cmdline() for p in alive]
+
+
+def test_a_fork_server_that_dies_takes_no_kernel_with_it_and_the_next_starts_another():
+    first = _start(dict(os.environ))
+    second = None
+    try:
+        kernel = psutil.Process(_probe(first)["pid"])
+        fork_server = kernel.parent()
+        assert MODULE in fork_server.cmdline()
+        fork_server.kill()
+        fork_server.wait(10)
+        time.sleep(3)  # longer than a kernel's watch of its parents would take to notice
+        assert kernel.is_running() and kernel.status() != psutil.STATUS_ZOMBIE
+        assert first.is_alive() and _probe(first)["pid"] == kernel.pid  # it still runs code
+        second = _start(dict(os.environ))
+        newer = psutil.Process(_probe(second)["pid"]).parent()
+        assert MODULE in newer.cmdline() and newer.pid != fork_server.pid
+    finally:
+        for manager in (first, second):
+            if manager is not None:
+                manager.shutdown_kernel(now=True)
