@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import json
 import os
 import select
@@ -309,7 +310,19 @@ START_TIMEOUT_S = 60.0  # the fork server's imports, on a machine busy starting 
 
 
 def forks_wanted(env: Mapping[str, str] = os.environ) -> bool:
-    return env.get(FORKS_ENV, "").strip() != "0" and hasattr(os, "pidfd_open")
+    return env.get(FORKS_ENV, "").strip() != "0" and _pidfds_work()
+
+
+@functools.cache
+def _pidfds_work() -> bool:
+    """Whether this system lets a process watch and signal another through a pidfd (Linux 5.3
+    and later; a container's seccomp profile may refuse it)."""
+    try:
+        fd = os.pidfd_open(os.getpid())
+    except (AttributeError, OSError):
+        return False
+    os.close(fd)
+    return True
 
 
 class ForkProvisioner(LocalProvisioner):
