@@ -49,6 +49,7 @@ from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
 from cop_widgets.kernel_launcher import MODULE as LAUNCHER
+from cop_widgets.kernel_launcher import start_kernel, without_debugger
 
 FORKS_ENV = "COP_FORK_KERNELS"  # "0": every kernel a fresh process (Jupyter's way)
 # Imported once by the fork server: what every page's kernel imports, none of it ours, and
@@ -76,8 +77,6 @@ ENV_ROOM_SIZE = 32 * 1024
 
 # -- the fork server ---------------------------------------------------------------------------
 def _preload() -> None:
-    from cop_widgets.kernel_launcher import without_debugger
-
     without_debugger()
     for name in SHARED_IMPORTS:
         __import__(name)
@@ -120,8 +119,6 @@ def _run_kernel(
         # poller off (kernelapp read JPY_PARENT_PID when the fork server imported it).
         _leave_with(server_pid)
         sys.argv = [LAUNCHER, *request["argv"], "--IPKernelApp.parent_handle=1"]
-        from cop_widgets.kernel_launcher import start_kernel
-
         start_kernel()
         status = 0
     except SystemExit as stop:
