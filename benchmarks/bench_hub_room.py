@@ -60,6 +60,7 @@ from bench_room import (
 from playwright.async_api import async_playwright
 
 from cop_widgets.chromium import CHROMIUM_ARGS, chromium_path
+from cop_widgets.room import load as room_load
 from cop_widgets.room.load import (
     OTHERS_CPU_NOISY_PERCENT,
     MemorySampler,
@@ -566,6 +567,8 @@ def main(argv: list[str] | None = None) -> int:
     if why:
         print(f"bench_hub_room skipped: {why}")
         return 0
+    if smoke:  # its timings are not figures: no waiting for other processes to go quiet
+        room_load.PATIENCE_FOR_OTHERS_S = 0
     per_server, pages_each, pool_timeout = (
         (SMOKE_PER_SERVER, SMOKE_PAGES_PER_SERVER, SMOKE_POOL_TIMEOUT_S)
         if smoke
