@@ -336,8 +336,8 @@ def cpu_by_part(server_pid: int | None) -> dict[str, float]:
 
 
 # How long wait_quiet waits for other processes (the host's other tenants) to go quiet before a
-# timed part. A benchmark's smoke run keeps no figures and sets 0: beside another one (make
-# bench-smoke runs two at once) it would otherwise wait out the patience before every burst.
+# timed part. A benchmark's smoke run keeps no figures and sets 0: beside the others (make
+# bench-smoke runs four at once) it would otherwise wait out the patience before every burst.
 PATIENCE_FOR_OTHERS_S = 10.0
 
 
