@@ -3,7 +3,7 @@
 #   make test    create .venv if needed (and Debian's chromium and postgresql when missing), run
 #                every test (the store tests on SQLite and on a PostgreSQL server of their own),
 #                then every benchmark in its small configuration (make bench-smoke); the type
-#                check (make typecheck) runs beside the tests' first minute
+#                check (make typecheck) runs beside the benchmarks' smoke run
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -28,13 +28,14 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/cop serve
 
-# mypy (~20 s on one core, cold) runs alongside pytest: either failing fails `make test`
+# mypy (~20 s on one core, cold) runs beside the benchmarks' smoke run, which leaves about half
+# of the cores idle, not beside pytest, which keeps both busy: either failing fails `make test`
 test: $(STAMP)
 	bash scripts/ensure-chromium
 	bash scripts/ensure-hub-proxy
 	bash scripts/ensure-postgresql
-	$(MAKE) --no-print-directory -j2 typecheck pytest
-	$(MAKE) --no-print-directory bench-smoke
+	$(MAKE) --no-print-directory pytest
+	$(MAKE) --no-print-directory -j2 typecheck bench-smoke
 
 # -p tests.fast_start: loaded before nbval's plugin, it spares each pytest process 2.9 s
 pytest: $(STAMP)
