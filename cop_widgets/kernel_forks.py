@@ -20,9 +20,10 @@ kernel through a pidfd, since the kernel is the fork server's child, not the ser
 server leaves with the process that started it (it checks its parent every second), and each
 kernel leaves with that process too (a thread of its own watches it), as a kernel the server
 started itself does; a fork server that dies takes no kernel with it, and the next kernel
-starts a new one. Where
-there is no pidfd (not Linux), or with COP_FORK_KERNELS=0, each kernel is a process of its own,
-as Jupyter starts them.
+starts a new one. Where there is no pidfd (not Linux, or a seccomp profile that refuses it), or
+with COP_FORK_KERNELS=0, each kernel is a process of its own, as Jupyter starts them. The kernel
+spec sets COP_FORK_KERNELS=0 for the kernels themselves: a page's kernel that renders a report
+starts that one kernel directly, rather than a fork server that would live as long as the page.
 """
 
 from __future__ import annotations

@@ -49,6 +49,9 @@ def test_the_served_kernels_start_without_the_debugger(voila_server):
     assert kernels, "the preheated pools start kernels"
     assert all(MODULE in kernel.cmdline() for kernel in kernels)
     assert any(kernel.ppid() == fork_servers[0].pid for kernel in kernels)
+    # a kernel that starts one of its own (a report's) starts it as a process of its own: a fork
+    # server there would outlive the report as long as the page's kernel lives (kernel.json)
+    assert all(kernel.environ().get(kernel_forks.FORKS_ENV) == "0" for kernel in kernels)
 
 
 def test_every_served_notebook_has_a_preheated_kernel(voila_server):
